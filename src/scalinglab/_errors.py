@@ -38,6 +38,7 @@ class DataError(InputError):
 
     @property
     def location(self) -> str:
+        """``FILE:ROW:COLUMN`` of the problem (``<table>`` when there is no file; empty fields when row/column unknown)."""
         return ":".join("" if p is None else str(p) for p in (self.file or "<table>", self.row, self.column))
 
     def _format(self) -> str:

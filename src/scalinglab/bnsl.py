@@ -95,6 +95,20 @@ class BNSLSelection:
     power_fit: object = field(default=None, repr=False)
 
     def predict(self, x, level: float | None = None):
+        """Predict the metric at ``x`` (same units as the fitted x) with the chosen BNSL.
+
+        Parameters
+        ----------
+        x : float or array_like, shape (n,)
+            Scale at which to predict (parameters, tokens, examples or FLOPs, as used for the fit; > 0).
+        level : float, optional
+            Central interval level in (0, 1); defaults to the ``level`` the selection was made with.
+
+        Returns
+        -------
+        Prediction
+            Value(s) in the units of y, with interval and extrapolation distance (see `FitResult.predict`).
+        """
         return self.fit.predict(level=self.level if level is None else level, x=np.asarray(x, float))
 
     def evaluate(self, x, y) -> dict:
@@ -109,6 +123,9 @@ class BNSLSelection:
                 "bnsl_predictions": self.fit.law.evaluate(self.fit.theta, {"x": x}).tolist()}
 
     def to_dict(self) -> dict:
+        """JSON-ready dict of the selection; keys ``n_breaks``, ``reason``, ``scores``, ``breaks``, ``level``,
+        ``params``, ``intervals`` (name -> [lo, hi]) and ``formula``.
+        """
         from .fit._result import _jsonable
 
         return _jsonable({"n_breaks": self.n_breaks, "reason": self.reason, "scores": self.scores,
@@ -125,6 +142,14 @@ def select_bnsl(x, y, *, max_breaks: int = 3, holdout: float = 0.25, margin: flo
     ``holdout``: fraction of the largest-x points held out to score each candidate (at least 2 points);
     ``margin``: relative improvement a candidate with more breaks needs over the best simpler one.
     Break locations get percentile intervals at ``level`` from ``bootstrap`` resamples of the points.
+
+    Raises
+    ------
+    InputError
+        If ``x`` and ``y`` differ in length, are not positive and finite, ``max_breaks`` is outside 1..3 or
+        ``holdout`` is outside (0, 0.5).
+    FitError
+        If no BNSL candidate can be fitted and backtested (too few points).
     """
     x = np.asarray(x, float).ravel()
     y = np.asarray(y, float).ravel()

@@ -990,6 +990,7 @@ class RunTable:
 
     @property
     def columns(self) -> tuple[str, ...]:
+        """Column names of the table, canonical ones (``params``, ``tokens``, ``flops``, ``loss``, ...) included."""
         return tuple(str(c) for c in self._df.columns)
 
     def __len__(self) -> int:
@@ -1016,7 +1017,13 @@ class RunTable:
 
     # ---- subsets -----------------------------------------------------------------------------------
     def subset(self, mask: Any) -> RunTable:
-        """A new RunTable with the rows where ``mask`` (boolean array of length ``len(self)``) is true."""
+        """A new RunTable with the rows where ``mask`` (boolean array of length ``len(self)``) is true.
+
+        Raises
+        ------
+        InputError
+            If ``mask`` is not a boolean array of length ``len(self)``.
+        """
         m = np.asarray(mask.to_numpy() if isinstance(mask, pd.Series) else mask)
         if m.dtype != bool or m.shape != (len(self),):
             raise InputError(f"subset: mask must be a boolean array of length {len(self)}, got "
@@ -1030,6 +1037,11 @@ class RunTable:
         boolean mask for the column), plus an optional positional boolean mask.
 
         >>> runs.filter(dataset="c4", params=(1e8, None))  # doctest: +SKIP
+
+        Raises
+        ------
+        InputError
+            If a condition names a column the table does not have.
         """
         m = np.ones(len(self), bool) if mask is None else np.asarray(mask, dtype=bool)
         for col, cond in conditions.items():

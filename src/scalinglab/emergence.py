@@ -190,6 +190,11 @@ def fit_broken_line(x: np.ndarray, y: np.ndarray, n_grid: int = 200) -> dict:
     The knee ``xb`` is searched over a grid strictly between the 2nd-smallest and 2nd-largest x (so
     each side has at least two points), refined between neighbours; for each knee the fit is linear
     least squares. Returns ``{"knee", "y0", "slope_before", "slope_after", "rss"}``. Batched over knees.
+
+    Raises
+    ------
+    InputError
+        If ``x`` has fewer than 4 distinct values.
     """
     x = np.asarray(x, float)
     y = np.asarray(y, float)
@@ -227,6 +232,9 @@ class MetricAnalysis:
     reason: str
 
     def to_dict(self) -> dict:
+        """JSON-ready dict of every field (``metric``, ``verdict``, ``values``, ``line``, ``broken``, ``delta_aicc``,
+        ``slope_ratio``, ``knee``, ``knee_interval``, ``knee_scale``, ``knee_scale_interval``, ``reason``).
+        """
         from .fit._result import _jsonable
 
         return _jsonable(self.__dict__)
@@ -246,13 +254,18 @@ class EmergenceReport:
 
     @property
     def sharp(self) -> list[str]:
+        """Names of the metrics classified as sharp (near-flat, then a jump at the knee)."""
         return [m for m, a in self.metrics.items() if a.verdict == "sharp"]
 
     @property
     def smooth(self) -> list[str]:
+        """Names of the metrics classified as smooth (straight or gently curved in log-scale)."""
         return [m for m, a in self.metrics.items() if a.verdict == "smooth"]
 
     def to_dict(self) -> dict:
+        """JSON-ready dict; keys ``scale_column``, ``scales``, ``models``, ``level``, ``summary``, ``sharp``,
+        ``smooth`` and ``metrics`` (metric name -> `MetricAnalysis.to_dict`).
+        """
         return {"scale_column": self.scale_column, "scales": list(self.scales), "models": list(self.models),
                 "level": self.level, "summary": self.summary, "sharp": self.sharp, "smooth": self.smooth,
                 "metrics": {k: v.to_dict() for k, v in self.metrics.items()}}
@@ -286,7 +299,16 @@ def analyze_emergence(data, *, scale: str | None = None, model: str = "model",
                       metrics: Sequence[str] | None = None, bootstrap: int = 200, level: float = 0.8,
                       min_delta_aicc: float = 6.0, min_slope_ratio: float = 3.0, seed: int = 0) -> EmergenceReport:
     """Classify each metric as sharp or smooth against log10(scale) and locate its knee with a bootstrap
-    interval (resampling examples within each model). See the module docstring for the rule."""
+    interval (resampling examples within each model). See the module docstring for the rule.
+
+    Raises
+    ------
+    InputError
+        If ``level`` is not in (0, 1), there are fewer than 5 models (scales), or a requested metric is not
+        available; also for a table that cannot be read or lacks the needed columns.
+    DataError
+        If the table has bad values (raised while loading it, with file, row and column).
+    """
     from .downstream import load_frame
 
     if not 0 < level < 1:
@@ -353,6 +375,11 @@ def generate_mirage(scales=None, *, n_examples: int = 200, answer_tokens: int = 
     ``scales``: parameter counts (default 12 sizes, 1e7..1e11). Columns: model, params, example_id,
     n_tokens, tokens_correct, exact, logprob (log-probability of the whole correct answer,
     ``L * log p``), p_correct (= p**L), edit_distance.
+
+    Raises
+    ------
+    InputError
+        If a scale is not a positive parameter count, or ``answer_tokens`` or ``n_examples`` is below 1.
     """
     import pandas as pd
 

@@ -174,6 +174,7 @@ class Architecture:
 
     @property
     def is_moe(self) -> bool:
+        """True for a mixture-of-experts model (``n_experts > 1``)."""
         return self.n_experts > 1
 
     def replace(self, **changes: Any) -> Architecture:
@@ -181,11 +182,18 @@ class Architecture:
         return Architecture(**{**asdict(self), **changes})
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of every field (``n_layer``, ``d_model``, ``n_heads``, ``vocab_size``, ...)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Architecture:
-        """Build from a mapping; unknown keys raise :class:`InputError` naming them."""
+        """Build from a mapping; unknown keys raise :class:`InputError` naming them.
+
+        Raises
+        ------
+        InputError
+            If ``data`` has unknown keys or lacks a required field, or a value is invalid.
+        """
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -236,7 +244,13 @@ def list_architectures() -> list[str]:
 
 
 def get_architecture(name: str) -> Architecture:
-    """A published architecture by name (case-insensitive), e.g. ``"gpt2"``, ``"llama2-7b"``."""
+    """A published architecture by name (case-insensitive), e.g. ``"gpt2"``, ``"llama2-7b"``.
+
+    Raises
+    ------
+    InputError
+        If ``name`` is not a known architecture (the message lists the known ones).
+    """
     key = name.strip().lower()
     key = _ARCH_ALIASES.get(key, key)
     if key not in ARCHITECTURES:
@@ -269,6 +283,12 @@ def parse_architecture(spec: str | Mapping[str, Any] | Architecture) -> Architec
     A spec may start with a published name and override fields: ``"llama2-7b,seq=2048"``. Integers accept
     unit strings (``vocab=32k`` = 32000, ``seq=2^11`` = 2048). Booleans accept true/false/yes/no/1/0.
     Key aliases: ``vocab``, ``seq``/``ctx``, ``kv``/``n_kv_heads``, ``ffw_size``/``d_ff``, ``tied``, ...
+
+    Raises
+    ------
+    InputError
+        If the spec is malformed, names an unknown key or architecture, lacks a required field, or a value
+        is not an integer / boolean where one is needed.
     """
     if isinstance(spec, Architecture):
         return spec
@@ -335,34 +355,42 @@ class ParamCount:
     head_matrix: int  # vocab_size x d_model, whether tied or not
 
     def group(self, name: str) -> int:
+        """Parameters in group ``name`` (``"attention"`` sums ``attention.*``; an exact item name works too); 0 if none."""
         return sum(v for k, v in self.items.items() if k == name or k.startswith(name + "."))
 
     @property
     def groups(self) -> dict[str, int]:
+        """Parameters per group: ``embedding``, ``position``, ``attention``, ``mlp``, ``norm``, ``head``."""
         return {g: self.group(g) for g in ("embedding", "position", "attention", "mlp", "norm", "head")}
 
     @property
     def embedding(self) -> int:
+        """Token-embedding parameters (vocab_size x d_model)."""
         return self.group("embedding")
 
     @property
     def position(self) -> int:
+        """Learned position-embedding parameters (seq_len x d_model; 0 for RoPE)."""
         return self.group("position")
 
     @property
     def attention(self) -> int:
+        """Attention parameters over all layers (Q, K, V, output projection, biases)."""
         return self.group("attention")
 
     @property
     def mlp(self) -> int:
+        """MLP parameters over all layers, all experts included (see ``mlp_active`` for active only)."""
         return self.group("mlp")
 
     @property
     def norm(self) -> int:
+        """Norm weights (and biases) over all layers, the final norm included."""
         return self.group("norm")
 
     @property
     def head(self) -> int:
+        """Extra parameters of an untied output head (vocab_size x d_model, + bias); 0 when tied."""
         return self.group("head")
 
     @property
@@ -381,7 +409,13 @@ class ParamCount:
         return self.total - self.mlp + self.mlp_active
 
     def by_convention(self, name: str) -> int:
-        """The count under a named convention (see the module docstring for the definitions)."""
+        """The count under a named convention (see the module docstring for the definitions).
+
+        Raises
+        ------
+        InputError
+            If ``name`` is not a known parameter convention.
+        """
         conv = _PARAM_ALIASES.get(str(name).strip().lower())
         if conv is None:
             raise InputError(f"unknown parameter convention {name!r}; known: {', '.join(PARAM_CONVENTIONS)}")
@@ -398,6 +432,9 @@ class ParamCount:
         return self.total - self.position  # nanogpt
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; keys ``items``, ``groups``, ``total``, ``non_embedding``, ``active``, ``conventions``
+        (convention name -> parameters) and ``architecture``.
+        """
         return {"items": dict(self.items), "groups": self.groups, "total": self.total,
                 "non_embedding": self.non_embedding, "active": self.active,
                 "conventions": {c: self.by_convention(c) for c in PARAM_CONVENTIONS},
@@ -461,10 +498,12 @@ class FlopCount:
 
     @property
     def per_token(self) -> float:
+        """Training FLOPs per token (forward + backward): the sum of ``items``."""
         return float(sum(self.items.values()))
 
     @property
     def forward_per_token(self) -> float:
+        """Forward-pass FLOPs per token: a third of `per_token`."""
         return self.per_token / 3.0
 
     def training(self, n_tokens: float) -> float:
@@ -472,6 +511,9 @@ class FlopCount:
         return self.per_token * float(n_tokens)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; keys ``convention``, ``flops_per_token``, ``forward_flops_per_token`` (FLOPs/token),
+        ``items``, ``param_convention``, ``n_params`` and ``notes``.
+        """
         return {"convention": self.convention, "flops_per_token": self.per_token,
                 "forward_flops_per_token": self.forward_per_token, "items": dict(self.items),
                 "param_convention": self.param_convention, "n_params": self.n_params,
@@ -479,7 +521,13 @@ class FlopCount:
 
 
 def normalize_flop_convention(name: str) -> str:
-    """Canonical FLOP-convention name (``"6nd"`` → ``"6N"``); :class:`InputError` if unknown."""
+    """Canonical FLOP-convention name (``"6nd"`` → ``"6N"``); :class:`InputError` if unknown.
+
+    Raises
+    ------
+    InputError
+        If ``name`` is not a known FLOP convention.
+    """
     conv = _FLOP_ALIASES.get(str(name).strip().lower())
     if conv is None:
         raise InputError(f"unknown FLOP convention {name!r}; known: 6N (6ND), kaplan, chinchilla, "
@@ -559,6 +607,11 @@ def inference_flops_per_token(n_params: float | None = None, *, arch: Any = None
 
     N is ``n_params`` or, from ``arch``, the active parameters including the output head's matmul
     (``with_head`` with active experts), which is what a forward pass multiplies by.
+
+    Raises
+    ------
+    InputError
+        If neither ``n_params`` nor ``arch`` is given, or ``n_params`` is not a positive finite number.
     """
     if n_params is None:
         if arch is None:
@@ -579,6 +632,12 @@ def training_flops(n_params: float | None, n_tokens: float, convention: str = "6
 
     >>> training_flops(175e9, 300e9)   # GPT-3
     3.15e+23
+
+    Raises
+    ------
+    InputError
+        If neither ``n_params`` nor ``arch`` is given, a convention other than 6ND has no ``arch``, the
+        convention is unknown, or ``n_params``/``n_tokens`` is not a positive finite number.
     """
     from .units import parse_quantity
 

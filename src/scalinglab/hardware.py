@@ -53,7 +53,13 @@ class GPU:
     notes: str = ""
 
     def peak_flops(self, precision: str = "bf16") -> float:
-        """Dense peak in FLOP/s for ``precision``; raises :class:`InputError` if the chip lacks it."""
+        """Dense peak in FLOP/s for ``precision``; raises :class:`InputError` if the chip lacks it.
+
+        Raises
+        ------
+        InputError
+            If ``precision`` is not one of the known precisions or the chip has no dense peak for it.
+        """
         p = precision.strip().lower()
         if p not in PRECISIONS:
             raise InputError(f"precision: expected one of {', '.join(PRECISIONS)}, got {precision!r}")
@@ -64,6 +70,10 @@ class GPU:
         return value * 1e12
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; keys ``name``, ``vendor``, ``aliases``, ``<precision>_tflops`` (dense TFLOP/s),
+        ``memory_gb``, ``memory_bw_gbs`` (GB/s), ``price_per_hour`` ([lo, hi] USD per GPU-hour or None), ``year``,
+        ``source``, ``price_source``, ``verified``, ``notes``.
+        """
         return {"name": self.name, "vendor": self.vendor, "aliases": list(self.aliases),
                 **{f"{k}_tflops": v for k, v in self.peak_tflops.items()},
                 "memory_gb": self.memory_gb, "memory_bw_gbs": self.memory_bw_gbs,
@@ -129,6 +139,11 @@ def get_gpu(name: str | GPU) -> GPU:
 
     ``"A100"`` is the A100 SXM 80GB and ``"H100"`` the H100 SXM. Unknown names raise
     :class:`CatalogError` listing the known ones (never a guess).
+
+    Raises
+    ------
+    CatalogError
+        If ``name`` is not a known accelerator or alias.
     """
     if isinstance(name, GPU):
         return name
@@ -142,6 +157,11 @@ def parse_range(value: Any, *, what: str) -> tuple[float, float]:
     """``0.4`` → (0.4, 0.4); ``(0.3, 0.5)`` or ``"0.3-0.5"`` / ``"0.3..0.5"`` / ``"30%-50%"`` → (0.3, 0.5).
 
     Unit strings are allowed at each end (``"1.5-4"``); the pair is returned sorted.
+
+    Raises
+    ------
+    InputError
+        If ``value`` is not a number, a range string or a (low, high) pair.
     """
     from .units import parse_quantity
 
@@ -203,9 +223,14 @@ class CostEstimate:
 
     @property
     def hours(self) -> tuple[float, float]:
+        """Wall-clock hours (low, high) on ``n_gpus`` accelerators."""
         return (self.wall_seconds[0] / 3600.0, self.wall_seconds[1] / 3600.0)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; keys ``flops`` (FLOPs), ``gpu``, ``n_gpus``, ``precision``, ``peak_flops_per_gpu``
+        (FLOP/s), ``mfu``, ``price_per_hour`` (USD), ``gpu_hours``, ``usd``, ``days``, ``wall_seconds`` (each a
+        [low, high] list; ``usd`` None without a price) and ``assumptions``.
+        """
         return {"flops": self.flops, "gpu": self.gpu, "n_gpus": self.n_gpus, "precision": self.precision,
                 "peak_flops_per_gpu": self.peak_flops_per_gpu, "mfu": list(self.mfu),
                 "price_per_hour": list(self.price_per_hour) if self.price_per_hour else None,
@@ -225,6 +250,14 @@ def estimate_cost(flops: float | str, gpu: str | GPU, n_gpus: int = 1, mfu: Any 
     >>> est = estimate_cost(3.14e23, "A100", n_gpus=1024)
     >>> [round(x) for x in est.gpu_hours]
     [559117, 931861]
+
+    Raises
+    ------
+    InputError
+        If ``flops`` is not positive, ``n_gpus`` not a positive integer, ``mfu`` outside (0, 1], the price
+        negative, or ``precision`` unsupported by the chip.
+    CatalogError
+        If ``gpu`` is an unknown accelerator name.
     """
     from .units import parse_quantity
 

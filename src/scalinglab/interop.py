@@ -173,6 +173,14 @@ def read_mlflow(location: str | os.PathLike, *, experiment: str | None = None, p
     loss instead, with ``tokens`` from a logged tokens metric at that step when there is one (else from
     the ``tokens_per_step`` param × step, else the run's D scaled by step / last step).
     Runs without N, D or a loss are skipped, listed in ``df.attrs["skipped"]``.
+
+    Raises
+    ------
+    InputError
+        If ``location`` is a remote (http) server or not a tracking store, the experiment does not exist, or a
+        database store is given without the ``mlflow`` package installed.
+    DataError
+        If a metric file of a file store is malformed or a value is not a number (names file and row).
     """
     import pandas as pd
 
@@ -246,6 +254,14 @@ def read_wandb_history(path: str | os.PathLike, *, metric: str | None = None, ru
     value). With ``tokens_per_step`` the curve's tokens are ``Step × tokens_per_step``; otherwise they are
     the run's D × step / last step. ``curves=False`` keeps only each run's last point. ``loss_min``/
     ``loss_max`` carry the ``__MIN``/``__MAX`` columns (W&B's bucketed min/max) when present.
+
+    Raises
+    ------
+    InputError
+        If the file does not exist, or ``metric`` is missing/ambiguous among the logged metrics.
+    DataError
+        If the CSV cannot be read, is not a run-history export (no ``Step`` or ``<run> - <metric>``
+        columns), a value is not a number or a loss is not finite, or the runs table has no ``Name`` column.
     """
     import pandas as pd
 
@@ -348,6 +364,11 @@ def log_to_mlflow(store: Any, tracking_uri: str, *, experiment: str = "scalingla
     Params: ``params`` (N), ``tokens`` (D), ``flops`` (C), conventions, architecture; metrics: the final
     ``loss`` (nats/token) and ``loss_bpb`` and, with ``curves``, the validation curve as ``val_loss`` by step.
     Idempotent: runs already logged (tag ``scalinglab.run_id``) are skipped. Returns the MLflow run ids created.
+
+    Raises
+    ------
+    InputError
+        If the ``mlflow`` package is not installed or ``tracking_uri`` is a remote server.
     """
     try:
         from mlflow.entities import Metric, Param, RunTag

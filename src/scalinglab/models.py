@@ -56,6 +56,11 @@ def notable_models(family: str | None = None) -> pd.DataFrame:
     >>> df = notable_models()
     >>> float(df.loc[df.name == "Chinchilla 70B", "tokens_per_param"].iloc[0])
     20.0
+
+    Raises
+    ------
+    CatalogError
+        If ``family`` matches no family of the table.
     """
     df = _table().copy()
     if family is not None:
@@ -75,6 +80,11 @@ def get_model(name: str) -> dict:
     """One model's row as a dict; the name is matched ignoring case, spaces and dashes.
 
     Unknown numbers are NaN; ``flops_convention`` is ``None`` when there are no FLOPs.
+
+    Raises
+    ------
+    CatalogError
+        If ``name`` matches no model of the table.
     """
     def key(s: str) -> str:
         return "".join(ch for ch in s.lower() if ch.isalnum())

@@ -62,6 +62,7 @@ class QualityLaw(CatalogLaw):
         self._freeze()
 
     def spec(self) -> dict:
+        """JSON-able spec of this law: ``name`` plus ``n_datasets``, ``form`` and ``shared_E``."""
         return {"name": self.name, "n_datasets": self.K, "form": self.form, "shared_E": self.shared_E}
 
     def _unpack(self, theta, X):
@@ -82,6 +83,7 @@ class QualityLaw(CatalogLaw):
         return P, E, lm
 
     def log_evaluate(self, theta, X):
+        """Log-loss, shape ``(..., n)``: log-sum-exp of the E, A/N**alpha and B/(m_g D)**beta terms (stable in log space)."""
         P, E, lm = self._unpack(theta, X)
         lD = _log(self._x(X, "D"))
         terms = [_log(P["B"]) - P["beta"] * (lm + lD), _log(E)]
@@ -90,6 +92,7 @@ class QualityLaw(CatalogLaw):
         return _lse(*terms)
 
     def evaluate(self, theta, X):
+        """Loss in nats/token, shape ``(..., n)``: ``exp(log_evaluate(theta, X))``."""
         with np.errstate(over="ignore"):
             return np.exp(self.log_evaluate(theta, X))
 
@@ -107,10 +110,17 @@ class QualityResult:
 
     @property
     def params(self) -> dict:
+        """Fitted parameters of the joint law (name -> natural-space value), as ``fit.params``."""
         return self.fit.params
 
     def ratio(self, a: str, b: str) -> tuple[float, tuple[float, float]]:
-        """How many tokens of ``b`` one token of ``a`` is worth: ``m_a / m_b`` with an interval."""
+        """How many tokens of ``b`` one token of ``a`` is worth: ``m_a / m_b`` with an interval.
+
+        Raises
+        ------
+        InputError
+            If ``a`` or ``b`` is not one of the fitted datasets.
+        """
         for d in (a, b):
             if d not in self.datasets:
                 raise InputError(f"unknown dataset {d!r}; have {', '.join(self.datasets)}")
@@ -123,6 +133,9 @@ class QualityResult:
         return der.value, der.interval
 
     def to_dict(self) -> dict:
+        """JSON-ready dict; keys ``reference``, ``datasets``, ``level``, ``multipliers``, ``params``, ``intervals``
+        (name -> [lo, hi]), ``formula`` and ``n_points``.
+        """
         from .fit._result import _jsonable
 
         return _jsonable({"reference": self.reference, "datasets": self.datasets, "level": self.level,
@@ -139,6 +152,16 @@ def fit_quality(data, *, dataset_col: str = "dataset", reference: str | None = N
     ``dataset_col`` column and (form "chinchilla") ``params``. ``form``: "chinchilla" when the table has
     ``params`` with at least two sizes, else "data". ``reference``: dataset with multiplier 1 (default:
     the first in the table). Intervals: bootstrap over runs.
+
+    Raises
+    ------
+    InputError
+        If the table has fewer than 2 datasets, ``reference`` is not one of them, or the table cannot be read.
+    DataError
+        If the dataset, ``tokens``, ``loss`` or (form "chinchilla") ``params`` column is missing or not
+        numeric (names the file and column).
+    FitError
+        If the joint fit fails.
     """
     from .downstream import _column, load_frame
     from .fit import fit

@@ -269,6 +269,7 @@ class Store:
     __str__ = __repr__
 
     def close(self) -> None:
+        """Release the database connections (the store object is unusable afterwards)."""
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -335,6 +336,7 @@ class Store:
 
     @property
     def schema_version(self) -> int:
+        """The highest schema migration applied to this database (an integer)."""
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.max(schema_version.c.version))).scalar())
 
@@ -367,7 +369,13 @@ class Store:
             return bool(res.rowcount)
 
     def get_run(self, run_id: str) -> dict | None:
-        """The run row as a dict (``config``/``environment`` decoded), or None. Accepts a unique id prefix."""
+        """The run row as a dict (``config``/``environment`` decoded), or None. Accepts a unique id prefix.
+
+        Raises
+        ------
+        StoreError
+            If ``run_id`` is a prefix of several run ids, or the database query fails.
+        """
         with self._guard("reading a run"), self.engine.connect() as conn:
             rows = conn.execute(select(runs).where(runs.c.id.startswith(run_id, autoescape=True))).mappings().all()
         if not rows:
@@ -387,6 +395,14 @@ class Store:
         return row
 
     def list_runs(self, *, status: str | None = None, sweep: str | None = None) -> list[dict]:
+        """Run rows as dicts (``config``/``environment`` decoded), oldest first; optionally only one ``status``
+        (``queued``, ``running``, ``done``, ``failed``) and/or one ``sweep``.
+
+        Raises
+        ------
+        StoreError
+            If the database query fails.
+        """
         q = select(runs).order_by(runs.c.created_at, runs.c.id)
         if status:
             q = q.where(runs.c.status == status)
@@ -396,6 +412,7 @@ class Store:
             return [self._decode(dict(r)) for r in conn.execute(q).mappings()]
 
     def status(self, run_id: str) -> str | None:
+        """The run's status (``queued``, ``running``, ``done`` or ``failed``), or None for an unknown id."""
         with self.engine.connect() as conn:
             return conn.execute(select(runs.c.status).where(runs.c.id == run_id)).scalar()
 
@@ -448,6 +465,13 @@ class Store:
             return max(0, res.rowcount or 0)
 
     def log(self, run_id: str | None, message: str, level: str = "info") -> None:
+        """Append one log line (``level``: ``info``, ``warning``, ``error``, ...) for ``run_id`` (None: store-wide).
+
+        Raises
+        ------
+        StoreError
+            If the write fails.
+        """
         with self._guard("writing a log line"), self._tx() as conn:
             conn.execute(logs.insert().values(run_id=run_id, at=_now(), level=level, message=message))
 
@@ -479,6 +503,14 @@ class Store:
             return True
 
     def metrics(self, run_id: str | None = None) -> list[dict]:
+        """Logged training/validation curve rows (step, split, branch, tokens, ``loss_nats`` in nats/token,
+        ``loss_bpb`` in bits/byte, lr, wall_seconds, tokens_per_second), of one run or of all.
+
+        Raises
+        ------
+        StoreError
+            If the database query fails.
+        """
         q = select(metrics).order_by(metrics.c.run_id, metrics.c.branch, metrics.c.split, metrics.c.step)
         if run_id:
             q = q.where(metrics.c.run_id == run_id)
@@ -486,6 +518,14 @@ class Store:
             return [dict(r) for r in conn.execute(q).mappings()]
 
     def evaluations(self, run_id: str | None = None) -> list[dict]:
+        """Evaluation rows (params N, tokens D, flops C in FLOPs, ``loss_nats`` in nats/token, ``loss_bpb`` in
+        bits/byte, ``is_final``, branch, step), of one run or of all, ordered by run and tokens.
+
+        Raises
+        ------
+        StoreError
+            If the database query fails.
+        """
         q = select(evaluations).order_by(evaluations.c.run_id, evaluations.c.tokens)
         if run_id:
             q = q.where(evaluations.c.run_id == run_id)
@@ -493,6 +533,7 @@ class Store:
             return [dict(r) for r in conn.execute(q).mappings()]
 
     def logs(self, run_id: str | None = None) -> list[dict]:
+        """Log lines (``run_id``, ``at`` timestamp, ``level``, ``message``) in the order written, of one run or all."""
         q = select(logs).order_by(logs.c.id)
         if run_id:
             q = q.where(logs.c.run_id == run_id)
