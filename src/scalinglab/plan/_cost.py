@@ -20,7 +20,13 @@ _RANGE = re.compile(r"^\s*([0-9.]+)\s*(%?)\s*(?:-|–|\.\.|,|:)\s*([0-9.]+)\s*(%
 
 
 def parse_mfu(value: object) -> tuple[float, float]:
-    """``"0.3-0.5"``, ``"30-50%"``, ``"0.4"``, ``0.4`` or ``(0.3, 0.5)`` → ``(lo, hi)`` as fractions in (0, 1]."""
+    """``"0.3-0.5"``, ``"30-50%"``, ``"0.4"``, ``0.4`` or ``(0.3, 0.5)`` → ``(lo, hi)`` as fractions in (0, 1].
+
+    Raises
+    ------
+    InputError
+        If ``value`` cannot be parsed or is outside (0, 1].
+    """
     if isinstance(value, tuple | list):
         if len(value) != 2:
             raise InputError(f"mfu: expected one value or a (lo, hi) pair, got {value!r}")
@@ -84,6 +90,11 @@ def usd_to_flops(usd: float, gpu: str = DEFAULT_GPU, n_gpus: int = DEFAULT_N_GPU
 
     Cost is linear in FLOPs, so a reference estimate at 1e24 FLOPs gives FLOPs per dollar at both ends:
     the low end pairs the high price with the low MFU, the high end the low price with the high MFU.
+
+    Raises
+    ------
+    PlanError
+        If ``usd`` is not a positive number or the hardware catalog is unavailable.
     """
     if not usd > 0:
         raise PlanError(f"budget must be a positive number of US dollars, got {usd!r}")

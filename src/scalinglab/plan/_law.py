@@ -64,10 +64,12 @@ class LawSpec:
 
     @property
     def params(self) -> dict[str, float]:
+        """Central parameters as ``{name: value}`` (natural space, ``law.param_names`` order)."""
         return {n: float(v) for n, v in zip(self.law.param_names, self.theta, strict=True)}
 
     @property
     def variables(self) -> tuple[str, ...]:
+        """The law's variable names, e.g. ``("N", "D")`` (parameters, tokens)."""
         return tuple(self.law.variables)
 
     @property
@@ -78,6 +80,7 @@ class LawSpec:
 
     @property
     def flop_convention(self) -> str:
+        """FLOP convention the constants are tied to (``conventions["flops"]``; default ``"6ND"``)."""
         conv = self.conventions.get("flops", "") if self.conventions else ""
         return str(conv) or "6ND"
 
@@ -99,6 +102,13 @@ class LawSpec:
                 "n_draws": 0 if self.draws is None else int(len(self.draws))}
 
     def require(self, *variables: str, what: str = "this query") -> None:
+        """Check that the law has all of ``variables`` (e.g. ``"N", "D"``) before a query named ``what``.
+
+        Raises
+        ------
+        PlanError
+            If a variable is missing; the message names the law's variables and suggests a suitable law.
+        """
         missing = [v for v in variables if v not in self.variables]
         if missing:
             have = ", ".join(self.variables) or "none"
@@ -107,7 +117,14 @@ class LawSpec:
 
 
 def resolve_law(law: object = None, *, n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> LawSpec:
-    """Turn a preset name, fit, fit path or ``(Law, params)`` pair into a :class:`LawSpec` (see module doc)."""
+    """Turn a preset name, fit, fit path or ``(Law, params)`` pair into a :class:`LawSpec` (see module doc).
+
+    Raises
+    ------
+    PlanError
+        If ``law`` is of an unsupported type, names an unknown preset or a law form without constants, or is
+        a fit file that does not exist.
+    """
     if law is None:
         law = DEFAULT_LAW
     if isinstance(law, LawSpec):

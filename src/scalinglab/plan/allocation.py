@@ -78,6 +78,12 @@ def optimum(spec: LawSpec, flops: float, *, fixed: Mapping[str, float] | None = 
     ``fixed`` holds values for the law's other variables (e.g. ``{"U": 4e12}``); ``numeric=True`` forces
     the grid solver even for the Chinchilla form (used to cross-check the closed form). Rows without an
     interior optimum (the law keeps improving towards an edge of the search range) are NaN.
+
+    Raises
+    ------
+    PlanError
+        If ``flops`` is not a positive finite number, or the law lacks N and D or needs another variable that
+        ``fixed`` does not give.
     """
     C = _positive(flops, "compute budget (FLOPs)")
     thetas = spec.thetas()
@@ -430,6 +436,13 @@ def plan_for_params(params, law=None, *, tokens=None, target_loss=None, flops=No
     * ``target_loss`` given: the tokens needed to reach it (error if below the loss floor at this size);
     * ``flops`` given: D = C / (6N) — with N fixed, more data always helps, so the budget sets D;
     * nothing else: the compute-optimal D for this N (the D at which N is the optimum of C = 6ND).
+
+    Raises
+    ------
+    PlanError
+        If more than one of ``tokens``, ``target_loss`` and ``flops`` is given, a number is not positive,
+        ``target_loss`` is at or below the loss floor of this size, ``level`` is not in (0, 1), or ``law``
+        cannot be resolved.
     """
     N0 = _quantity(params, "parameters")
     _check_level(level)
@@ -501,9 +514,14 @@ class BudgetPlan:
 
     @property
     def warnings(self) -> tuple[str, ...]:
+        """Warnings of the low and high plans, de-duplicated, in order."""
         return tuple(dict.fromkeys(self.low.warnings + self.high.warnings))
 
     def to_dict(self) -> dict:
+        """JSON-ready dict; keys ``query`` (``"budget-usd"``), ``budget_usd`` (USD), ``flops`` ([lo, hi] FLOPs),
+        ``N_opt`` (parameters), ``D_opt`` (tokens), ``tokens_per_param``, ``loss`` (each [low, high]), ``low`` and
+        ``high`` (the two `Plan.to_dict`), ``cost``, ``warnings`` and ``assumptions``.
+        """
         lo, hi = self.low.to_dict(), self.high.to_dict()
         return {"query": "budget-usd", "budget_usd": self.budget_usd, "flops": list(self.flops_range),
                 "N_opt": [lo["N_opt"], hi["N_opt"]], "D_opt": [lo["D_opt"], hi["D_opt"]],
@@ -530,7 +548,29 @@ def plan_budget(usd, law=None, *, gpu=None, n_gpus=None, mfu=None, level: float 
 
 def plan(compute=None, law=None, *, budget_usd=None, target_loss=None, params=None, tokens=None, **kwargs):
     """One entry point: dispatches on what is given (exactly one of compute, budget_usd, target_loss,
-    or params [with tokens / target_loss / compute])."""
+    or params [with tokens / target_loss / compute]).
+
+    Parameters
+    ----------
+    compute : float or str, optional
+        Training budget in FLOPs (C = 6ND), e.g. ``5.76e23``; dispatches to `compute_optimal`.
+    law : optional
+        Preset name, `FitResult`, fit file or ``(Law, params)`` pair; default ``chinchilla-epoch``.
+    budget_usd : float, optional
+        Budget in US dollars; dispatches to `plan_budget` (returns a `BudgetPlan`).
+    target_loss : float, optional
+        Loss to reach, in the law's unit (nats/token for the presets); dispatches to `plan_for_loss`.
+    params, tokens : float, optional
+        Model size in parameters (and training tokens); dispatches to `plan_for_params`.
+    **kwargs
+        Passed on (``level``, ``gpu``, ``n_gpus``, ``mfu``, ``unique_tokens``, ...).
+
+    Raises
+    ------
+    PlanError
+        If ``tokens`` is given without ``params``, not exactly one of ``compute``, ``budget_usd`` and
+        ``target_loss`` is given (without ``params``), or the dispatched planner rejects its input.
+    """
     if params is not None:
         return plan_for_params(params, law, tokens=tokens, target_loss=target_loss, flops=compute, **kwargs)
     if tokens is not None:

@@ -40,16 +40,27 @@ class Audit:
     skipped: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
+        """JSON-ready dict; keys ``law``, ``thresholds`` (``under``/``over`` multiples of the optimal tokens per
+        parameter), ``flop_convention``, ``models`` (one dict per audited model) and ``skipped``.
+        """
         return {"law": self.law, "thresholds": {"under": self.thresholds[0], "over": self.thresholds[1]},
                 "flop_convention": "C = 6ND (N = active params for MoE)",
                 "models": [dict(r) for r in self.rows], "skipped": list(self.skipped)}
 
     def to_frame(self):
+        """The audited models as a pandas DataFrame, one row per model (the dicts of ``rows``)."""
         import pandas as pd
 
         return pd.DataFrame(list(self.rows))
 
     def row(self, name: str) -> dict:
+        """The audit row of the model ``name`` (case-insensitive).
+
+        Raises
+        ------
+        PlanError
+            If no audited model has that name.
+        """
         for r in self.rows:
             if r["name"].lower() == name.lower():
                 return r
@@ -66,7 +77,13 @@ def _num(v) -> float:
 
 def audit(law=None, models=None, *, under: float = 0.5, over: float = 2.0) -> Audit:
     """Classify notable models (``scalinglab.models.notable_models()`` by default, or a DataFrame / list of
-    dicts with name, params, tokens and optional active_params, flops) against ``law``'s frontier."""
+    dicts with name, params, tokens and optional active_params, flops) against ``law``'s frontier.
+
+    Raises
+    ------
+    PlanError
+        If the thresholds do not satisfy ``0 < under < 1 < over``, or ``law`` cannot be resolved.
+    """
     from .allocation import optimum
 
     if not (0 < under < 1 < over):

@@ -74,7 +74,13 @@ def _warnings(D: float, U: float, r_star: float) -> list[str]:
 
 
 def repetition_check(spec: LawSpec, N: float, D: float, U: float) -> tuple[dict, list[str]]:
-    """Epochs, effective data and the repeated-data loss for a plan of (N params, D tokens) with U unique."""
+    """Epochs, effective data and the repeated-data loss for a plan of (N params, D tokens) with U unique.
+
+    Raises
+    ------
+    PlanError
+        If ``U`` is not positive.
+    """
     if not U > 0:
         raise PlanError(f"unique tokens must be positive, got {U!r}")
     r_star, r_src = _r_d_star(spec)
@@ -113,9 +119,14 @@ class DataConstrainedPlan:
 
     @property
     def loss_penalty(self) -> float:
+        """Loss increase from the limited unique data: ``loss - unconstrained["loss"]`` (law's unit)."""
         return self.loss - self.unconstrained["loss"]
 
     def to_dict(self) -> dict:
+        """JSON-ready dict; keys ``flops`` (FLOPs), ``unique_tokens``, ``N_opt`` (parameters), ``D_opt`` (tokens),
+        ``tokens_per_param``, ``epochs``, ``effective_tokens``, ``loss``, ``loss_penalty``, ``unconstrained``,
+        ``warnings`` and ``assumptions``.
+        """
         return {"flops": self.flops, "unique_tokens": self.unique_tokens, "N_opt": self.N_opt,
                 "D_opt": self.D_opt, "tokens_per_param": self.D_opt / self.N_opt, "epochs": self.epochs,
                 "effective_tokens": self.effective_tokens, "loss": self.loss,
@@ -129,6 +140,11 @@ def data_constrained_optimum(flops: float, unique_tokens: float, law=DEFAULT_DAT
 
     Numeric: bounded minimisation in log N along C = 6ND of the data-constrained law with U fixed.
     Compared with the same law given unlimited unique data (U >= D), which gives the loss penalty.
+
+    Raises
+    ------
+    PlanError
+        If a number is not positive, ``law`` cannot be resolved or lacks N, D and U, or no optimum is found.
     """
     from .allocation import FLOP_CONVENTION, _positive, optimum
 

@@ -104,6 +104,10 @@ class DataWallForecast:
     sources: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """JSON-ready dict; keys ``year``, ``year_range``, ``stock_tokens``, ``stock_range``, ``current_tokens``
+        (tokens), ``current_year``, ``growth_per_year``, ``growth_range``, ``method``, ``scenarios``,
+        ``trajectory`` (``year``, ``largest_dataset_tokens``), ``published_range`` and ``sources``.
+        """
         return {"year": self.year, "year_range": list(self.year_range), "stock_tokens": self.stock_tokens,
                 "stock_range": list(self.stock_range), "current_tokens": self.current_tokens,
                 "current_year": self.current_year, "growth_per_year": self.growth,
@@ -132,6 +136,12 @@ def data_wall(*, stock: float = 3e14, stock_range: tuple[float, float] | None = 
     ``method="compute"``: datasets grow as ``compute_growth ** data_exponent`` per year (compute-optimal
     scaling); ``"historical"``: ``historical_growth`` per year. ``growth`` (and ``growth_range``) override
     either. The range combines the stock range with the growth range (earliest: small stock, fast growth).
+
+    Raises
+    ------
+    PlanError
+        If ``method`` is unknown, a stock/token/growth number is not positive, the growth is not above 1×
+        per year, or ``current_year`` is more than 1000 years before the horizon.
     """
     stock = _pos(stock, "stock of tokens")
     current = _pos(current_tokens, "current largest training set (tokens)")
@@ -187,6 +197,10 @@ class EffectiveComputeForecast:
     sources: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """JSON-ready dict; keys ``rows`` (one per year: ``physical_flops``, ``effective_flops`` in FLOPs with
+        ``_range`` [lo, hi], ``algorithmic_multiplier``, ``N_opt``, ``D_opt``, ``loss``, ``loss_range``),
+        ``growth`` (per-year factors), ``law``, ``notes`` and ``sources``.
+        """
         return {"rows": [dict(r) for r in self.rows], "growth": dict(self.growth), "law": self.law,
                 "notes": list(self.notes), "sources": dict(self.sources)}
 
@@ -200,6 +214,11 @@ def effective_compute(*, years=None, base_year: int = 2024, base_flops: float = 
 
     Growth factors per year: hardware ``2^(1/doubling)``, spending ``spending_growth``, algorithms
     ``2^(12/halving_months)``. Ranges combine the low (high) ends of all three.
+
+    Raises
+    ------
+    PlanError
+        If ``years`` is empty, a growth or FLOP number is not positive, or ``law`` cannot be resolved.
     """
     from .allocation import optimum
 

@@ -63,6 +63,11 @@ class InferencePlan:
     law: str = ""
 
     def to_dict(self) -> dict:
+        """JSON-ready dict; keys ``inference_tokens``, ``target_loss``, ``N`` (parameters), ``D_train`` (tokens),
+        ``tokens_per_param``, ``train_flops``, ``inference_flops``, ``total_flops``, ``saving_flops`` (FLOPs),
+        ``compute_optimal``, ``saving_fraction``, ``overtraining_factor``, ``intervals`` (name -> [lo, hi]),
+        ``objective``, ``warnings`` and ``law``.
+        """
         return {"inference_tokens": self.inference_tokens, "target_loss": self.target_loss, "N": self.N,
                 "D_train": self.D_train, "tokens_per_param": self.tokens_per_param,
                 "train_flops": self.train_flops, "inference_flops": self.inference_flops,
@@ -144,6 +149,12 @@ def inference_optimal(inference_tokens: float, law=None, *, flops: float | None 
 
     Give ``flops`` (target = the compute-optimal loss at that budget, per parameter draw) or
     ``target_loss``. ``numeric=True`` forces the generic solver (cross-check of the closed form).
+
+    Raises
+    ------
+    PlanError
+        If ``inference_tokens`` is negative, neither ``flops`` nor ``target_loss`` is given, the target is
+        not above the law's floor, no optimum is found, or ``law`` cannot be resolved.
     """
     from .allocation import _compute_for_loss_rows, _positive, optimum
 
@@ -214,6 +225,10 @@ class DemandResult:
     note: str = ""
 
     def to_dict(self) -> dict:
+        """JSON-ready dict; keys ``N`` (parameters), ``D`` (tokens), ``tokens_per_param``, ``loss``,
+        ``inference_tokens``, ``interval`` ([lo, hi] or None), ``elasticity_ratio``, ``compute_optimal`` and
+        ``note``.
+        """
         return {"N": self.N, "D": self.D, "tokens_per_param": self.D / self.N, "loss": self.loss,
                 "inference_tokens": self.inference_tokens,
                 "interval": list(self.interval) if self.interval else None,

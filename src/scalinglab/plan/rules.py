@@ -41,7 +41,13 @@ class Rule:
     caveat: str
 
     def allocate(self, flops: float) -> tuple[float, float]:
-        """(N params, D tokens) at ``flops`` training FLOPs."""
+        """(N params, D tokens) at ``flops`` training FLOPs.
+
+        Raises
+        ------
+        PlanError
+            If the rule only gives exponents (no absolute allocation).
+        """
         C = float(flops)
         if self.name == "kaplan":
             N = 1.3e9 * (C / PF_DAY) ** 0.73
@@ -96,6 +102,11 @@ def scaling_ratios(factor: float, law=None, *, flops: float = 1e23) -> dict[str,
 
     The law's row (keyed by its name, ``chinchilla-epoch`` by default) uses its exponents
     (``beta/(alpha+beta)`` for the Chinchilla form; a finite difference at ``flops`` otherwise).
+
+    Raises
+    ------
+    PlanError
+        If ``factor`` is not a positive number other than 1, or ``law`` cannot be resolved.
     """
     f = float(factor)
     if not f > 0 or not math.isfinite(f) or f == 1:
@@ -120,6 +131,10 @@ class RuleComparison:
     rows: tuple[dict, ...]
 
     def to_dict(self) -> dict:
+        """JSON-ready dict; keys ``flops`` (training FLOPs), ``law`` and ``rules`` (one dict per rule, the law's own
+        optimum last: ``rule``, ``N``, ``D``, ``tokens_per_param``, ``loss``, ``loss_gap``, ``a``, ``b``,
+        ``ratio_params``, ``ratio_tokens``, ``source``, ``caveat``).
+        """
         return {"flops": self.flops, "law": self.law, "rules": [dict(r) for r in self.rows]}
 
 
