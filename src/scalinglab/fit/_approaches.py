@@ -45,6 +45,10 @@ class ApproachResult:
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """JSON-ready dict; keys ``approach``, ``a``, ``a_interval``, ``b``, ``b_interval`` (exponents of
+        ``N_opt ∝ C**a``, ``D_opt ∝ C**b``, C in FLOPs), ``level``, ``log10_N_opt_intercept``,
+        ``log10_D_opt_intercept``, ``points``, ``warnings`` plus any approach-specific extras.
+        """
         from ._result import _jsonable
 
         return _jsonable({"approach": self.approach, "a": self.a, "a_interval": list(self.a_interval),
@@ -112,7 +116,15 @@ def approach1_envelope(data, *, n_buckets: int | None = None, bootstrap: int = 2
     """Approach 1: lowest loss per FLOP bucket (rows may be checkpoints of training curves).
 
     With a ``run_id`` column (checkpoints of training curves), the bootstrap resamples whole runs: the
-    checkpoints of one run are not independent draws, and resampling rows would understate the spread."""
+    checkpoints of one run are not independent draws, and resampling rows would understate the spread.
+
+    Raises
+    ------
+    FitError
+        If the table lacks params, tokens (or flops) or loss, or fewer than 3 FLOP buckets have runs.
+    InputError
+        If ``data`` cannot be read as a run table.
+    """
     df = _table(data)
     C, N, D, L = (df[c].to_numpy(float) for c in ("flops", "params", "tokens", "loss"))
     nb = n_buckets or int(np.clip(len(C) // 4, 4, 40))
@@ -160,7 +172,16 @@ def _budget_groups(df) -> tuple[np.ndarray, np.ndarray]:
 
 def approach2_isoflop(data, *, bootstrap: int = 200, seed: int = 0, level: float = 0.8, corrected: bool = True,
                       min_points: int = 3) -> ApproachResult:
-    """Approach 2: IsoFLOP parabolas in log N per budget, vertices -> power laws (see module docstring)."""
+    """Approach 2: IsoFLOP parabolas in log N per budget, vertices -> power laws (see module docstring).
+
+    Raises
+    ------
+    FitError
+        If the table lacks params, tokens (or flops) or loss, or fewer than 2 budgets have a valley (a
+        convex parabola from ``min_points`` runs with at least 3 distinct N).
+    InputError
+        If ``data`` cannot be read as a run table.
+    """
     df = _table(data)
     N, L = df["params"].to_numpy(float), df["loss"].to_numpy(float)
     gid, budgets = _budget_groups(df)

@@ -19,7 +19,13 @@ def fit_auto(data, *, laws=None, target: dict | None = None, **fit_kwargs):
     """Rank candidate laws by pooled backtest error (lowest median, then max relative error), fit the best
     on all runs and return ``(FitResult, choice)``. ``choice`` has ``law``, ``runner_up``, the ranking and
     ``forecast_change``: both laws' predictions at ``target`` (default: the largest run's point scaled 10x
-    in compute along its tokens-per-parameter ratio) and their relative difference."""
+    in compute along its tokens-per-parameter ratio) and their relative difference.
+
+    Raises
+    ------
+    FitError
+        If none of the candidate laws can be fitted and backtested.
+    """
     from ._api import fit
     from ._backtest import compare
     from ._inputs import load_table

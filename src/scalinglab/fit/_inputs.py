@@ -24,6 +24,11 @@ __all__ = ["FitData", "prepare_data", "resolve_law", "load_table"]
 
 @dataclass(frozen=True)
 class FitData:
+    """Checked arrays for one fit: ``X`` (law variable -> array ``(n_runs,)``), ``y`` ``(n_runs,)`` (the fitted
+    column, e.g. loss in nats/token), optional ``weights`` ``(n_runs,)``, ``variables`` (law variable -> column
+    used), ``y_column``, ``source`` (file name), ``conventions`` (parameter / FLOP convention of the table) and
+    ``frame`` (the DataFrame the arrays came from).
+    """
     X: dict[str, np.ndarray]
     y: np.ndarray
     weights: np.ndarray | None
@@ -35,9 +40,11 @@ class FitData:
 
     @property
     def n(self) -> int:
+        """Number of runs (rows) in the fit."""
         return len(self.y)
 
     def data_hash(self) -> str:
+        """16-hex-digit SHA-256 of the variables and y (identifies the data a fit was made on)."""
         h = hashlib.sha256()
         for k in sorted(self.X):
             h.update(k.encode())
@@ -47,7 +54,16 @@ class FitData:
 
 
 def load_table(data) -> tuple[object, str | None, str | None]:
-    """``(DataFrame, source, flops_convention)`` from any accepted run input."""
+    """``(DataFrame, source, flops_convention)`` from any accepted run input.
+
+    Raises
+    ------
+    InputError
+        If a path does not exist, array input has non-numeric columns or columns of different lengths, or
+        ``data`` is of an unsupported type.
+    DataError
+        If the file cannot be parsed as a run table (from `scalinglab.data.load_runs`).
+    """
     import pandas as pd
 
     if isinstance(data, Mapping):
@@ -85,6 +101,13 @@ def resolve_law(law, x: str | None = None) -> tuple[Law, dict | None]:
 
     With ``x`` and a one-variable law whose spec has a ``variable`` option, the law is rebuilt on that
     variable name (``--law power --x examples`` fits ``E + A*examples**(-alpha)``).
+
+    Raises
+    ------
+    InputError
+        If ``law`` is not a `Law`, a catalog/preset name or an expression.
+    LawError
+        If a name or expression does not give a valid law.
     """
     preset_values = None
     if isinstance(law, Law):
@@ -115,7 +138,19 @@ def _column_for(var: str, columns, x: str | None, law: Law) -> str | None:
 
 def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss",
                  weights=None) -> FitData:
-    """Checked arrays for fitting ``law``; raises `DataError` / `FitError` with clear messages."""
+    """Checked arrays for fitting ``law``; raises `DataError` / `FitError` with clear messages.
+
+    Raises
+    ------
+    DataError
+        If the y, variable or weight column is missing or not numeric, a value is not finite, or a value
+        that must be positive is not (names file, row and column).
+    InputError
+        If ``weights`` has the wrong length or is negative / not finite / all zero, or ``data`` cannot be
+        read.
+    FitError
+        If there are fewer runs than parameters, a variable has a single distinct value, or all y are equal.
+    """
     df, source, flops_conv = load_table(data)
     y = y or "loss"
     columns = list(df.columns)
@@ -220,4 +255,5 @@ def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss"
 
 
 def finite_or(value: float, default: float = math.nan) -> float:
+    """``float(value)`` when finite, else ``default`` (NaN unless given); None counts as not finite."""
     return float(value) if value is not None and math.isfinite(value) else default

@@ -24,6 +24,11 @@ MAX_GRID = 20000
 
 @dataclass
 class MultiStartResult:
+    """Best solution of a multi-start fit: ``theta`` ``(P,)`` natural space, ``u`` ``(P,)`` fit space,
+    ``objective``, ``grad_norm``, ``iterations``, ``converged``, ``method`` (``varpro``, ``grid``, ...),
+    start counts (``n_starts``, ``n_polished``, ``n_in_best_basin``), ``start_objectives`` ``(n_starts,)``,
+    ``time_s`` (seconds) and the batched solver's `LMResult` (``lm``).
+    """
     theta: np.ndarray
     u: np.ndarray
     objective: float

@@ -28,12 +28,19 @@ class Objective:
     name: str = "objective"
 
     def rho(self, r: np.ndarray) -> np.ndarray:
+        """Loss per residual, same shape as ``r`` (any shape, e.g. ``(B, n_runs)``); residuals are log-loss
+        differences (dimensionless) for loss laws, value differences otherwise.
+        """
         raise NotImplementedError
 
     def psi(self, r: np.ndarray) -> np.ndarray:
+        """Influence ``d rho / d r``, same shape as ``r``."""
         raise NotImplementedError
 
     def curvature(self, r: np.ndarray, kind: str = "irls") -> np.ndarray:
+        """Non-negative curvature weight per residual, same shape as ``r``: ``psi(r) / r`` for ``kind="irls"`` (a
+        majoriser: accepted Gauss-Newton steps always decrease the objective), ``rho''(r)`` for ``kind="exact"``.
+        """
         raise NotImplementedError
 
     def value(self, r: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
@@ -46,6 +53,7 @@ class Objective:
         return np.where(np.isfinite(total), total, np.inf)
 
     def spec(self) -> dict:
+        """JSON-able description (``name`` plus options) that `objective_from_spec` rebuilds."""
         return {"name": self.name}
 
 
@@ -61,14 +69,17 @@ class Huber(Objective):
             raise InputError(f"huber delta must be > 0, got {self.delta}")
 
     def rho(self, r):
+        """``r**2 / 2`` for ``|r| <= delta``, ``delta * (|r| - delta / 2)`` beyond; shape of ``r``."""
         a = np.abs(r)
         d = self.delta
         return np.where(a <= d, 0.5 * r * r, d * (a - 0.5 * d))
 
     def psi(self, r):
+        """``r`` clipped to ``[-delta, delta]``; shape of ``r``."""
         return np.clip(r, -self.delta, self.delta)
 
     def curvature(self, r, kind="irls"):
+        """1 inside ``delta``; beyond it ``delta / |r|`` (``"irls"``) or 0 (``"exact"``); shape of ``r``."""
         a = np.abs(r)
         if kind == "exact":
             return (a <= self.delta).astype(float)
@@ -76,6 +87,7 @@ class Huber(Objective):
             return np.where(a <= self.delta, 1.0, self.delta / np.maximum(a, 1e-300))
 
     def spec(self):
+        """``{"name": "huber", "delta": delta}``."""
         return {"name": self.name, "delta": self.delta}
 
 
@@ -86,12 +98,15 @@ class LeastSquares(Objective):
     name: str = "ls"
 
     def rho(self, r):
+        """``r**2 / 2``; shape of ``r``."""
         return 0.5 * r * r
 
     def psi(self, r):
+        """``r`` itself (as a float array)."""
         return np.asarray(r, dtype=float)
 
     def curvature(self, r, kind="irls"):
+        """All ones, shape of ``r`` (for both ``kind`` values)."""
         return np.ones_like(r, dtype=float)
 
 
@@ -117,15 +132,19 @@ class Asymmetric(Objective):
         return np.where(r > 0, self.weight, 1.0)
 
     def rho(self, r):
+        """Huber ``rho`` times ``weight`` where ``r > 0`` (the law above the run); shape of ``r``."""
         return self._side(r) * Huber(delta=self.delta).rho(r)
 
     def psi(self, r):
+        """Clipped residual times ``weight`` where ``r > 0``; shape of ``r``."""
         return self._side(r) * np.clip(r, -self.delta, self.delta)
 
     def curvature(self, r, kind="irls"):
+        """Huber curvature times ``weight`` where ``r > 0``; shape of ``r``."""
         return self._side(r) * Huber(delta=self.delta).curvature(r, kind)
 
     def spec(self):
+        """``{"name": "asymmetric", "delta": delta, "weight": weight}``."""
         return {"name": self.name, "delta": self.delta, "weight": self.weight}
 
 
@@ -133,7 +152,13 @@ OBJECTIVES = {"huber": Huber, "ls": LeastSquares, "asymmetric": Asymmetric}
 
 
 def get_objective(loss: str | Objective, delta: float = 1e-3, **options) -> Objective:
-    """Objective by name (``huber``, ``ls``, ``asymmetric``) or an `Objective` instance (returned as is)."""
+    """Objective by name (``huber``, ``ls``, ``asymmetric``) or an `Objective` instance (returned as is).
+
+    Raises
+    ------
+    InputError
+        If ``loss`` is not a known objective name, or ``delta`` / ``weight`` is not positive.
+    """
     if isinstance(loss, Objective):
         return loss
     key = str(loss).strip().lower()

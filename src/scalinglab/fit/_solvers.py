@@ -33,6 +33,7 @@ class Problem:
 
     @property
     def fitspace(self) -> FitSpace:
+        """The law's natural ⇄ fit-space transform (`FitSpace`), built once and cached."""
         fs = self.__dict__.get("_fs")
         if fs is None:
             fs = FitSpace(self.law)
@@ -41,6 +42,7 @@ class Problem:
 
     @property
     def y_work(self) -> np.ndarray:
+        """Observations in residual space, shape ``(n_runs,)``: ``log(y)`` for ``space="log"``, else ``y``."""
         yw = self.__dict__.get("_yw")
         if yw is None:
             yw = np.log(self.y) if self.space == "log" else np.asarray(self.y, float)
@@ -54,6 +56,7 @@ class Problem:
             return pred - self.y_work
 
     def residuals(self, u: np.ndarray) -> np.ndarray:
+        """Residuals ``(..., n_runs)`` at fit-space parameters ``u`` of shape ``(..., P)``."""
         return self.residuals_theta(self.fitspace.to_natural(u))
 
     def residuals_jac(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,11 +73,16 @@ class Problem:
         return r, J
 
     def value(self, u: np.ndarray, W: np.ndarray | None = None) -> np.ndarray:
+        """Objective ``(...,)`` at fit-space ``u`` ``(..., P)``, optionally weighted by ``W`` ``(n_runs,)``."""
         return self.objective.value(self.residuals(u), W)
 
 
 @dataclass
 class LMResult:
+    """Result of a batched Levenberg-Marquardt / IRLS solve over S starts: ``u`` ``(S, P)`` final fit-space
+    parameters, ``f`` ``(S,)`` objective, ``iterations`` ``(S,)``, ``grad_norm`` ``(S,)`` (fit space),
+    ``converged`` and ``alive`` (not pruned) ``(S,)`` booleans.
+    """
     u: np.ndarray           # (S, P) final fit-space parameters
     f: np.ndarray           # (S,) final objective
     iterations: np.ndarray  # (S,) iterations used per row

@@ -89,6 +89,7 @@ class FitSpace:
 
     # ------------------------------------------------------------------ natural <-> u
     def to_natural(self, u: np.ndarray) -> np.ndarray:
+        """Natural-space parameters from fit-space ``u``; same shape as ``u`` (``(..., P)``)."""
         z, _ = self._z_from_u(np.asarray(u, dtype=float))
         with np.errstate(over="ignore"):
             return np.where(self.log, np.exp(z), z)

@@ -38,6 +38,9 @@ class Suggestion:
     fit: object = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
+        """JSON-ready dict; keys ``target``, ``level``, ``value`` (the target's predicted value), ``width_before``
+        (its current interval width) and ``candidates`` (ranked, best first).
+        """
         from ._result import _jsonable
 
         return _jsonable({"target": self.target, "level": self.level, "value": self.value,
@@ -83,7 +86,13 @@ def _nopt_log(law: Law, theta: np.ndarray, C: float) -> np.ndarray:
 def default_candidates(res, budget: float | None, n: int = 12) -> dict:
     """A grid around and beyond the fitted runs: N from the smallest fitted N to 30x the largest, tokens per
     parameter over (and a little beyond) the fitted range, compute from the smallest fitted run's up to
-    ``budget`` (cost 6 N D; default budget 10x the largest fitted run)."""
+    ``budget`` (cost 6 N D; default budget 10x the largest fitted run).
+
+    Raises
+    ------
+    InputError
+        If the fit is not in N and D or does not carry its data, or no grid run fits within ``budget``.
+    """
     X = res._fitted_X()
     if X is None or not {"N", "D"} <= set(X):
         raise InputError("default candidates need a fit in N and D with its data; pass candidates=")
@@ -112,6 +121,12 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
     (N_opt at that compute, C = 6 N D), or the same as a string ``"N=7B,D=140B"``. ``candidates``: mapping or
     DataFrame with the law's variables (N, D or params, tokens) and optionally ``flops`` (cost, FLOPs);
     default: :func:`default_candidates` under ``budget`` (FLOPs per run). ``fit_result``: reuse a fit.
+
+    Raises
+    ------
+    InputError
+        If ``level`` is not in (0, 1), ``target`` is malformed or lacks the law's variables, the fit has no
+        data (a preset), candidates lack a variable column, or no candidate costs at most ``budget``.
     """
     from ._api import fit
     from ._calibrate import PRIOR, calibrated_quantiles, edge_offset
