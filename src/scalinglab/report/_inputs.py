@@ -21,7 +21,13 @@ _VARCOL = {"N": "params", "D": "tokens", "C": "flops", "U": "unique_tokens", "S"
 
 # --------------------------------------------------------------------------- runs
 def load_any_runs(source: Any):
-    """A RunTable (or DataFrame) from a path, a store URL, a RunTable or a DataFrame."""
+    """A RunTable (or DataFrame) from a path, a store URL, a RunTable or a DataFrame.
+
+    Raises
+    ------
+    InputError
+        If a path does not exist or a run store cannot be opened (the store module is unavailable).
+    """
     if source is None:
         return None
     if isinstance(source, str | Path):
@@ -53,7 +59,13 @@ def _fallback_read(path: Path):
 
 
 def as_frame(runs: Any):
-    """The pandas DataFrame behind ``runs`` (RunTable ``.df``, a DataFrame, a polars frame, a mapping)."""
+    """The pandas DataFrame behind ``runs`` (RunTable ``.df``, a DataFrame, a polars frame, a mapping).
+
+    Raises
+    ------
+    InputError
+        If ``runs`` is not a RunTable, DataFrame, polars frame, mapping or path.
+    """
     if runs is None:
         return None
     import pandas as pd
@@ -91,6 +103,7 @@ def compute_of(df) -> tuple[np.ndarray | None, str | None]:
 
 
 def column(df, name: str) -> np.ndarray | None:
+    """Column ``name`` of ``df`` as a float array ``(n_rows,)`` (NaN for missing), or None if absent/not numeric."""
     if df is None or name not in df.columns:
         return None
     try:
@@ -128,21 +141,28 @@ class FitView:
 
     @property
     def variables(self) -> tuple[str, ...]:
+        """The law's variable names, e.g. ``("N", "D")``."""
         return tuple(self.law.variables)
 
     @property
     def name(self) -> str:
+        """The law's name (``"law"`` if it has none)."""
         return str(getattr(self.law, "name", "law"))
 
     @property
     def formula(self) -> str:
+        """The law's formula as text (empty if it has none)."""
         return str(getattr(self.law, "formula", ""))
 
     @property
     def has_ND(self) -> bool:
+        """True when the law has both N (parameters) and D (tokens) among its variables."""
         return {"N", "D"} <= set(self.variables)
 
     def evaluate(self, theta: np.ndarray, X: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Law values ``(..., n)`` at natural-space ``theta`` ``(..., P)`` and variables ``X`` (name -> ``(n,)``);
+        floating-point warnings silenced.
+        """
         with np.errstate(all="ignore"):
             return np.asarray(self.law.evaluate(np.asarray(theta, float), X), dtype=float)
 
@@ -179,7 +199,13 @@ class FitView:
 
 
 def as_fit(fit: Any) -> FitView | None:
-    """Normalise a FitResult, a fit JSON path or preset name (via ``FitResult.load``) into a FitView."""
+    """Normalise a FitResult, a fit JSON path or preset name (via ``FitResult.load``) into a FitView.
+
+    Raises
+    ------
+    InputError
+        If ``fit`` is neither a fit-like object nor a loadable fit file / preset name.
+    """
     if fit is None:
         return None
     if isinstance(fit, FitView):
@@ -230,7 +256,13 @@ def as_fit(fit: Any) -> FitView | None:
 
 # --------------------------------------------------------------------------- plans, backtests
 def as_plan_dict(plan: Any) -> dict:
-    """A plan as a plain dict (``Plan.to_dict()``, a mapping, or a JSON file path)."""
+    """A plan as a plain dict (``Plan.to_dict()``, a mapping, or a JSON file path).
+
+    Raises
+    ------
+    InputError
+        If a plan JSON file cannot be read, or ``plan`` is neither a Plan nor a dict.
+    """
     if isinstance(plan, str | Path):
         import json
 
@@ -254,7 +286,13 @@ def _to_dict(obj: Any) -> Any:
 
 def backtest_frame(bt: Any):
     """Per-point backtest rows: columns ``actual``, ``predicted``, ``lo``, ``hi``, ``compute`` (optional),
-    ``held_out`` (bool). Accepts a backtest result object, its ``to_dict()`` or a DataFrame."""
+    ``held_out`` (bool). Accepts a backtest result object, its ``to_dict()`` or a DataFrame.
+
+    Raises
+    ------
+    InputError
+        If the backtest has no per-point predictions, or the points lack actual and predicted values.
+    """
     import pandas as pd
 
     if bt is None:
@@ -320,7 +358,13 @@ def backtest_frame(bt: Any):
 
 
 def comparison_frame(cmp: Any):
-    """Law comparison rows: ``law``, ``median_error``, ``max_error`` (relative), optional ``coverage``."""
+    """Law comparison rows: ``law``, ``median_error``, ``max_error`` (relative), optional ``coverage``.
+
+    Raises
+    ------
+    InputError
+        If the comparison lacks the ``law`` and ``median_error`` columns.
+    """
     import pandas as pd
 
     if cmp is None:
@@ -397,6 +441,7 @@ def store_curves(source: Any):
 
 
 def is_store(source: Any) -> bool:
+    """True when ``source`` names a run store: a database URL (``...://``) or a .db/.sqlite/.sqlite3 file."""
     if not isinstance(source, str | Path):
         return False
     text = str(source)

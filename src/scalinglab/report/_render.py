@@ -54,6 +54,9 @@ class Layer:
 
 @dataclass
 class Panel:
+    """One set of axes: title and axis labels, scales (``linear``/``log``), tick kinds (``plain``, ``flops``,
+    ``count``, ...), its `Layer` list, a note under it, optional limits and categorical x labels (bars).
+    """
     title: str = ""
     xlabel: str = ""
     ylabel: str = ""
@@ -68,12 +71,16 @@ class Panel:
     categories: list[str] | None = None  # categorical x axis (bars)
 
     def add(self, layer: Layer) -> Layer:
+        """Append ``layer`` to the panel and return it (for chaining)."""
         self.layers.append(layer)
         return layer
 
 
 @dataclass
 class FigureSpec:
+    """A backend-neutral figure: title, `Panel` list laid out in ``ncols`` columns of ``panel_size`` inches
+    (width, height), a note, metadata, and where the legend goes (``"panel"`` or ``"figure"``).
+    """
     title: str = ""
     panels: list[Panel] = field(default_factory=list)
     ncols: int = 1
@@ -433,7 +440,13 @@ def _plotly_traces(layer: Layer, panel: Panel, xl, yl) -> list:
 
 
 def render(spec: FigureSpec, backend: str):
-    """Render with ``backend`` = ``"matplotlib"`` (default) or ``"plotly"``."""
+    """Render with ``backend`` = ``"matplotlib"`` (default) or ``"plotly"``.
+
+    Raises
+    ------
+    InputError
+        If ``backend`` is not ``"matplotlib"`` or ``"plotly"``.
+    """
     from .._errors import InputError
 
     if backend in ("matplotlib", "mpl", None):

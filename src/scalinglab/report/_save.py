@@ -18,7 +18,13 @@ def plot(obj: Any, *, runs: Any = None, backend: str = "matplotlib", **kwargs):
     predicted vs actual; a comparison → law ranking; a run table → loss vs compute; a step-metrics frame
     (with ``step``) → training curves; an emergence report → metrics vs scale with knees; a trade-off plan →
     its frontier; a two-step / sigmoid downstream result → its steps and predictions; a BNSL selection → the
-    curve with its breaks; a data-quality result → the multipliers."""
+    curve with its breaks; a data-quality result → the multipliers.
+
+    Raises
+    ------
+    InputError
+        If ``obj`` is of a type there is no figure for (or the figure's own inputs are unusable).
+    """
     from . import figures as F
     from . import figures_beyond as B
 
@@ -65,7 +71,14 @@ def plot(obj: Any, *, runs: Any = None, backend: str = "matplotlib", **kwargs):
 
 def save_plot(obj: Any, path: str | Path, *, runs: Any = None, dpi: int = 150, **kwargs) -> Path:
     """Draw ``obj`` (see :func:`plot`) and write it to ``path``: ``.png``/``.svg``/``.pdf`` with matplotlib,
-    ``.html`` as a self-contained interactive Plotly page (plotly.js embedded, works offline)."""
+    ``.html`` as a self-contained interactive Plotly page (plotly.js embedded, works offline).
+
+    Raises
+    ------
+    InputError
+        If the file suffix is not .png, .svg, .pdf or .html, or does not suit the backend (Plotly: .html only;
+        matplotlib: not .html), or ``obj`` cannot be plotted.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in _STATIC | {".html", ".htm"}:

@@ -178,6 +178,11 @@ def loss_vs_compute(runs: Any = None, fit: Any = None, *, level: float | None = 
 
     ``extend``: how far past the data to draw (factor on compute); ``until``: an explicit upper compute in
     FLOPs; ``plans``: plans whose predicted loss is placed on the frontier. ``level`` defaults to the fit's.
+
+    Raises
+    ------
+    InputError
+        If neither runs nor a fit is given, or the end of the fitted data cannot be told.
     """
     df = as_frame(runs)
     fv = as_fit(fit)
@@ -260,7 +265,13 @@ def loss_vs_compute(runs: Any = None, fit: Any = None, *, level: float | None = 
 def fit_curve(fit: Any, runs: Any = None, *, level: float | None = None, extend: float = 10.0,
               backend: str = "matplotlib"):
     """A single-variable fit (e.g. ``power`` on ``--x examples --y loss``): data, fitted curve, interval band
-    and the extrapolation region from the largest fitted x onward."""
+    and the extrapolation region from the largest fitted x onward.
+
+    Raises
+    ------
+    InputError
+        If the fit's law has more than one variable, or the end of the fitted data cannot be told.
+    """
     fv = as_fit(fit)
     if fv is None or len(fv.variables) != 1:
         raise InputError("fit_curve needs a fit of a single-variable law")
@@ -322,6 +333,12 @@ def isoflop_profiles(runs: Any, fit: Any = None, *, backend: str = "matplotlib")
     Budgets come from a ``budget`` column or from runs whose compute agrees within ~12% (0.05 dex). With a
     fit of an (N, D) law the curves are the law along ``D = C/6N`` and the optima its minima; without one,
     a parabola in log N per budget (Chinchilla Approach 2) gives curve and optimum.
+
+    Raises
+    ------
+    InputError
+        If the runs lack params and loss or any compute column, or have no IsoFLOP profile (≥ 3 runs of
+        different sizes at one budget).
     """
     df = as_frame(runs)
     if df is None or not {"params", "loss"} <= set(df.columns):
@@ -637,7 +654,13 @@ def _multistart_panel(fv: FitView) -> Panel | None:
 
 
 def residuals_plot(fit: Any, runs: Any = None, *, backend: str = "matplotlib"):
-    """Residuals (log y − log ŷ for loss laws) against each law variable (and compute), from the runs."""
+    """Residuals (log y − log ŷ for loss laws) against each law variable (and compute), from the runs.
+
+    Raises
+    ------
+    InputError
+        If there are no residuals to draw (pass the runs the fit was made on).
+    """
     fv = as_fit(fit)
     panels = _residual_panels(fv, runs)
     if not panels:
@@ -646,7 +669,13 @@ def residuals_plot(fit: Any, runs: Any = None, *, backend: str = "matplotlib"):
 
 
 def bootstrap_plot(fit: Any, *, backend: str = "matplotlib"):
-    """Histogram of each parameter's bootstrap draws, with the estimate and the interval bounds."""
+    """Histogram of each parameter's bootstrap draws, with the estimate and the interval bounds.
+
+    Raises
+    ------
+    InputError
+        If the fit has no bootstrap draws.
+    """
     panels = _bootstrap_panels(as_fit(fit))
     if not panels:
         raise InputError("the fit has no bootstrap draws (fit with bootstrap > 0)")
@@ -654,7 +683,13 @@ def bootstrap_plot(fit: Any, *, backend: str = "matplotlib"):
 
 
 def multistart_plot(fit: Any, *, backend: str = "matplotlib"):
-    """The final objective of every multi-start, sorted: how many reached the best basin."""
+    """The final objective of every multi-start, sorted: how many reached the best basin.
+
+    Raises
+    ------
+    InputError
+        If the fit recorded no per-start objectives.
+    """
     p = _multistart_panel(as_fit(fit))
     if p is None:
         raise InputError("the fit recorded no per-start objectives")
@@ -663,7 +698,13 @@ def multistart_plot(fit: Any, *, backend: str = "matplotlib"):
 
 def fit_diagnostics(fit: Any, runs: Any = None, *, backend: str = "matplotlib"):
     """All fit diagnostics in one figure: residuals vs each variable, bootstrap distributions and the
-    per-start objective spread (each part only when the fit carries what it needs)."""
+    per-start objective spread (each part only when the fit carries what it needs).
+
+    Raises
+    ------
+    InputError
+        If the fit has neither bootstrap draws nor start objectives and no runs are given.
+    """
     fv = as_fit(fit)
     panels = _residual_panels(fv, runs) + _bootstrap_panels(fv)
     ms = _multistart_panel(fv)
@@ -723,7 +764,13 @@ def backtest_plot(backtest: Any, *, backend: str = "matplotlib"):
 
 
 def law_comparison(comparison: Any, *, backend: str = "matplotlib"):
-    """Laws ranked by backtest error: median and max relative error (%) on held-out runs."""
+    """Laws ranked by backtest error: median and max relative error (%) on held-out runs.
+
+    Raises
+    ------
+    InputError
+        If no law of the comparison could be backtested, or the comparison lacks its columns.
+    """
     f = comparison_frame(comparison)
     f = f[np.isfinite(f["median_error"].astype(float))].sort_values("median_error")
     if f.empty:
@@ -748,6 +795,11 @@ def training_curves(curves: Any, *, x: str | None = None, y: str = "loss", run: 
 
     WSD / cooldown branches are visible: a branch (a row group with a ``branch`` value other than the main
     one, or a run with a ``parent_run_id``) is drawn dashed in its parent's colour.
+
+    Raises
+    ------
+    InputError
+        If there are no rows, the x/y columns are missing, or no point is positive and finite.
     """
     df = as_frame(curves)
     if df is None or len(df) == 0:

@@ -94,7 +94,13 @@ def _add_curve(panel: Panel, x: np.ndarray, y: np.ndarray, x_end: float, name: s
 def emergence_plot(report: Any, *, metrics: list[str] | None = None, backend: str = "matplotlib"):
     """Each metric vs scale (log x), one panel per metric: the models, the straight line in log-scale (the
     smooth model), the broken line (the breakpoint model), the knee as a vertical line with its bootstrap
-    interval shaded, and the verdict (SHARP / smooth) with ΔAICc and the slope ratio in the title."""
+    interval shaded, and the verdict (SHARP / smooth) with ΔAICc and the slope ratio in the title.
+
+    Raises
+    ------
+    InputError
+        If ``report`` is not an `EmergenceReport` or a requested metric is not in it.
+    """
     mets = getattr(report, "metrics", None)
     scales = np.asarray(getattr(report, "scales", []), float)
     if not isinstance(mets, dict) or not mets or scales.size == 0:
@@ -146,7 +152,13 @@ def coverage_plot(fit: Any, *, level: float | None = None, extend: float = 100.0
                   backend: str = "matplotlib"):
     """Coverage (fraction of problems solved by any of k samples) vs samples per problem k: the measured
     points, the fitted exponentiated power law ``c(k) = exp(a·k^b)``, its prediction interval band, and the
-    extrapolation region from the largest measured k to ``extend``× beyond it (or ``until``)."""
+    extrapolation region from the largest measured k to ``extend``× beyond it (or ``until``).
+
+    Raises
+    ------
+    InputError
+        If ``fit`` is not a coverage fit (law in k) or records no data range.
+    """
     law = getattr(fit, "law", None)
     if law is None or tuple(law.variables) != ("k",):
         raise InputError("coverage_plot needs the FitResult of scalinglab.testtime.fit_coverage (law in k)")
@@ -180,7 +192,13 @@ def coverage_plot(fit: Any, *, level: float | None = None, extend: float = 100.0
 
 def passk_plot(counts: Any, *, ks=None, backend: str = "matplotlib"):
     """Unbiased pass@k (Chen et al. 2021) vs k, averaged over problems: ``counts`` is ``(n, c)`` (per-problem
-    sample and correct counts) or a mapping ``name -> (n, c)`` for several models or settings."""
+    sample and correct counts) or a mapping ``name -> (n, c)`` for several models or settings.
+
+    Raises
+    ------
+    InputError
+        If ``counts`` holds no (n, c) per-problem count pairs.
+    """
     from ..testtime import coverage_curve
 
     series = counts if isinstance(counts, dict) else {"pass@k": counts}
@@ -204,7 +222,13 @@ def passk_plot(counts: Any, *, ks=None, backend: str = "matplotlib"):
 
 def tradeoff_plot(plan: Any, *, backend: str = "matplotlib"):
     """Training vs test-time compute at a fixed total budget: for each number of samples per query k, the
-    best accuracy (left) and the model size and training tokens that reach it (right); the optimum starred."""
+    best accuracy (left) and the model size and training tokens that reach it (right); the optimum starred.
+
+    Raises
+    ------
+    InputError
+        If ``plan`` is not a `TradeoffPlan` with a frontier.
+    """
     d = plan.to_dict() if hasattr(plan, "to_dict") else dict(plan)
     rows = d.get("frontier") or []
     if not rows:
@@ -246,7 +270,13 @@ def downstream_plot(result: Any, *, at=None, level: float = 0.8, extend: float =
     """Downstream prediction. For a two-step result (``TwoStepPredictor(...).fit``): step 1 task loss vs
     compute, step 2 accuracy vs task loss with the floor and ceiling, and the predicted accuracy vs compute
     with its interval band; for a plain sigmoid result: accuracy vs compute. ``at``: scales (FLOPs, or the
-    fitted scale column) to mark with their predictions and intervals."""
+    fitted scale column) to mark with their predictions and intervals.
+
+    Raises
+    ------
+    InputError
+        If ``result`` is not a downstream result, or a two-step result has more than one scale column.
+    """
     res = _downstream_parts(result)
     at = [] if at is None else list(np.atleast_1d(np.asarray(at, float)))
     if hasattr(res, "step1") and hasattr(res, "step2"):
@@ -363,7 +393,13 @@ def _two_step_plot(res: Any, at: list, level: float, extend: float, backend: str
 def bnsl_plot(selection: Any, *, xlabel: str = "scale x", ylabel: str = "metric y", extend: float = 3.0,
               backend: str = "matplotlib"):
     """A broken neural scaling law: the points, the chosen BNSL, a plain power law for contrast, each break
-    as a vertical line with its bootstrap interval shaded, and the extrapolation region (log-log)."""
+    as a vertical line with its bootstrap interval shaded, and the extrapolation region (log-log).
+
+    Raises
+    ------
+    InputError
+        If ``selection`` is not a `BNSLSelection`.
+    """
     fit = getattr(selection, "fit", None)
     breaks = getattr(selection, "breaks", None)
     if fit is None or breaks is None:
@@ -404,7 +440,13 @@ def bnsl_plot(selection: Any, *, xlabel: str = "scale x", ylabel: str = "metric 
 
 def quality_plot(result: Any, *, backend: str = "matplotlib"):
     """Effective-data multiplier of each dataset relative to the reference (tokens of the reference one token
-    of the dataset is worth), with its interval; the reference is 1 by definition."""
+    of the dataset is worth), with its interval; the reference is 1 by definition.
+
+    Raises
+    ------
+    InputError
+        If ``result`` is not a `QualityResult`.
+    """
     d = result.to_dict() if hasattr(result, "to_dict") else dict(result)
     mult = d.get("multipliers") or {}
     if not mult:

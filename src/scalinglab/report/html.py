@@ -355,7 +355,14 @@ def _parse_point(text: str) -> dict[str, str]:
 
 def prediction_dict(pred: Any, fv: FitView | None = None, level: float | None = None) -> dict:
     """A prediction as ``Prediction.to_dict()``: a Prediction, its dict, or a point (``"N=70B,D=1.4T"`` or
-    ``{"N": 7e10, "D": 1.4e12}``) predicted with the fit."""
+    ``{"N": 7e10, "D": 1.4e12}``) predicted with the fit.
+
+    Raises
+    ------
+    InputError
+        If ``pred`` is not a Prediction, its dict or a point string, a point is malformed, or there is no fit
+        to predict a point with.
+    """
     from .._errors import InputError
 
     if hasattr(pred, "to_dict") and hasattr(pred, "interval"):
