@@ -60,13 +60,19 @@ class AdaptiveResult:
 
     @property
     def flops_spent(self) -> float:
+        """Training FLOPs spent on the adaptive runs so far (cumulative; 0 before any)."""
         return float(self.history[-1]["flops_spent"]) if self.history else 0.0
 
     @property
     def width(self) -> float:
+        """Latest relative interval width of the target (NaN before any round)."""
         return float(self.history[-1]["width"]) if self.history else math.nan
 
     def to_dict(self) -> dict:
+        """JSON-ready dict; keys ``target``, ``law``, ``level``, ``budget_flops``, ``max_width``, ``flops_spent``,
+        ``ladder_flops`` (FLOPs), ``sweep``, ``stopped`` (why the loop ended), ``rounds``, ``width`` and
+        ``history`` (one dict per round, see the class docstring).
+        """
         from ..fit._result import _jsonable
 
         return _jsonable({"target": self.target, "law": self.law, "level": self.level,
@@ -269,6 +275,13 @@ def run_adaptive(spec_or_runs: Any, store: Any = "scalinglab-runs.db", *, law: s
     expected to cut the current width by at least ``min_gain`` (relative, default 5 %); if none does, the one
     with the largest expected reduction. (Pure per-FLOP ranking keeps picking the tiniest runs, whose
     linearised gain is real but smaller than the refit-to-refit noise of the interval.) Returns an :class:`AdaptiveResult` whose ``history`` has one row per round.
+
+    Raises
+    ------
+    InputError
+        If there is no starting run, ``target`` lacks N and D (or ``compute_optimal_N_at``), ``budget_flops``
+        is negative, ``max_width`` not positive, ``max_rounds`` negative, a starting run did not finish, or
+        ``candidates`` lacks the needed columns.
     """
     from ..fit import fit, suggest
     from ..fit._suggest import _target_spec
@@ -418,7 +431,13 @@ def run_adaptive(spec_or_runs: Any, store: Any = "scalinglab-runs.db", *, law: s
 def cli_adaptive(sweep: Sweep, store, *, target: str | None, budget: str | None, max_width: float | None,
                  max_rounds: int, law: str, level: float, workdir: Any, device: str, json_: bool, console: Any,
                  out: Any) -> AdaptiveResult:
-    """``scalinglab run SPEC --adaptive ...``: run the loop and print its history (or ``--json``)."""
+    """``scalinglab run SPEC --adaptive ...``: run the loop and print its history (or ``--json``).
+
+    Raises
+    ------
+    InputError
+        If ``target`` or ``budget`` is missing (or invalid, see `run_adaptive`).
+    """
     from ..store import mask_url
     from ..units import parse_quantity
 

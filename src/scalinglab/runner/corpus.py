@@ -87,6 +87,14 @@ class TextCorpus:
 
     @staticmethod
     def load(*, val_fraction: float = 0.1, seed: int = 0, block: int = 4096) -> Source:
+        """The bundled public-domain text as a byte-level `Source` (vocab 256, 1 byte/token): 4096-byte blocks
+        split at random (``seed``) into train and a ``val_fraction`` validation part.
+
+        Raises
+        ------
+        InputError
+            If the bundled corpus fails its SHA-256 check.
+        """
         raw = resources.files("scalinglab.runner").joinpath("_corpus/public_domain.txt").read_bytes()
         if hashlib.sha256(raw).hexdigest() != CORPUS_SHA256:
             raise InputError("the bundled corpus _corpus/public_domain.txt is corrupt (sha256 mismatch)")
@@ -220,6 +228,9 @@ class MarkovSource:
 
     def load(self, *, train_tokens: int = 4_000_000, val_tokens: int = 262_144, chain_len: int = 1024,
              seed: int = 0) -> Source:
+        """A `Source` of ``train_tokens`` / ``val_tokens`` tokens (rounded up to whole chains of ``chain_len``)
+        sampled from this chain, with its exact entropy rate (nats/token) for the loss floor.
+        """
         n_train = max(1, -(-train_tokens // chain_len))
         n_val = max(1, -(-val_tokens // chain_len))
         return Source(
@@ -247,6 +258,11 @@ def make_source(spec: dict) -> Source:
 
     ``{"name": "text"}`` → :class:`TextCorpus`; ``{"name": "markov", "alphabet", "order", "support",
     "concentration", "seed", "train_tokens", "val_tokens"}`` → :class:`MarkovSource`.
+
+    Raises
+    ------
+    InputError
+        If the source name is unknown or ``spec`` has options the source does not take.
     """
     spec = dict(spec)
     name = spec.pop("name", "markov")

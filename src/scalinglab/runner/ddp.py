@@ -214,6 +214,12 @@ def train_ddp(cfg: RunConfig, *, nproc: int = 2, backend: str = "auto", device: 
 
     Returns the :class:`~scalinglab.runner.train.RunResult` (losses in nats/token and bits/byte), and with
     ``return_curve=True`` also the per-step training loss on the global batch (nats/token).
+
+    Raises
+    ------
+    InputError
+        If ``nproc`` is below 1 or above the visible CUDA devices (on GPU), ``batch_size`` does not split evenly
+        over the processes, or the config has several token budgets (WSD branches).
     """
     import json
 

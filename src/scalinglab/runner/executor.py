@@ -84,6 +84,7 @@ class LocalExecutor:
         self._pool = None
 
     def submit(self, task: RunTask) -> Future:
+        """Start one task (in-process: run it now); the future's result is its `RunResult`."""
         if self.in_process:  # run now, hand back a completed future
             fut: Future = Future()
             try:
@@ -101,11 +102,13 @@ class LocalExecutor:
                                                        task.threads or threads))
 
     def shutdown(self) -> None:
+        """Shut the worker pool down (if one was started); a later submit starts a new one."""
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
 
     def map(self, tasks: Iterable[RunTask], progress: Callable[[dict], None] | None = None) -> Iterator[RunResult]:
+        """Run many tasks, yielding `RunResult`s as they complete; ``progress`` gets per-step dicts."""
         tasks = list(tasks)
         if self.in_process:
             for t in tasks:

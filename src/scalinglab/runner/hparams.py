@@ -49,6 +49,11 @@ def suggest(*, params: int, tokens: int, flops: float, seq_len: int) -> dict:
     """Scale-aware defaults for a run of ``params`` parameters on ``tokens`` tokens costing ``flops`` FLOPs.
 
     Returns ``{"lr", "batch_size" (sequences), "warmup_steps", "steps", "rule"}``.
+
+    Raises
+    ------
+    InputError
+        If ``params``, ``tokens``, ``flops`` or ``seq_len`` is not positive.
     """
     if min(params, tokens, flops, seq_len) <= 0:
         raise InputError("params, tokens, flops and seq_len must be positive")
@@ -67,6 +72,11 @@ def lr_at(step: int, *, lr: float, schedule: str, warmup_steps: int, total_steps
 
     ``decay_steps`` is the WSD cooldown length (linear to ``min_lr_ratio · lr`` over the last
     ``decay_steps`` steps); ignored by the other schedules.
+
+    Raises
+    ------
+    InputError
+        If ``schedule`` is not a known schedule.
     """
     if step < warmup_steps:
         return lr * (step + 1) / warmup_steps

@@ -75,6 +75,7 @@ class CausalSelfAttention(nn.Module):
         self.o = nn.Linear(self.n_heads * self.head_dim, arch.d_model, bias=arch.bias)
 
     def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+        """Causal multi-head (GQA) attention of ``x`` ``(B, T, d_model)``, RoPE applied if given; same shape out."""
         B, T, _ = x.shape
         q = self.q(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)
         k = self.k(x).view(B, T, self.n_kv, self.head_dim).transpose(1, 2)
@@ -100,6 +101,7 @@ class MLP(nn.Module):
         self.down = nn.Linear(d_ff, arch.d_model, bias=arch.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """GELU or SwiGLU feed-forward of ``x`` ``(B, T, d_model)``; same shape out."""
         h = F.silu(self.gate(x)) * self.up(x) if self.swiglu else F.gelu(self.up(x))
         return self.down(h)
 
@@ -113,6 +115,7 @@ class Block(nn.Module):
         self.norm2, self.mlp = _norm(arch), MLP(arch)
 
     def forward(self, x: torch.Tensor, rope) -> torch.Tensor:
+        """Pre-norm residual block: ``x + attn(norm1(x))`` then ``+ mlp(norm2(x))``; ``(B, T, d_model)``."""
         x = x + self.attn(self.norm1(x), rope)
         return x + self.mlp(self.norm2(x))
 
@@ -150,6 +153,9 @@ class GPT(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        """Logits ``(B, T, vocab_size)`` for token ids ``idx`` ``(B, T)``, and the mean cross-entropy (nats/token,
+        a scalar tensor) against ``targets`` ``(B, T)`` when given, else None.
+        """
         B, T = idx.shape
         x = self.tok_emb(idx)
         if self.pos_emb is not None:

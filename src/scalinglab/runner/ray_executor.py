@@ -41,7 +41,13 @@ _UNITS = {"": 1, "B": 1, "K": 1e3, "KB": 1e3, "M": 1e6, "MB": 1e6, "G": 1e9, "GB
 
 
 def parse_memory(value: int | float | str | None) -> int | None:
-    """Bytes from ``4GiB``, ``512MiB``, ``2GB``, ``1e9`` or an int (None stays None)."""
+    """Bytes from ``4GiB``, ``512MiB``, ``2GB``, ``1e9`` or an int (None stays None).
+
+    Raises
+    ------
+    InputError
+        If ``value`` cannot be read as a size, or is not positive.
+    """
     if value is None:
         return None
     if isinstance(value, int | float):
@@ -195,6 +201,14 @@ class RayExecutor:
         return out
 
     def map(self, tasks: Iterable[RunTask], progress: Callable[[dict], None] | None = None) -> Iterator[RunResult]:
+        """Run many tasks on the cluster (at most ``max_in_flight`` at once), yielding `RunResult`s as they
+        complete; a task that fails on Ray yields a result with status ``failed``.
+
+        Raises
+        ------
+        InputError
+            If Ray is not installed or the cluster cannot be reached.
+        """
         ray = self._ray()
         todo = iter(list(tasks))
         pending: dict[Any, RunTask] = {}

@@ -55,6 +55,7 @@ class SpecError(InputError):
 
     @property
     def location(self) -> str:
+        """``FILE:KEY`` of the problem (``<spec>`` when the spec did not come from a file)."""
         return f"{self.file or '<spec>'}:{self.key or ''}"
 
 
@@ -91,6 +92,7 @@ class RunConfig:
 
     # ------------------------------------------------------------------ identity
     def hashed(self) -> dict:
+        """The fields that determine the run (cosmetic ones, e.g. ``name``, dropped): the basis of `run_id`."""
         d = asdict(self)
         for k in COSMETIC:
             d.pop(k)
@@ -103,6 +105,7 @@ class RunConfig:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict:
+        """JSON-ready dict of every field (``budgets`` as a list, ``arch``/``data`` as plain dicts)."""
         d = asdict(self)
         d["budgets"] = list(self.budgets)
         d["arch"], d["data"] = dict(self.arch), dict(self.data)
@@ -110,6 +113,7 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RunConfig:
+        """Rebuild from `to_dict` output; unknown keys are ignored (specs from older versions load)."""
         d = dict(d)
         d["budgets"] = tuple(int(b) for b in d.get("budgets", ()))
         known = {f.name for f in fields(cls)}
@@ -117,29 +121,35 @@ class RunConfig:
 
     # ------------------------------------------------------------------ accounting (scalinglab.flops)
     def architecture(self):
+        """The run's `scalinglab.flops.Architecture` (validated; raises `InputError` on bad fields)."""
         from ..flops import Architecture
 
         return Architecture(**self.arch)
 
     def n_params(self) -> int:
+        """Parameters N of the model under ``param_convention`` (exact integer count)."""
         from ..flops import count_params
 
         return int(count_params(self.architecture()).by_convention(self.param_convention))
 
     def flops_per_token(self) -> float:
+        """Training FLOPs per token of the model under ``flops_convention``."""
         from ..flops import flops_per_token
 
         return float(flops_per_token(self.architecture(), self.flops_convention))
 
     @property
     def seq_len(self) -> int:
+        """Sequence length in tokens (``arch["seq_len"]``)."""
         return int(self.arch["seq_len"])
 
     @property
     def batch_tokens(self) -> int:
+        """Tokens per optimiser step: ``batch_size * seq_len``."""
         return self.batch_size * self.seq_len
 
     def steps_for(self, budget_tokens: int) -> int:
+        """Optimiser steps to train on ``budget_tokens`` tokens (rounded up; at least 1)."""
         return max(1, math.ceil(budget_tokens / self.batch_tokens))
 
 
@@ -156,7 +166,14 @@ class Sweep:
 
 # ---------------------------------------------------------------------------------------------- loading
 def load_spec(spec: str | Path | Mapping[str, Any]) -> Sweep:
-    """Read a TOML/YAML file (or take a dict) and expand it into runs."""
+    """Read a TOML/YAML file (or take a dict) and expand it into runs.
+
+    Raises
+    ------
+    SpecError
+        If the file does not exist, cannot be parsed, is not a mapping at top level, or a key or value is
+        invalid (``location`` names file and key).
+    """
     if isinstance(spec, Mapping):
         return expand_spec(spec, source="<dict>")
     path = Path(spec)

@@ -66,6 +66,10 @@ class RunResult:
     error: str | None = None
 
     def to_dict(self) -> dict:
+        """JSON-ready dict of every field: ``run_id``, ``name``, ``status``, ``evaluations``, ``final_loss_nats``
+        (nats/token), ``final_loss_bpb`` (bits/byte), ``params``, ``tokens``, ``flops`` (FLOPs),
+        ``wall_seconds``, ``tokens_per_second``, ``flops_per_second``, ``mfu``, ``resumed_from_step``, ``error``, ...
+        """
         return dict(self.__dict__)
 
 
