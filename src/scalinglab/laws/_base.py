@@ -105,13 +105,16 @@ class Law:
     # ----------------------------------------------------------------- structure
     @property
     def param_names(self) -> tuple[str, ...]:
+        """Parameter names in law order (the order of the last axis of ``theta``), length P."""
         return tuple(p.name for p in self.params)
 
     @property
     def n_params(self) -> int:
+        """Number of parameters P (the length of the last axis of ``theta``)."""
         return len(self.params)
 
     def param(self, name: str) -> Param:
+        """The `Param` called ``name``; raises `LawError` naming the law's parameters when there is none."""
         for p in self.params:
             if p.name == name:
                 return p

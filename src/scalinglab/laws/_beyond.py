@@ -7,8 +7,10 @@ Registered in the catalog under:
 * ``moe-clark``  Clark et al. 2022 unified scaling law for routed (MoE) models in N and expert count E;
 * ``precision``  Kumar et al. 2024 precision-aware law with an effective parameter count.
 
-No presets: the published per-task / per-routing-method constants could not be verified from the team's
-reference table, so only the functional forms ship (fit them to your runs).
+Presets: ``precision-kumar-2024`` (weights), ``precision-kumar-2024-activations`` and ``precision-kumar-2024-kv``
+carry Kumar et al.'s Appendix K, Table 2 constants (see ``_presets.py`` for where they were read). ``moe-clark``
+has none: Clark et al.'s per-routing-method (a, b, c, d) could not be read from any stored text of the paper or a
+reproduction, and no number is invented; fit the form to your runs.
 """
 
 from __future__ import annotations
@@ -144,6 +146,9 @@ class LossSigmoidLaw(_SigmoidBase):
         return -k * (L - L0), -(L - L0) + 0 * k, k + 0 * L
 
     def guess(self, X, y):
+        """Data-driven start: natural-space ``theta`` of shape ``(P,)`` from ``X`` and observed ``y`` (length n),
+        or None when too few points are usable.
+        """
         L = np.asarray(X[self.variables[0]], float)
         y = np.asarray(y, float)
         ok = np.isfinite(L) & np.isfinite(y)
@@ -187,6 +192,9 @@ class BoundedSigmoidLaw(_SigmoidBase):
         return k * (lx - x0), (lx - x0) + 0 * k, -k + 0 * lx
 
     def guess(self, X, y):
+        """Data-driven start: natural-space ``theta`` of shape ``(P,)`` from ``X`` and observed ``y`` (length n),
+        or None when too few points are usable.
+        """
         x = np.asarray(X[self.variables[0]], float)
         y = np.asarray(y, float)
         ok = (x > 0) & np.isfinite(y)
@@ -213,8 +221,8 @@ class MoEClarkLaw(CatalogLaw):
     saturating transform of E (``E_hat``, with E_start and E_max) — pass ``e_start`` and ``e_max`` to use
     ``1/E_hat = 1/(E - 1 + 1/(1/e_start - 1/e_max)) + 1/e_max`` (E_hat(1) = e_start, E_hat -> e_max for
     large E; transform as recalled from the paper, not verified against it). Natural logs; L in
-    nats/token. No preset: the per-routing-method constants are not verified here. Linear in
-    (a, b, c, d) in log space.
+    nats/token. No preset: the per-routing-method constants (S-BASE, RL-R, HASH) could not be verified from
+    a stored text of the paper or of a reproduction. Linear in (a, b, c, d) in log space.
     """
 
     name = "moe-clark"
@@ -240,9 +248,14 @@ class MoEClarkLaw(CatalogLaw):
         self._freeze()
 
     def spec(self) -> dict:
+        """JSON-able ``{"name": ..., options}`` from which ``scalinglab.laws.law_from_spec`` rebuilds this law."""
         return {"name": self.name, "e_start": self.e_start, "e_max": self.e_max}
 
     def e_hat(self, E) -> np.ndarray:
+        """Saturated expert count ``E_hat`` for expert counts ``E`` (any shape, >= 1; same shape out).
+
+        Without ``e_start``/``e_max`` this is ``E`` itself (as a float array).
+        """
         E = np.asarray(E, float)
         if self.e_start is None:
             return E
@@ -255,15 +268,22 @@ class MoEClarkLaw(CatalogLaw):
         return lN, lE
 
     def log_evaluate(self, theta, X):
+        """Natural log of the loss in nats/token, shape ``(..., n)``, computed stably; ``theta`` has shape ``(...,
+        P)``.
+        """
         a, b, c, d = _cols(theta, 4)
         lN, lE = self._basis(X)
         return a * lN + b * lE + c * lN * lE + d
 
     def evaluate(self, theta, X):
+        """Loss in nats/token, shape ``(..., n)``, for natural-space ``theta`` of shape ``(..., P)``; ``X`` maps
+        each variable to a 1-D array of length n.
+        """
         with np.errstate(over="ignore"):
             return np.exp(self.log_evaluate(theta, X))
 
     def log_jacobian(self, theta, X):
+        """Derivative of log(loss in nats/token) with respect to natural-space ``theta``, shape ``(..., n, P)``."""
         a, _, _, _ = _cols(theta, 4)
         lN, lE = self._basis(X)
         shape = np.broadcast_shapes(a.shape, lN.shape)
@@ -271,9 +291,13 @@ class MoEClarkLaw(CatalogLaw):
         return np.stack([np.broadcast_to(c, shape) for c in cols], axis=-1)
 
     def jacobian(self, theta, X):
+        """Derivative of the loss in nats/token with respect to natural-space ``theta``, shape ``(..., n, P)``."""
         return self.log_jacobian(theta, X) * self.evaluate(theta, X)[..., None]
 
     def guess(self, X, y):
+        """Data-driven start: natural-space ``theta`` of shape ``(P,)`` from ``X`` and observed ``y`` (length n),
+        or None when too few points are usable.
+        """
         lN, lE = self._basis(X)
         y = np.asarray(y, float)
         ok = np.isfinite(lN) & np.isfinite(lE) & (y > 0)
@@ -292,8 +316,9 @@ class PrecisionLaw(CatalogLaw):
 
     ``N`` = parameters, ``D`` = training tokens, ``P`` = training precision of the weights in BITS;
     ``gamma`` (bits) sets how fast extra bits stop mattering. The paper multiplies one such factor per
-    quantized tensor (weights, activations, KV cache); this law models one precision. No preset: the
-    fitted constants are not verified here. L in nats/token.
+    quantized tensor (weights, activations, KV cache); this law models one precision. Presets
+    ``precision-kumar-2024`` (gamma = gamma_w = 2.6745 bits), ``-activations`` (2.2102) and ``-kv`` (0.9578),
+    with E = 2.7648, A = 4299, B = 18060, alpha = beta = 0.4965 (Appendix K, Table 2). L in nats/token.
     """
 
     name = "precision"
@@ -320,10 +345,16 @@ class PrecisionLaw(CatalogLaw):
         return E, A, B, alpha, beta, gamma, lN, lD, P, lf
 
     def log_evaluate(self, theta, X):
+        """Natural log of the loss in nats/token, shape ``(..., n)``, computed stably; ``theta`` has shape ``(...,
+        P)``.
+        """
         E, A, B, alpha, beta, _, lN, lD, _, lf = self._terms(theta, X)
         return _lse(_log(A) - alpha * (lN + lf), _log(B) - beta * lD, _log(E))
 
     def evaluate(self, theta, X):
+        """Loss in nats/token, shape ``(..., n)``, for natural-space ``theta`` of shape ``(..., P)``; ``X`` maps
+        each variable to a 1-D array of length n.
+        """
         with np.errstate(over="ignore"):
             return np.exp(self.log_evaluate(theta, X))
 

@@ -136,20 +136,30 @@ class PowerLaw(CatalogLaw):
         self._freeze()
 
     def spec(self) -> dict:
+        """JSON-able ``{"name": ..., options}`` from which ``scalinglab.laws.law_from_spec`` rebuilds this law."""
         return {"name": self.name, "variable": self.variables[0]}
 
     def evaluate(self, theta, X):
+        """Law value (the unit of the fitted y; loss in nats/token by default), shape ``(..., n)``, for natural-
+        space ``theta`` of shape ``(..., P)``; ``X`` maps each variable to a 1-D array of length n.
+        """
         E, A, alpha = _cols(theta, 3)
         lx = _log(self._x(X, self.variables[0]))
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return E + A * np.exp(-alpha * lx)
 
     def log_evaluate(self, theta, X):
+        """Natural log of the law value (the unit of the fitted y; loss in nats/token by default), shape ``(...,
+        n)``, computed stably; ``theta`` has shape ``(..., P)``.
+        """
         E, A, alpha = _cols(theta, 3)
         lx = _log(self._x(X, self.variables[0]))
         return _lse(_log(A) - alpha * lx, _log(E))
 
     def jacobian(self, theta, X):
+        """Derivative of the law value (the unit of the fitted y; loss in nats/token by default) with respect to
+        natural-space ``theta``, shape ``(..., n, P)``.
+        """
         E, A, alpha = _cols(theta, 3)
         lx = _log(self._x(X, self.variables[0]))
         with np.errstate(over="ignore", invalid="ignore"):
@@ -158,6 +168,9 @@ class PowerLaw(CatalogLaw):
             return np.stack([dE, p, -A * p * lx], axis=-1)
 
     def guess(self, X, y):
+        """Data-driven start: natural-space ``theta`` of shape ``(P,)`` from ``X`` and observed ``y`` (length n),
+        or None when too few points are usable.
+        """
         x = np.asarray(X[self.variables[0]], dtype=float)
         y = np.asarray(y, dtype=float)
         ok = (x > 0) & np.isfinite(y)
@@ -199,19 +212,29 @@ class PurePowerLaw(CatalogLaw):
         self._freeze()
 
     def spec(self) -> dict:
+        """JSON-able ``{"name": ..., options}`` from which ``scalinglab.laws.law_from_spec`` rebuilds this law."""
         return {"name": self.name, "variable": self.variables[0]}
 
     def evaluate(self, theta, X):
+        """Law value (the unit of the fitted y), shape ``(..., n)``, for natural-space ``theta`` of shape ``(...,
+        P)``; ``X`` maps each variable to a 1-D array of length n.
+        """
         with np.errstate(over="ignore", invalid="ignore"):
             return np.exp(self.log_evaluate(theta, X))
 
     def log_evaluate(self, theta, X):
+        """Natural log of the law value (the unit of the fitted y), shape ``(..., n)``, computed stably; ``theta``
+        has shape ``(..., P)``.
+        """
         A, alpha = _cols(theta, 2)
         lx = _log(self._x(X, self.variables[0]))
         with np.errstate(invalid="ignore"):
             return _log(A) - alpha * lx
 
     def jacobian(self, theta, X):
+        """Derivative of the law value (the unit of the fitted y) with respect to natural-space ``theta``, shape
+        ``(..., n, P)``.
+        """
         A, alpha = _cols(theta, 2)
         lx = _log(self._x(X, self.variables[0]))
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -219,6 +242,9 @@ class PurePowerLaw(CatalogLaw):
             return np.stack([p + 0 * A, -A * p * lx], axis=-1)
 
     def guess(self, X, y):
+        """Data-driven start: natural-space ``theta`` of shape ``(P,)`` from ``X`` and observed ``y`` (length n),
+        or None when too few points are usable.
+        """
         x = np.asarray(X[self.variables[0]], dtype=float)
         y = np.asarray(y, dtype=float)
         ok = (x > 0) & (y > 0) & np.isfinite(y)
@@ -261,16 +287,23 @@ class ChinchillaLaw(CatalogLaw):
         return E, A, B, alpha, beta, lN, lD
 
     def evaluate(self, theta, X):
+        """Loss in nats/token, shape ``(..., n)``, for natural-space ``theta`` of shape ``(..., P)``; ``X`` maps
+        each variable to a 1-D array of length n.
+        """
         E, A, B, alpha, beta, lN, lD = self._terms(theta, X)
         with np.errstate(over="ignore", invalid="ignore"):
             return E + A * np.exp(-alpha * lN) + B * np.exp(-beta * lD)
 
     def log_evaluate(self, theta, X):
+        """Natural log of the loss in nats/token, shape ``(..., n)``, computed stably; ``theta`` has shape ``(...,
+        P)``.
+        """
         E, A, B, alpha, beta, lN, lD = self._terms(theta, X)
         with np.errstate(invalid="ignore"):
             return _lse(_log(A) - alpha * lN, _log(B) - beta * lD, _log(E))
 
     def jacobian(self, theta, X):
+        """Derivative of the loss in nats/token with respect to natural-space ``theta``, shape ``(..., n, P)``."""
         E, A, B, alpha, beta, lN, lD = self._terms(theta, X)
         with np.errstate(over="ignore", invalid="ignore"):
             pN = np.exp(-alpha * lN)
@@ -280,6 +313,7 @@ class ChinchillaLaw(CatalogLaw):
             return np.stack([b(np.ones_like(E)), b(pN), b(pD), b(-A * pN * lN), b(-B * pD * lD)], axis=-1)
 
     def log_jacobian(self, theta, X):
+        """Derivative of log(loss in nats/token) with respect to natural-space ``theta``, shape ``(..., n, P)``."""
         E, A, B, alpha, beta, lN, lD = self._terms(theta, X)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             logL = _lse(_log(A) - alpha * lN, _log(B) - beta * lD, _log(E))
@@ -414,21 +448,29 @@ class KaplanND(CatalogLaw):
         return Nc, Dc, aN, aD, r, u, v, s
 
     def log_evaluate(self, theta, X):
+        """Natural log of the loss in nats/token, shape ``(..., n)``, computed stably; ``theta`` has shape ``(...,
+        P)``.
+        """
         *_, aD, r, u, v, s = self._parts(theta, X)
         with np.errstate(invalid="ignore"):
             return aD * s
 
     def evaluate(self, theta, X):
+        """Loss in nats/token, shape ``(..., n)``, for natural-space ``theta`` of shape ``(..., P)``; ``X`` maps
+        each variable to a 1-D array of length n.
+        """
         with np.errstate(over="ignore"):
             return np.exp(self.log_evaluate(theta, X))
 
     def log_jacobian(self, theta, X):
+        """Derivative of log(loss in nats/token) with respect to natural-space ``theta``, shape ``(..., n, P)``."""
         Nc, Dc, aN, aD, r, u, v, s = self._parts(theta, X)
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
             wu, wv = np.exp(u - s), np.exp(v - s)
             return np.stack([aN * wu / Nc, aD * wv / Dc, wu * r, s - wu * u], axis=-1)
 
     def jacobian(self, theta, X):
+        """Derivative of the loss in nats/token with respect to natural-space ``theta``, shape ``(..., n, P)``."""
         with np.errstate(over="ignore", invalid="ignore"):
             return self.log_jacobian(theta, X) * self.evaluate(theta, X)[..., None]
 
@@ -459,16 +501,23 @@ class KaplanNS(CatalogLaw):
         return Nc, Sc, aN, aS, rN, rS
 
     def log_evaluate(self, theta, X):
+        """Natural log of the loss in nats/token, shape ``(..., n)``, computed stably; ``theta`` has shape ``(...,
+        P)``.
+        """
         *_, aN, aS, rN, rS = self._parts(theta, X)
         with np.errstate(invalid="ignore"):
             return _lse(aN * rN, aS * rS)
 
     def evaluate(self, theta, X):
+        """Loss in nats/token, shape ``(..., n)``, for natural-space ``theta`` of shape ``(..., P)``; ``X`` maps
+        each variable to a 1-D array of length n.
+        """
         *_, aN, aS, rN, rS = self._parts(theta, X)
         with np.errstate(over="ignore", invalid="ignore"):
             return np.exp(aN * rN) + np.exp(aS * rS)
 
     def jacobian(self, theta, X):
+        """Derivative of the loss in nats/token with respect to natural-space ``theta``, shape ``(..., n, P)``."""
         Nc, Sc, aN, aS, rN, rS = self._parts(theta, X)
         with np.errstate(over="ignore", invalid="ignore"):
             tN, tS = np.exp(aN * rN), np.exp(aS * rS)
@@ -556,6 +605,7 @@ class BNSLLaw(CatalogLaw):
         self._freeze()
 
     def spec(self) -> dict:
+        """JSON-able ``{"name": ..., options}`` from which ``scalinglab.laws.law_from_spec`` rebuilds this law."""
         return {"name": self.name, "variable": self.variables[0]}
 
     def _logT(self, theta, X):
@@ -574,15 +624,24 @@ class BNSLLaw(CatalogLaw):
         return a, b, lx, logT, parts
 
     def evaluate(self, theta, X):
+        """Law value (the unit of the fitted y), shape ``(..., n)``, for natural-space ``theta`` of shape ``(...,
+        P)``; ``X`` maps each variable to a 1-D array of length n.
+        """
         a, _, _, logT, _ = self._logT(theta, X)
         with np.errstate(over="ignore", invalid="ignore"):
             return a + np.exp(logT)
 
     def log_evaluate(self, theta, X):
+        """Natural log of the law value (the unit of the fitted y), shape ``(..., n)``, computed stably; ``theta``
+        has shape ``(..., P)``.
+        """
         a, _, _, logT, _ = self._logT(theta, X)
         return _lse(_log(a), logT)
 
     def jacobian(self, theta, X):
+        """Derivative of the law value (the unit of the fitted y) with respect to natural-space ``theta``, shape
+        ``(..., n, P)``.
+        """
         a, b, lx, logT, parts = self._logT(theta, X)
         with np.errstate(over="ignore", invalid="ignore"):
             T = np.exp(logT)
@@ -593,6 +652,9 @@ class BNSLLaw(CatalogLaw):
             return np.stack([np.broadcast_to(col, T.shape) for col in cols], axis=-1)
 
     def guess(self, X, y):
+        """Data-driven start: natural-space ``theta`` of shape ``(P,)`` from ``X`` and observed ``y`` (length n),
+        or None when too few points are usable.
+        """
         x = np.asarray(X[self.variables[0]], dtype=float)
         y = np.asarray(y, dtype=float)
         ok = (x > 0) & np.isfinite(y) & (y > 0)
@@ -653,12 +715,18 @@ class DataConstrainedLaw(CatalogLaw):
         return Np, Dp
 
     def log_evaluate(self, theta, X):
+        """Natural log of the loss in nats/token, shape ``(..., n)``, computed stably; ``theta`` has shape ``(...,
+        P)``.
+        """
         E, A, B, alpha, beta, _, _ = _cols(theta, 7)
         Np, Dp = self.effective(theta, X)
         with np.errstate(invalid="ignore"):
             return _lse(_log(A) - alpha * _log(Np), _log(B) - beta * _log(Dp), _log(E))
 
     def evaluate(self, theta, X):
+        """Loss in nats/token, shape ``(..., n)``, for natural-space ``theta`` of shape ``(..., P)``; ``X`` maps
+        each variable to a 1-D array of length n.
+        """
         with np.errstate(over="ignore"):
             return np.exp(self.log_evaluate(theta, X))
 
@@ -686,6 +754,9 @@ class LRAnnealingLaw(CatalogLaw):
     )
 
     def evaluate(self, theta, X):
+        """Loss in nats/token, shape ``(..., n)``, for natural-space ``theta`` of shape ``(..., P)``; ``X`` maps
+        each variable to a 1-D array of length n.
+        """
         L0, A, alpha, C = _cols(theta, 4)
         l1 = _log(self._x(X, "S1"))
         S2 = self._x(X, "S2")
@@ -693,6 +764,7 @@ class LRAnnealingLaw(CatalogLaw):
             return L0 + A * np.exp(-alpha * l1) - C * S2
 
     def jacobian(self, theta, X):
+        """Derivative of the loss in nats/token with respect to natural-space ``theta``, shape ``(..., n, P)``."""
         L0, A, alpha, C = _cols(theta, 4)
         l1 = _log(self._x(X, "S1"))
         S2 = self._x(X, "S2")
@@ -703,6 +775,9 @@ class LRAnnealingLaw(CatalogLaw):
             return np.stack([b(np.ones_like(L0)), b(p), b(-A * p * l1), b(-S2 + 0 * C)], axis=-1)
 
     def guess(self, X, y):
+        """Data-driven start: natural-space ``theta`` of shape ``(P,)`` from ``X`` and observed ``y`` (length n),
+        or None when too few points are usable.
+        """
         S1 = np.asarray(X["S1"], dtype=float)
         y = np.asarray(y, dtype=float)
         ok = (S1 > 0) & (y > 0)
@@ -748,6 +823,7 @@ class SigmoidLaw(CatalogLaw):
         self._freeze()
 
     def spec(self) -> dict:
+        """JSON-able ``{"name": ..., options}`` from which ``scalinglab.laws.law_from_spec`` rebuilds this law."""
         return {"name": self.name, "variable": self.variables[0], "floor": self.floor}
 
     def value_range(self, theta=None) -> tuple[float, float]:
@@ -771,11 +847,15 @@ class SigmoidLaw(CatalogLaw):
         return fl, ce, k, x0, lx
 
     def evaluate(self, theta, X):
+        """Accuracy (fraction), shape ``(..., n)``, for natural-space ``theta`` of shape ``(..., P)``; ``X`` maps
+        each variable to a 1-D array of length n.
+        """
         fl, ce, k, x0, lx = self._parts(theta, X)
         with np.errstate(over="ignore", invalid="ignore"):
             return fl + (ce - fl) * _sigmoid(k * (lx - x0))
 
     def jacobian(self, theta, X):
+        """Derivative of the accuracy (fraction) with respect to natural-space ``theta``, shape ``(..., n, P)``."""
         fl, ce, k, x0, lx = self._parts(theta, X)
         with np.errstate(over="ignore", invalid="ignore"):
             s = _sigmoid(k * (lx - x0))
@@ -786,6 +866,9 @@ class SigmoidLaw(CatalogLaw):
             return np.stack([np.broadcast_to(c, shape) for c in cols], axis=-1)
 
     def guess(self, X, y):
+        """Data-driven start: natural-space ``theta`` of shape ``(P,)`` from ``X`` and observed ``y`` (length n),
+        or None when too few points are usable.
+        """
         x = np.asarray(X[self.variables[0]], dtype=float)
         y = np.asarray(y, dtype=float)
         ok = (x > 0) & np.isfinite(y)
@@ -810,6 +893,8 @@ class CoverageLaw(CatalogLaw):
 
     ``k`` = number of samples per problem; c = fraction of problems solved by at least one sample.
     ``log c = a k**b`` is a power law in k, so :meth:`guess` fits ``log(-log c)`` against ``log k``.
+    Preset ``coverage-brown-2024-swebench-lite`` is solved exactly through the paper's two headline coverages
+    (not the paper's own fit, which is only in its figures).
     """
 
     name = "coverage"
@@ -828,19 +913,29 @@ class CoverageLaw(CatalogLaw):
         self._freeze()
 
     def spec(self) -> dict:
+        """JSON-able ``{"name": ..., options}`` from which ``scalinglab.laws.law_from_spec`` rebuilds this law."""
         return {"name": self.name, "variable": self.variables[0]}
 
     def log_evaluate(self, theta, X):
+        """Natural log of the coverage (fraction of problems in [0, 1]), shape ``(..., n)``, computed stably;
+        ``theta`` has shape ``(..., P)``.
+        """
         a, b = _cols(theta, 2)
         lk = _log(self._x(X, self.variables[0]))
         with np.errstate(over="ignore", invalid="ignore"):
             return a * np.exp(b * lk)
 
     def evaluate(self, theta, X):
+        """Coverage (fraction of problems in [0, 1]), shape ``(..., n)``, for natural-space ``theta`` of shape
+        ``(..., P)``; ``X`` maps each variable to a 1-D array of length n.
+        """
         with np.errstate(over="ignore", under="ignore"):
             return np.exp(self.log_evaluate(theta, X))
 
     def jacobian(self, theta, X):
+        """Derivative of the coverage (fraction of problems in [0, 1]) with respect to natural-space ``theta``,
+        shape ``(..., n, P)``.
+        """
         a, b = _cols(theta, 2)
         lk = _log(self._x(X, self.variables[0]))
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
@@ -849,6 +944,9 @@ class CoverageLaw(CatalogLaw):
             return np.stack([c * p, c * a * p * lk], axis=-1)
 
     def guess(self, X, y):
+        """Data-driven start: natural-space ``theta`` of shape ``(P,)`` from ``X`` and observed ``y`` (length n),
+        or None when too few points are usable.
+        """
         k = np.asarray(X[self.variables[0]], dtype=float)
         y = np.asarray(y, dtype=float)
         ok = (k > 0) & (y > 0) & (y < 1)
@@ -910,7 +1008,9 @@ class _LinearInD(CatalogLaw):
 class RewardBoNLaw(_LinearInD):
     """Gao et al. 2022 best-of-n gold reward vs ``d = sqrt(KL)`` (nats): ``R = d (alpha - beta d)``.
 
-    Peak at ``d* = alpha / (2 beta)``; best-of-n KL is ``log n - (n - 1)/n``.
+    Peak at ``d* = alpha / (2 beta)``; best-of-n KL is ``log n - (n - 1)/n``. R is the gold-RM score relative
+    to the initial policy (R(0) = 0). No preset: the per-proxy-RM-size alpha/beta are only in the paper's
+    figures and could not be verified from a stored text.
     """
 
     name = "rm-bon"
@@ -919,7 +1019,10 @@ class RewardBoNLaw(_LinearInD):
 
 
 class RewardRLLaw(_LinearInD):
-    """Gao et al. 2022 RL (PPO) gold reward vs ``d = sqrt(KL)`` (nats): ``R = d (alpha - beta log d)``."""
+    """Gao et al. 2022 RL (PPO) gold reward vs ``d = sqrt(KL)`` (nats): ``R = d (alpha - beta log d)``.
+
+    No preset, for the same reason as ``rm-bon``.
+    """
 
     name = "rm-rl"
     description = "Gao 2022 reward-model over-optimisation, RL."
@@ -945,20 +1048,32 @@ class TransferLaw(CatalogLaw):
     )
 
     def log_evaluate(self, theta, X):
+        """Natural log of the effective tokens transferred, shape ``(..., n)``, computed stably; ``theta`` has
+        shape ``(..., P)``.
+        """
         k, alpha, beta = _cols(theta, 3)
         with np.errstate(invalid="ignore"):
             return _log(k) + alpha * _log(self._x(X, "D")) + beta * _log(self._x(X, "N"))
 
     def evaluate(self, theta, X):
+        """Effective tokens transferred, shape ``(..., n)``, for natural-space ``theta`` of shape ``(..., P)``;
+        ``X`` maps each variable to a 1-D array of length n.
+        """
         with np.errstate(over="ignore"):
             return np.exp(self.log_evaluate(theta, X))
 
     def jacobian(self, theta, X):
+        """Derivative of the effective tokens transferred with respect to natural-space ``theta``, shape ``(..., n,
+        P)``.
+        """
         k, _, _ = _cols(theta, 3)
         y = self.evaluate(theta, X)
         return np.stack([y / k, y * _log(self._x(X, "D")), y * _log(self._x(X, "N"))], axis=-1)
 
     def guess(self, X, y):
+        """Data-driven start: natural-space ``theta`` of shape ``(P,)`` from ``X`` and observed ``y`` (length n),
+        or None when too few points are usable.
+        """
         D, N, y = (np.asarray(v, dtype=float) for v in (X["D"], X["N"], y))
         ok = (D > 0) & (N > 0) & (y > 0)
         if ok.sum() < 3:

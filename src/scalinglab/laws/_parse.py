@@ -336,6 +336,7 @@ class ExpressionLaw(Law):
         object.__setattr__(self, key, value)
 
     def spec(self) -> dict:
+        """JSON-able ``{"name": ..., options}`` from which ``scalinglab.laws.law_from_spec`` rebuilds this law."""
         return {"expression": self.expression, "variables": list(self.variables),
                 "bounds": self._user_bounds or None, "target": self.target}
 
@@ -358,11 +359,17 @@ class ExpressionLaw(Law):
         return theta, P, Xa, theta.shape[:-1] + (n,)
 
     def evaluate(self, theta, X):
+        """Value of the parsed expression, shape ``(..., n)``, for natural-space ``theta`` of shape ``(..., P)``;
+        ``X`` maps each variable to a 1-D array of length n.
+        """
         theta, P, Xa, shape = self._env(theta, X)
         with np.errstate(all="ignore"):
             return np.broadcast_to(np.asarray(_eval(self._tree, P, Xa), dtype=float), shape).copy()
 
     def jacobian(self, theta, X):
+        """Derivative of the value of the parsed expression with respect to natural-space ``theta``, shape ``(...,
+        n, P)``.
+        """
         theta, P, Xa, shape = self._env(theta, X)
         with np.errstate(all="ignore"):
             cols = [np.broadcast_to(np.asarray(_eval(d, P, Xa), dtype=float), shape) for d in self._dtrees]
