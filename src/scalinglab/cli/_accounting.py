@@ -58,6 +58,11 @@ def flops_cmd(
                                                          "active, ... (defaults per convention).")] = None,
     json_: bool = JsonOpt,
 ) -> None:
+    """Training FLOPs from N (params) and D (tokens), or from an architecture.
+
+    ``scalinglab flops -N 175B -D 300B`` prints 3.15e23 (6ND); other conventions need ``--arch``.
+    Exits with code 2 and one error line on bad input.
+    """
     from ..flops import count_params, flops_breakdown, normalize_flop_convention, parse_architecture
     from ..units import parse_quantity
 
@@ -117,6 +122,11 @@ def params_cmd(
                                       "e.g. n_layer=12,d_model=768,n_heads=12,vocab=50257,seq=1024.")],
     json_: bool = JsonOpt,
 ) -> None:
+    """Itemised parameter count of an architecture under every convention.
+
+    ``scalinglab params --arch gpt2``: embedding, position, attention, mlp, norm and head groups, then the
+    total, non-embedding, active, ... counts (parameters). Exits with code 2 and one error line on bad input.
+    """
     from ..flops import count_params
 
     pc = count_params(arch)
@@ -161,6 +171,11 @@ def cost_cmd(
                                            "used).")] = "bf16",
     json_: bool = JsonOpt,
 ) -> None:
+    """GPU-hours, wall-clock days and dollars for a training run, as ranges.
+
+    ``scalinglab cost --gpu H100 -C 3.14e23 --gpus 1024``: low ends assume the high MFU and low price.
+    Exits with code 2 and one error line on bad input.
+    """
     from ..hardware import estimate_cost
     from ..units import parse_quantity
 
@@ -196,6 +211,7 @@ def models_cmd(
     family: Annotated[str | None, typer.Option("--family", help="Only this family (e.g. Llama 2).")] = None,
     json_: bool = JsonOpt,
 ) -> None:
+    """Notable published models: params, tokens, training FLOPs, tokens per parameter."""
     from ..models import notable_models
 
     df = notable_models(family)
@@ -222,6 +238,7 @@ def models_cmd(
 
 @command("hardware", help="The accelerator catalog: dense peak TFLOP/s, memory, bandwidth, price range.")
 def hardware_cmd(json_: bool = JsonOpt) -> None:
+    """The accelerator catalog: dense peak TFLOP/s, memory, bandwidth, price range (USD per GPU-hour)."""
     from ..hardware import gpu_catalog
 
     gpus = gpu_catalog()

@@ -59,6 +59,7 @@ def coverage_cmd(
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP)] = None,
     json_: bool = JsonOpt,
 ) -> None:
+    """Fit coverage vs samples (Brown et al. 2024, c(k) = exp(a k^b)) and extrapolate. Exits with code 2 and one error line on bad input."""
     import numpy as np
 
     from ..downstream import _column
@@ -108,6 +109,7 @@ def emergence_cmd(
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP)] = None,
     json_: bool = JsonOpt,
 ) -> None:
+    """Sharp or smooth? Metrics vs scale from per-example results (Wei 2022 vs Schaeffer 2023). Exits with code 2 and one error line on bad input."""
     from ..emergence import analyze_emergence
 
     rep = analyze_emergence(file, scale=scale, bootstrap=bootstrap, level=level)
@@ -145,6 +147,9 @@ def downstream_cmd(
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP)] = None,
     json_: bool = JsonOpt,
 ) -> None:
+    """Predict benchmark accuracy at a larger scale (sigmoid in log-compute or two-step via task loss,
+    chosen by backtest). Exits with code 2 and one error line on bad input.
+    """
     from ..downstream import select_downstream
 
     sel = select_downstream(file, y, x=x, loss=loss, floor=floor)
@@ -175,6 +180,9 @@ def bnsl_cmd(
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP)] = None,
     json_: bool = JsonOpt,
 ) -> None:
+    """Broken neural scaling law (Caballero 2023): pick 1..k breaks by backtest, report break locations
+    with intervals. Exits with code 2 and one error line on bad input.
+    """
     import numpy as np
 
     from ..bnsl import select_bnsl
@@ -215,6 +223,7 @@ def quality_cmd(
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP)] = None,
     json_: bool = JsonOpt,
 ) -> None:
+    """Effective-data multipliers of datasets from a joint fit with shared exponents. Exits with code 2 and one error line on bad input."""
     from ..quality import fit_quality
 
     res = fit_quality(file, dataset_col=dataset_col, reference=reference, shared_E=shared_e, bootstrap=bootstrap)

@@ -76,6 +76,9 @@ def validate(
         "--drop-duplicates", help="Drop exact duplicate rows instead of reporting them.")] = False,
     json: bool = JsonOpt,
 ) -> None:
+    """Check a run table (CSV, TSV, Parquet, JSONL, JSON): exit 0 with a summary, or exit 2 with one
+    FILE:ROW:COLUMN: reason line per problem.
+    """
     runs = _load(file, json, required=tuple(require) if require else ("loss",),
                  positive_loss=not allow_nonpositive_loss, drop_duplicates=drop_duplicates)
     summary = runs.summary()
@@ -112,6 +115,9 @@ def convert(
         "--drop-duplicates", help="Drop exact duplicate rows instead of reporting them.")] = False,
     json: bool = JsonOpt,
 ) -> None:
+    """Read a run table (CSV, TSV, Parquet, JSONL, JSON), validate it and write it with canonical columns
+    as CSV or Parquet (chosen by OUT's extension). Exits with code 2 and one error line on bad input.
+    """
     from .._errors import InputError
 
     suffix = dst.suffix.lower()

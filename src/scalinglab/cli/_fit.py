@@ -62,6 +62,7 @@ def fit_cmd(
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP)] = None,
     json_: bool = JsonOpt,
 ) -> None:
+    """Fit a law to a run table: robust multi-start fit, optional bootstrap intervals. Exits with code 2 and one error line on bad input."""
     from ..fit import fit
 
     if floor is not None:
@@ -138,6 +139,7 @@ def predict_cmd(
                            ] = 100.0,
     json_: bool = JsonOpt,
 ) -> None:
+    """Predict from a saved fit or a preset: N=70B D=1.4T (unit strings accepted). Exits with code 2 and one error line on bad input."""
     from .._errors import InputError
     from ..fit import FitResult
 
@@ -185,6 +187,7 @@ def backtest_cmd(
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP)] = None,
     json_: bool = JsonOpt,
 ) -> None:
+    """Fit on the smaller runs, predict the largest: errors and interval coverage. Exits with code 2 and one error line on bad input."""
     from ..fit import backtest, backtest_sweep
 
     if sweep or (cutoff_frac is None and cutoff_flops is None):
@@ -229,6 +232,7 @@ def compare_cmd(
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP + " JSON: 'plot' on every row.")] = None,
     json_: bool = JsonOpt,
 ) -> None:
+    """Rank laws by backtest error on a run table (automatic law selection). Exits with code 2 and one error line on bad input."""
     from ..fit import compare
 
     rows = compare(file, laws, x=x, y=y, loss=loss)
@@ -273,6 +277,7 @@ def suggest_cmd(
     loss: Annotated[str, typer.Option("--loss", help=_LOSS_HELP)] = "huber",
     json_: bool = JsonOpt,
 ) -> None:
+    """Which run next: rank affordable runs by expected shrinkage of a target's interval per FLOP. Exits with code 2 and one error line on bad input."""
     from ..fit import suggest
 
     s = suggest(file, law, target=target, candidates=candidates, budget=budget, level=level, top=top, loss=loss)

@@ -22,6 +22,7 @@ def laws_cmd(
     name: Annotated[str | None, typer.Argument(help="Show only laws/presets whose name contains this.")] = None,
     json_: bool = JsonOpt,
 ) -> None:
+    """List the law catalog and the published presets (constants, sources, conventions)."""
     from ..laws import list_laws, list_presets
 
     laws, presets = list_laws(), list_presets()
@@ -77,6 +78,7 @@ def passk_cmd(
     k: Annotated[str, typer.Option("--k", help="Comma-separated k values, e.g. 1,10,100.")] = "1,10,100",
     json_: bool = JsonOpt,
 ) -> None:
+    """Unbiased pass@k (Chen et al. 2021) from n samples with c correct. Exits with code 2 and one error line on bad input."""
     from ..testtime import pass_at_k
 
     ks = _int_list(k, "--k")

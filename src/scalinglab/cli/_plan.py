@@ -170,6 +170,9 @@ def plan_cmd(
                                              "for an interactive offline page.")] = None,
     json_: bool = JsonOpt,
 ) -> None:
+    """Compute-optimal sizing with intervals and cost: give --compute FLOPs, --budget-usd, --target-loss,
+    or --params [--tokens]. Convention C = 6ND. Exits with code 2 and one error line on bad input.
+    """
     from .. import plan as P
     from .._errors import PlanError
 
@@ -215,6 +218,9 @@ def audit_cmd(
     over: Annotated[float, typer.Option("--over", help="Ratio above which a model is over-trained.")] = 2.0,
     json_: bool = JsonOpt,
 ) -> None:
+    """Place the notable models on a law's compute-optimal frontier: under-trained, near compute-optimal or
+    over-trained (ratio of tokens/param to the optimum; 1/2 and 2).
+    """
     from rich.table import Table
 
     from ..plan import audit
@@ -261,6 +267,7 @@ def data_wall_cmd(
     growth: Annotated[float | None, typer.Option("--growth", help="Override: dataset growth per year.")] = None,
     json_: bool = JsonOpt,
 ) -> None:
+    """Year the largest training set reaches the stock of public text (tokens), with a range. Exits with code 2 and one error line on bad input."""
     from ..plan import data_wall
 
     f = data_wall(stock=_q(stock, "--stock"), stock_range=(_q(stock_low, "--stock-low"),
@@ -298,6 +305,9 @@ def effective_compute_cmd(
     law: Annotated[str | None, typer.Option("--law", help=_LAW_HELP)] = None,
     json_: bool = JsonOpt,
 ) -> None:
+    """Largest feasible run by year (FLOPs): hardware × spending × algorithmic efficiency, and its
+    predicted loss under a law. Exits with code 2 and one error line on bad input.
+    """
     from rich.table import Table
 
     from .._errors import PlanError

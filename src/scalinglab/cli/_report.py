@@ -40,6 +40,9 @@ def report_cmd(
     title: Annotated[str, typer.Option("--title", help="Report title.")] = "Scaling-law report",
     json_out: bool = JsonOpt,
 ) -> None:
+    """Write ONE self-contained HTML report (interactive plots, fit and plan tables, warnings,
+    provenance) that opens offline. Exits with code 2 and one error line on bad input.
+    """
     import re
     import warnings
 
