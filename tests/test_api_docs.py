@@ -1,0 +1,165 @@
+"""Every public function and class of the package is documented (issue #12 item 3).
+
+Walks every ``scalinglab`` module (private modules too: their public names are re-exported) and checks that
+
+* each public function and class defined there has a non-empty docstring (the signature that
+  ``@dataclass`` puts in ``__doc__`` does not count);
+* each public method / property of such a class has one; an override may rely on the docstring of the
+  method it overrides (``inspect.getdoc`` resolves it), as numpydoc/sklearn do;
+* each public function or method whose own body raises a `ScalingLabError` subclass (``raise XxxError``
+  found by an AST scan; errors raised by helpers it calls are not seen) has a ``Raises`` section. CLI
+  command modules are exempt from this part: there the errors become one red line and exit code 2.
+
+Failures list every offender, so the test doubles as a to-do list.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import importlib
+import inspect
+import pkgutil
+import textwrap
+
+import pytest
+
+import scalinglab
+from scalinglab import _errors
+
+# Modules whose import has side effects (``python -m scalinglab``).
+SKIP = {"scalinglab.__main__"}
+
+# TODO(issue #12): remove this exclusion once the engineers working in these files have added their
+# docstrings: everything under scalinglab.laws, scalinglab.runner.tasks, scalinglab.runner.demo,
+# scalinglab.downstream, scalinglab.testtime and scalinglab.fit._calibrate/_choose/_api/_backtest/_result.
+PENDING = {
+    "scalinglab.downstream",
+    "scalinglab.testtime",
+    "scalinglab.runner.tasks",
+    "scalinglab.runner.demo",
+    "scalinglab.fit._calibrate",
+    "scalinglab.fit._choose",
+    "scalinglab.fit._api",
+    "scalinglab.fit._backtest",
+    "scalinglab.fit._result",
+}
+PENDING_PACKAGES = ("scalinglab.laws",)
+
+# CLI modules: no Raises check (a ScalingLabError in a command is printed and exits with code 2).
+NO_RAISES_CHECK = ("scalinglab.cli",)
+
+
+def _pending(name: str) -> bool:
+    return name in PENDING or any(name == p or name.startswith(p + ".") for p in PENDING_PACKAGES)
+
+
+@functools.cache
+def _module_names() -> tuple[str, ...]:
+    names = [m.name for m in pkgutil.walk_packages(scalinglab.__path__, "scalinglab.") if m.name not in SKIP]
+    return ("scalinglab", *sorted(names))
+
+
+def _error_names() -> set[str]:
+    """Names of every ScalingLabError subclass defined in the package (``SpecError`` in the runner, ...)."""
+    names = set()
+    for name in _module_names():
+        for obj in vars(importlib.import_module(name)).values():
+            if inspect.isclass(obj) and issubclass(obj, _errors.ScalingLabError):
+                names.add(obj.__name__)
+    return names
+
+
+@functools.cache
+def _public_api() -> tuple[tuple[str, str, object, object], ...]:
+    """``(module, qualified name, object, owning class or None)`` for every public function, class,
+    method and property defined in the package, each object once."""
+    items, seen = [], set()
+    for name in _module_names():
+        module = importlib.import_module(name)
+        for attr, obj in vars(module).items():
+            if attr.startswith("_") or not (inspect.isfunction(obj) or inspect.isclass(obj)):
+                continue
+            if getattr(obj, "__module__", None) != name or id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            items.append((name, f"{name}.{attr}", obj, None))
+            if inspect.isclass(obj):
+                for member, raw in vars(obj).items():
+                    if member.startswith("_"):
+                        continue
+                    fn = raw.fget if isinstance(raw, property) else getattr(raw, "__func__", raw)
+                    if inspect.isfunction(fn):
+                        items.append((name, f"{name}.{attr}.{member}", fn, obj))
+    return tuple(items)
+
+
+def _doc(qualname: str, obj: object, owner: object) -> str:
+    if owner is None:
+        doc = (obj.__doc__ or "").strip()
+        # a dataclass without a docstring gets its signature as __doc__: that documents nothing
+        return "" if inspect.isclass(obj) and doc.startswith(f"{obj.__name__}(") else doc
+    # through the class, so that an override inherits the docstring of the method it overrides
+    return (inspect.getdoc(getattr(owner, qualname.rsplit(".", 1)[1])) or "").strip()
+
+
+def _raised_errors(fn: object, errors: set[str]) -> set[str]:
+    """Names of ScalingLabError subclasses raised directly in ``fn``'s body (not in nested functions)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return set()
+    top = tree.body[0]
+    found: set[str] = set()
+
+    class Visitor(ast.NodeVisitor):
+        def visit_FunctionDef(self, node):
+            if node is top:
+                self.generic_visit(node)
+
+        visit_AsyncFunctionDef = visit_FunctionDef
+
+        def visit_Lambda(self, node):
+            pass
+
+        def visit_Raise(self, node):
+            exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            name = exc.id if isinstance(exc, ast.Name) else getattr(exc, "attr", None)
+            if name in errors:
+                found.add(name)
+
+    Visitor().visit(tree)
+    return found
+
+
+def test_walk_finds_the_api():
+    """Guard against the walk silently finding nothing (e.g. a module no longer importable)."""
+    names = {q for _, q, _, _ in _public_api()}
+    assert len(names) > 300
+    for expected in ("scalinglab.flops.training_flops", "scalinglab.data.RunTable.filter",
+                     "scalinglab.store.Store.get_run", "scalinglab.plan.allocation.plan"):
+        assert expected in names
+
+
+def test_public_api_has_docstrings():
+    missing = [q for mod, q, obj, owner in _public_api() if not _pending(mod) and not _doc(q, obj, owner)]
+    assert not missing, f"{len(missing)} public name(s) without a docstring:\n" + "\n".join(missing)
+
+
+def test_functions_that_raise_document_it():
+    errors = _error_names()
+    missing = []
+    for mod, q, obj, owner in _public_api():
+        if _pending(mod) or mod.startswith(NO_RAISES_CHECK) or inspect.isclass(obj):
+            continue
+        raised = _raised_errors(obj, errors)
+        if raised and "Raises" not in _doc(q, obj, owner):
+            missing.append(f"{q}: raises {', '.join(sorted(raised))}")
+    assert not missing, (f"{len(missing)} function(s) raise a ScalingLabError without a 'Raises' section:\n"
+                         + "\n".join(missing))
+
+
+@pytest.mark.parametrize("name", sorted(PENDING))
+def test_pending_modules_exist(name):
+    """The TODO exclusion names real modules (so a rename cannot hide a module from the check)."""
+    assert name in _module_names()
