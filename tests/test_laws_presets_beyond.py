@@ -115,3 +115,19 @@ def test_presets_only_for_laws_with_sourced_constants():
     assert not names & {"moe-clark", "rm-bon", "rm-rl"}
     for name in ("moe-clark", "rm-bon", "rm-rl"):
         assert get_law(name).n_params >= 2
+
+
+def test_cli_laws_lists_the_new_presets():
+    import json
+
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    r = CliRunner().invoke(app, ["laws", "--json"])
+    assert r.exit_code == 0, r.output
+    presets = {p["name"]: p for p in json.loads(r.stdout)["presets"]}
+    assert presets["precision-kumar-2024"]["values"]["gamma"] == 2.6745
+    assert presets[BROWN]["values"]["a"] == pytest.approx(math.log(0.159))
+    r = CliRunner().invoke(app, ["laws", "kumar"])
+    assert r.exit_code == 0 and "precision" in r.stdout
