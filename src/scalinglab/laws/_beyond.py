@@ -8,9 +8,9 @@ Registered in the catalog under:
 * ``precision``  Kumar et al. 2024 precision-aware law with an effective parameter count.
 
 Presets: ``precision-kumar-2024`` (weights), ``precision-kumar-2024-activations`` and ``precision-kumar-2024-kv``
-carry Kumar et al.'s Appendix K, Table 2 constants (see ``_presets.py`` for where they were read). ``moe-clark``
-has none: Clark et al.'s per-routing-method (a, b, c, d) could not be read from any stored text of the paper or a
-reproduction, and no number is invented; fit the form to your runs.
+carry Kumar et al.'s Appendix K, Table 2 constants; ``moe-clark-2022-sbase`` carries Clark et al.'s Table 3 fit for
+S-BASE routing (base-10 logs, saturating E). See ``_presets.py`` for where each number was read and how it was
+checked.
 """
 
 from __future__ import annotations
@@ -216,13 +216,15 @@ class MoEClarkLaw(CatalogLaw):
 
     ``log L = a log N + b log E + c log N log E + d``
 
-    ``N`` = parameters of the dense base model (the ACTIVE parameters per token), ``E`` = number of
-    experts (E = 1 is the dense model, so ``d + a log N`` is the dense law). The paper also uses a
-    saturating transform of E (``E_hat``, with E_start and E_max) — pass ``e_start`` and ``e_max`` to use
-    ``1/E_hat = 1/(E - 1 + 1/(1/e_start - 1/e_max)) + 1/e_max`` (E_hat(1) = e_start, E_hat -> e_max for
-    large E; transform as recalled from the paper, not verified against it). Natural logs; L in
-    nats/token. No preset: the per-routing-method constants (S-BASE, RL-R, HASH) could not be verified from
-    a stored text of the paper or of a reproduction. Linear in (a, b, c, d) in log space.
+    ``N`` = parameters of the dense base model (the parameters seen per token, the authors' data column
+    ``dense_parameter_count``), ``E`` = number of experts per routed layer (E = 1 is the dense model). With
+    ``e_start`` and ``e_max`` the paper's saturating transform replaces E by
+    ``1/E_hat = 1/(E - 1 + 1/(1/e_start - 1/e_max)) + 1/e_max`` (E_hat(1) = e_start, E_hat -> e_max for large
+    E; the same transform as the authors' example notebook in github.com/google-deepmind/scaling_laws_for_routing).
+    Logs are natural by default; ``log10=True`` reads every ``log`` above as base 10, which is how the paper's
+    coefficients are printed (preset ``moe-clark-2022-sbase``: a = -0.082, b = -0.108, c = 0.009, d = 1.104,
+    E_start = 1.847, E_max = 314.478). L in nats/token. Linear in (a, b, c, d) in log space; a base change maps
+    (a, b, c, d) to (a, b, c / ln 10, d ln 10).
     """
 
     name = "moe-clark"
@@ -236,20 +238,24 @@ class MoEClarkLaw(CatalogLaw):
         Param("d", -50.0, 50.0, grid=(1.0, 3.0), default=2.0, description="log loss at N = E = 1"),
     )
 
-    def __init__(self, e_start: float | None = None, e_max: float | None = None) -> None:
+    def __init__(self, e_start: float | None = None, e_max: float | None = None, log10: bool = False) -> None:
         if (e_start is None) != (e_max is None):
             raise LawError("moe-clark: give both e_start and e_max (saturating E) or neither")
         if e_start is not None and not 1.0 <= float(e_start) < float(e_max):
             raise LawError(f"moe-clark: need 1 <= e_start < e_max, got {e_start}, {e_max}")
         self.e_start = None if e_start is None else float(e_start)
         self.e_max = None if e_max is None else float(e_max)
+        if not isinstance(log10, (bool, np.bool_)):
+            raise LawError(f"moe-clark: log10 must be true or false, got {log10!r}")
+        self.log10 = bool(log10)
         ev = "E" if self.e_start is None else "E_hat"
-        self.formula = f"exp(a*log(N) + b*log({ev}) + c*log(N)*log({ev}) + d)"
+        lg, base = ("log10", "10**") if self.log10 else ("log", "exp")
+        self.formula = f"{base}(a*{lg}(N) + b*{lg}({ev}) + c*{lg}(N)*{lg}({ev}) + d)"
         self._freeze()
 
     def spec(self) -> dict:
         """JSON-able ``{"name": ..., options}`` from which ``scalinglab.laws.law_from_spec`` rebuilds this law."""
-        return {"name": self.name, "e_start": self.e_start, "e_max": self.e_max}
+        return {"name": self.name, "e_start": self.e_start, "e_max": self.e_max, "log10": self.log10}
 
     def e_hat(self, E) -> np.ndarray:
         """Saturated expert count ``E_hat`` for expert counts ``E`` (any shape, >= 1; same shape out).
@@ -262,9 +268,15 @@ class MoEClarkLaw(CatalogLaw):
         inner = 1.0 / (1.0 / self.e_start - 1.0 / self.e_max)
         return 1.0 / (1.0 / (E - 1.0 + inner) + 1.0 / self.e_max)
 
+    @property
+    def _scale(self) -> float:
+        """ln(base) of the law's logs: 1 for natural logs, ln 10 for ``log10=True``."""
+        return math.log(10.0) if self.log10 else 1.0
+
     def _basis(self, X):
-        lN = _log(self._x(X, "N"))
-        lE = _log(self.e_hat(self._x(X, "E")))
+        s = self._scale
+        lN = _log(self._x(X, "N")) / s
+        lE = _log(self.e_hat(self._x(X, "E"))) / s
         return lN, lE
 
     def log_evaluate(self, theta, X):
@@ -273,7 +285,7 @@ class MoEClarkLaw(CatalogLaw):
         """
         a, b, c, d = _cols(theta, 4)
         lN, lE = self._basis(X)
-        return a * lN + b * lE + c * lN * lE + d
+        return self._scale * (a * lN + b * lE + c * lN * lE + d)
 
     def evaluate(self, theta, X):
         """Loss in nats/token, shape ``(..., n)``, for natural-space ``theta`` of shape ``(..., P)``; ``X`` maps
@@ -287,7 +299,8 @@ class MoEClarkLaw(CatalogLaw):
         a, _, _, _ = _cols(theta, 4)
         lN, lE = self._basis(X)
         shape = np.broadcast_shapes(a.shape, lN.shape)
-        cols = [lN, lE, lN * lE, np.ones_like(lN)]
+        s = self._scale
+        cols = [s * lN, s * lE, s * lN * lE, np.full_like(lN, s)]
         return np.stack([np.broadcast_to(c, shape) for c in cols], axis=-1)
 
     def jacobian(self, theta, X):
@@ -304,7 +317,7 @@ class MoEClarkLaw(CatalogLaw):
         if ok.sum() < 4:
             return None
         M = np.stack([lN[ok], lE[ok], lN[ok] * lE[ok], np.ones(ok.sum())], axis=1)
-        coef, *_ = np.linalg.lstsq(M, np.log(y[ok]), rcond=None)
+        coef, *_ = np.linalg.lstsq(M, np.log(y[ok]) / self._scale, rcond=None)
         return np.clip(coef, [-4.9, -4.9, -4.9, -49.0], [4.9, 4.9, 4.9, 49.0])
 
 

@@ -1008,9 +1008,11 @@ class _LinearInD(CatalogLaw):
 class RewardBoNLaw(_LinearInD):
     """Gao et al. 2022 best-of-n gold reward vs ``d = sqrt(KL)`` (nats): ``R = d (alpha - beta d)``.
 
-    Peak at ``d* = alpha / (2 beta)``; best-of-n KL is ``log n - (n - 1)/n``. R is the gold-RM score relative
-    to the initial policy (R(0) = 0). No preset: the per-proxy-RM-size alpha/beta are only in the paper's
-    figures and could not be verified from a stored text.
+    Peak at ``d* = alpha / (2 beta)`` with ``R* = alpha**2 / (4 beta)``; best-of-n KL is ``log n - (n - 1)/n``
+    nats. R is the gold-RM score relative to the initial policy (R(0) = 0; the paper recentres every RM so the
+    initial policy scores 0 and unit-normalises the gold RM's variance). No preset: the full text (sections 1-5,
+    appendices A-C, figure captions) states no fitted alpha/beta; the per-proxy-RM-size values exist only as plotted
+    curves (Fig. 3, and Figs. 17-18 for data size), so there is no number to quote. Fit the form to your runs.
     """
 
     name = "rm-bon"
@@ -1021,7 +1023,9 @@ class RewardBoNLaw(_LinearInD):
 class RewardRLLaw(_LinearInD):
     """Gao et al. 2022 RL (PPO) gold reward vs ``d = sqrt(KL)`` (nats): ``R = d (alpha - beta log d)``.
 
-    No preset, for the same reason as ``rm-bon``.
+    The paper holds ``alpha_RL`` constant across proxy-RM sizes and lets only ``beta_RL`` scale (sec. 3.2); the
+    form has infinite slope at d = 0 (footnote 1). No preset, for the same reason as ``rm-bon``: the values are
+    only plotted (Fig. 3c), never stated.
     """
 
     name = "rm-rl"

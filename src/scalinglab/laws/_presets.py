@@ -162,4 +162,40 @@ _presets += [
                         "task": "SWE-bench Lite", "model": "DeepSeek-Coder-V2-Instruct"}),
 ]
 
+# ---------------------------------------------------------------- Clark et al. 2022, routed (MoE) language models
+# Table 3 of arXiv 2202.01169 (solutions of eq. 1 with the saturating E_hat), S-BASE row. The stored copies of the
+# paper's text (pages corpus: SPIQA 2202.01169v2.txt raw-TeX and extracted-paragraph versions, demo.testnot.com/
+# text/414481, chapterpal) could only be read up to their first screen, not down to the table. The digits were read
+# from a public GitHub literature-notes file ("ML core strand: neural scaling laws", notes for an AER paper
+# "Scaling Laws as Production Functions", which states that its numbers were read from the arXiv PDFs), quoting
+# "Table 3 (Eq. 1 solutions): S-BASE a = -0.082, b = -0.108, c = 0.009, d = 1.104, E_start = 1.847,
+# E_max = 314.478", and they agree with an independent recollection (a ~ -0.082, b ~ -0.108, c ~ 0.009,
+# d ~ 1.104, E_start ~ 1.85, E_max ~ 314). The base-10 logs and the transform are those of the authors' own example
+# notebook (github.com/google-deepmind/scaling_laws_for_routing, example.ipynb: "log(loss) ~ a log(n) + b log(e_hat)
+# + c log(n) log(e) + d (Eq 1., page 5)", fitted with log10). The same notes give RL-R (-0.083, -0.126, 0.012,
+# 1.111, 1.880, 469.982) and HASH (-0.087, -0.136, 0.012, 1.157, 4.175, 477.741) rows, which no second source
+# corroborates: not shipped.
+_CLARK_SRC = ("Clark et al. 2022, Unified Scaling Laws for Routed Language Models, arXiv 2202.01169 (ICML 2022), "
+              "eq. 1 with the saturating transform, Table 3 (S-BASE row)")
+_presets += [
+    Preset("moe-clark-2022-sbase", "moe-clark", {"a": -0.082, "b": -0.108, "c": 0.009, "d": 1.104},
+           _CLARK_SRC,
+           notes=("log10 L = a log10 N + b log10 E_hat + c log10 N log10 E_hat + d, with 1/E_hat = 1/(E - 1 + "
+                  "(1/E_start - 1/E_max)^-1) + 1/E_max, E_start = 1.847, E_max = 314.478 (S-BASE: Sinkhorn-"
+                  "balanced top-1 routing). Base-10 logs as printed; in natural logs the same law is (a, b, "
+                  "c/ln 10, d ln 10). Read from a third-party transcription of Table 3 that agrees with an "
+                  "independent recollection of the row; the paper text itself could not be read here (see "
+                  "_presets.py). All runs trained on 130B tokens (fixed D): this is a law in (N, E) at that "
+                  "budget, not in tokens. The fit implies routing stops helping (b + c log10 N = 0) near "
+                  "N = 10**(0.108/0.009) = 1e12 with the rounded digits; the 937B S-BASE cutoff the same notes quote "
+                  "from the paper is inside the range the 3-decimal rounding allows. Dense models are the E = 1 case (E_hat(1) = E_start). "
+                  "RL-R and HASH rows were seen in one source only and are not shipped."),
+           conventions={"params": "N = dense parameter count of the base model (parameters used per token)",
+                        "experts": "E = experts per routed layer (E = 1 dense)",
+                        "tokens": "130B training tokens for every run",
+                        "loss": "validation cross-entropy on a held-out split of the training corpus, nats/token",
+                        "logs": "base 10"},
+           law_options={"e_start": 1.847, "e_max": 314.478, "log10": True}),
+]
+
 PRESETS: dict[str, Preset] = {p.name: p for p in _presets}
