@@ -29,7 +29,7 @@ EXAMPLES = ROOT / "examples"
 DOCS = Path(__file__).resolve().parent
 #: examples in the order the site lists them (every ``examples/*.py`` not starting with "_" must be here).
 EXAMPLE_ORDER = ("kaplan_vs_chinchilla", "chinchilla_vs_gopher", "gpt3_compute_cost", "llama3_overtraining",
-                 "emergence_mirage", "repeated_sampling", "data_wall", "broken_power_law", "own_ladder")
+                 "emergence_mirage", "repeated_sampling", "data_wall", "broken_power_law", "own_ladder", "toy_emergence")
 NOT_RUN = {"own_ladder": "This example trains models (a few CPU-minutes), so the documentation build does "
                          "not run it; the numbers above are what `scalinglab demo --quick` prints."}
 

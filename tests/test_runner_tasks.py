@@ -94,3 +94,46 @@ def test_evaluation_scores_oracle_and_uniform_models():
     assert np.allclose(uni["p_correct"], (1 / 13) ** 3)
     with pytest.raises(InputError, match="seq_len"):
         evaluate_task(_Oracle(t, 5), t, n_examples=4)
+
+
+def test_lookup_task_format_and_entropy():
+    t = get_task("lookup", {"pairs": 4, "keys": 20, "values": 4, "zipf": 1.0})
+    p = t.sample(300, split="train", seed=0)
+    ex = t.render(p)
+    assert ex.shape == (300, 9) and t.vocab_size == 25
+    assert np.array_equal(ex[:, 0:8:2], p) and np.array_equal(ex[:, 1:8:2], 20 + t.table[p])
+    assert (ex[:, -1] == 24).all() and t.answer_positions.tolist() == [1, 3, 5, 7]
+    w = np.arange(1, 21) ** -1.0
+    w /= w.sum()
+    assert math.isclose(t.entropy_rate_nats, 4 * float(-(w * np.log(w)).sum()) / 9)
+    counts = np.bincount(t.sample(20000, split="train", seed=1).ravel(), minlength=20) / 80000
+    np.testing.assert_allclose(counts, w, atol=0.01)      # Zipf(1) key frequencies
+    with pytest.raises(InputError, match="lookup"):
+        get_task("lookup", {"values": 40})
+
+
+@pytest.mark.slow
+@pytest.mark.torch
+def test_toy_emergence_ladder_exact_match_sharp_logprob_smooth(tmp_path):
+    """Trains the real toy ladder (~20 s on one CPU core): exact match jumps, log-probability is smooth."""
+    from scalinglab.emergence import analyze_emergence, metrics_by_model
+    from scalinglab.runner.tasks import TOY_EMERGENCE, toy_emergence_ladder
+
+    torch.set_num_threads(1)
+    runs = toy_emergence_ladder(store=tmp_path / "r.db", workdir=tmp_path / "w", seed=0, n_examples=500)
+    n_ck = len(TOY_EMERGENCE["checkpoints"])
+    assert len(runs) == n_ck * 500 and runs["model"].nunique() == n_ck
+    table = metrics_by_model(runs, scale="flops")
+    C, D, N = table["flops"].to_numpy(), np.sort(runs["tokens"].unique()), runs["params"].iloc[0]
+    np.testing.assert_allclose(C, 6 * N * D, rtol=1e-9)       # FLOPs = 6 N D (the runs' "6N" convention)
+    tok, em = table["token_accuracy"].to_numpy(), table["exact_match"].to_numpy()
+    assert np.all(np.diff(tok) > -0.02)                        # per-token accuracy rises with compute
+    assert tok[0] < 0.35 and tok[-1] > 0.85                    # from near the value prior to mostly right
+    assert em[:4].max() < 0.01 and em[-1] > 0.05               # exact match: nothing, then something
+    np.testing.assert_allclose(em, tok ** 16, atol=0.1)        # ≈ per-token accuracy ** answer length
+    rep = analyze_emergence(runs, scale="flops", bootstrap=0, metrics=["exact_match", "logprob"])
+    assert rep.metrics["exact_match"].verdict == "sharp"
+    assert rep.metrics["logprob"].verdict == "smooth"
+    # Rerunning on the same store retrains nothing and gives the same table (kept checkpoint weights).
+    again = toy_emergence_ladder(store=tmp_path / "r.db", workdir=tmp_path / "w", seed=0, n_examples=500)
+    assert np.array_equal(again["tokens_correct"].to_numpy(), runs["tokens_correct"].to_numpy())

@@ -250,7 +250,8 @@ _CACHE: dict[tuple, Source] = {}
 
 #: toy-task data sources: name → module with ``make_task_source(name, options)`` and
 #: ``task_vocab_size(name, options)`` (imported on first use).
-TASK_SOURCES: dict[str, str] = {"addition": "scalinglab.runner.tasks", "copy": "scalinglab.runner.tasks"}
+TASK_SOURCES: dict[str, str] = {"addition": "scalinglab.runner.tasks", "copy": "scalinglab.runner.tasks",
+                                "lookup": "scalinglab.runner.tasks"}
 
 
 def make_source(spec: dict) -> Source:
