@@ -351,21 +351,126 @@ class TwoStepPredictor:
 
 
 # --------------------------------------------------------------------------------------------- compute-only
+#: centre of the slope prior: steepness k of a sigmoid in log10 compute, per decade (see `SigmoidPredictor`)
+SLOPE_PRIOR_CENTER = 1.0
+#: sd of ln k under the prior: 95% of the prior mass on k in [0.37, 2.7] per decade
+SLOPE_PRIOR_SD = 0.5
+
+
+def _sigmoid_bounds(names, y, bounded) -> tuple[np.ndarray, np.ndarray]:
+    """Box bounds for a ``sigmoid-bounded`` theta: floor in [0, min(y)], ceiling in (max(y)-ish, top],
+    k in [0, 100] per decade, x0 anywhere within 10 decades of the data (set by the caller)."""
+    lo_acc, hi_acc = bounded if bounded is not None else (float(np.min(y)) - np.ptp(y), float(np.max(y)) + np.ptp(y))
+    lo, hi = [], []
+    for n in names:
+        if n == "floor":
+            lo.append(lo_acc)
+            hi.append(float(np.min(y)) + 1e-9)
+        elif n == "ceiling":
+            lo.append(float(np.median(y)))
+            hi.append(hi_acc)
+        elif n == "k":
+            lo.append(1e-4)
+            hi.append(100.0)
+        else:
+            lo.append(-np.inf)
+            hi.append(np.inf)
+    return np.asarray(lo, float), np.asarray(hi, float)
+
+
+def _fit_sigmoid_map(law, C: np.ndarray, y: np.ndarray, *, bounded, prior_sd: float | None,
+                     prior_center: float, loss: str = "linear", starts=None) -> tuple[np.ndarray, float]:
+    """Least-squares sigmoid in log10 compute with a log-normal prior on the steepness ``k``.
+
+    Minimises ``sum (f(C_i) - y_i)^2 + (s (ln k - ln k0) / prior_sd)^2`` over the law's free parameters,
+    where ``s`` is the residual scale of the unpenalised fit (so the prior is a MAP term for Gaussian
+    scatter of that size: it decides the slope only where the models do not, e.g. while all fitted models
+    sit below the midpoint). ``prior_sd=None`` gives plain least squares. Multi-start from a grid of
+    midpoints (within and beyond the data) and steepnesses. Returns ``(theta, residual scale)``.
+    """
+    from scipy.optimize import least_squares
+
+    names = law.param_names
+    lc = np.log10(C)
+    lo, hi = _sigmoid_bounds(names, y, bounded)
+    ix0 = names.index("x0")
+    ik = names.index("k")
+    lo[ix0], hi[ix0] = lc.min() - 10.0, lc.max() + 10.0
+
+    def pred(th):
+        with np.errstate(all="ignore"):
+            return law.evaluate(th, {"C": C})
+
+    if starts is None:
+        starts = []
+        for k0 in (0.5, 1.0, 2.0):
+            for x0 in [*np.quantile(lc, [0.2, 0.5, 0.8]), lc.max() + 1.0, lc.max() + 3.0]:
+                th = []
+                for n in names:
+                    th.append({"floor": float(np.min(y)), "ceiling": float(np.max(y)), "k": k0, "x0": float(x0)}[n])
+                starts.append(th)
+    starts = [np.clip(np.asarray(s, float), lo + 1e-9 * (1 + np.abs(lo)), hi - 1e-9 * (1 + np.abs(hi)))
+              for s in starts]
+
+    def solve(weight, init):
+        def resid(th):
+            r = pred(th) - y
+            if weight > 0:
+                r = np.append(r, weight * (math.log(max(th[ik], 1e-12)) - math.log(prior_center)))
+            return np.where(np.isfinite(r), r, 1e3)
+        best = None
+        for s in init:
+            try:
+                sol = least_squares(resid, s, bounds=(lo, hi), loss=loss, f_scale=0.05, max_nfev=400)
+            except ValueError:
+                continue
+            if best is None or sol.cost < best.cost:
+                best = sol
+        if best is None:
+            raise FitError("sigmoid fit failed from every start")
+        return best.x
+
+    th = solve(0.0, starts)
+    scale = max(float(np.sqrt(np.mean((pred(th) - y) ** 2))), 1e-3 * max(float(np.ptp(y)), 1e-3))
+    if prior_sd is not None and prior_sd > 0:
+        th = solve(scale / float(prior_sd), [th, *starts])
+        scale = max(float(np.sqrt(np.mean((pred(th) - y) ** 2))), scale)
+    return th, scale
+
+
 @dataclass(frozen=True)
 class SigmoidResult:
-    """A fitted compute-only sigmoid (``sigmoid`` or ``sigmoid-bounded``) wrapped as a downstream predictor."""
+    """A fitted compute-only sigmoid (``sigmoid`` or ``sigmoid-bounded``) as a downstream predictor.
+
+    ``fit``: a `scalinglab.fit.FitResult` holding the law (variable ``C``), the fitted ``theta``, the
+    fitted models (``fit.data``) and the bootstrap draws; ``column``: the scale column (e.g. ``flops``);
+    ``bounded``: ``(lo, hi)`` the accuracy is clipped to (``(0, 1)`` for fractions, ``(0, 100)`` for
+    percentages) or None; ``residuals``: in-sample errors (accuracy units) that set the model-to-model
+    scatter of the interval; ``reach_sd``: extra interval sd per decade of extrapolation beyond the
+    largest fitted model (accuracy units).
+    """
 
     fit: object
     column: str
     name: str
     bounded: tuple | None
     seed: int = 0
+    residuals: np.ndarray | None = None
+    reach_sd: float = 0.0
 
     @property
     def method(self) -> str:
+        """The predictor's name (``"sigmoid"`` or ``"sigmoid-bounded"``)."""
         return self.name
 
     def predict(self, level: float = 0.8, **variables) -> DownstreamPrediction:
+        """Accuracy at a scale, e.g. ``predict(flops=1e24)`` (or ``params=``, ``tokens=`` when the column is
+        ``flops``: C = 6 N D). Arrays give arrays. The interval combines the bootstrap spread of the
+        curve, the model-to-model scatter (resampled in-sample residuals) and ``reach_sd`` per decade
+        beyond the largest fitted model. Raises `InputError` for a wrong variable or a level outside (0, 1).
+        """
+        if not 0 < float(level) < 1:
+            raise InputError(f"level must be between 0 and 1, got {level}")
         pt = _parse_point(variables)
         if self.column in pt:
             xv = pt[self.column]
@@ -373,27 +478,56 @@ class SigmoidResult:
             xv = 6.0 * pt["params"] * pt["tokens"]
         else:
             raise InputError(f"{self.name} predictor takes {self.column}=...; got {', '.join(pt)}")
-        var = self.fit.law.variables[0]
-        X = {var: xv}
-        reach = xv / float(np.max(self.fit.data["X"][var]))
-        p = self.fit.predict(level=level, **X)
-        center = np.atleast_1d(p.value)
-        lo, hi = np.atleast_1d(p.interval[0]), np.atleast_1d(p.interval[1])
+        law = self.fit.law
+        cmax = float(np.max(self.fit.data["X"]["C"]))
+        reach = xv / cmax
+        with np.errstate(all="ignore"):
+            center = np.atleast_1d(law.evaluate(self.fit.theta, {"C": xv}))
+        rng = np.random.default_rng(self.seed)
+        draws = self.fit.bootstrap if self.fit.bootstrap is not None and len(self.fit.bootstrap) else \
+            self.fit.theta[None, :]
+        S = max(_N_MC // 2, len(draws))
+        j = rng.integers(0, len(draws), S)
+        samples = np.empty((S, len(xv)))
+        with np.errstate(all="ignore"):
+            for u in np.unique(j):
+                rows = j == u
+                samples[rows] = law.evaluate(draws[u], {"C": xv})[None, :]
+        res = self.residuals if self.residuals is not None and len(self.residuals) else np.zeros(1)
+        samples += rng.choice(res, size=(S, 1)) * np.ones((1, len(xv)))
+        decades = np.maximum(np.log10(np.maximum(reach, 1e-300)), 0.0)
+        samples += rng.standard_normal((S, 1)) * self.reach_sd * decades[None, :]
         if self.bounded is not None:
-            center, lo, hi = (np.clip(a, *self.bounded) for a in (center, lo, hi))
+            samples = np.clip(samples, *self.bounded)
+            center = np.clip(center, *self.bounded)
+        lo, hi = _quantiles(samples, level)
+        lo, hi = np.minimum(lo, center), np.maximum(hi, center)
         return DownstreamPrediction(value=_squeeze(center), interval=(_squeeze(lo), _squeeze(hi)), level=float(level),
                                     extrapolation=_squeeze(reach), method=self.name, warnings=_warn_reach(reach))
 
     def to_dict(self) -> dict:
-        return {"method": self.name, "column": self.column, "fit": self.fit.summary()}
+        """JSON-able summary: method, scale column, the fit summary (law, params, data ranges) and the
+        interval terms."""
+        return {"method": self.name, "column": self.column, "fit": self.fit.summary(),
+                "reach_sd_per_decade": float(self.reach_sd)}
 
 
 @dataclass(frozen=True)
 class SigmoidPredictor:
-    """Accuracy as a sigmoid in log10 of one scale column (default ``flops``).
+    """Accuracy as a sigmoid in log10 of one scale column (default ``flops``, FLOPs):
+    ``acc = floor + (ceiling - floor) / (1 + exp(-k (log10 C - x0)))``.
 
-    ``ceiling=None`` fits it (catalog law ``sigmoid``); a number fixes it (law ``sigmoid-bounded``).
-    ``floor``: chance level (fixed when given)."""
+    ``floor``: chance level (fixed when given, e.g. 0.25 for 4-way multiple choice; else fitted within
+    [0, min acc]). ``ceiling``: None fits it (``name == "sigmoid"``), a number fixes it
+    (``"sigmoid-bounded"``, e.g. 1.0). ``slope_prior``: sd of ln k of a log-normal prior centred on
+    ``slope_center`` (per decade of compute); fitted by least squares plus that MAP term, so the slope is
+    set by the models where they determine it and pulled towards ~1/decade where they do not (all models
+    below the midpoint: a plain least-squares fit then often jumps to a near-vertical step). None gives
+    plain least squares. ``fit_loss``: ``"ls"`` (default) or a robust scipy loss (``"soft_l1"``,
+    ``"huber"``, ``"cauchy"``; scale 0.05 accuracy). ``bootstrap``: resamples of the models for the
+    interval. ``calibrate``: also learn the per-decade extrapolation term of the interval from internal
+    backtests (fit on the smaller models, predict the larger); else a fixed 0.01 per decade.
+    """
 
     accuracy: str
     x: str = "flops"
@@ -401,29 +535,99 @@ class SigmoidPredictor:
     ceiling: float | None = None
     bootstrap: int = 100
     seed: int = 0
-    fit_loss: str = "huber"
+    fit_loss: str = "ls"
     calibrate: bool = False
+    slope_prior: float | None = SLOPE_PRIOR_SD
+    slope_center: float = SLOPE_PRIOR_CENTER
 
     @property
     def name(self) -> str:
+        """``"sigmoid"`` (ceiling fitted) or ``"sigmoid-bounded"`` (ceiling fixed)."""
         return "sigmoid" if self.ceiling is None else "sigmoid-bounded"
 
-    def fit(self, data) -> SigmoidResult:
-        from .fit import fit
+    def _fit_arrays(self, C: np.ndarray, acc: np.ndarray, bounded, starts=None):
         from .laws import get_law
+
+        law = get_law("sigmoid-bounded", variable="C", floor=self.floor, ceiling=self.ceiling)
+        loss = {"ls": "linear", "huber": "huber", "soft_l1": "soft_l1", "cauchy": "cauchy"}.get(self.fit_loss)
+        if loss is None:
+            raise InputError(f"fit_loss must be ls, huber, soft_l1 or cauchy, got {self.fit_loss!r}")
+        th, scale = _fit_sigmoid_map(law, C, acc, bounded=bounded, prior_sd=self.slope_prior,
+                                     prior_center=self.slope_center, loss=loss, starts=starts)
+        return law, th, scale
+
+    def fit(self, data) -> SigmoidResult:
+        """Fit on a table (path, DataFrame or mapping) with the scale column ``x`` (or params and tokens
+        when ``x == "flops"``) and the ``accuracy`` column; rows with a missing value are skipped.
+        Returns a `SigmoidResult`. Raises `DataError` for a missing or non-numeric column, `FitError` with
+        fewer than 3 usable models or when no start converges."""
+        from .fit import FitResult
 
         df, source = load_frame(data)
         xv = _scale_arrays(df, [self.x], source)[self.x]
         acc = _column(df, self.accuracy, source, "accuracy")
-        ok = np.isfinite(xv) & np.isfinite(acc)
-        law = (get_law("sigmoid", variable="C", floor=self.floor) if self.ceiling is None else
-               get_law("sigmoid-bounded", variable="C", floor=self.floor, ceiling=self.ceiling))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            r = fit({"C": xv[ok], "__acc__": acc[ok]}, law, y="__acc__", loss=self.fit_loss,
-                    bootstrap=self.bootstrap, seed=self.seed, calibrate=self.calibrate)
-        r = dataclasses.replace(r, variables={"C": self.x})
-        return SigmoidResult(fit=r, column=self.x, name=self.name, bounded=_bounds_of(acc[ok]), seed=self.seed)
+        ok = np.isfinite(xv) & np.isfinite(acc) & (xv > 0)
+        if ok.sum() < 3:
+            raise FitError(f"sigmoid fit: {int(ok.sum())} usable model(s) in {source or 'the table'}; need at least 3")
+        C, y = xv[ok], acc[ok]
+        bounded = _bounds_of(y)
+        law, th, scale = self._fit_arrays(C, y, bounded)
+        with np.errstate(all="ignore"):
+            resid = law.evaluate(th, {"C": C}) - y
+        rng = np.random.default_rng(self.seed)
+        boots = []
+        for _ in range(int(self.bootstrap)):
+            i = rng.integers(0, len(C), len(C))
+            if np.ptp(np.log10(C[i])) <= 0:
+                continue
+            try:
+                boots.append(self._fit_arrays(C[i], y[i], bounded, starts=[th])[1])
+            except ScalingLabError:
+                continue
+        reach_sd = 0.01 * (1.0 if bounded is None else bounded[1])
+        if self.calibrate:
+            reach_sd = self._calibrate_reach(C, y, bounded, default=reach_sd)
+        params = dict(zip(law.param_names, map(float, th), strict=True))
+        B = np.asarray(boots) if boots else None
+        level = 0.8
+        ivs = ({n: tuple(map(float, np.quantile(B[:, i], [0.1, 0.9]))) for i, n in enumerate(law.param_names)}
+               if B is not None else {})
+        r = FitResult(law=law, params=params, theta=np.asarray(th, float), objective=float(np.sum(resid ** 2)),
+                      residuals=resid, n_points=int(len(C)), data_ranges={"C": (float(C.min()), float(C.max()))},
+                      variables={"C": self.x}, loss={"name": self.fit_loss, "slope_prior_sd": self.slope_prior,
+                                                     "slope_prior_center": self.slope_center},
+                      space="linear", status="success",
+                      message=f"least squares{' + slope prior' if self.slope_prior else ''} ({source or 'table'})",
+                      bootstrap=B, intervals=ivs, level=level, noise=float(scale),
+                      data={"X": {"C": C.tolist()}, "y": y.tolist()},
+                      calibration={"method": "bootstrap+residuals+reach/v1", "reach_sd_per_decade": reach_sd})
+        return SigmoidResult(fit=r, column=self.x, name=self.name, bounded=bounded, seed=self.seed,
+                             residuals=resid, reach_sd=float(reach_sd))
+
+    def _calibrate_reach(self, C, y, bounded, default: float) -> float:
+        """Per-decade extrapolation sd from internal backtests: refit on the models below the 60/70/80%
+        compute quantiles, and attribute the excess of the held-out squared errors over the in-sample
+        residual variance to distance beyond the fit (least squares through the origin in decades)."""
+        lc = np.log10(C)
+        num = den = 0.0
+        for q in (0.6, 0.7, 0.8):
+            cut = np.quantile(lc, q)
+            tr, te = lc < cut, lc >= cut
+            if tr.sum() < 6 or te.sum() < 2 or np.ptp(lc[tr]) <= 0:
+                continue
+            try:
+                law, th, scale = self._fit_arrays(C[tr], y[tr], bounded)
+            except ScalingLabError:
+                continue
+            with np.errstate(all="ignore"):
+                err2 = (law.evaluate(th, {"C": C[te]}) - y[te]) ** 2
+            d = lc[te] - lc[tr].max()
+            excess = err2 - scale ** 2
+            num += float(np.sum(d ** 2 * excess))
+            den += float(np.sum(d ** 4))
+        if den <= 0:
+            return default
+        return float(np.sqrt(max(num / den, 0.0))) if num > 0 else 0.0
 
 
 # --------------------------------------------------------------------------------------------- backtests
@@ -487,51 +691,66 @@ class DownstreamSelection:
 def select_downstream(data, accuracy: str, *, x: str = "flops", loss: str | None = None,
                       floor: float | None = None, cutoff_fracs: Sequence[float] = (0.2, 0.3, 0.4),
                       margin: float = 0.1, bootstrap: int = 100, seed: int = 0,
-                      calibrate: bool = False) -> DownstreamSelection:
+                      calibrate: bool = True) -> DownstreamSelection:
     """Choose a downstream predictor by backtest and fit it on all rows.
 
-    Candidates: ``sigmoid`` (plain sigmoid in log10 of ``x``, floor fixed to ``floor`` when given — the
-    baseline), ``sigmoid-bounded`` (ceiling fixed at 1 / 100, for tables of fractions / percentages) and
-    ``two-step`` (when a task-loss column ``loss`` is given). Each is backtested at ``cutoff_fracs`` (the
-    largest models held out) and scored by the mean absolute error over those predictions. The baseline is
-    kept unless a candidate's error is lower by more than ``margin`` (relative): selection noise must not
-    make the method worse than the plain sigmoid. ``calibrate`` is passed to the final fit
-    (backtest-calibrated intervals; slower, especially for sigmoids).
+    ``data``: table (path, DataFrame, mapping) with the scale column ``x`` (FLOPs by default; params and
+    tokens also work for ``flops``), the ``accuracy`` column (fractions or percentages) and optionally a
+    task-loss column ``loss``. ``floor``: chance accuracy (fixed when given, else fitted).
+
+    Candidates (all sigmoids in log10 of ``x`` use least squares with the weak slope prior of
+    `SigmoidPredictor`): ``sigmoid-bounded`` (ceiling fixed at 1 / 100 for tables of fractions /
+    percentages: the plain sigmoid in log-compute, and the baseline), ``sigmoid`` (ceiling fitted; the
+    baseline when the accuracy has no known scale) and ``two-step`` (when ``loss`` is given). Each is
+    backtested at ``cutoff_fracs`` (that fraction of the models, the largest by compute, held out) and
+    scored by the mean absolute error of those predictions. The baseline is kept unless a candidate's
+    error is lower by more than ``margin`` (relative), so selection noise cannot make the result worse than
+    the plain sigmoid. ``calibrate``: learn the interval's per-decade extrapolation term from internal
+    backtests (sigmoids; cheap). Returns a `DownstreamSelection`; raises `DataError` for missing columns
+    and `FitError` when no candidate can be fitted.
     """
     df, source = load_frame(data)
     acc = _column(df, accuracy, source, "accuracy")
     bounds = _bounds_of(acc[np.isfinite(acc)])
     quick = {"bootstrap": 0, "seed": seed, "calibrate": False}
-    cands = {"sigmoid": SigmoidPredictor(accuracy, x=x, floor=floor, **quick)}
+    cands: dict = {}
     if bounds is not None:
         cands["sigmoid-bounded"] = SigmoidPredictor(accuracy, x=x, floor=floor, ceiling=bounds[1], **quick)
+    cands["sigmoid"] = SigmoidPredictor(accuracy, x=x, floor=floor, **quick)
     if loss is not None:
         cands["two-step"] = TwoStepPredictor(loss=loss, accuracy=accuracy, x=x, floor=floor, **quick)
+    baseline = next(iter(cands))
     scores: dict = {}
     for name, pred in cands.items():
         errs, cuts = [], []
         for f in cutoff_fracs:
             try:
-                bt = backtest_downstream(df, pred, cutoff_frac=f, x=x)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    bt = backtest_downstream(df, pred, cutoff_frac=f, x=x)
             except ScalingLabError:
                 continue
             errs.append(bt["mean_abs_error"])
             cuts.append(f)
+        # a candidate that cannot be backtested at every cut the baseline could is not comparable
         scores[name] = {"mean_abs_error": float(np.mean(errs)) if errs else None, "cutoffs": cuts}
-    base = scores["sigmoid"]["mean_abs_error"]
-    chosen, reason = "sigmoid", "baseline (plain sigmoid in log-compute)"
+    base = scores[baseline]["mean_abs_error"]
+    chosen = baseline
+    what = "plain sigmoid in log-compute" if baseline == "sigmoid-bounded" else "sigmoid in log-compute"
     if base is not None:
-        best = min((s["mean_abs_error"], n) for n, s in scores.items() if s["mean_abs_error"] is not None)
-        if best[1] != "sigmoid" and best[0] < (1.0 - margin) * base:
+        fair = [(s["mean_abs_error"], n) for n, s in scores.items()
+                if s["mean_abs_error"] is not None and s["cutoffs"] == scores[baseline]["cutoffs"]]
+        best = min(fair)
+        if best[1] != baseline and best[0] < (1.0 - margin) * base:
             chosen = best[1]
-            reason = (f"{best[1]} backtest error {best[0]:.4g} beats the plain sigmoid's {base:.4g} by more "
+            reason = (f"{best[1]} backtest error {best[0]:.4g} beats the {what}'s {base:.4g} by more "
                       f"than {margin:.0%}")
         else:
-            reason = f"no candidate beat the plain sigmoid's backtest error {base:.4g} by more than {margin:.0%}"
+            reason = f"no candidate beat the {what}'s backtest error {base:.4g} by more than {margin:.0%}"
     else:
-        reason = "too few models to backtest; using the plain sigmoid"
-    final = cands[chosen]
-    final = dataclasses.replace(final, bootstrap=bootstrap, calibrate=calibrate)
+        reason = f"too few models to backtest; using the {what}"
+    final = dataclasses.replace(cands[chosen], bootstrap=bootstrap,
+                                calibrate=calibrate if chosen != "two-step" else False)
     return DownstreamSelection(result=final.fit(df), method=chosen, scores=scores, reason=reason)
 
 
