@@ -179,6 +179,8 @@ class DownstreamPrediction:
     warnings: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """JSON-able dict: ``value``, ``interval`` ([lo, hi]), ``level``, ``extrapolation``, ``method``,
+        ``warnings`` and, for two-step predictions, ``task_loss`` / ``task_loss_interval``."""
         from .fit._result import _jsonable
 
         d = {"value": self.value, "interval": list(self.interval), "level": self.level,
@@ -214,6 +216,7 @@ class TwoStepResult:
 
     @property
     def method(self) -> str:
+        """Always ``"two-step"``."""
         return "two-step"
 
     def _step1_X(self, variables) -> tuple[dict, np.ndarray]:
@@ -270,6 +273,7 @@ class TwoStepResult:
                                     warnings=_warn_reach(reach))
 
     def to_dict(self) -> dict:
+        """JSON-able summary: method, column names and both steps' fit summaries."""
         return {"method": "two-step", "loss": self.loss, "accuracy": self.accuracy,
                 "scale_columns": list(self.scale_columns), "step1": self.step1.summary(),
                 "step2": self.step2.summary()}
@@ -681,9 +685,12 @@ class DownstreamSelection:
     reason: str
 
     def predict(self, level: float = 0.8, **variables) -> DownstreamPrediction:
+        """Predict with the chosen predictor, e.g. ``predict(flops=1e24)`` (accuracy units of the table,
+        interval at ``level``); raises `InputError` for a wrong variable or level."""
         return self.result.predict(level=level, **variables)
 
     def to_dict(self) -> dict:
+        """JSON-able: chosen method, reason, every candidate's backtest score and the chosen fit."""
         return {"method": self.method, "reason": self.reason, "scores": self.scores,
                 "fit": self.result.to_dict()}
 
@@ -704,8 +711,8 @@ def select_downstream(data, accuracy: str, *, x: str = "flops", loss: str | None
     baseline when the accuracy has no known scale) and ``two-step`` (when ``loss`` is given). Each is
     backtested at ``cutoff_fracs`` (that fraction of the models, the largest by compute, held out) and
     scored by the mean absolute error of those predictions. The baseline is kept unless a candidate's
-    error is lower by more than ``margin`` (relative), so selection noise cannot make the result worse than
-    the plain sigmoid. ``calibrate``: learn the interval's per-decade extrapolation term from internal
+    error is lower at every cut and lower on average by more than ``margin`` (relative), so selection noise
+    cannot easily make the result worse than the plain sigmoid. ``calibrate``: learn the interval's per-decade extrapolation term from internal
     backtests (sigmoids; cheap). Returns a `DownstreamSelection`; raises `DataError` for missing columns
     and `FitError` when no candidate can be fitted.
     """
@@ -732,21 +739,27 @@ def select_downstream(data, accuracy: str, *, x: str = "flops", loss: str | None
                 continue
             errs.append(bt["mean_abs_error"])
             cuts.append(f)
-        # a candidate that cannot be backtested at every cut the baseline could is not comparable
-        scores[name] = {"mean_abs_error": float(np.mean(errs)) if errs else None, "cutoffs": cuts}
+        scores[name] = {"mean_abs_error": float(np.mean(errs)) if errs else None, "cutoffs": cuts,
+                        "per_cut": errs}
     base = scores[baseline]["mean_abs_error"]
     chosen = baseline
     what = "plain sigmoid in log-compute" if baseline == "sigmoid-bounded" else "sigmoid in log-compute"
     if base is not None:
+        # a challenger must be backtested at the same cuts, be better at EVERY cut, and better on average by
+        # more than the margin: forms that differ mainly beyond the data (a fitted ceiling) can win one
+        # lucky cut and then extrapolate badly
+        base_cuts = scores[baseline]["per_cut"]
         fair = [(s["mean_abs_error"], n) for n, s in scores.items()
-                if s["mean_abs_error"] is not None and s["cutoffs"] == scores[baseline]["cutoffs"]]
-        best = min(fair)
-        if best[1] != baseline and best[0] < (1.0 - margin) * base:
+                if n != baseline and s["mean_abs_error"] is not None and s["cutoffs"] == scores[baseline]["cutoffs"]
+                and all(e < b for e, b in zip(s["per_cut"], base_cuts, strict=True))]
+        best = min(fair) if fair else None
+        if best is not None and best[0] < (1.0 - margin) * base:
             chosen = best[1]
             reason = (f"{best[1]} backtest error {best[0]:.4g} beats the {what}'s {base:.4g} by more "
-                      f"than {margin:.0%}")
+                      f"than {margin:.0%}, and at every cut")
         else:
-            reason = f"no candidate beat the {what}'s backtest error {base:.4g} by more than {margin:.0%}"
+            reason = (f"no candidate beat the {what}'s backtest error {base:.4g} at every cut and by more than "
+                      f"{margin:.0%} on average")
     else:
         reason = f"too few models to backtest; using the {what}"
     final = dataclasses.replace(cands[chosen], bootstrap=bootstrap,
@@ -810,6 +823,7 @@ class ObservationalResult:
                                     extrapolation=math.nan, method=f"observational-k{self.k}")
 
     def to_dict(self) -> dict:
+        """JSON-able summary: benchmarks, k, explained variance, link weights, floor/ceiling, LOO errors."""
         from .fit._result import _jsonable
 
         return _jsonable({"method": "observational", "cheap": list(self.cheap), "target": self.target,
