@@ -149,6 +149,7 @@ def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", l
     law_obj, preset_values = resolve_law(law, x)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=weights)
     choice = None
+    reference = None  # (objective, problem, multistart) of the symmetric fit when auto chose another one
     auto = isinstance(loss, str) and loss.strip().lower() == "auto"
     obj = get_objective("huber" if auto else loss, delta=delta)  # auto: judged by backtest after the trend test
     if space == "auto":
@@ -185,6 +186,8 @@ def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", l
 
             choice = choose_objective(fd, law_obj, delta=delta, fit_kwargs={"method": method, "space": space})
             if choice["chosen"] != obj.name:
+                # the symmetric fit stays as the reference the prediction interval is calibrated on
+                reference = (obj, problem, ms)
                 obj = get_objective(choice["chosen"], delta=delta)
                 problem = Problem(law_obj, fd.X, fd.y, obj, space)
                 ms = multistart(problem, fd.weights, starts=starts, method=method, extra_starts=extra,
@@ -202,9 +205,10 @@ def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", l
                    "converged": ms.converged, "n_starts": ms.n_starts, "n_polished": ms.n_polished,
                    "n_in_best_basin": ms.n_in_best_basin, "start_objectives": ms.start_objectives,
                    "time_s": ms.time_s}
-    cut_fits = None
+    cut_fits = ref_cut_fits = None
     if choice is not None:
         cut_fits = choice.pop("_fits", None)
+        ref_cut_fits = choice.pop("_fits_reference", None)
         diagnostics["objective_choice"] = choice
     if not math.isfinite(ms.objective):
         msg = (f"no start reached a finite objective for law {law_obj.name!r} on {fd.n} runs; check the data "
@@ -266,8 +270,20 @@ def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", l
         from ._calibrate import calibrate as _calibrate
 
         tc = time.perf_counter()
-        cal = _calibrate(fd, law_obj, fit_kwargs={"loss": obj, "delta": delta, "method": method, "space": space},
-                         fits=cut_fits)
+        if reference is None:
+            cal = _calibrate(fd, law_obj, fit_kwargs={"loss": obj, "delta": delta, "method": method,
+                                                      "space": space}, fits=cut_fits)
+        else:  # intervals from the symmetric fit's calibration (see _calibrate.py, "Reference fit")
+            ref_obj, ref_problem, ref_ms = reference
+            ref_ms = polish(ref_problem, ref_ms, fd.weights)
+            cal = _calibrate(fd, law_obj, fit_kwargs={"loss": ref_obj, "delta": delta, "method": method,
+                                                      "space": space}, fits=ref_cut_fits)
+            r_ref = ref_problem.residuals_theta(ref_ms.theta)
+            noise_ref, shift_ref = _robust_scale(r_ref)
+            cov_ref = _covariance(ref_problem, ref_problem.fitspace.to_fit(ref_ms.theta), noise_ref, fd.weights)
+            cal["reference"] = {"loss": ref_obj.spec(), "theta": [float(v) for v in ref_ms.theta],
+                                "noise": noise_ref, "residual_shift": shift_ref,
+                                "covariance": None if cov_ref is None else np.asarray(cov_ref, float).tolist()}
         object.__setattr__(res, "calibration", cal)
         diagnostics["time_calibration_s"] = time.perf_counter() - tc
     draws = res.parameter_draws()

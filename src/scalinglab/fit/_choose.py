@@ -103,7 +103,7 @@ def choose_objective(fd, law, *, delta: float = 1e-3, fit_kwargs: dict | None = 
             chosen = default
             other = min((k for k in candidates if k != default), key=lambda k: scores[k])
             reason = f"{default} kept ({scores[default]:.3%} vs {other} {scores[other]:.3%})"
-    return {"_fits": fits[chosen], "chosen": chosen, "scores": scores, "mean_median_rel_error": medians, "mean_max_rel_error": maxima,
+    return {"_fits": fits[chosen], "_fits_reference": fits[default], "chosen": chosen, "scores": scores, "mean_median_rel_error": medians, "mean_max_rel_error": maxima,
             "criterion": "mean over backtest cuts of (median + max |relative error|) / 2 on the held-out "
                          "largest runs", "n_cuts": len(usable), "reason": reason,
             "cuts": per_cut}

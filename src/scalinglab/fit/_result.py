@@ -81,6 +81,23 @@ class Derived:
         return iter((self.value, self.interval))
 
 
+
+def covariance_draws(law, theta, covariance, n: int = _N_PARAM_DRAWS, seed: int = 0) -> np.ndarray | None:
+    """Natural-space parameter draws ``(n, P)`` from a Gauss-Newton ``covariance`` ``(P, P)`` of the
+    fit-space parameters around ``theta`` ``(P,)``; None when the covariance is not finite."""
+    cov = np.asarray(covariance, float)
+    if not np.all(np.isfinite(cov)):
+        return None
+    fs = FitSpace(law)
+    u0 = fs.to_fit(np.asarray(theta, float))
+    try:
+        L = np.linalg.cholesky(cov + 1e-15 * np.eye(len(cov)))
+    except np.linalg.LinAlgError:
+        w, V = np.linalg.eigh(cov)
+        L = V * np.sqrt(np.maximum(w, 0))
+    return fs.to_natural(u0 + np.random.default_rng(seed).standard_normal((n, len(u0))) @ L.T)
+
+
 @dataclass(frozen=True)
 class FitResult:
     """Immutable outcome of :func:`scalinglab.fit.fit`.
@@ -145,17 +162,10 @@ class FitResult:
         if self.bootstrap is not None and len(self.bootstrap):
             return np.asarray(self.bootstrap, float)
         rng = np.random.default_rng(seed)
-        fs = FitSpace(self.law)
         if self.covariance is not None:
-            cov = np.asarray(self.covariance, float)
-            if np.all(np.isfinite(cov)):
-                u0 = fs.to_fit(self.theta)
-                try:
-                    L = np.linalg.cholesky(cov + 1e-15 * np.eye(len(cov)))
-                except np.linalg.LinAlgError:
-                    w, V = np.linalg.eigh(cov)
-                    L = V * np.sqrt(np.maximum(w, 0))
-                return fs.to_natural(u0 + rng.standard_normal((n, len(u0))) @ L.T)
+            draws = covariance_draws(self.law, self.theta, self.covariance, n, seed)
+            if draws is not None:
+                return draws
         if self.stderr:
             draws = np.tile(self.theta, (n, 1))
             for j, p in enumerate(self.law.params):
@@ -258,8 +268,20 @@ class FitResult:
             q = calibrated_quantiles(cal, np.log10(np.maximum(reach, 1.0)), [a, 1.0 - a])
             base = center - float(self.residual_shift)
             scale = noise
-            if cal.get("scale") == "noise+param" and dvals is not None and len(dvals) > 1:
-                q16, q84 = np.nanquantile(dvals, [0.1587, 0.8413], axis=0)
+            bvals = dvals
+            ref = cal.get("reference")
+            if ref:  # calibrated on the symmetric reference fit (auto chose another objective for the point)
+                rtheta = np.asarray(ref["theta"], float)
+                with np.errstate(all="ignore"):
+                    rc = law.log_evaluate(rtheta, X) if log else law.evaluate(rtheta, X)
+                    rdraws = (covariance_draws(law, rtheta, ref["covariance"])
+                              if ref.get("covariance") is not None else None)
+                    bvals = None if rdraws is None else (law.log_evaluate(rdraws, X) if log
+                                                         else law.evaluate(rdraws, X))
+                base = rc - float(ref.get("residual_shift", 0.0))
+                scale = noise = max(float(ref.get("noise", noise)), 1e-5)
+            if cal.get("scale") == "noise+param" and bvals is not None and len(bvals) > 1:
+                q16, q84 = np.nanquantile(bvals, [0.1587, 0.8413], axis=0)
                 scale = np.sqrt(noise ** 2 + ((q84 - q16) / 2) ** 2)
             if cal.get("method") == "backtest-calibrated/v2":  # files written by v2: its band, unchanged
                 lo, hi = predictive_quantiles(center, dvals, noise=noise, shift=float(self.residual_shift),
