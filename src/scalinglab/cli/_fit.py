@@ -182,7 +182,8 @@ def backtest_cmd(
                   ] = "flops",
     x: Annotated[str | None, typer.Option("--x", help="Variable column of a one-variable law.")] = None,
     y: Annotated[str, typer.Option("--y", help="Column to predict.")] = "loss",
-    loss: Annotated[str, typer.Option("--loss", help=_LOSS_HELP)] = "huber",
+    loss: Annotated[str, typer.Option("--loss", help=_LOSS_HELP + " Default auto: the backtest measures "
+                                      "what `scalinglab fit` does.")] = "auto",
     delta: Annotated[float, typer.Option("--delta", help="Huber threshold.")] = 1e-3,
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP)] = None,
     json_: bool = JsonOpt,
