@@ -121,6 +121,18 @@ def run_methods(train, test, bench, floor, methods):
                     continue
                 p = r.predict(level=0.8, flops=test["flops"].to_numpy())
                 out[name] = (np.atleast_1d(p.value), *map(np.atleast_1d, p.interval))
+            elif name in ("cli-proposed", "cli-proposed-nofloor"):  # proposed for `fit --law sigmoid`
+                from scalinglab.downstream import fit_accuracy_sigmoid
+
+                r = fit_accuracy_sigmoid(tab, x="flops", y=bench, floor=floor if name == "cli-proposed" else None)
+                p = r.predict(level=0.8, flops=test["flops"].to_numpy())
+                out[name] = (np.atleast_1d(p.value), *map(np.atleast_1d, p.interval))
+            elif name == "sigmoid":      # SigmoidPredictor with its ceiling fitted (library default)
+                from scalinglab.downstream import SigmoidPredictor
+
+                res = SigmoidPredictor(bench, floor=floor).fit(tab)
+                p = res.predict(flops=test["flops"].to_numpy(), level=0.8)
+                out[name] = (np.atleast_1d(p.value), *map(np.atleast_1d, p.interval))
             elif name == "select":
                 try:
                     sel = select_downstream(tab, bench, floor=floor)

@@ -82,3 +82,28 @@ def test_slope_prior_only_acts_where_the_models_do_not_fix_the_slope():
     mapf = SigmoidPredictor("acc", floor=CHANCE, ceiling=1.0, bootstrap=0).fit({"flops": C[lo], "acc": y})
     assert mapf.fit.params["k"] <= max(plain.fit.params["k"], 3.0)
     assert 0.3 < mapf.fit.params["k"] < 3.0
+
+
+def test_fit_accuracy_sigmoid_is_a_saved_fit_that_predict_reads(tmp_path):
+    # what `scalinglab fit models.csv --law sigmoid --x flops --y MMLU --floor 0.25 --out fit.json` can return
+    from scalinglab.downstream import fit_accuracy_sigmoid
+    from scalinglab.fit import FitResult
+
+    rng = np.random.default_rng(1)
+    C = np.logspace(20, 24, 30)
+    truth = {"ceiling": 0.9, "k": 1.5, "x0": 22.3}
+    acc = get_law("sigmoid", floor=CHANCE)(truth, C=C) + rng.normal(0, 0.005, 30)
+    r = fit_accuracy_sigmoid({"flops": C, "MMLU": acc}, x="flops", y="MMLU", floor=CHANCE, bootstrap=30)
+    assert r.law.name == "sigmoid" and "floor" not in r.params
+    assert r.params["ceiling"] == pytest.approx(0.9, abs=0.02)
+    assert r.params["x0"] == pytest.approx(22.3, abs=0.1)
+    back = FitResult.load(r.to_json(tmp_path / "fit.json"))
+    p = back.predict(flops=1e25)
+    true = float(get_law("sigmoid", floor=CHANCE)(truth, C=1e25)[0])
+    assert p.value == pytest.approx(true, abs=0.02)
+    assert p.interval[0] < p.value < p.interval[1] <= 1.0
+    # a table that is flat at chance (every model below the midpoint) still gives a forecast, not an error
+    flat = CHANCE + rng.normal(0, 0.01, 30)
+    r = fit_accuracy_sigmoid({"flops": C, "MMLU": flat}, y="MMLU", floor=CHANCE, bootstrap=0)
+    p = r.predict(flops=1e25)
+    assert CHANCE - 0.05 < p.value < 0.6 and p.interval[1] > p.value

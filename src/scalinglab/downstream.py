@@ -34,7 +34,8 @@ import numpy as np
 
 from ._errors import DataError, FitError, InputError, ScalingLabError
 
-__all__ = ["TwoStepPredictor", "TwoStepResult", "DownstreamPrediction", "SigmoidPredictor",
+__all__ = ["TwoStepPredictor", "TwoStepResult", "DownstreamPrediction", "SigmoidPredictor", "SigmoidResult",
+           "fit_accuracy_sigmoid",
            "select_downstream", "DownstreamSelection", "backtest_downstream", "load_frame", "fit_observational",
            "ObservationalResult"]
 
@@ -359,6 +360,8 @@ class TwoStepPredictor:
 SLOPE_PRIOR_CENTER = 1.0
 #: sd of ln k under the prior: 95% of the prior mass on k in [0.37, 2.7] per decade
 SLOPE_PRIOR_SD = 0.5
+#: sd of a fitted ceiling's prior around the top of the scale (1 for fractions), as a fraction of the top
+CEILING_PRIOR_SD = 0.1
 
 
 def _sigmoid_bounds(names, y, bounded) -> tuple[np.ndarray, np.ndarray]:
@@ -383,14 +386,17 @@ def _sigmoid_bounds(names, y, bounded) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _fit_sigmoid_map(law, C: np.ndarray, y: np.ndarray, *, bounded, prior_sd: float | None,
-                     prior_center: float, loss: str = "linear", starts=None) -> tuple[np.ndarray, float]:
+                     prior_center: float, loss: str = "linear", starts=None,
+                     ceiling_sd: float | None = None) -> tuple[np.ndarray, float]:
     """Least-squares sigmoid in log10 compute with a log-normal prior on the steepness ``k``.
 
     Minimises ``sum (f(C_i) - y_i)^2 + (s (ln k - ln k0) / prior_sd)^2`` over the law's free parameters,
     where ``s`` is the residual scale of the unpenalised fit (so the prior is a MAP term for Gaussian
     scatter of that size: it decides the slope only where the models do not, e.g. while all fitted models
-    sit below the midpoint). ``prior_sd=None`` gives plain least squares. Multi-start from a grid of
-    midpoints (within and beyond the data) and steepnesses. Returns ``(theta, residual scale)``.
+    sit below the midpoint). A fitted ceiling gets ``(s (ceiling - top) / (ceiling_sd top))^2`` when the
+    accuracy scale ``bounded = (0, top)`` is known and ``ceiling_sd`` is given (a ceiling below the top
+    only where the models show saturation). ``prior_sd=None`` gives plain least squares. Multi-start from
+    a grid of midpoints (within and beyond the data) and steepnesses. Returns ``(theta, residual scale)``.
     """
     from scipy.optimize import least_squares
 
@@ -416,11 +422,16 @@ def _fit_sigmoid_map(law, C: np.ndarray, y: np.ndarray, *, bounded, prior_sd: fl
     starts = [np.clip(np.asarray(s, float), lo + 1e-9 * (1 + np.abs(lo)), hi - 1e-9 * (1 + np.abs(hi)))
               for s in starts]
 
+    ic = names.index("ceiling") if "ceiling" in names else None
+    top = None if bounded is None or ic is None or not ceiling_sd else float(bounded[1])
+
     def solve(weight, init):
         def resid(th):
             r = pred(th) - y
             if weight > 0:
                 r = np.append(r, weight * (math.log(max(th[ik], 1e-12)) - math.log(prior_center)))
+                if top is not None:
+                    r = np.append(r, weight * prior_sd * (th[ic] - top) / (ceiling_sd * top))
             return np.where(np.isfinite(r), r, 1e3)
         best = None
         for s in init:
@@ -527,7 +538,9 @@ class SigmoidPredictor:
     ``slope_center`` (per decade of compute); fitted by least squares plus that MAP term, so the slope is
     set by the models where they determine it and pulled towards ~1/decade where they do not (all models
     below the midpoint: a plain least-squares fit then often jumps to a near-vertical step). None gives
-    plain least squares. ``fit_loss``: ``"ls"`` (default) or a robust scipy loss (``"soft_l1"``,
+    plain least squares. ``ceiling_prior``: when the ceiling is fitted and the accuracies are fractions
+    (percentages), a Gaussian prior centred on 1 (100) with this sd (fraction of the top); None: none.
+    ``fit_loss``: ``"ls"`` (default) or a robust scipy loss (``"soft_l1"``,
     ``"huber"``, ``"cauchy"``; scale 0.05 accuracy). ``bootstrap``: resamples of the models for the
     interval. ``calibrate``: also learn the per-decade extrapolation term of the interval from internal
     backtests (fit on the smaller models, predict the larger); else a fixed 0.01 per decade.
@@ -543,6 +556,7 @@ class SigmoidPredictor:
     calibrate: bool = False
     slope_prior: float | None = SLOPE_PRIOR_SD
     slope_center: float = SLOPE_PRIOR_CENTER
+    ceiling_prior: float | None = CEILING_PRIOR_SD
 
     @property
     def name(self) -> str:
@@ -557,7 +571,8 @@ class SigmoidPredictor:
         if loss is None:
             raise InputError(f"fit_loss must be ls, huber, soft_l1 or cauchy, got {self.fit_loss!r}")
         th, scale = _fit_sigmoid_map(law, C, acc, bounded=bounded, prior_sd=self.slope_prior,
-                                     prior_center=self.slope_center, loss=loss, starts=starts)
+                                     prior_center=self.slope_center, loss=loss, starts=starts,
+                                     ceiling_sd=self.ceiling_prior)
         return law, th, scale
 
     def fit(self, data) -> SigmoidResult:
@@ -632,6 +647,45 @@ class SigmoidPredictor:
         if den <= 0:
             return default
         return float(np.sqrt(max(num / den, 0.0))) if num > 0 else 0.0
+
+
+def fit_accuracy_sigmoid(data, *, x: str = "flops", y: str, floor: float | None = None,
+                         ceiling: float | None = None, bootstrap: int = 100, seed: int = 0,
+                         level: float = 0.8, calibrate: bool = True):
+    """`SigmoidPredictor` fitted and returned as a `scalinglab.fit.FitResult` of the catalog law
+    ``sigmoid`` (ceiling fitted) or ``sigmoid-bounded`` (``ceiling`` fixed), with the law's variable named
+    after ``x`` — what ``scalinglab fit models.csv --law sigmoid --x flops --y MMLU [--floor 0.25]`` needs
+    so that ``scalinglab predict fit.json flops=1e24`` works from the saved JSON.
+
+    ``data``: table with the scale column ``x`` (FLOPs by default) and accuracy column ``y`` (fractions
+    or percentages); ``floor``: chance level (fixed when given). Least squares with the weak slope and
+    ceiling priors of `SigmoidPredictor` (never raises "no trend": a flat table gives a flat-ish curve with
+    a wide interval). The interval of ``FitResult.predict`` combines the bootstrap draws, the residual
+    scatter (``noise``, accuracy units) and a per-decade extrapolation term learned from internal
+    backtests (``calibrate``). Raises `DataError` for missing/non-numeric columns, `FitError` with fewer
+    than 3 usable models, `InputError` for a bad ``level``.
+    """
+    from .laws import get_law
+
+    if not 0 < float(level) < 1:
+        raise InputError(f"level must be between 0 and 1, got {level}")
+    pred = SigmoidPredictor(y, x=x, floor=floor, ceiling=ceiling, bootstrap=bootstrap, seed=seed, calibrate=calibrate)
+    res = pred.fit(data)
+    r = res.fit
+    var = x if x.isidentifier() else "C"
+    law = (get_law("sigmoid", variable=var, floor=floor) if ceiling is None else
+           get_law("sigmoid-bounded", variable=var, floor=floor, ceiling=ceiling))
+    if law.param_names != r.law.param_names:  # pragma: no cover - the two catalog forms share their order
+        raise FitError(f"internal: sigmoid parameter order {law.param_names} != {r.law.param_names}")
+    B = r.bootstrap
+    ivs = ({n: tuple(map(float, np.quantile(B[:, i], [(1 - level) / 2, (1 + level) / 2])))
+            for i, n in enumerate(law.param_names)} if B is not None else {})
+    rel_reach = res.reach_sd / max(float(r.noise), 1e-12)
+    return dataclasses.replace(
+        r, law=law, variables={var: x}, data_ranges={var: r.data_ranges["C"]},
+        data={"X": {var: r.data["X"]["C"]}, "y": r.data["y"]}, intervals=ivs, level=float(level),
+        calibration={"method": "downstream-sigmoid/v1", "reach_noise_per_decade": rel_reach,
+                     "source": "backtest" if calibrate else "fixed"})
 
 
 # --------------------------------------------------------------------------------------------- backtests
