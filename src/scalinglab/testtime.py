@@ -51,6 +51,12 @@ def pass_at_k(n, c, k):
     ``n``, ``c`` and ``k`` broadcast against each other (e.g. per-problem arrays of n and c against a
     scalar k, or one problem against many k). Requires ``0 <= c <= n`` and ``1 <= k <= n``. Returns a float
     for scalar inputs, else a float array of the broadcast shape.
+
+    Raises
+    ------
+    InputError
+        If ``n``, ``c`` or ``k`` is not integer-valued, their shapes do not broadcast, or ``n < 1``,
+        ``c`` is outside ``[0, n]`` or ``k`` outside ``[1, n]``.
     """
     n_, c_, k_ = (_as_int_array(nm, v) for nm, v in (("n", n), ("c", c), ("k", k)))
     try:
@@ -98,6 +104,15 @@ def fit_coverage(ks, coverage, *, bootstrap: int = 200, seed: int = 0, level: fl
     ``ks``: numbers of samples per problem; ``coverage``: fraction of problems solved by any of k samples
     (in (0, 1]; use :func:`coverage_curve` to get it from per-problem counts). Returns a
     :class:`scalinglab.fit.FitResult` whose ``predict(k=...)`` extrapolates with an interval.
+    ``bootstrap`` resamples and ``seed`` go to :func:`scalinglab.fit.fit`; ``level`` is the interval level.
+
+    Raises
+    ------
+    InputError
+        If ``ks`` and ``coverage`` differ in length, a coverage is not a fraction in (0, 1], or a k is < 1.
+    FitError
+        If the fit itself fails (e.g. too few points for the law's two parameters, see
+        :func:`scalinglab.fit.fit`).
     """
     from .fit import fit
 
@@ -122,6 +137,15 @@ def majority_vote_curve(answers, correct, ks=None, *, n_draws: int = 200, seed: 
     are drawn per problem; the most common answer wins, ties split evenly (a tie between the correct answer
     and t others counts 1/(t+1)). Returns ``(ks, accuracy)``; ``ks`` defaults to powers of two up to the
     smallest number of samples. Deterministic for a given ``seed``.
+
+    Both returned arrays have shape ``(n_k,)``; accuracies are fractions of problems in [0, 1]. A problem
+    whose reference answer was never sampled counts as 0.
+
+    Raises
+    ------
+    InputError
+        If ``answers`` and ``correct`` differ in length, there are no problems, a problem has no samples,
+        or a k is outside ``1..min samples per problem``.
     """
     if len(answers) != len(correct):
         raise InputError(f"majority_vote_curve: {len(answers)} answer lists for {len(correct)} references")
@@ -178,6 +202,13 @@ class LogLinearFit:
     _xtx_inv: tuple = ((0.0, 0.0), (0.0, 0.0))
 
     def predict(self, tokens, level: float | None = None) -> dict:
+        """Predicted accuracy at ``tokens`` reasoning tokens per query, with a t prediction interval.
+
+        ``tokens``: a positive scalar or array of shape ``(n,)``; ``level`` defaults to the fit's level.
+        Returns a dict with ``value`` and ``interval`` ``[lo, hi]`` (floats for one point, else arrays of
+        shape ``(n,)``; in the units the accuracy was fitted in, fraction or percent), ``level`` and
+        ``warnings`` (set when a point lies more than 10x beyond the largest fitted token budget).
+        """
         from scipy.stats import t as student_t
 
         level = self.level if level is None else float(level)
@@ -197,6 +228,8 @@ class LogLinearFit:
                 "warnings": warns}
 
     def to_dict(self) -> dict:
+        """JSON-ready mapping: ``intercept``, ``slope_per_decade`` (accuracy gained per 10x tokens),
+        ``slope_interval``, ``level``, ``n`` (points), ``sigma`` (residual scale) and ``log10_tokens_range``."""
         return {"intercept": self.intercept, "slope_per_decade": self.slope,
                 "slope_interval": list(self.slope_interval), "level": self.level, "n": self.n,
                 "sigma": self.sigma, "log10_tokens_range": list(self.x_range)}
@@ -204,7 +237,17 @@ class LogLinearFit:
 
 def fit_reasoning_tokens(tokens, accuracy, *, level: float = 0.8) -> LogLinearFit:
     """Fit accuracy vs reasoning (test-time) tokens as a straight line in log10(tokens), as reported for
-    o1-style models. ``tokens``: tokens generated per query (> 0); ``accuracy``: fraction or percent."""
+    o1-style models. ``tokens``: tokens generated per query (> 0); ``accuracy``: fraction or percent.
+
+    Both are arrays of shape ``(n_points,)``; ``level`` is the level of the slope and prediction
+    intervals (Student t with ``n_points - 2`` degrees of freedom).
+
+    Raises
+    ------
+    InputError
+        If there are fewer than 3 pairs or the arrays differ in length, a token count is not positive, an
+        accuracy is not finite, or all token budgets are equal.
+    """
     from scipy.stats import t as student_t
 
     x = np.asarray(tokens, float).ravel()
@@ -247,6 +290,8 @@ class TradeoffPlan:
     tokens_per_sample: float
 
     def to_dict(self) -> dict:
+        """JSON-ready mapping: ``total_flops`` (FLOPs), ``queries``, ``tokens_per_sample`` (tokens), ``best``
+        and ``frontier`` (rows with ``params``, ``tokens``, ``samples``, ``accuracy``, FLOP split, ...)."""
         return {"total_flops": self.total_flops, "queries": self.queries,
                 "tokens_per_sample": self.tokens_per_sample, "best": self.best, "frontier": self.frontier}
 
@@ -263,6 +308,16 @@ def plan_tradeoff(total_flops: float, *, queries: float, tokens_per_sample: floa
     ``loss -> p1``, e.g. a fitted ``sigmoid-loss`` via ``lambda L: res.predict(L=L).value``) and the
     k-sample coverage from Brown et al.'s law written through p1: ``c(k) = exp(log(p1) * k**b)`` with
     ``b = coverage_exponent`` (< 0; ``c(1) = p1``). Returns the best (N, D, k) and, for each k, the best N.
+    N is in parameters, D in training tokens; ``n_grid`` model sizes span ``params_range`` (parameters).
+
+    Raises
+    ------
+    InputError
+        If ``total_flops``, ``queries`` or ``tokens_per_sample`` is not positive, ``coverage_exponent`` is
+        not in (-5, 0), a k is < 1, ``loss_law`` is not a preset name, a `FitResult` of a law in N and D
+        or a callable, or inference alone exceeds the budget for every model size and k.
+    CatalogError
+        If ``loss_law`` is a string that names no preset.
     """
     if not (total_flops > 0 and queries > 0 and tokens_per_sample > 0):
         raise InputError("plan_tradeoff: total_flops, queries and tokens_per_sample must be positive")

@@ -134,6 +134,28 @@ def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", l
     smaller runs, predict the larger; see ``scalinglab.fit._calibrate``), stored in ``result.calibration``;
     False uses the cross-dataset prior rule (faster: no refits).
     Inputs are never modified.
+
+    Returns
+    -------
+    FitResult
+        Frozen result: ``params`` (natural space, law order in ``theta``, shape ``(n_params,)``),
+        ``intervals`` at ``level``, ``residuals`` of shape ``(n_runs,)``, ``diagnostics``. A law that does no
+        better than a constant, or a solve that reaches no finite objective, gives ``status`` ``"no_trend"``
+        or ``"failed"`` when ``throw=False``.
+
+    Raises
+    ------
+    InputError
+        If ``level`` is not in (0, 1), ``bootstrap`` is negative or too large, ``seed`` is negative,
+        ``method``, ``space`` or ``loss`` is unknown, or ``starts`` does not have one column per parameter.
+        Its subclass `DataError` (naming file and column) if the runs lack a column the law needs or hold
+        non-numeric, non-finite or (for log-space fits) non-positive values.
+    LawError
+        If ``law`` is a name or expression that does not give a valid law.
+    FitError
+        If the runs cannot determine the law's parameters (fewer runs than parameters, a variable with a
+        single value, a constant target) or, with ``throw=True``, if the law shows no detectable trend or
+        no start reaches a finite objective.
     """
     t0 = time.perf_counter()
     if not 0 < float(level) < 1:

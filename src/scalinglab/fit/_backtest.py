@@ -47,6 +47,12 @@ class BacktestResult:
     fits: list = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict:
+        """JSON-ready summary: every field except ``fits`` (numpy values become plain floats/lists).
+
+        Relative errors are ``(pred - actual) / actual`` (fractions, not percent); ``coverage`` maps each
+        nominal level to the fraction of held-out runs inside its interval; ``cutoff`` is in the units of
+        the quantity named by ``by`` (training FLOPs for ``"flops"``, parameters for ``"N"``, ...).
+        """
         from ._result import _jsonable
 
         return _jsonable({"law": self.law, "by": self.by, "cutoff": self.cutoff, "n_train": self.n_train,
@@ -158,6 +164,21 @@ def backtest(data, law: Law | str, *, cutoff_frac: float | None = 0.3, cutoff_fl
     ``fit_kwargs`` go to :func:`fit` (``loss``, ``delta``, ``bootstrap``, ``seed`` ...). Returns per-point
     relative errors ``(pred - actual) / actual``, their median/max absolute value, and the fraction of
     held-out runs inside the 50/80/95% prediction intervals.
+
+    Returns
+    -------
+    BacktestResult
+        One point per held-out run (``points``), the pooled error summary and interval coverage.
+
+    Raises
+    ------
+    InputError
+        If ``cutoff_frac`` is not in (0, 1), ``by`` is neither a law variable nor a column, or the runs are
+        not usable (its subclass `DataError` names the file and column).
+    LawError
+        If ``law`` is a name or expression that does not give a valid law.
+    FitError
+        If the cut leaves fewer runs to fit than the law has parameters, or none to predict.
     """
     law_obj, _ = resolve_law(law, x)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=fit_kwargs.pop("weights", None))
@@ -176,7 +197,25 @@ def backtest_sweep(data, law: Law | str, *, cutoff_fracs: Sequence[float] = (0.2
                    x: str | None = None, y: str | None = "loss", **fit_kwargs) -> BacktestResult:
     """Backtests at several cutoffs, pooled (each held-out run counted once per cutoff that predicts it).
 
-    Cutoffs that leave too few runs to fit are skipped."""
+    Cutoffs that leave too few runs to fit are skipped.
+
+    Returns
+    -------
+    BacktestResult
+        Points of every cutoff pooled; ``cutoff`` is the list of cut values used (units of ``by``) and
+        ``n_train`` the number of runs below the smallest cut.
+
+    Raises
+    ------
+    InputError
+        If a cutoff fraction is not in (0, 1), ``by`` is neither a law variable nor a column, or the runs
+        are not usable (its subclass `DataError` names the file and column).
+    LawError
+        If ``law`` is a name or expression that does not give a valid law.
+    FitError
+        If no cutoff in ``cutoff_fracs`` leaves enough runs to fit (more than the law's parameters, and at
+        least 3) and at least one to predict.
+    """
     law_obj, _ = resolve_law(law, x)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=fit_kwargs.pop("weights", None))
     values, by_name = _order_values(fd, law_obj, by)
@@ -221,7 +260,20 @@ def compare(data, laws: Sequence[Law | str] | str, *, cutoff_fracs: Sequence[flo
     then lowest max error. Laws that cannot be fitted are listed last with their error message.
 
     The ranking needs only point errors, so the backtest fits skip the interval calibration (nested
-    backtests) unless ``calibrate=True`` is passed: their ``coverage`` then uses the prior interval rule."""
+    backtests) unless ``calibrate=True`` is passed: their ``coverage`` then uses the prior interval rule.
+
+    Returns
+    -------
+    list of dict
+        One row per law, best first: ``law``, ``rank`` (None when it failed), ``median_rel_error``,
+        ``max_rel_error`` (fractions), ``coverage``, ``n_predictions``, ``params``, ``status`` and
+        ``error`` (the message of a law that could not be fitted, else None).
+
+    Raises
+    ------
+    InputError
+        If ``laws`` is empty. Errors of individual laws do not raise: they are reported in their row.
+    """
     if isinstance(laws, str):
         laws = [s.strip() for s in laws.split(",") if s.strip()]
     if not laws:

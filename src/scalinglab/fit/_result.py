@@ -57,6 +57,8 @@ class Prediction:
     method: str = "boot+noise+reach/v1"
 
     def to_dict(self) -> dict:
+        """JSON-ready mapping: ``value``, ``interval`` ``[lo, hi]``, ``level``, ``extrapolation``, ``warnings``,
+        ``variables``, ``interval_method`` and, for loss laws, ``loss`` (nats/token). Arrays become lists."""
         d = {"value": self.value, "interval": list(self.interval), "level": self.level,
              "extrapolation": self.extrapolation, "warnings": list(self.warnings),
              "variables": self.variables, "interval_method": self.method}
@@ -140,10 +142,13 @@ class FitResult:
     # ------------------------------------------------------------------ basics
     @property
     def ok(self) -> bool:
+        """True when the fit converged cleanly (``status == "success"``); False for ``"not_converged"``,
+        ``"failed"``, ``"no_trend"``, ``"poor_fit"``, ``"degenerate"`` and ``"preset"`` results."""
         return self.status == "success"
 
     @property
     def law_spec(self) -> dict:
+        """The law's JSON spec (:meth:`Law.spec`): what :func:`scalinglab.laws.law_from_spec` rebuilds it from."""
         return self.law.spec()
 
     def __repr__(self) -> str:
@@ -198,7 +203,17 @@ class FitResult:
 
     def compute_optimal_exponents(self, level: float | None = None) -> dict:
         """``a = beta/(alpha+beta)`` (N_opt ~ C^a) and ``b = alpha/(alpha+beta)`` (D_opt ~ C^b) with
-        intervals, for laws with ``alpha`` and ``beta`` (Chinchilla form)."""
+        intervals, for laws with ``alpha`` and ``beta`` (Chinchilla form).
+
+        N_opt is in parameters, D_opt in tokens and C in training FLOPs. Returns a dict with ``a``,
+        ``a_interval``, ``b``, ``b_interval`` (``(lo, hi)`` at ``level``, NaN when no parameter draws are
+        known) and ``level``.
+
+        Raises
+        ------
+        LawError
+            If the law has no ``alpha`` and ``beta`` parameters.
+        """
         names = set(self.law.param_names)
         if not {"alpha", "beta"} <= names:
             raise LawError(f"law {self.law.name!r} has no alpha/beta exponents for a compute-optimal allocation")
@@ -234,7 +249,24 @@ class FitResult:
     def predict(self, level: float = 0.8, *, warn_factor: float = REACH_WARN_FACTOR, **variables) -> Prediction:
         """Predict the law at a point, e.g. ``result.predict(N=7e10, D="1.4T")``, with a prediction
         interval at ``level`` for an actual run there and the extrapolation it needs. ``warn_factor``:
-        extrapolation factor (compute, else the single variable) beyond which the prediction warns."""
+        extrapolation factor (compute, else the single variable) beyond which the prediction warns.
+
+        Variables are given by law variable (``N``, ``D``, ``C``, ...) or by the run-table column the fit used
+        (``params``, ``tokens``, ``flops``), as numbers, arrays or unit strings (``"70B"``); arrays broadcast,
+        and a prediction at ``n`` points has ``value`` and interval bounds of shape ``(n,)``.
+
+        Returns
+        -------
+        Prediction
+            ``value`` (nats/token for loss laws), ``interval`` ``(lo, hi)`` at ``level``, ``extrapolation``
+            (ratios to the largest fitted run) and readable ``warnings``.
+
+        Raises
+        ------
+        InputError
+            If ``level`` is not in (0, 1), a variable is missing or not one of the law's, or a value is not
+            a positive finite number (its subclass `UnitError` for an unreadable unit string).
+        """
         level = float(level)
         if not 0 < level < 1:
             raise InputError(f"level must be between 0 and 1, got {level}")
@@ -376,6 +408,15 @@ class FitResult:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> FitResult:
+        """Rebuild a result from :meth:`to_dict` output (e.g. a parsed ``fit.json``).
+
+        Raises
+        ------
+        InputError
+            If ``d`` lacks the ``"format": "scalinglab.FitResult"`` marker.
+        LawError
+            If the stored law spec does not give a valid law.
+        """
         if d.get("format") != "scalinglab.FitResult":
             raise InputError("not a scalinglab fit result (missing format marker 'scalinglab.FitResult')")
         law = law_from_spec(d.get("law_spec") or d["law"])
@@ -422,7 +463,16 @@ class FitResult:
         """Load a saved fit (JSON from :meth:`to_json`) or build one from a preset name.
 
         A preset result carries the published constants; its intervals come from the preset's standard
-        errors where published (``chinchilla-epoch``), else it has none (``message`` says so)."""
+        errors where published (``chinchilla-epoch``), else it has none (``message`` says so).
+
+        Raises
+        ------
+        InputError
+            If a ``.json`` path does not exist or is not a readable JSON fit result, or the argument is
+            neither an existing file nor a preset name.
+        LawError
+            If the file's stored law spec does not give a valid law.
+        """
         p = Path(path_or_preset)
         if p.suffix == ".json" or p.exists():
             if not p.exists():
@@ -440,6 +490,17 @@ class FitResult:
 
     @classmethod
     def from_preset(cls, law: Law, preset, level: float = 0.8) -> FitResult:
+        """A result holding a preset's published constants (``status == "preset"``, no fitted runs).
+
+        ``law`` and ``preset`` are what :func:`scalinglab.laws.get_preset` returns. Parameter intervals at
+        ``level`` come from the preset's standard errors where published; else there are none and
+        ``message`` says so.
+
+        Raises
+        ------
+        LawError
+            If the preset gives no value for one of the law's parameters.
+        """
         theta = as_theta(law, preset.values)
         stderr = dict(getattr(preset, "stderr", {}) or {})
         res = cls(law=law, params=dict(zip(law.param_names, map(float, theta), strict=True)), theta=theta,

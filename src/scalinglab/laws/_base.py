@@ -114,7 +114,13 @@ class Law:
         return len(self.params)
 
     def param(self, name: str) -> Param:
-        """The `Param` called ``name``; raises `LawError` naming the law's parameters when there is none."""
+        """The `Param` called ``name``; raises `LawError` naming the law's parameters when there is none.
+
+        Raises
+        ------
+        LawError
+            If the law has no parameter called ``name`` (the message lists the ones it has).
+        """
         for p in self.params:
             if p.name == name:
                 return p
@@ -163,7 +169,17 @@ class Law:
         return self.evaluate(theta, X)
 
     def check_variables(self, variables: Mapping[str, object]) -> dict[str, np.ndarray]:
-        """Validate and broadcast the input variables to 1-D float arrays of one length."""
+        """Validate and broadcast the input variables to 1-D float arrays of one length.
+
+        ``variables`` maps each law variable (``N`` in parameters, ``D`` in tokens, ``C`` in FLOPs, ...) to
+        a scalar or array; extra keys are ignored. Returns ``{variable: array of shape (n,)}`` in law
+        variable order, ``n`` being the broadcast size.
+
+        Raises
+        ------
+        LawError
+            If a variable of the law is missing from ``variables``.
+        """
         missing = [v for v in self.variables if v not in variables]
         if missing:
             raise LawError(f"law {self.name!r} needs variable(s) {', '.join(missing)}; "
@@ -195,7 +211,18 @@ class Law:
 
 
 def as_theta(law: Law, params: Mapping[str, float] | Sequence[float] | np.ndarray) -> np.ndarray:
-    """Turn a mapping or sequence of parameter values into a natural-space vector in ``law`` order."""
+    """Turn a mapping or sequence of parameter values into a natural-space vector in ``law`` order.
+
+    A mapping is matched by parameter name (case-insensitive as a fallback) and gives shape
+    ``(n_params,)``; an array must have ``n_params`` as its last axis (``(n_params,)`` or a batch
+    ``(B, n_params)``) and is returned as floats.
+
+    Raises
+    ------
+    LawError
+        If a mapping lacks a value for one of the law's parameters, or an array's last axis is not
+        ``n_params`` long.
+    """
     if isinstance(params, Mapping):
         lower = {k.lower(): v for k, v in params.items()}
         out = []

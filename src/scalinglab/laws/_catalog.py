@@ -528,7 +528,12 @@ def critical_batch_size(loss, *, B_star: float = 2.1e8, alpha_B: float = 0.21):
     """Kaplan et al. 2020 eq. 1.4: critical batch size ``B_crit(L) = B_star / L**(1/alpha_B)`` in TOKENS.
 
     ``loss`` in nats/token (WebText2 conventions); defaults are Table 5's ``B_star = 2.1e8`` tokens and
-    ``alpha_B = 0.21``.
+    ``alpha_B = 0.21``. Returns the critical batch size in tokens, with the shape of ``loss``.
+
+    Raises
+    ------
+    LawError
+        If any ``loss`` is not positive.
     """
     L = np.asarray(loss, dtype=float)
     if np.any(L <= 0):
@@ -1096,6 +1101,12 @@ def chinchilla_optimum(params: Mapping[str, float] | np.ndarray, flops) -> tuple
     ``(N_opt, D_opt)`` in parameters and tokens: ``N_opt = G (C/6)**a``, ``D_opt = C / (6 N_opt)`` with
     ``G = (alpha A / (beta B))**(1/(alpha+beta))`` and ``a = beta/(alpha+beta)``. Broadcasts over a batch of
     parameter sets (leading axes of ``theta``) against ``flops``.
+
+    Raises
+    ------
+    LawError
+        If a mapping lacks A, B, alpha or beta, ``theta``'s last axis is not 5 long, or a compute budget
+        is not positive.
     """
     if isinstance(params, Mapping):
         try:

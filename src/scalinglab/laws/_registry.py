@@ -50,6 +50,13 @@ def get_law(name_or_expression: str | Law, /, **options) -> Law:
     ``get_law("sigmoid", floor=0.25)``. A string that is not a catalog or preset name but looks like a
     formula (``"E + A/N**alpha + B/D**beta"``) is handed to :func:`parse_law` (options such as
     ``bounds=`` and ``variables=`` go with it).
+
+    Raises
+    ------
+    LawError
+        If ``options`` are given with a `Law` object or are not accepted by the law, the argument is
+        neither a `Law` nor a string, or the name is unknown (the message suggests close matches). Its
+        subclass `LawParseError` if an expression is rejected by the parser.
     """
     if isinstance(name_or_expression, Law):
         if options:
@@ -78,7 +85,15 @@ def get_law(name_or_expression: str | Law, /, **options) -> Law:
 
 
 def get_preset(name: str, /) -> tuple[Law, Preset]:
-    """Return ``(law, preset)`` for a preset name, e.g. ``get_preset("chinchilla-epoch")``."""
+    """Return ``(law, preset)`` for a preset name, e.g. ``get_preset("chinchilla-epoch")``.
+
+    Names are case-insensitive. ``preset.values`` holds the published constants in natural space.
+
+    Raises
+    ------
+    CatalogError
+        If ``name`` is not a known preset (the message suggests close matches and lists the known ones).
+    """
     _ensure_loaded()
     presets = _presets()
     key = str(name).strip().lower()
@@ -116,7 +131,14 @@ def list_presets() -> list[dict]:
 
 
 def law_from_spec(spec: Mapping[str, object] | str) -> Law:
-    """Rebuild a law from :meth:`Law.spec` output (what a saved fit stores) or a plain name."""
+    """Rebuild a law from :meth:`Law.spec` output (what a saved fit stores) or a plain name.
+
+    Raises
+    ------
+    LawError
+        If a mapping has neither a ``name`` nor an ``expression``, or the name / options do not give a
+        valid law (see :func:`get_law`). Its subclass `LawParseError` if an expression is rejected.
+    """
     if isinstance(spec, str):
         return get_law(spec)
     spec = dict(spec)

@@ -25,6 +25,11 @@ def annealing_areas(lrs, decay: float = 0.999) -> tuple[np.ndarray, np.ndarray]:
     (Tissue et al. 2024; ``decay`` = lambda, default 0.999). Warmup steps rising in LR make
     ``m`` negative; the paper ignores warmup, so pass the schedule after warmup if you follow it.
     Returns two float arrays of the same length as ``lrs``.
+
+    Raises
+    ------
+    InputError
+        If ``lrs`` is empty or holds negative or non-finite learning rates, or ``decay`` is not in [0, 1).
     """
     eta = np.asarray(lrs, dtype=float).ravel()
     if eta.size == 0:
@@ -76,7 +81,15 @@ def wsd(steps: int, peak: float, *, decay_frac: float = 0.2, final: float = 0.0,
         shape: str = "linear") -> np.ndarray:
     """Warmup-stable-decay: constant ``peak``, then a cooldown over the last ``decay_frac`` of the steps.
 
-    ``shape`` is the cooldown form: ``"linear"`` or ``"cosine"``.
+    ``shape`` is the cooldown form: ``"linear"`` or ``"cosine"``. The cooldown goes from ``peak`` to
+    ``final`` over ``round(decay_frac * steps)`` steps (at least 1); ``warmup`` steps ramp up linearly.
+    Returns the learning rate of each step, shape ``(steps,)``.
+
+    Raises
+    ------
+    InputError
+        If ``steps`` < 1, ``peak`` <= 0, ``warmup`` is not in [0, steps), ``decay_frac`` is not in (0, 1],
+        or ``shape`` is neither ``"linear"`` nor ``"cosine"``.
     """
     _check(steps, peak, warmup)
     if not 0.0 < decay_frac <= 1.0:

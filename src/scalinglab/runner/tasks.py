@@ -241,6 +241,13 @@ def evaluate_task(model, task: ToyTask, *, n_examples: int = 256, seed: int = 0,
 
     Each example follows one other held-out example as context (as in the training stream). Returns a dict
     of arrays: ``example_id``, ``n_tokens``, ``tokens_correct``, ``exact``, ``logprob`` (nats), ``p_correct``.
+    Each has shape ``(n_examples,)``; ``logprob`` is the summed log-probability of the answer tokens and
+    ``p_correct = exp(logprob)``. The model's training/eval mode is restored afterwards.
+
+    Raises
+    ------
+    InputError
+        If two of the task's examples do not fit in the model's context (``model.arch.seq_len`` tokens).
     """
     import torch
 
