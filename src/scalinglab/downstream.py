@@ -48,7 +48,8 @@ def load_frame(data):
     """``(DataFrame, source)`` from a path (CSV, TSV, Parquet, JSON, JSONL), DataFrame, RunTable or mapping.
 
     Columns are kept exactly as named (benchmark and per-example tables are not run tables: ``n_tokens``
-    must not become ``tokens``)."""
+    must not become ``tokens``). ``source`` is the file name (None for in-memory data). Raises
+    `InputError` for a missing file or an unsupported object, `DataError` for an unreadable file."""
     import pandas as pd
 
     if isinstance(data, pd.DataFrame):
@@ -312,8 +313,10 @@ class TwoStepPredictor:
     calibrate: bool = False
 
     def fit(self, data, *, step2_data=None) -> TwoStepResult:
-        """Fit both steps on a run table; ``step2_data`` (optional, with the same loss/accuracy columns)
-        adds models to step 2 only (Llama 3 fitted step 2 on ladder models plus Llama 2 models)."""
+        """Fit both steps on a run table (path, DataFrame, mapping); ``step2_data`` (optional, with the same
+        loss/accuracy columns) adds models to step 2 only (Llama 3 fitted step 2 on ladder models plus
+        Llama 2 models). Returns a `TwoStepResult`. Raises `InputError` for a bad ``step1``/``x``,
+        `DataError` for missing or non-numeric columns, `FitError` when a step cannot be fitted."""
         from .fit import fit
         from .laws import get_law
 
@@ -356,9 +359,9 @@ class TwoStepPredictor:
 
 
 # --------------------------------------------------------------------------------------------- compute-only
-#: centre of the slope prior: steepness k of a sigmoid in log10 compute, per decade (see `SigmoidPredictor`)
+#: steepness k (per decade of compute) above which the one-sided slope prior acts (see `SigmoidPredictor`)
 SLOPE_PRIOR_CENTER = 1.0
-#: sd of ln k under the prior: 95% of the prior mass on k in [0.37, 2.7] per decade
+#: sd of ln k of the one-sided prior above SLOPE_PRIOR_CENTER (k = 2.7/decade is 2 sd out)
 SLOPE_PRIOR_SD = 0.5
 #: sd of a fitted ceiling's prior around the top of the scale (1 for fractions), as a fraction of the top
 CEILING_PRIOR_SD = 0.1
@@ -388,12 +391,13 @@ def _sigmoid_bounds(names, y, bounded) -> tuple[np.ndarray, np.ndarray]:
 def _fit_sigmoid_map(law, C: np.ndarray, y: np.ndarray, *, bounded, prior_sd: float | None,
                      prior_center: float, loss: str = "linear", starts=None,
                      ceiling_sd: float | None = None) -> tuple[np.ndarray, float]:
-    """Least-squares sigmoid in log10 compute with a log-normal prior on the steepness ``k``.
+    """Least-squares sigmoid in log10 compute with a one-sided log-normal prior on the steepness ``k``.
 
-    Minimises ``sum (f(C_i) - y_i)^2 + (s (ln k - ln k0) / prior_sd)^2`` over the law's free parameters,
-    where ``s`` is the residual scale of the unpenalised fit (so the prior is a MAP term for Gaussian
-    scatter of that size: it decides the slope only where the models do not, e.g. while all fitted models
-    sit below the midpoint). A fitted ceiling gets ``(s (ceiling - top) / (ceiling_sd top))^2`` when the
+    Minimises ``sum (f(C_i) - y_i)^2 + (s max(ln k - ln k0, 0) / prior_sd)^2`` over the law's free
+    parameters, where ``s`` is the residual scale of the unpenalised fit (so the prior is a MAP term for
+    Gaussian scatter of that size: it decides the slope only where the models do not, e.g. while all fitted
+    models sit below the midpoint and least squares would jump to a near-vertical step). One-sided: a flat
+    or slowly rising benchmark (k -> 0) is not pushed to rise. A fitted ceiling gets ``(s (ceiling - top) / (ceiling_sd top))^2`` when the
     accuracy scale ``bounded = (0, top)`` is known and ``ceiling_sd`` is given (a ceiling below the top
     only where the models show saturation). ``prior_sd=None`` gives plain least squares. Multi-start from
     a grid of midpoints (within and beyond the data) and steepnesses. Returns ``(theta, residual scale)``.
@@ -429,7 +433,7 @@ def _fit_sigmoid_map(law, C: np.ndarray, y: np.ndarray, *, bounded, prior_sd: fl
         def resid(th):
             r = pred(th) - y
             if weight > 0:
-                r = np.append(r, weight * (math.log(max(th[ik], 1e-12)) - math.log(prior_center)))
+                r = np.append(r, weight * max(math.log(max(th[ik], 1e-12)) - math.log(prior_center), 0.0))
                 if top is not None:
                     r = np.append(r, weight * prior_sd * (th[ic] - top) / (ceiling_sd * top))
             return np.where(np.isfinite(r), r, 1e3)
@@ -534,11 +538,12 @@ class SigmoidPredictor:
 
     ``floor``: chance level (fixed when given, e.g. 0.25 for 4-way multiple choice; else fitted within
     [0, min acc]). ``ceiling``: None fits it (``name == "sigmoid"``), a number fixes it
-    (``"sigmoid-bounded"``, e.g. 1.0). ``slope_prior``: sd of ln k of a log-normal prior centred on
-    ``slope_center`` (per decade of compute); fitted by least squares plus that MAP term, so the slope is
-    set by the models where they determine it and pulled towards ~1/decade where they do not (all models
-    below the midpoint: a plain least-squares fit then often jumps to a near-vertical step). None gives
-    plain least squares. ``ceiling_prior``: when the ceiling is fitted and the accuracies are fractions
+    (``"sigmoid-bounded"``, e.g. 1.0). ``slope_prior``: sd of ln k of a one-sided log-normal prior that
+    acts above ``slope_center`` (per decade of compute); fitted by least squares plus that MAP term, so
+    the slope is set by the models where they determine it and kept from becoming a near-vertical step
+    where they do not (all models below the midpoint: plain least squares then often predicts a jump to
+    the ceiling right after the data). Slopes below ``slope_center`` (flat benchmarks) are not penalised.
+    None gives plain least squares. ``ceiling_prior``: when the ceiling is fitted and the accuracies are fractions
     (percentages), a Gaussian prior centred on 1 (100) with this sd (fraction of the top); None: none.
     ``fit_loss``: ``"ls"`` (default) or a robust scipy loss (``"soft_l1"``,
     ``"huber"``, ``"cauchy"``; scale 0.05 accuracy). ``bootstrap``: resamples of the models for the
@@ -691,8 +696,11 @@ def fit_accuracy_sigmoid(data, *, x: str = "flops", y: str, floor: float | None 
 # --------------------------------------------------------------------------------------------- backtests
 def backtest_downstream(data, predictor, *, cutoff_frac: float = 0.3, x: str | None = None) -> dict:
     """Fit ``predictor`` (a `TwoStepPredictor` or `SigmoidPredictor`) on the smaller models and predict
-    the largest ``cutoff_frac`` (by compute). Returns per-point errors (accuracy units), the mean and
-    max absolute error, and the fraction of held-out models inside the 50/80/95% intervals."""
+    the largest ``cutoff_frac`` (by compute). Returns a dict: ``method``, ``n_train``, ``n_test``,
+    ``cutoff`` (compute of the cut), ``mean_abs_error`` / ``max_abs_error`` / ``bias`` (accuracy units),
+    ``coverage`` (fraction of held-out models inside the 50/80/95% intervals, keyed "0.5"/"0.8"/"0.95")
+    and ``points`` (one dict per held-out model). Raises `InputError` for ``cutoff_frac`` outside (0, 1)
+    and `FitError` with fewer than 4 models below the cut."""
     df, source = load_frame(data)
     scale = x or (predictor.x if isinstance(predictor.x, str) else "flops")
     comp = _compute(_scale_arrays(df, [scale], source)) if isinstance(scale, str) else None
@@ -922,7 +930,9 @@ def fit_observational(data, cheap: Sequence[str], target: str, *, k: int | str =
     capability dimensions (``k="auto"``: 1..``max_k``, chosen by leave-one-out error); the target is a
     sigmoid of a linear function of the capabilities between ``floor`` (chance) and ``ceiling``. Rows
     with a missing target are used for the PCA only. The prediction interval comes from the
-    leave-one-out residuals (the whole pipeline refitted without each model).
+    leave-one-out residuals (the whole pipeline refitted without each model). Returns an
+    `ObservationalResult`. Raises `InputError` with fewer than 2 cheap benchmarks, a bad ``k`` or too few
+    models with a target score; `DataError` for missing columns or accuracies outside [0, 1].
     """
     df, source = load_frame(data)
     cheap = tuple(cheap)
