@@ -8,20 +8,28 @@ every model at or above it:
 
 * ``plain``: the baseline, ``chance + (1 - chance) * sigmoid(k (log10 C - x0))`` fitted by least squares
   (interval: +-z * residual sd);
-* ``cli``: what ``scalinglab fit models.csv --law sigmoid --x flops --y BENCH --floor CHANCE`` then
-  ``scalinglab predict fit.json flops=...`` give (the catalog ``sigmoid`` law through ``scalinglab.fit``);
-* ``cli-nofloor``: the same without ``--floor`` (chance level fitted);
+* ``cli`` / ``cli-nofloor`` (opt-in, slow): what ``scalinglab fit models.csv --law sigmoid --x flops --y
+  BENCH [--floor CHANCE]`` then ``scalinglab predict fit.json flops=...`` give today (the catalog
+  ``sigmoid`` law through the generic ``scalinglab.fit``; a failed fit, e.g. "no detectable trend",
+  counts as no forecast);
+* ``cli-proposed`` / ``cli-proposed-nofloor``: ``scalinglab.downstream.fit_accuracy_sigmoid`` (the
+  FitResult proposed for ``fit --law sigmoid``: least squares with weak slope/ceiling priors), predicted
+  through ``FitResult.predict`` as ``scalinglab predict`` does;
+* ``sigmoid``: ``SigmoidPredictor(BENCH, floor=CHANCE)`` (ceiling fitted);
 * ``select``: ``scalinglab.downstream.select_downstream(table, BENCH, floor=CHANCE)`` (the downstream
-  module's default route: candidates chosen by backtest, plain sigmoid kept unless clearly beaten).
+  module's default route, also ``scalinglab downstream``: candidates chosen by backtest, the plain-form
+  sigmoid kept unless beaten at every cut).
 
 Columns: compute as ``flops`` (FLOPs) or ``FLOPs (1E21)`` (units of 1e21 FLOPs) or ``params`` + ``tokens``
 (or ``Model Size (B)`` + ``Pretraining Data Size (T)``, then C = 6 N D); benchmark accuracies as
 fractions in [0, 1] (every other numeric column is taken as a benchmark); optional ``family`` /
 ``Model Family``. Rows without compute are dropped. Chance levels: MMLU, ARC, HellaSwag 0.25, Winogrande
-/ XWinograd 0.5, others 0 (override with ``--floor BENCH=VALUE``).
+/ XWinograd 0.5, others 0 (override with ``--floor BENCH=VALUE``). A table without compute (e.g. the same
+repository's ``base_llm_leaderboard_v2_eval.csv``) must first be joined on ``Model`` with the FLOPs of
+``base_llm_benchmark_eval.csv``.
 
 Usage: python bench/downstream_public.py [TABLE.csv] [--floor BENCH=VALUE ...] [--cuts 1e22,3e22,...]
-(or the env var SCALINGLAB_DOWNSTREAM_TABLE). Prints errors in accuracy points (x100) per benchmark and
+[--methods plain,cli-proposed,select] (or the env var SCALINGLAB_DOWNSTREAM_TABLE). Prints errors in accuracy points (x100) per benchmark and
 method, the 80% interval coverage, and ends with ``downstream_vs_sigmoid_mae_ratio: <value>`` (the
 ``select`` route's mean absolute error over all held-out predictions / the plain sigmoid's; lower is
 better, <= 1 means at least as good as the plain sigmoid).
@@ -165,7 +173,7 @@ def evaluate(df, benches, floors, cuts, methods, min_train=8, min_test=3):
 def main(argv):
     path = None
     floors_cli, cuts = {}, DEFAULT_CUTS
-    methods = ("plain", "cli", "cli-nofloor", "select")
+    methods = ("plain", "cli-proposed", "select")
     it = iter(argv)
     for a in it:
         if a == "--floor":
