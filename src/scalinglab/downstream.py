@@ -690,7 +690,7 @@ def fit_accuracy_sigmoid(data, *, x: str = "flops", y: str, floor: float | None 
         r, law=law, variables={var: x}, data_ranges={var: r.data_ranges["C"]},
         data={"X": {var: r.data["X"]["C"]}, "y": r.data["y"]}, intervals=ivs, level=float(level),
         calibration={"method": "downstream-sigmoid/v1", "reach_noise_per_decade": rel_reach,
-                     "source": "backtest" if calibrate else "fixed"})
+                     "source": "reach-backtest" if calibrate else "fixed"})
 
 
 # --------------------------------------------------------------------------------------------- backtests

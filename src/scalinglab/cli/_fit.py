@@ -74,6 +74,12 @@ def fit_cmd(
         from ..fit._auto import fit_auto
 
         res, choice = fit_auto(file, x=x, y=y, loss=loss, delta=delta, bootstrap=bootstrap, seed=seed, level=level)
+    elif (law if isinstance(law, str) else law.name) == "sigmoid" and loss == "auto":
+        # benchmark accuracy vs compute: least squares with weak slope/ceiling priors (scalinglab.downstream)
+        from ..downstream import fit_accuracy_sigmoid
+
+        res = fit_accuracy_sigmoid(file, x=x or "flops", y=y, floor=floor, bootstrap=bootstrap or 100, seed=seed,
+                                   level=level)
     else:
         res = fit(file, law, x=x, y=y, loss=loss, delta=delta, bootstrap=bootstrap, seed=seed, level=level)
     if out_path:
