@@ -8,13 +8,13 @@ every model at or above it:
 
 * ``plain``: the baseline, ``chance + (1 - chance) * sigmoid(k (log10 C - x0))`` fitted by least squares
   (interval: +-z * residual sd);
-* ``cli`` / ``cli-nofloor`` (opt-in, slow): what ``scalinglab fit models.csv --law sigmoid --x flops --y
-  BENCH [--floor CHANCE]`` then ``scalinglab predict fit.json flops=...`` give today (the catalog
-  ``sigmoid`` law through the generic ``scalinglab.fit``; a failed fit, e.g. "no detectable trend",
-  counts as no forecast);
-* ``cli-proposed`` / ``cli-proposed-nofloor``: ``scalinglab.downstream.fit_accuracy_sigmoid`` (the
-  FitResult proposed for ``fit --law sigmoid``: least squares with weak slope/ceiling priors), predicted
-  through ``FitResult.predict`` as ``scalinglab predict`` does;
+* ``cli`` / ``cli-nofloor``: what ``scalinglab fit models.csv --law sigmoid --x flops --y BENCH
+  [--floor CHANCE]`` then ``scalinglab predict fit.json flops=...`` give
+  (``scalinglab.downstream.fit_accuracy_sigmoid``: least squares with weak slope/ceiling priors, predicted
+  through ``FitResult.predict``);
+* ``generic-fit`` / ``generic-fit-nofloor`` (opt-in, slow): the catalog ``sigmoid`` law through the
+  generic ``scalinglab.fit.fit`` (what ``fit --law sigmoid`` did before; a failed fit, e.g. "no
+  detectable trend", counts as no forecast);
 * ``sigmoid``: ``SigmoidPredictor(BENCH, floor=CHANCE)`` (ceiling fitted);
 * ``select``: ``scalinglab.downstream.select_downstream(table, BENCH, floor=CHANCE)`` (the downstream
   module's default route, also ``scalinglab downstream``: candidates chosen by backtest, the plain-form
@@ -29,7 +29,7 @@ repository's ``base_llm_leaderboard_v2_eval.csv``) must first be joined on ``Mod
 ``base_llm_benchmark_eval.csv``.
 
 Usage: python bench/downstream_public.py [TABLE.csv] [--floor BENCH=VALUE ...] [--cuts 1e22,3e22,...]
-[--methods plain,cli-proposed,select] (or the env var SCALINGLAB_DOWNSTREAM_TABLE). Prints errors in accuracy points (x100) per benchmark and
+[--methods plain,cli,select] (or the env var SCALINGLAB_DOWNSTREAM_TABLE). Prints errors in accuracy points (x100) per benchmark and
 method, the 80% interval coverage, and ends with ``downstream_vs_sigmoid_mae_ratio: <value>`` (the
 ``select`` route's mean absolute error over all held-out predictions / the plain sigmoid's; lower is
 better, <= 1 means at least as good as the plain sigmoid).
@@ -119,8 +119,8 @@ def run_methods(train, test, bench, floor, methods):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name in methods:
-            if name in ("cli", "cli-nofloor"):
-                law = get_law("sigmoid", floor=floor) if name == "cli" else "sigmoid"
+            if name in ("generic-fit", "generic-fit-nofloor"):
+                law = get_law("sigmoid", floor=floor) if name == "generic-fit" else "sigmoid"
                 try:
                     r = fit(tab, law, x="flops", y=bench, loss="auto")
                 except ScalingLabError:      # e.g. "no detectable trend": the user gets no forecast
@@ -129,10 +129,10 @@ def run_methods(train, test, bench, floor, methods):
                     continue
                 p = r.predict(level=0.8, flops=test["flops"].to_numpy())
                 out[name] = (np.atleast_1d(p.value), *map(np.atleast_1d, p.interval))
-            elif name in ("cli-proposed", "cli-proposed-nofloor"):  # proposed for `fit --law sigmoid`
+            elif name in ("cli", "cli-nofloor"):  # what `fit --law sigmoid` does
                 from scalinglab.downstream import fit_accuracy_sigmoid
 
-                r = fit_accuracy_sigmoid(tab, x="flops", y=bench, floor=floor if name == "cli-proposed" else None)
+                r = fit_accuracy_sigmoid(tab, x="flops", y=bench, floor=floor if name == "cli" else None)
                 p = r.predict(level=0.8, flops=test["flops"].to_numpy())
                 out[name] = (np.atleast_1d(p.value), *map(np.atleast_1d, p.interval))
             elif name == "sigmoid":      # SigmoidPredictor with its ceiling fitted (library default)
@@ -173,7 +173,7 @@ def evaluate(df, benches, floors, cuts, methods, min_train=8, min_test=3):
 def main(argv):
     path = None
     floors_cli, cuts = {}, DEFAULT_CUTS
-    methods = ("plain", "cli-proposed", "select")
+    methods = ("plain", "cli", "select")
     it = iter(argv)
     for a in it:
         if a == "--floor":
