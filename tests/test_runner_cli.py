@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -106,3 +107,21 @@ def test_demo_quick_end_to_end(tmp_path):
     assert r2.exit_code == 0
     s2 = json.loads(r2.stdout)
     assert s2["measured"]["loss_nats"] == s["measured"]["loss_nats"]
+
+
+@pytest.mark.torch
+@pytest.mark.slow
+def test_demo_emergence_flag(tmp_path):
+    """`demo --emergence` adds the toy task trained on the runner: exact match flagged sharp, the answer's
+    log-probability smooth, exact match ~ token accuracy^16, written to emergence.json and the JSON summary."""
+    pytest.importorskip("torch")
+    r = _invoke("demo", "--quick", "--emergence", "--out", tmp_path / "demo", "--json")
+    assert r.exit_code == 0, r.output
+    e = json.loads(r.stdout)["emergence"]
+    assert e == json.loads((tmp_path / "demo" / "emergence.json").read_text())
+    assert e["verdicts"]["exact_match"] == "sharp" and e["verdicts"]["logprob"] == "smooth"
+    em, tok = np.array(e["exact_match"]), np.array(e["token_accuracy"])
+    assert len(em) == len(e["flops"]) == 8 and np.all(np.diff(e["flops"]) > 0)
+    assert em[:4].max() < 0.01 < em[-1] and tok[0] < 0.35 < 0.85 < tok[-1]
+    assert np.all(np.abs(em - tok ** e["answer_tokens"]) < 0.15)
+    assert np.all(np.diff(e["logprob"]) > 0)

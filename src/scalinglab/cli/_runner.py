@@ -240,6 +240,9 @@ def demo_cmd(
     data: Annotated[str, typer.Option("--data", help="'markov': synthetic source with a known entropy rate "
                                                      "(default); 'text': the bundled public-domain English "
                                                      "(no known floor; tiny models fit it less well).")] = "markov",
+    emergence: Annotated[bool, typer.Option("--emergence", help="Also train the toy emergence ladder (~30 s): "
+                                                              "exact match looks sharp, the answer's "
+                                                              "log-probability smooth.")] = False,
     json_: bool = JsonOpt,
 ) -> None:
     """Train a small ladder on a CPU, fit a scaling law, predict a 10x bigger run, train it, compare."""
@@ -251,5 +254,10 @@ def demo_cmd(
         raise InputError(f"--data must be 'markov' or 'text', got {data!r}")
     summary = run_demo(quick=quick, out=out_dir, fresh=fresh, console=err if json_ else out,
                        show_progress=True, data=data)
+    if emergence:
+        from ..runner.demo import run_emergence_demo
+
+        summary["emergence"] = run_emergence_demo(out=out_dir, console=err if json_ else out,
+                                                  n_examples=300 if quick else None)
     if json_:
         emit_json(summary)
