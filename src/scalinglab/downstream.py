@@ -375,7 +375,7 @@ def _sigmoid_bounds(names, y, bounded) -> tuple[np.ndarray, np.ndarray]:
     for n in names:
         if n == "floor":
             lo.append(lo_acc)
-            hi.append(float(np.min(y)) + 1e-9)
+            hi.append(max(float(np.min(y)), lo_acc) + 1e-3 * max(hi_acc - lo_acc, 1e-9))
         elif n == "ceiling":
             lo.append(float(np.median(y)))
             hi.append(hi_acc)
@@ -423,8 +423,8 @@ def _fit_sigmoid_map(law, C: np.ndarray, y: np.ndarray, *, bounded, prior_sd: fl
                 for n in names:
                     th.append({"floor": float(np.min(y)), "ceiling": float(np.max(y)), "k": k0, "x0": float(x0)}[n])
                 starts.append(th)
-    starts = [np.clip(np.asarray(s, float), lo + 1e-9 * (1 + np.abs(lo)), hi - 1e-9 * (1 + np.abs(hi)))
-              for s in starts]
+    width = np.where(np.isfinite(hi - lo), hi - lo, 2.0 + np.abs(np.where(np.isfinite(lo), lo, hi)))
+    starts = [np.clip(np.asarray(s, float), lo + 1e-6 * width, hi - 1e-6 * width) for s in starts]
 
     ic = names.index("ceiling") if "ceiling" in names else None
     top = None if bounded is None or ic is None or not ceiling_sd else float(bounded[1])
