@@ -69,7 +69,7 @@ def coverage(ivs, y):
 
 
 def main() -> None:
-    n_seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    n_seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 40
     t0 = time.perf_counter()
     print(f"== synthetic families ({n_seeds} seeds each; 8 IsoFLOP budgets x 9 runs; hold out the top 2)")
     pooled = {0.5: [], 0.8: [], 0.95: []}
