@@ -243,7 +243,14 @@ class TwoStepResult:
         return X, comp / np.max(comp_fit)
 
     def predict(self, level: float = 0.8, **variables) -> DownstreamPrediction:
-        """Accuracy at a scale, e.g. ``predict(flops=1e24)`` or ``predict(params=7e9, tokens=4e12)``."""
+        """Accuracy at a scale, e.g. ``predict(flops=1e24)`` or ``predict(params=7e9, tokens=4e12)``
+        (FLOPs, parameters, tokens), with an interval at ``level`` and the extrapolation it needs.
+
+        Raises
+        ------
+        InputError
+            If ``level`` is not in (0, 1) or the scale variables do not match the fit.
+        """
         if not 0 < float(level) < 1:
             raise InputError(f"level must be between 0 and 1, got {level}")
         X, reach = self._step1_X(variables)
@@ -864,7 +871,13 @@ class ObservationalResult:
 
     def predict(self, scores, level: float = 0.8) -> DownstreamPrediction:
         """Predict the target for a model from its cheap-benchmark accuracies: a mapping
-        benchmark -> accuracy (or a sequence in ``cheap`` order, or an array of rows)."""
+        benchmark -> accuracy (or a sequence in ``cheap`` order, or an array of rows ``(m, len(cheap))``).
+
+        Raises
+        ------
+        InputError
+            If a cheap benchmark's score is missing or the number of scores does not match ``cheap``.
+        """
         if isinstance(scores, Mapping):
             missing = [b for b in self.cheap if b not in scores]
             if missing:
