@@ -125,3 +125,4 @@ def test_demo_emergence_flag(tmp_path):
     assert em[:4].max() < 0.01 < em[-1] and tok[0] < 0.35 < 0.85 < tok[-1]
     assert np.all(np.abs(em - tok ** e["answer_tokens"]) < 0.15)
     assert np.all(np.diff(e["logprob"]) > 0)
+    assert e["logprob_per_token"] == pytest.approx([v / e["answer_tokens"] for v in e["logprob"]])

@@ -223,7 +223,8 @@ def run_emergence_demo(*, out: str | Path = "scalinglab-demo", console: Any = No
     :func:`scalinglab.emergence.analyze_emergence` against training compute (FLOPs, 6N·D).
 
     Returns a JSON-ready dict: ``params`` (parameters), per-checkpoint ``tokens`` (training tokens),
-    ``flops``, ``exact_match`` / ``token_accuracy`` (fractions of 1), ``logprob`` (nats per answer), and
+    ``flops``, ``exact_match`` / ``token_accuracy`` (fractions of 1), ``logprob`` (nats per answer),
+    ``logprob_per_token`` (nats per answer token), and
     ``verdicts`` (metric → ``"sharp"`` / ``"smooth"``); also written to ``out/emergence.json``.
 
     Raises:
@@ -246,18 +247,23 @@ def run_emergence_demo(*, out: str | Path = "scalinglab-demo", console: Any = No
     table = metrics_by_model(runs, scale="flops")
     report = analyze_emergence(runs, scale="flops", metrics=metrics, bootstrap=100, seed=seed)
     L = int(TOY_EMERGENCE["task"]["pairs"])
-    t = Table("training tokens", "FLOPs", "token accuracy", f"exact match ({L} tokens)", "log-prob (nats)")
+    t = Table("training tokens", "FLOPs", "token accuracy", f"exact match ({L} tokens)",
+              "log-prob per answer token (nats)")
     tokens = sorted(int(v) for v in runs["tokens"].unique())
     for d, (_, r) in zip(tokens, table.iterrows(), strict=True):
         t.add_row(f"{d:,}", f"{r['flops']:.3g}", f"{r['token_accuracy']:.3f}", f"{r['exact_match']:.3f}",
-                  f"{r['logprob']:.2f}")
+                  f"{r['logprob'] / L:.3f}")
     console.print(t)
     verdicts = {m: report.metrics[m].verdict for m in metrics}
     console.print("verdicts: " + ", ".join(f"{m} [bold]{v}[/]" for m, v in verdicts.items())
-                  + " — exact match ≈ token accuracy^16 jumps; the answer's log-probability improves steadily")
+                  + f" — exact match ≈ token accuracy^{L} jumps; the per-token log-probability of the answer "
+                    "improves steadily (token accuracy, an argmax per token, can itself look sharp at this "
+                    "tiny scale)")
     result = {"params": int(runs["params"].iloc[0]), "tokens": tokens,
               "flops": [float(v) for v in table["flops"]],
-              **{m: [float(v) for v in table[m]] for m in metrics}, "answer_tokens": L, "verdicts": verdicts,
+              **{m: [float(v) for v in table[m]] for m in metrics},
+              "logprob_per_token": [float(v) / L for v in table["logprob"]], "answer_tokens": L,
+              "verdicts": verdicts,
               "knee_exact_match_flops": report.metrics["exact_match"].knee_scale}
     (out / "emergence.json").write_text(json.dumps(result, indent=2, default=float))
     return result
