@@ -239,10 +239,11 @@ def test_toy_emergence(tmp_path):
     pytest.importorskip("torch")
     r = run_example("toy_emergence", tmp_path)
     tok, em = np.array(r["token_accuracy"]), np.array(r["exact_match"])
-    assert r["answer_tokens"] == 16 and len(tok) == len(em) == len(r["flops"]) == 8
+    assert r["answer_tokens"] == 16 and len(tok) == len(em) == len(r["flops"]) == 10
     np.testing.assert_allclose(r["flops"], 6 * r["params"] * np.array(r["tokens"]), rtol=1e-9)
     assert np.all(np.diff(tok) > -0.02) and tok[0] < 0.35 and tok[-1] > 0.85
     assert max(em[:4]) < 0.01 and em[-1] > 0.05
     np.testing.assert_allclose(em, tok ** 16, atol=0.1)       # exact match ≈ per-token accuracy^L
-    assert "exact_match" in r["sharp"] and "logprob" in r["smooth"]
+    assert "exact_match" in r["sharp"] and "logprob" in r["smooth"] and "token_accuracy" in r["smooth"]
+    assert r["flops"][-1] / r["flops"][0] > 10 ** 1.5                  # checkpoints span > 1.5 decades
     assert r["flops"][0] < r["knee_exact_match_flops"] < r["flops"][-1]

@@ -112,16 +112,19 @@ def test_demo_quick_end_to_end(tmp_path):
 @pytest.mark.torch
 @pytest.mark.slow
 def test_demo_emergence_flag(tmp_path):
-    """`demo --emergence` adds the toy task trained on the runner: exact match flagged sharp, the answer's
-    log-probability smooth, exact match ~ token accuracy^16, written to emergence.json and the JSON summary."""
+    """`demo --emergence` adds the toy task trained on the runner: exact match flagged sharp, per-token accuracy
+    and the answer's log-probability smooth, exact match ~ token accuracy^16, written to emergence.json and the
+    JSON summary."""
     pytest.importorskip("torch")
     r = _invoke("demo", "--quick", "--emergence", "--out", tmp_path / "demo", "--json")
     assert r.exit_code == 0, r.output
     e = json.loads(r.stdout)["emergence"]
     assert e == json.loads((tmp_path / "demo" / "emergence.json").read_text())
     assert e["verdicts"]["exact_match"] == "sharp" and e["verdicts"]["logprob"] == "smooth"
+    assert e["verdicts"]["token_accuracy"] == "smooth"
     em, tok = np.array(e["exact_match"]), np.array(e["token_accuracy"])
-    assert len(em) == len(e["flops"]) == 8 and np.all(np.diff(e["flops"]) > 0)
+    assert len(em) == len(e["flops"]) == 10 and np.all(np.diff(e["flops"]) > 0)
+    assert e["flops"][-1] / e["flops"][0] > 10 ** 1.5
     assert em[:4].max() < 0.01 < em[-1] and tok[0] < 0.35 < 0.85 < tok[-1]
     assert np.all(np.abs(em - tok ** e["answer_tokens"]) < 0.15)
     assert np.all(np.diff(e["logprob"]) > 0)

@@ -115,7 +115,8 @@ def test_lookup_task_format_and_entropy():
 @pytest.mark.slow
 @pytest.mark.torch
 def test_toy_emergence_ladder_exact_match_sharp_logprob_smooth(tmp_path):
-    """Trains the real toy ladder (~20 s on one CPU core): exact match jumps, log-probability is smooth."""
+    """Trains the real toy ladder (~40-60 s on one CPU core): exact match jumps, per-token accuracy and
+    log-probability are smooth."""
     from scalinglab.emergence import analyze_emergence, metrics_by_model
     from scalinglab.runner.tasks import TOY_EMERGENCE, toy_emergence_ladder
 
@@ -131,8 +132,10 @@ def test_toy_emergence_ladder_exact_match_sharp_logprob_smooth(tmp_path):
     assert tok[0] < 0.35 and tok[-1] > 0.85                    # from near the value prior to mostly right
     assert em[:4].max() < 0.01 and em[-1] > 0.05               # exact match: nothing, then something
     np.testing.assert_allclose(em, tok ** 16, atol=0.1)        # ≈ per-token accuracy ** answer length
-    rep = analyze_emergence(runs, scale="flops", bootstrap=0, metrics=["exact_match", "logprob"])
+    assert D[-1] / D[0] > 10 ** 1.5                             # checkpoints span > 1.5 decades of tokens
+    rep = analyze_emergence(runs, scale="flops", bootstrap=0, metrics=["exact_match", "token_accuracy", "logprob"])
     assert rep.metrics["exact_match"].verdict == "sharp"
+    assert rep.metrics["token_accuracy"].verdict == "smooth"
     assert rep.metrics["logprob"].verdict == "smooth"
     # Rerunning on the same store retrains nothing and gives the same table (kept checkpoint weights).
     again = toy_emergence_ladder(store=tmp_path / "r.db", workdir=tmp_path / "w", seed=0, n_examples=500)

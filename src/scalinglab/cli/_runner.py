@@ -240,9 +240,9 @@ def demo_cmd(
     data: Annotated[str, typer.Option("--data", help="'markov': synthetic source with a known entropy rate "
                                                      "(default); 'text': the bundled public-domain English "
                                                      "(no known floor; tiny models fit it less well).")] = "markov",
-    emergence: Annotated[bool, typer.Option("--emergence", help="Also train the toy emergence ladder (~30 s): "
-                                                              "exact match looks sharp, the answer's "
-                                                              "log-probability smooth.")] = False,
+    emergence: Annotated[bool, typer.Option("--emergence", help="Also train the toy emergence ladder (~1 min): "
+                                                              "exact match looks sharp, token accuracy and the "
+                                                              "answer's log-probability smooth.")] = False,
     json_: bool = JsonOpt,
 ) -> None:
     """Train a small ladder on a CPU, fit a scaling law, predict a 10x bigger run, train it, compare."""

@@ -218,7 +218,7 @@ def run_demo(*, quick: bool = False, out: str | Path = "scalinglab-demo", consol
 
 def run_emergence_demo(*, out: str | Path = "scalinglab-demo", console: Any = None, seed: int = 0,
                        n_examples: int | None = None) -> dict:
-    """Train the toy emergence ladder (:func:`scalinglab.runner.tasks.toy_emergence_ladder`, ~20-40 CPU-s)
+    """Train the toy emergence ladder (:func:`scalinglab.runner.tasks.toy_emergence_ladder`, ~40-60 CPU-s)
     into ``out/toy-emergence.db`` and classify its metrics with
     :func:`scalinglab.emergence.analyze_emergence` against training compute (FLOPs, 6N·D).
 
@@ -256,9 +256,9 @@ def run_emergence_demo(*, out: str | Path = "scalinglab-demo", console: Any = No
     console.print(t)
     verdicts = {m: report.metrics[m].verdict for m in metrics}
     console.print("verdicts: " + ", ".join(f"{m} [bold]{v}[/]" for m, v in verdicts.items())
-                  + f" — exact match ≈ token accuracy^{L} jumps; the per-token log-probability of the answer "
-                    "improves steadily (token accuracy, an argmax per token, can itself look sharp at this "
-                    "tiny scale)")
+                  + f" — exact match ≈ token accuracy^{L} jumps, while token accuracy (frequent keys are "
+                    "learned first, rare ones later) and the per-token log-probability of the answer improve "
+                    "steadily")
     result = {"params": int(runs["params"].iloc[0]), "tokens": tokens,
               "flops": [float(v) for v in table["flops"]],
               **{m: [float(v) for v in table[m]] for m in metrics},
