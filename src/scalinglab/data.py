@@ -56,7 +56,7 @@ import pyarrow.compute as pc
 from ._errors import DataError, InputError, UnitError
 from .units import parse_quantity
 
-__all__ = ["RunTable", "load_runs", "CANONICAL_COLUMNS", "COLUMN_ALIASES", "FLOPS_CONVENTIONS"]
+__all__ = ["RunTable", "load_runs", "write_frame", "CANONICAL_COLUMNS", "COLUMN_ALIASES", "FLOPS_CONVENTIONS"]
 
 #: Canonical column names, in the order a loaded table lists them.
 CANONICAL_COLUMNS: tuple[str, ...] = (
@@ -1137,6 +1137,24 @@ class RunTable:
         import polars as pl
 
         return pl.from_pandas(self._df)
+
+
+def write_frame(df, path: str | os.PathLike) -> Path:
+    """Write a pandas DataFrame (one row per run) to ``path`` atomically, in the format its suffix names:
+    ``.parquet``, ``.json`` (records, indented), ``.jsonl`` (one record per line), else CSV.
+
+    Raises
+    ------
+    InputError
+        If the directory of ``path`` does not exist.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix == ".parquet":
+        return _atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
+    if suffix in (".json", ".jsonl"):
+        return _atomic_write(path, lambda tmp: df.to_json(tmp, orient="records", lines=suffix == ".jsonl",
+                                                          indent=None if suffix == ".jsonl" else 2))
+    return _atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
 
 
 def _atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> Path:

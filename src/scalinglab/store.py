@@ -609,14 +609,8 @@ class Store:
         return load_runs(df)
 
     def export(self, path: str | os.PathLike, *, per_checkpoint: bool = False) -> Path:
-        """Write the run table to ``path`` (.csv, .parquet or .json by suffix)."""
-        path = Path(path)
-        df = self.to_frame(per_checkpoint=per_checkpoint)
-        suffix = path.suffix.lower()
-        if suffix == ".parquet":
-            df.to_parquet(path, index=False)
-        elif suffix in (".json", ".jsonl"):
-            df.to_json(path, orient="records", lines=suffix == ".jsonl", indent=None if suffix == ".jsonl" else 2)
-        else:
-            df.to_csv(path, index=False)
-        return path
+        """Write the run table to ``path`` atomically (.csv, .parquet, .json or .jsonl by suffix; see
+        `scalinglab.data.write_frame`, which raises `InputError` when the folder does not exist)."""
+        from .data import write_frame
+
+        return write_frame(self.to_frame(per_checkpoint=per_checkpoint), path)

@@ -25,14 +25,11 @@ OutOpt = Annotated[Path, typer.Option("-o", "--output", help="Run table to write
 
 
 def _write(df, output: Path) -> None:
-    suffix = output.suffix.lower()
+    """Write the imported run table to ``output`` (format by suffix), creating its folder."""
+    from ..data import write_frame
+
     output.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".parquet":
-        df.to_parquet(output, index=False)
-    elif suffix in (".json", ".jsonl"):
-        df.to_json(output, orient="records", lines=suffix == ".jsonl", indent=None if suffix == ".jsonl" else 2)
-    else:
-        df.to_csv(output, index=False)
+    write_frame(df, output)
 
 
 @_import_command("mlflow")
