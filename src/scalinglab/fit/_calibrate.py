@@ -238,7 +238,7 @@ def calibrate(fd, law, *, fit_kwargs: dict, fracs=CAL_FRACS, fits: list | None =
     for kind, d in (("center", d_center), ("edge", d_edge)):
         if DISTANCE not in (kind, "both"):
             continue
-        key = "" if kind == DISTANCE or (DISTANCE == "both" and kind == "center") else "_" + kind
+        key = "_edge" if kind == "edge" and DISTANCE == "both" else ""  # "both": center lines keep the plain key
         out["quantile_lines" + key] = {f"{t:g}": list(quantile_line(s, d, w, t)) for t in QR_TAUS}
         out["d_max" + key] = float(np.max(d))
     m, m0 = float(len(cuts)), PRIOR["weight"]
