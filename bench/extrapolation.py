@@ -1,0 +1,287 @@
+"""Extrapolation harness: fit below a compute cut, predict every run above it, on many ladders and cuts.
+
+Datasets (each its own unit for leave-one-dataset-out):
+
+* public ladders, read from paths (skipped when absent; never bundled): Epoch AI's extraction of the
+  Chinchilla runs (Besiroglu et al. 2024; D = Training FLOP / (6 N), the 5 highest losses dropped) and the
+  IsoFLOP runs of the "(Mis)fitting scaling laws" study (Open-Athena extract; each (dataset, experiment,
+  condition) is its own ladder);
+* synthetic families with known truth, IsoFLOP designs (8 budgets x 9 runs, 1e17..1e20 FLOPs): Chinchilla
+  well specified (1 % noise), a smoothly broken power law in N, a law with a bend in D (the data term flattens
+  past 3e10 tokens), heteroscedastic noise (3 % at the smallest budget down to 0.3 % at the largest), and an
+  IsoFLOP design with off-optimal runs (N from 1/20x to 2x the optimum). Two seeds each.
+
+Cuts: the largest 10 / 20 / 30 % of runs by compute are held out (an IsoFLOP budget, or for Epoch a cluster
+of compute within 0.04 decades, is never split). Per (dataset, cut) and method: median and max |relative
+error| of the held-out runs, bias (median signed relative error), coverage of the 50 / 80 / 95 % intervals
+and the 80 % interval score (Gneiting & Raftery 2007, in units of the actual loss; lower is better).
+
+Methods: ``default`` (``fit(..., "chinchilla")`` as shipped), ``huber`` and ``asymmetric`` (bare
+single-objective fits, calibrated intervals), ``approach3`` (Hoffmann et al.'s Approach 3 as usually run:
+Huber, no calibration, the prior interval rule) and ``stack`` (the backtest-weighted stack of
+``scalinglab.fit._ensemble``). Approaches 1 and 2 estimate compute-optimal exponents, not the loss of a given
+run, so they have no row (``fit.approach1_envelope`` / ``approach2_isoflop``).
+
+Leave one dataset out: the stack's choice constants (shrinkage toward an equal mix, see
+``_ensemble.SHRINK``) and the calibration prior weight are chosen, for each scored dataset, on the other
+datasets only; the printed "out-of-sample" table uses those choices. A synthetic family counts as one
+dataset (its seeds go out together).
+
+Usage: ``python bench/extrapolation.py [--seeds 2] [--data DIR]``. Ends with ``default_wins_fraction: <x>``:
+the share of (dataset, cut) pairs where the default's median error <= 1.05 x min(huber, asymmetric) AND its
+max error <= 1.05 x min(huber, asymmetric).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scalinglab.fit import fit
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+E, A, B, AL, BE = 1.69, 406.4, 410.7, 0.34, 0.28
+CUTS = (0.1, 0.2, 0.3)
+LEVELS = (0.5, 0.8, 0.95)
+#: candidate calibration prior weights (``_calibrate.PRIOR["weight"]``) chosen leave-one-dataset-out
+PRIOR_WEIGHTS = (0.1, 0.3, 1.0)
+
+try:  # the stacked estimator (absent on versions before it)
+    from scalinglab.fit._ensemble import SHRINK_CHOICES, restack, stack_fit
+
+    STACK = (stack_fit, restack, SHRINK_CHOICES)
+except ImportError:
+    STACK = None
+
+
+# ---------------------------------------------------------------- synthetic truths
+def chinchilla(N, D):
+    return E + A * N ** -AL + B * D ** -BE
+
+
+def broken(N, D):
+    """N term steepens smoothly past 3e8 parameters (Caballero et al. 2023 form)."""
+    return E + A * N ** -AL * (1 + (N / 3e8) ** 2) ** (-0.06) + B * D ** -BE
+
+
+def bend(N, D):
+    """The data term flattens past 3e10 tokens (diminishing returns a pure power law misses)."""
+    return E + A * N ** -AL + B * D ** -BE * (1 + (D / 3e10)) ** 0.08
+
+
+def isoflop(fn, seed, noise, spread=(1 / 5, 5), budgets=np.geomspace(1e17, 1e20, 8), k=9, hetero=False):
+    rng = np.random.default_rng(seed)
+    G = (AL * A / (BE * B)) ** (1 / (AL + BE))
+    rows = []
+    for i, C in enumerate(budgets):
+        n_opt = G * (C / 6) ** (BE / (AL + BE))
+        sd = noise * (10 ** (-i / (len(budgets) - 1))) if hetero else noise
+        for N in n_opt * np.geomspace(*spread, k) * np.exp(0.1 * rng.standard_normal(k)):
+            D = C / (6 * N)
+            rows.append((N, D, C, fn(N, D) * np.exp(sd * rng.standard_normal())))
+    return pd.DataFrame(rows, columns=["params", "tokens", "flops", "loss"])
+
+
+SYNTHETIC = {
+    "syn:chinchilla-1%": lambda s: isoflop(chinchilla, s, 0.01),
+    "syn:broken-N": lambda s: isoflop(broken, s, 0.005),
+    "syn:bend-D": lambda s: isoflop(bend, s, 0.005),
+    "syn:heteroscedastic": lambda s: isoflop(chinchilla, s, 0.03, hetero=True),
+    "syn:off-optimal": lambda s: isoflop(chinchilla, s, 0.005, spread=(1 / 20, 2)),
+}
+
+
+# ---------------------------------------------------------------- public ladders
+def clusters(flops, gap=0.04):
+    """Budget ids: runs whose log10 compute lies within ``gap`` decades of the previous one share a budget."""
+    lf = np.log10(np.asarray(flops, float))
+    o = np.argsort(lf)
+    g = np.zeros(len(lf), int)
+    cur = 0
+    for a, b in zip(o[:-1], o[1:], strict=True):
+        cur += lf[b] - lf[a] > gap
+        g[b] = cur
+    return g
+
+
+def public(data_dir: Path) -> dict[str, pd.DataFrame]:
+    out = {}
+    p = data_dir / "epoch_chinchilla_svg_extracted.csv"
+    if p.exists():
+        df = pd.read_csv(p).sort_values("loss").iloc[:-5]
+        N = df["Model Size"].to_numpy(float)
+        C = df["Training FLOP"].to_numpy(float)
+        out["epoch-chinchilla"] = pd.DataFrame({"params": N, "tokens": C / (6 * N), "flops": C,
+                                                "loss": df["loss"].to_numpy(float)})
+    else:
+        print(f"skip: {p} absent")
+    p = data_dir / "openathena_isoflops_misfitting_extract.csv"
+    if p.exists():
+        df = pd.read_csv(p)
+        keys = [k for k in ("dataset", "experiment", "condition") if k in df.columns]
+        for key, g in df.groupby(keys, dropna=False):
+            name = "misfitting:" + "/".join(str(k) for k in np.atleast_1d(key) if str(k) != "nan")
+            out[name] = pd.DataFrame({"params": g["params"].to_numpy(float), "tokens": g["tokens"].to_numpy(float),
+                                      "flops": g["budget"].to_numpy(float), "loss": g["loss"].to_numpy(float)})
+    else:
+        print(f"skip: {p} absent")
+    return out
+
+
+def split(df: pd.DataFrame, frac: float):
+    """Train/test masks: the largest ``frac`` of runs by compute held out, budgets whole."""
+    g = clusters(df["flops"].to_numpy(float))
+    order = np.argsort(-df["flops"].to_numpy(float))
+    k = max(1, math.ceil(frac * len(df)))
+    thr_budget = g[order[k - 1]]
+    test = g >= thr_budget
+    return ~test, test
+
+
+# ---------------------------------------------------------------- methods
+def _quiet(fn, *a, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*a, **kw)
+
+
+def _predict(res, te, prior_weight=None):
+    """(value, {level: (lo, hi)}) of a FitResult on the test runs; ``prior_weight`` re-mixes the calibration."""
+    if prior_weight is not None and res.calibration.get("quantile_lines"):
+        n = float(res.calibration.get("n_cuts", 1))
+        res = dataclasses.replace(res, calibration={**res.calibration, "prior_weight": prior_weight / (prior_weight + n)})
+    N, D = te["params"].to_numpy(float), te["tokens"].to_numpy(float)
+    ivs, value = {}, None
+    for lv in LEVELS:
+        p = _quiet(res.predict, level=lv, N=N, D=D)
+        ivs[lv] = tuple(np.asarray(v, float) for v in p.interval)
+        value = np.asarray(p.value, float)
+    return value, ivs
+
+
+def run_methods(tr: pd.DataFrame) -> dict:
+    """Every method's FitResult on the training runs (variants differing only in cheap constants share one)."""
+    out, times = {}, {}
+    for name, kw in (("default", {}), ("huber", {"loss": "huber"}), ("asymmetric", {"loss": "asymmetric"}),
+                     ("approach3", {"loss": "huber", "calibrate": False})):
+        t = time.perf_counter()
+        out[name] = _quiet(fit, tr, "chinchilla", **kw)
+        times[name] = time.perf_counter() - t
+    if STACK is not None:
+        t = time.perf_counter()
+        out["stack"] = _quiet(STACK[0], tr, "chinchilla", keep_members=True)
+        times["stack"] = time.perf_counter() - t
+    return out, times
+
+
+def metrics(value, ivs, y) -> dict:
+    rel = (value - y) / y
+    m = {"median": float(np.median(np.abs(rel))), "max": float(np.max(np.abs(rel))), "bias": float(np.median(rel))}
+    for lv, (lo, hi) in ivs.items():
+        m[f"cov{int(lv * 100)}"] = float(np.mean((lo <= y) & (y <= hi)))
+    lo, hi = ivs[0.8]
+    a = 0.2
+    m["is80"] = float(np.mean(((hi - lo) + (2 / a) * np.maximum(lo - y, 0) + (2 / a) * np.maximum(y - hi, 0)) / y))
+    m["inside"] = bool(np.all((lo < value) & (value < hi)))
+    return m
+
+
+# ---------------------------------------------------------------- main
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--data", type=Path, default=DATA)
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    tables = [(name, name, df) for name, df in public(args.data).items()]
+    for fam, gen in SYNTHETIC.items():
+        tables += [(fam, f"{fam}#{s}", gen(7_000 + s)) for s in range(args.seeds)]
+    rows = []  # one per (table, cut, method, setting)
+    timing = {}
+    for fam, tname, df in tables:
+        for frac in CUTS:
+            trm, tem = split(df, frac)
+            tr, te = df[trm].reset_index(drop=True), df[tem].reset_index(drop=True)
+            y = te["loss"].to_numpy(float)
+            fits, times = run_methods(tr)
+            for k, v in times.items():
+                timing.setdefault(k, []).append(v)
+            base = {"dataset": fam, "table": tname, "cut": frac, "n_train": len(tr), "n_test": len(te)}
+            for name, res in fits.items():
+                variants = {"": res}
+                if name == "stack":
+                    variants = {f"shrink={s}": STACK[1](res, shrink=s) for s in STACK[2]}
+                for vname, r in variants.items():
+                    pws = PRIOR_WEIGHTS if name in ("default", "stack") else (None,)
+                    for pw in pws:
+                        value, ivs = _predict(r, te, pw)
+                        setting = ",".join(s for s in (vname, "" if pw is None else f"prior={pw}") if s)
+                        rows.append({**base, "method": name, "setting": setting, **metrics(value, ivs, y)})
+            print(f"  {tname:<34} cut {frac:.0%}: {len(tr):>3} fit / {len(te):>3} held out "
+                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    R = pd.DataFrame(rows)
+    pairs = R[["dataset", "table", "cut"]].drop_duplicates()
+
+    # leave one dataset out: each method's setting chosen on the other datasets (mean of (median + max)/2
+    # over their pairs, and 80% interval score as the tie-breaker), then scored on the held-out dataset
+    def score(sub):
+        return float(np.mean(0.5 * (sub["median"] + sub["max"]))) + 1e-3 * float(np.mean(sub["is80"]))
+
+    chosen = {}
+    oos = []
+    for method, M in R.groupby("method"):
+        for ds in R["dataset"].unique():
+            other = M[M["dataset"] != ds]
+            settings = sorted(M["setting"].unique())
+            best = min(settings, key=lambda s: score(other[other["setting"] == s])) if len(other) else settings[0]
+            chosen[(method, ds)] = best
+            oos.append(M[(M["dataset"] == ds) & (M["setting"] == best)])
+    OOS = pd.concat(oos)
+
+    pd.set_option("display.width", 200)
+    print("\n== out-of-sample table (settings chosen leave-one-dataset-out); errors in % of the actual loss")
+    show = OOS.copy()
+    for c in ("median", "max", "bias", "is80"):
+        show[c] = 100 * show[c]
+    print(show.groupby(["method"])[["median", "max", "bias", "cov50", "cov80", "cov95", "is80"]].mean().round(3)
+          .to_string())
+    print("\nper dataset (mean over cuts and seeds):")
+    print(show.groupby(["dataset", "method"])[["median", "max", "bias", "cov80", "is80"]].mean().round(3)
+          .unstack("method").to_string())
+    print("\nsettings chosen without the dataset scored:")
+    for (m, ds), s in sorted(chosen.items()):
+        if s:
+            print(f"  {m:<10} {ds:<34} {s}")
+
+    def wins(method):
+        w = []
+        for _, p in pairs.iterrows():
+            key = (OOS["table"] == p["table"]) & (OOS["cut"] == p["cut"])
+            d = OOS[key & (OOS["method"] == method)].iloc[0]
+            h = OOS[key & (OOS["method"] == "huber")].iloc[0]
+            a = OOS[key & (OOS["method"] == "asymmetric")].iloc[0]
+            w.append(d["median"] <= 1.05 * min(h["median"], a["median"]) and d["max"] <= 1.05 * min(h["max"], a["max"]))
+        return float(np.mean(w))
+
+    print("\nshare of (dataset, cut) pairs where the method's median AND max error are <= 1.05 x min(huber, asym):")
+    for m in sorted(OOS["method"].unique()):
+        cov = OOS[OOS["method"] == m]["cov80"].mean()
+        inside = OOS[OOS["method"] == m]["inside"].mean()
+        print(f"  {m:<10} wins {wins(m):.2f}   80% coverage {cov:.1%}   point strictly inside its interval "
+              f"{inside:.0%} of pairs")
+    print("\nmedian fit time per (dataset, cut), s: " + ", ".join(f"{k} {np.median(v):.2f}" for k, v in timing.items()))
+    print(f"pairs: {len(pairs)} ({len(R['dataset'].unique())} datasets x {len(CUTS)} cuts, synthetic x {args.seeds} "
+          f"seeds); harness time {time.perf_counter() - t0:.0f} s")
+    print(f"default_wins_fraction: {wins('default'):.3f}")
+
+
+if __name__ == "__main__":
+    main()
