@@ -14,9 +14,25 @@ Tables (schema version :data:`SCHEMA_VERSION`, recorded in ``schema_version``):
                  replays steps never duplicates rows.
 ``evaluations``  the final (and per-branch) evaluations that become run-table rows: N, D, C, loss.
 ``logs``         free-text events per run (start, resume, failure tracebacks).
+``attempts``     the attempt history: one row per lease taken on a run (attempt number, worker, host, start and
+                 end, outcome ``running | done | failed | interrupted | lost``, the step it resumed from, error).
 
 Crash safety: a run's final evaluations and ``status='done'`` are written in ONE transaction
 (:meth:`Store.finish_run`), so a crash leaves the run unfinished (and resumable), never half-finished.
+
+Leases and fencing: :meth:`Store.claim_run` returns the attempt number, the run's *fencing token*. Every write
+a worker makes on behalf of a run (heartbeat, metrics with ``owner=``, finish, release) carries ``lease_owner``
+AND that attempt number in its UPDATE's WHERE clause, so a worker that lost its lease (paused with SIGSTOP,
+cut off from the network) writes nothing after another worker took the run over. A lease is free when its
+holder is gone (a dead or stopped local process, or any holder whose heartbeat is older than ``lease_s``).
+
+Transient database faults: every store operation is one transaction, retried as a whole on a lost connection
+(PostgreSQL restarted, failover, network blip; ``pool_pre_ping`` drops dead pooled connections) with
+exponential backoff and jitter, logged once per outage on ``logging.getLogger("scalinglab.store")``. After
+``retry_s`` seconds (``$SCALINGLAB_STORE_RETRY_S``, default 300) it raises :class:`StoreUnavailableError`,
+which stops a sweep with one error; rerunning the command resumes it. Every operation is safe to repeat:
+inserts are insert-or-ignore, claims and finishes are fenced, and a finish whose commit was acknowledged on a
+dropped connection is recognised from the attempt history.
 
 Migrations: the ``schema_version`` table holds one integer. On open, a store with an older version is
 upgraded by the functions in :data:`MIGRATIONS` (version n → n+1, each in its own transaction); a store
@@ -24,7 +40,8 @@ written by a newer scalinglab is refused with a :class:`StoreError`. To change t
 ``SCHEMA_VERSION``, add ``MIGRATIONS[old] = fn(conn)`` that alters existing tables, and change the table
 definitions below to the new shape (fresh stores are created directly at the latest version).
 
-Schema history: v1 (scalinglab 0.1.0) initial tables; v2 adds the ``ix_runs_sweep_status`` index. Opening is
+Schema history: v1 (scalinglab 0.1.0) initial tables; v2 adds the ``ix_runs_sweep_status`` index; v3 adds
+the ``attempts`` table. Opening is
 safe when several processes open (and migrate) one store at once: SQLite serialises them with BEGIN
 IMMEDIATE, PostgreSQL with a transaction-scoped advisory lock.
 """
@@ -33,9 +50,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import json
+import logging
 import os
+import random
 import socket
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -61,14 +82,33 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 
 from ._errors import StoreError
 
-__all__ = ["Store", "SCHEMA_VERSION", "MIGRATIONS", "mask_url", "STATUSES"]
+__all__ = ["Store", "SCHEMA_VERSION", "MIGRATIONS", "mask_url", "STATUSES", "OUTCOMES", "StoreUnavailableError",
+           "LeaseLostError"]
 
-SCHEMA_VERSION = 2
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 3
 STATUSES = ("queued", "running", "done", "failed")
+#: outcome of one attempt (one lease) on a run, as kept in the ``attempts`` table.
+OUTCOMES = ("running", "done", "failed", "interrupted", "lost")
+
+#: defaults, overridable per process by these environment variables (seconds).
+DEFAULT_RETRY_S = float(os.environ.get("SCALINGLAB_STORE_RETRY_S", 300.0))
+DEFAULT_LEASE_S = float(os.environ.get("SCALINGLAB_LEASE_S", 120.0))
+
+
+class StoreUnavailableError(StoreError):
+    """The store's database stayed unreachable for longer than the store's ``retry_s`` seconds.
+
+    A sweep stops on it (nothing is lost: rerun the same command once the database is back)."""
+
+
+class LeaseLostError(StoreError):
+    """A write for a run was refused because this worker's lease (owner + attempt number) was taken over."""
 
 metadata = MetaData()
 #: 64-bit ids on PostgreSQL; SQLite needs exactly INTEGER for an autoincrementing rowid.
@@ -151,6 +191,22 @@ logs = Table(
     Column("message", Text, nullable=False),
 )
 
+attempts = Table(
+    "attempts", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("attempt", Integer, nullable=False),          # = runs.attempts when it was claimed: the fencing token
+    Column("worker", String(200), nullable=False),       # lease owner (host:pid:random)
+    Column("host", String(200)),
+    Column("pid", Integer),
+    Column("started_at", String(32), nullable=False),
+    Column("ended_at", String(32)),
+    Column("outcome", String(16), nullable=False, default="running"),  # one of OUTCOMES
+    Column("resumed_from_step", BigInteger),             # the checkpoint step this attempt started from
+    Column("error", Text),
+    UniqueConstraint("run_id", "attempt", name="uq_attempts_run_attempt"),
+)
+
 #: v2: runs indexed by (sweep, status) — `runs list --sweep/--status` and every sweep's resume scan use it.
 ix_runs_sweep_status = Index("ix_runs_sweep_status", runs.c.sweep, runs.c.status)
 
@@ -160,8 +216,13 @@ def _v1_to_v2(conn) -> None:
     ix_runs_sweep_status.create(conn, checkfirst=True)
 
 
+def _v2_to_v3(conn) -> None:
+    """Schema v2 → v3: add the ``attempts`` table (attempt history; earlier attempts are not reconstructed)."""
+    attempts.create(conn, checkfirst=True)
+
+
 #: version n → callable(conn) migrating a store from n to n+1 (see the module docstring).
-MIGRATIONS: dict[int, Any] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Any] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def _now() -> str:
@@ -195,30 +256,70 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
 
 
-def _owner_alive_here(owner: str) -> bool:
-    """True when ``owner`` is a live process on this host."""
+def _split_owner(owner: str) -> tuple[str | None, int | None]:
+    """(host, pid) of a ``host:pid:random`` owner string, or Nones."""
     try:
         host, pid, _ = owner.rsplit(":", 2)
-        if host != socket.gethostname():
-            return False
-        os.kill(int(pid), 0)
-    except (ValueError, OSError):
+        return host, int(pid)
+    except (ValueError, AttributeError):
+        return None, None
+
+
+def _proc_state(pid: int) -> str | None:
+    """The one-letter state of a local process from ``/proc`` (``R``, ``S``, ``T`` stopped, ``Z`` zombie...),
+    or None where /proc is unavailable."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def _owner_alive_here(owner: str) -> bool:
+    """True when ``owner`` is a running (not stopped, not zombie) process on this host."""
+    host, pid = _split_owner(owner)
+    if host != socket.gethostname() or pid is None:
         return False
-    return True
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return _proc_state(pid) not in ("T", "t", "Z", "X")
 
 
 def _owner_dead(owner: str) -> bool:
-    """True when ``owner`` is a process on this host that no longer exists."""
+    """True when ``owner`` is a process on this host that no longer exists (or is a zombie)."""
+    host, pid = _split_owner(owner)
+    if host != socket.gethostname() or pid is None:
+        return False
     try:
-        host, pid, _ = owner.rsplit(":", 2)
-        if host != socket.gethostname():
-            return False
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    except (ValueError, PermissionError, OSError):
+    except OSError:
         return False
-    return False
+    return _proc_state(pid) in ("Z", "X")
+
+
+#: PostgreSQL SQLSTATEs (or classes) worth retrying: connection exceptions, server shutting down / starting
+#: up, insufficient resources (disk full, too many connections), serialization failures and deadlocks.
+_TRANSIENT_SQLSTATE = ("08", "57P01", "57P02", "57P03", "53", "40001", "40P01")
+#: messages of connection failures without a SQLSTATE that retrying cannot fix (configuration errors).
+_PERMANENT_MESSAGES = ("does not exist", "authentication", "password", "resolve", "role ", "permission")
+
+
+def _retrying(what: str):
+    """Method decorator: run the method (one whole transaction) through :meth:`Store._retry`, so a
+    transient database fault is retried and any other database error becomes one `StoreError` line."""
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(self, *args, **kwargs):
+            return self._retry(what, fn, self, *args, **kwargs)
+
+        return wrapper
+
+    return deco
 
 
 class Store:
@@ -229,14 +330,34 @@ class Store:
     """
 
     def __init__(self, location: str | os.PathLike = "scalinglab-runs.db", *, busy_timeout_s: float = 60.0,
-                 echo: bool = False):
+                 echo: bool = False, retry_s: float | None = None, lease_s: float | None = None):
+        """Open (or create and migrate) the store.
+
+        ``busy_timeout_s``: seconds a SQLite writer waits for the lock. ``retry_s``: seconds an operation keeps
+        retrying while a PostgreSQL server is unreachable (default ``$SCALINGLAB_STORE_RETRY_S`` or 300; 0 = no
+        retry). ``lease_s``: seconds without a heartbeat after which a run's lease may be taken over (default
+        ``$SCALINGLAB_LEASE_S`` or 120); workers heartbeat every :attr:`heartbeat_s` seconds.
+
+        Raises
+        ------
+        StoreError
+            If the URL is invalid, the driver is missing, or the database cannot be opened or migrated
+            (`StoreUnavailableError` when the server stayed unreachable for ``retry_s`` seconds).
+        """
         self.url = _to_url(location)
         self.dialect = self.url.get_backend_name()
+        self.retry_s = DEFAULT_RETRY_S if retry_s is None else float(retry_s)
+        self.lease_s = DEFAULT_LEASE_S if lease_s is None else float(lease_s)
+        #: (run_id, owner) → attempt number of the leases this Store object took (fencing tokens).
+        self._tokens: dict[tuple[str, str], int] = {}
+        self._finishing: set[tuple[str, str]] = set()  # finish_run calls under way (see its retry rule)
         kwargs: dict[str, Any] = {"echo": echo, "future": True}
         if self.dialect == "sqlite":
             kwargs["connect_args"] = {"timeout": busy_timeout_s, "check_same_thread": False}
         else:
             kwargs["pool_pre_ping"] = True
+            if self.dialect == "postgresql":  # fail a connect to a vanished host in seconds, then retry
+                kwargs["connect_args"] = {"connect_timeout": 10}
         try:
             self.engine: Engine = create_engine(self.url, **kwargs)
         except Exception as exc:  # missing driver, bad URL
@@ -289,20 +410,70 @@ class Store:
             finally:
                 conn.info.pop("scalinglab_write", None)
 
-    def _guard(self, what: str):
-        store = self
+    # ------------------------------------------------------------------ faults: classify, retry, report
+    def _transient(self, exc: SQLAlchemyError) -> bool:
+        """True for a fault that retrying the whole transaction can cure: on PostgreSQL a lost or refused
+        connection, a server shutting down or starting up, insufficient resources, a serialization failure.
+        SQLite (a local file) never retries here: its busy timeout already waits for locks."""
+        if self.dialect != "postgresql" or not isinstance(exc, DBAPIError | DisconnectionError):
+            return False
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return True
+        if not isinstance(exc, OperationalError | InterfaceError | DisconnectionError):
+            return False
+        code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+        if code:
+            return code.startswith(_TRANSIENT_SQLSTATE)
+        msg = str(getattr(exc, "orig", None) or exc).lower()
+        return not any(m in msg for m in _PERMANENT_MESSAGES)
 
-        class _G:
-            def __enter__(self):
-                return None
+    def _error(self, what: str, exc: BaseException) -> StoreError:
+        """One readable line naming the store (password masked) and, for a full disk, what to do."""
+        orig = getattr(exc, "orig", None)
+        msg = (str(orig) if orig is not None else str(exc)).strip().splitlines()
+        msg = msg[0] if msg else type(exc).__name__
+        hint = ""
+        if "full" in msg.lower() or "no space" in msg.lower():
+            where = self.url.database if self.dialect == "sqlite" else "the database server's data folder"
+            hint = (f" (disk full: free space on the disk holding {where}, then rerun; finished runs are kept, "
+                    "unfinished ones resume from their checkpoints)")
+        return StoreError(f"{what} failed on {self}: {msg}{hint}")
 
-            def __exit__(self, et, ev, tb):
-                if ev is not None and isinstance(ev, SQLAlchemyError):
-                    msg = str(ev.orig) if getattr(ev, "orig", None) is not None else str(ev)
-                    raise StoreError(f"{what} failed on {store}: {msg.splitlines()[0]}") from None
-                return False
+    def _retry(self, what: str, fn, *args, **kwargs):
+        """Call ``fn`` (one whole transaction); on a transient fault retry it with exponential backoff and
+        full jitter (0.2 s doubling to 10 s) for up to :attr:`retry_s` seconds, logging one warning when the
+        outage starts and one info line when the store answers again."""
+        t0 = time.monotonic()
+        tries, delay = 0, 0.2
+        while True:
+            try:
+                out = fn(*args, **kwargs)
+            except SQLAlchemyError as exc:
+                if not self._transient(exc):
+                    raise self._error(what, exc) from None
+                waited = time.monotonic() - t0
+                if waited >= self.retry_s:
+                    raise StoreUnavailableError(
+                        f"{what} failed: {self} was unreachable for {waited:.0f} s (limit {self.retry_s:g} s, "
+                        f"$SCALINGLAB_STORE_RETRY_S): {self._error(what, exc).args[0].split(': ', 1)[-1]}. "
+                        "Nothing is lost: rerun the same command when the database is back (finished runs are "
+                        "kept, unfinished ones resume from their checkpoints)") from None
+                if tries == 0:
+                    log.warning("store %s unreachable during %s (%s); retrying with backoff for up to %g s",
+                                self, what, self._error(what, exc).args[0].split(": ", 1)[-1], self.retry_s)
+                tries += 1
+                time.sleep(min(random.uniform(0.5, 1.0) * delay, max(0.0, self.retry_s - waited)))
+                delay = min(2 * delay, 10.0)
+                continue
+            if tries:
+                log.info("store %s answers again after %.1f s (%d retries of %s)", self,
+                         time.monotonic() - t0, tries, what)
+            return out
 
-        return _G()
+    @property
+    def heartbeat_s(self) -> float:
+        """Seconds between a worker's lease heartbeats: a quarter of ``lease_s``, at most 10."""
+        return min(10.0, self.lease_s / 4)
 
     # ------------------------------------------------------------------ schema
     def _schema_lock(self, conn) -> None:
@@ -311,32 +482,36 @@ class Store:
         if self.dialect == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(7240310501)"))
 
+    @_retrying("opening the store")
     def _migrate(self) -> None:
-        with self._guard("opening the store"):
+        with self._tx() as conn:
+            self._schema_lock(conn)
+            metadata.create_all(conn, checkfirst=True)
+            version = conn.execute(select(func.max(schema_version.c.version))).scalar()
+            if version is None:
+                conn.execute(schema_version.insert().values(version=SCHEMA_VERSION, applied_at=_now()))
+                return
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self} has schema version {version}, newer than this scalinglab "
+                             f"({SCHEMA_VERSION}); upgrade scalinglab")
+        while version < SCHEMA_VERSION:
             with self._tx() as conn:
                 self._schema_lock(conn)
-                metadata.create_all(conn, checkfirst=True)
+                # another process may have migrated while we waited for the lock
                 version = conn.execute(select(func.max(schema_version.c.version))).scalar()
-                if version is None:
-                    conn.execute(schema_version.insert().values(version=SCHEMA_VERSION, applied_at=_now()))
-                    return
-            if version > SCHEMA_VERSION:
-                raise StoreError(f"{self} has schema version {version}, newer than this scalinglab "
-                                 f"({SCHEMA_VERSION}); upgrade scalinglab")
-            while version < SCHEMA_VERSION:
-                with self._tx() as conn:
-                    self._schema_lock(conn)
-                    # another process may have migrated while we waited for the lock
-                    version = conn.execute(select(func.max(schema_version.c.version))).scalar()
-                    if version >= SCHEMA_VERSION:
-                        break
-                    MIGRATIONS[version](conn)
-                    version += 1
-                    conn.execute(schema_version.insert().values(version=version, applied_at=_now()))
+                if version >= SCHEMA_VERSION:
+                    break
+                MIGRATIONS[version](conn)
+                version += 1
+                conn.execute(schema_version.insert().values(version=version, applied_at=_now()))
 
     @property
     def schema_version(self) -> int:
         """The highest schema migration applied to this database (an integer)."""
+        return self._schema_version()
+
+    @_retrying("reading the schema version")
+    def _schema_version(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.max(schema_version.c.version))).scalar())
 
@@ -352,6 +527,7 @@ class Store:
         return insert(table).on_conflict_do_nothing(index_elements=list(keys))
 
     # ------------------------------------------------------------------ runs
+    @_retrying("registering a run")
     def register_run(self, run_id: str, *, config: Mapping[str, Any], name: str = "", sweep: str = "",
                      dataset: str = "", params: int | None = None, param_convention: str | None = None,
                      params_by_convention: Mapping[str, int] | None = None, flops_convention: str | None = None,
@@ -364,10 +540,11 @@ class Store:
                    tokens_planned=tokens_planned,
                    flops_planned=(flops_per_token * tokens_planned) if flops_per_token and tokens_planned else None,
                    status="queued", attempts=0, created_at=_now())
-        with self._guard("registering a run"), self._tx() as conn:
+        with self._tx() as conn:
             res = conn.execute(self._insert_ignore(runs, ["id"]).values(**row))
             return bool(res.rowcount)
 
+    @_retrying("reading a run")
     def get_run(self, run_id: str) -> dict | None:
         """The run row as a dict (``config``/``environment`` decoded), or None. Accepts a unique id prefix.
 
@@ -376,7 +553,7 @@ class Store:
         StoreError
             If ``run_id`` is a prefix of several run ids, or the database query fails.
         """
-        with self._guard("reading a run"), self.engine.connect() as conn:
+        with self.engine.connect() as conn:
             rows = conn.execute(select(runs).where(runs.c.id.startswith(run_id, autoescape=True))).mappings().all()
         if not rows:
             return None
@@ -394,6 +571,7 @@ class Store:
                     pass
         return row
 
+    @_retrying("listing runs")
     def list_runs(self, *, status: str | None = None, sweep: str | None = None) -> list[dict]:
         """Run rows as dicts (``config``/``environment`` decoded), oldest first; optionally only one ``status``
         (``queued``, ``running``, ``done``, ``failed``) and/or one ``sweep``.
@@ -408,62 +586,140 @@ class Store:
             q = q.where(runs.c.status == status)
         if sweep:
             q = q.where(runs.c.sweep == sweep)
-        with self._guard("listing runs"), self.engine.connect() as conn:
+        with self.engine.connect() as conn:
             return [self._decode(dict(r)) for r in conn.execute(q).mappings()]
 
+    @_retrying("reading a run's status")
     def status(self, run_id: str) -> str | None:
         """The run's status (``queued``, ``running``, ``done`` or ``failed``), or None for an unknown id."""
         with self.engine.connect() as conn:
             return conn.execute(select(runs.c.status).where(runs.c.id == run_id)).scalar()
 
-    def claim_run(self, run_id: str, owner: str, *, lease_s: float = 120.0, now: float | None = None) -> bool:
-        """Take the lease on a run that is not done. Succeeds when nobody holds it, the holder is us, the
-        holder is a dead process on this host, or (for holders on other hosts) its heartbeat is older than
-        ``lease_s`` seconds. A live process on this host keeps its lease however long it goes silent."""
-        import time
+    # ------------------------------------------------------------------ leases (fenced by attempt number)
+    def _fence(self, run_id: str, owner: str) -> list:
+        """WHERE clauses true only while ``owner`` holds the run's lease under the attempt number it got."""
+        clauses = [runs.c.id == run_id, runs.c.lease_owner == owner, runs.c.status != "done"]
+        token = self._tokens.get((run_id, owner))
+        if token is not None:
+            clauses.append(runs.c.attempts == token)
+        return clauses
 
+    def _end_attempt(self, conn, run_id: str, attempt: int | None, outcome: str, error: str | None = None,
+                     **fields: Any) -> None:
+        """Close attempt ``attempt`` of ``run_id`` (if it is still open) with ``outcome``."""
+        if attempt is None:
+            return
+        conn.execute(update(attempts).where(attempts.c.run_id == run_id, attempts.c.attempt == attempt,
+                                            attempts.c.outcome == "running")
+                     .values(outcome=outcome, ended_at=_now(), error=error, **fields))
+
+    @_retrying("claiming a run")
+    def claim_run(self, run_id: str, owner: str, *, lease_s: float | None = None, now: float | None = None) -> int:
+        """Take the lease on a run that is not done; returns the attempt number (≥ 1, this lease's fencing
+        token) or 0 when the run is done, unknown or held by someone else.
+
+        The lease is free when nobody holds it, the holder is ``owner`` itself, the holder is a dead process on
+        this host, or its heartbeat is older than ``lease_s`` seconds (default: the store's ``lease_s``) and it
+        is not a running process on this host (a stopped, e.g. SIGSTOPped, local process loses its lease too).
+        A taken-over attempt is recorded as ``lost`` in the attempt history.
+
+        Raises
+        ------
+        StoreError
+            If the database write fails (`StoreUnavailableError` after ``retry_s`` seconds unreachable).
+        """
         now = time.time() if now is None else now
-        with self._guard("claiming a run"), self._tx() as conn:
+        lease_s = self.lease_s if lease_s is None else lease_s
+        with self._tx() as conn:
             # FOR UPDATE locks the row on PostgreSQL (SQLite: BEGIN IMMEDIATE already serialises writers)
-            row = conn.execute(select(runs.c.status, runs.c.lease_owner, runs.c.heartbeat_at)
+            row = conn.execute(select(runs.c.status, runs.c.lease_owner, runs.c.heartbeat_at, runs.c.attempts)
                                .where(runs.c.id == run_id).with_for_update()).first()
             if row is None or row.status == "done":
-                return False
+                return 0
             holder = row.lease_owner
-            free = (holder is None or holder == owner or row.heartbeat_at is None or _owner_dead(holder)
-                    or (now - row.heartbeat_at > lease_s and not _owner_alive_here(holder)))
-            if not free:
-                return False
-            conn.execute(update(runs).where(runs.c.id == run_id).values(
-                status="running", lease_owner=owner, heartbeat_at=now, attempts=runs.c.attempts + 1,
+            dead = holder is not None and _owner_dead(holder)
+            stale = (holder is not None and row.heartbeat_at is not None and now - row.heartbeat_at > lease_s
+                     and not _owner_alive_here(holder))
+            if not (holder is None or holder == owner or row.heartbeat_at is None or dead or stale):
+                return 0
+            attempt = int(row.attempts or 0) + 1
+            if holder is not None:  # the previous attempt did not end cleanly
+                why = ("reclaimed by the same worker" if holder == owner else
+                       "its worker died" if dead else
+                       f"lease expired: no heartbeat for {now - row.heartbeat_at:.0f} s"
+                       if row.heartbeat_at is not None else "taken over")
+                self._end_attempt(conn, run_id, row.attempts, "lost", f"{why}; taken over by {owner}")
+            res = conn.execute(update(runs).where(runs.c.id == run_id, runs.c.attempts == row.attempts).values(
+                status="running", lease_owner=owner, heartbeat_at=now, attempts=attempt,
                 started_at=func.coalesce(runs.c.started_at, _now()), error=None))
-            return True
+            if not res.rowcount:  # pragma: no cover - the row lock makes this unreachable
+                return 0
+            host, pid = _split_owner(owner)
+            conn.execute(self._insert_ignore(attempts, ["run_id", "attempt"]).values(
+                run_id=run_id, attempt=attempt, worker=owner, host=host, pid=pid, started_at=_now(),
+                outcome="running"))
+        self._tokens[(run_id, owner)] = attempt
+        return attempt
 
+    @_retrying("heartbeat")
     def heartbeat(self, run_id: str, owner: str) -> bool:
-        """Refresh our lease; False if we lost it (another owner took over)."""
-        import time
+        """Refresh our lease; False if we lost it (another owner, or a later attempt, took over).
 
-        with self._guard("heartbeat"), self._tx() as conn:
-            res = conn.execute(update(runs).where(runs.c.id == run_id, runs.c.lease_owner == owner)
-                               .values(heartbeat_at=time.time()))
+        Raises
+        ------
+        StoreError
+            If the database write fails (`StoreUnavailableError` after ``retry_s`` seconds unreachable).
+        """
+        with self._tx() as conn:
+            res = conn.execute(update(runs).where(*self._fence(run_id, owner)).values(heartbeat_at=time.time()))
             return bool(res.rowcount)
 
+    @_retrying("releasing a run")
     def release_run(self, run_id: str, owner: str, *, status: str = "queued", error: str | None = None) -> None:
-        """Give the lease back (e.g. interrupted → queued, or failed with ``error``)."""
-        with self._guard("releasing a run"), self._tx() as conn:
-            conn.execute(update(runs).where(runs.c.id == run_id, runs.c.lease_owner == owner, runs.c.status != "done")
+        """Give the lease back (e.g. interrupted → queued, or failed with ``error``); a no-op when the lease was
+        lost. The attempt is recorded as ``interrupted`` (status queued) or ``failed``.
+
+        Raises
+        ------
+        StoreError
+            If the database write fails (`StoreUnavailableError` after ``retry_s`` seconds unreachable).
+        """
+        with self._tx() as conn:
+            row = conn.execute(select(runs.c.attempts).where(*self._fence(run_id, owner)).with_for_update()).first()
+            if row is None:
+                return
+            conn.execute(update(runs).where(*self._fence(run_id, owner))
                          .values(status=status, lease_owner=None, heartbeat_at=None, error=error))
+            self._end_attempt(conn, run_id, row.attempts, "interrupted" if status == "queued" else "failed", error)
 
     # ------------------------------------------------------------------ metrics and results
-    def add_metrics(self, run_id: str, rows: Iterable[Mapping[str, Any]]) -> int:
-        """Insert loss-curve points; points already present (same run, step, split, branch) are ignored."""
+    @_retrying("writing metrics")
+    def add_metrics(self, run_id: str, rows: Iterable[Mapping[str, Any]], *, owner: str | None = None) -> int:
+        """Insert loss-curve points; points already present (same run, step, split, branch) are ignored.
+        Returns the number of new rows.
+
+        With ``owner``, the write is fenced: it happens (and refreshes the lease's heartbeat) only while
+        ``owner`` holds the run's lease under its attempt number.
+
+        Raises
+        ------
+        LeaseLostError
+            If ``owner`` is given and no longer holds the lease (nothing is written).
+        StoreError
+            If the database write fails (`StoreUnavailableError` after ``retry_s`` seconds unreachable).
+        """
         rows = [{"branch": "", **dict(r), "run_id": run_id} for r in rows]
         if not rows:
             return 0
-        with self._guard("writing metrics"), self._tx() as conn:
+        with self._tx() as conn:
+            if owner is not None:
+                held = conn.execute(update(runs).where(*self._fence(run_id, owner)).values(heartbeat_at=time.time()))
+                if not held.rowcount:
+                    raise LeaseLostError(f"run {run_id}: the lease of {owner} was taken over; metrics not written")
             res = conn.execute(self._insert_ignore(metrics, ["run_id", "step", "split", "branch"]), rows)
             return max(0, res.rowcount or 0)
 
+    @_retrying("writing a log line")
     def log(self, run_id: str | None, message: str, level: str = "info") -> None:
         """Append one log line (``level``: ``info``, ``warning``, ``error``, ...) for ``run_id`` (None: store-wide).
 
@@ -472,36 +728,76 @@ class Store:
         StoreError
             If the write fails.
         """
-        with self._guard("writing a log line"), self._tx() as conn:
+        with self._tx() as conn:
             conn.execute(logs.insert().values(run_id=run_id, at=_now(), level=level, message=message))
 
+    @_retrying("finishing a run")
     def finish_run(self, run_id: str, owner: str, *, evaluations: Iterable[Mapping[str, Any]],
                    metrics_rows: Iterable[Mapping[str, Any]] = (), summary: Mapping[str, Any] | None = None) -> bool:
         """Write a run's final evaluations (and any last metric rows) and mark it ``done``, atomically.
 
-        Returns False (writing nothing) if the run is already done or our lease was taken over.
+        The UPDATE to ``done`` is fenced by (``owner``, attempt number) in its WHERE clause; returns False
+        (writing nothing) if the run is already done or our lease was taken over. A retry after a commit whose
+        acknowledgement was lost returns True (the attempt history shows this attempt finished it).
+        ``summary`` may hold run columns (``wall_seconds``, ``final_loss_nats``, ``environment``, ...) and
+        ``resumed_from_step`` (kept in the attempt history).
+
+        Raises
+        ------
+        StoreError
+            If the database write fails (`StoreUnavailableError` after ``retry_s`` seconds unreachable).
         """
         summary = dict(summary or {})
         evals = [{"branch": "", "split": "val", "is_final": True, **dict(e), "run_id": run_id} for e in evaluations]
         mrows = [{"branch": "", **dict(r), "run_id": run_id} for r in metrics_rows]
-        with self._guard("finishing a run"), self._tx() as conn:
-            row = conn.execute(select(runs.c.status, runs.c.lease_owner).where(runs.c.id == run_id)
-                               .with_for_update()).first()
-            if row is None or row.status == "done" or row.lease_owner != owner:
-                return False
+        if "environment" in summary and not isinstance(summary["environment"], str):
+            summary["environment"] = json.dumps(summary["environment"], sort_keys=True, default=str)
+        allowed = {c.name for c in runs.columns} - {"id", "config", "status", "lease_owner", "attempts"}
+        token = self._tokens.get((run_id, owner))
+        # a call that finds its own key here is a retry of a try that raised (e.g. the connection dropped)
+        retry = (run_id, owner) in self._finishing
+        self._finishing.add((run_id, owner))
+        with self._tx() as conn:
+            row = conn.execute(select(runs.c.attempts).where(*self._fence(run_id, owner)).with_for_update()).first()
+            res = conn.execute(update(runs).where(*self._fence(run_id, owner)).values(
+                status="done", lease_owner=None, finished_at=_now(), error=None,
+                **{k: v for k, v in summary.items() if k in allowed})) if row is not None else None
+            if res is None or not res.rowcount:
+                self._finishing.discard((run_id, owner))
+                if token is None or not retry:
+                    return False
+                mine = conn.execute(select(attempts.c.outcome).where(
+                    attempts.c.run_id == run_id, attempts.c.attempt == token, attempts.c.worker == owner)).scalar()
+                return mine == "done"  # our earlier try committed, its acknowledgement was lost
             if mrows:
                 conn.execute(self._insert_ignore(metrics, ["run_id", "step", "split", "branch"]), mrows)
             if evals:
-                conn.execute(self._insert_ignore(metadata.tables["evaluations"],
+                conn.execute(self._insert_ignore(metadata.tables["evaluations"],  # (the argument shadows the table)
                                                  ["run_id", "branch", "step", "split"]), evals)
-            if "environment" in summary and not isinstance(summary["environment"], str):
-                summary["environment"] = json.dumps(summary["environment"], sort_keys=True, default=str)
-            allowed = {c.name for c in runs.columns} - {"id", "config", "status", "lease_owner"}
-            conn.execute(update(runs).where(runs.c.id == run_id).values(
-                status="done", lease_owner=None, finished_at=_now(), error=None,
-                **{k: v for k, v in summary.items() if k in allowed}))
-            return True
+            resumed = summary.get("resumed_from_step")
+            self._end_attempt(conn, run_id, row.attempts, "done",
+                              **({"resumed_from_step": int(resumed)} if resumed is not None else {}))
+        self._finishing.discard((run_id, owner))
+        return True
 
+    @_retrying("reading the attempt history")
+    def attempts(self, run_id: str | None = None) -> list[dict]:
+        """The attempt history, oldest first: one dict per lease taken on a run (``run_id``, ``attempt``,
+        ``worker`` = host:pid:random, ``host``, ``pid``, ``started_at``, ``ended_at``, ``outcome`` — running,
+        done, failed, interrupted or lost — ``resumed_from_step`` and ``error``), of one run or of all.
+
+        Raises
+        ------
+        StoreError
+            If the database query fails.
+        """
+        q = select(attempts).order_by(attempts.c.run_id, attempts.c.attempt)
+        if run_id:
+            q = q.where(attempts.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    @_retrying("reading metrics")
     def metrics(self, run_id: str | None = None) -> list[dict]:
         """Logged training/validation curve rows (step, split, branch, tokens, ``loss_nats`` in nats/token,
         ``loss_bpb`` in bits/byte, lr, wall_seconds, tokens_per_second), of one run or of all.
@@ -514,9 +810,10 @@ class Store:
         q = select(metrics).order_by(metrics.c.run_id, metrics.c.branch, metrics.c.split, metrics.c.step)
         if run_id:
             q = q.where(metrics.c.run_id == run_id)
-        with self._guard("reading metrics"), self.engine.connect() as conn:
+        with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
+    @_retrying("reading evaluations")
     def evaluations(self, run_id: str | None = None) -> list[dict]:
         """Evaluation rows (params N, tokens D, flops C in FLOPs, ``loss_nats`` in nats/token, ``loss_bpb`` in
         bits/byte, ``is_final``, branch, step), of one run or of all, ordered by run and tokens.
@@ -529,9 +826,10 @@ class Store:
         q = select(evaluations).order_by(evaluations.c.run_id, evaluations.c.tokens)
         if run_id:
             q = q.where(evaluations.c.run_id == run_id)
-        with self._guard("reading evaluations"), self.engine.connect() as conn:
+        with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
+    @_retrying("reading logs")
     def logs(self, run_id: str | None = None) -> list[dict]:
         """Log lines (``run_id``, ``at`` timestamp, ``level``, ``message``) in the order written, of one run or all."""
         q = select(logs).order_by(logs.c.id)
@@ -540,6 +838,7 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
+    @_retrying("counting rows")
     def counts(self) -> dict[str, int]:
         """Row counts per table (handy for tests and `runs list`)."""
         with self.engine.connect() as conn:
@@ -547,6 +846,7 @@ class Store:
                     for t in (runs, metrics, evaluations, logs)}
 
     # ------------------------------------------------------------------ export
+    @_retrying("exporting runs")
     def to_frame(self, *, per_checkpoint: bool = False, sweep: str | None = None):
         """The run table (pandas) that fitting reads: one row per finished run and WSD branch.
 
@@ -569,7 +869,7 @@ class Store:
              .order_by(runs.c.params, evaluations.c.tokens))
         if sweep:
             q = q.where(runs.c.sweep == sweep)
-        with self._guard("exporting runs"), self.engine.connect() as conn:
+        with self.engine.connect() as conn:
             rows = [dict(r) for r in conn.execute(q).mappings()]
             if per_checkpoint:
                 mq = (select(metrics.c.run_id, metrics.c.branch, metrics.c.step, metrics.c.tokens,
