@@ -81,6 +81,12 @@ class StoreError(ScalingLabError, RuntimeError):
     """The run store cannot be opened, migrated or written."""
 
 
+class DiskFullError(ScalingLabError, OSError):
+    """A file (a checkpoint, a run table) could not be written because its disk or quota is full.
+
+    The message names the path; the previous version of the file is left intact (writes are atomic)."""
+
+
 class ScalingLabWarning(UserWarning):
     """Root of scalinglab's warnings."""
 
