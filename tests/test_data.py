@@ -317,15 +317,57 @@ def test_duplicate_run_id_and_step():
     assert (p.row, p.column) == (4, "step") and "row 2" in p.reason
 
 
-def test_conflicting_losses_for_the_same_configuration():
+def test_replicate_runs_of_one_configuration_are_kept():
+    # two runs of (1e6, 1e9) with different losses and no seed column: replicates, not an error
     data = {"N": [1e6, 2e6, 1e6], "D": [1e9, 1e9, 1e9], "loss": [3.0, 2.8, 2.9]}
+    runs = load_runs(data)
+    assert len(runs) == 3 and runs.df["loss"].tolist() == [3.0, 2.8, 2.9]
+    assert runs.replicates() == {"groups": 1, "rows": 2, "columns": ["params", "tokens"]}
+    assert (runs.summary()["replicate_groups"], runs.summary()["replicate_rows"]) == (1, 2)
+    # with a seed (or dataset) column the rows are different configurations: no replicate groups
+    assert load_runs({**data, "dataset": ["a", "a", "b"]}).replicates()["groups"] == 0
+    assert load_runs({**data, "seed": [0, 0, 1]}).replicates()["groups"] == 0
+    # the seed being a tag, two rows of one (N, D, seed) are replicates again
+    assert load_runs({**data, "seed": [0, 0, 0]}).replicates()["groups"] == 1
+
+
+def test_identifying_columns_are_every_key_present():
+    from scalinglab.data import configuration_columns, identifying_columns
+
+    runs = load_runs({"params": [1e6, 1e6], "tokens": [1e9, 1e9], "unique_tokens": [1e9, 2.5e8],
+                      "dataset": ["c4", "c4"], "seed": [0, 0], "optimizer": ["adam", "adam"],
+                      "acc": [0.3, 0.4], "loss": [3.0, 3.2]})
+    ids = identifying_columns(runs.df)
+    assert ids == ["dataset", "unique_tokens", "params", "tokens", "seed", "optimizer"]
+    assert "acc" not in ids and "loss" not in ids and "flops" not in ids  # measurements and derived C
+    assert configuration_columns(runs.df) == ids
+    assert configuration_columns({"run_id": np.array(["a"]), "loss": np.array([1.0])}) == []
+
+
+def test_data_constrained_ladder_without_run_id_loads():
+    # the shape of every data-constrained study: rows share (params, tokens) and differ in unique_tokens
+    data = {"params": [1e8] * 3 + [2e8] * 3, "tokens": [1e10] * 6, "unique_tokens": [1e10, 2.5e9, 6e8] * 2,
+            "loss": [3.0, 3.05, 3.2, 2.9, 2.95, 3.1]}
+    runs = load_runs(data)
+    assert len(runs) == 6 and runs.replicates()["groups"] == 0
+    # the same rows twice with other losses: six replicate groups of two, all kept
+    twice = {k: v + v for k, v in data.items()}
+    twice["loss"] = data["loss"] + [x + 0.01 for x in data["loss"]]
+    runs = load_runs(twice)
+    assert len(runs) == 12 and runs.replicates() == {"groups": 6, "rows": 12,
+                                                     "columns": ["unique_tokens", "params", "tokens"]}
+
+
+def test_run_ids_reused_across_configurations_are_not_duplicates():
+    # run names repeated across data budgets: (run_id, step) alone does not identify a checkpoint
+    data = {"run_id": ["small", "small", "small", "small"], "step": [1, 2, 1, 2],
+            "unique_tokens": [1e9, 1e9, 1e8, 1e8], "loss": [3.0, 2.8, 3.1, 2.95]}
+    assert len(load_runs(data)) == 4
+    data["unique_tokens"] = [1e9] * 4  # now rows 3 and 4 repeat rows 1 and 2 of one run: an error
     with pytest.raises(DataError) as info:
         load_runs(data)
-    (p,) = info.value.problems
-    assert (p.row, p.column) == (3, "loss") and "conflicting loss" in p.reason and "row 1" in p.reason
-    # same configuration, different datasets or seeds: different runs
-    assert len(load_runs({**data, "dataset": ["a", "a", "b"]})) == 3
-    assert len(load_runs({**data, "seed": [0, 0, 1]})) == 3
+    assert locations(info.value) == [(3, "step"), (4, "step")]
+    assert all("duplicate run" in p.reason for p in info.value.problems)
 
 
 def test_exact_duplicate_rows(tmp_path):
@@ -560,3 +602,89 @@ def test_random_csv_loads_or_raises_data_error(tmp_path, header, rows, eol):
     else:
         assert "loss" in runs.columns and len(runs) >= 1
         assert np.all(runs.arrays("loss")[0] > 0)
+
+
+# ---- a data-constrained ladder through validate, fit and backtest (issue 17.1) ----------------------------
+
+_DC_TRUTH = {"E": 1.87, "A": 520.0, "B": 1500.0, "alpha": 0.35, "beta": 0.35, "R_D_star": 15.0, "R_N_star": 5.0}
+
+
+def _data_constrained_ladder(path, replicates: int = 1):
+    """Runs sharing (params, tokens) that differ only in unique_tokens, no run_id, losses from the
+    data-constrained law with known constants and 0.5 % log-normal noise; ``replicates`` runs per row."""
+    from scalinglab.laws import get_law
+
+    law = get_law("data-constrained")
+    theta = np.array([_DC_TRUTH[p.name] for p in law.params])
+    grid = [(N, D, D / r) for N in (1e7, 3e7, 1e8, 3e8) for D in (1e9, 3e9, 1e10) for r in (1, 4, 16, 64)]
+    N, D, U = (np.tile(np.array(col), replicates) for col in zip(*grid, strict=True))
+    rng = np.random.default_rng(20261206)
+    loss = law.evaluate(theta, {"N": N, "D": D, "U": U}) * np.exp(rng.normal(0.0, 0.005, len(N)))
+    pd.DataFrame({"params": N, "tokens": D, "unique_tokens": U, "loss": loss}).to_csv(path, index=False)
+    return path
+
+
+def test_data_constrained_ladder_validates_and_fits(tmp_path):
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    cli = CliRunner()
+    table = _data_constrained_ladder(tmp_path / "dc.csv", replicates=2)
+    r = cli.invoke(app, ["validate", str(table), "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert (summary["rows"], summary["replicate_groups"], summary["replicate_rows"]) == (96, 48, 96)
+    r = cli.invoke(app, ["validate", str(table)])
+    assert r.exit_code == 0 and "48 replicate groups kept" in r.output
+
+    r = cli.invoke(app, ["fit", str(table), "--law", "data-constrained", "--json"])
+    assert r.exit_code == 0, r.output
+    fit = json.loads(r.stdout)
+    assert fit["status"] == "success" and fit["n_points"] == 96  # every replicate is used
+    for name in ("alpha", "beta"):
+        assert fit["params"][name] == pytest.approx(_DC_TRUTH[name], rel=0.1)
+    assert fit["params"]["E"] == pytest.approx(_DC_TRUTH["E"], rel=0.05)
+    assert fit["params"]["R_D_star"] == pytest.approx(_DC_TRUTH["R_D_star"], rel=0.3)
+
+
+@pytest.mark.slow
+def test_data_constrained_ladder_backtests(tmp_path):
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    r = CliRunner().invoke(app, ["backtest", str(_data_constrained_ladder(tmp_path / "one.csv")), "--law",
+                         "data-constrained", "--json"])
+    assert r.exit_code == 0, r.output
+    bt = json.loads(r.stdout)
+    assert bt["law"] == "data-constrained" and bt["n_predictions"] > 0
+    assert bt["median_rel_error"] < 0.02  # 0.5 % noise: the law is the truth
+
+
+@pytest.mark.parametrize("shape", ["replicates", "seeds", "tags"])
+def test_fit_accepts_every_table_validate_accepts(tmp_path, shape):
+    """validate and fit read through one gate: a table validate accepts is fitted, every row used."""
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    rng = np.random.default_rng(7)
+    N, D = (a.ravel() for a in np.meshgrid(np.geomspace(1e7, 1e9, 5), np.geomspace(1e9, 1e11, 4)))
+    N, D = np.tile(N, 2), np.tile(D, 2)  # every configuration twice
+    loss = (1.7 + 400 / N**0.34 + 410 / D**0.28) * np.exp(rng.normal(0, 0.01, len(N)))
+    frame = pd.DataFrame({"params": N, "tokens": D, "loss": loss})
+    if shape == "seeds":
+        frame["seed"] = np.repeat([0, 1], len(N) // 2)
+    if shape == "tags":
+        frame["optimizer"] = "adamw"
+        frame["note"] = np.repeat(["first", "second"], len(N) // 2)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    cli = CliRunner()
+    r = cli.invoke(app, ["validate", str(tmp_path / "t.csv"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["replicate_groups"] == (20 if shape == "replicates" else 0)
+    r = cli.invoke(app, ["fit", str(tmp_path / "t.csv"), "--law", "chinchilla", "--json"])
+    assert r.exit_code == 0, r.output
+    fit = json.loads(r.stdout)
+    assert fit["n_points"] == 40 and fit["params"]["alpha"] == pytest.approx(0.34, abs=0.08)

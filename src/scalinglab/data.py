@@ -56,7 +56,8 @@ import pyarrow.compute as pc
 from ._errors import DataError, InputError, UnitError
 from .units import parse_quantity
 
-__all__ = ["RunTable", "load_runs", "write_frame", "CANONICAL_COLUMNS", "COLUMN_ALIASES", "FLOPS_CONVENTIONS"]
+__all__ = ["RunTable", "load_runs", "write_frame", "identifying_columns", "configuration_columns", "CANONICAL_COLUMNS",
+           "COLUMN_ALIASES", "FLOPS_CONVENTIONS"]
 
 #: Canonical column names, in the order a loaded table lists them.
 CANONICAL_COLUMNS: tuple[str, ...] = (
@@ -720,20 +721,64 @@ def _take(v: Any, idx: np.ndarray) -> Any:
     return v.iloc[idx].reset_index(drop=True) if isinstance(v, pd.Series) else v[idx]
 
 
+#: Canonical columns that identify a run (rather than measure it), in key order. ``flops`` identifies only
+#: when ``params`` or ``tokens`` is absent (otherwise it is a function of them).
+_ID_CANONICAL = ("run_id", "dataset", "unique_tokens", "params", "tokens", "flops", "step")
+#: Numeric extra columns whose (normalised) name marks them as tags of a run rather than measurements.
+_TAG_NAME = re.compile(r"(^|_)(seed|seeds|lr|learning_rate|batch_size|bs|width|depth|layers|n_layers?|num_layers|"
+                       r"d_model|hidden_size|heads|n_heads?|epochs?|repeats?|warmup\w*|weight_decay|wd|"
+                       r"vocab_size|seq_len|context_length|tag|config|arch|architecture|variant|shape)($|_)")
+
+
+def identifying_columns(columns: Mapping[str, Any] | pd.DataFrame) -> list[str]:
+    """Columns that identify a run or checkpoint rather than measure it, in key order.
+
+    These are the canonical ``run_id``, ``dataset``, ``unique_tokens``, ``params``, ``tokens`` and ``step``
+    (``flops`` only when ``params`` or ``tokens`` is missing), then every other column that holds text,
+    categories or booleans (tags such as ``optimizer``), and numeric columns named like a tag (``seed``,
+    ``lr``, ``batch_size``, ``n_layers``, ``d_model``, ...). Numeric columns with other names (``loss``,
+    accuracies, ...) are measurements. ``columns`` maps column name to values (arrays or Series).
+    """
+    names = [str(c) for c in columns]
+    ids = [c for c in _ID_CANONICAL if c in names]
+    if "flops" in ids and {"params", "tokens"} <= set(ids):
+        ids.remove("flops")
+    for c in names:
+        if c in CANONICAL_COLUMNS or c == "loss":
+            continue
+        v = columns[c]
+        numeric = (isinstance(v, np.ndarray) and v.dtype.kind in "fiu") or (
+            isinstance(v, pd.Series) and pd.api.types.is_numeric_dtype(v) and not pd.api.types.is_bool_dtype(v))
+        if not numeric or _TAG_NAME.search(_norm(c)):
+            ids.append(c)
+    return ids
+
+
+def configuration_columns(columns: Mapping[str, Any] | pd.DataFrame) -> list[str]:
+    """The :func:`identifying_columns` that describe a configuration (all but ``run_id``): rows equal on
+    these and different in loss are replicate runs. Empty when no scale column (``params``, ``tokens``,
+    ``flops``) is present, since equal tags alone do not make two runs replicates."""
+    ids = [c for c in identifying_columns(columns) if c != "run_id"]
+    return ids if set(ids) & {"params", "tokens", "flops"} else []
+
+
 def _duplicates(cols: dict[str, Any], orig: Mapping[str, str], rows: np.ndarray, file: str,
                 drop: bool, arrow: Mapping[str, Any]) -> tuple[np.ndarray | None, list[DataError], int]:
-    """Find duplicate runs. Returns (rows to keep or None, problems, number of problems)."""
+    """Find duplicate rows. Returns (rows to keep or None, problems, number of problems).
+
+    Rows are keyed on every identifying column present (:func:`identifying_columns`). Rows equal in every
+    column are exact duplicates (an error unless ``drop``). With a ``run_id`` column, two rows of one run
+    with the same key but different values are an error (a checkpoint logged twice). Without one, rows with
+    the same key that differ in loss are replicate runs of one configuration and are kept: they are the best
+    noise estimate there is, and the fit uses them.
+    """
     n = len(rows)
     if n < 2:
         return None, [], 0
-    by_run = "run_id" in cols
-    if by_run:
-        key = ["run_id"] + [c for c in ("dataset",) if c in cols]
-        key += next(([c] for c in ("step", "tokens") if c in cols), [])
-    else:
-        key = [c for c in ("params", "tokens", "step", "dataset", "seed") if c in cols]
-        if not {"params", "tokens"} <= set(key):  # without both, equal keys need not be the same run
-            key = []
+    key = identifying_columns(cols)
+    by_run = "run_id" in key
+    if by_run and "step" in key:  # a run's tokens/flops are set by its step
+        key = [c for c in key if c not in ("tokens", "flops")]
     if key:
         code = _key_codes([arrow.get(c, cols[c]) for c in key])
     else:  # no identifying columns: only exact duplicate rows are errors
@@ -750,7 +795,8 @@ def _duplicates(cols: dict[str, Any], orig: Mapping[str, str], rows: np.ndarray,
     for v in cols.values():
         exact &= _same(_take(v, idx), _take(v, first))
     key_text = ", ".join(key) if key else "all columns"
-    where = orig.get(key[-1], key[-1]) if key else None
+    anchor = next((c for c in ("step", "tokens") if c in key), key[-1] if key else None)
+    where = orig.get(anchor, anchor) if anchor else None
     problems: list[DataError] = []
     keep = None
     if drop and exact.any():
@@ -762,19 +808,13 @@ def _duplicates(cols: dict[str, Any], orig: Mapping[str, str], rows: np.ndarray,
             if drop:
                 continue
             reason = f"exact duplicate of row {rows[f]}; pass drop_duplicates=True to drop such rows"
-            column = where
         elif by_run:
             reason = f"duplicate run: same {key_text} as row {rows[f]}"
-            column = where
-        elif "loss" in cols and not _same(cols["loss"][i:i + 1], cols["loss"][f:f + 1])[0]:
-            reason = (f"conflicting loss for the same ({key_text}) as row {rows[f]}: "
-                      f"{cols['loss'][i]:g} vs {cols['loss'][f]:g}")
-            column = orig.get("loss", "loss")
         else:
-            continue  # same key, same loss, other columns differ (tags): fine
+            continue  # same configuration, other values: a replicate run, kept
         count += 1
         if len(problems) < MAX_PROBLEMS:
-            problems.append(_error(reason, file, row=int(rows[i]), column=column))
+            problems.append(_error(reason, file, row=int(rows[i]), column=where))
     return keep, problems, count
 
 
@@ -912,7 +952,11 @@ def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
     positive_loss
         Require loss > 0 (fits work on log-loss). Set False for metrics that may be zero or negative.
     drop_duplicates
-        Drop rows that exactly repeat an earlier row instead of reporting them.
+        Drop rows that exactly repeat an earlier row instead of reporting them. Rows are keyed on every
+        identifying column present (:func:`identifying_columns`: ``run_id``, ``dataset``, ``unique_tokens``,
+        ``params``, ``tokens``, ``step``, tags such as ``seed``); rows with the same key that differ in loss
+        are replicate runs and are kept (see :meth:`RunTable.replicates`), except within one ``run_id``,
+        where they are an error.
 
     Raises
     ------
@@ -1075,8 +1119,26 @@ class RunTable:
                 out[str(c)] = (float(lo), float(hi))
         return out
 
+    def replicates(self) -> dict[str, Any]:
+        """Replicate runs: groups of two or more rows with the same configuration (every identifying column
+        but ``run_id`` equal, see :func:`configuration_columns`), such as several seeds of one (N, D) logged
+        without a seed column. They are kept (a fit uses every row, and their spread is a direct estimate of
+        the noise).
+
+        Returns ``{"groups": number of such groups, "rows": rows in them, "columns": the configuration
+        columns compared}``.
+        """
+        cfg = configuration_columns({c: self._df[c] for c in self._df.columns})
+        if not cfg or len(self) < 2:
+            return {"groups": 0, "rows": 0, "columns": cfg}
+        sizes = self._df.groupby(cfg, dropna=False, sort=False, observed=True).size()
+        many = sizes[sizes > 1]
+        return {"groups": int(len(many)), "rows": int(many.sum()), "columns": cfg}
+
     def summary(self) -> dict[str, Any]:
-        """Rows, columns, per-column ranges, derived columns and the FLOP convention, as plain data."""
+        """Rows, columns, per-column ranges, derived columns, the FLOP convention and the replicate groups
+        (``replicate_groups``, ``replicate_rows``; see :meth:`replicates`), as plain data."""
+        rep = self.replicates()
         return {
             "source": self.source,
             "rows": len(self),
@@ -1085,6 +1147,8 @@ class RunTable:
             "derived": sorted(self.derived),
             "flops_convention": self.flops_convention,
             "column_map": dict(self.column_map),
+            "replicate_groups": rep["groups"],
+            "replicate_rows": rep["rows"],
         }
 
     def hash(self) -> str:

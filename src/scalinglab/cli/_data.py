@@ -102,6 +102,11 @@ def validate(
     out.print(f"[bold green]ok[/] {_escape(str(file))}: {len(runs)} rows, {len(runs.columns)} columns; "
               f"FLOP convention: {_escape(str(runs.flops_convention))}"
               + (f"; derived: {', '.join(sorted(runs.derived))}" if runs.derived else ""), highlight=False)
+    if summary["replicate_groups"]:
+        k = summary["replicate_groups"]
+        out.print(f"{k} replicate group{'s' if k != 1 else ''} kept ({summary['replicate_rows']} rows that share "
+                  f"{_escape(', '.join(runs.replicates()['columns']))} and differ in loss: replicate runs, used "
+                  "by the fit as they are)", highlight=False)
     out.print(table)
 
 
