@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .._errors import InputError
+from .._errors import DiskFullError, InputError, StoreError
 from .spec import RunConfig, Sweep
 from .train import RunResult, register, train_run
 
@@ -45,6 +45,8 @@ def execute_task(task: RunTask, progress: Callable[[dict], None] | None = None) 
     try:
         return train_run(cfg, store=store, workdir=task.workdir, device=task.device, threads=task.threads,
                          progress=progress)
+    except (StoreError, DiskFullError):  # the store or the disk is unusable: stop the sweep with this error
+        raise
     except Exception as exc:  # recorded in the store by train_run; report it, keep the sweep going
         return RunResult(cfg.run_id, cfg.name, status="failed", error=f"{type(exc).__name__}: {exc}")
     finally:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import errno
 import hashlib
 import io
 import math
@@ -32,7 +33,7 @@ from typing import Any
 
 import torch
 
-from .._errors import StoreError
+from .._errors import DiskFullError, StoreError
 from ..flops import count_params
 from .corpus import make_source
 from .hparams import lr_at
@@ -78,6 +79,11 @@ def save_checkpoint(path: Path, state: dict) -> None:
     """Write ``state`` atomically: header + sha256 + torch payload to a temp file, fsync, ``os.replace``.
 
     The previous checkpoint is kept as ``<name>.prev`` so a damaged latest file still leaves a good one.
+
+    Raises
+    ------
+    DiskFullError
+        If the disk (or quota) is full; it names ``path``, and the previous checkpoint is left intact.
     """
     buf = io.BytesIO()
     torch.save(state, buf)
@@ -85,10 +91,18 @@ def save_checkpoint(path: Path, state: dict) -> None:
     digest = hashlib.sha256(payload).hexdigest().encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(_MAGIC + digest + b"\n" + payload)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(tmp, "wb") as f:
+            f.write(_MAGIC + digest + b"\n" + payload)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:  # the previous checkpoint is untouched: only the temp file was being written
+        tmp.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFullError(exc.errno, f"cannot write checkpoint {path}: {exc.strerror} (needs "
+                                f"{len(payload) / 1e6:.1f} MB; the previous checkpoint is intact: free space "
+                                "and rerun to resume)") from exc
+        raise
     if path.exists():
         os.replace(path, path.with_name(path.name + ".prev"))
     os.replace(tmp, path)
@@ -199,7 +213,7 @@ def train_run(cfg: RunConfig, *, store=None, workdir: str | os.PathLike = ".scal
     ``stop_after_steps`` interrupts the run after that many optimizer steps in this call (for tests),
     leaving a checkpoint and status ``interrupted``. ``progress`` gets a dict after every step.
     """
-    from ..store import default_owner
+    from ..store import LeaseLostError, StoreUnavailableError, default_owner
 
     run_id = cfg.run_id
     owner = owner or default_owner()
@@ -212,10 +226,10 @@ def train_run(cfg: RunConfig, *, store=None, workdir: str | os.PathLike = ".scal
     try:
         result = _train(cfg, store=store, workdir=Path(workdir), owner=owner, device=device, threads=threads,
                         progress=progress, stop_after_steps=stop_after_steps, keep_checkpoints=keep_checkpoints)
-    except _LeaseLost:
+    except (_LeaseLost, LeaseLostError):  # a later attempt owns the run: write nothing more
         return RunResult(run_id, cfg.name, status="leased")
     except BaseException as exc:
-        if store is not None:
+        if store is not None and not isinstance(exc, StoreUnavailableError):  # (the store is away: no write)
             interrupted = isinstance(exc, KeyboardInterrupt)
             try:
                 store.log(run_id, f"{'interrupted' if interrupted else 'failed'}: {type(exc).__name__}: {exc}",
@@ -286,7 +300,7 @@ def _train(cfg: RunConfig, *, store, workdir: Path, owner: str, device: str, thr
     lease = {"last": time.time()}
 
     def train_step(step: int, lr: float) -> float:
-        if store is not None and time.time() - lease["last"] > 10:  # keep our lease on the run fresh
+        if store is not None and time.time() - lease["last"] > store.heartbeat_s:  # keep our lease fresh
             if not store.heartbeat(run_id, owner):
                 raise _LeaseLost(f"run {run_id} was taken over by another process")
             lease["last"] = time.time()
@@ -336,6 +350,8 @@ def _train(cfg: RunConfig, *, store, workdir: Path, owner: str, device: str, thr
                   + (" (resumed)" if resumed_from else ""))
 
     def checkpoint() -> None:
+        if store is not None and not store.heartbeat(run_id, owner):  # never overwrite a newer attempt's file
+            raise _LeaseLost(f"run {run_id} was taken over by another process")
         save_checkpoint(ckpt_path, {
             "run_id": run_id, "step": step, "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(),
             "branches": branch_results, "train_acc": [train_acc[0], train_acc[1]],
@@ -397,7 +413,7 @@ def _train(cfg: RunConfig, *, store, workdir: Path, owner: str, device: str, thr
                      "wall_seconds": prior_wall + elapsed, "tokens_per_second": tps}]
             train_acc = [0.0, 0]
             if store is not None:
-                store.add_metrics(run_id, rows)
+                store.add_metrics(run_id, rows, owner=owner)  # fenced: refused once the lease is lost
             emit(step=step, event="eval", val_loss=vloss, val_bpb=src.bits_per_byte(vloss))
         if step % cfg.checkpoint_every == 0 and step < total:
             checkpoint()
@@ -414,7 +430,7 @@ def _train(cfg: RunConfig, *, store, workdir: Path, owner: str, device: str, thr
     fps = tps * fpt if tps else None
     peak = _peak_flops(device)
     evals = [branch_results[k] for k in labels]
-    summary = {"wall_seconds": wall, "tokens_per_second": tps, "flops_per_second": fps,
+    summary = {"wall_seconds": wall, "tokens_per_second": tps, "flops_per_second": fps, "resumed_from_step": resumed_from,
                "final_loss_nats": final, "final_loss_bpb": src.bits_per_byte(final),
                "environment": {**environment(device), "trained_tokens_incl_branches": trained_tokens,
                                "mfu": (fps / peak) if (fps and peak) else None}}
