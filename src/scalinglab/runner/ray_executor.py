@@ -11,10 +11,13 @@ checkpointing and the store writes are exactly those of the local executor. Exac
 store, not from Ray: run ids are content hashes, a run is trained only by the holder of its lease, metric
 inserts are idempotent and a run's final rows plus ``status='done'`` are one transaction. So:
 
-* a worker killed mid-run → Ray retries the task (``max_retries``); the new attempt takes over the dead
-  worker's lease (at once on the same host, after the lease expires on another one) and resumes from the
-  last checkpoint if ``workdir`` is shared between nodes (otherwise it restarts the run from step 0, which
-  gives the same losses because batches are a pure function of ``(seed, step)``);
+* a worker killed mid-run → Ray retries the task (``max_retries``) in a new worker process; the new attempt
+  takes over the dead worker's lease (at once on the same host, after the lease expires on another one),
+  the store records the killed attempt as ``lost`` in its attempt history (``Store.attempts``), and the run
+  resumes from the last checkpoint if ``workdir`` is shared between nodes (otherwise it restarts the run from
+  step 0, which gives the same losses because batches are a pure function of ``(seed, step)``);
+* the store unreachable past its retry limit, or a full disk → the sweep stops with that one error (as on
+  the local executor); rerun the command to resume;
 * the driver killed → rerun the same ``scalinglab run SPEC --executor ray`` command: finished runs are
   skipped, unfinished ones resume.
 
@@ -30,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
-from .._errors import InputError
+from .._errors import DiskFullError, InputError, StoreError
 from .executor import EXECUTORS, RunTask, execute_task
 from .train import RunResult
 
@@ -167,7 +170,7 @@ class RayExecutor:
     def _launch(self, task: RunTask):
         threads = task.threads or max(1, int(self.num_cpus))
         device = "cuda" if (self.num_gpus > 0 and task.device == "auto") else task.device
-        t = RunTask(task.config, task.store_url, task.workdir, device, threads)
+        t = RunTask(task.config, task.store_url, task.workdir, device, threads, task.max_retries)
         return self._remote.options(**self._options()).remote(t, self.retry_failures, self.lease_wait_s,
                                                               self.poll_s)
 
@@ -180,10 +183,19 @@ class RayExecutor:
         msg = str(cause).strip().splitlines()[-1] if str(cause).strip() else ""
         return RunResult(cfg.run_id, cfg.name, status="failed", error=f"{type(cause).__name__}: {msg}"[:2000])
 
+    @staticmethod
+    def _fatal(exc: BaseException) -> BaseException | None:
+        """The store or disk error inside a Ray task error, which stops the sweep (as it does locally)."""
+        cause = getattr(exc, "cause", None) or exc
+        return cause if isinstance(cause, StoreError | DiskFullError) else None
+
     def _get(self, ray, ref, task: RunTask) -> RunResult:
         try:
             return ray.get(ref)
         except Exception as exc:  # RayTaskError, WorkerCrashedError after max_retries, TaskCancelledError
+            fatal = self._fatal(exc)
+            if fatal is not None:
+                raise fatal from None
             return self._failed(task, exc)
 
     # ------------------------------------------------------------------ Executor protocol
@@ -208,6 +220,10 @@ class RayExecutor:
         ------
         InputError
             If Ray is not installed or the cluster cannot be reached.
+        StoreError
+            If a task found the store unusable (e.g. `StoreUnavailableError`): the sweep stops; rerun it.
+        DiskFullError
+            If a task could not write a checkpoint because its disk is full.
         """
         ray = self._ray()
         todo = iter(list(tasks))
