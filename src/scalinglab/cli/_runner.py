@@ -65,8 +65,10 @@ def run_cmd(
     gpus_per_run: Annotated[float, typer.Option("--gpus-per-run", min=0, help="Ray: GPUs reserved per run.")] = 0.0,
     memory_per_run: Annotated[str | None, typer.Option("--memory-per-run", help="Ray: memory reserved per "
                                                                                 "run, e.g. 8GiB.")] = None,
-    max_retries: Annotated[int, typer.Option("--max-retries", min=0, help="Ray: re-runs of a run whose "
-                                                                           "worker died.")] = 3,
+    max_retries: Annotated[int, typer.Option("--max-retries", min=0, help="Re-runs of a failed run: an external "
+                                                                           "[trainer] that exits non-zero, times "
+                                                                           "out or stalls (local and Ray); on "
+                                                                           "Ray also a run whose worker died.")] = 3,
     workdir: Annotated[Path | None, typer.Option("--workdir", help="Checkpoint folder (default: "
                                                                    "beside the store).")] = None,
     device: Annotated[str, typer.Option("--device", help="'auto' (CUDA if present), 'cpu' or 'cuda'.")] = "auto",
@@ -110,8 +112,11 @@ def run_cmd(
                 out.print(f"{r['run_id']}  {r['name']}  N={r['params']:,}  D={r['budgets_tokens']}  "
                           f"C={r['flops']:.3g} ({r['flops_convention']})  lr={r['lr']:.2g}  batch={r['batch_size']}")
         return
-    from ..runner.executor import run_sweep
+    from ..runner.datasets import default_cache_dir, prepare_sweep_data
+    from ..runner.executor import default_workdir, run_sweep
 
+    # tokenize and check user data first: a missing corpus or bad ids leave the store untouched
+    prepare_sweep_data(sweep.runs, default_cache_dir(workdir or default_workdir(_store_location(store))))
     st = _open_store(store)
     ex = executor
     if executor == "ray":
@@ -127,7 +132,7 @@ def run_cmd(
 
         raise InputError("--address needs --executor ray")
     results = run_sweep(sweep, st, executor=ex, workers=workers, workdir=workdir, device=device,
-                        console=err, show_progress=not json_)
+                        console=err, show_progress=not json_, max_retries=max_retries)
     counts = {s: sum(r.status == s for r in results) for s in ("done", "failed", "leased", "skipped")}
     if json_:
         from ..store import mask_url
@@ -188,10 +193,17 @@ def runs_show(
         raise InputError(f"no run {run_id!r} in {st}")
     evals = st.evaluations(run["id"])
     curve = [m for m in st.metrics(run["id"]) if m["split"] == "val"]
+    problems = [g for g in st.logs(run["id"]) if g["level"] in ("warning", "error")]
     if json_:
-        emit_json({"run": run, "evaluations": evals, "metrics": curve})
+        emit_json({"run": run, "evaluations": evals, "metrics": curve, "logs": problems})
         return
     out.print(f"[bold]{run['id']}[/]  {run['name']}  status={run['status']}  attempts={run['attempts']}")
+    from rich.markup import escape
+
+    for g in problems:  # failed attempts (external trainers: with the tail of their output)
+        out.print(f"  [red]{g['level']}[/] {g['at']}: {escape(g['message'])}")
+    if run.get("error") and not any(run["error"] in g["message"] for g in problems):
+        out.print(f"  [red]error:[/] {escape(run['error'])}")
     out.print(f"  data: {run['dataset']}")
     out.print(f"  N = {run['params']:,} params ({run['param_convention']}); by convention: "
               f"{run['params_by_convention']}")

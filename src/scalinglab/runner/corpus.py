@@ -16,6 +16,7 @@ Every loss is reported in nats/token and in bits/byte (:meth:`Source.bits_per_by
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 from importlib import resources
@@ -43,15 +44,31 @@ class Source:
     vocab_size: int
     train: np.ndarray
     val: np.ndarray
-    bytes_per_token: float = 1.0
+    #: bytes of the underlying text per token (None when unknown, e.g. pre-tokenized ids: no bits/byte).
+    bytes_per_token: float | None = 1.0
     #: exact entropy rate of the source in nats/token (None for natural text).
     entropy_rate_nats: float | None = None
     description: str = ""
     info: dict = field(default_factory=dict)
+    #: rows of ``train``/``val`` that belong to the split (None: every row). Lets both splits share one
+    #: memory-mapped ``(n_blocks, block)`` view of a token file without copying it.
+    train_rows: np.ndarray | None = None
+    val_rows: np.ndarray | None = None
+    #: True: `val_windows` returns the same evenly spaced, non-overlapping windows whatever the seed, so
+    #: every run of a sweep is scored on identical validation tokens (user data sources).
+    fixed_val: bool = False
 
-    def bits_per_byte(self, nats_per_token: float) -> float:
-        """Convert a loss in nats/token into bits/byte of the underlying byte stream."""
+    def bits_per_byte(self, nats_per_token: float) -> float | None:
+        """Convert a loss in nats/token into bits/byte of the underlying byte stream (None when the bytes
+        per token are unknown)."""
+        if self.bytes_per_token is None:
+            return None
         return nats_per_token / (LN2 * self.bytes_per_token)
+
+    def split_tokens(self, split: str = "train") -> int:
+        """Number of tokens in the ``train`` or ``val`` split."""
+        data, rows = (self.train, self.train_rows) if split == "train" else (self.val, self.val_rows)
+        return int((data.shape[0] if rows is None else len(rows)) * data.shape[1])
 
     def min_window_loss(self, seq_len: int) -> float | None:
         """Best achievable mean loss (nats/token) over windows of ``seq_len`` predictions (None if unknown).
@@ -63,22 +80,46 @@ class Source:
         return None if fn is None else float(fn(seq_len))
 
     # ------------------------------------------------------------------ batches (numpy; torch-free)
-    def _windows(self, data: np.ndarray, rng: np.random.Generator, n: int, seq_len: int) -> np.ndarray:
+    def _windows(self, data: np.ndarray, rng: np.random.Generator, n: int, seq_len: int,
+                 allowed: np.ndarray | None = None) -> np.ndarray:
         n_seg, seg_len = data.shape
         if seg_len < seq_len + 1:
             raise InputError(f"source {self.name!r}: segments of {seg_len} tokens are shorter than "
                              f"seq_len + 1 = {seq_len + 1}")
-        rows = rng.integers(0, n_seg, size=n)
+        rows = rng.integers(0, n_seg if allowed is None else len(allowed), size=n)
+        if allowed is not None:
+            rows = allowed[rows]
         cols = rng.integers(0, seg_len - seq_len, size=n)
-        return data[rows[:, None], cols[:, None] + np.arange(seq_len + 1)]
+        out = data[rows[:, None], cols[:, None] + np.arange(seq_len + 1)]
+        return out if out.dtype == np.int64 else out.astype(np.int64)
 
     def train_batch(self, step: int, batch_size: int, seq_len: int, seed: int) -> np.ndarray:
         """``(batch_size, seq_len + 1)`` token windows for training step ``step`` (a pure function)."""
-        return self._windows(self.train, np.random.default_rng([seed, step, 1]), batch_size, seq_len)
+        return self._windows(self.train, np.random.default_rng([seed, step, 1]), batch_size, seq_len,
+                             self.train_rows)
 
     def val_windows(self, n: int, seq_len: int, seed: int = 0) -> np.ndarray:
-        """A fixed set of ``n`` validation windows (the same for every run with this seed)."""
-        return self._windows(self.val, np.random.default_rng([seed, 2]), n, seq_len)
+        """A fixed set of ``n`` validation windows (the same for every run with this seed; with
+        ``fixed_val`` the same for every seed too: evenly spaced, non-overlapping windows of the split,
+        fewer than ``n`` when the split holds fewer).
+
+        Raises
+        ------
+        InputError
+            If a validation segment is shorter than ``seq_len + 1`` tokens.
+        """
+        if not self.fixed_val:
+            return self._windows(self.val, np.random.default_rng([seed, 2]), n, seq_len, self.val_rows)
+        rows = np.arange(self.val.shape[0]) if self.val_rows is None else self.val_rows
+        seg_len = self.val.shape[1]
+        per_row = seg_len // (seq_len + 1)
+        if per_row < 1:
+            raise InputError(f"source {self.name!r}: validation segments of {seg_len} tokens are shorter than "
+                             f"seq_len + 1 = {seq_len + 1}")
+        total = len(rows) * per_row
+        pick = np.unique(np.linspace(0, total - 1, min(n, total)).round().astype(np.int64))
+        r, c = rows[pick // per_row], (pick % per_row) * (seq_len + 1)
+        return np.asarray(self.val[r[:, None], c[:, None] + np.arange(seq_len + 1)], dtype=np.int64)
 
 
 class TextCorpus:
@@ -254,23 +295,31 @@ TASK_SOURCES: dict[str, str] = {"addition": "scalinglab.runner.tasks", "copy": "
                                 "lookup": "scalinglab.runner.tasks"}
 
 
-def make_source(spec: dict) -> Source:
+def make_source(spec: dict, *, cache_dir: str | None = None) -> Source:
     """Build (and cache per process) a source from its config dict, e.g. ``{"name": "markov", "order": 2}``.
 
     ``{"name": "text"}`` → :class:`TextCorpus`; ``{"name": "markov", "alphabet", "order", "support",
-    "concentration", "seed", "train_tokens", "val_tokens"}`` → :class:`MarkovSource`.
+    "concentration", "seed", "train_tokens", "val_tokens"}`` → :class:`MarkovSource`; ``{"path": ...}``
+    (``name = "files"``) → the user's own text or token files (:mod:`scalinglab.runner.datasets`, tokenized
+    once into a memmap cache under ``cache_dir``).
 
     Raises
     ------
     InputError
-        If the source name is unknown or ``spec`` has options the source does not take.
+        If the source name is unknown, ``spec`` has options the source does not take, or user data files
+        are missing, empty, unreadable or hold token ids past the vocabulary.
     """
     spec = dict(spec)
-    name = spec.pop("name", "markov")
-    key = (name, tuple(sorted(spec.items())))
+    name = spec.pop("name", "files" if "path" in spec else "markov")
+    key = (name, json.dumps(spec, sort_keys=True, default=str), cache_dir if name == "files" else None)
     if key in _CACHE:
         return _CACHE[key]
-    if name == "text":
+    if name == "files":  # the user's own data (runner/datasets.py)
+        from .datasets import load_files_source
+
+        src = load_files_source(spec, cache_dir=cache_dir)
+        spec = {}
+    elif name == "text":
         src = TextCorpus.load(val_fraction=spec.pop("val_fraction", 0.1), seed=spec.pop("split_seed", 0))
     elif name == "markov":
         load_kw = {k: spec.pop(k) for k in ("train_tokens", "val_tokens", "chain_len") if k in spec}
@@ -282,7 +331,8 @@ def make_source(spec: dict) -> Source:
         src = import_module(TASK_SOURCES[name]).make_task_source(name, spec)
         spec = {}
     else:
-        raise InputError(f"unknown data source {name!r}; expected 'text', 'markov' or one of "
+        raise InputError(f"unknown data source {name!r}; expected 'text', 'markov', a {{ path = ... }} of "
+                         f"your own files, or one of "
                          f"{', '.join(sorted(TASK_SOURCES))}")
     if spec:
         raise InputError(f"unknown option(s) for data source {name!r}: {', '.join(sorted(spec))}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,15 +34,23 @@ class RunTask:
     workdir: str
     device: str = "auto"
     threads: int | None = None
+    #: external-trainer runs: attempts after a failed one (non-zero exit, timeout, no progress)
+    max_retries: int = 0
 
 
 def execute_task(task: RunTask, progress: Callable[[dict], None] | None = None) -> RunResult:
-    """Run one task to completion in this process (used by every executor)."""
+    """Run one task to completion in this process (used by every executor): the built-in trainer, or the
+    spec's ``[trainer]`` command (`scalinglab.runner.external.run_external`)."""
     from ..store import Store
 
     cfg = RunConfig.from_dict(task.config)
     store = Store(task.store_url)
     try:
+        if cfg.trainer:
+            from .external import run_external
+
+            return run_external(cfg, store=store, workdir=task.workdir, device=task.device,
+                                max_retries=task.max_retries, progress=progress)
         return train_run(cfg, store=store, workdir=task.workdir, device=task.device, threads=task.threads,
                          progress=progress)
     except (StoreError, DiskFullError):  # the store or the disk is unusable: stop the sweep with this error
@@ -100,8 +108,7 @@ class LocalExecutor:
 
             self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
         threads = max(1, (os.cpu_count() or 1) // self.workers)
-        return self._pool.submit(execute_task, RunTask(task.config, task.store_url, task.workdir, task.device,
-                                                       task.threads or threads))
+        return self._pool.submit(execute_task, replace(task, threads=task.threads or threads))
 
     def shutdown(self) -> None:
         """Shut the worker pool down (if one was started); a later submit starts a new one."""
@@ -120,7 +127,7 @@ class LocalExecutor:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         threads = max(1, (os.cpu_count() or 1) // self.workers)
-        tasks = [RunTask(t.config, t.store_url, t.workdir, t.device, t.threads or threads) for t in tasks]
+        tasks = [replace(t, threads=t.threads or threads) for t in tasks]
         with ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn")) as pool:
             futures = [pool.submit(execute_task, t) for t in tasks]
             for f in as_completed(futures):
@@ -148,27 +155,49 @@ def get_executor(name: str = "local", workers: int = 1, **options: Any) -> Execu
     return EXECUTORS[name](workers=workers, **options)
 
 
+def default_workdir(store: Any) -> Path:
+    """The checkpoint folder of a store: ``.scalinglab-checkpoints`` beside a SQLite file (a `Store`, a path or
+    a ``sqlite:///`` URL), else in the current folder. Tokenized user data is cached beside it."""
+    from sqlalchemy.engine import make_url
+
+    if isinstance(store, str | os.PathLike) and "://" not in str(store):
+        return Path(store).expanduser().resolve().parent / ".scalinglab-checkpoints"
+    url = store.url if hasattr(store, "url") else make_url(str(store))
+    db = url.database if url.get_backend_name() == "sqlite" and url.database else None
+    return (Path(db).resolve().parent if db else Path.cwd()) / ".scalinglab-checkpoints"
+
+
 def run_sweep(sweep: Sweep | Iterable[RunConfig], store: Any = "scalinglab-runs.db", *,
               executor: Executor | str = "local", workers: int = 1, workdir: str | os.PathLike | None = None,
-              device: str = "auto", console: Any = None, show_progress: bool = True) -> list[RunResult]:
+              device: str = "auto", console: Any = None, show_progress: bool = True,
+              max_retries: int = 0) -> list[RunResult]:
     """Run every run of ``sweep`` that is not done yet, recording them in ``store``; return the results.
 
     Finished runs are skipped, unfinished ones resume from their last checkpoint (kept in ``workdir``,
-    default ``<store folder>/.scalinglab-checkpoints``). Shows Rich progress bars (sweep and current run,
-    tokens/s, achieved FLOP/s, ETA) unless ``show_progress=False``.
+    default ``<store folder>/.scalinglab-checkpoints``). User data (``data = { path = ... }``) is tokenized
+    and checked first, before anything is written to the store. An external-trainer run that fails is
+    retried up to ``max_retries`` times. Shows Rich progress bars (sweep and current run, tokens/s, achieved
+    FLOP/s, MFU, ETA) unless ``show_progress=False``.
+
+    Raises
+    ------
+    InputError
+        If a run's data is missing, empty, unreadable, holds ids past the vocabulary or is too small.
     """
     from ..store import Store
+    from .datasets import default_cache_dir, prepare_sweep_data
 
-    st = store if isinstance(store, Store) else Store(store)
     runs = list(sweep.runs if isinstance(sweep, Sweep) else sweep)
     if workdir is None:
-        db = st.url.database if st.dialect == "sqlite" and st.url.database else None
-        workdir = (Path(db).parent if db else Path.cwd()) / ".scalinglab-checkpoints"
+        workdir = default_workdir(store)
+    prepare_sweep_data(runs, default_cache_dir(workdir))  # data errors before the store is touched
+    st = store if isinstance(store, Store) else Store(store)
     ex = get_executor(executor, workers) if isinstance(executor, str) else executor
     for cfg in runs:
         register(st, cfg)
     url = st.url.render_as_string(hide_password=False)
-    tasks = [RunTask(cfg.to_dict(), url, str(workdir), device) for cfg in runs if st.status(cfg.run_id) != "done"]
+    tasks = [RunTask(cfg.to_dict(), url, str(workdir), device, max_retries=max_retries)
+             for cfg in runs if st.status(cfg.run_id) != "done"]
     done_already = len(runs) - len(tasks)
     try:
         return _execute(ex, tasks, runs, done_already, console, show_progress)
@@ -213,15 +242,18 @@ def _execute(ex: Executor, tasks: list[RunTask], runs: list[RunConfig], done_alr
                                                completed=ev["step"], info="")
             elif ev["event"] == "step" and current["task"] is not None:
                 tps = ev.get("tokens_per_second") or 0.0
+                mfu = f" | MFU {ev['mfu']:.1%}" if ev.get("mfu") else ""
                 bar.update(current["task"], completed=ev["step"],
-                           info=f"loss {ev['loss']:.3f} | {tps:,.0f} tok/s | {tps * fpt[ev['run_id']]:.2e} FLOP/s")
+                           info=f"loss {ev['loss']:.3f} | {tps:,.0f} tok/s | {tps * fpt[ev['run_id']]:.2e} FLOP/s"
+                                + mfu)
             elif ev["event"] == "done" and current["task"] is not None:
                 bar.update(current["task"], completed=ev["total_steps"])
 
         for res in ex.map(tasks, on_progress if ex.in_process else None):
             results.append(res)
-            loss = f"{res.final_loss_nats:.4f} nats/token = {res.final_loss_bpb:.4f} bits/byte" \
-                if res.final_loss_nats is not None else (res.error or res.status)
+            loss = f"{res.final_loss_nats:.4f} nats/token" + (
+                f" = {res.final_loss_bpb:.4f} bits/byte" if res.final_loss_bpb is not None else "") \
+                if res.final_loss_nats is not None else (res.error or res.status).splitlines()[0]
             label = (res.name or res.run_id).rsplit("/", 1)[-1]
             bar.update(overall, advance=1, info=f"{label}: {res.status}, val {loss}")
         if current["task"] is not None:

@@ -19,6 +19,16 @@ A spec is TOML (read with ``tomllib``), YAML (``yaml.safe_load``) or a Python di
     # or: [isoflop]  budgets = ["1e11", "3e11"] (FLOPs), sizes = [...]; D = C / (FLOPs per token)
     # or: [[runs]]   arch = {...}, tokens = "1M"
 
+    # optional: your own training script instead of the built-in GPT (scalinglab.runner.external)
+    [trainer]
+    command = ["python", "train.py", "--n_layer={n_layer}", "--max_tokens={tokens}", "--resume={resume}"]
+    metrics_regex = 'step (?P<step>[0-9]+) val (?P<val_loss>[0-9.]+)'   # optional: parse stdout instead
+    timeout_s = 3600                 # optional: per-run wall-clock limit (seconds)
+    progress_timeout_s = 600         # optional: kill when nothing is printed or tracked for this long
+
+``data`` may also name your own files: ``{ path = "corpus/**/*.txt", tokenizer = "bytes" }``, token files,
+Parquet/JSONL text columns (:mod:`scalinglab.runner.datasets`; relative paths are relative to the spec).
+
 With ``schedule = "wsd"`` all budgets of one size become cooldown *branches* of one run (one stable phase,
 one cooldown per budget), so a ladder of S sizes × R budgets costs S runs. With ``cosine``/``constant``
 every (size, budget) is its own run.
@@ -32,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -44,6 +55,12 @@ __all__ = ["RunConfig", "SpecError", "Sweep", "load_spec", "expand_spec"]
 
 #: RunConfig fields that do not change what is trained (excluded from the content hash).
 COSMETIC = ("name", "checkpoint_every", "sweep")
+#: ``[trainer]`` keys that do not change what is trained (excluded from the content hash).
+TRAINER_COSMETIC = ("timeout_s", "progress_timeout_s")
+#: ``[trainer]`` keys.
+TRAINER_KEYS = {"command", "metrics_regex", "cwd", "env", "timeout_s", "progress_timeout_s"}
+#: named groups a ``metrics_regex`` may capture.
+REGEX_GROUPS = {"step", "tokens", "loss", "val_loss", "lr"}
 
 
 class SpecError(InputError):
@@ -89,13 +106,22 @@ class RunConfig:
     name: str = ""                               # label (cosmetic)
     sweep: str = ""                              # sweep name (cosmetic)
     checkpoint_every: int = 200                  # steps between checkpoints (cosmetic)
+    #: external trainer ({} = the built-in GPT): command (argv template), metrics_regex, cwd, env, timeouts
+    trainer: Mapping[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ identity
     def hashed(self) -> dict:
-        """The fields that determine the run (cosmetic ones, e.g. ``name``, dropped): the basis of `run_id`."""
+        """The fields that determine the run (cosmetic ones, e.g. ``name``, dropped): the basis of `run_id`.
+
+        An empty ``trainer`` is dropped (so built-in runs keep the ids of earlier versions); a trainer's
+        timeouts are not part of what is trained and are dropped too."""
         d = asdict(self)
         for k in COSMETIC:
             d.pop(k)
+        if not d["trainer"]:
+            d.pop("trainer")
+        else:
+            d["trainer"] = {k: v for k, v in d["trainer"].items() if k not in TRAINER_COSMETIC}
         return d
 
     @property
@@ -108,7 +134,7 @@ class RunConfig:
         """JSON-ready dict of every field (``budgets`` as a list, ``arch``/``data`` as plain dicts)."""
         d = asdict(self)
         d["budgets"] = list(self.budgets)
-        d["arch"], d["data"] = dict(self.arch), dict(self.data)
+        d["arch"], d["data"], d["trainer"] = dict(self.arch), dict(self.data), dict(self.trainer)
         return d
 
     @classmethod
@@ -197,6 +223,13 @@ def load_spec(spec: str | Path | Mapping[str, Any]) -> Sweep:
 
 
 def _vocab_size(data: Mapping[str, Any], err) -> int:
+    if "path" in data:  # the user's own files (runner/datasets.py)
+        from .datasets import data_vocab_size
+
+        try:
+            return data_vocab_size(data)
+        except InputError as exc:
+            raise err("defaults.data.path", str(exc)) from None
     name = data.get("name", "markov")
     if name == "text":
         return 256
@@ -211,7 +244,7 @@ def _vocab_size(data: Mapping[str, Any], err) -> int:
             return int(import_module(TASK_SOURCES[name]).task_vocab_size(name, data))
         except InputError as exc:
             raise err("data", str(exc)) from None
-    raise err("data.name", f"unknown data source {name!r}; expected 'text', 'markov' or one of "
+    raise err("data.name", f"unknown data source {name!r}; expected 'text', 'markov', {{ path = ... }} or one of "
                            f"{', '.join(sorted(TASK_SOURCES))}")
 
 
@@ -234,7 +267,7 @@ def _num(value: Any, err, key: str, *, integer: bool = False, positive: bool = T
 _ARCH_KEYS = {"n_layer", "d_model", "n_heads", "vocab_size", "seq_len", "n_kv_heads", "d_ff", "ffn_mult",
               "mlp", "positional", "tied_embeddings", "bias", "norm", "n_experts", "n_active_experts",
               "head_dim"}
-_RUN_KEYS = {f.name for f in fields(RunConfig)} | {"seq_len", "tokens_per_param"}
+_RUN_KEYS = ({f.name for f in fields(RunConfig)} - {"trainer"}) | {"seq_len", "tokens_per_param"}
 
 
 def _arch(size: Any, base: Mapping[str, Any], vocab: int, seq_len: int, err, key: str) -> dict:
@@ -279,21 +312,33 @@ def expand_spec(data: Mapping[str, Any], *, source: str = "<dict>") -> Sweep:
         raise err("sweep.kind", f"expected 'ladder', 'isoflop' or 'list' (or exactly one of [ladder], "
                                 f"[isoflop], [[runs]]), got {kind!r}")
     name = str(sweep.get("name", kind))
-    unknown_top = set(data) - {"sweep", "defaults", "ladder", "isoflop", "runs"}
+    unknown_top = set(data) - {"sweep", "defaults", "ladder", "isoflop", "runs", "trainer"}
     if unknown_top:
-        raise err(sorted(unknown_top)[0], "unknown section; expected sweep, defaults, ladder, isoflop, runs")
+        raise err(sorted(unknown_top)[0], "unknown section; expected sweep, defaults, ladder, isoflop, runs, "
+                                          "trainer")
+    base_dir = None if source.startswith("<") else str(Path(source).resolve().parent)
+    trainer = _trainer(data.get("trainer"), base_dir, err)
 
     defaults = dict(data.get("defaults", {}) or {})
     for k in defaults:
         if k not in _RUN_KEYS:
             raise err(f"defaults.{k}", f"unknown run field; known: {', '.join(sorted(_RUN_KEYS - {'tokens_per_param'}))}")
-    dd = defaults.get("data", {"name": "markov"})
+    dd = defaults.get("data", {} if trainer else {"name": "markov"})
     if not isinstance(dd, dict):
         raise err("defaults.data", f"expected a table such as {{ name = 'markov' }}, got {dd!r}")
-    dd = dict(dd)
-    vocab = _vocab_size(dd, err)
+    dd = _normalize_data(dd, base_dir, err, "defaults.data")
+    if "data" in defaults:
+        defaults["data"] = dd
     seq_len = int(_num(defaults.pop("seq_len", 64), err, "defaults.seq_len", integer=True))
     base_arch = dict(defaults.pop("arch", {}) or {})
+    if trainer and not dd:  # an external trainer with its own data: the vocabulary comes from the arch
+        if "vocab_size" not in base_arch:
+            raise err("defaults.arch.vocab_size", "required with [trainer] when the spec has no data table")
+        vocab = int(_num(base_arch["vocab_size"], err, "defaults.arch.vocab_size", integer=True))
+    else:
+        vocab = _vocab_size(dd, err)
+    if trainer:
+        defaults["trainer"] = trainer
     schedule = defaults.get("schedule", "wsd")
     if schedule not in hparams.SCHEDULES:
         raise err("defaults.schedule", f"expected one of {', '.join(hparams.SCHEDULES)}, got {schedule!r}")
@@ -341,6 +386,8 @@ def expand_spec(data: Mapping[str, Any], *, source: str = "<dict>") -> Sweep:
             for k in r:
                 if k not in _RUN_KEYS:
                     raise err(f"{key}.{k}", "unknown run field")
+            if isinstance(r.get("data"), dict):
+                r["data"] = _normalize_data(r["data"], base_dir, err, f"{key}.data")
             a = _arch(r.pop("arch", None), base_arch, vocab, seq_len, err, f"{key}.arch")
             if "tokens" not in r and "budgets" not in r:
                 raise err(f"{key}.tokens", "missing (training tokens)")
@@ -353,7 +400,9 @@ def expand_spec(data: Mapping[str, Any], *, source: str = "<dict>") -> Sweep:
     for a, budgets, overrides, key in planned:
         over = {**defaults, **{k: v for k, v in overrides.items() if k != "isoflop_budgets"}}
         over.pop("tokens_per_param", None)
-        groups = [sorted(set(budgets))] if over.get("schedule", schedule) == "wsd" else [[b] for b in budgets]
+        # WSD branches are the built-in trainer's; an external trainer gets one run per budget
+        groups = [sorted(set(budgets))] if over.get("schedule", schedule) == "wsd" and not trainer \
+            else [[b] for b in budgets]
         for g in groups:
             cfg = _make_config(a, g, over, name=f"{name}/L{a['n_layer']}-d{a['d_model']}" + (
                 "" if len(g) > 1 else f"-D{g[0]}"), sweep=name, err=err, key=key)
@@ -374,7 +423,8 @@ def _make_config(arch: dict, budgets: list[int], over: dict, *, name: str, sweep
         over["decay_fraction"] = _num(over["decay_fraction"], err, f"{key}.decay_fraction")
     if not isinstance(over.get("data", {}), dict):
         raise err(f"{key}.data", f"expected a table such as {{ name = 'markov' }}, got {over['data']!r}")
-    cfg = RunConfig(arch=dict(arch), data=dict(over.pop("data", {"name": "markov"})), tokens=max(budgets),
+    default_data = {} if over.get("trainer") else {"name": "markov"}
+    cfg = RunConfig(arch=dict(arch), data=dict(over.pop("data", default_data)), tokens=max(budgets),
                     budgets=tuple(budgets), name=over.pop("name", name), sweep=sweep,
                     **{k: v for k, v in over.items() if k in {f.name for f in fields(RunConfig)}})
     if cfg.schedule not in hparams.SCHEDULES:
@@ -385,6 +435,8 @@ def _make_config(arch: dict, budgets: list[int], over: dict, *, name: str, sweep
         n = cfg.n_params()
     except InputError as exc:
         raise err(f"{key}.param_convention", str(exc)) from None
+    if cfg.trainer:
+        check_placeholders(cfg.trainer["command"], err)
     try:
         cfg.flops_per_token()
     except InputError as exc:
@@ -400,3 +452,102 @@ def _make_config(arch: dict, budgets: list[int], over: dict, *, name: str, sweep
         steps = max(1, math.ceil(min(budgets) / (bs * cfg.seq_len)))
         changes["warmup_steps"] = int(min(max(1, round(n / (bs * cfg.seq_len))), max(1, steps // 10)))
     return replace(cfg, **changes)
+
+
+# ---------------------------------------------------------------------------------------------- trainer
+#: placeholders of a trainer command besides the architecture fields and scalar RunConfig fields.
+EXTRA_PLACEHOLDERS = {"params", "flops", "budgets", "warmup", "run_id", "run_dir", "device", "resume",
+                      "data_path", "val_path", "batch_tokens", "steps"}
+
+
+def placeholder_names() -> set[str]:
+    """Every name a ``[trainer] command`` may use as ``{name}``: architecture fields (``n_layer``,
+    ``d_model``, ...), scalar run fields (``tokens``, ``lr``, ``batch_size``, ``warmup_steps``, ``seed``,
+    ``schedule``, ``name``, ...) and :data:`EXTRA_PLACEHOLDERS` (``params``, ``flops``, ``run_id``,
+    ``run_dir``, ``device``, ``resume``, ``data_path``, ...)."""
+    scalars = {f.name for f in fields(RunConfig)} - {"arch", "data", "budgets", "trainer"}
+    return _ARCH_KEYS | scalars | EXTRA_PLACEHOLDERS
+
+
+def check_placeholders(command: list[str], err) -> None:
+    """Raise ``err("trainer.command[i]", ...)`` for an unknown or non-plain ``{placeholder}`` (attribute or
+    index access such as ``{x.y}`` / ``{x[0]}`` is refused)."""
+    import string
+
+    known = placeholder_names()
+    for i, part in enumerate(command):
+        try:
+            parsed = list(string.Formatter().parse(part))
+        except ValueError as exc:
+            raise err(f"trainer.command[{i}]", f"bad placeholder syntax in {part!r}: {exc} (write {{{{ and }}}} "
+                                               f"for literal braces)") from None
+        for _, fname, _, _ in parsed:
+            if fname is None:
+                continue
+            if fname not in known:
+                raise err(f"trainer.command[{i}]", f"unknown placeholder {{{fname}}} in {part!r}; known: "
+                                                   f"{', '.join(sorted(known))}")
+
+
+def _normalize_data(dd: dict, base_dir: str | None, err, key: str) -> dict:
+    if "path" not in dd:
+        return dict(dd)
+    from .datasets import normalize_data
+
+    try:
+        return normalize_data(dd, base_dir)
+    except InputError as exc:
+        raise err(key, str(exc)) from None
+
+
+def _trainer(t: Any, base_dir: str | None, err) -> dict:
+    """Validate and normalise the ``[trainer]`` section ({} when absent)."""
+    import re
+
+    if t is None:
+        return {}
+    if not isinstance(t, Mapping):
+        raise err("trainer", "expected a table with command = [...]")
+    unknown = set(t) - TRAINER_KEYS
+    if unknown:
+        raise err(f"trainer.{sorted(unknown)[0]}", f"unknown key; known: {', '.join(sorted(TRAINER_KEYS))}")
+    cmd = t.get("command")
+    if isinstance(cmd, str):
+        raise err("trainer.command", "must be a list of arguments (argv), e.g. [\"python\", \"train.py\", "
+                                     "\"--n_layer={n_layer}\"]; it is never passed to a shell")
+    if not isinstance(cmd, list) or not cmd or not all(isinstance(c, str) for c in cmd):
+        raise err("trainer.command", f"expected a non-empty list of strings, got {cmd!r}")
+    check_placeholders(cmd, err)
+    out: dict[str, Any] = {"command": list(cmd)}
+    rx = t.get("metrics_regex")
+    if rx is not None:
+        rxs = [rx] if isinstance(rx, str) else rx
+        if not isinstance(rxs, list) or not rxs or not all(isinstance(r, str) for r in rxs):
+            raise err("trainer.metrics_regex", "expected a regular expression (or a list of them)")
+        for j, r in enumerate(rxs):
+            try:
+                groups = set(re.compile(r).groupindex)
+            except re.error as exc:
+                raise err("trainer.metrics_regex", f"not a regular expression ({exc}): {r!r}") from None
+            if groups - REGEX_GROUPS or not groups & {"loss", "val_loss"}:
+                raise err("trainer.metrics_regex", f"pattern {j} must capture named groups among "
+                                                   f"{', '.join(sorted(REGEX_GROUPS))}, at least loss or "
+                                                   f"val_loss; got {sorted(groups)}")
+        out["metrics_regex"] = rxs
+    cwd = t.get("cwd", ".")
+    if not isinstance(cwd, str):
+        raise err("trainer.cwd", f"expected a folder path, got {cwd!r}")
+    cwd = os.path.expanduser(cwd)
+    if base_dir is not None and not os.path.isabs(cwd):
+        cwd = os.path.join(base_dir, cwd)
+    out["cwd"] = os.path.normpath(os.path.abspath(cwd))
+    env = t.get("env", {})
+    if not isinstance(env, Mapping) or not all(isinstance(k, str) and isinstance(v, str | int | float)
+                                               for k, v in env.items()):
+        raise err("trainer.env", "expected a table of NAME = \"value\"")
+    if env:
+        out["env"] = {k: str(v) for k, v in env.items()}
+    for k in ("timeout_s", "progress_timeout_s"):
+        if k in t:
+            out[k] = _num(t[k], err, f"trainer.{k}")
+    return out

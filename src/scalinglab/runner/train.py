@@ -36,6 +36,7 @@ import torch
 from .._errors import DiskFullError, StoreError
 from ..flops import count_params
 from .corpus import make_source
+from .datasets import check_source_fits, default_cache_dir
 from .hparams import lr_at
 from .model import GPT, check_param_count
 from .spec import RunConfig
@@ -154,6 +155,13 @@ def environment(device: str) -> dict:
     return env
 
 
+def _data_provenance(src) -> dict:
+    """What the run was scored on: split sizes (tokens), bytes per token and hashes of the validation tokens."""
+    keep = ("content_sha256", "val_sha256", "train_tokens", "val_tokens", "block", "cache")
+    return {"source": src.name, "vocab_size": src.vocab_size, "bytes_per_token": src.bytes_per_token,
+            **{k: src.info[k] for k in keep if k in src.info}}
+
+
 def _peak_flops(device: str) -> float | None:
     """Peak dense BF16 FLOP/s of the GPU from scalinglab's hardware catalog (None on CPU / unknown GPU)."""
     if not device.startswith("cuda"):
@@ -199,20 +207,29 @@ def register(store, cfg: RunConfig) -> None:
 
 def _dataset_label(data: dict) -> str:
     d = dict(data)
-    name = d.pop("name", "markov")
-    return name + ("" if not d else "(" + ",".join(f"{k}={v}" for k, v in sorted(d.items())) + ")")
+    name = d.pop("name", "files" if "path" in d else "markov" if d or not data else "markov")
+    if not data:
+        return "external"
+    label = name + ("" if not d else "(" + ",".join(f"{k}={v}" for k, v in sorted(d.items())) + ")")
+    return label if len(label) <= 200 else label[:180] + "…" + hashlib.sha256(label.encode()).hexdigest()[:12] + ")"
 
 
 # ------------------------------------------------------------------------------------------ training
 def train_run(cfg: RunConfig, *, store=None, workdir: str | os.PathLike = ".scalinglab-checkpoints",
               owner: str | None = None, device: str = "auto", threads: int | None = None,
               progress: Callable[[dict], None] | None = None, stop_after_steps: int | None = None,
-              keep_checkpoints: bool = False) -> RunResult:
+              keep_checkpoints: bool = False, compile_model: bool | None = None) -> RunResult:
     """Train one run (resuming it if a checkpoint exists) and record it in ``store``.
 
     ``stop_after_steps`` interrupts the run after that many optimizer steps in this call (for tests),
-    leaving a checkpoint and status ``interrupted``. ``progress`` gets a dict after every step.
+    leaving a checkpoint and status ``interrupted``. ``progress`` gets a dict after every step (with
+    ``tokens_per_second`` and, on a GPU the hardware catalog knows, ``mfu``). On CUDA the step runs in bf16
+    autocast with fused AdamW and SDPA (flash) attention; ``compile_model=True`` (or
+    ``$SCALINGLAB_COMPILE=1``) also wraps the model in ``torch.compile`` (opt-in: compiling costs minutes).
+    User data (``data = { path = ... }``) is tokenized once into ``.scalinglab-cache`` beside ``workdir``.
     """
+    if compile_model is None:
+        compile_model = os.environ.get("SCALINGLAB_COMPILE", "") == "1"
     from ..store import LeaseLostError, StoreUnavailableError, default_owner
 
     run_id = cfg.run_id
@@ -225,7 +242,8 @@ def train_run(cfg: RunConfig, *, store=None, workdir: str | os.PathLike = ".scal
             return RunResult(run_id, cfg.name, status="leased")
     try:
         result = _train(cfg, store=store, workdir=Path(workdir), owner=owner, device=device, threads=threads,
-                        progress=progress, stop_after_steps=stop_after_steps, keep_checkpoints=keep_checkpoints)
+                        progress=progress, stop_after_steps=stop_after_steps, keep_checkpoints=keep_checkpoints,
+                        compile_model=compile_model)
     except (_LeaseLost, LeaseLostError):  # a later attempt owns the run: write nothing more
         return RunResult(run_id, cfg.name, status="leased")
     except BaseException as exc:
@@ -247,7 +265,7 @@ class _LeaseLost(Exception):
 
 
 def _train(cfg: RunConfig, *, store, workdir: Path, owner: str, device: str, threads: int | None,
-           progress, stop_after_steps: int | None, keep_checkpoints: bool) -> RunResult:
+           progress, stop_after_steps: int | None, keep_checkpoints: bool, compile_model: bool = False) -> RunResult:
     run_id = cfg.run_id
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -260,17 +278,22 @@ def _train(cfg: RunConfig, *, store, workdir: Path, owner: str, device: str, thr
         torch.set_num_threads(threads)
 
     # --- data and model ------------------------------------------------------------------------------
-    src = make_source(cfg.data)
+    user_data = "path" in cfg.data
+    src = make_source(cfg.data, cache_dir=str(default_cache_dir(workdir)) if user_data else None)
     arch = cfg.architecture()
     if arch.vocab_size != src.vocab_size:
         raise ValueError(f"arch.vocab_size={arch.vocab_size} but the data source has {src.vocab_size} tokens")
+    if user_data:
+        check_source_fits(src, batch_size=cfg.batch_size, seq_len=cfg.seq_len, eval_windows=cfg.eval_windows,
+                          what=str(cfg.data["path"]))
     torch.manual_seed(cfg.seed)
     raw_model = GPT(arch)
     n_params_total = check_param_count(raw_model)
     n_params = cfg.n_params()
     fpt = cfg.flops_per_token()
     raw_model.to(device)
-    model = torch.compile(raw_model) if on_cuda else raw_model
+    model = torch.compile(raw_model) if (on_cuda and compile_model) else raw_model
+    peak = _peak_flops(device)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if on_cuda else contextlib.nullcontext()
 
     decay, no_decay = [], []
@@ -400,7 +423,8 @@ def _train(cfg: RunConfig, *, store, workdir: Path, owner: str, device: str, thr
         train_acc[1] += 1
         elapsed = time.perf_counter() - t0
         tps = steps_this_call * cfg.batch_tokens / max(elapsed, 1e-9)
-        emit(step=step, event="step", loss=loss, lr=lr, tokens_per_second=tps)
+        emit(step=step, event="step", loss=loss, lr=lr, tokens_per_second=tps,
+             mfu=(tps * fpt / peak) if peak else None)
 
         if step % cfg.eval_every == 0 or step == total:
             vloss = evaluate()
@@ -428,16 +452,19 @@ def _train(cfg: RunConfig, *, store, workdir: Path, owner: str, device: str, thr
         (steps_b[i] - fork_b[i]) * cfg.batch_tokens for i in range(len(budgets) - 1) if wsd)
     tps = (steps_this_call * cfg.batch_tokens) / max(time.perf_counter() - t0, 1e-9) if steps_this_call else None
     fps = tps * fpt if tps else None
-    peak = _peak_flops(device)
     evals = [branch_results[k] for k in labels]
     summary = {"wall_seconds": wall, "tokens_per_second": tps, "flops_per_second": fps, "resumed_from_step": resumed_from,
                "final_loss_nats": final, "final_loss_bpb": src.bits_per_byte(final),
                "environment": {**environment(device), "trained_tokens_incl_branches": trained_tokens,
-                               "mfu": (fps / peak) if (fps and peak) else None}}
+                               "mfu": (fps / peak) if (fps and peak) else None, "compiled": model is not raw_model,
+                               "data": _data_provenance(src)}}
     if store is not None:
         if not store.finish_run(run_id, owner, evaluations=evals, summary=summary):
             return RunResult(run_id, cfg.name, status="leased")
-        store.log(run_id, f"done: val loss {final:.4f} nats/token = {src.bits_per_byte(final):.4f} bits/byte")
+        bpb = src.bits_per_byte(final)
+        store.log(run_id, f"done: val loss {final:.4f} nats/token = " + (
+            f"{bpb:.4f} bits/byte" if bpb is not None else "bits/byte unknown (bytes per token not known for "
+                                                          "token-id data; state data.bytes_per_token)"))
     if not keep_checkpoints:
         for p in sorted((workdir / run_id).glob("*")) if (workdir / run_id).exists() else []:
             p.unlink(missing_ok=True)

@@ -1,0 +1,485 @@
+"""Run the user's own training script as a run of a sweep (``[trainer] command = [...]`` in the spec).
+
+:func:`run_external` gives an external trainer the guarantees of built-in runs, on the local and the Ray
+executor (both call it through :func:`~scalinglab.runner.executor.execute_task`):
+
+* **Launch.** The command is an argv list: each ``{placeholder}`` (architecture fields, ``tokens``,
+  ``budgets``, ``lr``, ``batch_size``, ``warmup``, ``seed``, ``run_id``, ``run_dir``, ``device``, ``resume``,
+  ...; see :func:`~scalinglab.runner.spec.placeholder_names`) is replaced inside its own argument and the
+  process is started without a shell, so a value holding ``;``, ``$(...)`` or quotes stays one argument.
+  It runs in its own process group (killed as a whole), dies with the runner (``PR_SET_DEATHSIG`` on Linux),
+  and gets ``$SCALINGLAB_RUN_DIR``, ``$SCALINGLAB_RUN_ID``, ``$SCALINGLAB_RESUME`` and, when this machine
+  has several GPUs, its own ``CUDA_VISIBLE_DEVICES`` (one GPU per run, allocated with file locks).
+* **Metrics.** Either the trainer calls :mod:`scalinglab.track` (JSON lines in ``track.jsonl`` under the
+  run folder), or a ``metrics_regex`` with named groups ``step``, ``tokens``, ``loss``, ``val_loss``, ``lr``
+  is matched on each stdout line. Points stream into the store's ``metrics`` table as they appear
+  (idempotent inserts); the final evaluation is ``track.finish(loss=...)`` or the last ``val_loss`` matched.
+* **Exactly once.** The run is leased in the store (heartbeat while the process lives); final rows and
+  ``status='done'`` are one transaction. A relaunch gets ``{resume}`` = the last checkpoint the trainer
+  reported with ``track.checkpoint(path)`` (``""`` when none).
+* **Faults.** Non-zero exit, the per-run ``timeout_s`` or no output / tracked progress for
+  ``progress_timeout_s`` → the process group is killed, the attempt is logged with the tail of its output,
+  and the run is retried up to ``max_retries`` times (resuming from its last checkpoint); after that it is
+  ``failed`` with the stderr tail in ``runs.error`` (``scalinglab runs show`` prints it).
+* **Accounting.** N, D, C come from the architecture under the spec's conventions; values the trainer
+  reports (``track.finish(params=, tokens=, flops=)``) are kept beside them (``environment.reported``;
+  ``params_by_convention.trainer``). D is the trainer's token count when it reports one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .._errors import StoreError
+from .spec import RunConfig
+from .train import RunResult, environment, register
+
+__all__ = ["run_external", "render_command", "TRACK_FILE"]
+
+log = logging.getLogger(__name__)
+
+TRACK_FILE = "track.jsonl"
+LN2 = math.log(2.0)
+_TAIL_LINES = 40
+
+
+# ------------------------------------------------------------------------------------------ command
+def placeholder_values(cfg: RunConfig, *, run_dir: str, device: str, resume: str) -> dict[str, Any]:
+    """The value of every placeholder for ``cfg`` (numbers as numbers, so ``{lr:.2e}`` formats)."""
+    from dataclasses import fields
+
+    arch = cfg.architecture()
+    vals: dict[str, Any] = {f.name: getattr(arch, f.name) for f in fields(arch)}
+    vals.update({k: v for k, v in cfg.arch.items()})
+    for f in fields(cfg):
+        if f.name not in ("arch", "data", "budgets", "trainer"):
+            vals[f.name] = getattr(cfg, f.name)
+    budgets = list(cfg.budgets or (cfg.tokens,))
+    vals.update(params=cfg.n_params(), flops=cfg.flops_per_token() * cfg.tokens,
+                budgets=",".join(str(b) for b in budgets), warmup=cfg.warmup_steps, run_id=cfg.run_id,
+                run_dir=run_dir, device=device, resume=resume, data_path=str(cfg.data.get("path", "")),
+                val_path=str(cfg.data.get("val_path", "")), batch_tokens=cfg.batch_tokens,
+                steps=cfg.steps_for(cfg.tokens), seq_len=cfg.seq_len)
+    for k, v in list(vals.items()):
+        if isinstance(v, bool):
+            vals[k] = str(v).lower()
+        elif v is None:
+            vals[k] = ""
+    return vals
+
+
+def render_command(cfg: RunConfig, *, run_dir: str, device: str = "cpu", resume: str = "") -> list[str]:
+    """The argv list of ``cfg``'s trainer with every placeholder filled in (each stays one argument).
+
+    Raises
+    ------
+    SpecError
+        If a placeholder is unknown (specs are checked at load; this guards configs built by hand).
+    """
+    from .spec import SpecError, check_placeholders
+
+    cmd = list(cfg.trainer["command"])
+    check_placeholders(cmd, lambda key, reason: SpecError(reason, key=key))
+    vals = placeholder_values(cfg, run_dir=run_dir, device=device, resume=resume)
+    return [part.format_map(vals) for part in cmd]
+
+
+# ------------------------------------------------------------------------------------------ GPUs
+def _visible_gpus() -> list[str]:
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [g.strip() for g in env.split(",") if g.strip() and g.strip() != "-1"]
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return []
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=20, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
+
+
+@contextlib.contextmanager
+def _one_gpu(lock_dir: Path, wait_s: float = 0.5):
+    """With several visible GPUs: hold an exclusive file lock on one of them (waiting for a free one) and
+    yield its id; with one or none: yield None (the child inherits the environment)."""
+    gpus = _visible_gpus()
+    if len(gpus) <= 1:
+        yield None
+        return
+    import fcntl
+
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    while True:
+        for g in gpus:
+            f = open(lock_dir / f"gpu{g}.lock", "w")  # noqa: SIM115 - held for the run
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                f.close()
+                continue
+            try:
+                yield g
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+                f.close()
+            return
+        time.sleep(wait_s)
+
+
+# ------------------------------------------------------------------------------------------ process
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_DEATHSIG
+    except Exception:  # noqa: S110 - not Linux: the process group kill still applies
+        pass
+
+
+def _kill_group(proc: subprocess.Popen, grace_s: float = 3.0) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            proc.wait(timeout=grace_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _pump(stream, name: str, q: queue.Queue) -> None:
+    for raw in iter(stream.readline, b""):
+        q.put((name, raw.decode("utf-8", errors="replace").rstrip("\r\n")))
+    stream.close()
+    q.put((name, None))
+
+
+class _Follower:
+    """Reads complete new lines of the track file as the trainer appends them."""
+
+    def __init__(self, path: Path):
+        self.path, self.offset, self.buf = path, 0, b""
+
+    def read(self) -> list[dict]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            return []
+        self.offset += len(chunk)
+        self.buf += chunk
+        *lines, self.buf = self.buf.split(b"\n")
+        out = []
+        for line in lines:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue  # a torn line of a killed attempt: ignore it
+            if isinstance(rec, dict):
+                out.append(rec)
+        return out
+
+
+def last_checkpoint(run_dir: Path) -> tuple[str, int]:
+    """(path, step) of the last checkpoint the trainer reported in ``run_dir`` that still exists
+    (``("", 0)`` if none)."""
+    best: tuple[str, int] = ("", 0)
+    for rec in _Follower(run_dir / TRACK_FILE).read():
+        if rec.get("event") == "checkpoint" and rec.get("path") and os.path.exists(rec["path"]):
+            best = (str(rec["path"]), int(rec.get("step") or 0))
+    return best
+
+
+class _AttemptFailed(Exception):
+    def __init__(self, reason: str, tail: str):
+        super().__init__(reason)
+        self.reason, self.tail = reason, tail
+
+
+class _LeaseLost(Exception):
+    pass
+
+
+# ------------------------------------------------------------------------------------------ run
+def run_external(cfg: RunConfig, *, store, workdir: str | os.PathLike, owner: str | None = None,
+                 device: str = "auto", max_retries: int = 0, progress: Callable[[dict], None] | None = None,
+                 poll_s: float = 0.1, heartbeat_s: float = 10.0) -> RunResult:
+    """Run ``cfg``'s external trainer as one run of the store (see the module docstring), retrying a failed
+    attempt up to ``max_retries`` times. Returns its `RunResult` (status done / skipped / leased / failed).
+
+    Raises
+    ------
+    StoreError
+        If the store cannot be written.
+    """
+    from ..store import default_owner
+
+    run_id = cfg.run_id
+    owner = owner or default_owner()
+    register(store, cfg)
+    if store.status(run_id) == "done":
+        return RunResult(run_id, cfg.name, status="skipped")
+    if not store.claim_run(run_id, owner):
+        return RunResult(run_id, cfg.name, status="leased")
+    run_dir = (Path(workdir) / run_id).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    attempt = 0
+    t_start = time.time()
+    while True:
+        attempt += 1
+        try:
+            return _attempt(cfg, store=store, owner=owner, run_dir=run_dir, workdir=Path(workdir), device=device,
+                            progress=progress, poll_s=poll_s, heartbeat_s=heartbeat_s, attempt=attempt,
+                            t_start=t_start)
+        except _LeaseLost:
+            return RunResult(run_id, cfg.name, status="leased")
+        except _AttemptFailed as exc:
+            msg = f"{exc.reason}; last output:\n{exc.tail}" if exc.tail else exc.reason
+            last = attempt > max_retries
+            with contextlib.suppress(StoreError):
+                store.log(run_id, f"attempt {attempt} failed: {msg}", level="error")
+                store.release_run(run_id, owner, status="failed", error=msg[-4000:])
+            if last:
+                return RunResult(run_id, cfg.name, status="failed", error=msg[-4000:])
+            log.warning("run %s: attempt %d failed (%s); retrying (%d/%d)", run_id, attempt, exc.reason,
+                        attempt, max_retries)
+            if not store.claim_run(run_id, owner):
+                return RunResult(run_id, cfg.name, status="leased")
+        except BaseException as exc:
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            with contextlib.suppress(StoreError):
+                store.log(run_id, f"{'interrupted' if interrupted else 'failed'}: {type(exc).__name__}: {exc}",
+                          level="error")
+                store.release_run(run_id, owner, status="queued" if interrupted else "failed",
+                                  error=None if interrupted else f"{type(exc).__name__}: {exc}")
+            raise
+
+
+def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path, device: str, progress,
+             poll_s: float, heartbeat_s: float, attempt: int, t_start: float) -> RunResult:
+    run_id, tr = cfg.run_id, cfg.trainer
+    resume, resume_step = last_checkpoint(run_dir)
+    follower = _Follower(run_dir / TRACK_FILE)
+    earlier = [r for r in follower.read() if r.get("event") == "log"]  # replayed below (idempotent inserts)
+    regexes = [re.compile(r) for r in tr.get("metrics_regex", [])]
+    timeout_s, idle_s = tr.get("timeout_s"), tr.get("progress_timeout_s")
+    total_steps = cfg.steps_for(cfg.tokens)
+
+    def emit(**info: Any) -> None:
+        if progress is not None:
+            progress({"run_id": run_id, "name": cfg.name, "total_steps": total_steps, **info})
+
+    with _one_gpu(workdir / ".gpu-locks") as gpu:
+        dev = device
+        if dev == "auto":
+            dev = "cuda" if (gpu is not None or _visible_gpus()) else "cpu"
+        argv = render_command(cfg, run_dir=str(run_dir), device=dev, resume=resume)
+        env = {**os.environ, **tr.get("env", {}), "SCALINGLAB_RUN_DIR": str(run_dir), "SCALINGLAB_RUN_ID": run_id,
+               "SCALINGLAB_RESUME": resume, "PYTHONUNBUFFERED": "1"}
+        if gpu is not None:
+            env["CUDA_VISIBLE_DEVICES"] = gpu
+        store.log(run_id, f"attempt {attempt}: launching {argv[0]} ({len(argv) - 1} args) in {tr['cwd']}"
+                  + (f", resuming from {resume}" if resume else "") + (f" on GPU {gpu}" if gpu is not None else ""))
+        try:
+            proc = subprocess.Popen(argv, cwd=tr["cwd"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, start_new_session=True,
+                                    preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        except OSError as exc:
+            raise _AttemptFailed(f"cannot start the trainer {argv[0]!r}: {exc}", "") from None
+        q: queue.Queue = queue.Queue()
+        for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+            threading.Thread(target=_pump, args=(stream, name, q), daemon=True).start()
+        tails = {"stdout": deque(maxlen=_TAIL_LINES), "stderr": deque(maxlen=_TAIL_LINES)}
+        open_streams = 2
+        t0 = last_activity = last_beat = time.time()
+        final: dict | None = None
+        last_val: dict | None = None
+        last_tokens = 0
+        emit(step=0, event="start")
+
+        def tail() -> str:
+            t = list(tails["stderr"]) or list(tails["stdout"])
+            return "\n".join(t[-20:])
+
+        def record(rec: dict) -> None:
+            nonlocal last_val, last_tokens
+            step = rec.get("step")
+            if step is None:
+                return
+            step = int(step)
+            tokens = rec.get("tokens")
+            tokens = int(tokens) if tokens is not None else step * cfg.batch_tokens
+            last_tokens = max(last_tokens, tokens)
+            elapsed = max(time.time() - t0, 1e-9)
+            base = {"step": step, "tokens": tokens, "lr": _f(rec.get("lr")), "wall_seconds": time.time() - t_start}
+            rows = []
+            if _f(rec.get("val_loss")) is not None:
+                v = _f(rec["val_loss"])
+                rows.append({**base, "split": "val", "loss_nats": v, "loss_bpb": _bpb(cfg, v, rec.get("val_bpb"))})
+                last_val = {"step": step, "tokens": tokens, "loss": v}
+            if _f(rec.get("loss")) is not None:
+                v = _f(rec["loss"])
+                rows.append({**base, "split": "train", "loss_nats": v, "loss_bpb": _bpb(cfg, v, None)})
+            if rows:
+                store.add_metrics(run_id, rows)
+                emit(step=step, event="step", loss=rows[-1]["loss_nats"], tokens_per_second=tokens / elapsed)
+
+        for rec in earlier:  # points an interrupted driver may not have stored yet
+            record(rec)
+        try:
+            while True:
+                now = time.time()
+                for rec in follower.read():
+                    last_activity = time.time()
+                    ev = rec.get("event")
+                    if ev == "log":
+                        record(rec)
+                    elif ev == "finish":
+                        final = rec
+                    elif ev == "checkpoint":
+                        store.log(run_id, f"checkpoint at step {rec.get('step')}: {rec.get('path')}")
+                try:
+                    while True:
+                        name, line = q.get(timeout=poll_s)
+                        if line is None:
+                            open_streams -= 1
+                            if open_streams == 0:
+                                break
+                            continue
+                        last_activity = time.time()
+                        tails[name].append(line)
+                        if name == "stdout":
+                            for rx in regexes:
+                                m = rx.search(line)
+                                if m:
+                                    record({k: v for k, v in m.groupdict().items() if v is not None})
+                except queue.Empty:
+                    pass
+                if open_streams == 0 and proc.poll() is not None:
+                    break
+                if now - last_beat > heartbeat_s:
+                    if not store.heartbeat(run_id, owner):
+                        _kill_group(proc)
+                        raise _LeaseLost()
+                    last_beat = now
+                if timeout_s and now - t0 > timeout_s:
+                    _kill_group(proc)
+                    raise _AttemptFailed(f"timed out after {timeout_s:g} s (trainer.timeout_s); killed", tail())
+                if idle_s and now - last_activity > idle_s:
+                    _kill_group(proc)
+                    raise _AttemptFailed(f"no progress for {idle_s:g} s (no output, no tracked metric; "
+                                         f"trainer.progress_timeout_s); killed", tail())
+        except BaseException:
+            if proc.poll() is None:
+                _kill_group(proc)
+            raise
+        rc = proc.wait()
+        for rec in follower.read():  # records written just before exit
+            if rec.get("event") == "log":
+                record(rec)
+            elif rec.get("event") == "finish":
+                final = rec
+    if rc != 0:
+        how = f"killed by signal {-rc}" if rc < 0 else f"exit code {rc}"
+        raise _AttemptFailed(f"trainer failed ({how})", tail())
+    if final is None and last_val is not None and regexes:
+        final = {"loss": last_val["loss"], "step": last_val["step"], "tokens": last_val["tokens"]}
+    if final is None or _f(final.get("loss")) is None:
+        raise _AttemptFailed("trainer exited 0 without a final loss: call scalinglab.track.finish(loss=...) or "
+                             "print a line that metrics_regex matches with val_loss", tail())
+    return _finish(cfg, store=store, owner=owner, final=final, last_tokens=last_tokens, device=device,
+                   wall=time.time() - t_start, emit=emit, resumed_step=resume_step, run_dir=run_dir)
+
+
+def _f(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _bytes_per_token(cfg: RunConfig) -> float | None:
+    d = cfg.data
+    if d.get("bytes_per_token"):
+        return float(d["bytes_per_token"])
+    if "path" in d and d.get("tokenizer", "bytes") == "bytes" and not str(d["path"]).endswith((".bin", ".npy")):
+        return 1.0
+    if d.get("name") in ("text", "markov"):
+        return 1.0
+    return None
+
+
+def _bpb(cfg: RunConfig, nats: float, reported: Any) -> float | None:
+    if _f(reported) is not None:
+        return _f(reported)
+    bpt = _bytes_per_token(cfg)
+    return None if bpt is None else nats / (LN2 * bpt)
+
+
+def _finish(cfg: RunConfig, *, store, owner: str, final: dict, last_tokens: int, device: str, wall: float,
+            emit, resumed_step: int, run_dir: Path) -> RunResult:
+    run_id = cfg.run_id
+    n = cfg.n_params()
+    fpt = cfg.flops_per_token()
+    rep_tokens = final.get("tokens")
+    tokens = int(rep_tokens) if rep_tokens is not None else int(cfg.tokens)
+    loss = float(final["loss"])
+    bpb = _bpb(cfg, loss, final.get("loss_bpb"))
+    step = int(final["step"]) if final.get("step") is not None else cfg.steps_for(tokens)
+    reported = {k: final.get(k) for k in ("params", "tokens", "flops") if final.get(k) is not None}
+    evals_extra = {k: v for k, v in final.items() if k not in ("event", "t", "loss", "params", "tokens", "flops",
+                                                               "step", "loss_bpb")}
+    conv = store.get_run(run_id) or {}
+    by_conv = conv.get("params_by_convention") or {}
+    if isinstance(by_conv, dict) and final.get("params") is not None:
+        by_conv = {**by_conv, "trainer": int(final["params"])}
+    tps = tokens / wall if wall > 0 else None
+    summary = {"wall_seconds": wall, "tokens_per_second": tps, "flops_per_second": tps * fpt if tps else None,
+               "final_loss_nats": loss, "final_loss_bpb": bpb,
+               "params_by_convention": json.dumps(by_conv, sort_keys=True),
+               "environment": {**_env(device), "trainer": "external", "command": list(cfg.trainer["command"]),
+                               "reported": reported, "evaluations": evals_extra,
+                               "by_architecture": {"params": n, "tokens": int(cfg.tokens),
+                                                   "flops": fpt * int(cfg.tokens)},
+                               "run_dir": str(run_dir)}}
+    ev = {"branch": "", "step": step, "split": "val", "params": n, "tokens": tokens, "flops": fpt * tokens,
+          "loss_nats": loss, "loss_bpb": bpb}
+    if not store.finish_run(run_id, owner, evaluations=[ev], summary=summary):
+        return RunResult(run_id, cfg.name, status="leased")
+    disagree = {k: (reported[k], ev[k]) for k in reported if reported[k] and abs(float(reported[k]) - ev[k])
+                > 1e-6 * max(1.0, abs(ev[k]))}
+    store.log(run_id, f"done: val loss {loss:.4f} nats/token" + (f" = {bpb:.4f} bits/byte" if bpb is not None else
+                                                                  " (bits/byte unknown)")
+              + (f"; trainer-reported values differ from the architecture's: {disagree}" if disagree else ""))
+    emit(step=step, event="done", val_loss=loss)
+    return RunResult(run_id, cfg.name, status="done", evaluations=[ev], final_loss_nats=loss, final_loss_bpb=bpb,
+                     params=n, tokens=tokens, flops=fpt * tokens, wall_seconds=wall, tokens_per_second=tps,
+                     flops_per_second=tps * fpt if tps else None, resumed_from_step=resumed_step)
+
+
+def _env(device: str) -> dict:
+    try:
+        return environment("cpu" if device == "auto" else device)
+    except Exception:  # pragma: no cover - e.g. CUDA named but absent in the driver process
+        return {"device": device}
