@@ -26,13 +26,15 @@ import numpy as np
 
 from ..laws import Law
 
-__all__ = ["REACH_NOISE_PER_DECADE", "REACH_WARN_FACTOR", "extrapolation", "interval_from_draws",
-           "predictive_quantiles"]
+__all__ = ["REACH_NOISE_PER_DECADE", "REACH_WARN_FACTOR", "OTHER_REACH_WARN", "extrapolation",
+           "interval_from_draws", "other_coordinates", "predictive_quantiles"]
 
 #: extra standard deviation per decade of extrapolation, in units of the residual noise (module docstring)
 REACH_NOISE_PER_DECADE = 5.0
 #: extrapolation factor (in compute, or the single variable) beyond which a prediction warns
 REACH_WARN_FACTOR = 100.0
+#: factor beyond the fitted range of a coordinate other than N, D, C (unique tokens, epochs) that warns
+OTHER_REACH_WARN = 1.5
 _N_MC = 4000
 
 
@@ -62,10 +64,30 @@ def _in_hull(points: np.ndarray, query: np.ndarray) -> np.ndarray | None:
     return np.all(query @ eq[:, :-1].T + eq[:, -1] <= 1e-9 * scale, axis=1)
 
 
+#: variables whose reach is carried by the compute reach (C = 6 N D) when the law has a compute
+SCALE_VARIABLES = ("N", "D", "C")
+
+
+def other_coordinates(law: Law, X: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The coordinates other than model size, tokens and compute in which a point can lie beyond the fitted
+    runs: every other variable of the law (e.g. ``U`` unique tokens) and, for laws in ``D`` and ``U``, the
+    epochs ``max(D / U, 1)`` (passes over the unique data)."""
+    out = {v: np.asarray(X[v], float) for v in law.variables if v not in SCALE_VARIABLES}
+    if "D" in X and "U" in X:
+        out["epochs"] = np.maximum(np.asarray(X["D"], float) / np.asarray(X["U"], float), 1.0)
+    return out
+
+
 def extrapolation(law: Law, fitted: Mapping[str, np.ndarray], X: Mapping[str, np.ndarray]) -> dict:
     """Ratios of each new point to the largest fitted value (``"flops"`` and each variable), the largest
-    of those as ``"reach"``, and ``"outside_hull"`` (the (log) convex hull of the fitted points, for
-    laws in two or more variables)."""
+    reach over every coordinate as ``"reach"``, and ``"outside_hull"`` (the (log) convex hull of the fitted
+    points, for laws in two or more variables).
+
+    ``"reach"`` is the compute ratio (else the largest variable ratio) and, for laws with other coordinates
+    (`other_coordinates`: unique tokens, epochs ...), the largest factor by which the point lies beyond the
+    fitted range of any of them, on either side (``max(x / max_fit, min_fit / x)``; these are also returned
+    per coordinate as ``"reach_<name>"``). The interval widens with ``"reach"``, so a data-constrained law
+    fitted on few epochs widens its band for a run repeated many more times, not only for more compute."""
     out: dict = {}
     C_fit, C_new = compute_of(law, fitted), compute_of(law, X)
     if C_fit is not None and C_new is not None:
@@ -76,6 +98,16 @@ def extrapolation(law: Law, fitted: Mapping[str, np.ndarray], X: Mapping[str, np
         reach = out["flops"]
     else:
         reach = np.max(np.stack([out[v] for v in law.variables]), axis=0)
+    if len(law.variables) >= 2:
+        fo, xo = other_coordinates(law, fitted), other_coordinates(law, X)
+        for k, x in xo.items():
+            f = fo[k][np.isfinite(fo[k]) & (fo[k] > 0)]
+            if f.size == 0:
+                continue
+            with np.errstate(all="ignore"):
+                r = np.fmax(x / np.max(f), np.min(f) / x)
+            out[f"reach_{k}"] = r
+            reach = np.fmax(reach, r)
     out["reach"] = reach
     below = np.zeros_like(np.asarray(reach, float), dtype=bool)
     for v in law.variables:

@@ -17,6 +17,7 @@ from .._errors import CatalogError, InputError, LawError
 from .._json import to_jsonable as _jsonable
 from ..laws import Law, as_theta, get_preset, law_from_spec
 from ._predict import (
+    OTHER_REACH_WARN,
     REACH_NOISE_PER_DECADE,
     REACH_WARN_FACTOR,
     extrapolation,
@@ -325,8 +326,13 @@ class FitResult:
             npd = float(cal.get("reach_noise_per_decade", REACH_NOISE_PER_DECADE))
             lo, hi = predictive_quantiles(center, dvals, noise=noise, shift=float(self.residual_shift),
                                           reach=reach, level=level, noise_per_decade=npd)
-        # the point prediction always lies inside its interval
-        lo, hi = np.fmin(lo, center), np.fmax(hi, center)
+        # the point prediction lies strictly inside its interval: an actual run scatters around the law's
+        # value by at least the run-to-run noise, so each side reaches that far past the point even when the
+        # calibrated drift shifts the band to one side of it
+        from statistics import NormalDist
+
+        margin = NormalDist().inv_cdf(0.5 + level / 2.0) * (max(float(noise), 1e-5) if math.isfinite(noise) else 1e-5)
+        lo, hi = np.fmin(lo, center - margin), np.fmax(hi, center + margin)
         if log:
             value, lo, hi = np.exp(center), np.exp(lo), np.exp(hi)
         else:
@@ -342,6 +348,11 @@ class FitResult:
                 key = "compute" if "flops" in ext else "the fitted variable"
                 warnings.append(f"extrapolates {rmax:.3g}x beyond the largest fitted run in {key} "
                                 f"(> {warn_factor:g}x): treat the interval with care")
+            for k, r in ext.items():  # reach in coordinates other than N, D, C (unique tokens, epochs)
+                if k.startswith("reach_") and np.nanmax(np.asarray(r, float)) > OTHER_REACH_WARN:
+                    name = "epochs (D/U)" if k == "reach_epochs" else k[len("reach_"):]
+                    warnings.append(f"extrapolates {float(np.nanmax(r)):.3g}x beyond the fitted range in {name}: "
+                                    "the interval widens with that reach, but the law's form there is untested")
             if "outside_hull" in ext and np.any(ext["outside_hull"]):
                 warnings.append("point lies outside the convex hull of the fitted (" + ", ".join(law.variables)
                                 + ") data")

@@ -1,0 +1,78 @@
+"""Reach in every variable (issue 19 item 5) and the point strictly inside its interval (item 6).
+
+A data-constrained ladder (Muennighoff et al. 2023 law as the known truth) fitted on runs of at most 4
+epochs: predictions for runs repeated many more times must widen their interval with the epochs of
+extrapolation (not only with compute) and warn; a run at the same compute without repetition must not.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scalinglab.fit import fit
+from scalinglab.fit._predict import extrapolation
+from scalinglab.laws import get_law
+
+LAW = get_law("data-constrained")
+TRUTH = np.array([1.87, 520.0, 1500.0, 0.35, 0.35, 15.0, 5.0])
+
+
+def ladder(seed: int, epochs, noise: float = 0.01, sizes=np.geomspace(3e7, 1e9, 4),
+           unique=(3e8, 3e9, 3e10)) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for N in sizes:
+        for U in unique:
+            for ep in epochs:
+                D = ep * U
+                L = float(LAW.evaluate(TRUTH, {"N": np.array([N]), "D": np.array([D]), "U": np.array([U])})[0])
+                rows.append((N, D, U, L * np.exp(noise * rng.standard_normal())))
+    return pd.DataFrame(rows, columns=["params", "tokens", "unique_tokens", "loss"])
+
+
+def test_reach_counts_epochs_and_unique_tokens():
+    fitted = {"N": np.array([1e8, 1e9]), "D": np.array([1e9, 4e10]), "U": np.array([1e9, 1e10])}
+    X = {"N": np.array([1e8, 1e8]), "D": np.array([1e10, 1e10]), "U": np.array([1e10, 1e8])}
+    ext = extrapolation(LAW, fitted, X)
+    # fitted epochs: 1 and 4; the points: 1 epoch (inside) and 100 epochs (25x beyond)
+    assert ext["reach_epochs"] == pytest.approx([1.0, 25.0])
+    # unique tokens: 1e8 is 10x below the smallest fitted 1e9
+    assert ext["reach_U"] == pytest.approx([1.0, 10.0])
+    # compute 6e18 is below the largest fitted 2.4e20: the reach is the epochs'
+    assert ext["reach"] == pytest.approx([1.0, 25.0])
+    # a law in N and D only keeps the compute reach
+    chin = get_law("chinchilla")
+    e2 = extrapolation(chin, {k: fitted[k] for k in ("N", "D")}, {k: X[k] for k in ("N", "D")})
+    assert "reach_epochs" not in e2 and e2["reach"] == pytest.approx(e2["flops"])
+
+
+@pytest.fixture(scope="module")
+def dc_fit():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit(ladder(0, (0.5, 1, 2, 4)), "data-constrained", calibrate=False)
+
+
+def test_interval_widens_with_epochs_and_warns(dc_fit):
+    N, D = 3e8, 3e10
+    plain = dc_fit.predict(N=N, D=D, U=3e10)  # 1 epoch, inside the fitted ranges
+    rep = dc_fit.predict(N=N, D=D, U=3e8)     # 100 epochs: 25x beyond the fitted 4
+    w_plain = np.log(plain.interval[1] / plain.interval[0])
+    w_rep = np.log(rep.interval[1] / rep.interval[0])
+    assert rep.extrapolation["reach_epochs"] == pytest.approx(25.0)
+    # prior rule: sd = noise sqrt(1 + (5 log10 25)^2) ~ 7.1 noise, vs ~1 noise inside: > 4x wider
+    assert w_rep > 4 * w_plain
+    assert any("epochs" in w for w in rep.warnings)
+    assert not any("epochs" in w for w in plain.warnings)
+
+
+@pytest.mark.parametrize("level", [0.5, 0.8, 0.95])
+def test_point_strictly_inside_interval(dc_fit, level):
+    te = ladder(1, (1, 16, 256))
+    p = dc_fit.predict(level=level, N=te.params.to_numpy(), D=te.tokens.to_numpy(), U=te.unique_tokens.to_numpy())
+    lo, hi = p.interval
+    assert np.all(lo < p.value) and np.all(p.value < hi)
