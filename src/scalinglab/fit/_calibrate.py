@@ -66,7 +66,7 @@ import numpy as np
 
 from ._predict import REACH_NOISE_PER_DECADE, compute_of
 
-__all__ = ["CALIBRATION_METHOD", "CAL_FRACS", "QR_TAUS", "calibrate", "calibration_prior",
+__all__ = ["CALIBRATION_METHOD", "CAL_FRACS", "QR_TAUS", "calibrate", "calibrate_scores", "calibration_prior",
            "calibrated_quantiles", "interval_score", "backtest_scores"]
 
 CALIBRATION_METHOD = "backtest-calibrated/v4"
@@ -225,6 +225,13 @@ def calibrate(fd, law, *, fit_kwargs: dict, fracs=CAL_FRACS, fits: list | None =
     """Learn error-quantile lines in the extrapolation distance from internal backtests (module docstring).
     ``fits``: per-cut fits already made (see `backtest_scores`)."""
     cuts = backtest_scores(fd, law, fit_kwargs=fit_kwargs, fracs=fracs, fits=fits)
+    return calibrate_scores(cuts, fd, law)
+
+
+def calibrate_scores(cuts: list[dict], fd, law) -> dict:
+    """The calibration (quantile lines, prior weight) from backtest scores in the format of
+    `backtest_scores` (per cut: errors ``e``, distances ``d``, parameter sd ``sp``, ``noise``, ``n_train``,
+    ``offset``), e.g. those of the stacked forecast (``_ensemble.py``)."""
     if len(cuts) < 2:
         return calibration_prior(f"{len(cuts)} usable backtest cut(s) in {fd.n} runs: too few to calibrate")
     # normalised scores: error over the cut's own predictive scale (run noise and parameter spread), so

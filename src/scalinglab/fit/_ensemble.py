@@ -1,0 +1,273 @@
+"""The stacked forecast: Huber and asymmetric fits averaged with weights learnt from internal backtests.
+
+Why. Fitting details change an extrapolated scaling law more than their authors expect: the objective and
+its robustness (Hoffmann et al. 2022 used Huber on log loss; Besiroglu et al. 2024 showed that the refit,
+with the same objective, changes the constants and their uncertainty), the optimiser and its starts, and
+which runs are fitted (Porian et al. 2024 resolve the Kaplan/Hoffmann discrepancy largely by such details;
+the "(Mis)fitting" survey of scaling-law fits, Li et al. 2025, lists objective, initialisation and data
+selection as choices that flip conclusions). On public IsoFLOP ladders the symmetric Huber fit and the
+lower-envelope asymmetric fit of the ``chinchilla`` package each win on some ladders, and the asymmetric
+fit has the worse worst case on most: choosing one per table (``loss="auto"`` before this module) keeps
+only one of the two errors low. Their errors are, however, often of opposite sign or unequal size on the
+runs beyond the data, so a weighted average beats both on the median and the maximum error at once.
+
+Method (``"stack/v1"``).
+
+1. Members: the Huber fit (delta 1e-3 on log loss) and the asymmetric fit (10x weight where the law passes
+   above a run) of the whole table; each is polished from its own multi-start.
+2. Internal backtests: at the cuts of the interval calibration (the largest 10..50 % of runs held out,
+   budgets never split; ``_calibrate._cuts``) both members are refitted on the smaller runs, warm-started
+   from the whole-table fits (and the law's default starts when that fails).
+3. Weights: for each weight ``w`` of the asymmetric member on the grid ``WEIGHTS`` the two cut fits are
+   averaged in the parameters' working scale (logarithm of the positive scale parameters E, A, B; the
+   exponents as they are) and predict the held-out runs; the score of ``w`` is the mean over cuts of
+   (median + max)/2 of |relative error| (``_choose``'s criterion). The chosen ``w`` minimises
+   ``score(w) * (1 + SHRINK * |2 w - 1|)``: ``SHRINK`` pulls toward the equal mix when the backtests barely
+   separate the weights (a few cuts of one table are a noisy guide). With fewer than ``MIN_CUTS`` usable
+   cuts the Huber fit is kept (``w = 0``).
+4. The forecast: the whole-table members averaged with the chosen ``w``; one parameter vector, so the
+   parameters, the plan and every prediction agree. The weights, per-weight scores and per-cut errors are
+   in ``diagnostics["stack"]``.
+5. Intervals: calibrated (``_calibrate.calibrate_scores``) on the stacked cut forecasts themselves (their
+   held-out errors normalised by the noise of the stacked fit's training residuals and the Huber cut fit's
+   parameter spread), so the band is centred on the stacked point; beyond that as in ``_calibrate``.
+
+Averaging in parameters rather than predictions keeps one law; it is not an average of the two curves, so
+step 3 scores exactly the parameter average that is used. ``SHRINK`` and the weight grid are set by
+leave-one-dataset-out in ``bench/extrapolation.py`` (never on the ladder being scored).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+
+import numpy as np
+
+__all__ = ["STACK_METHOD", "WEIGHTS", "SHRINK", "SHRINK_CHOICES", "mix_theta", "stack_fit", "restack"]
+
+STACK_METHOD = "stack/v1"
+#: weights of the asymmetric member tried by the internal backtests
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: penalty toward the equal mix (module docstring, step 3); set leave-one-dataset-out in bench/extrapolation.py
+SHRINK = 0.1
+#: the values of SHRINK the harness chooses from
+SHRINK_CHOICES = (0.0, 0.1, 0.3, 1.0)
+#: fewer usable cuts than this: keep the Huber fit
+MIN_CUTS = 2
+
+
+def mix_theta(law, theta_h, theta_a, w: float) -> np.ndarray:
+    """Natural-space parameters ``(P,)``: ``(1 - w) * z_h + w * z_a`` in each parameter's working scale
+    (log for ``Param.log`` parameters), back to natural space."""
+    th, ta = np.asarray(theta_h, float), np.asarray(theta_a, float)
+    out = np.empty_like(th)
+    for j, p in enumerate(law.params):
+        if p.log and th[j] > 0 and ta[j] > 0:
+            out[j] = math.exp((1 - w) * math.log(th[j]) + w * math.log(ta[j]))
+        else:
+            out[j] = (1 - w) * th[j] + w * ta[j]
+    return out
+
+
+def _quiet_fit(data, law, **kw):
+    from .._errors import ScalingLabError
+    from ._api import fit
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = fit(data, law, calibrate=False, **kw)
+    except ScalingLabError:
+        return None
+    return res if math.isfinite(res.objective) else None
+
+
+def _rel_err(law, theta, X, y):
+    with np.errstate(all="ignore"):
+        pred = law.evaluate(theta, X)
+    e = (pred - y) / y if law.target == "loss" else pred - y
+    return np.asarray(e, float)
+
+
+def _members(fd, law, final: dict, *, delta: float, fit_kwargs: dict) -> list[dict]:
+    """Per cut: the test mask and the Huber / asymmetric fits of the runs below it (None where one failed)."""
+    from ._calibrate import _cuts, _order
+
+    order = _order(fd, law)
+    n_min = max(law.n_params + 2, 2 * law.n_params, 8)
+    kw = {k: v for k, v in fit_kwargs.items() if k in ("method", "space")}
+    out = []
+    for test in _cuts(order, n_min):
+        train = ~test
+        data = {v: fd.X[v][train] for v in law.variables}
+        data["__y__"] = fd.y[train]
+        if fd.weights is not None:
+            kw["weights"] = fd.weights[train]
+        row = {"test": test}
+        for name in ("huber", "asymmetric"):
+            # warm starts: the whole-table fit, and for the asymmetric member also this cut's Huber fit
+            warm = [final[name].theta] + ([row["huber"].theta] if name == "asymmetric" and row["huber"] else [])
+            res = _quiet_fit(data, law, y="__y__", loss=name, delta=delta, starts=np.array(warm), **kw)
+            if res is None or not (res.ok or res.status == "not_converged"):
+                res = _quiet_fit(data, law, y="__y__", loss=name, delta=delta, **kw)
+            row[name] = res
+        out.append(row)
+    return out
+
+
+def _choose(law, fd, cuts: list[dict], shrink: float) -> tuple[float, dict]:
+    usable = [c for c in cuts if c["huber"] is not None and c["asymmetric"] is not None]
+    scores = {}
+    per_cut = []
+    for c in usable:
+        X = {v: fd.X[v][c["test"]] for v in law.variables}
+        y = fd.y[c["test"]]
+        row = {"n_train": int((~c["test"]).sum()), "n_test": int(c["test"].sum())}
+        for w in WEIGHTS:
+            e = np.abs(_rel_err(law, mix_theta(law, c["huber"].theta, c["asymmetric"].theta, w), X, y))
+            s = 0.5 * (float(np.median(e)) + float(np.max(e))) if np.all(np.isfinite(e)) else math.inf
+            row[f"{w:g}"] = s
+            scores.setdefault(w, []).append(s)
+        per_cut.append(row)
+    mean = {w: float(np.mean(v)) for w, v in scores.items()}
+    if len(usable) < MIN_CUTS:
+        return 0.0, {"weight_asymmetric": 0.0, "reason": f"{len(usable)} usable backtest cut(s): kept huber",
+                     "n_cuts": len(usable), "scores": {f"{w:g}": s for w, s in mean.items()}, "cuts": per_cut}
+    pen = {w: s * (1 + shrink * abs(2 * w - 1)) for w, s in mean.items()}
+    w = min(WEIGHTS, key=lambda k: (pen[k], abs(2 * k - 1)))
+    return float(w), {"weight_asymmetric": float(w), "n_cuts": len(usable), "shrink": shrink,
+                      "scores": {f"{k:g}": s for k, s in mean.items()},
+                      "criterion": "mean over backtest cuts of (median + max |relative error|)/2 of the parameter "
+                                   "average, times 1 + shrink * |2w - 1|",
+                      "reason": f"weight {w:g} on the asymmetric fit: backtest score {mean[w]:.3%} (huber "
+                                f"{mean[0.0]:.3%}, asymmetric {mean[1.0]:.3%})", "cuts": per_cut}
+
+
+def _calibration(fd, law, cuts: list[dict], w: float) -> dict:
+    """Interval calibration on the stacked cut forecasts (module docstring, step 5)."""
+    from ._calibrate import _NOISE_FLOOR, _order, calibrate_scores, edge_offset
+    from ._objectives import LeastSquares
+    from ._predict import extrapolation
+    from ._solvers import Problem
+
+    order = _order(fd, law)
+    scored = []
+    log = law.target == "loss"
+    for c in cuts:
+        h, a = c["huber"], c["asymmetric"]
+        if h is None or a is None:
+            continue
+        test, train = c["test"], ~c["test"]
+        th = mix_theta(law, h.theta, a.theta, w)
+        Xt = {v: fd.X[v][test] for v in law.variables}
+        Xf = {v: fd.X[v][train] for v in law.variables}
+        space = h.space
+        with np.errstate(all="ignore"):
+            if space == "log":
+                rt = law.log_evaluate(th, Xf) - np.log(fd.y[train])
+                center, yt = law.log_evaluate(th, Xt), np.log(fd.y[test])
+            else:
+                rt = law.evaluate(th, Xf) - fd.y[train]
+                center, yt = law.evaluate(th, Xt), fd.y[test]
+        rt = rt[np.isfinite(rt)]
+        if rt.size < 2:
+            continue
+        shift = float(np.median(rt))
+        noise = max(float(1.4826 * np.median(np.abs(rt - shift))), _NOISE_FLOOR)
+        sp = np.zeros(len(yt))
+        if h.covariance is not None:
+            prob = Problem(law, Xt, fd.y[test], LeastSquares(), space)
+            with np.errstate(all="ignore"):
+                _, J = prob.residuals_jac(prob.fitspace.to_fit(th)[None, :])
+                var = np.einsum("ij,jk,ik->i", J[0], np.asarray(h.covariance, float), J[0])
+            sp = np.sqrt(np.clip(var, 0, None))
+        d = np.log10(np.maximum(np.asarray(extrapolation(law, Xf, Xt)["reach"], float), 1.0))
+        e = yt - (center - shift)
+        ok = np.isfinite(e) & np.isfinite(sp) & np.isfinite(d)
+        if ok.any():
+            scored.append({"e": e[ok], "d": d[ok], "sp": sp[ok], "noise": noise, "n_train": int(train.sum()),
+                           "offset": edge_offset(order[train])})
+    del log
+    return calibrate_scores(scored, fd, law)
+
+
+def _assemble(fd, law, final: dict, cuts: list[dict], shrink: float, *, keep_members: bool, level: float):
+    """The stacked FitResult from the members (cheap: no refits)."""
+    from ._api import _covariance, _robust_scale
+    from ._objectives import get_objective
+    from ._predict import interval_from_draws
+    from ._solvers import Problem
+
+    h, a = final["huber"], final["asymmetric"]
+    w, info = _choose(law, fd, cuts, shrink)
+    theta = mix_theta(law, h.theta, a.theta, w)
+    obj = get_objective("huber", delta=float(h.loss.get("delta", 1e-3)))
+    problem = Problem(law, fd.X, fd.y, obj, h.space)
+    r = problem.residuals_theta(theta)
+    noise, shift = _robust_scale(r)
+    cov = _covariance(problem, problem.fitspace.to_fit(theta), noise, fd.weights)
+    cal = _calibration(fd, law, cuts, w) if info["n_cuts"] >= MIN_CUTS else None
+    diagnostics = dict(h.diagnostics)
+    diagnostics["stack"] = {"method": STACK_METHOD, **info,
+                            "members": {"huber": [float(v) for v in h.theta],
+                                        "asymmetric": [float(v) for v in a.theta]}}
+    if keep_members:
+        diagnostics["_stack_state"] = (fd, law, final, cuts, level)
+    res = dataclasses.replace(
+        h, params=dict(zip(law.param_names, map(float, theta), strict=True)), theta=theta,
+        objective=float(np.sum(obj.rho(r[np.isfinite(r)]))), residuals=r, noise=noise, residual_shift=shift,
+        covariance=cov, loss={"name": "stack", "delta": float(h.loss.get("delta", 1e-3)),
+                              "weight_asymmetric": w, "members": ["huber", "asymmetric"]},
+        diagnostics=diagnostics, calibration=cal if cal is not None else h.calibration, intervals={})
+    draws = res.parameter_draws()
+    if draws is not None:
+        res = dataclasses.replace(res, intervals={name: interval_from_draws(draws[:, j], level)
+                                                  for j, name in enumerate(law.param_names)})
+    return res
+
+
+def stack_fit(data, law, *, x: str | None = None, y: str | None = "loss", delta: float = 1e-3, weights=None,
+              level: float = 0.8, method: str = "auto", space: str = "auto", shrink: float | None = None,
+              keep_members: bool = False):
+    """Fit ``law`` to runs with the stacked Huber/asymmetric forecast (module docstring).
+
+    Arguments as for :func:`scalinglab.fit.fit`; ``shrink`` overrides ``SHRINK``; ``keep_members`` keeps the
+    member and cut fits in ``diagnostics["_stack_state"]`` for :func:`restack` (not JSON-able).
+
+    Returns
+    -------
+    FitResult
+        With ``loss["name"] == "stack"``, parameters in natural space (law order in ``theta``), the chosen
+        weight and backtest scores in ``diagnostics["stack"]`` and intervals calibrated on the stacked cuts.
+
+    Raises
+    ------
+    InputError
+        For bad arguments (as :func:`scalinglab.fit.fit`).
+    FitError
+        If the Huber fit of the whole table fails (no trend, no finite objective).
+    """
+    from ._api import fit
+    from ._inputs import prepare_data, resolve_law
+
+    law_obj, _ = resolve_law(law, x)
+    kw = {"x": x, "y": y, "delta": delta, "weights": weights, "level": level, "method": method, "space": space}
+    h = fit(data, law_obj, loss="huber", calibrate=False, **kw)
+    # the asymmetric member starts from the Huber fit: the envelope lies next to it, and a cold multi-start
+    # of the one-sided objective can stop in a degenerate basin (A -> 0 on Epoch's runs, 9x the objective)
+    a = _quiet_fit(data, law_obj, loss="asymmetric", starts=np.array([h.theta]), **kw)
+    fd = prepare_data(data, law_obj, x=x, y=y, weights=weights)
+    if a is None or not h.ok:  # nothing to stack: the Huber fit, calibrated as usual
+        return fit(data, law_obj, loss="huber", **kw)
+    final = {"huber": h, "asymmetric": a}
+    cuts = _members(fd, law_obj, final, delta=delta, fit_kwargs={"method": method, "space": h.space})
+    return _assemble(fd, law_obj, final, cuts, SHRINK if shrink is None else float(shrink),
+                     keep_members=keep_members, level=level)
+
+
+def restack(res, *, shrink: float):
+    """The stacked result of ``stack_fit(..., keep_members=True)`` with another ``shrink`` (no refits)."""
+    fd, law, final, cuts, level = res.diagnostics["_stack_state"]
+    return _assemble(fd, law, final, cuts, shrink, keep_members=False, level=level)
