@@ -218,8 +218,10 @@ def test_law_that_misses_the_structure_is_a_poor_fit_not_flat(shared_data):
 
     df = pd.read_csv(shared_data / "bnsl_4digit_addition_dataset_size.csv")
     d = {"x": df["train_dataset_size"].to_numpy(float), "loss": df["test_cross_entropy"].to_numpy(float)}
+    # method="grid": the Hoffmann-style start grid alone ends in this no-better-than-constant optimum; the
+    # default variable projection (a, b linear) now finds a one-break fit with a 5x lower objective
     with pytest.warns(ConvergenceWarning, match="no better than a constant"):
-        res = fit(d, "bnsl", x="x", loss="huber", calibrate=False)
+        res = fit(d, "bnsl", x="x", loss="huber", calibrate=False, method="grid")
     assert res.status == "poor_fit"
     assert res.diagnostics["trend_test"]["scale_constant"] < res.diagnostics["trend_test"]["scale"]
     two = fit(d, "bnsl-2", x="x", loss="huber", calibrate=False)

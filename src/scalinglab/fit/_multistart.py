@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._solvers import LMResult, Problem, certify, levenberg_marquardt
+from ._starts import data_starts, needs_data_starts
 from ._varpro import linear_structure, varpro_candidates
 
 __all__ = ["MultiStartResult", "multistart", "polish", "VARPRO_BUDGET", "POLISH_STARTS"]
@@ -60,7 +61,7 @@ def multistart(problem: Problem, W: np.ndarray | None = None, *, starts: np.ndar
     t0 = time.perf_counter()
     law, fs = problem.law, problem.fitspace
     extra = [np.asarray(e, float) for e in (extra_starts or []) if e is not None]
-    structure = linear_structure(law, problem.X) if (starts is None and method in ("auto", "varpro")) else None
+    structure = linear_structure(law, problem.X, problem.y) if (starts is None and method in ("auto", "varpro")) else None
     if method == "varpro" and structure is None:
         method = "grid"
     if starts is not None:
@@ -84,7 +85,7 @@ def multistart(problem: Problem, W: np.ndarray | None = None, *, starts: np.ndar
         cand = cand[np.argsort(fc2)[:polish_starts]]
         used = "varpro"
     else:
-        cand = law.start_grid()
+        cand = data_starts(law, problem.X, problem.y) if needs_data_starts(law) else law.start_grid()
         if extra:
             cand = np.vstack([cand, np.array(extra)])
         n_starts = len(cand)

@@ -38,11 +38,14 @@ class FitSpace:
     def __init__(self, law: Law):
         self.law = law
         P = law.n_params
-        self.log = np.array([p.log for p in law.params], dtype=bool)
+        # a positive parameter without a start grid (a user law's bounded-below constant such as Kaplan's
+        # Nc) is also solved on log scale: its magnitude is unknown, and linear steps cannot cross decades
+        self.log = np.array([p.log or (p.lower == 0.0 and math.isinf(p.upper) and not p.grid)
+                             for p in law.params], dtype=bool)
         lo = np.full(P, -math.inf)
         hi = np.full(P, math.inf)
         for j, p in enumerate(law.params):
-            if p.log:
+            if self.log[j]:
                 lo[j] = math.log(p.lower) if p.lower > 0 else -math.inf
                 hi[j] = math.log(p.upper) if math.isfinite(p.upper) else math.inf
             else:

@@ -2,7 +2,8 @@
 scan a dense grid of the nonlinear parameters (exponents) and solve the linear coefficients exactly.
 
 Linear structure is detected numerically from ``law.evaluate`` (no interface needed): a set of parameters is
-linear if ``f(theta) = f0(nl) + sum_j theta_j g_j(nl)`` holds at random points. Coefficients bounded to
+linear if ``f(theta) = f0(nl) + sum_j theta_j g_j(nl)`` holds at random points around base points scaled to
+the data (`linear_structure`); parameters that fail are fitted as nonlinear ones. Coefficients bounded to
 ``[0, inf)`` (or fitted in log space) are solved by non-negative least squares, enumerating the active sets
 (exact for the small numbers of coefficients laws have), batched over the whole exponent grid.
 
@@ -23,10 +24,66 @@ from ._solvers import Problem
 __all__ = ["linear_structure", "varpro_candidates"]
 
 
-def linear_structure(law: Law, X) -> tuple[list[int], list[int]] | None:
+#: random base points (parameters at data-driven values) at which linearity is verified, besides the
+#: axes' medians and smallest magnitudes
+PROBE_BASES = 4
+#: relative tolerance of the numerical linearity check
+LINEAR_RTOL = 1e-7
+
+
+def _probe_bases(law: Law, X, y, rng: np.random.Generator) -> np.ndarray:
+    """``PROBE_BASES`` parameter sets at which to probe linearity: drawn from the data-driven start axes
+    (`scalinglab.fit._starts.param_axis`), so that a midpoint sits among the data and a curve is not
+    probed where it is saturated (flat in every parameter, hence trivially "linear")."""
+    from ._starts import param_axis
+
+    if y is None:
+        y = np.ones(len(next(iter(X.values()))))
+    axes = [param_axis(law, j, X, y) for j in range(law.n_params)]
+    inner = [a[a != 0.0] if np.any(a != 0.0) else a for a in axes]
+    # the median of every axis, the smallest non-zero magnitudes (exponents that leave a term visible),
+    # then random interior values (middle half of each sorted axis)
+    rows = [[float(a[len(a) // 2]) for a in inner],
+            [float(a[np.argmin(np.abs(a))]) for a in inner]]
+    for _ in range(PROBE_BASES):
+        rows.append([float(a[rng.integers(len(a) // 4, max(len(a) - len(a) // 4, len(a) // 4 + 1))])
+                     for a in inner])
+    return np.array(rows, float)
+
+
+def _affine_in(law: Law, Xs, bases: np.ndarray, idx: list[int], rng: np.random.Generator) -> bool | None:
+    """Whether ``f`` is affine in the parameters ``idx`` jointly at every base point: True (verified and
+    the parameters move ``f`` at some base), False (a base point contradicts it), None (``f`` does not
+    depend on them anywhere probed, or is not finite: inconclusive)."""
+    L = len(idx)
+    moved = False
+    for base in bases:
+        s = np.maximum(np.abs(base[idx]), 1.0)
+        vals = [np.zeros(L), *(np.eye(L) * s), rng.uniform(0.5, 2.0, L) * s, rng.uniform(0.1, 3.0, L) * s]
+        pts = np.repeat(base[None, :], len(vals), axis=0)
+        pts[:, idx] = np.array(vals)
+        with np.errstate(all="ignore"):
+            F = law.evaluate(pts, Xs)
+        if not np.all(np.isfinite(F)):
+            continue
+        f0, G = F[0], (F[1:1 + L] - F[0]) / s[:, None]
+        scale = np.max(np.abs(F)) + 1e-300
+        for t, fv in zip(vals[-2:], F[-2:], strict=True):
+            if np.max(np.abs(f0 + t @ G - fv)) > LINEAR_RTOL * scale:
+                return False
+        if np.max(np.abs(G)) > 1e-9 * scale:
+            moved = True
+    return True if moved else None
+
+
+def linear_structure(law: Law, X, y=None) -> tuple[list[int], list[int]] | None:
     """Indices ``(linear, nonlinear)`` of parameters, or ``None`` when no usable linear structure exists.
 
     Linear parameters must be unbounded or bounded exactly to ``[0, inf)`` (log-scale positives).
+    Linearity is verified numerically, never assumed: each candidate parameter is probed at several base
+    points scaled to the data (``X`` variables, ``y`` targets; see `_probe_bases`), kept only when ``f`` is
+    affine in it at every base and actually depends on it, and the kept set is then verified jointly (no
+    cross terms such as ``A * B``); a parameter that breaks the joint check is treated as nonlinear.
     """
     P = law.n_params
     cand = []
@@ -35,42 +92,31 @@ def linear_structure(law: Law, X) -> tuple[list[int], list[int]] | None:
         free = math.isinf(p.lower) and math.isinf(p.upper) and not p.log
         if nonneg or free:
             cand.append(j)
-    if not cand or len(cand) == P or len(cand) > 4:
+    if not cand:
         return None
     rng = np.random.default_rng(12345)
-    grid = law.start_grid()
     Xs = {k: np.asarray(v, float)[:50] for k, v in X.items()}
-    lin = list(cand)
+    ys = None if y is None else np.asarray(y, float)[:50]
+    bases = _probe_bases(law, Xs, ys, rng)
+    single = [j for j in cand if _affine_in(law, Xs, bases, [j], rng)]
+    lin: list[int] = []
+    for j in single:  # grow the jointly linear set one verified parameter at a time
+        if _affine_in(law, Xs, bases, [*lin, j], rng):
+            lin.append(j)
+    if not lin or len(lin) == P or len(lin) > 4:
+        return None
     nl = [j for j in range(P) if j not in lin]
-    for _ in range(3):
-        base = grid[rng.integers(len(grid))].copy()
-        for j in nl:  # keep nonlinear params strictly inside their bounds
-            p = law.params[j]
-            lo = p.lower if math.isfinite(p.lower) else base[j] - 1
-            hi = p.upper if math.isfinite(p.upper) else base[j] + 1
-            base[j] = min(max(base[j], lo + 0.05 * (hi - lo) if math.isfinite(hi - lo) else lo + 0.1), hi - 1e-3)
-            if base[j] <= lo:
-                base[j] = lo + 0.1
-        pts = []
-        for vals in (np.zeros(len(lin)), *np.eye(len(lin)), rng.uniform(0.5, 2.0, len(lin))):
-            t = base.copy()
-            t[lin] = vals
-            pts.append(t)
-        with np.errstate(all="ignore"):
-            F = law.evaluate(np.array(pts), Xs)
-        if not np.all(np.isfinite(F)):
-            return None
-        f0, G = F[0], F[1:1 + len(lin)] - F[0]
-        pred = f0 + pts[-1][lin] @ G
-        scale = np.max(np.abs(F)) + 1e-300
-        if np.max(np.abs(pred - F[-1])) > 1e-7 * scale:
-            return None
     return lin, nl
 
 
-def _nl_axis(law: Law, j: int, k: int) -> np.ndarray:
-    """``k`` values of nonlinear parameter ``j`` spanning its start grid, strictly inside its bounds."""
+def _nl_axis(law: Law, j: int, k: int, X=None, y=None) -> np.ndarray:
+    """``k`` values of nonlinear parameter ``j`` spanning its start grid, strictly inside its bounds; a
+    parameter without a grid gets its data-driven axis (`scalinglab.fit._starts.param_axis`) instead."""
     p = law.params[j]
+    if not p.grid and X is not None:
+        from ._starts import param_axis
+
+        return param_axis(law, j, X, y if y is not None else np.ones(len(next(iter(X.values())))))
     g = np.array(p.grid if p.grid else (p.default,), float)
     lo_g, hi_g = float(g.min()), float(g.max())
     if lo_g == hi_g:
@@ -95,8 +141,12 @@ def varpro_candidates(problem: Problem, lin: list[int], nl: list[int], W: np.nda
     P = law.n_params
     m = len(nl)
     k = int(max(3, min(256, math.floor(budget ** (1.0 / m) + 1e-9))))
-    axes = [_nl_axis(law, j, k) for j in nl]
-    NLg = np.array(list(itertools.product(*axes)), float)
+    axes = [_nl_axis(law, j, k, problem.X, problem.y) for j in nl]
+    if math.prod(len(a) for a in axes) <= 4 * budget:
+        NLg = np.array(list(itertools.product(*axes)), float)
+    else:  # data-driven axes can be long: draw the grid at random from their product (fixed seed)
+        rng = np.random.default_rng(0)
+        NLg = np.column_stack([a[rng.integers(0, len(a), 4 * budget)] for a in axes])
     if extra_nl is not None and len(extra_nl):
         NLg = np.vstack([NLg, np.asarray(extra_nl, float)])
     K, L = len(NLg), len(lin)
