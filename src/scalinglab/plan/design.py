@@ -438,7 +438,7 @@ def _snap(runs: np.ndarray, vocab_size: int, seq_len: int) -> list[DesignRun]:
     out = []
     flops = 6.0 * runs[:, 0] * runs[:, 1]
     levels = np.unique(np.round(np.log10(flops), 6))
-    for (N, D), C in zip(runs, flops, strict=True):
+    for (N, _D), C in zip(runs, flops, strict=True):
         arch, n = snap_architecture(N, vocab_size=vocab_size, seq_len=seq_len)
         tokens = max(1, int(round(C / (6.0 * n))))
         lvl = int(np.searchsorted(levels, round(math.log10(C), 6)))
