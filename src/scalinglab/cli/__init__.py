@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
-from . import _accounting, _beyond, _data, _fit, _interop, _laws, _plan, _report, _runner  # noqa: F401  (register commands)
+from . import _accounting, _beyond, _data, _design, _fit, _interop, _laws, _plan, _report, _runner  # noqa: F401  (register commands)
 from ._common import app
 
 
