@@ -32,6 +32,7 @@ from scalinglab.plan import (
 )
 from scalinglab.plan.data_constrained import R_D_STAR, repetition_check
 from scalinglab.plan.rules import RULES
+from scalinglab.units import format_quantity
 
 C_GOPHER = 5.76e23
 
@@ -356,9 +357,11 @@ def test_plan_to_dict_and_html():
     for key in ("N_opt", "D_opt", "tokens_per_param", "loss", "intervals", "cost", "warnings", "assumptions"):
         assert key in d
     assert set(d["intervals"]) == {"N_opt", "D_opt", "tokens_per_param", "loss"}
-    assert d["inference"]["tokens_per_param"] > d["tokens_per_param"]
+    # the headline is the inference-aware plan; the compute-optimal one (72.2B params) is nested
+    assert d["tokens_per_param"] == d["inference"]["tokens_per_param"] > d["compute_optimal"]["tokens_per_param"]
+    assert f"{d['compute_optimal']['N_opt'] / 1e9:.1f}" == "72.2"
     html = p._repr_html_()
-    assert "72.2B" in html and "<table>" in html
+    assert format_quantity(p.N_opt) in html and "<table>" in html
     with pytest.raises(AttributeError):
         p.N_opt = 1.0  # frozen
 
@@ -391,3 +394,94 @@ def test_plan_from_a_real_fit_file(tmp_path):
     # a preset loaded as a FitResult plans like the preset itself
     assert compute_optimal(C_GOPHER, FitResult.load("chinchilla-epoch")).intervals == \
         compute_optimal(C_GOPHER).intervals
+
+
+# --------------------------------------------------------------------------------------------- the plan asked for
+def test_inference_demand_makes_the_headline_the_inference_aware_plan():
+    co = compute_optimal(1e23)
+    p = compute_optimal(1e23, inference_tokens="1T")
+    inf = inference_optimal(1e12, flops=1e23)
+    d = p.to_dict()
+    assert (p.N_opt, p.D_opt, p.tokens_per_param) == pytest.approx((inf.N, inf.D_train, inf.tokens_per_param))
+    assert p.flops == pytest.approx(inf.train_flops) and p.loss == pytest.approx(co.loss)
+    assert d["compute_optimal"]["N_opt"] == pytest.approx(co.N_opt)
+    assert d["compute_optimal"]["D_opt"] == pytest.approx(co.D_opt)
+    assert d["compute_optimal"]["flops"] == 1e23 and d["inference"]["N"] == pytest.approx(p.N_opt)
+    assert p.N_opt < co.N_opt and p.tokens_per_param > 2 * co.tokens_per_param  # over-trained, smaller
+    lo, hi = d["intervals"]["N_opt"]
+    assert lo < p.N_opt < hi and hi < co.N_opt * 1.5
+    assert "inference-aware" in d["assumptions"]["objective"]
+
+
+def test_zero_inference_demand_is_the_compute_optimal_plan():
+    co = compute_optimal(1e23)
+    p = compute_optimal(1e23, inference_tokens=0)
+    assert (p.N_opt, p.D_opt, p.loss) == pytest.approx((co.N_opt, co.D_opt, co.loss), rel=1e-9)
+    assert p.to_dict()["inference"]["saving_fraction"] == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(PlanError, match="non-negative"):
+        compute_optimal(1e23, inference_tokens=-1)
+
+
+def test_target_loss_with_inference_demand_leads_with_the_inference_plan():
+    co = plan_for_loss(2.1)
+    p = plan_for_loss(2.1, inference_tokens="1T")
+    assert p.loss == 2.1 and p.N_opt < co.N_opt and p.flops > co.flops  # more training, cheaper lifetime
+    assert p.to_dict()["compute_optimal"]["flops"] == pytest.approx(co.flops)
+    assert p.to_dict()["inference"]["saving_fraction"] > 0
+
+
+def test_unique_tokens_plan_accounts_for_repetition():
+    free = compute_optimal(1e23)
+    p = compute_optimal(1e23, unique_tokens="100B")  # the free plan would need 566B tokens: 5.7 epochs
+    d = p.to_dict()
+    assert d["unconstrained"]["N_opt"] == pytest.approx(free.N_opt, rel=1e-3)
+    assert p.D_opt < free.D_opt and p.N_opt > free.N_opt  # repeated data is worth less: shift to params
+    assert p.loss > free.loss and p.loss == pytest.approx(d["data_constrained"]["loss_with_repetition"])
+    # the headline is the best plan under repetition: a neighbour along C = 6ND is no better
+    spec = resolve_law(None, n_draws=0)
+    from scalinglab.plan.data_constrained import with_repetition
+
+    law = with_repetition(spec).law
+    for f in (0.9, 1.1):
+        N = p.N_opt * f
+        L = law.evaluate(spec.theta, {"N": np.array([N]), "D": np.array([1e23 / (6 * N)]), "U": np.array([1e11])})
+        assert L[0] > p.loss
+    # plenty of unique data: the same plan as without the limit
+    assert compute_optimal(1e23, unique_tokens="100T").N_opt == pytest.approx(free.N_opt, rel=1e-3)
+    # a target loss with too little unique data needs more compute than without the limit
+    t = plan_for_loss(2.1, unique_tokens="100B")
+    assert t.flops > plan_for_loss(2.1).flops and t.to_dict()["unconstrained"]["flops_penalty"] > 1
+
+
+def test_budget_plan_headlines_follow_the_same_rule():
+    b = plan(budget_usd="5M", inference_tokens="1T").to_dict()
+    for end in ("low", "high"):
+        assert b[end]["tokens_per_param"] == pytest.approx(b[end]["inference"]["tokens_per_param"])
+        assert b[end]["tokens_per_param"] > b[end]["compute_optimal"]["tokens_per_param"]
+    assert b["N_opt"] == [b["low"]["N_opt"], b["high"]["N_opt"]]
+
+
+def test_cli_plan_answers_the_question_asked():
+    import json
+
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    cli = CliRunner()
+    r = cli.invoke(app, ["plan", "--compute", "1e23", "--inference-tokens", "1T", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    inf = inference_optimal(1e12, flops=1e23)
+    assert (d["N_opt"], d["D_opt"], d["tokens_per_param"]) == pytest.approx((inf.N, inf.D_train, inf.tokens_per_param))
+    assert d["compute_optimal"]["N_opt"] == pytest.approx(compute_optimal(1e23).N_opt) and "inference" in d
+    r = cli.invoke(app, ["plan", "--compute", "1e23", "--inference-tokens", "1T"], env={"COLUMNS": "160"})
+    assert r.exit_code == 0, r.output
+    first = r.output.splitlines()[0]
+    assert first.startswith("inference-aware plan") and format_quantity(inf.N) in r.output
+    assert r.output.index(format_quantity(inf.N)) < r.output.index("compute-optimal (ignoring inference)")
+    r = cli.invoke(app, ["plan", "--compute", "1e23", "--inference-tokens", "0", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["N_opt"] == pytest.approx(compute_optimal(1e23).N_opt, rel=1e-9)
+    r = cli.invoke(app, ["plan", "--compute", "1e23", "--unique-tokens", "100B"], env={"COLUMNS": "160"})
+    assert r.exit_code == 0 and r.output.startswith("data-constrained plan")

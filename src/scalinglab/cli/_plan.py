@@ -78,13 +78,29 @@ def _render_plan(d: dict, title: str) -> None:
         out.print(f"cost: {_rng(c.get('gpu_hours'))} GPU-hours · {_rng(c.get('days'), _f('{:.3g}'))} days · "
                   f"${_rng(c.get('usd'))} on {c.get('n_gpus')}× {c.get('gpu')} at MFU {_rng(c.get('mfu'), _f('{:g}'))}")
     inf = d.get("inference")
-    if inf:
-        co = inf["compute_optimal"]
+    co = d.get("compute_optimal")
+    if inf and co and "lifetime_flops" in co:  # the headline is the inference-aware plan
+        out.print(f"[bold]inference-aware[/] for a demand of {_qty(inf['inference_tokens'])} tokens at loss "
+                  f"{inf['target_loss']:.4f}: {inf['overtraining_factor']:.3g}× over-trained; lifetime "
+                  f"{inf['total_flops']:.3g} FLOPs vs {co['lifetime_flops']:.3g} — saves {inf['saving_fraction']:.1%}")
+        out.print(f"compute-optimal (ignoring inference): {_qty(co['N_opt'])} params on {_qty(co['D_opt'])} tokens "
+                  f"({co['tokens_per_param']:.3g} tokens/param), {co['flops']:.3g} training FLOPs")
+    elif inf:
+        ico = inf["compute_optimal"]
         out.print(f"[bold]inference-aware[/] (demand {_qty(inf['inference_tokens'])} tokens, same loss "
                   f"{inf['target_loss']:.4f}): {_qty(inf['N'])} params on {_qty(inf['D_train'])} tokens "
                   f"({inf['tokens_per_param']:.3g} tokens/param, {inf['overtraining_factor']:.3g}× over-trained); "
-                  f"lifetime {inf['total_flops']:.3g} FLOPs vs {co['total_flops']:.3g} for "
-                  f"{_qty(co['N'])}/{_qty(co['D_train'])} — saves {inf['saving_fraction']:.1%}")
+                  f"lifetime {inf['total_flops']:.3g} FLOPs vs {ico['total_flops']:.3g} for "
+                  f"{_qty(ico['N'])}/{_qty(ico['D_train'])} — saves {inf['saving_fraction']:.1%}")
+    unc = d.get("unconstrained")
+    if unc:
+        line = (f"without the data limit: {_qty(unc['N_opt'])} params on {_qty(unc['D_opt'])} tokens "
+                f"({unc['tokens_per_param']:.3g} tokens/param)")
+        if "loss" in unc:
+            line += f", loss {unc['loss']:.4f}"
+        if "flops" in unc:
+            line += f", {unc['flops']:.3g} FLOPs"
+        out.print(line)
     dc = d.get("data_constrained")
     if dc:
         line = (f"data: {_qty(dc['unique_tokens'])} unique tokens → {dc['epochs']:.3g} epochs, effective "
@@ -97,14 +113,23 @@ def _render_plan(d: dict, title: str) -> None:
         out.print(f"MoE: {_qty(moe['active_params'])} active / {_qty(moe['total_params'])} total params; "
                   f"weights {moe['weights_memory_gb_bf16']:.3g} GB bf16, training state "
                   f"{moe['training_state_memory_gb']:.3g} GB")
-    co = d.get("compute_optimal")
-    if co:
+    if co and "loss_gap" in co:
         out.print(f"compute-optimal at the same FLOPs: {_qty(co['N_opt'])} params on {_qty(co['D_opt'])} tokens, "
                   f"loss {co['loss']:.4f} (gap {co['loss_gap']:+.4f})")
     a = d.get("assumptions", {})
     out.print(f"[dim]law {a.get('law')} ({a.get('law_source')}); {a.get('flop_convention')}; "
               f"interval: {a.get('interval')}[/]")
     _render_warnings(d.get("warnings", []))
+
+
+def _headline(d: dict) -> str:
+    """What the plan's top-level numbers are: the plan for every constraint the user gave."""
+    kinds = []
+    if "lifetime_flops" in (d.get("compute_optimal") or {}):
+        kinds.append("inference-aware")
+    if "unconstrained" in d:
+        kinds.append("data-constrained")
+    return (" ".join(kinds) + " plan") if kinds else "plan"
 
 
 def _render_warnings(warnings) -> None:
@@ -153,11 +178,13 @@ def plan_cmd(
     mfu: Annotated[str, typer.Option("--mfu", help="Model FLOPs utilisation, a value or range: 0.4, 0.3-0.5.")
                    ] = "0.3-0.5",
     inference_tokens: Annotated[str | None, typer.Option("--inference-tokens", help="Lifetime inference "
-                                                         "demand in tokens (e.g. 2T): adds the inference-aware "
-                                                         "optimum (Sardana et al. 2024).")] = None,
+                                                         "demand in tokens (e.g. 2T; 0 = none): the plan becomes the "
+                                                         "inference-aware optimum (Sardana et al. 2024), the "
+                                                         "compute-optimal one is nested under compute_optimal.")] = None,
     unique_tokens: Annotated[str | None, typer.Option("--unique-tokens", help="Unique tokens available (e.g. "
-                                                      "4T): epochs, effective data and repetition warnings "
-                                                      "(Muennighoff et al. 2023).")] = None,
+                                                      "4T): the plan accounts for repeated data (Muennighoff et "
+                                                      "al. 2023: effective data), with epochs and warnings; the "
+                                                      "unlimited-data plan is nested under unconstrained.")] = None,
     active_ratio: Annotated[float | None, typer.Option("--active-ratio", help="MoE: active / total parameters "
                                                        "(compute from active, memory from total).")] = None,
     compare_rules: Annotated[bool, typer.Option("--compare-rules", help="Also show Kaplan vs Chinchilla vs "
@@ -200,10 +227,10 @@ def plan_cmd(
     if isinstance(result, P.BudgetPlan):
         out.print(f"[bold]${_qty(result.budget_usd)}[/] buys {result.flops_range[0]:.3g} – "
                   f"{result.flops_range[1]:.3g} FLOPs on {gpus}× {gpu} (MFU {mfu}, catalog price range)")
-        _render_plan(data["low"], "low end (high price, low MFU)")
-        _render_plan(data["high"], "high end (low price, high MFU)")
+        _render_plan(data["low"], f"{_headline(data['low'])}: low end (high price, low MFU)")
+        _render_plan(data["high"], f"{_headline(data['high'])}: high end (low price, high MFU)")
     else:
-        _render_plan(data, f"plan ({data['query']}) under {spec.name}")
+        _render_plan(data, f"{_headline(data)} ({data['query']}) under {spec.name}")
     if rules:
         _render_rules(rules["rules"], rules["flops"], 10.0)
 

@@ -175,6 +175,9 @@ def _bisect_log(f, lo: float, hi: float, iters: int = 80) -> float:
     """Root of a decreasing ``f`` in ``[lo, hi]`` by bisection in log space; NaN without a sign change."""
     a, b = math.log(lo), math.log(hi)
     fa, fb = f(lo), f(hi)
+    while not np.isfinite(fb) and b - a > 2 * math.log(10):  # no optimum that far out: shrink the bracket
+        b -= math.log(10)
+        fb = f(math.exp(b))
     if not (np.isfinite(fa) and np.isfinite(fb)) or fa < 0 or fb > 0:
         return math.nan
     for _ in range(iters):
@@ -291,35 +294,71 @@ def _finish(spec: LawSpec, *, query: str, C: np.ndarray, N: np.ndarray, D: np.nd
         warnings.append("no interval: the law has no bootstrap draws or standard errors "
                         "(fit with bootstrap=... to get one)")
     gpu, n_gpus, mfu = _options(gpu, n_gpus, mfu)
-    cost, w = plan_cost(float(C[0]), gpu, n_gpus, mfu)
-    warnings.extend(w)
     details = dict(details or {})
-    ext, w = _extrapolation(spec, float(N[0]), float(D[0]))
+    head = {"flops": float(C[0]), "N_opt": float(N[0]), "D_opt": float(D[0]), "loss": float(L[0])}
+    objective = None
+    if inference_tokens is not None:
+        from .inference import inference_optimal
+
+        inf = inference_optimal(_demand(inference_tokens), law=_unwrapped(spec),
+                                flops=float(C[0]) if query == "compute" else None,
+                                target_loss=float(L[0]), level=level)
+        details["inference"] = inf.to_dict()
+        warnings.extend(inf.warnings)
+        if query in ("compute", "target-loss"):  # the allocation is free: the plan asked for leads
+            co_cost, _ = plan_cost(head["flops"], gpu, n_gpus, mfu)
+            details["compute_optimal"] = {**head, "tokens_per_param": head["D_opt"] / head["N_opt"],
+                                          "intervals": {k: list(v) for k, v in intervals.items()},
+                                          "cost": co_cost, "lifetime_flops": inf.compute_optimal["total_flops"],
+                                          "note": "the compute-optimal plan of the same loss, ignoring the "
+                                                  "inference demand"}
+            head = {"flops": inf.train_flops, "N_opt": inf.N, "D_opt": inf.D_train, "loss": inf.target_loss}
+            iv = inf.intervals
+            intervals = {key: tuple(iv[src]) for key, src in (("N_opt", "N"), ("D_opt", "D_train"),
+                                                              ("tokens_per_param", "tokens_per_param"))
+                         if src in iv and key in interval_keys}
+            if "loss" in interval_keys and "loss" in details["compute_optimal"]["intervals"]:
+                intervals["loss"] = tuple(details["compute_optimal"]["intervals"]["loss"])  # same loss per draw
+            objective = ("inference-aware: least lifetime FLOPs (6 N D_train + 2 N D_inf) at the compute-optimal "
+                         "loss (Sardana et al. 2024)")
+    cost, w = plan_cost(head["flops"], gpu, n_gpus, mfu)
+    warnings.extend(w)
+    ext, w = _extrapolation(spec, head["N_opt"], head["D_opt"])
     warnings.extend(w)
     if ext:
         details["extrapolation"] = ext
     if unique_tokens is not None:
         from .data_constrained import repetition_check
 
-        section, w = repetition_check(spec, float(N[0]), float(D[0]), _quantity(unique_tokens, "unique tokens"))
+        section, w = repetition_check(_unwrapped(spec), head["N_opt"], head["D_opt"],
+                                      _quantity(unique_tokens, "unique tokens"))
         details["data_constrained"] = section
         warnings.extend(w)
     if active_ratio is not None:
-        section, w = _moe_section(float(N[0]), float(active_ratio))
+        section, w = _moe_section(head["N_opt"], float(active_ratio))
         details["moe"] = section
         warnings.extend(w)
-    if inference_tokens is not None:
-        from .inference import inference_optimal
+    assumptions = _assumptions(_unwrapped(spec), level, gpu, n_gpus, mfu, cost)
+    if objective:
+        assumptions["objective"] = objective
+    return Plan(query=query, flops=head["flops"], N_opt=head["N_opt"], D_opt=head["D_opt"],
+                tokens_per_param=head["D_opt"] / head["N_opt"], loss=head["loss"], intervals=intervals, cost=cost,
+                warnings=tuple(dict.fromkeys(warnings)), assumptions=assumptions, details=details, level=level)
 
-        inf = inference_optimal(_quantity(inference_tokens, "inference tokens"), law=spec,
-                                flops=float(C[0]) if query == "compute" else None,
-                                target_loss=float(L[0]), level=level)
-        details["inference"] = inf.to_dict()
-        warnings.extend(inf.warnings)
-    return Plan(query=query, flops=float(C[0]), N_opt=float(N[0]), D_opt=float(D[0]),
-                tokens_per_param=float(D[0] / N[0]), loss=float(L[0]), intervals=intervals, cost=cost,
-                warnings=tuple(dict.fromkeys(warnings)), assumptions=_assumptions(spec, level, gpu, n_gpus, mfu, cost),
-                details=details, level=level)
+
+def _demand(inference_tokens) -> float:
+    """Lifetime inference demand in tokens: a non-negative number (0 = no inference, the compute optimum)."""
+    if isinstance(inference_tokens, str):
+        from ..units import parse_quantity
+
+        inference_tokens = parse_quantity(inference_tokens, what="inference tokens")
+    try:
+        v = float(inference_tokens)
+    except (TypeError, ValueError):
+        raise PlanError(f"inference tokens must be a number, got {inference_tokens!r}") from None
+    if not math.isfinite(v) or v < 0:
+        raise PlanError(f"inference tokens must be a non-negative finite number, got {inference_tokens!r}")
+    return v
 
 
 def _moe_section(N_active: float, ratio: float) -> tuple[dict, list[str]]:
@@ -354,13 +393,14 @@ def compute_optimal(flops, law=None, *, level: float = 0.8, gpu: str | None = No
     C = _quantity(flops, "compute budget (FLOPs)")
     _check_level(level)
     spec = resolve_law(law, n_draws=n_draws, seed=seed)
-    fixed = _with_unique(spec, fixed, unique_tokens)
+    spec, fixed = _constrained(spec, fixed, unique_tokens)
     N, D, L = optimum(spec, C, fixed=fixed)
     details = {}
     if fixed and "U" in fixed and "U" in spec.variables:
         central = LawSpec(law=spec.law, theta=spec.theta, name=spec.name)
         Nu, Du, Lu = (float(a[0]) for a in optimum(central, C, fixed={**fixed, "U": 1e300}))
-        details["unconstrained"] = {"N_opt": Nu, "D_opt": Du, "loss": Lu, "loss_penalty": float(L[0]) - Lu,
+        details["unconstrained"] = {"N_opt": Nu, "D_opt": Du, "tokens_per_param": Du / Nu, "loss": Lu,
+                                    "loss_penalty": float(L[0]) - Lu,
                                     "note": "same law with unlimited unique tokens"}
     return _finish(spec, query="compute", C=np.full(N.shape, C), N=N, D=D, L=L, level=level, gpu=gpu,
                    n_gpus=n_gpus, mfu=mfu, warnings=[], details=details, interval_keys=("N_opt", "D_opt", "tokens_per_param", "loss"),
@@ -372,6 +412,25 @@ def _with_unique(spec: LawSpec, fixed, unique_tokens):
     if unique_tokens is not None and "U" in spec.variables:
         return {**(fixed or {}), "U": _quantity(unique_tokens, "unique tokens")}
     return fixed
+
+
+def _constrained(spec: LawSpec, fixed, unique_tokens) -> tuple[LawSpec, dict | None]:
+    """The law and fixed values a plan with ``unique_tokens`` optimises: the law's own U when it has one,
+    else the (N, D) law at Muennighoff et al.'s effective data (:class:`~.data_constrained.RepeatedDataLaw`)."""
+    if unique_tokens is not None and "U" not in spec.variables and tuple(spec.variables) == ("N", "D"):
+        from .data_constrained import with_repetition
+
+        return with_repetition(spec), {**(fixed or {}), "U": _quantity(unique_tokens, "unique tokens")}
+    return spec, _with_unique(spec, fixed, unique_tokens)
+
+
+def _unwrapped(spec: LawSpec) -> LawSpec:
+    """The user's law behind a repeated-data wrapper (itself otherwise)."""
+    base = getattr(spec.law, "base", None)
+    if base is None:
+        return spec
+    return LawSpec(law=base, theta=spec.theta, draws=spec.draws, name=spec.name, source=spec.source,
+                   interval_method=spec.interval_method, conventions=spec.conventions, data_ranges=spec.data_ranges)
 
 
 def _check_level(level: float) -> None:
@@ -404,7 +463,7 @@ def plan_for_loss(target_loss: float, law=None, *, level: float = 0.8, gpu=None,
     _check_level(level)
     spec = resolve_law(law, n_draws=n_draws, seed=seed)
     spec.require("N", "D", what="the compute for a target loss")
-    fixed = _with_unique(spec, fixed, unique_tokens)
+    spec, fixed = _constrained(spec, fixed, unique_tokens)
     E = _floor(spec)
     if math.isfinite(E) and target <= E:
         raise _unreachable(spec, target)
@@ -421,8 +480,17 @@ def plan_for_loss(target_loss: float, law=None, *, level: float = 0.8, gpu=None,
     if C.size > 1 and np.mean(~np.isfinite(C[1:])) > 0.05:
         warnings.append(f"{np.mean(~np.isfinite(C[1:])):.0%} of the parameter draws cannot reach loss {target:g} "
                         "at all (their irreducible loss is above it)")
+    details = {}
+    if fixed and "U" in fixed and "U" in spec.variables:
+        central = LawSpec(law=spec.law, theta=spec.theta, name=spec.name)
+        Cu = float(_compute_for_loss_rows(central, target, fixed={**fixed, "U": 1e300})[0])
+        if math.isfinite(Cu):
+            Nu, Du, _ = (float(a[0]) for a in optimum(central, Cu, fixed={**fixed, "U": 1e300}))
+            details["unconstrained"] = {"flops": Cu, "N_opt": Nu, "D_opt": Du, "tokens_per_param": Du / Nu,
+                                        "flops_penalty": float(C[0]) / Cu,
+                                        "note": "same law with unlimited unique tokens"}
     return _finish(spec, query="target-loss", C=C, N=N, D=D, L=np.full(C.shape, target), level=level, gpu=gpu,
-                   n_gpus=n_gpus, mfu=mfu, warnings=warnings,
+                   n_gpus=n_gpus, mfu=mfu, warnings=warnings, details=details,
                    interval_keys=("flops", "N_opt", "D_opt", "tokens_per_param"), unique_tokens=unique_tokens,
                    active_ratio=active_ratio, inference_tokens=inference_tokens)
 

@@ -27,7 +27,7 @@ from ..units import format_quantity
 from ._law import DEFAULT_DRAWS, LawSpec, resolve_law
 
 __all__ = ["R_D_STAR", "effective_tokens", "repetition_check", "data_constrained_optimum",
-           "DataConstrainedPlan", "DEFAULT_DATA_LAW"]
+           "DataConstrainedPlan", "DEFAULT_DATA_LAW", "RepeatedDataLaw", "with_repetition"]
 
 DEFAULT_DATA_LAW = "muennighoff-2023"
 #: Muennighoff et al. 2023 (official repo huggingface/datablations README, "Parametric Fit").
@@ -100,6 +100,40 @@ def repetition_check(spec: LawSpec, N: float, D: float, U: float) -> tuple[dict,
         warnings.append(f"data: with repetition the predicted loss rises by {section['loss_penalty']:.4f} to "
                         f"{section['loss_with_repetition']:.4f} (effective data {format_quantity(Dp)} tokens)")
     return section, warnings
+
+
+class RepeatedDataLaw:
+    """A law of (N, D) evaluated at the effective data of Muennighoff et al.: ``L(N, D'(D, U))``.
+
+    Variables N (parameters), D (training tokens) and U (unique tokens); ``D'`` is :func:`effective_tokens`
+    with ``r_d_star`` (R_D*, epochs). Parameters, their names and units are the base law's. Planning with
+    ``--unique-tokens`` under a law without U optimises this law, so the plan accounts for repetition.
+    """
+
+    def __init__(self, base: object, r_d_star: float, r_d_star_source: str = ""):
+        self.base = base
+        self.r_d_star = float(r_d_star)
+        self.r_d_star_source = r_d_star_source
+        self.variables = (*tuple(base.variables), "U")
+        self.param_names = tuple(base.param_names)
+        self.name = f"{getattr(base, 'name', 'law')}+repeated-data"
+        self.formula = f"{getattr(base, 'formula', '')} with D -> D'(D, U), R_D* = {self.r_d_star:.4g}"
+
+    def evaluate(self, theta, X):
+        """The base law's prediction (its unit) at ``N`` and the effective data ``D'(D, U)``."""
+        X = dict(X)
+        U = np.asarray(X.pop("U"), dtype=float)
+        X["D"] = effective_tokens(np.asarray(X["D"], dtype=float), np.broadcast_to(U, np.shape(X["D"])),
+                                  self.r_d_star)
+        return self.base.evaluate(theta, X)
+
+
+def with_repetition(spec: LawSpec) -> LawSpec:
+    """``spec`` with its (N, D) law replaced by :class:`RepeatedDataLaw` (same parameters and draws)."""
+    r_star, r_src = _r_d_star(spec)
+    return LawSpec(law=RepeatedDataLaw(spec.law, r_star, r_src), theta=spec.theta, draws=spec.draws,
+                   name=spec.name, source=spec.source, interval_method=spec.interval_method,
+                   conventions=spec.conventions, data_ranges=spec.data_ranges)
 
 
 @dataclass(frozen=True)
