@@ -84,6 +84,7 @@ class PgServer:
             r = self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", opts,
                           "-l", str(self.base / "server.log"), "-w", "-t", "60", "start")
             if r.returncode == 0:
+                self._opts = opts
                 return self
         raise RuntimeError(f"pg_ctl start failed: {r.stderr[-1000:]} "
                            f"{(self.base / 'server.log').read_text(errors='replace')[-2000:]}")
@@ -100,6 +101,19 @@ class PgServer:
                              autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the server (``fast``: sessions terminated; ``immediate``: as a crash), keeping its data."""
+        r = self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+        if r.returncode:
+            raise RuntimeError(f"pg_ctl stop failed: {r.stderr[-1000:]}")
+
+    def resume(self) -> None:
+        """Start a halted server again on the same port."""
+        r = self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", self._opts,
+                      "-l", str(self.base / "server.log"), "-w", "-t", "60", "start")
+        if r.returncode:
+            raise RuntimeError(f"pg_ctl start failed: {r.stderr[-1000:]}")
 
     def stop(self) -> None:
         if self.bindir is not None and self.data.exists():

@@ -356,8 +356,12 @@ class Store:
             kwargs["connect_args"] = {"timeout": busy_timeout_s, "check_same_thread": False}
         else:
             kwargs["pool_pre_ping"] = True
-            if self.dialect == "postgresql":  # fail a connect to a vanished host in seconds, then retry
-                kwargs["connect_args"] = {"connect_timeout": 10}
+            if self.dialect == "postgresql":
+                # fail a connect to a vanished host in seconds (then retry); a worker paused inside a
+                # transaction (SIGSTOP, swapped out) has it aborted after 60 s, so its row locks never block
+                # the worker that takes its run over (our transactions last milliseconds)
+                kwargs["connect_args"] = {"connect_timeout": 10,
+                                          "options": "-c idle_in_transaction_session_timeout=60000"}
         try:
             self.engine: Engine = create_engine(self.url, **kwargs)
         except Exception as exc:  # missing driver, bad URL
