@@ -16,13 +16,12 @@ import math
 import os
 import string
 import warnings
-from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scalinglab import ScalingLabError
@@ -357,24 +356,26 @@ def spec_case(spec: dict) -> None:
             assert len(cfg.run_id) == 16
 
 
-def _known_spec_bug(spec: dict) -> bool:
-    d = spec.get("defaults", {})
-    return not isinstance(d.get("data", {}), Mapping) or isinstance(d.get("decay_fraction"), str)
-
-
 @FUZZ
 @given(spec=specs())
 def test_fuzz_sweep_specs(spec):
-    assume(not _known_spec_bug(spec))
     spec_case(spec)
 
 
-@pytest.mark.parametrize("spec", [
-    {"defaults": {"data": 0}, "ladder": {"sizes": [{"n_layer": 1, "d_model": 8}], "tokens_per_param": [5]}},
-    {"defaults": {"data": "64"}, "ladder": {"sizes": [{"n_layer": 1, "d_model": 8}], "tokens_per_param": [5]}},
-    {"defaults": {"decay_fraction": "wsd"}, "runs": [{"arch": {"n_layer": 1, "d_model": 8}, "tokens": 83}]},
+@pytest.mark.parametrize("spec, match", [
+    ({"defaults": {"data": 0}, "ladder": {"sizes": [{"n_layer": 1, "d_model": 8}], "tokens_per_param": [5]}},
+     "data"),
+    ({"defaults": {"data": "64"}, "ladder": {"sizes": [{"n_layer": 1, "d_model": 8}], "tokens_per_param": [5]}},
+     "data"),
+    ({"defaults": {"decay_fraction": "wsd"}, "runs": [{"arch": {"n_layer": 1, "d_model": 8}, "tokens": 83}]},
+     "decay_fraction"),
 ])
-def test_spec_known_bugs(spec):
+def test_spec_once_known_bugs_raise_spec_error(spec, match):
+    """Inputs the fuzzer once had to skip: each is now a SpecError naming the bad field."""
+    from scalinglab.runner.spec import SpecError, expand_spec
+
+    with pytest.raises(SpecError, match=match):
+        expand_spec(spec, source="fuzz.toml")
     spec_case(spec)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -76,6 +77,19 @@ class DevTools:
         self.ws.close()
 
 
+def _in_ci() -> bool:
+    """True under CI (``CI=true``, as GitHub Actions, GitLab and most CI systems set it)."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _cannot_start(reason: str) -> None:
+    """A Chromium that is installed but does not start fails the test in CI (the browser check would
+    otherwise pass silently there) and skips it on a developer's machine."""
+    if _in_ci():
+        pytest.fail(f"CI: {reason}")
+    pytest.skip(reason)
+
+
 @pytest.fixture
 def browser(tmp_path):
     if CHROMIUM is None:
@@ -92,10 +106,10 @@ def browser(tmp_path):
             if port_file.exists() and port_file.read_text().strip():
                 break
             if proc.poll() is not None:
-                pytest.skip(f"chromium exited at start (code {proc.returncode})")
+                _cannot_start(f"chromium exited at start (code {proc.returncode})")
             time.sleep(0.1)
         else:
-            pytest.skip("chromium did not open a DevTools port in 30 s")
+            _cannot_start("chromium did not open a DevTools port in 30 s")
         port = int(port_file.read_text().split()[0])
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:  # noqa: S310
             targets = json.load(r)
@@ -184,3 +198,13 @@ def test_report_in_headless_chromium(browser, tmp_path):
     assert img.shape[0] > 100 and img.shape[1] > 100
     assert img.std() > 10, f"screenshot looks blank (pixel std {img.std():.2f})"
     assert (img < 128).mean() > 0.005  # some dark ink: text, axes, markers
+
+
+def test_a_chromium_that_cannot_start_fails_in_ci(monkeypatch):
+    """The start-up guard: fail under CI=true, skip elsewhere (runs without Chromium)."""
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI: chromium exited"):
+        _cannot_start("chromium exited at start (code 1)")
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception):
+        _cannot_start("chromium exited at start (code 1)")
