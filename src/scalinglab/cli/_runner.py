@@ -194,11 +194,19 @@ def runs_show(
     evals = st.evaluations(run["id"])
     curve = [m for m in st.metrics(run["id"]) if m["split"] == "val"]
     problems = [g for g in st.logs(run["id"]) if g["level"] in ("warning", "error")]
+    history = st.attempts(run["id"])
     if json_:
-        emit_json({"run": run, "evaluations": evals, "metrics": curve, "logs": problems})
+        emit_json({"run": run, "evaluations": evals, "metrics": curve, "logs": problems,
+                   "attempt_history": history})
         return
     out.print(f"[bold]{run['id']}[/]  {run['name']}  status={run['status']}  attempts={run['attempts']}")
     from rich.markup import escape
+
+    for h in history:  # who trained it, when, and how each attempt ended (lost: worker died / lease expired)
+        out.print(f"  attempt {h['attempt']}: {h['outcome']}  worker {escape(h['worker'])}  {h['started_at']} → "
+                  f"{h['ended_at'] or '…'}" + (f"  resumed at step {h['resumed_from_step']}"
+                                              if h["resumed_from_step"] else "")
+                  + (f"  ({escape(h['error'])})" if h["error"] else ""))
 
     for g in problems:  # failed attempts (external trainers: with the tail of their output)
         out.print(f"  [red]{g['level']}[/] {g['at']}: {escape(g['message'])}")
