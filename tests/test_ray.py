@@ -169,8 +169,9 @@ def test_sweep_on_ray_survives_a_killed_worker_and_a_killed_driver(tmp_path):
     killed_workers: list[int] = []
     try:
         # 1. SIGKILL the Ray worker process that is training a run, mid-run (after some metric rows)
+        # (≥ 6 metric rows: the step-30 evaluation is written, so the step-20 checkpoint is on disk)
         def training() -> dict | None:
-            return next((r for r in _snapshot(db) if r["status"] == "running" and (r["n_metrics"] or 0) >= 4
+            return next((r for r in _snapshot(db) if r["status"] == "running" and (r["n_metrics"] or 0) >= 6
                          and _pid(r["lease_owner"])), None)
 
         victim = _wait(training, "a run mid-training on a Ray worker", driver)
@@ -218,6 +219,15 @@ def test_sweep_on_ray_survives_a_killed_worker_and_a_killed_driver(tmp_path):
     assert len(runs) == 4 and all(r["status"] == "done" for r in runs)
     attempts = {r["id"]: r["attempts"] for r in runs}
     assert attempts[victim["id"]] >= 2                  # killed worker → retried
+    # the attempt history: the killed worker's attempt is 'lost'; exactly one attempt per run finished it,
+    # and the one that finished the victim resumed from a checkpoint (not from step 0) in another process
+    hist = st.attempts(victim["id"])
+    assert [h["outcome"] for h in hist if h["pid"] == wpid] == ["lost"], hist
+    assert "worker died" in next(h["error"] for h in hist if h["pid"] == wpid)
+    done = [h for h in hist if h["outcome"] == "done"]
+    assert len(done) == 1 and done[0]["pid"] != wpid and done[0]["resumed_from_step"] >= 20, hist
+    assert all(sum(h["outcome"] == "done" for h in st.attempts(r["id"])) == 1 for r in runs)
+    assert not [h for h in st.attempts() if h["outcome"] == "running"]
     assert st.counts() == {**ref_counts, "logs": st.counts()["logs"]}  # same runs, metric and eval rows
     got = st.to_frame().sort_values(["run_id", "tokens"])
     assert got["run_id"].tolist() == ref_frame["run_id"].tolist()
@@ -228,6 +238,56 @@ def test_sweep_on_ray_survives_a_killed_worker_and_a_killed_driver(tmp_path):
                                    "group by 1, 2, 3, 4 having count(*) > 1)").scalar()
     assert dup == 0
     st.close()
+
+
+def worker_kill_trial(folder: Path, kills: int = 5, spec_text: str = SPEC, timeout: float = 900.0) -> dict:
+    """One Ray sweep (CLI, local Ray instance) in which ``kills`` Ray worker processes are SIGKILLed, each while
+    it trains a run (after its step-20 checkpoint); the driver is left alone. Returns the kills, the driver's
+    exit code, the attempt history summary and the store check against the same sweep trained uninterrupted
+    in this process (bench/reliability.py; the test above does one kill)."""
+    from test_faults import check_store, reference_for
+
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = folder / "spec.toml"
+    spec.write_text(spec_text)
+    ref = reference_for(folder / "ref", spec_text)
+    db = folder / "runs.db"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "RAY_DEDUP_LOGS": "0", "OMP_NUM_THREADS": "1"}
+    env.pop("RAY_ADDRESS", None)
+    cmd = _cli(spec, db) + ["--max-retries", str(kills + 1)]
+    driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                              cwd=folder, start_new_session=True)
+    killed: list[tuple[str, int]] = []
+    try:
+        while len(killed) < kills:
+            def training() -> dict | None:
+                return next((r for r in _snapshot(db) if r["status"] == "running" and (r["n_metrics"] or 0) >= 6
+                             and _pid(r["lease_owner"]) not in {p for _, p in killed}
+                             and _pid(r["lease_owner"])), None)
+
+            try:
+                victim = _wait(training, "a run mid-training", driver, timeout=timeout)
+            except AssertionError:
+                break  # the sweep finished (or failed) before every kill landed
+            os.kill(_pid(victim["lease_owner"]), signal.SIGKILL)
+            killed.append((victim["id"], _pid(victim["lease_owner"])))
+        rc = driver.wait(timeout=timeout)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait(30)
+        _kill_group(driver)
+    st = Store(db)
+    try:
+        hist = st.attempts()
+    finally:
+        st.close()
+    by_pid = {(h["run_id"], h["pid"]): h for h in hist}
+    return {"killed": len(killed), "exit": rc,
+            "killed_attempts_lost": sum(by_pid.get(k, {}).get("outcome") == "lost" for k in killed),
+            "resumed_from_checkpoint": sum(1 for h in hist if h["outcome"] == "done" and h["run_id"] in
+                                           {r for r, _ in killed} and (h["resumed_from_step"] or 0) > 0),
+            "victim_runs": len({r for r, _ in killed}), **check_store(f"sqlite:///{db}", ref)}
 
 
 def _ray_writer(url: str, wid: int, n_runs: int, n_steps: int) -> list[str]:
