@@ -72,6 +72,41 @@ def _tally(trials: list[dict]) -> dict:
     return {k: sum(t[k] for t in trials) for k in keys}
 
 
+def hung_trainer_trial(folder: Path) -> dict:
+    """An external trainer (examples/trainers/print_only.py) that stops printing at step 7 and never exits,
+    once: the runner must kill it after ``progress_timeout_s`` (1.5 s), record the attempt as failed with its
+    last output, retry it and finish the run once, with the loss of an uninterrupted run of the same trainer."""
+    from test_external_trainer import _regex_spec
+
+    from scalinglab.runner.executor import run_sweep
+    from scalinglab.runner.spec import load_spec
+    from scalinglab.store import Store
+
+    one = "{ n_layer = 1, d_model = 16, n_heads = 2 }"
+    folder.mkdir(parents=True, exist_ok=True)
+    ref_spec = _regex_spec(folder, sizes=one, mults="[4]", name="plain")
+    ref = run_sweep(load_spec(ref_spec), folder / "ref.db", show_progress=False)[0]
+    spec = _regex_spec(folder, extra_args=', "--hang_at=7", "--hang_marker={run_dir}/hung-once"',
+                       trainer_extra="progress_timeout_s = 1.5", sizes=one, mults="[4]", name="hang")
+    t0 = time.perf_counter()
+    res = run_sweep(load_spec(spec), folder / "hang.db", show_progress=False, max_retries=1)[0]
+    dt = time.perf_counter() - t0
+    st = Store(folder / "hang.db")
+    try:
+        evals = st.evaluations(res.run_id)
+        hist = st.attempts(res.run_id)
+        errs = [g["message"] for g in st.logs(res.run_id) if g["level"] == "error"]
+        left_running = len(st.list_runs(status="running"))
+    finally:
+        st.close()
+    done = sum(h["outcome"] == "done" for h in hist)
+    return {"injected": int(any("no progress" in e for e in errs)), "killed_with_last_output":
+            int(any("no progress" in e and "step 5 tokens" in e for e in errs)), "seconds": dt,
+            "lost": int(res.status != "done" or done == 0), "duplicated": max(0, len(evals) - 1),
+            "trained_twice": int(done > 1), "left_running": left_running,
+            "wrong": int(not evals or abs(evals[0]["loss_nats"] - ref.final_loss_nats) > 1e-9)}
+
+
 def cluster_faults(rows: list[tuple[str, str]], n: int) -> int:
     """Inject each cluster fault ``n`` times; append one row per fault; return the failures counted."""
     from _pgserver import PgServer, why_unavailable
@@ -156,6 +191,21 @@ def cluster_faults(rows: list[tuple[str, str]], n: int) -> int:
                      f"{tal['lost']} / {tal['trained_twice']} / {tal['wrong']}  (errors naming the path, previous "
                      f"checkpoint intact, resumed after freeing: {good} of {2 * n}; "
                      f"{time.perf_counter() - t0:.0f} s)"))
+
+        # 4. a hung external trainer (no output, never exits) ---------------------------------------------
+        try:
+            t0 = time.perf_counter()
+            hung = [hung_trainer_trial(tmp / f"hung{i}") for i in range(n)]
+            tal = _tally(hung)
+            inj = sum(t["injected"] for t in hung)
+            failures += sum(_bad(t) for t in hung) + (inj < n) + (n - sum(t["killed_with_last_output"] for t in hung))
+            rows.append(("hung trainer killed and retried / lost / twice / wrong",
+                         f"{inj} hangs (no-progress timeout 1.5 s) / {tal['lost']} / {tal['trained_twice']} / "
+                         f"{tal['wrong']}  (killed with its last output kept: "
+                         f"{sum(t['killed_with_last_output'] for t in hung)} of {n}, duplicated rows "
+                         f"{tal['duplicated']}; {time.perf_counter() - t0:.0f} s)"))
+        except ImportError as exc:
+            rows.append(("hung trainer", f"skipped: {exc}"))
 
         # 5. a worker SIGSTOPped past its lease -----------------------------------------------------------
         t0 = time.perf_counter()
