@@ -8,17 +8,24 @@ Trials alternate A/B/A/B and the medians are compared, because this machine is s
 No GPU here: MFU for a ~124M model on a GPU is NOT measured by this script on CPU (on CUDA, train_run reports
 achieved FLOP/s and MFU from the hardware catalog).
 
-Usage: python bench/runner_overhead.py [--steps 120] [--trials 3]
+``--data memmap``: both read a nanoGPT-style flat ``uint16`` ``.bin`` (the bundled text's bytes, written to
+a temp folder): the runner through ``data = { path = "tokens.bin", vocab_size = 256 }`` (memory-mapped,
+block split, fixed validation windows), the bare loop with nanoGPT's ``get_batch`` (random offsets into an
+``np.memmap``). ``--data text`` (default): both use the runner's in-memory text source.
+
+Usage: python bench/runner_overhead.py [--data text|memmap] [--steps 120] [--trials 3]
 Last line: ``runner_overhead_ratio: <runner tokens/s ÷ bare tokens/s>`` (target ≥ 0.95).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
 
+import numpy as np
 import torch
 
 from scalinglab.runner.corpus import make_source
@@ -27,9 +34,11 @@ from scalinglab.runner.spec import expand_spec
 from scalinglab.runner.train import train_run
 from scalinglab.store import Store
 
+DATA = {"name": "text"}
+
 
 def config(steps: int, batch: int, seed: int):
-    spec = {"defaults": {"data": {"name": "text"}, "seq_len": 64, "schedule": "cosine", "batch_size": batch,
+    spec = {"defaults": {"data": dict(DATA), "seq_len": 64, "schedule": "cosine", "batch_size": batch,
                          "eval_every": 50, "eval_windows": 32, "checkpoint_every": 50, "seed": seed},
             "runs": [{"arch": {"n_layer": 4, "d_model": 96, "n_heads": 6}, "tokens": steps * batch * 64}]}
     return expand_spec(spec).runs[0]
@@ -37,7 +46,15 @@ def config(steps: int, batch: int, seed: int):
 
 def bare(cfg, threads: int) -> float:
     torch.set_num_threads(threads)
-    src = make_source(cfg.data)
+    memmap = "path" in cfg.data
+    src = None if memmap else make_source(cfg.data)
+    mm = np.memmap(cfg.data["path"], dtype=np.uint16, mode="r") if memmap else None
+    offsets = np.arange(cfg.seq_len + 1)
+
+    def get_batch(step: int) -> torch.Tensor:  # nanoGPT's get_batch on the memmap
+        ix = np.random.default_rng([cfg.seed, step]).integers(0, len(mm) - cfg.seq_len - 1, cfg.batch_size)
+        return torch.from_numpy(mm[ix[:, None] + offsets].astype(np.int64))
+
     torch.manual_seed(cfg.seed)
     model = GPT(cfg.architecture())
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
@@ -45,7 +62,8 @@ def bare(cfg, threads: int) -> float:
     steps = cfg.steps_for(cfg.tokens)
     t0 = time.perf_counter()
     for step in range(steps):
-        w = torch.from_numpy(src.train_batch(step, cfg.batch_size, cfg.seq_len, cfg.seed))
+        w = get_batch(step) if memmap else torch.from_numpy(src.train_batch(step, cfg.batch_size, cfg.seq_len,
+                                                                             cfg.seed))
         _, loss = model(w[:, :-1], w[:, 1:])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -69,10 +87,20 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--trials", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--data", choices=("text", "memmap"), default="text")
     a = ap.parse_args()
-    make_source({"name": "text"})  # load once, outside the timings
+    tmp = tempfile.TemporaryDirectory()
+    if a.data == "memmap":
+        text = make_source({"name": "text"})
+        path = os.path.join(tmp.name, "tokens.bin")
+        np.concatenate([text.train.ravel(), text.val.ravel()]).astype(np.uint16).tofile(path)
+        DATA.clear()
+        DATA.update({"path": path, "vocab_size": 256})
+        os.environ["SCALINGLAB_DATA_CACHE"] = os.path.join(tmp.name, "cache")
+    make_source(dict(DATA), cache_dir=os.environ.get("SCALINGLAB_DATA_CACHE"))  # load once, outside the timings
     n = config(a.steps, a.batch, 0).n_params()
-    print(f"model: {n:,} params, seq_len 64, batch {a.batch} sequences, {a.steps} steps, {a.threads} thread(s)")
+    print(f"model: {n:,} params, seq_len 64, batch {a.batch} sequences, {a.steps} steps, {a.threads} thread(s), "
+          f"data: {a.data}")
     r_tps, b_tps = [], []
     for trial in range(a.trials):
         cfg = config(a.steps, a.batch, seed=trial)  # a new run id each trial (nothing is skipped)
@@ -83,7 +111,8 @@ def main() -> None:
     rb, rr = statistics.median(b_tps), statistics.median(r_tps)
     print(f"median: bare {rb:,.0f} tok/s   runner {rr:,.0f} tok/s (incl. evals every 50 steps, checkpoints, "
           f"store writes)")
-    print("GPU MFU (~124M model): not measured (no GPU on this machine)")
+    print("GPU MFU (~124M model): see bench/gpu_mfu.py")
+    tmp.cleanup()
     print(f"runner_overhead_ratio: {rr / rb:.3f}")
 
 
