@@ -95,10 +95,13 @@ def run_cmd(
     sweep = load_spec(spec)
     if adaptive:  # scalinglab.runner.adaptive: suggest → train → refit
         from ..runner.adaptive import cli_adaptive
+        from ..store import mask_url
 
-        cli_adaptive(sweep, _open_store(store), target=target, budget=budget, max_width=max_width,
-                     max_rounds=max_rounds, law=law, level=level, workdir=workdir, device=device, json_=json_,
-                     console=err, out=out)
+        st = _open_store(store)
+        res = cli_adaptive(sweep, st, target=target, budget=budget, max_width=max_width, max_rounds=max_rounds,
+                           law=law, level=level, workdir=workdir, device=device, json_=json_, console=err, out=out)
+        if json_:
+            emit_json({**res.to_dict(), "store": mask_url(st.url)})
         return
     if dry_run:
         rows = [{"run_id": c.run_id, "name": c.name, "params": c.n_params(), "budgets_tokens": list(c.budgets),

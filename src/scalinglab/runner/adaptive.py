@@ -431,14 +431,14 @@ def run_adaptive(spec_or_runs: Any, store: Any = "scalinglab-runs.db", *, law: s
 def cli_adaptive(sweep: Sweep, store, *, target: str | None, budget: str | None, max_width: float | None,
                  max_rounds: int, law: str, level: float, workdir: Any, device: str, json_: bool, console: Any,
                  out: Any) -> AdaptiveResult:
-    """``scalinglab run SPEC --adaptive ...``: run the loop and print its history (or ``--json``).
+    """``scalinglab run SPEC --adaptive ...``: run the loop and print its history; with ``json_`` print
+    nothing (the CLI writes the JSON from the returned result: the runner never imports the CLI).
 
     Raises
     ------
     InputError
         If ``target`` or ``budget`` is missing (or invalid, see `run_adaptive`).
     """
-    from ..store import mask_url
     from ..units import parse_quantity
 
     if not target:
@@ -449,11 +449,7 @@ def cli_adaptive(sweep: Sweep, store, *, target: str | None, budget: str | None,
     res = run_adaptive(sweep, store, law=law, target=target, budget_flops=budget_flops, max_width=max_width,
                        max_rounds=max_rounds, level=level, workdir=workdir, device=device, console=console,
                        show_progress=not json_)
-    if json_:
-        from ..cli._common import emit_json
-
-        emit_json({**res.to_dict(), "store": mask_url(store.url)})
-    else:
+    if not json_:
         from rich.table import Table
 
         t = Table(title=f"adaptive runs for {res.target} ({res.law}, {res.level:.0%} interval)")
