@@ -284,7 +284,16 @@ def test_backtest_and_law_comparison(runs):
     cfig = law_comparison(rows, backend="plotly")
     assert [t.name for t in cfig.data] == ["median", "max"]
     assert list(cfig.data[0].x) == ["a", "b"] and list(cfig.data[0].y) == pytest.approx([1.0, 2.0])
-    assert compare  # imported: the real compare() output has the same keys (law, median_rel_error, ...)
+    # the real compare() rows draw the same way: ranked laws in rank order, a law that cannot fit left out
+    real = compare(runs[["params", "tokens", "flops", "loss"]], ["chinchilla", "kaplan-nd", "data-constrained"],
+                   cutoff_fracs=(0.3,))
+    assert [r["law"] for r in real][-1] == "data-constrained" and real[-1]["rank"] is None and real[-1]["error"]
+    ranked = [r for r in real if r["rank"] is not None]
+    assert [r["rank"] for r in ranked] == [1, 2]
+    rfig = law_comparison(real, backend="plotly")
+    assert list(rfig.data[0].x) == [r["law"] for r in ranked]
+    assert list(rfig.data[0].y) == pytest.approx([100 * r["median_rel_error"] for r in ranked])
+    assert list(rfig.data[1].y) == pytest.approx([100 * r["max_rel_error"] for r in ranked])
 
 
 def test_training_curves_show_wsd_branches():
