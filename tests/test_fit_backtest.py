@@ -48,12 +48,17 @@ def test_backtest_cut_is_by_largest_budgets():
 
 
 def test_interval_coverage_on_well_specified_data():
-    """Nominal 80% intervals cover a sensible share of held-out larger runs over several seeds."""
-    cov = []
-    for seed in range(4):
+    """Nominal 80% intervals cover 0.8 ± 3 binomial standard errors of the 108 held-out larger runs of four
+    tables (seeds no constant was tuned on): 0.685..0.915."""
+    from _coverage import assert_coverage
+
+    hits, n = 0.0, 0
+    for seed in range(7001, 7005):
         bt = backtest(isoflop_table(seed=seed), "chinchilla", cutoff_frac=0.3)
-        cov.append(bt.coverage["0.8"])
-    assert 0.6 <= np.mean(cov) <= 1.0
+        hits += bt.coverage["0.8"] * bt.n_predictions
+        n += bt.n_predictions
+    assert n == 4 * 27
+    assert_coverage(hits / n, 0.8, n, what="backtest 80%")
 
 
 def test_backtest_sweep_pools_cutoffs():
@@ -65,13 +70,25 @@ def test_backtest_sweep_pools_cutoffs():
         backtest(df.iloc[:6], "chinchilla", cutoff_frac=0.9)
 
 
-def test_backtest_on_public_isoflop_data(shared_data):
-    """Real IsoFLOP runs: errors stay at the percent level and the 95% interval covers most runs."""
+def test_backtest_errors_on_public_isoflop_data(shared_data):
+    """Real IsoFLOP runs: errors stay at the percent level."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         bt = backtest(shared_data / "openathena_isoflops_misfitting_extract.csv", "chinchilla", cutoff_frac=0.2)
     assert bt.median_rel_error < 0.04
-    assert bt.coverage["0.95"] >= 0.6
+
+
+@pytest.mark.xfail(strict=True, reason="measured 2026-12-06: nominal 95% intervals cover 33 of 41 (0.80) held-out "
+                                       "public runs, below 0.95 - 3 binomial s.e. = 0.85: the intervals are too "
+                                       "narrow out of sample on this table (open: calibration on real data)")
+def test_backtest_coverage_on_public_isoflop_data(shared_data):
+    """Real IsoFLOP runs: the 95% interval covers 0.95 ± 3 binomial standard errors of the held-out runs."""
+    from _coverage import assert_coverage
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bt = backtest(shared_data / "openathena_isoflops_misfitting_extract.csv", "chinchilla", cutoff_frac=0.2)
+    assert_coverage(bt.coverage["0.95"], 0.95, bt.n_predictions, what="public 95%")
 
 
 def test_three_approaches_recover_exponent():
