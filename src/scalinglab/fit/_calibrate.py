@@ -60,14 +60,19 @@ calibration errs on the wide side. Intervals are marginal over runs, not conditi
 from __future__ import annotations
 
 import math
-import warnings
+import time
 
 import numpy as np
 
-from ._predict import REACH_NOISE_PER_DECADE, compute_of
+from .._errors import ScalingLabError
+from ._multistart import polish
+from ._objectives import LeastSquares
+from ._predict import REACH_NOISE_PER_DECADE, calibrated_quantiles, compute_of, extrapolation
+from ._solvers import Problem
+from ._stages import FitContext, ObjectiveChoice, Solution, covariance, fit_point, robust_scale
 
 __all__ = ["CALIBRATION_METHOD", "CAL_FRACS", "QR_TAUS", "calibrate", "calibrate_scores", "calibration_prior",
-           "calibrated_quantiles", "interval_score", "backtest_scores"]
+           "calibrated_quantiles", "calibrate_intervals", "interval_score", "backtest_scores"]
 
 CALIBRATION_METHOD = "backtest-calibrated/v4"
 #: held-out fractions of the largest runs used for the internal backtests
@@ -80,17 +85,6 @@ DISTANCE = "both"
 #: quantiles of the backtest errors modelled as lines in the distance
 QR_TAUS = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975)
 _NOISE_FLOOR = 1e-5
-
-
-def _z(level: float) -> float:
-    from statistics import NormalDist
-
-    return NormalDist().inv_cdf(0.5 + level / 2.0)
-
-
-def _zt(t: float) -> float:
-    """Normal score of quantile ``t``."""
-    return 0.0 if t == 0.5 else (_z(2 * t - 1) if t > 0.5 else -_z(1 - 2 * t))
 
 
 def calibration_prior(reason: str = "") -> dict:
@@ -150,12 +144,6 @@ def backtest_scores(fd, law, *, fit_kwargs: dict, fracs=CAL_FRACS, fits: list | 
     prediction, residual space), decades beyond the fitted compute ``d``, parameter sd ``sp`` and the
     fit's ``noise``. ``fits``: the cut fits already made with the same objective (one per cut of
     ``_cuts(order, n_min, fracs)``, None where the fit failed), e.g. by ``loss="auto"``'s choice."""
-    from .._errors import ScalingLabError
-    from ._api import fit
-    from ._objectives import LeastSquares
-    from ._predict import extrapolation
-    from ._solvers import Problem
-
     order = _order(fd, law)
     n_min = max(law.n_params + 2, 2 * law.n_params, 8)
     kwargs = {k: v for k, v in fit_kwargs.items() if k not in ("bootstrap", "calibrate", "weights")}
@@ -175,9 +163,7 @@ def backtest_scores(fd, law, *, fit_kwargs: dict, fracs=CAL_FRACS, fits: list | 
             if fd.weights is not None:
                 kwargs["weights"] = fd.weights[train]
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    res = fit(data, law, y="__y__", calibrate=False, **kwargs)
+                res = fit_point(data, law, y="__y__", warn=False, **kwargs)
             except ScalingLabError:
                 continue
         if not res.ok and res.status != "not_converged":
@@ -256,63 +242,32 @@ def calibrate_scores(cuts: list[dict], fd, law) -> dict:
     return out
 
 
-def _prior_q(z: np.ndarray, d: np.ndarray, kappa: float) -> np.ndarray:
-    return z[:, None] * np.sqrt(1.0 + (kappa * d[None, :]) ** 2)
+def calibrate_intervals(ctx: FitContext, point: Solution, choice: ObjectiveChoice) -> tuple[dict, float]:
+    """The calibrate stage of ``fit()``: ``(calibration, seconds)`` for the polished ``point`` solve.
 
+    A weak trend (p above ``WEAK_TREND_P``) gets the wide prior rule: backtests of a law that barely beats
+    a constant say nothing about its reach. Else the prediction interval is learnt by `calibrate` on the
+    cut fits the objective choice already made (or fresh ones); when the choice kept a symmetric
+    ``reference`` solve, on that one and its cut fits, and the reference's polished parameters, noise and
+    covariance are stored as ``calibration["reference"]`` (module docstring, "Reference fit")."""
+    from ._degenerate import WEAK_TREND_P
 
-def _line_quantiles(lines: dict, d: np.ndarray, dmax: float, z: np.ndarray, kappa0: float) -> np.ndarray:
-    """Quantiles ``(len(z), m)`` at distances ``d`` from one set of quantile lines (see `calibrated_quantiles`)."""
-    lt = sorted((float(k), v) for k, v in lines.items())
-    tl = np.array([t for t, _ in lt])
-    zl = np.array([_zt(t) for t in tl])
-    dc = np.minimum(d, dmax)
-    Q = np.array([a + b * dc for _, (a, b) in lt])  # (T, m) at the calibrated distance
-    Q = np.sort(Q, axis=0)  # rearrangement: quantiles never cross
-    i_med = int(np.argmin(np.abs(tl - 0.5)))
-    med = Q[i_med]
-    dev = Q - med[None, :]
-    # beyond the calibrated distance: continue the median line, and widen (quadrature) at the prior's rate
-    extra = np.maximum(d - dmax, 0.0)
-    if np.any(extra > 0):
-        a, b = lt[i_med][1]
-        med = med + b * extra
-        dev = np.sign(dev) * np.sqrt(dev ** 2 + (zl[:, None] * kappa0 * extra[None, :]) ** 2)
-    # target taus: interpolate deviations in the normal score; scale beyond the outermost lines
-    out = np.empty((len(z), len(d)))
-    for i, zt in enumerate(z):
-        if zt >= zl[-1]:
-            out[i] = med + dev[-1] * (zt / zl[-1])
-        elif zt <= zl[0]:
-            out[i] = med + dev[0] * (zt / zl[0])
-        else:
-            j = int(np.searchsorted(zl, zt)) - 1
-            f = (zt - zl[j]) / (zl[j + 1] - zl[j])
-            out[i] = med + dev[j] * (1 - f) + dev[j + 1] * f
-    return out
-
-
-def calibrated_quantiles(calibration: dict, d, taus) -> np.ndarray:
-    """Quantiles ``(len(taus), m)`` of the error of an actual run, in units of the run noise, at ``d``
-    decades beyond the fitted compute: the backtest quantile lines (rearranged to be monotone, widened
-    beyond the calibrated distance at the prior's rate) mixed with the prior rule."""
-    d = np.atleast_1d(np.asarray(d, float))
-    taus = np.asarray(taus, float)
-    z = np.array([_zt(t) for t in taus])
-    kappa0 = float(calibration.get("kappa_prior", calibration.get("reach_noise_per_decade",
-                                                                  REACH_NOISE_PER_DECADE)))
-    prior = _prior_q(z, d, kappa0)
-    lines = calibration.get("quantile_lines")
-    if not lines:
-        return prior
-    kind = calibration.get("distance", "edge")
-    if kind == "both":
-        qc = _line_quantiles(lines, d + float(calibration.get("offset", 0.0)), float(calibration["d_max"]), z,
-                             kappa0)
-        qe = _line_quantiles(calibration["quantile_lines_edge"], d, float(calibration["d_max_edge"]), z, kappa0)
-        out = 0.5 * (qc + qe)
-    else:
-        if kind == "center":
-            d = d + float(calibration.get("offset", 0.0))
-        out = _line_quantiles(lines, d, float(calibration.get("d_max", 0.0)), z, kappa0)
-    lam = float(calibration.get("prior_weight", 0.0))
-    return (1.0 - lam) * out + lam * prior
+    p = point.trend["p_value"]
+    if not p <= WEAK_TREND_P:
+        return calibration_prior(f"weak trend (p = {p:.2g}): no internal backtests"), 0.0
+    tc = time.perf_counter()
+    fd, law, opts = ctx.data, ctx.law, ctx.options
+    ref = choice.reference
+    base = ref if ref is not None else point
+    fits = choice.reference_cut_fits if ref is not None else choice.cut_fits
+    cal = calibrate(fd, law, fit_kwargs={"loss": base.objective, "delta": opts.delta, "method": opts.method,
+                                         "space": ctx.space}, fits=fits)
+    if ref is not None:
+        ref_ms = polish(ref.problem, ref.ms, fd.weights)
+        r_ref = ref.problem.residuals_theta(ref_ms.theta)
+        noise_ref, shift_ref = robust_scale(r_ref)
+        cov_ref = covariance(ref.problem, ref.problem.fitspace.to_fit(ref_ms.theta), noise_ref, fd.weights)
+        cal["reference"] = {"loss": ref.objective.spec(), "theta": [float(v) for v in ref_ms.theta],
+                            "noise": noise_ref, "residual_shift": shift_ref,
+                            "covariance": None if cov_ref is None else np.asarray(cov_ref, float).tolist()}
+    return cal, time.perf_counter() - tc

@@ -9,16 +9,24 @@ than a loss); a candidate's score is the mean over cuts. The lower score wins; h
 1% relative) and whenever fewer than two cuts leave enough runs to fit (``MIN_CUTS``). Asking for both the
 typical and the worst error keeps a choice from trading a slightly lower median for a large miss, which
 the asymmetric fit does on some tables (it follows the lowest runs, so one lucky run pulls it down).
+
+The pipeline stage is `choose_objective` (typed: a `FitContext` and the first, Huber `Solution` in, an
+`ObjectiveChoice` out); `score_objectives` is the backtest behind it. A different default estimator
+replaces `choose_objective` with a function of the same signature.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
-__all__ = ["AUTO_CANDIDATES", "choose_objective", "MIN_CUTS"]
+from .._errors import ScalingLabError
+from ._calibrate import _cuts, _order
+from ._objectives import get_objective
+from ._stages import FitContext, ObjectiveChoice, Solution, fit_point, solve
+
+__all__ = ["AUTO_CANDIDATES", "choose_objective", "score_objectives", "MIN_CUTS"]
 
 AUTO_CANDIDATES = ("huber", "asymmetric")
 #: fewer usable backtest cuts than this: keep huber (no evidence either way)
@@ -28,9 +36,6 @@ TIE = 0.01
 
 
 def _cut_errors(fd, law, test, loss, fit_kwargs):
-    from .._errors import ScalingLabError
-    from ._api import fit
-
     train = ~test
     data = {v: fd.X[v][train] for v in law.variables}
     data["__y__"] = fd.y[train]
@@ -38,9 +43,7 @@ def _cut_errors(fd, law, test, loss, fit_kwargs):
     if fd.weights is not None:
         kw["weights"] = fd.weights[train]
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = fit(data, law, y="__y__", loss=loss, calibrate=False, **kw)
+        res = fit_point(data, law, y="__y__", loss=loss, warn=False, **kw)
     except ScalingLabError:
         return None, None
     if not math.isfinite(res.objective):
@@ -53,15 +56,12 @@ def _cut_errors(fd, law, test, loss, fit_kwargs):
     return (err if np.all(np.isfinite(err)) else None), res
 
 
-def choose_objective(fd, law, *, delta: float = 1e-3, fit_kwargs: dict | None = None,
+def score_objectives(fd, law, *, delta: float = 1e-3, fit_kwargs: dict | None = None,
                      candidates=AUTO_CANDIDATES) -> dict:
     """Backtest each candidate objective on ``fd`` (a prepared `FitData`); returns ``objective_choice``:
     ``{"chosen", "scores": {name: score}, "criterion", "cuts": [...]}`` (module docstring), and under the
     private key ``"_fits"`` the chosen objective's per-cut fits (the same cuts as the interval calibration,
     which reuses them instead of refitting)."""
-    from ._calibrate import _cuts, _order
-    from ._objectives import get_objective
-
     fit_kwargs = {k: v for k, v in (fit_kwargs or {}).items()
                   if k in ("method", "space", "starts")}
     order = _order(fd, law)
@@ -107,3 +107,18 @@ def choose_objective(fd, law, *, delta: float = 1e-3, fit_kwargs: dict | None = 
             "criterion": "mean over backtest cuts of (median + max |relative error|) / 2 on the held-out "
                          "largest runs", "n_cuts": len(usable), "reason": reason,
             "cuts": per_cut}
+
+
+def choose_objective(ctx: FitContext, first: Solution) -> ObjectiveChoice:
+    """The choose-objective stage of ``fit(loss="auto")``: score the candidates by internal backtests
+    (`score_objectives`) and solve with the winner. ``first`` is the Huber solve the trend was judged on;
+    when another objective wins it stays as the reference the prediction interval is calibrated on
+    (``_calibrate.py``, "Reference fit")."""
+    choice = score_objectives(ctx.data, ctx.law, delta=ctx.options.delta,
+                              fit_kwargs={"method": ctx.options.method, "space": ctx.space})
+    cut_fits, ref_cut_fits = choice.pop("_fits"), choice.pop("_fits_reference")
+    if choice["chosen"] == first.objective.name:
+        return ObjectiveChoice(solution=first, report=choice, cut_fits=cut_fits, reference_cut_fits=ref_cut_fits)
+    chosen = solve(ctx, get_objective(choice["chosen"], delta=ctx.options.delta))
+    return ObjectiveChoice(solution=chosen, reference=first, report=choice, cut_fits=cut_fits,
+                           reference_cut_fits=ref_cut_fits)

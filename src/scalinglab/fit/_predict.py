@@ -27,7 +27,7 @@ import numpy as np
 from ..laws import Law
 
 __all__ = ["REACH_NOISE_PER_DECADE", "REACH_WARN_FACTOR", "OTHER_REACH_WARN", "extrapolation",
-           "interval_from_draws", "other_coordinates", "predictive_quantiles"]
+           "interval_from_draws", "other_coordinates", "predictive_quantiles", "calibrated_quantiles"]
 
 #: extra standard deviation per decade of extrapolation, in units of the residual noise (module docstring)
 REACH_NOISE_PER_DECADE = 5.0
@@ -159,3 +159,77 @@ def interval_from_draws(values: np.ndarray, level: float) -> tuple[float, float]
     a = (1.0 - level) / 2.0
     lo, hi = np.quantile(v, [a, 1 - a])
     return float(lo), float(hi)
+
+
+# ---------------------------------------------------------------- calibrated quantiles (see _calibrate.py)
+def _z(level: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(0.5 + level / 2.0)
+
+
+def _zt(t: float) -> float:
+    """Normal score of quantile ``t``."""
+    return 0.0 if t == 0.5 else (_z(2 * t - 1) if t > 0.5 else -_z(1 - 2 * t))
+
+
+def _prior_q(z: np.ndarray, d: np.ndarray, kappa: float) -> np.ndarray:
+    return z[:, None] * np.sqrt(1.0 + (kappa * d[None, :]) ** 2)
+
+
+def _line_quantiles(lines: dict, d: np.ndarray, dmax: float, z: np.ndarray, kappa0: float) -> np.ndarray:
+    """Quantiles ``(len(z), m)`` at distances ``d`` from one set of quantile lines (see `calibrated_quantiles`)."""
+    lt = sorted((float(k), v) for k, v in lines.items())
+    tl = np.array([t for t, _ in lt])
+    zl = np.array([_zt(t) for t in tl])
+    dc = np.minimum(d, dmax)
+    Q = np.array([a + b * dc for _, (a, b) in lt])  # (T, m) at the calibrated distance
+    Q = np.sort(Q, axis=0)  # rearrangement: quantiles never cross
+    i_med = int(np.argmin(np.abs(tl - 0.5)))
+    med = Q[i_med]
+    dev = Q - med[None, :]
+    # beyond the calibrated distance: continue the median line, and widen (quadrature) at the prior's rate
+    extra = np.maximum(d - dmax, 0.0)
+    if np.any(extra > 0):
+        a, b = lt[i_med][1]
+        med = med + b * extra
+        dev = np.sign(dev) * np.sqrt(dev ** 2 + (zl[:, None] * kappa0 * extra[None, :]) ** 2)
+    # target taus: interpolate deviations in the normal score; scale beyond the outermost lines
+    out = np.empty((len(z), len(d)))
+    for i, zt in enumerate(z):
+        if zt >= zl[-1]:
+            out[i] = med + dev[-1] * (zt / zl[-1])
+        elif zt <= zl[0]:
+            out[i] = med + dev[0] * (zt / zl[0])
+        else:
+            j = int(np.searchsorted(zl, zt)) - 1
+            f = (zt - zl[j]) / (zl[j + 1] - zl[j])
+            out[i] = med + dev[j] * (1 - f) + dev[j + 1] * f
+    return out
+
+
+def calibrated_quantiles(calibration: dict, d, taus) -> np.ndarray:
+    """Quantiles ``(len(taus), m)`` of the error of an actual run, in units of the run noise, at ``d``
+    decades beyond the fitted compute: the backtest quantile lines (rearranged to be monotone, widened
+    beyond the calibrated distance at the prior's rate) mixed with the prior rule."""
+    d = np.atleast_1d(np.asarray(d, float))
+    taus = np.asarray(taus, float)
+    z = np.array([_zt(t) for t in taus])
+    kappa0 = float(calibration.get("kappa_prior", calibration.get("reach_noise_per_decade",
+                                                                  REACH_NOISE_PER_DECADE)))
+    prior = _prior_q(z, d, kappa0)
+    lines = calibration.get("quantile_lines")
+    if not lines:
+        return prior
+    kind = calibration.get("distance", "edge")
+    if kind == "both":
+        qc = _line_quantiles(lines, d + float(calibration.get("offset", 0.0)), float(calibration["d_max"]), z,
+                             kappa0)
+        qe = _line_quantiles(calibration["quantile_lines_edge"], d, float(calibration["d_max_edge"]), z, kappa0)
+        out = 0.5 * (qc + qe)
+    else:
+        if kind == "center":
+            d = d + float(calibration.get("offset", 0.0))
+        out = _line_quantiles(lines, d, float(calibration.get("d_max", 0.0)), z, kappa0)
+    lam = float(calibration.get("prior_weight", 0.0))
+    return (1.0 - lam) * out + lam * prior

@@ -6,7 +6,6 @@ import html
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,19 +13,21 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import CatalogError, InputError, LawError
+from .._io import atomic_write_text
 from .._json import to_jsonable as _jsonable
 from ..laws import Law, as_theta, get_preset, law_from_spec
 from ._predict import (
     OTHER_REACH_WARN,
     REACH_NOISE_PER_DECADE,
     REACH_WARN_FACTOR,
+    calibrated_quantiles,
     extrapolation,
     interval_from_draws,
     predictive_quantiles,
 )
 from ._space import FitSpace
 
-__all__ = ["FitResult", "Prediction", "Derived", "FORMAT_VERSION"]
+__all__ = ["FitResult", "Prediction", "Derived", "FORMAT_VERSION", "parameter_draws", "covariance_draws"]
 
 FORMAT_VERSION = 1
 _N_PARAM_DRAWS = 1000
@@ -101,6 +102,38 @@ def covariance_draws(law, theta, covariance, n: int = _N_PARAM_DRAWS, seed: int 
     return fs.to_natural(u0 + np.random.default_rng(seed).standard_normal((n, len(u0))) @ L.T)
 
 
+def parameter_draws(law, theta, *, bootstrap=None, covariance=None, stderr: dict | None = None,
+                    n: int = _N_PARAM_DRAWS, seed: int = 0) -> np.ndarray | None:
+    """Natural-space parameter draws ``(B, P)`` of a fit at ``theta`` ``(P,)``: the ``bootstrap`` draws,
+    else ``n`` draws from the fit-space Gauss-Newton ``covariance`` ``(P, P)``, else from published
+    standard errors ``stderr`` (by parameter name; log-normal for log-scale parameters); None when none is
+    known."""
+    if bootstrap is not None and len(bootstrap):
+        return np.asarray(bootstrap, float)
+    rng = np.random.default_rng(seed)
+    if covariance is not None:
+        draws = covariance_draws(law, theta, covariance, n, seed)
+        if draws is not None:
+            return draws
+    if stderr:
+        draws = np.tile(theta, (n, 1))
+        for j, p in enumerate(law.params):
+            se = stderr.get(p.name)
+            if se is None or not math.isfinite(se) or se <= 0:
+                continue
+            v = theta[j]
+            if p.log and v > 0:
+                s = math.sqrt(math.log1p((se / v) ** 2))
+                draws[:, j] = v * np.exp(rng.standard_normal(n) * s - 0.5 * s * s)
+            else:
+                d = v + se * rng.standard_normal(n)
+                lo = p.lower if math.isfinite(p.lower) else -math.inf
+                hi = p.upper if math.isfinite(p.upper) else math.inf
+                draws[:, j] = np.clip(d, lo + 1e-9 * max(1, abs(v)), hi - 1e-9 * max(1, abs(v)))
+        return draws
+    return None
+
+
 @dataclass(frozen=True)
 class FitResult:
     """Immutable outcome of :func:`scalinglab.fit.fit`.
@@ -165,30 +198,8 @@ class FitResult:
     def parameter_draws(self, n: int = _N_PARAM_DRAWS, seed: int = 0) -> np.ndarray | None:
         """Natural-space parameter draws ``(B, P)``: bootstrap draws, else Gauss-Newton covariance draws,
         else a preset's standard errors (log-normal for log-scale parameters); None when none is known."""
-        if self.bootstrap is not None and len(self.bootstrap):
-            return np.asarray(self.bootstrap, float)
-        rng = np.random.default_rng(seed)
-        if self.covariance is not None:
-            draws = covariance_draws(self.law, self.theta, self.covariance, n, seed)
-            if draws is not None:
-                return draws
-        if self.stderr:
-            draws = np.tile(self.theta, (n, 1))
-            for j, p in enumerate(self.law.params):
-                se = self.stderr.get(p.name)
-                if se is None or not math.isfinite(se) or se <= 0:
-                    continue
-                v = self.theta[j]
-                if p.log and v > 0:
-                    s = math.sqrt(math.log1p((se / v) ** 2))
-                    draws[:, j] = v * np.exp(rng.standard_normal(n) * s - 0.5 * s * s)
-                else:
-                    d = v + se * rng.standard_normal(n)
-                    lo = p.lower if math.isfinite(p.lower) else -math.inf
-                    hi = p.upper if math.isfinite(p.upper) else math.inf
-                    draws[:, j] = np.clip(d, lo + 1e-9 * max(1, abs(v)), hi - 1e-9 * max(1, abs(v)))
-            return draws
-        return None
+        return parameter_draws(self.law, self.theta, bootstrap=self.bootstrap, covariance=self.covariance,
+                               stderr=self.stderr, n=n, seed=seed)
 
     # ------------------------------------------------------------------ derived quantities
     def derived(self, fn: Callable[[dict], float], level: float | None = None) -> Derived:
@@ -295,8 +306,6 @@ class FitResult:
         noise = max(float(self.noise), 1e-5) if math.isfinite(self.noise) else float(self.noise)
         cal = self.calibration or {}
         if cal.get("quantile_lines"):
-            from ._calibrate import calibrated_quantiles
-
             a = (1.0 - level) / 2.0
             q = calibrated_quantiles(cal, np.log10(np.maximum(reach, 1.0)), [a, 1.0 - a])
             base = center - float(self.residual_shift)
@@ -459,15 +468,7 @@ class FitResult:
         path = Path(path)
         text = json.dumps(self.to_dict(), indent=1)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write_text(path, text)
 
     @classmethod
     def load(cls, path_or_preset: str | os.PathLike) -> FitResult:
@@ -514,18 +515,18 @@ class FitResult:
         """
         theta = as_theta(law, preset.values)
         stderr = dict(getattr(preset, "stderr", {}) or {})
-        res = cls(law=law, params=dict(zip(law.param_names, map(float, theta), strict=True)), theta=theta,
-                  objective=math.nan, residuals=np.zeros(0), n_points=0, data_ranges={},
-                  variables={v: v for v in law.variables}, status="preset",
-                  message=(f"published constants of preset {preset.name!r} ({preset.source})"
-                           + ("" if stderr else "; no standard errors published: no parameter intervals")),
-                  level=level, conventions=dict(preset.conventions), preset=preset.name, stderr=stderr or None)
+        ints = {}
         if stderr:
-            draws = res.parameter_draws()
+            draws = parameter_draws(law, theta, stderr=stderr)
             ints = {name: interval_from_draws(draws[:, j], level) for j, name in enumerate(law.param_names)
                     if name in stderr}
-            object.__setattr__(res, "intervals", ints)
-        return res
+        return cls(law=law, params=dict(zip(law.param_names, map(float, theta), strict=True)), theta=theta,
+                   objective=math.nan, residuals=np.zeros(0), n_points=0, data_ranges={},
+                   variables={v: v for v in law.variables}, status="preset",
+                   message=(f"published constants of preset {preset.name!r} ({preset.source})"
+                            + ("" if stderr else "; no standard errors published: no parameter intervals")),
+                   level=level, conventions=dict(preset.conventions), preset=preset.name, stderr=stderr or None,
+                   intervals=ints)
 
     # ------------------------------------------------------------------ notebooks
     def _repr_html_(self) -> str:
