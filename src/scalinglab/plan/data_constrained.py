@@ -25,6 +25,7 @@ import numpy as np
 from .._errors import PlanError
 from ..units import format_quantity
 from ._law import DEFAULT_DRAWS, LawSpec, resolve_law
+from ._optimum import FLOP_CONVENTION, _positive, optimum
 
 __all__ = ["R_D_STAR", "effective_tokens", "repetition_check", "data_constrained_optimum",
            "DataConstrainedPlan", "DEFAULT_DATA_LAW", "RepeatedDataLaw", "with_repetition"]
@@ -180,8 +181,6 @@ def data_constrained_optimum(flops: float, unique_tokens: float, law=DEFAULT_DAT
     PlanError
         If a number is not positive, ``law`` cannot be resolved or lacks N, D and U, or no optimum is found.
     """
-    from .allocation import FLOP_CONVENTION, _positive, optimum
-
     C = _positive(flops, "compute budget (FLOPs)")
     U = _positive(unique_tokens, "unique tokens")
     spec = resolve_law(law, n_draws=n_draws, seed=seed)

@@ -31,6 +31,14 @@ import numpy as np
 from .._errors import PlanError
 from ..units import format_quantity
 from ._law import DEFAULT_DRAWS, LawSpec, resolve_law
+from ._optimum import (
+    _compute_for_loss_rows,
+    _eval_rows,
+    _parabola_min,
+    _positive,
+    optimum,
+    optimum_for_loss_rows,
+)
 from ._result import interval
 
 __all__ = ["InferencePlan", "inference_optimal", "inference_demand_for", "DemandResult"]
@@ -117,8 +125,6 @@ def _tokens_for_loss(law, theta: np.ndarray, N: np.ndarray, target: float) -> np
 
 
 def _generic_solve(spec: LawSpec, thetas: np.ndarray, target: np.ndarray, D_inf: float, N_hint: np.ndarray):
-    from .allocation import _parabola_min
-
     Ns, Ds = np.full(len(thetas), np.nan), np.full(len(thetas), np.nan)
     for r, th in enumerate(thetas):
         if not (np.isfinite(target[r]) and np.isfinite(N_hint[r])):
@@ -156,8 +162,6 @@ def inference_optimal(inference_tokens: float, law=None, *, flops: float | None 
         If ``inference_tokens`` is negative, neither ``flops`` nor ``target_loss`` is given, the target is
         not above the law's floor, no optimum is found, or ``law`` cannot be resolved.
     """
-    from .allocation import _compute_for_loss_rows, _positive, optimum
-
     D_inf = float(inference_tokens)
     if not math.isfinite(D_inf) or D_inf < 0:
         raise PlanError(f"inference demand must be a non-negative number of tokens, got {inference_tokens!r}")
@@ -241,8 +245,6 @@ def _elasticity_ratio(spec: LawSpec, thetas: np.ndarray, N: float, D: float) -> 
     if spec.is_chinchilla:
         E, A, B, al, be = (thetas[:, j] for j in range(5))
         return (al * A * N ** -al) / (be * B * D ** -be)
-    from .allocation import _eval_rows
-
     h = 1e-4
     n = len(thetas)
 
@@ -263,8 +265,6 @@ def inference_demand_for(params: float, tokens: float, law=None, *, level: float
     A model with fewer tokens/param than the compute-optimal one for its loss (r < 1) is not optimal for
     any demand; the result is then 0 with a note.
     """
-    from .allocation import _eval_rows, _positive, plan_for_loss
-
     N, D = _positive(params, "parameters"), _positive(tokens, "tokens")
     spec = resolve_law(law, n_draws=n_draws, seed=seed)
     spec.require("N", "D", what="the break-even inference demand")
@@ -272,7 +272,10 @@ def inference_demand_for(params: float, tokens: float, law=None, *, level: float
     r = _elasticity_ratio(spec, thetas, N, D)
     demand = 3.0 * D * (r - 1.0)
     loss = float(_eval_rows(spec.law, thetas[:1], {"N": np.array([N]), "D": np.array([D])})[0])
-    co = plan_for_loss(loss, LawSpec(law=spec.law, theta=spec.theta, name=spec.name), n_gpus=1)
+    C, Nc, Dc = (float(a[0]) for a in optimum_for_loss_rows(LawSpec(law=spec.law, theta=spec.theta, name=spec.name),
+                                                             loss))
+    if not (math.isfinite(C) and math.isfinite(Nc)):
+        raise PlanError(f"law {spec.name!r} has no compute-optimal model of loss {loss:g} to compare with")
     note = ""
     if r[0] <= 1:
         note = (f"{format_quantity(N)} params on {format_quantity(D)} tokens has no more tokens/param than the "
@@ -280,6 +283,5 @@ def inference_demand_for(params: float, tokens: float, law=None, *, level: float
     return DemandResult(N=N, D=D, loss=loss, inference_tokens=float(max(demand[0], 0.0)),
                         interval=interval(np.maximum(demand[1:], 0.0), level) if len(demand) > 1 else None,
                         elasticity_ratio=float(r[0]),
-                        compute_optimal={"N": co.N_opt, "D": co.D_opt, "tokens_per_param": co.tokens_per_param,
-                                         "flops": co.flops},
+                        compute_optimal={"N": Nc, "D": Dc, "tokens_per_param": Dc / Nc, "flops": C},
                         note=note)
