@@ -197,17 +197,6 @@ def test_import_rules_hold(graph):
     assert bad == [], "import rule violations:\n" + "\n".join(bad)
 
 
-def _cycles_now() -> list[str]:
-    graph = import_graph(read_sources())
-    return [f"{pkg}: {' <-> '.join(c)}" for pkg in ACYCLIC for c in cycles(graph, pkg)]
-
-
-_CYCLES_AT_COLLECTION = _cycles_now()
-
-
-@pytest.mark.xfail(bool(_CYCLES_AT_COLLECTION), strict=False,
-                   reason="import cycles remain in fit/ or plan/ (being removed, issue 18 item 1): "
-                          + "; ".join(_CYCLES_AT_COLLECTION))
 def test_no_import_cycles_in_fit_and_plan(graph):
     found = [f"{pkg}: {' <-> '.join(c)}" for pkg in ACYCLIC for c in cycles(graph, pkg)]
     assert found == [], "import cycles:\n" + "\n".join(found)
