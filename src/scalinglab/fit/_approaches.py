@@ -16,7 +16,6 @@ bootstrap percentile intervals:
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -230,10 +229,10 @@ def approach2_isoflop(data, *, bootstrap: int = 200, seed: int = 0, level: float
         from ..laws import chinchilla_optimum
         from ._api import fit
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = fit({"params": N, "tokens": df["tokens"].to_numpy(float), "loss": L}, "chinchilla",
-                      bootstrap=bootstrap, seed=seed, level=level)
+        res = fit({"params": N, "tokens": df["tokens"].to_numpy(float), "loss": L}, "chinchilla",
+                  bootstrap=bootstrap, seed=seed, level=level, warn=False)
+        if not res.ok:  # its convergence note belongs in this result's warnings, not a process-wide filter
+            warn.append(f"corrected optima: the parametric fit's status is {res.status!r} ({res.message})")
         Nc, Dc = chinchilla_optimum(res.params, V[:, 0])
         ac, _ = _line(np.log10(V[:, 0]), np.log10(Nc))
         bc, _ = _line(np.log10(V[:, 0]), np.log10(Dc))

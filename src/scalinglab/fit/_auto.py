@@ -3,8 +3,6 @@ choice moves the forecast."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from .._errors import FitError
@@ -37,9 +35,7 @@ def fit_auto(data, *, laws=None, target: dict | None = None, **fit_kwargs):
     kw = {k: v for k, v in fit_kwargs.items() if k not in ("bootstrap", "seed", "level")}
     if str(kw.get("loss", "auto")).lower() == "auto":  # rank laws with huber; the final fit chooses its own
         kw["loss"] = "huber"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ranked = compare(data, list(laws), **kw)
+    ranked = compare(data, list(laws), **{"warn": False, **kw})  # a law's trouble is in its row
     ok = [r for r in ranked if r.get("error") is None]
     if not ok:
         raise FitError("--law auto: no candidate law could be fitted: "
