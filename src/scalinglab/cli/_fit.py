@@ -74,13 +74,7 @@ def fit_cmd(
         from ..fit._auto import fit_auto
 
         res, choice = fit_auto(file, x=x, y=y, loss=loss, delta=delta, bootstrap=bootstrap, seed=seed, level=level)
-    elif (law if isinstance(law, str) else law.name) == "sigmoid" and loss == "auto":
-        # benchmark accuracy vs compute: least squares with weak slope/ceiling priors (scalinglab.downstream)
-        from ..downstream import fit_accuracy_sigmoid
-
-        res = fit_accuracy_sigmoid(file, x=x or "flops", y=y, floor=floor, bootstrap=bootstrap or 100, seed=seed,
-                                   level=level)
-    else:
+    else:  # --law sigmoid (--loss auto) takes the library's accuracy route inside fit (fit/_accuracy.py)
         res = fit(file, law, x=x, y=y, loss=loss, delta=delta, bootstrap=bootstrap, seed=seed, level=level)
     if out_path:
         res.to_json(out_path)

@@ -12,13 +12,14 @@ so every accepted step decreases the true objective), ``curvature="exact"`` retu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._errors import InputError
 
-__all__ = ["Objective", "Huber", "LeastSquares", "Asymmetric", "get_objective", "OBJECTIVES"]
+__all__ = ["Objective", "Huber", "LeastSquares", "Asymmetric", "get_objective", "OBJECTIVES", "Penalty"]
 
 
 @dataclass(frozen=True)
@@ -178,3 +179,17 @@ def objective_from_spec(spec: dict) -> Objective:
     spec = dict(spec)
     name = spec.pop("name")
     return get_objective(name, **spec) if name != "asymmetric" else Asymmetric(**spec)
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """A prior (penalty) term of a fit: ``size`` extra residual rows appended to the runs' residuals, so
+    the objective becomes ``sum_i w_i rho(r_i) + sum_k rho(p_k(theta))`` (with least squares, a Gaussian
+    MAP term ``sum_k p_k^2 / 2``). ``terms(theta)`` maps natural-space ``theta (..., P)`` to
+    ``(p (..., size), dp/dtheta (..., size, P))``; the rows carry weight 1 and the same units as the
+    residuals. ``name`` describes the prior in the fit's ``loss`` spec."""
+
+    terms: Callable
+    size: int
+    name: str = "penalty"
+

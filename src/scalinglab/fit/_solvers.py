@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..laws import Law
-from ._objectives import Objective
+from ._objectives import Objective, Penalty
 from ._space import FitSpace
 
-__all__ = ["Problem", "LMResult", "levenberg_marquardt", "certify"]
+__all__ = ["Problem", "LMResult", "levenberg_marquardt", "certify", "gauss_newton_covariance"]
 
 
 @dataclass(frozen=True)
@@ -30,13 +30,18 @@ class Problem:
     y: np.ndarray
     objective: Objective
     space: str = "log"
+    #: optional natural-space ``(lower, upper)`` arrays ``(P,)`` that tighten the law's bounds
+    bounds: tuple | None = None
+    #: optional prior term (`Penalty`): extra residual rows after the runs' residuals
+    penalty: Penalty | None = None
 
     @property
     def fitspace(self) -> FitSpace:
-        """The law's natural ⇄ fit-space transform (`FitSpace`), built once and cached."""
+        """The law's natural ⇄ fit-space transform (`FitSpace`, with ``bounds`` if given), built once and
+        cached."""
         fs = self.__dict__.get("_fs")
         if fs is None:
-            fs = FitSpace(self.law)
+            fs = FitSpace(self.law) if self.bounds is None else FitSpace(self.law, *self.bounds)
             object.__setattr__(self, "_fs", fs)
         return fs
 
@@ -49,11 +54,22 @@ class Problem:
             object.__setattr__(self, "_yw", yw)
         return yw
 
+    def pad_weights(self, W: np.ndarray | None) -> np.ndarray | None:
+        """Run weights ``(n,)`` or ``(S, n)`` extended with weight 1 for the penalty rows (None stays None)."""
+        if W is None or self.penalty is None:
+            return W
+        W = np.asarray(W, float)
+        return np.concatenate([W, np.ones(W.shape[:-1] + (self.penalty.size,))], axis=-1)
+
     def residuals_theta(self, theta: np.ndarray) -> np.ndarray:
-        """Residuals ``(..., n)`` at natural ``theta (..., P)``."""
+        """Residuals ``(..., n)`` at natural ``theta (..., P)`` (``(..., n + k)`` with a k-row penalty)."""
         with np.errstate(all="ignore"):
             pred = self.law.log_evaluate(theta, self.X) if self.space == "log" else self.law.evaluate(theta, self.X)
-            return pred - self.y_work
+            r = pred - self.y_work
+            if self.penalty is not None:
+                p, _ = self.penalty.terms(np.asarray(theta, float))
+                r = np.concatenate([r, np.broadcast_to(p, r.shape[:-1] + (self.penalty.size,))], axis=-1)
+            return r
 
     def residuals(self, u: np.ndarray) -> np.ndarray:
         """Residuals ``(..., n_runs)`` at fit-space parameters ``u`` of shape ``(..., P)``."""
@@ -69,12 +85,16 @@ class Problem:
             else:
                 r = self.law.evaluate(theta, self.X) - self.y_work
                 J = self.law.jacobian(theta, self.X)
+            if self.penalty is not None:
+                p, dp = self.penalty.terms(theta)
+                r = np.concatenate([r, np.broadcast_to(p, r.shape[:-1] + (self.penalty.size,))], axis=-1)
+                J = np.concatenate([J, np.broadcast_to(dp, J.shape[:-2] + dp.shape[-2:])], axis=-2)
             J = J * dtheta[..., None, :]
         return r, J
 
     def value(self, u: np.ndarray, W: np.ndarray | None = None) -> np.ndarray:
         """Objective ``(...,)`` at fit-space ``u`` ``(..., P)``, optionally weighted by ``W`` ``(n_runs,)``."""
-        return self.objective.value(self.residuals(u), W)
+        return self.objective.value(self.residuals(u), self.pad_weights(W))
 
 
 @dataclass
@@ -160,7 +180,7 @@ def _lm(problem, u0, W, *, max_iter, ftol, xtol, gtol, prune_after, keep, keep_r
     n = len(problem.y)
     if W is None:
         W = np.ones(n)
-    W = np.asarray(W, dtype=float)
+    W = problem.pad_weights(np.asarray(W, dtype=float))
     per_row_w = W.ndim == 2
     obj = problem.objective
 
@@ -233,7 +253,7 @@ def certify(problem: Problem, u: np.ndarray, W: np.ndarray | None = None, *, max
 
     u = np.asarray(u, dtype=float)
     n = len(problem.y)
-    Wv = np.ones(n) if W is None else np.asarray(W, float)
+    Wv = problem.pad_weights(np.ones(n) if W is None else np.asarray(W, float))
     obj = problem.objective
 
     def fun(x):
@@ -268,3 +288,20 @@ def _certify(fun, u, minimize, maxiter):
     if f1 < f0:
         return res.x, f1, float(np.linalg.norm(g1))
     return u, f0, float(np.linalg.norm(g0))
+
+
+def gauss_newton_covariance(problem: Problem, u: np.ndarray, noise: float, W=None) -> np.ndarray | None:
+    """Gauss-Newton covariance ``noise^2 (J^T W J)^-1`` ``(P, P)`` of the fit-space parameters ``u`` ``(P,)``
+    (``noise``: residual sd in residual units; ``W``: run weights ``(n,)``); None when it is not finite."""
+    r, J = problem.residuals_jac(np.asarray(u, float)[None, :])
+    J = J[0]
+    w = problem.pad_weights(np.ones(len(problem.y)) if W is None else np.asarray(W, float))
+    if not np.all(np.isfinite(J)):
+        return None
+    H = J.T @ (J * w[:, None])
+    try:
+        cov = np.linalg.pinv(H, rcond=1e-12, hermitian=True) * max(noise, 1e-12) ** 2
+    except np.linalg.LinAlgError:
+        return None
+    return cov if np.all(np.isfinite(cov)) else None
+

@@ -35,7 +35,9 @@ def _sigmoid(u: np.ndarray) -> np.ndarray:
 class FitSpace:
     """Natural ⇄ fit-space transform for the parameters of one law (vectorised over leading axes)."""
 
-    def __init__(self, law: Law):
+    def __init__(self, law: Law, lower=None, upper=None):
+        """``lower``/``upper``: optional natural-space bounds ``(P,)`` that replace the law's own (a fit
+        bounded by the data, e.g. an accuracy floor below the lowest accuracy); None keeps the law's."""
         self.law = law
         P = law.n_params
         # a positive parameter without a start grid (a user law's bounded-below constant such as Kaplan's
@@ -45,11 +47,13 @@ class FitSpace:
         lo = np.full(P, -math.inf)
         hi = np.full(P, math.inf)
         for j, p in enumerate(law.params):
+            p_lo = p.lower if lower is None else max(p.lower, float(lower[j]))
+            p_hi = p.upper if upper is None else min(p.upper, float(upper[j]))
             if self.log[j]:
-                lo[j] = math.log(p.lower) if p.lower > 0 else -math.inf
-                hi[j] = math.log(p.upper) if math.isfinite(p.upper) else math.inf
+                lo[j] = math.log(p_lo) if p_lo > 0 else -math.inf
+                hi[j] = math.log(p_hi) if math.isfinite(p_hi) else math.inf
             else:
-                lo[j], hi[j] = p.lower, p.upper
+                lo[j], hi[j] = p_lo, p_hi
         self.lo, self.hi = lo, hi
         self.kind = np.where(np.isfinite(lo) & np.isfinite(hi), 3,
                              np.where(np.isfinite(lo), 1, np.where(np.isfinite(hi), 2, 0)))

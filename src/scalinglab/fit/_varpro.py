@@ -203,6 +203,6 @@ def varpro_candidates(problem: Problem, lin: list[int], nl: list[int], W: np.nda
             col = theta[:, j]
             tiny = 1e-8 * np.max(np.abs(y)) / np.maximum(np.max(np.abs(G[:, i, :]), axis=-1), 1e-300)
             theta[:, j] = np.where(col > 0, col, tiny)
-    f = problem.objective.value(problem.residuals_theta(theta), W)
+    f = problem.objective.value(problem.residuals_theta(theta), problem.pad_weights(W))
     f = np.where(ok, f, np.inf)
     return theta, f

@@ -1,0 +1,157 @@
+"""Shared pieces of the downstream predictors: reading a table through `scalinglab.data`, its columns,
+Monte Carlo quantiles and the `DownstreamPrediction` every predictor returns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._errors import DataError
+
+__all__ = ["DownstreamPrediction", "load_frame"]
+
+LEVELS = (0.5, 0.8, 0.95)
+N_MC = 4000
+
+
+def load_frame(data):
+    """``(DataFrame, source)`` from a path (CSV, TSV, Parquet, JSON, JSONL), DataFrame, RunTable or mapping,
+    read by `scalinglab.data.load_runs` (the one table reader: formats, encodings, unit strings such as
+    ``7B``; no column is required and values may be zero or negative). Columns keep the names they have
+    in the source (benchmark and per-example tables are not run tables: ``n_tokens`` must not become
+    ``tokens``) and columns the reader derives (``flops`` = 6 N D) are left out. ``source``: the file (or
+    frame) name.
+
+    Raises
+    ------
+    InputError
+        For a missing file or an unsupported object (from `scalinglab.data.load_runs`).
+    DataError
+        For an unreadable file or bad cells, naming file, row and column.
+    """
+    from ..data import load_runs
+
+    rt = load_runs(data, required=(), positive_loss=False)
+    df = rt.df.drop(columns=[c for c in rt.derived if c in rt.df.columns])
+    back = {canon: src for src, canon in rt.column_map.items() if canon in df.columns}
+    return df.rename(columns=back), getattr(rt, "source", None)
+
+
+def column(df, name: str, source, what: str) -> np.ndarray:
+    """Column ``name`` of ``df`` as floats.
+
+    Raises
+    ------
+    DataError
+        If the column is missing or not numeric (naming file and column).
+    """
+    if name not in df.columns:
+        raise DataError(f"no {what} column {name!r} (columns: {', '.join(map(str, df.columns))})", file=source,
+                        column=name)
+    try:
+        return df[name].to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        raise DataError(f"{what} column {name!r} is not numeric", file=source, column=name) from None
+
+
+def scale_arrays(df, x: str | Sequence[str], source) -> dict[str, np.ndarray]:
+    """Scale columns by name; ``flops`` is 6 N D (FLOPs) when the table has params and tokens but no flops.
+
+    Raises
+    ------
+    DataError
+        If a column is missing or not numeric.
+    """
+    cols = [x] if isinstance(x, str) else list(x)
+    out = {}
+    for c in cols:
+        if c == "flops" and "flops" not in df.columns and {"params", "tokens"} <= set(df.columns):
+            out[c] = 6.0 * column(df, "params", source, "params") * column(df, "tokens", source, "tokens")
+        else:
+            out[c] = column(df, c, source, "scale")
+    return out
+
+
+def compute_of(X: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Training compute (FLOPs) of scale arrays: ``flops``, else 6 N D, else the one scale given."""
+    if "flops" in X:
+        return np.asarray(X["flops"], float)
+    if "params" in X and "tokens" in X:
+        return 6.0 * np.asarray(X["params"], float) * np.asarray(X["tokens"], float)
+    return np.asarray(next(iter(X.values())), float)
+
+
+def quantiles(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Central ``level`` interval of Monte Carlo ``samples`` ``(S, m)``: ``(lo, hi)``, each ``(m,)``."""
+    a = (1.0 - level) / 2.0
+    lo, hi = np.nanquantile(samples, [a, 1.0 - a], axis=0)
+    return lo, hi
+
+
+_Q_LEVELS = (0.98, 0.95, 0.9, 0.8, 0.6, 0.4, 0.2, 0.02)
+
+
+def value_samples(res, X: dict[str, np.ndarray], rng, n: int = N_MC) -> np.ndarray:
+    """Monte Carlo samples ``(n, m)`` of a fitted law's value for an ACTUAL run at the points ``X``.
+
+    Drawn by inverse-CDF interpolation of the fit's own prediction intervals (``FitResult.predict`` at
+    several levels: parameter uncertainty + run noise + extrapolation reach, as the fit module calibrates
+    them), so the two-step interval inherits that calibration."""
+    qs, vals = [], []
+    for lv in _Q_LEVELS:
+        p = res.predict(level=lv, **X)
+        lo, hi = np.atleast_1d(p.interval[0]), np.atleast_1d(p.interval[1])
+        a = (1.0 - lv) / 2.0
+        qs += [a, 1.0 - a]
+        vals += [lo, hi]
+    order = np.argsort(qs)
+    qs = np.asarray(qs)[order]
+    V = np.stack(vals)[order]                      # (Q, m)
+    V = np.maximum.accumulate(V, axis=0)           # monotone quantile function
+    u = rng.uniform(qs[0], qs[-1], size=n)
+    return np.stack([np.interp(u, qs, V[:, j]) for j in range(V.shape[1])], axis=1)
+
+
+@dataclass(frozen=True)
+class DownstreamPrediction:
+    """Predicted accuracy at one or more scales with a prediction interval.
+
+    ``value``: accuracy (units of the fitted column); ``interval``: ``(lo, hi)`` at ``level``;
+    ``task_loss`` / ``task_loss_interval``: step-1 prediction (two-step only); ``extrapolation``: ratio of
+    the point's compute to the largest fitted model; ``method``: which predictor produced it.
+    """
+
+    value: float | np.ndarray
+    interval: tuple
+    level: float
+    extrapolation: float | np.ndarray
+    method: str
+    task_loss: float | np.ndarray | None = None
+    task_loss_interval: tuple | None = None
+    warnings: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """JSON-able dict: ``value``, ``interval`` ([lo, hi]), ``level``, ``extrapolation``, ``method``,
+        ``warnings`` and, for two-step predictions, ``task_loss`` / ``task_loss_interval``."""
+        from ..fit._result import _jsonable
+
+        d = {"value": self.value, "interval": list(self.interval), "level": self.level,
+             "extrapolation": self.extrapolation, "method": self.method, "warnings": list(self.warnings)}
+        if self.task_loss is not None:
+            d["task_loss"] = self.task_loss
+            d["task_loss_interval"] = list(self.task_loss_interval)
+        return _jsonable(d)
+
+
+def squeeze(a):
+    """A float for a one-element array, else the array."""
+    a = np.asarray(a, float)
+    return float(a[0]) if a.size == 1 else a
+
+
+def warn_reach(reach: np.ndarray) -> list[str]:
+    """A warning line when a prediction extrapolates more than 100x beyond the largest fitted model."""
+    r = float(np.max(reach))
+    return [f"extrapolates {r:.3g}x beyond the largest fitted model in compute"] if r > 100 else []
