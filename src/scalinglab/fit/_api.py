@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from ..laws import Law
+from ._accuracy import ACCURACY_LAWS, fit_accuracy
 from ._calibrate import calibrate_intervals
 from ._choose import choose_objective
 from ._degenerate import looks_flat
@@ -92,6 +93,13 @@ def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", l
     law_obj, preset_values = resolve_law(law, x)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=weights)
     auto = isinstance(loss, str) and loss.strip().lower() == "auto"
+    if auto and law_obj.name in ACCURACY_LAWS and space == "auto" and starts is None and weights is None:
+        # benchmark accuracy vs compute: bounded least squares with a weak slope/ceiling prior (_accuracy.py);
+        # the one route of `fit(..., "sigmoid")`, `scalinglab fit --law sigmoid` and downstream's sigmoids
+        var = law_obj.variables[0]
+        return fit_accuracy(law_obj, fd.X[var], fd.y, column=fd.variables[var], bootstrap=int(bootstrap), seed=seed,
+                            level=level, calibrate=calibrate, source=fd.source,
+                            conventions={**fd.conventions, "data_hash": fd.data_hash(), "y_column": fd.y_column})
     objective = get_objective("huber" if auto else loss, delta=delta)  # auto: judged by backtest after the trend
     ctx = make_context(law_obj, preset_values, fd, opts, t0)
 
