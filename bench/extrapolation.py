@@ -54,9 +54,9 @@ LEVELS = (0.5, 0.8, 0.95)
 PRIOR_WEIGHTS = (0.1, 0.3, 1.0)
 
 try:  # the stacked estimator (absent on versions before it)
-    from scalinglab.fit._ensemble import SHRINK_CHOICES, restack, stack_fit
+    from scalinglab.fit._ensemble import SHRINK_CHOICES, WEIGHTS, WEIGHTS_FINE, restack, stack_fit
 
-    STACK = (stack_fit, restack, SHRINK_CHOICES)
+    STACK = (stack_fit, restack, SHRINK_CHOICES, {"01": WEIGHTS, "fine": WEIGHTS_FINE})
 except ImportError:
     STACK = None
 
@@ -218,7 +218,8 @@ def main() -> None:
             for name, res in fits.items():
                 variants = {"": res}
                 if name == "stack":
-                    variants = {f"shrink={s}": STACK[1](res, shrink=s) for s in STACK[2]}
+                    variants = {f"grid={g},shrink={s}": STACK[1](res, shrink=s, weights=ws) for s in STACK[2]
+                                for g, ws in STACK[3].items()}
                 for vname, r in variants.items():
                     pws = PRIOR_WEIGHTS if name in ("default", "stack") else (None,)
                     for pw in pws:

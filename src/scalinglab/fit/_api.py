@@ -7,8 +7,8 @@ import time
 from ..laws import Law
 from ._accuracy import ACCURACY_LAWS, fit_accuracy
 from ._calibrate import calibrate_intervals
-from ._choose import choose_objective
 from ._degenerate import looks_flat
+from ._ensemble import choose_stacked
 from ._inputs import prepare_data, resolve_law
 from ._objectives import Objective, get_objective
 from ._result import FitResult
@@ -49,7 +49,7 @@ def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", l
     ``loss``: ``"huber"`` (``delta`` on log residuals, summed), ``"ls"``, ``"asymmetric"`` (lower envelope:
     the law passing above a run costs 10x), ``"auto"`` (huber or asymmetric, whichever predicts the
     largest runs better in internal backtests; the choice and both scores are in
-    ``diagnostics["objective_choice"]``, see ``scalinglab.fit._choose``) or an `Objective`. ``weights``: per-run weights (array or column).
+    ``diagnostics["objective_choice"]``, see ``scalinglab.fit._ensemble``) or an `Objective`. ``weights``: per-run weights (array or column).
     ``starts``: natural-space start grid ``(S, P)`` (default: variable projection over the exponents where
     the law is linear in its coefficients, else ``law.start_grid()``). ``bootstrap``: number of resamples
     (0 = none); ``level``: interval level. ``space``: residual space, "log" for loss laws, "linear" for
@@ -62,7 +62,7 @@ def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", l
 
     The stages, in order (each in ``scalinglab.fit._stages`` unless named): check the options, resolve the
     law, prepare the runs, solve (multi-start), judge the trend (a flat law ends here), choose the objective
-    (``_choose.choose_objective``), polish, diagnose, bootstrap, calibrate the prediction interval
+    (``_ensemble.choose_stacked``), polish, diagnose, bootstrap, calibrate the prediction interval
     (``_calibrate.calibrate_intervals``) and build the result once.
 
     Returns
@@ -108,7 +108,7 @@ def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", l
         res, texts = no_trend_result(ctx, first)
         emit_warnings(texts, opts)
         return res
-    choice = choose_objective(ctx, first) if auto and first.finite else ObjectiveChoice(solution=first)
+    choice = choose_stacked(ctx, first) if auto and first.finite else ObjectiveChoice(solution=first)
     point = polish_solution(ctx, choice.solution)
     diagnostics = solve_diagnostics(point.ms)
     if choice.report is not None:
