@@ -76,3 +76,27 @@ def test_point_strictly_inside_interval(dc_fit, level):
     p = dc_fit.predict(level=level, N=te.params.to_numpy(), D=te.tokens.to_numpy(), U=te.unique_tokens.to_numpy())
     lo, hi = p.interval
     assert np.all(lo < p.value) and np.all(p.value < hi)
+
+
+def test_point_strictly_inside_when_the_band_is_calibrated_on_a_reference():
+    """The demo's case: ``loss="auto"`` picks the lower envelope for the point while the band is calibrated
+    on the symmetric reference fit, which sits above it; the band used to start exactly at the point."""
+    rng = np.random.default_rng(0)
+    N = np.repeat(np.logspace(7, 10, 8), 8)
+    D = np.tile(np.logspace(9, 12, 8), 8) * np.exp(rng.normal(0, 0.1, 64))
+    L = 1.69 + 406.4 / N ** 0.34 + 410.7 / D ** 0.28
+    bad = rng.random(L.size) < 0.5  # half the runs badly tuned (1..15% worse, never better)
+    L = L * np.exp(0.0005 * rng.normal(size=L.size)) * np.where(bad, 1 + rng.uniform(0.01, 0.15, L.size), 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit({"params": N, "tokens": D, "loss": L}, "chinchilla")
+    assert res.loss["name"] == "asymmetric" and res.calibration.get("reference")
+    for level in (0.5, 0.8, 0.95):
+        p = res.predict(level=level, N=np.array([1e10, 7e10]), D=np.array([2e11, 1.4e12]))
+        lo, hi = p.interval
+        assert np.all(lo < p.value) and np.all(p.value < hi)
+        # at least the run noise (z x noise in log space) on each side of the point
+        from statistics import NormalDist
+
+        m = NormalDist().inv_cdf(0.5 + level / 2) * max(res.calibration["reference"]["noise"], 1e-5)
+        assert np.all(np.log(p.value / lo) >= m * (1 - 1e-9)) and np.all(np.log(hi / p.value) >= m * (1 - 1e-9))
