@@ -123,7 +123,7 @@ def test_designed_ladder_covers_and_beats_log_uniform(family):
     spec = resolve_law(law, n_draws=0)
     budget = 1e20
     target = parse_target("N=7B,D=140B")
-    d = design(target, budget, law=spec, noise=0.01, replicates=3, seed=0)
+    d = design(target, budget, law=spec, noise=0.01, replicates=4, seed=0)
     assert d.shape.kind == "isoflop"
     runs = np.array([[r.N, r.D] for r in d.runs])
     assert d.flops == pytest.approx(budget, rel=2e-3)

@@ -33,7 +33,7 @@ def design_cmd(
     mfu: Annotated[str, typer.Option("--mfu", help="Model FLOPs utilisation, a value or range: 0.4, 0.3-0.5.")
                    ] = "0.3-0.5",
     replicates: Annotated[int, typer.Option("--replicates", min=1, help="Simulated ladders per candidate "
-                                            "shape (the chosen one is scored on twice as many).")] = 4,
+                                            "shape (the chosen one is scored on twice as many).")] = 5,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the simulated noise.")] = 0,
     out_path: Annotated[str | None, typer.Option("--out", "-o", help="Write the runs as a sweep spec (TOML) "
                                                  "for `scalinglab run`.")] = None,

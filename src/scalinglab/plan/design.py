@@ -175,12 +175,12 @@ class LadderShape:
 
 
 #: the candidate shapes searched by default (small on purpose: each costs ``replicates`` fits)
+#: (IsoFLOP levels 2x apart were dropped: under chinchilla-epoch at 1e20 FLOPs their linearised prediction
+#: spread at a 7B/140B target is 1.4-1.7x that of levels 4-10x apart, and they simulated wider)
 DEFAULT_SHAPES: tuple[LadderShape, ...] = (
-    LadderShape("isoflop", 5, 2.0, 3, 0.4),
     LadderShape("isoflop", 3, 10.0, 5, 0.5),
-    LadderShape("isoflop", 4, 4.0, 4, 0.5),
     LadderShape("isoflop", 3, 6.0, 6, 0.6),
-    LadderShape("isoflop", 4, 3.0, 5, 0.5),
+    LadderShape("isoflop", 4, 4.0, 4, 0.5),
     LadderShape("log-uniform", 1, 1.0, 8, 1.5),
 )
 #: fewest runs per law parameter a candidate ladder may have (fewer leave the calibration of the interval
@@ -358,6 +358,9 @@ def simulate(runs: np.ndarray, target: Target | str, law: object = None, *, nois
     if int(replicates) < 1:
         raise PlanError(f"replicates must be >= 1, got {replicates!r}")
     N, D = runs[:, 0], runs[:, 1]
+    # the compute level of each run (3 significant digits), so that the fit's internal backtests hold out
+    # whole IsoFLOP levels even when architecture rounding makes 6ND differ slightly inside a level
+    budget = np.asarray([float(f"{c:.3g}") for c in 6.0 * N * D])
     L = _law_loss(spec, N, D)
     truth = float(_law_loss(spec, target.N, target.D)[0])
     lo, hi, val, obs = (np.full(int(replicates), np.nan) for _ in range(4))
@@ -365,7 +368,7 @@ def simulate(runs: np.ndarray, target: Target | str, law: object = None, *, nois
         rng = np.random.default_rng([int(seed), i])
         eps = rng.normal(0.0, noise, len(L) + 1)
         obs[i] = truth * math.exp(eps[-1])
-        data = {"params": N, "tokens": D, "flops": 6.0 * N * D, "loss": L * np.exp(eps[:-1])}
+        data = {"params": N, "tokens": D, "flops": 6.0 * N * D, "budget": budget, "loss": L * np.exp(eps[:-1])}
         try:
             with warnings.catch_warnings():  # simulated fits: their convergence notes are not the user's
                 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -419,19 +422,22 @@ def snap_architecture(n_params: float, *, vocab_size: int = DEFAULT_VOCAB, seq_l
 @dataclass(frozen=True)
 class DesignRun:
     """One run of a designed ladder: ``N`` parameters, ``D`` tokens, ``flops`` = 6ND, the runner
-    architecture it was snapped to (``arch``, empty when not snapped) and its compute ``level`` index
-    (0 = smallest; isoflop shapes)."""
+    architecture it was snapped to (``arch``, empty when not snapped), its compute ``level`` index
+    (0 = smallest) and that level's nominal compute ``level_flops`` (FLOPs; the runs of one IsoFLOP level
+    share it exactly, while their 6ND differ by the rounding of architectures and tokens)."""
 
     N: float
     D: float
     flops: float
     arch: Mapping[str, int] = field(default_factory=dict)
     level: int | None = None
+    level_flops: float | None = None
 
     def to_dict(self) -> dict:
-        """``{"N", "D", "flops", "tokens_per_param", "arch", "level"}`` (parameters, tokens, FLOPs)."""
+        """``{"N", "D", "flops", "tokens_per_param", "arch", "level", "level_flops"}`` (parameters, tokens,
+        FLOPs)."""
         return {"N": self.N, "D": self.D, "flops": self.flops, "tokens_per_param": self.D / self.N,
-                "arch": dict(self.arch), "level": self.level}
+                "arch": dict(self.arch), "level": self.level, "level_flops": self.level_flops}
 
 
 def _snap(runs: np.ndarray, vocab_size: int, seq_len: int) -> list[DesignRun]:
@@ -442,7 +448,8 @@ def _snap(runs: np.ndarray, vocab_size: int, seq_len: int) -> list[DesignRun]:
         arch, n = snap_architecture(N, vocab_size=vocab_size, seq_len=seq_len)
         tokens = max(1, int(round(C / (6.0 * n))))
         lvl = int(np.searchsorted(levels, round(math.log10(C), 6)))
-        out.append(DesignRun(N=float(n), D=float(tokens), flops=6.0 * n * tokens, arch=arch, level=lvl))
+        out.append(DesignRun(N=float(n), D=float(tokens), flops=6.0 * n * tokens, arch=arch, level=lvl,
+                             level_flops=float(C)))
     return out
 
 
@@ -533,7 +540,7 @@ def _noise_of(law: object, noise: float | None) -> float:
 
 def design(target: str | Mapping[str, Any] | Target, budget: float | str, *, law: object = None,
            max_width: float | None = None, noise: float | None = None, level: float = 0.8,
-           gpu: str = DEFAULT_GPU, mfu: object = DEFAULT_MFU, replicates: int = 4, seed: int = 0,
+           gpu: str = DEFAULT_GPU, mfu: object = DEFAULT_MFU, replicates: int = 5, seed: int = 0,
            shapes: Sequence[LadderShape] = DEFAULT_SHAPES, search_loss: str = "huber",
            vocab_size: int = DEFAULT_VOCAB, seq_len: int = DEFAULT_SEQ_LEN) -> Design:
     """Propose the ladder (model sizes × token budgets) whose fitted law predicts ``target`` with the
@@ -607,7 +614,7 @@ def design(target: str | Mapping[str, Any] | Target, budget: float | str, *, law
     if sum(r.flops for r in runs) > B * 1.001:  # rounding of architectures: scale tokens back into budget
         scale = B / sum(r.flops for r in runs)
         runs = [DesignRun(N=r.N, D=float(max(1, int(r.D * scale))), flops=6.0 * r.N * max(1, int(r.D * scale)),
-                          arch=r.arch, level=r.level) for r in runs]
+                          arch=r.arch, level=r.level, level_flops=r.level_flops) for r in runs]
     arr = np.array([[r.N, r.D] for r in runs])
     final = simulate(arr, tgt, spec, noise=sigma, replicates=2 * int(replicates), seed=seed + 1, level=level)
     width = final.median_width
@@ -699,7 +706,9 @@ def sweep_spec_text(d: Design, *, name: str = "design", data: Mapping[str, Any] 
              f"data = {_toml_value(data)}", f"seq_len = {int(seq_len)}", f"schedule = {_toml_value(schedule)}",
              'flops_convention = "6N"', 'param_convention = "total"']
     for r in d.runs:
-        lines += ["", "[[runs]]", f"arch = {_toml_value(dict(r.arch))}", f"tokens = {int(r.D)}"]
+        lines += ["", f"# level {r.level}: {r.flops:.4g} FLOPs, N = {format_quantity(r.N)}, "
+                      f"{r.D / r.N:.3g} tokens/param", "[[runs]]", f"arch = {_toml_value(dict(r.arch))}",
+                  f"tokens = {int(r.D)}"]
     return "\n".join(lines) + "\n"
 
 
@@ -711,7 +720,6 @@ def write_sweep(d: Design, path: str | os.PathLike, **kwargs: Any) -> Path:
     InputError
         If the directory of ``path`` does not exist.
     """
-    from ..data import _atomic_write
+    from .._io import atomic_write_text
 
-    text = sweep_spec_text(d, **kwargs)
-    return _atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return atomic_write_text(path, sweep_spec_text(d, **kwargs))
