@@ -44,9 +44,9 @@ def report_cmd(
     provenance) that opens offline. Exits with code 2 and one error line on bad input.
     """
     import re
-    import warnings
 
     from ..report._inputs import _fallback_read, is_store, store_curves
+    from ..report._prepare import prepare
     from ..report.html import write_report
 
     curve_frame = None
@@ -66,12 +66,11 @@ def report_cmd(
             curve_frame = store_curves(source)
         except ImportError:
             curve_frame = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        path = write_report(source, fit=fit, plans=tuple(plan or ()), curves=curve_frame, title=title,
-                            path=output, law=law, auto_fit=not no_fit, bootstrap=bootstrap, seed=seed,
-                            models=not no_models, predictions=tuple(predict or ()),
-                            backtest="auto" if backtest is None else backtest)
+    # compute (read, fit, predict, backtest, hash), then draw
+    inputs = prepare(source, fit=fit, plans=tuple(plan or ()), curves=curve_frame, law=law, auto_fit=not no_fit,
+                     bootstrap=bootstrap, seed=seed, predictions=tuple(predict or ()),
+                     backtest="auto" if backtest is None else backtest)
+    path = write_report(inputs=inputs, title=title, path=output, models=not no_models)
     text = path.read_text(encoding="utf-8")
     m = re.search(r'data-figures="(\d+)"', text)
     n_fig = int(m.group(1)) if m else 0

@@ -19,7 +19,7 @@ import numpy as np
 from .._errors import DataError, FitError, InputError
 from ..laws import VARIABLE_COLUMNS, Law, get_law, get_preset, law_from_spec
 
-__all__ = ["FitData", "prepare_data", "resolve_law", "load_table"]
+__all__ = ["FitData", "prepare_data", "resolve_law", "load_table", "table_hash", "frame_hash"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class FitData:
     source: str | None
     conventions: dict = field(default_factory=dict)
     frame: object = None              # the (filtered) DataFrame the arrays came from, for backtests
+    table_flops_convention: str | None = None  # the run table's own FLOP convention (for its hash)
 
     @property
     def n(self) -> int:
@@ -44,13 +45,18 @@ class FitData:
         return len(self.y)
 
     def data_hash(self) -> str:
-        """16-hex-digit SHA-256 of the variables and y (identifies the data a fit was made on)."""
+        """The run table's content hash, `scalinglab.data.RunTable.hash` (SHA-256 of column names, values in
+        row order and FLOP convention; 64 hex digits): the same string as ``scalinglab validate --json``'s
+        ``hash`` and the report's data hash for the same table. Over the fitted arrays when no table is
+        known."""
+        if self.frame is not None:
+            return frame_hash(self.frame, self.table_flops_convention)
         h = hashlib.sha256()
         for k in sorted(self.X):
             h.update(k.encode())
             h.update(np.ascontiguousarray(self.X[k], dtype=float).tobytes())
         h.update(np.ascontiguousarray(self.y, dtype=float).tobytes())
-        return h.hexdigest()[:16]
+        return h.hexdigest()
 
 
 def load_table(data) -> tuple[object, str | None, str | None]:
@@ -94,6 +100,28 @@ def load_table(data) -> tuple[object, str | None, str | None]:
         return df, p.name, None
     raise InputError(f"cannot read runs from a {type(data).__name__}; give a path, DataFrame, RunTable or "
                      "mapping of arrays")
+
+
+def frame_hash(df, flops_convention: str | None = None) -> str:
+    """`scalinglab.data.RunTable.hash` of a DataFrame of runs with FLOP convention ``flops_convention``
+    (SHA-256, 64 hex digits): the one data hash of scalinglab."""
+    from ..data import RunTable
+
+    return RunTable(df, flops_convention=flops_convention).hash()
+
+
+def table_hash(data) -> str:
+    """The data hash a fit of ``data`` (any input `fit` accepts) records in ``conventions["data_hash"]``:
+    the run table read as the fit reads it, hashed by `frame_hash`. The report shows the same string.
+
+    Raises
+    ------
+    InputError
+        If ``data`` cannot be read as runs (see `load_table`); its subclass `DataError` for a file that
+        cannot be parsed as a run table.
+    """
+    df, _, flops_convention = load_table(data)
+    return frame_hash(df, flops_convention)
 
 
 def resolve_law(law, x: str | None = None) -> tuple[Law, dict | None]:
@@ -251,7 +279,8 @@ def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss"
     if source:
         conventions["source"] = str(source)
     return FitData(X=X, y=yv, weights=w, variables=variables, y_column=y, source=source,
-                   conventions={k: v for k, v in conventions.items() if v is not None}, frame=df)
+                   conventions={k: v for k, v in conventions.items() if v is not None}, frame=df,
+                   table_flops_convention=flops_conv)
 
 
 def finite_or(value: float, default: float = math.nan) -> float:

@@ -254,6 +254,8 @@ def _trend_words(law: Law, fd: FitData) -> str:
 
 
 def solve_diagnostics(ms: MultiStartResult) -> dict:
+    """The solver's part of ``FitResult.diagnostics``: method, iterations, gradient norm, convergence, start
+    counts, per-start objectives and solve time (seconds)."""
     return {"method": ms.method, "iterations": ms.iterations, "grad_norm": ms.grad_norm,
             "converged": ms.converged, "n_starts": ms.n_starts, "n_polished": ms.n_polished,
             "n_in_best_basin": ms.n_in_best_basin, "start_objectives": ms.start_objectives,

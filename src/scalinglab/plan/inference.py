@@ -264,6 +264,12 @@ def inference_demand_for(params: float, tokens: float, law=None, *, level: float
 
     A model with fewer tokens/param than the compute-optimal one for its loss (r < 1) is not optimal for
     any demand; the result is then 0 with a note.
+
+    Raises
+    ------
+    PlanError
+        If ``params`` or ``tokens`` is not a positive number, ``law`` cannot be resolved or lacks N and D, or
+        the law has no compute-optimal model of the predicted loss to compare with.
     """
     N, D = _positive(params, "parameters"), _positive(tokens, "tokens")
     spec = resolve_law(law, n_draws=n_draws, seed=seed)

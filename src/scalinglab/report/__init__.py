@@ -4,6 +4,8 @@ report, Rich tables for the terminal and ``_repr_html_`` helpers for notebooks.
 >>> from scalinglab.report import loss_vs_compute, write_report
 >>> loss_vs_compute(runs, fit).savefig("frontier.png")            # doctest: +SKIP
 >>> write_report(runs, fit=fit, plans=[plan], path="report.html")  # doctest: +SKIP
+>>> inputs = prepare(runs, fit=fit)          # computes (fit, predictions, backtest, data hash)  # doctest: +SKIP
+>>> html = render_report(inputs)             # draws only                                         # doctest: +SKIP
 
 Importing this package is cheap: matplotlib and plotly load only when a figure is drawn.
 """
@@ -25,7 +27,9 @@ _LAZY: dict[str, str] = {
     "quality_plot": "figures_beyond",
     # files
     "save_plot": "_save", "plot": "_save",
-    "write_report": "html", "build_report": "html", "json_for_script": "html",
+    "write_report": "html", "build_report": "html", "render_report": "html", "json_for_script": "html",
+    # compute before render: what a report shows that must be computed first
+    "prepare": "_prepare", "ReportInputs": "_prepare",
     # terminal and notebooks
     "render_fit": "terminal", "render_plan": "terminal", "fit_table": "terminal", "plan_table": "terminal",
     "repr_html": "notebook", "fit_html": "notebook", "plan_html": "notebook", "runtable_html": "notebook",

@@ -99,10 +99,7 @@ def _prediction_band(fv: FitView, level: float, **X) -> tuple[np.ndarray, np.nda
     if predict is None:
         return None
     try:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with np.errstate(all="ignore"):
             pred = predict(level=level, **{k: np.asarray(v, float) for k, v in X.items()})
         lo, hi = (np.ravel(np.asarray(b, float)) for b in pred.interval)
     except (ScalingLabError, TypeError, ValueError, AttributeError):

@@ -10,12 +10,10 @@ and the JS line separators escaped as ``\\uXXXX`` so no text can close the scrip
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import html
 import json
 import math
 import re
-import warnings as _warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,10 +21,13 @@ from typing import Any
 import numpy as np
 
 from .._errors import ScalingLabError
+from .._io import atomic_write_text
 from ..units import format_quantity
-from ._inputs import FitView, as_fit, as_frame, as_plan_dict, compute_of, fmt_num, load_any_runs
+from ._inputs import FitView, as_frame, compute_of, fmt_num
+from ._prepare import AUTO_BACKTEST_MAX_RUNS, ReportInputs, _point_text, prediction_dict, prepare
 
-__all__ = ["write_report", "build_report", "json_for_script", "prediction_dict", "CSP"]
+__all__ = ["write_report", "build_report", "render_report", "json_for_script", "prediction_dict", "CSP",
+           "AUTO_BACKTEST_MAX_RUNS"]
 
 #: No network, no eval: inline scripts/styles and data: images only.
 CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; "
@@ -58,19 +59,6 @@ def _fig_json(fig) -> str:
 
 
 # --------------------------------------------------------------------------- provenance
-def data_hash(df) -> str:
-    """sha256 of the run table's content (columns and values, order-sensitive), first 16 hex digits."""
-    import pandas as pd
-
-    h = hashlib.sha256()
-    h.update("\x1f".join(map(str, df.columns)).encode())
-    try:
-        h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
-    except TypeError:  # unhashable cells (lists): fall back to CSV text
-        h.update(df.to_csv(index=False).encode())
-    return h.hexdigest()[:16]
-
-
 def _versions() -> dict[str, str]:
     import platform
 
@@ -152,8 +140,7 @@ class _Report:
     def try_figure(self, label: str, make, caption: str = "") -> str:
         """Draw an optional figure; when its input is missing or unusable, say so instead of failing."""
         try:
-            with _warnings.catch_warnings():
-                _warnings.simplefilter("ignore")
+            with np.errstate(all="ignore"):  # a figure's grid may run past a law's domain: NaN, not noise
                 return self.figure(make(), caption)
         except ScalingLabError as exc:
             self.notes.append(f"{label} not drawn: {exc}")
@@ -326,59 +313,6 @@ def _fit_warnings(fv: FitView, df) -> list[str]:
 
 
 # --------------------------------------------------------------------------- predictions and reach
-def _point_text(variables: Any) -> str:
-    if not isinstance(variables, dict):
-        return str(variables)
-    parts = []
-    for k, v in variables.items():
-        try:
-            f = float(v)
-            parts.append(f"{k}={format_quantity(f) if abs(f) >= 1e3 else fmt_num(f)}")
-        except (TypeError, ValueError):
-            parts.append(f"{k}={v}")
-    return ", ".join(parts)
-
-
-def _parse_point(text: str) -> dict[str, str]:
-    from .._errors import InputError
-
-    point = {}
-    for part in re.split(r"[,\s]+", str(text).strip()):
-        if not part:
-            continue
-        if "=" not in part:
-            raise InputError(f"prediction point {text!r}: expected VAR=VALUE pairs such as N=70B,D=1.4T")
-        k, v = part.split("=", 1)
-        point[k.strip()] = v.strip()
-    return point
-
-
-def prediction_dict(pred: Any, fv: FitView | None = None, level: float | None = None) -> dict:
-    """A prediction as ``Prediction.to_dict()``: a Prediction, its dict, or a point (``"N=70B,D=1.4T"`` or
-    ``{"N": 7e10, "D": 1.4e12}``) predicted with the fit.
-
-    Raises
-    ------
-    InputError
-        If ``pred`` is not a Prediction, its dict or a point string, a point is malformed, or there is no fit
-        to predict a point with.
-    """
-    from .._errors import InputError
-
-    if hasattr(pred, "to_dict") and hasattr(pred, "interval"):
-        return dict(pred.to_dict())
-    if isinstance(pred, dict) and "interval" in pred:
-        return dict(pred)
-    point = _parse_point(pred) if isinstance(pred, str) else dict(pred) if isinstance(pred, dict) else None
-    if point is None:
-        raise InputError(f"expected a Prediction, its dict or a point like 'N=70B,D=1.4T', got {type(pred).__name__}")
-    if fv is None or not hasattr(fv.obj, "predict"):
-        raise InputError(f"cannot predict at {_point_text(point)}: no fit")
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore")
-        return dict(fv.obj.predict(level=level or fv.level, **point).to_dict())
-
-
 def _yes_no(v: Any) -> str:
     if v is None:
         return "—"
@@ -440,7 +374,8 @@ def _predictions_section(preds: list[dict], rep: _Report) -> str:
             "the largest fitted run.</p>" + _table(header, rows))
 
 
-def _plan_section(plans: list[dict], cmax: float | None, rep: _Report, fv: FitView | None = None) -> str:
+def _plan_section(plans: Sequence[dict], cmax: float | None, rep: _Report,
+                  predictions: Sequence[dict | None] = ()) -> str:
     out = []
     for i, d in enumerate(plans, 1):
         title = f"Plan {i}: {d.get('query', 'plan')}"
@@ -457,7 +392,7 @@ def _plan_section(plans: list[dict], cmax: float | None, rep: _Report, fv: FitVi
         if d.get("cost"):
             out.append("<p class='muted'>Cost</p>" + _kv(_flatten(d["cost"]) if isinstance(d["cost"], dict)
                                                           else [("cost", str(d["cost"]))]))
-        pred = _plan_prediction(d, fv)
+        pred = predictions[i - 1] if i <= len(predictions) else None
         if pred is not None:
             out.append("<p class='muted'>Extrapolation (the fit's prediction at N_opt, D_opt)</p>"
                        + _kv(_reach_rows(pred)))
@@ -480,18 +415,6 @@ def _plan_section(plans: list[dict], cmax: float | None, rep: _Report, fv: FitVi
             rep.warnings.append(f"plan {i} extrapolates {c / cmax:.3g}× beyond the largest compute in the data "
                                 f"({cmax:.3g} FLOPs)")
     return "".join(out)
-
-
-def _plan_prediction(d: dict, fv: FitView | None) -> dict | None:
-    """``Prediction.to_dict()`` of the fit at the plan's (N_opt, D_opt), for its reach; None without one."""
-    if fv is None or not fv.has_ND or not hasattr(fv.obj, "predict"):
-        return None
-    try:
-        n, t = float(d["N_opt"]), float(d["D_opt"])
-        lvl = d.get("level")
-        return prediction_dict({"N": n, "D": t}, fv, level=float(lvl) if isinstance(lvl, float) else None)
-    except (KeyError, TypeError, ValueError, ScalingLabError):
-        return None
 
 
 # --------------------------------------------------------------------------- backtests
@@ -545,38 +468,6 @@ def _backtest_section(bt: Any, rep: _Report) -> str:
     return "".join(out)
 
 
-#: ``backtest="auto"`` backtests tables up to this many runs (about 0.8 s at 500 runs on one core: the held-out
-#: fit calibrates its own intervals, which refits several cuts); larger tables need ``backtest=True``.
-AUTO_BACKTEST_MAX_RUNS = 500
-
-
-def _auto_backtest(table, fv: FitView, seed: int, rep: _Report, max_runs: int | None = AUTO_BACKTEST_MAX_RUNS):
-    """``scalinglab.fit.backtest`` of the fit's law on the runs (one cut: the largest 30% held out)."""
-    df = as_frame(table)
-    if df is None or getattr(fv.obj, "status", None) == "preset":
-        return None
-    if max_runs is not None and len(df) > max_runs:
-        rep.notes.append(f"backtest not computed automatically ({len(df)} runs > {max_runs}): pass backtest=True "
-                         "(CLI: --backtest) or run `scalinglab backtest`")
-        return None
-    if getattr(fv.law, "target", "loss") != "loss" or "loss" not in df.columns:
-        return None
-    try:
-        from ..fit import backtest
-    except ImportError:  # pragma: no cover
-        return None
-    x = fv.columns.get(fv.variables[0]) if len(fv.variables) == 1 else None
-    try:
-        with _warnings.catch_warnings():
-            _warnings.simplefilter("ignore")
-            bt = backtest(table, fv.law, cutoff_frac=0.3, x=x, bootstrap=0, seed=seed)
-    except ScalingLabError as exc:
-        rep.notes.append(f"backtest not computed: {exc}")
-        return None
-    rep.notes.append("backtest computed here: fit on the smaller 70% of runs by compute, predict the largest 30%")
-    return bt
-
-
 def _runs_section(df, source: str | None, max_rows: int) -> str:
     cols = [c for c in ("run_id", "name", "dataset", "params", "tokens", "flops", "loss") if c in df.columns]
     cols += [c for c in df.columns if c not in cols and not str(c).startswith("_")][: max(0, 12 - len(cols))]
@@ -618,11 +509,11 @@ def _summary(df, C, conv) -> list[tuple[str, str]]:
 
 
 # --------------------------------------------------------------------------- public API
-def build_report(runs: Any = None, *, fit: Any = None, plans: Sequence[Any] = (), backtest: Any = "auto",
-                 comparison: Any = None, curves: Any = None, title: str = "Scaling-law report",
-                 law: str | None = "chinchilla", auto_fit: bool = True, bootstrap: int = 200, seed: int = 0,
-                 models: Any = True, max_table_rows: int = 2000, predictions: Sequence[Any] = ()) -> str:
-    """The report as one HTML string (see :func:`write_report`)."""
+def render_report(inputs: ReportInputs, *, title: str = "Scaling-law report", models: Any = True,
+                  max_table_rows: int = 2000) -> str:
+    """The report as one HTML string, drawn from what `prepare` computed (``inputs``): it never fits,
+    backtests or reads a file (figures evaluate the given fit's law and prediction band). ``models``:
+    notable models overlay (True, False or a DataFrame); ``max_table_rows``: rows of the run table shown."""
     from .figures import (
         backtest_plot,
         bootstrap_plot,
@@ -637,32 +528,15 @@ def build_report(runs: Any = None, *, fit: Any = None, plans: Sequence[Any] = ()
     )
 
     rep = _Report(title)
-    table = load_any_runs(runs) if runs is not None else None
+    rep.notes += list(inputs.notes)
+    rep.warnings += list(inputs.warnings)
+    table, fv, source = inputs.runs, inputs.fit, inputs.source
+    plan_dicts, backtest, comparison, curves = list(inputs.plans), inputs.backtest, inputs.comparison, inputs.curves
     df = as_frame(table)
     C, conv = compute_of(df)
     if conv is None:  # a DataFrame's attribute would be its `flops_convention` column: keep strings only
         conv = getattr(table, "flops_convention", None)
         conv = conv if isinstance(conv, str) else None
-    source = getattr(table, "source", None)
-    source = source if isinstance(source, str) and source else (str(runs) if isinstance(runs, str | Path) else None)
-
-    # ---- fit (given, or fitted here so the report is useful out of the box)
-    fv = as_fit(fit) if fit is not None else None
-    if fv is None and auto_fit and law and df is not None and {"params", "tokens", "loss"} <= set(df.columns):
-        try:
-            from ..fit import fit as do_fit
-        except ImportError:
-            rep.notes.append("scalinglab.fit is not available: no fit")
-        else:
-            try:
-                with _warnings.catch_warnings():
-                    _warnings.simplefilter("ignore")
-                    fv = as_fit(do_fit(table, law, bootstrap=bootstrap, seed=seed))
-                rep.notes.append(f"fitted law {law!r} here (bootstrap {bootstrap}, seed {seed}); pass a fit "
-                                 "to use your own")
-            except ScalingLabError as exc:
-                rep.warnings.append(f"automatic fit of {law!r} failed: {exc}")
-    plan_dicts = [as_plan_dict(p) for p in plans or ()]
     cmax = None
     if C is not None and np.isfinite(C).any():
         cmax = float(np.nanmax(C))
@@ -711,19 +585,11 @@ def build_report(runs: Any = None, *, fit: Any = None, plans: Sequence[Any] = ()
         rep.add("fit", "Fit", body)
 
     if plan_dicts:
-        rep.add("plans", "Plans", _plan_section(plan_dicts, cmax, rep, fv))
+        rep.add("plans", "Plans", _plan_section(plan_dicts, cmax, rep, inputs.plan_predictions))
 
-    pred_dicts = [prediction_dict(p, fv) for p in predictions or ()]  # a bad point is the user's error
-    if pred_dicts:
-        rep.add("predictions", "Predictions", _predictions_section(pred_dicts, rep))
+    if inputs.predictions:
+        rep.add("predictions", "Predictions", _predictions_section(list(inputs.predictions), rep))
 
-    if backtest is False:
-        backtest = None
-    elif backtest is True or (isinstance(backtest, str) and backtest == "auto"):
-        auto = isinstance(backtest, str)
-        backtest = None
-        if fv is not None and df is not None:
-            backtest = _auto_backtest(table, fv, seed, rep, AUTO_BACKTEST_MAX_RUNS if auto else None)
     if backtest is not None or comparison is not None:
         body = ""
         if backtest is not None:
@@ -754,8 +620,13 @@ def build_report(runs: Any = None, *, fit: Any = None, plans: Sequence[Any] = ()
     prov += [(f"{k} version", v) for k, v in _versions().items()]
     if source:
         prov.append(("data source", source))
+    fit_hash = (getattr(fv.obj, "conventions", None) or {}).get("data_hash") if fv is not None else None
+    if inputs.data_hash:
+        prov.append(("data hash (sha256 of the run table; fit.json's conventions.data_hash)", inputs.data_hash))
+        if isinstance(fit_hash, str) and len(fit_hash) == len(inputs.data_hash) and fit_hash != inputs.data_hash:
+            rep.warnings.append(f"the fit was made on other runs than these (its data hash {fit_hash[:16]}… "
+                                f"differs from this table's {inputs.data_hash[:16]}…)")
     if df is not None:
-        prov.append(("data hash (sha256, content)", data_hash(df)))
         prov.append(("FLOP convention", conv or "as given in the data"))
         for attr in ("params_convention", "loss_unit"):
             v = getattr(table, attr, None)
@@ -763,6 +634,8 @@ def build_report(runs: Any = None, *, fit: Any = None, plans: Sequence[Any] = ()
                 prov.append((attr.replace("_", " "), str(v)))
     if fv is not None:
         for k, v in (getattr(fv.obj, "conventions", None) or {}).items():
+            if k == "data_hash" and v == inputs.data_hash:
+                continue  # shown above: the fit was made on these runs
             prov.append((f"fit convention: {k}", str(v)))
         if getattr(fv.obj, "preset", None):
             prov.append(("preset", str(fv.obj.preset)))
@@ -793,10 +666,28 @@ def _assemble(rep: _Report) -> str:
     )
 
 
+def build_report(runs: Any = None, *, fit: Any = None, plans: Sequence[Any] = (), backtest: Any = "auto",
+                 comparison: Any = None, curves: Any = None, title: str = "Scaling-law report",
+                 law: str | None = "chinchilla", auto_fit: bool = True, bootstrap: int = 200, seed: int = 0,
+                 models: Any = True, max_table_rows: int = 2000, predictions: Sequence[Any] = ()) -> str:
+    """The report as one HTML string: `prepare` (computes) then `render_report` (draws); see :func:`write_report`.
+
+    Raises
+    ------
+    InputError
+        As `prepare`: unreadable runs, fit, plans or prediction points.
+    """
+    inputs = prepare(runs, fit=fit, plans=plans, predictions=predictions, backtest=backtest,
+                     comparison=comparison, curves=curves, law=law, auto_fit=auto_fit, bootstrap=bootstrap,
+                     seed=seed)
+    return render_report(inputs, title=title, models=models, max_table_rows=max_table_rows)
+
+
 def write_report(runs: Any = None, *, fit: Any = None, plans: Sequence[Any] = (), backtest: Any = "auto",
                  comparison: Any = None, curves: Any = None, title: str = "Scaling-law report",
                  path: str | Path = "report.html", law: str | None = "chinchilla", auto_fit: bool = True,
-                 bootstrap: int = 200, seed: int = 0, models: Any = True, predictions: Sequence[Any] = ()) -> Path:
+                 bootstrap: int = 200, seed: int = 0, models: Any = True, predictions: Sequence[Any] = (),
+                 inputs: ReportInputs | None = None) -> Path:
     """Write ONE self-contained HTML report and return its path.
 
     ``runs``: a RunTable, DataFrame, file path or store URL. ``fit``: a FitResult, a fit JSON path or a preset
@@ -811,11 +702,21 @@ def write_report(runs: Any = None, *, fit: Any = None, plans: Sequence[Any] = ()
     its prediction intervals are calibrated (``FitResult.summary()["calibration"]``). ``curves``: step-level metrics
     (``run_id``, ``tokens`` or ``step``, ``loss``; optional ``branch`` / ``parent_run_id``). ``models``: notable
     models overlay (True, False or a DataFrame). Sections whose input is missing are left out.
+
+    Computing and drawing are separate: this is ``render_report(prepare(...))``; pass ``inputs`` (from
+    `prepare`) to draw what was computed before, and the other data arguments are then ignored. The file
+    is written atomically.
+
+    Raises
+    ------
+    InputError
+        As `prepare`: unreadable runs, fit, plans or prediction points.
     """
-    text = build_report(runs, fit=fit, plans=plans, backtest=backtest, comparison=comparison, curves=curves,
-                        title=title, law=law, auto_fit=auto_fit, bootstrap=bootstrap, seed=seed, models=models,
-                        predictions=predictions)
+    if inputs is None:
+        inputs = prepare(runs, fit=fit, plans=plans, predictions=predictions, backtest=backtest,
+                         comparison=comparison, curves=curves, law=law, auto_fit=auto_fit, bootstrap=bootstrap,
+                         seed=seed)
+    text = render_report(inputs, title=title, models=models)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+    return atomic_write_text(path, text)
