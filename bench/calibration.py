@@ -8,6 +8,10 @@
    previous fixed rule (calibrate=False) and of the best fixed +-k% band around the same point forecast
    with k chosen in hindsight per dataset (and pooled over datasets).
 
+The calibration constants (prior weight 0.3, ``REACH_NOISE_PER_DECADE``) were set on these same families and
+public datasets, so the figures here are in-sample. The out-of-sample figures (every constant and choice set
+without the dataset scored) come from ``bench/extrapolation.py``; quote those.
+
 Usage: python bench/calibration.py [n_seeds]      Last line: ``coverage_at_80: <synthetic pooled value>``.
 """
 

@@ -228,6 +228,9 @@ def main() -> None:
                         rows.append({**base, "method": name, "setting": setting, **metrics(value, ivs, y)})
             print(f"  {tname:<34} cut {frac:.0%}: {len(tr):>3} fit / {len(te):>3} held out "
                   f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    print("datasets: " + "; ".join(f"{name} ({len(df)} runs)" for _, name, df in tables))
+    print("Approaches 1 and 2 (envelope, IsoFLOP parabolas) estimate compute-optimal exponents, not the loss of a "
+          "given run: no row; approach3 = Hoffmann's parametric fit (Huber, prior interval rule)")
     R = pd.DataFrame(rows)
     pairs = R[["dataset", "table", "cut"]].drop_duplicates()
 
