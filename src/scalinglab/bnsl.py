@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,23 +56,20 @@ def bnsl_starts(x: np.ndarray, y: np.ndarray, n_breaks: int, n_locations: int = 
     return np.asarray(starts, float)
 
 
-def _fit_n(x, y, n, *, bootstrap=0, seed=0, level=0.8):
+def _fit_n(x, y, n, *, bootstrap=0, seed=0, level=0.8, warn=False):
     from .fit import fit
     from .laws import get_law
 
     law = get_law("bnsl" if n == 1 else f"bnsl-{n}", variable="x")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fit({"x": x, "y": y}, law, y="y", starts=bnsl_starts(x, y, n), bootstrap=bootstrap, seed=seed,
-                   level=level, calibrate=False)
+    # a candidate of the selection (warn=False: its status is compared) or the final fit (warn=True)
+    return fit({"x": x, "y": y}, law, y="y", starts=bnsl_starts(x, y, n), bootstrap=bootstrap, seed=seed,
+               level=level, calibrate=False, warn=warn)
 
 
 def _fit_power(x, y):
     from .fit import fit
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fit({"x": x, "y": y}, "power", x="x", y="y", calibrate=False)
+    return fit({"x": x, "y": y}, "power", x="x", y="y", calibrate=False, warn=False)  # the baseline candidate
 
 
 def _rel_err(res, x, y) -> np.ndarray:
@@ -195,7 +191,7 @@ def select_bnsl(x, y, *, max_breaks: int = 3, holdout: float = 0.25, margin: flo
             chosen, best = n, err
     reason = (f"{chosen} break(s): backtest median |rel err| {best:.3g} on the largest {n_test} points"
               + (f" (more breaks did not improve it by > {margin:.0%})" if chosen < max(k for k, _ in ok) else ""))
-    final = _fit_n(x, y, chosen, bootstrap=bootstrap, seed=seed, level=level)
+    final = _fit_n(x, y, chosen, bootstrap=bootstrap, seed=seed, level=level, warn=True)
     breaks = []
     for i in range(1, chosen + 1):
         lo, hi = final.intervals.get(f"d{i}", (math.nan, math.nan))

@@ -16,7 +16,6 @@ data quality; losses must be measured on the SAME validation set for the multipl
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -188,9 +187,7 @@ def fit_quality(data, *, dataset_col: str = "dataset", reference: str | None = N
         arrays["params"] = _column(df, "params", source, "params")
     law = QualityLaw(len(names), form=form, shared_E=shared_E)
     starts = _starts(arrays, law)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = fit(arrays, law, starts=starts, bootstrap=bootstrap, seed=seed, level=level, calibrate=False)
+    res = fit(arrays, law, starts=starts, bootstrap=bootstrap, seed=seed, level=level, calibrate=False)
     mult = {names[0]: {"value": 1.0, "interval": [1.0, 1.0], "reference": True}}
     for k in range(2, len(names) + 1):
         lo, hi = res.intervals.get(f"m{k}", (math.nan, math.nan))
@@ -206,16 +203,14 @@ def _starts(arrays: dict, law: QualityLaw) -> np.ndarray:
 
     pooled_law = "chinchilla" if law.form == "chinchilla" else "power"
     pooled = {k: v for k, v in arrays.items() if k != "g"}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            if law.form == "chinchilla":
-                p = fit(pooled, pooled_law, calibrate=False).params
-            else:
-                p = fit(pooled, pooled_law, x="tokens", calibrate=False).params
-                p = {"E": p["E"], "B": p["A"], "beta": p["alpha"]}
-        except Exception:  # noqa: BLE001 - fall back to the law's defaults
-            p = {q.name: q.default for q in law.params}
+    try:  # a pooled fit only seeds the starts: its convergence notes are not the user's
+        if law.form == "chinchilla":
+            p = fit(pooled, pooled_law, calibrate=False, warn=False).params
+        else:
+            p = fit(pooled, pooled_law, x="tokens", calibrate=False, warn=False).params
+            p = {"E": p["E"], "B": p["A"], "beta": p["alpha"]}
+    except Exception:  # noqa: BLE001 - fall back to the law's defaults
+        p = {q.name: q.default for q in law.params}
     base = []
     for q in law.params:
         if q.name.startswith("E"):
