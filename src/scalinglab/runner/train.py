@@ -76,10 +76,12 @@ class RunResult:
 
 
 # ------------------------------------------------------------------------------------------ checkpoints
-def save_checkpoint(path: Path, state: dict) -> None:
+def save_checkpoint(path: Path, state: dict, *, still_ours: Callable[[], bool] | None = None) -> None:
     """Write ``state`` atomically: header + sha256 + torch payload to a temp file, fsync, ``os.replace``.
 
     The previous checkpoint is kept as ``<name>.prev`` so a damaged latest file still leaves a good one.
+    ``still_ours`` (e.g. a lease heartbeat) is asked right before the rename: when it returns False the temp
+    file is removed and `_LeaseLost` raised, so a superseded worker does not replace a newer attempt's file.
 
     Raises
     ------
@@ -104,6 +106,9 @@ def save_checkpoint(path: Path, state: dict) -> None:
                                 f"{len(payload) / 1e6:.1f} MB; the previous checkpoint is intact: free space "
                                 "and rerun to resume)") from exc
         raise
+    if still_ours is not None and not still_ours():
+        tmp.unlink(missing_ok=True)
+        raise _LeaseLost(f"checkpoint {path} not written: the run was taken over by another process")
     if path.exists():
         os.replace(path, path.with_name(path.name + ".prev"))
     os.replace(tmp, path)
@@ -230,7 +235,7 @@ def train_run(cfg: RunConfig, *, store=None, workdir: str | os.PathLike = ".scal
     """
     if compile_model is None:
         compile_model = os.environ.get("SCALINGLAB_COMPILE", "") == "1"
-    from ..store import LeaseLostError, StoreUnavailableError, default_owner
+    from ..store import LeaseLostError, default_owner
 
     run_id = cfg.run_id
     owner = owner or default_owner()
@@ -246,18 +251,39 @@ def train_run(cfg: RunConfig, *, store=None, workdir: str | os.PathLike = ".scal
                         compile_model=compile_model)
     except (_LeaseLost, LeaseLostError):  # a later attempt owns the run: write nothing more
         return RunResult(run_id, cfg.name, status="leased")
+    except Exception as exc:
+        if store is not None and not isinstance(exc, StoreError) and not _holds_lease(store, run_id, owner):
+            return RunResult(run_id, cfg.name, status="leased")  # superseded mid-step (e.g. its files removed)
+        _record_failure(store, run_id, owner, exc)
+        raise
     except BaseException as exc:
-        if store is not None and not isinstance(exc, StoreUnavailableError):  # (the store is away: no write)
-            interrupted = isinstance(exc, KeyboardInterrupt)
-            try:
-                store.log(run_id, f"{'interrupted' if interrupted else 'failed'}: {type(exc).__name__}: {exc}",
-                          level="error")
-                store.release_run(run_id, owner, status="queued" if interrupted else "failed",
-                                  error=None if interrupted else f"{type(exc).__name__}: {exc}")
-            except StoreError:
-                pass
+        _record_failure(store, run_id, owner, exc)
         raise
     return result
+
+
+def _holds_lease(store, run_id: str, owner: str) -> bool:
+    """True while ``owner`` still holds the run's lease (or the store cannot tell)."""
+    try:
+        return store.heartbeat(run_id, owner)
+    except StoreError:
+        return True
+
+
+def _record_failure(store, run_id: str, owner: str, exc: BaseException) -> None:
+    """Log a failed (or interrupted: Ctrl-C → queued) attempt and give the lease back, unless the store is away."""
+    from ..store import StoreUnavailableError
+
+    if store is None or isinstance(exc, StoreUnavailableError):  # (the store is away: nothing to write)
+        return
+    interrupted = isinstance(exc, KeyboardInterrupt)
+    try:
+        store.log(run_id, f"{'interrupted' if interrupted else 'failed'}: {type(exc).__name__}: {exc}",
+                  level="error")
+        store.release_run(run_id, owner, status="queued" if interrupted else "failed",
+                          error=None if interrupted else f"{type(exc).__name__}: {exc}")
+    except StoreError:
+        pass
 
 
 class _LeaseLost(Exception):
@@ -372,13 +398,12 @@ def _train(cfg: RunConfig, *, store, workdir: Path, owner: str, device: str, thr
         store.log(run_id, f"start at step {step}/{total} on {device} ({n_params_total} params)"
                   + (" (resumed)" if resumed_from else ""))
 
-    def checkpoint() -> None:
-        if store is not None and not store.heartbeat(run_id, owner):  # never overwrite a newer attempt's file
-            raise _LeaseLost(f"run {run_id} was taken over by another process")
+    def checkpoint() -> None:  # fenced: never replaces the file of an attempt that took the run over
         save_checkpoint(ckpt_path, {
             "run_id": run_id, "step": step, "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(),
             "branches": branch_results, "train_acc": [train_acc[0], train_acc[1]],
-            "wall_seconds": prior_wall + (time.perf_counter() - t0)})
+            "wall_seconds": prior_wall + (time.perf_counter() - t0)},
+            still_ours=(lambda: store.heartbeat(run_id, owner)) if store is not None else None)
 
     def emit(**info: Any) -> None:
         if progress is not None:
