@@ -71,15 +71,18 @@ def _poll_store(url: str) -> Store:
     return Store(url, retry_s=0)
 
 
-def _running_with_metrics(url: str, min_metrics: int) -> dict | None:
-    """A run that is mid-training (status running, at least ``min_metrics`` metric rows), or None."""
+def _running_with_metrics(url: str, min_metrics: int, seen: dict | None = None) -> dict | None:
+    """A run that is mid-training (status running, at least ``min_metrics`` metric rows, and 2 more than
+    ``seen[run_id]`` when given: progress since then), or None. Sets ``r["n_metrics"]``."""
     try:
         st = _poll_store(url)
     except StoreError:
         return None
     try:
         for r in st.list_runs(status="running"):
-            if len(st.metrics(r["id"])) >= min_metrics:
+            n = len(st.metrics(r["id"]))
+            if n >= max(min_metrics, (seen or {}).get(r["id"], -2) + 2):
+                r["n_metrics"] = n
                 return r
     except StoreError:
         return None
@@ -155,17 +158,13 @@ def pg_outage_trial(pg: PgServer, folder: Path, ref: dict, *, outages: int = 1, 
     url = pg.new_database()
     spec = write_spec(folder, scale)
     proc, _, err = _sweep(spec, url, folder, _env(SCALINGLAB_STORE_RETRY_S="120"), "sweep")
-    injected, seen = 0, set()
+    injected, seen = 0, {}
     try:
-        for i in range(outages):
-            def fresh_point() -> dict | None:
-                r = _running_with_metrics(url, 2)
-                return r if r is not None and (r["id"], len(seen)) not in seen else None
-
-            victim = _wait_for(fresh_point, "a run mid-training", proc)
+        for i in range(outages):  # each outage after the sweep wrote again since the last one (distinct faults)
+            victim = _wait_for(lambda: _running_with_metrics(url, 2, seen), "a run mid-training", proc)
             if victim is None:
                 break
-            seen.add((victim["id"], len(seen)))
+            seen[victim["id"]] = victim["n_metrics"]
             pg.halt(modes[i % len(modes)])
             injected += proc.poll() is None
             time.sleep(outage_s)
