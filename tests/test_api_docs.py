@@ -122,7 +122,7 @@ def test_walk_finds_the_api():
     """Guard against the walk silently finding nothing (e.g. a module no longer importable)."""
     names = {q for _, q, _, _ in _public_api()}
     assert len(names) > 300
-    for expected in ("scalinglab.flops.training_flops", "scalinglab.data.RunTable.filter",
+    for expected in ("scalinglab.flops.training_flops", "scalinglab.data.table.RunTable.filter",
                      "scalinglab.store.Store.get_run", "scalinglab.plan.allocation.plan"):
         assert expected in names
 

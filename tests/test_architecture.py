@@ -203,8 +203,10 @@ def test_no_import_cycles_in_fit_and_plan(graph):
 
 
 @pytest.mark.parametrize("module, line, expected", [
-    ("scalinglab.data", "from .runner import train", "scalinglab.data imports scalinglab.runner.train: data never "
-                                                     "imports runner"),
+    ("scalinglab.data", "from scalinglab.runner import train",
+     "scalinglab.data imports scalinglab.runner.train: data never imports runner"),
+    ("scalinglab.data.load", "from ..runner import train",
+     "scalinglab.data.load imports scalinglab.runner.train: data never imports runner"),
     ("scalinglab.fit._api", "from ..plan import allocation",
      "scalinglab.fit._api imports scalinglab.plan.allocation: fit never imports plan"),
     ("scalinglab.laws._base", "import scalinglab.report.html",

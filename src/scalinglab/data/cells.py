@@ -1,0 +1,153 @@
+"""Cell conversion and checks: columns to float64 (unit strings such as ``70B`` parsed once per distinct
+string) and the reason each bad cell is bad.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .._errors import UnitError
+from ..units import parse_quantity
+from .schema import _MAY_BE_EMPTY
+
+
+def _as_arrow(col: Any) -> pa.ChunkedArray:
+    if isinstance(col, pa.ChunkedArray):
+        return col
+    if isinstance(col, pa.Array):
+        return pa.chunked_array([col])
+    series: pd.Series = col
+    try:
+        arr = pa.array(series, from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):  # mixed objects; ints beyond int64
+        arr = pa.array([_cell_text(v) for v in series], type=pa.string())
+    return pa.chunked_array([arr])
+
+
+def _cell_text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return str(value)
+    if isinstance(value, int | float | np.number):
+        return repr(float(value))
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _to_pandas(col: Any) -> pd.Series:
+    if isinstance(col, pd.Series):
+        return col.reset_index(drop=True)
+    return _as_arrow(col).to_pandas()
+
+
+def _parse_count(text: str) -> float:
+    try:
+        return parse_quantity(text)
+    except UnitError as exc:
+        raise ValueError(str(exc).removeprefix("value: ")) from None
+    except (ValueError, ArithmeticError):
+        raise ValueError(f"cannot parse {text!r} as a number") from None
+
+
+def _parse_plain(text: str) -> float:
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise ValueError(f"not a number: {text!r}") from None
+
+
+@dataclass
+class _Floats:
+    values: np.ndarray  # float64, NaN where missing or unparsable
+    missing: np.ndarray | None  # empty cells (nulls)
+    failed: np.ndarray | None  # text that is not a number
+    why: Callable[[int], str] = lambda i: "not a number"
+
+
+def _floats(col: Any, counts: bool) -> _Floats:
+    """Convert one column to float64: numeric columns directly, text through the unit-string parser, once
+    per distinct string."""
+    arr = _as_arrow(col)
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        arr, t = arr.cast(t.value_type), t.value_type
+    missing = arr.is_null().to_numpy(zero_copy_only=False) if arr.null_count else None
+    if pa.types.is_null(t):
+        return _Floats(np.full(len(arr), np.nan), np.ones(len(arr), bool), None)
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        values = pc.cast(arr, pa.float64(), safe=False)
+        if values.null_count:
+            values = pc.fill_null(values, np.nan)
+        return _Floats(np.asarray(values.to_numpy(), dtype=np.float64), missing, None)
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        try:
+            arr = pc.cast(arr, pa.string())
+        except pa.ArrowException:
+            arr = pa.chunked_array([pa.array([_cell_text(v) for v in arr.to_pylist()], type=pa.string())])
+    else:
+        try:  # fast path: every string is a plain number
+            values = pc.cast(arr, pa.float64())
+            if values.null_count:
+                values = pc.fill_null(values, np.nan)
+            return _Floats(np.asarray(values.to_numpy(), dtype=np.float64), missing, None)
+        except pa.ArrowException:
+            pass
+    encoded = pc.dictionary_encode(arr.combine_chunks())
+    uniques = encoded.dictionary.to_pylist()
+    parse = _parse_count if counts else _parse_plain
+    unique_values = np.full(len(uniques) + 1, np.nan)  # last slot: null cells
+    unique_failed = np.zeros(len(uniques) + 1, bool)
+    reasons: list[str] = [""] * (len(uniques) + 1)
+    for k, text in enumerate(uniques):
+        try:
+            unique_values[k] = parse(text)
+        except ValueError as exc:
+            unique_failed[k], reasons[k] = True, str(exc)
+    codes = encoded.indices.fill_null(len(uniques)).to_numpy(zero_copy_only=False).astype(np.int64)
+    failed = unique_failed[codes]
+    return _Floats(unique_values[codes], missing, failed if failed.any() else None,
+                   lambda i: reasons[codes[i]])
+
+
+def _check_numeric(fl: _Floats, target: str, positive_loss: bool) -> np.ndarray:
+    """Boolean mask of the bad cells of canonical numeric column ``target``."""
+    v = fl.values
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(v)
+        if target == "loss":
+            if positive_loss:
+                ok &= v > 0
+        elif target == "step":
+            ok &= (v >= 0) & (np.floor(v) == v) & (v < 2.0**63)  # stored as int64
+        else:
+            ok &= v > 0
+    if target in _MAY_BE_EMPTY and fl.missing is not None:
+        ok |= fl.missing
+    return ~ok
+
+
+def _reason(fl: _Floats, i: int, target: str) -> str:
+    if fl.missing is not None and fl.missing[i]:
+        return "empty cell; a value is required"
+    if fl.failed is not None and fl.failed[i]:
+        return fl.why(i)
+    v = float(fl.values[i])
+    if math.isnan(v):
+        return "value is NaN"
+    if math.isinf(v):
+        return f"value is {'-' if v < 0 else ''}inf; must be finite"
+    if target == "step":
+        return f"step must be a whole number >= 0 and < 2^63 (got {v:g})"
+    if target == "loss":
+        return f"loss must be > 0 for log-space fits (got {v:g}); pass positive_loss=False to allow it"
+    return f"{target} must be > 0 (got {v:g})"

@@ -1,0 +1,183 @@
+"""Duplicate detection: rows keyed on every identifying column present; exact duplicate rows and two values
+for one checkpoint of a run are errors, replicate runs of one configuration are kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .._errors import DataError
+from .cells import _as_arrow, _to_pandas
+from .problems import _error
+from .schema import CANONICAL_COLUMNS, MAX_PROBLEMS, _norm
+
+__all__ = ["identifying_columns", "configuration_columns"]
+
+
+def _block_codes(col: Any) -> tuple[np.ndarray, int] | None:
+    """Codes for a text column whose equal values sit in contiguous blocks (a log grouped by run), found
+    with O(n) neighbour comparisons instead of hashing; None when the values are not so grouped."""
+    arr = _as_arrow(col)
+    n = len(arr)
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.cast(arr.type.value_type)
+    if n < 2 or arr.null_count:
+        return None
+    changed = pc.not_equal(arr.slice(1), arr.slice(0, n - 1))
+    changed = np.asarray(changed.to_numpy(zero_copy_only=False), dtype=bool)
+    starts = np.concatenate([[0], np.flatnonzero(changed) + 1])
+    if len(pc.unique(arr.take(pa.array(starts)))) != len(starts):
+        return None
+    code = np.zeros(n, dtype=np.int64)
+    code[1:] = np.cumsum(changed, dtype=np.int64)
+    return code, len(starts)
+
+
+def _key_codes(values: Sequence[Any]) -> np.ndarray:
+    """One int64 code per row for the tuple of ``values`` columns; ordered where the columns are sorted."""
+    code: np.ndarray | None = None
+    size = 1
+    for v in values:
+        if isinstance(v, np.ndarray) and v.dtype.kind in "fiu" and len(v):
+            lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
+            integral = v.dtype.kind in "iu" or bool(np.all(np.mod(v, 1) == 0))
+            if integral and hi - lo < 4 * len(v) + 16:  # dense integers (steps): the value is the code
+                c, k = (v - lo).astype(np.int64, copy=False), int(hi - lo) + 1
+            else:
+                c, uniq = pd.factorize(v, sort=True)
+                c, k = c.astype(np.int64, copy=False) + 1, len(uniq) + 1
+        else:
+            blocks = _block_codes(v) if isinstance(v, pa.ChunkedArray | pa.Array | pd.Series) else None
+            if blocks is not None:
+                c, k = blocks
+            else:
+                c, uniq = pd.factorize(_to_pandas(v) if not isinstance(v, pd.Series) else v, sort=False)
+                c, k = c.astype(np.int64, copy=False) + 1, len(uniq) + 1  # -1 (missing) becomes 0
+        if code is None:
+            code, size = c, k
+            continue
+        if size * k >= 2**62:
+            code, uniq = pd.factorize(code, sort=True)
+            size = len(uniq)
+        code *= k
+        code += c
+        size *= k
+    assert code is not None
+    return code
+
+
+def _same(a: Any, b: Any) -> np.ndarray:
+    a = a.to_numpy() if isinstance(a, pd.Series) else a
+    b = b.to_numpy() if isinstance(b, pd.Series) else b
+    with np.errstate(invalid="ignore"):
+        eq = np.asarray(a == b, dtype=bool)
+    return eq | (np.asarray(pd.isna(a), bool) & np.asarray(pd.isna(b), bool))
+
+
+def _take(v: Any, idx: np.ndarray) -> Any:
+    return v.iloc[idx].reset_index(drop=True) if isinstance(v, pd.Series) else v[idx]
+
+
+#: Canonical columns that identify a run (rather than measure it), in key order. ``flops`` identifies only
+#: when ``params`` or ``tokens`` is absent (otherwise it is a function of them).
+_ID_CANONICAL = ("run_id", "dataset", "unique_tokens", "params", "tokens", "flops", "step")
+
+#: Numeric extra columns whose (normalised) name marks them as tags of a run rather than measurements.
+_TAG_NAME = re.compile(r"(^|_)(seed|seeds|lr|learning_rate|batch_size|bs|width|depth|layers|n_layers?|num_layers|"
+                       r"d_model|hidden_size|heads|n_heads?|epochs?|repeats?|warmup\w*|weight_decay|wd|"
+                       r"vocab_size|seq_len|context_length|tag|config|arch|architecture|variant|shape)($|_)")
+
+
+def identifying_columns(columns: Mapping[str, Any] | pd.DataFrame) -> list[str]:
+    """Columns that identify a run or checkpoint rather than measure it, in key order.
+
+    These are the canonical ``run_id``, ``dataset``, ``unique_tokens``, ``params``, ``tokens`` and ``step``
+    (``flops`` only when ``params`` or ``tokens`` is missing), then every other column that holds text,
+    categories or booleans (tags such as ``optimizer``), and numeric columns named like a tag (``seed``,
+    ``lr``, ``batch_size``, ``n_layers``, ``d_model``, ...). Numeric columns with other names (``loss``,
+    accuracies, ...) are measurements. ``columns`` maps column name to values (arrays or Series).
+    """
+    names = [str(c) for c in columns]
+    ids = [c for c in _ID_CANONICAL if c in names]
+    if "flops" in ids and {"params", "tokens"} <= set(ids):
+        ids.remove("flops")
+    for c in names:
+        if c in CANONICAL_COLUMNS or c == "loss":
+            continue
+        v = columns[c]
+        numeric = (isinstance(v, np.ndarray) and v.dtype.kind in "fiu") or (
+            isinstance(v, pd.Series) and pd.api.types.is_numeric_dtype(v) and not pd.api.types.is_bool_dtype(v))
+        if not numeric or _TAG_NAME.search(_norm(c)):
+            ids.append(c)
+    return ids
+
+
+def configuration_columns(columns: Mapping[str, Any] | pd.DataFrame) -> list[str]:
+    """The :func:`identifying_columns` that describe a configuration (all but ``run_id``): rows equal on
+    these and different in loss are replicate runs. Empty when no scale column (``params``, ``tokens``,
+    ``flops``) is present, since equal tags alone do not make two runs replicates."""
+    ids = [c for c in identifying_columns(columns) if c != "run_id"]
+    return ids if set(ids) & {"params", "tokens", "flops"} else []
+
+
+def _duplicates(cols: dict[str, Any], orig: Mapping[str, str], rows: np.ndarray, file: str,
+                drop: bool, arrow: Mapping[str, Any]) -> tuple[np.ndarray | None, list[DataError], int]:
+    """Find duplicate rows. Returns (rows to keep or None, problems, number of problems).
+
+    Rows are keyed on every identifying column present (:func:`identifying_columns`). Rows equal in every
+    column are exact duplicates (an error unless ``drop``). With a ``run_id`` column, two rows of one run
+    with the same key but different values are an error (a checkpoint logged twice). Without one, rows with
+    the same key that differ in loss are replicate runs of one configuration and are kept: they are the best
+    noise estimate there is, and the fit uses them.
+    """
+    n = len(rows)
+    if n < 2:
+        return None, [], 0
+    key = identifying_columns(cols)
+    by_run = "run_id" in key
+    if by_run and "step" in key:  # a run's tokens/flops are set by its step
+        key = [c for c in key if c not in ("tokens", "flops")]
+    if key:
+        code = _key_codes([arrow.get(c, cols[c]) for c in key])
+    else:  # no identifying columns: only exact duplicate rows are errors
+        code = pd.util.hash_pandas_object(pd.DataFrame(cols), index=False).to_numpy().view(np.int64)
+    if bool(np.all(code[1:] > code[:-1])):  # sorted and unique: the common case for logs, O(n)
+        return None, [], 0
+    dup = pd.Index(code).duplicated(keep="first")
+    if not dup.any():
+        return None, [], 0
+    idx = np.flatnonzero(dup)
+    uniq, first_idx = np.unique(code, return_index=True)
+    first = first_idx[np.searchsorted(uniq, code[idx])]
+    exact = np.ones(len(idx), bool)
+    for v in cols.values():
+        exact &= _same(_take(v, idx), _take(v, first))
+    key_text = ", ".join(key) if key else "all columns"
+    anchor = next((c for c in ("step", "tokens") if c in key), key[-1] if key else None)
+    where = orig.get(anchor, anchor) if anchor else None
+    problems: list[DataError] = []
+    keep = None
+    if drop and exact.any():
+        keep = np.ones(n, bool)
+        keep[idx[exact]] = False
+    count = 0
+    for j, (i, f) in enumerate(zip(idx.tolist(), first.tolist(), strict=True)):
+        if exact[j]:
+            if drop:
+                continue
+            reason = f"exact duplicate of row {rows[f]}; pass drop_duplicates=True to drop such rows"
+        elif by_run:
+            reason = f"duplicate run: same {key_text} as row {rows[f]}"
+        else:
+            continue  # same configuration, other values: a replicate run, kept
+        count += 1
+        if len(problems) < MAX_PROBLEMS:
+            problems.append(_error(reason, file, row=int(rows[i]), column=where))
+    return keep, problems, count

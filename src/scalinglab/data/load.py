@@ -1,0 +1,229 @@
+"""`load_runs`, the one validation gate: read (`readers`), map column names (`schema`), convert and check
+every cell (`cells`), derive a missing ``flops``/``tokens``/``params`` (C = 6·N·D), find duplicates
+(`duplicates`) and build the `RunTable` (`table`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .._errors import InputError
+from .cells import _as_arrow, _check_numeric, _floats, _reason, _to_pandas
+from .duplicates import _duplicates, _take
+from .problems import _collected, _error
+from .readers import _from_pandas, _Raw, _read_any
+from .schema import (
+    _ALIASES,
+    _NUMERIC,
+    CANONICAL_COLUMNS,
+    COLUMN_ALIASES,
+    FLOPS_CONVENTIONS,
+    MAX_PROBLEMS,
+    _norm,
+)
+from .table import RunTable
+
+__all__ = ["load_runs"]
+
+
+def _map_columns(names: list[str], explicit: Mapping[str, str | None] | None, file: str) -> list[str | None]:
+    """Target name of every input column (None drops it). Raises on ambiguous or duplicated names."""
+    explicit = dict(explicit or {})
+    problems = []
+    for key in explicit:
+        if key not in names:
+            problems.append(_error(f"columns= maps {key!r}, which is not a column here (found: "
+                                   f"{', '.join(map(repr, names))}); it maps input names to canonical "
+                                   "names, e.g. {'my_n': 'params'}", file, column=key))
+    claimed = {v for v in explicit.values() if v is not None}
+    targets: list[str | None] = []
+    for n in names:
+        if n in explicit:
+            targets.append(explicit[n])
+            continue
+        alias = COLUMN_ALIASES.get(_norm(n))
+        targets.append(alias if alias is not None and alias not in claimed else n)
+    first: dict[str, int] = {}
+    for j, n in enumerate(names):
+        if n in first:
+            problems.append(_error(f"duplicate column name {n!r} in the header (columns {first[n] + 1} and "
+                                   f"{j + 1})", file, column=n))
+        else:
+            first[n] = j
+    sources: dict[str, list[str]] = defaultdict(list)
+    for n, t in zip(names, targets, strict=True):
+        if t is not None and n not in sources[t]:
+            sources[t].append(n)
+    for t, ns in sources.items():
+        if len(ns) > 1:
+            keep = ns[-1]
+            choice = ", ".join([f"{keep!r}: {t!r}"] + [f"{n!r}: None" for n in ns[:-1]])
+            problems.append(_error(f"columns {' and '.join(map(repr, ns))} {'both' if len(ns) == 2 else 'all'} mean {t!r}; choose one with "
+                                   f"columns={{{choice}}} (None drops a column)", file, column=ns[1]))
+    if problems:
+        raise _collected(problems, file)
+    return targets
+
+
+def _canonical_convention(name: str | None) -> str | None:
+    if name is None:
+        return None
+    for known in FLOPS_CONVENTIONS:
+        if str(name).strip().upper() == known:
+            return known
+    return str(name)
+
+
+def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Sequence[str],
+           flops_convention: str | None, positive_loss: bool, drop_duplicates: bool) -> RunTable:
+    file = raw.file
+    targets = _map_columns(raw.names, columns, file)
+    order = {n: j for j, n in enumerate(raw.names)}
+    cols_in = list(raw.columns)
+    n = raw.n_rows
+    rows = raw.rows if raw.rows is not None else np.arange(1, n + 1, dtype=np.int64)
+
+    if raw.blank_rows and n and cols_in:  # blank lines in a CSV: rows with every cell empty
+        blank = None
+        for col in cols_in:
+            isnull = _as_arrow(col).is_null()
+            blank = isnull if blank is None else pc.and_(blank, isnull)
+        blank_np = np.asarray(blank.to_numpy(zero_copy_only=False), bool)
+        if blank_np.any():
+            keep = pa.array(~blank_np)
+            cols_in = [_as_arrow(c).filter(keep) for c in cols_in]
+            rows, n = rows[~blank_np], int((~blank_np).sum())
+
+    problems = list(raw.problems)
+    total = len(problems)
+    if n == 0 and not problems:
+        if raw.kind == "file":
+            raise _error("no data rows (the file has a header only)" if raw.names else "file is empty", file)
+        raise _error("the table has no rows", file)
+
+    out: dict[str, Any] = {}
+    keys_arrow: dict[str, Any] = {}
+    orig: dict[str, str] = {}
+    for name, target, col in zip(raw.names, targets, cols_in, strict=True):
+        if target is None or target in out:
+            continue
+        orig[target] = name
+        if target in _NUMERIC:
+            fl = _floats(col, counts=target != "loss")
+            bad = _check_numeric(fl, target, positive_loss)
+            n_bad = int(np.count_nonzero(bad))
+            if n_bad:
+                total += n_bad
+                for i in np.flatnonzero(bad)[:MAX_PROBLEMS].tolist():
+                    problems.append(_error(_reason(fl, i, target), file, row=int(rows[i]), column=name))
+            out[target] = fl.values
+        else:
+            out[target] = _to_pandas(col)
+            if target in ("run_id", "dataset"):
+                keys_arrow[target] = col
+
+    convention = _canonical_convention(flops_convention)
+    if raw.meta.get("flops_convention") and convention == "6ND":
+        convention = raw.meta["flops_convention"]  # the file records its own convention
+    derived = {c for c in raw.meta.get("derived", []) if c in out}
+    missing_trio = [c for c in ("params", "tokens", "flops") if c not in out]
+    if len(missing_trio) == 1:
+        factor = FLOPS_CONVENTIONS.get(convention or "")
+        if factor is None:
+            raise InputError(f"cannot derive {missing_trio[0]!r} under flops_convention={flops_convention!r}: "
+                             f"derivation needs a fixed per-parameter-token factor ({', '.join(FLOPS_CONVENTIONS)}"
+                             f"); give the {missing_trio[0]} column explicitly")
+        with np.errstate(all="ignore"):
+            if "flops" not in out:
+                out["flops"] = factor * out["params"] * out["tokens"]
+            elif "tokens" not in out:
+                out["tokens"] = out["flops"] / (factor * out["params"])
+            else:
+                out["params"] = out["flops"] / (factor * out["tokens"])
+        derived.add(missing_trio[0])
+    if "flops" not in out:
+        convention = None
+
+    for c in required:
+        if c not in out:
+            accepted = ", ".join(_ALIASES.get(c, (c,))[:6])
+            total += 1
+            problems.append(_error(f"missing required column {c!r} (found: {', '.join(map(repr, raw.names))}; "
+                                   f"accepted names: {accepted}, ...)", file, column=c))
+    if not total and n:
+        keep, dup_problems, n_dup = _duplicates(out, orig, rows, file, drop_duplicates, keys_arrow)
+        problems += dup_problems
+        total += n_dup
+        if keep is not None:
+            out = {k: _take(v, np.flatnonzero(keep)) for k, v in out.items()}
+            rows = rows[keep]
+    if total:
+        raise _collected(problems, file, total, order)
+
+    if "step" in out:
+        out["step"] = out["step"].astype(np.int64)
+    ordered = [c for c in CANONICAL_COLUMNS if c in out] + [c for c in out if c not in CANONICAL_COLUMNS]
+    df = pd.DataFrame({c: out[c] for c in ordered}, copy=False)  # no block consolidation: no copy
+    column_map = {orig[c]: c for c in ordered if c in orig and orig[c] != c}
+    return RunTable(df, source=file, flops_convention=convention, derived=frozenset(derived),
+                    column_map=column_map, source_rows=rows)
+
+
+def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
+              required: Sequence[str] = ("loss",), flops_convention: str = "6ND",
+              source_name: str | None = None, positive_loss: bool = True,
+              drop_duplicates: bool = False) -> RunTable:
+    """Load and validate a run table; the one gate where runs enter scalinglab.
+
+    Parameters
+    ----------
+    source
+        A path (``.csv``, ``.tsv``, ``.parquet``, ``.feather``, ``.jsonl``/``.ndjson``, ``.json``; optionally
+        ``.gz``-compressed), a pandas or polars DataFrame, a pyarrow Table, a dict of equal-length arrays,
+        or a :class:`RunTable` (returned as it is when it already has the ``required`` columns).
+    columns
+        Explicit renames ``{input column: canonical name}`` that take precedence over the built-in aliases;
+        map a column to ``None`` to drop it (e.g. ``{"val_loss": "loss", "loss": None}``).
+    required
+        Canonical columns that must be present (after derivation). Default: ``("loss",)``.
+    flops_convention
+        How the ``flops`` column counts FLOPs. When ``flops`` (or ``tokens``/``params``) is missing it is
+        derived as C = 6·N·D, which needs ``"6ND"``. A Parquet file written by :meth:`RunTable.to_parquet`
+        records its own convention, which wins over the default.
+    source_name
+        Name used for the source in errors and provenance (default: the path, or ``<DataFrame>``).
+    positive_loss
+        Require loss > 0 (fits work on log-loss). Set False for metrics that may be zero or negative.
+    drop_duplicates
+        Drop rows that exactly repeat an earlier row instead of reporting them. Rows are keyed on every
+        identifying column present (:func:`identifying_columns`: ``run_id``, ``dataset``, ``unique_tokens``,
+        ``params``, ``tokens``, ``step``, tags such as ``seed``); rows with the same key that differ in loss
+        are replicate runs and are kept (see :meth:`RunTable.replicates`), except within one ``run_id``,
+        where they are an error.
+
+    Raises
+    ------
+    DataError
+        With one entry in ``.problems`` per bad cell (``FILE:ROW:COLUMN: reason``; ROW is the 1-based data
+        row, COLUMN the name as in the source), listing every problem found.
+    """
+    if isinstance(source, RunTable):
+        if columns is None and all(c in source.columns for c in required) and not drop_duplicates:
+            return source
+        again = _build(_from_pandas(source.df, source_name or source.source), columns=columns,
+                       required=tuple(required), flops_convention=source.flops_convention or flops_convention,
+                       positive_loss=positive_loss, drop_duplicates=drop_duplicates)
+        return again._with(derived=source.derived | again.derived,
+                           source_rows=source.source_rows[again.source_rows - 1])
+    if columns is not None and not isinstance(columns, Mapping):
+        raise InputError("columns= must be a mapping {input column: canonical name or None}")
+    raw = _read_any(source, source_name)
+    return _build(raw, columns=columns, required=tuple(required), flops_convention=flops_convention,
+                  positive_loss=positive_loss, drop_duplicates=drop_duplicates)

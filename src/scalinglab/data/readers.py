@@ -1,0 +1,299 @@
+"""Readers: every source (CSV/TSV, Parquet, Feather, JSON Lines, JSON, pandas/polars frames, pyarrow tables,
+dicts of arrays) becomes a `_Raw`: the column names as the user wrote them, columnar data and source row
+numbers. No validation happens here (see `scalinglab.data.load`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .._errors import DataError, InputError
+from .encoding import _decode_binary_columns, _decode_text, _header_names, _replace_bad_utf8
+from .problems import _collected, _error
+from .schema import _META_KEY
+
+
+@dataclass
+class _Raw:
+    file: str
+    names: list[str]
+    columns: list[Any]  # pa.ChunkedArray | pa.Array | pd.Series, one per name
+    n_rows: int
+    rows: np.ndarray | None = None  # 1-based source row of each table row; None means 1..n_rows
+    problems: list[DataError] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+    blank_rows: bool = False  # all-empty rows are blank lines to skip (CSV)
+    kind: str = "file"
+
+    def row_of(self, i: int) -> int:
+        return int(self.rows[i]) if self.rows is not None else i + 1
+
+
+_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
+            ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".feather": "feather",
+            ".arrow": "feather", ".ipc": "feather"}
+
+_COMPRESSION = {".gz", ".bz2", ".zst", ".lz4"}
+
+
+def _read_any(source: Any, name: str | None) -> _Raw:
+    if isinstance(source, str | os.PathLike):
+        return _read_path(Path(source), name or os.fspath(source))
+    module = type(source).__module__ or ""
+    if module.startswith("polars"):
+        if not hasattr(source, "to_arrow") and hasattr(source, "collect"):  # LazyFrame
+            source = source.collect()
+        name = name or "<polars.DataFrame>"
+        if any("\x00" in str(c) for c in source.columns):  # polars' Arrow export panics on NUL in names
+            return _from_mapping(source.to_dict(as_series=False), name)
+        return _from_arrow(source.to_arrow(), name, kind="frame")
+    if isinstance(source, pd.DataFrame):
+        return _from_pandas(source, name or "<DataFrame>")
+    if isinstance(source, pa.RecordBatch):
+        source = pa.Table.from_batches([source])
+    if isinstance(source, pa.Table):
+        return _from_arrow(source, name or "<pyarrow.Table>", kind="frame")
+    if isinstance(source, Mapping):
+        return _from_mapping(source, name or "<dict>")
+    raise InputError(f"load_runs: cannot read a {type(source).__name__}; give a file path (CSV, TSV, Parquet, "
+                     "JSONL, JSON), a pandas or polars DataFrame, a dict of arrays or a RunTable")
+
+
+def _read_path(path: Path, file: str) -> _Raw:
+    if not path.exists():
+        raise _error("no such file", file)
+    if path.is_dir():
+        raise _error("is a directory, not a run table file", file)
+    suffixes = [s.lower() for s in path.suffixes]
+    while suffixes and suffixes[-1] in _COMPRESSION:
+        suffixes.pop()
+    fmt = _FORMATS.get(suffixes[-1] if suffixes else "")
+    if fmt is None:
+        raise _error(f"unknown file type {path.suffix or '(no extension)'!r}; use one of "
+                     f"{', '.join(sorted(_FORMATS))}", file)
+    try:
+        if fmt in ("parquet", "feather"):
+            return _read_columnar(path, file, fmt)
+        with pa.input_stream(str(path), compression="detect") as stream:
+            data = stream.read()
+    except (pa.ArrowException, OSError) as exc:
+        raise _error(f"cannot read the file: {exc}", file) from None
+    if fmt in ("csv", "tsv"):
+        return _read_csv(data, file, "\t" if fmt == "tsv" else ",")
+    if fmt == "jsonl":
+        return _read_jsonl(data, file)
+    return _read_json(data, file)
+
+
+def _read_columnar(path: Path, file: str, fmt: str) -> _Raw:
+    if path.stat().st_size == 0:
+        raise _error("file is empty", file)
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(str(path))
+        else:
+            import pyarrow.feather as feather
+
+            table = feather.read_table(str(path))
+    except (pa.ArrowException, OSError) as exc:
+        what = "Parquet" if fmt == "parquet" else "Feather/Arrow"
+        raise _error(f"not a readable {what} file ({exc})", file) from None
+    raw = _from_arrow(table, file, kind="file")
+    meta = (table.schema.metadata or {}).get(_META_KEY)
+    if meta:
+        try:
+            raw.meta = json.loads(meta)
+        except ValueError:
+            raw.meta = {}
+    return raw
+
+
+def _read_csv(data: bytes, file: str, delimiter: str) -> _Raw:
+    import pyarrow.csv as pacsv
+
+    data = _decode_text(data, file)
+    if not data.strip():
+        raise _error("file is empty", file)
+    header = re.split(rb"\r\n|\r|\n", data, maxsplit=1)[0]
+    try:
+        header.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _error(f"header line has bytes that are not UTF-8 ({header[exc.start:exc.end]!r}); save the "
+                     "file as UTF-8", file) from None
+    data, bad_bytes = _replace_bad_utf8(data, file, delimiter)
+    forced: dict[str, pa.DataType] = {}
+    threads = True
+    for _ in range(2 * len(_header_names(data, delimiter)) + 3):
+        invalid: list[tuple[int | None, int, int, str]] = []
+
+        def handler(row: Any, invalid: list = invalid) -> str:
+            invalid.append((row.number, row.expected_columns, row.actual_columns, row.text))
+            return "skip"
+
+        try:
+            table = pacsv.read_csv(
+                io.BytesIO(data),
+                read_options=pacsv.ReadOptions(use_threads=threads),
+                parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False,
+                                                 invalid_row_handler=handler),
+                convert_options=pacsv.ConvertOptions(column_types=forced, strings_can_be_null=True),
+            )
+        except pa.ArrowInvalid as exc:
+            msg = str(exc)
+            m = re.search(r"In CSV column #(\d+)", msg)
+            names = _header_names(data, delimiter)
+            if m and "conversion error" in msg and int(m[1]) < len(names):
+                col = names[int(m[1])]
+                if col not in forced:  # inferred a number from the first block; read it as text
+                    forced[col] = pa.string()
+                    continue
+                if forced[col] == pa.string():  # not even text: undecodable bytes
+                    forced[col] = pa.binary()
+                    continue
+            raise _error(f"cannot parse as {'TSV' if delimiter == chr(9) else 'CSV'}: {msg}", file) from None
+        except (pa.ArrowException, UnicodeError, ValueError) as exc:
+            raise _error(f"cannot parse as CSV: {exc}", file) from None
+        if invalid and any(number is None for number, *_ in invalid):
+            threads = False  # row numbers are only known to a single-threaded reader
+            continue
+        break
+    else:  # pragma: no cover - the loop always breaks or raises
+        raise _error("cannot parse as CSV", file)
+
+    problems: list[DataError] = list(bad_bytes)
+    rows = None
+    if invalid:
+        skipped = {int(number) - 1 for number, *_ in invalid}
+        total = table.num_rows + len(skipped)
+        kept = np.ones(total, dtype=bool)
+        kept[np.fromiter(skipped, dtype=np.int64, count=len(skipped)) - 1] = False
+        rows = np.flatnonzero(kept).astype(np.int64) + 1
+        names = [str(n) for n in table.column_names]
+        for number, expected, actual, text in invalid:
+            column = names[actual] if actual < len(names) else (names[-1] if names else None)
+            tail = f"{column!r} is missing" if actual < expected else f"extra field(s) after {column!r}"
+            problems.append(_error(f"row has {actual} field{'s' if actual != 1 else ''} but the header has "
+                                   f"{expected} ({tail}): {text[:80]!r}", file, row=int(number) - 1,
+                                   column=column))
+    raw = _from_arrow(table, file, kind="file")
+    raw.rows, raw.problems, raw.blank_rows = rows, problems, True
+    _decode_binary_columns(raw)
+    return raw
+
+
+def _read_jsonl(data: bytes, file: str) -> _Raw:
+    import pyarrow.json as pajson
+
+    data = _decode_text(data, file)
+    if not data.strip():
+        raise _error("file is empty", file)
+    lines = data.split(b"\n")
+    if all(line.strip() for line in lines[:-1]) and lines[0].lstrip().startswith(b"{"):
+        try:  # fast path: one JSON object per line, consistent types
+            table = pajson.read_json(io.BytesIO(data))
+            return _from_arrow(table, file, kind="file")
+        except (pa.ArrowException, UnicodeError, ValueError):
+            pass
+    records, rows, problems = [], [], []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except UnicodeDecodeError as exc:
+            problems.append(_error(f"bytes that are not UTF-8 ({line[exc.start:exc.end]!r})", file, row=lineno))
+            continue
+        except ValueError as exc:
+            problems.append(_error(f"invalid JSON: {exc}", file, row=lineno))
+            continue
+        if not isinstance(obj, dict):
+            problems.append(_error(f"expected a JSON object per line, got {type(obj).__name__}", file,
+                                   row=lineno))
+            continue
+        records.append(obj)
+        rows.append(lineno)
+    raw = _from_pandas(pd.DataFrame.from_records(records) if records else pd.DataFrame(), file)
+    raw.rows, raw.problems, raw.kind = np.asarray(rows, dtype=np.int64), problems, "file"
+    return raw
+
+
+def _read_json(data: bytes, file: str) -> _Raw:
+    data = _decode_text(data, file)
+    if not data.strip():
+        raise _error("file is empty", file)
+    try:
+        obj = json.loads(data)
+    except UnicodeDecodeError as exc:
+        raise _error(f"bytes that are not UTF-8 at byte {exc.start}; save the file as UTF-8", file) from None
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":  # several objects, one per line: JSON Lines named .json
+            return _read_jsonl(data, file)
+        raise _error(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file) from None
+    if isinstance(obj, dict) and set(obj) >= {"columns", "data"} and isinstance(obj["data"], list):
+        try:  # pandas orient="split"
+            frame = pd.DataFrame(obj["data"], columns=obj["columns"])
+        except (ValueError, TypeError) as exc:
+            raise _error(f"cannot read {{'columns', 'data'}} JSON: {exc}", file) from None
+        raw = _from_pandas(frame, file)
+    elif isinstance(obj, dict) and len(obj) == 1 and isinstance(next(iter(obj.values())), list) and all(
+            isinstance(r, dict) for r in next(iter(obj.values()))):
+        obj = next(iter(obj.values()))  # {"runs": [{...}, ...]}
+        raw = _records(obj, file)
+    elif isinstance(obj, list):
+        raw = _records(obj, file)
+    elif isinstance(obj, dict):
+        raw = _from_mapping(obj, file)
+    else:
+        raise _error(f"expected a list of records or an object of columns, got {type(obj).__name__}", file)
+    raw.kind = "file"
+    return raw
+
+
+def _records(obj: list, file: str) -> _Raw:
+    bad = [i for i, r in enumerate(obj) if not isinstance(r, dict)]
+    if bad:
+        raise _collected([_error(f"expected a JSON object, got {type(obj[i]).__name__}", file, row=i + 1)
+                          for i in bad], file)
+    return _from_pandas(pd.DataFrame.from_records(obj) if obj else pd.DataFrame(), file)
+
+
+def _from_pandas(df: pd.DataFrame, file: str) -> _Raw:
+    names = [str(c) for c in df.columns]
+    cols = [df.iloc[:, j] for j in range(df.shape[1])]
+    return _Raw(file, names, cols, len(df), kind="frame")
+
+
+def _from_arrow(table: pa.Table, file: str, *, kind: str) -> _Raw:
+    cols = []
+    for col in table.columns:
+        if pa.types.is_string_view(col.type):
+            col = col.cast(pa.large_string())
+        cols.append(col)
+    return _Raw(file, [str(n) for n in table.column_names], cols, table.num_rows, kind=kind)
+
+
+def _from_mapping(data: Mapping, file: str) -> _Raw:
+    lengths = {}
+    for key, value in data.items():
+        if isinstance(value, str | bytes) or np.ndim(value) != 1:
+            raise _error(f"column {key!r} is not a one-dimensional array", file, column=str(key))
+        lengths[str(key)] = len(value)
+    if len(set(lengths.values())) > 1:
+        raise _error("columns have different lengths (" + ", ".join(f"{k}: {n}" for k, n in lengths.items())
+                     + ")", file)
+    frame = pd.DataFrame({str(k): (v.reset_index(drop=True) if isinstance(v, pd.Series) else v)
+                          for k, v in data.items()})
+    return _from_pandas(frame.reset_index(drop=True), file)

@@ -1,0 +1,51 @@
+"""The run-table schema: canonical column names, their accepted aliases, FLOP conventions and limits."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["CANONICAL_COLUMNS", "COLUMN_ALIASES", "FLOPS_CONVENTIONS", "MAX_PROBLEMS", "MAX_LISTED"]
+
+
+#: Canonical column names, in the order a loaded table lists them.
+CANONICAL_COLUMNS: tuple[str, ...] = (
+    "params", "tokens", "flops", "loss", "step", "unique_tokens", "dataset", "run_id",
+)
+
+_COUNTS = ("params", "tokens", "flops", "unique_tokens")  # > 0, unit strings allowed
+
+_NUMERIC = (*_COUNTS, "loss", "step")
+
+_MAY_BE_EMPTY = ("unique_tokens",)
+
+#: Conventions under which a missing flops/tokens/params column can be derived: C = factor · N · D.
+FLOPS_CONVENTIONS: dict[str, float] = {"6ND": 6.0}
+
+MAX_PROBLEMS = 1000  # DataError.problems keeps at most this many (the message says how many in all)
+
+MAX_LISTED = 20  # lines listed in the error message
+
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "params": ("params", "param", "n", "n_params", "nparams", "num_params", "n_param", "num_parameters",
+               "n_parameters", "parameters", "parameter_count", "param_count", "model_size", "model_params",
+               "number_of_parameters"),
+    "tokens": ("tokens", "d", "n_tokens", "ntokens", "num_tokens", "train_tokens", "training_tokens",
+               "tokens_seen", "data", "n_train_tokens"),
+    "flops": ("flops", "flop", "c", "compute", "training_flops", "training_flop", "train_flops",
+              "total_flops", "budget", "compute_budget", "flops_budget"),
+    "loss": ("loss", "val_loss", "eval_loss", "test_loss", "valid_loss", "validation_loss", "loss_nats",
+             "final_loss"),
+    "step": ("step", "steps", "iter", "iteration", "global_step", "train_step"),
+    "unique_tokens": ("unique_tokens", "u", "n_unique_tokens", "unique_data", "u_d"),
+    "dataset": ("dataset", "data_set", "corpus"),
+    "run_id": ("run_id", "runid", "run", "run_name"),
+}
+
+#: Accepted column names (lower-cased, punctuation and spaces collapsed to ``_``) → canonical name.
+COLUMN_ALIASES: dict[str, str] = {alias: canon for canon, names in _ALIASES.items() for alias in names}
+
+_META_KEY = b"scalinglab.run_table"
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", str(name).lower()).strip("_")

@@ -1,0 +1,247 @@
+"""`RunTable`: a validated, immutable table of runs in canonical columns."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .._errors import InputError
+from .duplicates import configuration_columns
+from .problems import _error
+from .schema import _META_KEY
+from .writers import _atomic_write
+
+__all__ = ["RunTable"]
+
+
+class RunTable:
+    """A validated, immutable table of runs in canonical columns. Build one with :func:`load_runs`.
+
+    Attributes
+    ----------
+    df : pandas.DataFrame
+        A copy-on-write view: canonical columns first (``params``, ``tokens``, ``flops``, ``loss``, ...),
+        then the source's other columns.
+    source : str
+        The file (or ``<DataFrame>``) the runs came from.
+    flops_convention : str or None
+        How ``flops`` counts FLOPs (``"6ND"`` when derived); None when there is no ``flops`` column.
+    derived : frozenset[str]
+        Columns computed rather than read (``{"flops"}`` when C = 6·N·D was derived).
+    column_map : dict[str, str]
+        Source column name → canonical name, for the columns that were renamed.
+    source_rows : numpy.ndarray
+        The 1-based source row of each row (row 1 = first line after the header).
+    """
+
+    __slots__ = ("_df", "source", "flops_convention", "derived", "column_map", "source_rows", "_frozen")
+
+    def __init__(self, df: pd.DataFrame, *, source: str = "<table>", flops_convention: str | None = None,
+                 derived: frozenset[str] = frozenset(), column_map: Mapping[str, str] | None = None,
+                 source_rows: np.ndarray | None = None):
+        set_ = object.__setattr__
+        set_(self, "_df", df)
+        set_(self, "source", source)
+        set_(self, "flops_convention", flops_convention)
+        set_(self, "derived", frozenset(derived))
+        set_(self, "column_map", dict(column_map or {}))
+        rows = np.arange(1, len(df) + 1, dtype=np.int64) if source_rows is None else np.asarray(source_rows)
+        rows.flags.writeable = False
+        set_(self, "source_rows", rows)
+        set_(self, "_frozen", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"RunTable is immutable; cannot set {name!r} (use filter/subset to make a new one)")
+
+    def _with(self, **changes: Any) -> RunTable:
+        kw = dict(source=self.source, flops_convention=self.flops_convention, derived=self.derived,
+                  column_map=self.column_map, source_rows=self.source_rows)
+        df = changes.pop("df", self._df)
+        kw.update(changes)
+        kw["derived"] = frozenset(kw["derived"]) & frozenset(df.columns)
+        return RunTable(df, **kw)
+
+    # ---- access ------------------------------------------------------------------------------------
+    @property
+    def df(self) -> pd.DataFrame:
+        """The runs as a pandas DataFrame (a cheap copy: changing it does not change the RunTable)."""
+        return self._df.copy(deep=False)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Column names of the table, canonical ones (``params``, ``tokens``, ``flops``, ``loss``, ...) included."""
+        return tuple(str(c) for c in self._df.columns)
+
+    def __len__(self) -> int:
+        return len(self._df)
+
+    def __contains__(self, column: object) -> bool:
+        return column in self._df.columns
+
+    def arrays(self, *cols: str) -> tuple[np.ndarray, ...]:
+        """Read-only numpy arrays of ``cols`` (canonical names, or the source's names for renamed columns).
+
+        >>> N, D, L = runs.arrays("params", "tokens", "loss")  # doctest: +SKIP
+        """
+        result = []
+        for c in cols:
+            name = c if c in self._df.columns else self.column_map.get(c, c)
+            if name not in self._df.columns:
+                raise _error(f"no column {c!r} in the run table (columns: {', '.join(self.columns)})",
+                             self.source, column=c)
+            arr = self._df[name].to_numpy().view()
+            arr.flags.writeable = False  # a read-only view: the table's data cannot be changed through it
+            result.append(arr)
+        return tuple(result)
+
+    # ---- subsets -----------------------------------------------------------------------------------
+    def subset(self, mask: Any) -> RunTable:
+        """A new RunTable with the rows where ``mask`` (boolean array of length ``len(self)``) is true.
+
+        Raises
+        ------
+        InputError
+            If ``mask`` is not a boolean array of length ``len(self)``.
+        """
+        m = np.asarray(mask.to_numpy() if isinstance(mask, pd.Series) else mask)
+        if m.dtype != bool or m.shape != (len(self),):
+            raise InputError(f"subset: mask must be a boolean array of length {len(self)}, got "
+                             f"{m.dtype} with shape {m.shape}")
+        idx = np.flatnonzero(m)
+        return self._with(df=self._df.iloc[idx].reset_index(drop=True), source_rows=self.source_rows[idx])
+
+    def filter(self, mask: Any = None, /, **conditions: Any) -> RunTable:
+        """Rows matching every condition: ``column=value`` (equality), ``column=[a, b]`` (membership),
+        ``column=(lo, hi)`` (inclusive range; None leaves a side open), ``column=callable`` (returns a
+        boolean mask for the column), plus an optional positional boolean mask.
+
+        >>> runs.filter(dataset="c4", params=(1e8, None))  # doctest: +SKIP
+
+        Raises
+        ------
+        InputError
+            If a condition names a column the table does not have.
+        """
+        m = np.ones(len(self), bool) if mask is None else np.asarray(mask, dtype=bool)
+        for col, cond in conditions.items():
+            if col not in self._df.columns:
+                raise InputError(f"filter: no column {col!r} (columns: {', '.join(self.columns)})")
+            s = self._df[col]
+            if callable(cond):
+                part = np.asarray(cond(s), dtype=bool)
+            elif isinstance(cond, tuple) and len(cond) == 2:
+                lo, hi = cond
+                part = np.ones(len(s), bool)
+                if lo is not None:
+                    part &= (s >= lo).to_numpy(bool)
+                if hi is not None:
+                    part &= (s <= hi).to_numpy(bool)
+            elif isinstance(cond, list | set | frozenset | np.ndarray | pd.Series):
+                part = s.isin(list(cond)).to_numpy(bool)
+            else:
+                part = (s == cond).to_numpy(bool)
+            m = m & part
+        return self.subset(m)
+
+    # ---- description -------------------------------------------------------------------------------
+    def ranges(self) -> dict[str, tuple[float, float]]:
+        """(min, max) of every numeric column."""
+        out = {}
+        for c in self._df.columns:
+            s = self._df[c]
+            if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) and len(s):
+                lo, hi = s.min(), s.max()
+                out[str(c)] = (float(lo), float(hi))
+        return out
+
+    def replicates(self) -> dict[str, Any]:
+        """Replicate runs: groups of two or more rows with the same configuration (every identifying column
+        but ``run_id`` equal, see :func:`configuration_columns`), such as several seeds of one (N, D) logged
+        without a seed column. They are kept (a fit uses every row, and their spread is a direct estimate of
+        the noise).
+
+        Returns ``{"groups": number of such groups, "rows": rows in them, "columns": the configuration
+        columns compared}``.
+        """
+        cfg = configuration_columns({c: self._df[c] for c in self._df.columns})
+        if not cfg or len(self) < 2:
+            return {"groups": 0, "rows": 0, "columns": cfg}
+        sizes = self._df.groupby(cfg, dropna=False, sort=False, observed=True).size()
+        many = sizes[sizes > 1]
+        return {"groups": int(len(many)), "rows": int(many.sum()), "columns": cfg}
+
+    def summary(self) -> dict[str, Any]:
+        """Rows, columns, per-column ranges, derived columns, the FLOP convention and the replicate groups
+        (``replicate_groups``, ``replicate_rows``; see :meth:`replicates`), as plain data."""
+        rep = self.replicates()
+        return {
+            "source": self.source,
+            "rows": len(self),
+            "columns": list(self.columns),
+            "ranges": {k: list(v) for k, v in self.ranges().items()},
+            "derived": sorted(self.derived),
+            "flops_convention": self.flops_convention,
+            "column_map": dict(self.column_map),
+            "replicate_groups": rep["groups"],
+            "replicate_rows": rep["rows"],
+        }
+
+    def hash(self) -> str:
+        """A stable SHA-256 of the content (column names, kinds, values in row order, FLOP convention)."""
+        h = hashlib.sha256()
+        h.update(json.dumps({"columns": list(self.columns), "flops_convention": self.flops_convention},
+                            sort_keys=True).encode())
+        for c in self._df.columns:
+            s = self._df[c]
+            if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+                kind = "i" if pd.api.types.is_integer_dtype(s) else "f"
+                arr = s.to_numpy(dtype="<i8" if kind == "i" else "<f8")
+                h.update(kind.encode() + np.ascontiguousarray(arr).tobytes())
+            else:
+                hashed = pd.util.hash_pandas_object(s, index=False).to_numpy()  # same for str/object/category
+                h.update(b"s" + hashed.astype("<u8").tobytes())
+        return h.hexdigest()
+
+    def __repr__(self) -> str:
+        derived = f", derived={sorted(self.derived)}" if self.derived else ""
+        return (f"RunTable(source={self.source!r}, rows={len(self)}, columns={list(self.columns)}, "
+                f"flops_convention={self.flops_convention!r}{derived})")
+
+    def _repr_html_(self) -> str:
+        derived = f"; derived: {', '.join(sorted(self.derived))}" if self.derived else ""
+        head = (f"<p><b>RunTable</b> from <code>{html.escape(str(self.source))}</code>: {len(self)} rows × "
+                f"{len(self.columns)} columns; FLOP convention: "
+                f"{html.escape(str(self.flops_convention))}{html.escape(derived)}</p>")
+        return f"<div class=\"scalinglab-runtable\">{head}{self._df.to_html(max_rows=10, escape=True)}</div>"
+
+    # ---- output ------------------------------------------------------------------------------------
+    def to_csv(self, path: str | os.PathLike) -> Path:
+        """Write the canonical table as CSV (atomically: a temp file beside ``path``, then rename)."""
+        return _atomic_write(path, lambda tmp: self._df.to_csv(tmp, index=False))
+
+    def to_parquet(self, path: str | os.PathLike) -> Path:
+        """Write the canonical table as Parquet (atomically), recording the FLOP convention and which
+        columns were derived so that :func:`load_runs` restores them."""
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(self._df, preserve_index=False)
+        meta = dict(table.schema.metadata or {})
+        meta[_META_KEY] = json.dumps({"flops_convention": self.flops_convention, "derived": sorted(self.derived),
+                                      "source": self.source}).encode()
+        table = table.replace_schema_metadata(meta)
+        return _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+
+    def to_polars(self) -> Any:
+        """The runs as a polars DataFrame (imports polars)."""
+        import polars as pl
+
+        return pl.from_pandas(self._df)
