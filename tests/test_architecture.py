@@ -7,7 +7,8 @@ them and ``cli`` on top. The rules (developers' guide; issue 18 item 4):
 * nothing outside ``cli`` imports ``cli``;
 * ``laws`` and ``fit`` never import ``report`` or ``plan``;
 * only ``runner`` imports ``torch``;
-* no import cycles among the modules inside ``fit/`` and inside ``plan/``.
+* no import cycles among the modules inside ``fit/`` and inside ``plan/`` (none left since the plan
+  kernel moved to ``plan/_optimum.py``).
 
 Every import counts, at module level or inside a function (a lazy import is still a dependency), except those
 under ``if TYPE_CHECKING:``. The graph is built from source text, so a test can check a tree with a
