@@ -327,15 +327,15 @@ command = {command}
 
 
 def test_one_gpu_per_run_with_file_locks(tmp_path, monkeypatch):
-    from scalinglab.runner.external import _one_gpu
+    from scalinglab.runner.external import one_gpu
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
-    with _one_gpu(tmp_path) as a, _one_gpu(tmp_path) as b:
+    with one_gpu(tmp_path) as a, one_gpu(tmp_path) as b:
         assert {a, b} == {"3", "5"}
-    with _one_gpu(tmp_path) as c:
+    with one_gpu(tmp_path) as c:
         assert c == "3"                                                  # released: first one free again
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
-    with _one_gpu(tmp_path) as d:
+    with one_gpu(tmp_path) as d:
         assert d is None                                                 # one GPU: inherit the environment
 
 

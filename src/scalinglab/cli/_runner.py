@@ -90,7 +90,7 @@ def run_cmd(
     json_: bool = JsonOpt,
 ) -> None:
     """Train every run of a sweep spec that is not done yet; resume unfinished runs from checkpoints."""
-    from ..runner.spec import load_spec
+    from ..runner.spec import load_spec, render_command
 
     sweep = load_spec(spec)
     if adaptive:  # scalinglab.runner.adaptive: suggest → train → refit
@@ -106,14 +106,21 @@ def run_cmd(
     if dry_run:
         rows = [{"run_id": c.run_id, "name": c.name, "params": c.n_params(), "budgets_tokens": list(c.budgets),
                  "flops": c.flops_per_token() * c.tokens, "flops_convention": c.flops_convention, "lr": c.lr,
-                 "batch_size": c.batch_size, "warmup_steps": c.warmup_steps, "schedule": c.schedule}
+                 "batch_size": c.batch_size, "warmup_steps": c.warmup_steps, "schedule": c.schedule,
+                 **({"command": render_command(c, run_dir="{run_dir}", resume="{resume}")} if c.trainer else {})}
                 for c in sweep.runs]
         if json_:
             emit_json({"sweep": sweep.name, "kind": sweep.kind, "runs": rows})
         else:
+            from rich.markup import escape
+
             for r in rows:
                 out.print(f"{r['run_id']}  {r['name']}  N={r['params']:,}  D={r['budgets_tokens']}  "
                           f"C={r['flops']:.3g} ({r['flops_convention']})  lr={r['lr']:.2g}  batch={r['batch_size']}")
+                if "command" in r:  # an external trainer: the exact argv it gets (no shell)
+                    import shlex
+
+                    out.print(f"    $ {escape(shlex.join(r['command']))}", soft_wrap=True)
         return
     from ..runner.datasets import default_cache_dir, prepare_sweep_data
     from ..runner.executor import default_workdir, run_sweep

@@ -312,6 +312,10 @@ def make_source(spec: dict, *, cache_dir: str | None = None) -> Source:
     spec = dict(spec)
     name = spec.pop("name", "files" if "path" in spec else "markov")
     key = (name, json.dumps(spec, sort_keys=True, default=str), cache_dir if name == "files" else None)
+    if name == "files":  # the files may change between calls: key on their paths, sizes and mtimes too
+        from .datasets import files_fingerprint
+
+        key = (*key, files_fingerprint(spec))
     if key in _CACHE:
         return _CACHE[key]
     if name == "files":  # the user's own data (runner/datasets.py)

@@ -51,7 +51,7 @@ from .._errors import InputError
 from .corpus import Source
 
 __all__ = ["DATA_KEYS", "normalize_data", "data_vocab_size", "load_files_source", "check_source_fits",
-           "prepare_sweep_data", "default_cache_dir", "resolve_files"]
+           "prepare_sweep_data", "default_cache_dir", "resolve_files", "files_fingerprint"]
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +288,18 @@ def _stat_key(files: list[Path], extra: Any) -> str:
         st = p.stat()
         h.update(f"{p.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:24]
+
+
+def files_fingerprint(data: Mapping[str, Any]) -> str:
+    """A short hash of the paths, sizes and modification times of the files a data table names ("" when
+    nothing matches: loading then raises the clear error)."""
+    try:
+        files = resolve_files(str(data.get("path", "")))
+        if data.get("val_path"):
+            files += resolve_files(str(data["val_path"]))
+    except InputError:
+        return ""
+    return _stat_key(files, None)
 
 
 def _atomic_dir(final: Path, fill) -> None:

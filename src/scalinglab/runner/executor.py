@@ -10,6 +10,7 @@ leases in the store guarantee a run is trained once even if two sweeps share a s
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
@@ -20,6 +21,8 @@ from typing import Any, Protocol
 from .._errors import DiskFullError, InputError, StoreError
 from .spec import RunConfig, Sweep
 from .train import RunResult, register, train_run
+
+log = logging.getLogger(__name__)
 
 __all__ = ["RunTask", "Executor", "LocalExecutor", "execute_task", "run_sweep", "get_executor", "EXECUTORS"]
 
@@ -51,8 +54,13 @@ def execute_task(task: RunTask, progress: Callable[[dict], None] | None = None) 
 
             return run_external(cfg, store=store, workdir=task.workdir, device=task.device,
                                 max_retries=task.max_retries, progress=progress)
-        return train_run(cfg, store=store, workdir=task.workdir, device=task.device, threads=task.threads,
-                         progress=progress)
+        from .external import one_gpu, visible_gpus
+
+        with one_gpu(Path(task.workdir) / ".gpu-locks") as gpu:  # several local GPUs: one per run
+            device = task.device if gpu is None or task.device not in ("auto", "cuda") else \
+                f"cuda:{visible_gpus().index(gpu)}"
+            return train_run(cfg, store=store, workdir=task.workdir, device=device, threads=task.threads,
+                             progress=progress)
     except (StoreError, DiskFullError):  # the store or the disk is unusable: stop the sweep with this error
         raise
     except Exception as exc:  # recorded in the store by train_run; report it, keep the sweep going
@@ -199,8 +207,12 @@ def run_sweep(sweep: Sweep | Iterable[RunConfig], store: Any = "scalinglab-runs.
     tasks = [RunTask(cfg.to_dict(), url, str(workdir), device, max_retries=max_retries)
              for cfg in runs if st.status(cfg.run_id) != "done"]
     done_already = len(runs) - len(tasks)
+    log.info("sweep of %d run(s): %d done already, %d to run on the %s executor (store %s)", len(runs),
+             done_already, len(tasks), getattr(ex, "name", type(ex).__name__), st)
     try:
-        return _execute(ex, tasks, runs, done_already, console, show_progress)
+        results = _execute(ex, tasks, runs, done_already, console, show_progress)
+        log.info("sweep finished: %d of %d run(s) done", sum(r.status == "done" for r in results), len(results))
+        return results
     finally:
         try:  # leave no empty checkpoint folder behind
             Path(workdir).rmdir()
@@ -208,11 +220,20 @@ def run_sweep(sweep: Sweep | Iterable[RunConfig], store: Any = "scalinglab-runs.
             pass
 
 
+def _logged(res: RunResult) -> RunResult:
+    """Log a finished run (INFO when done, WARNING otherwise) and hand it back."""
+    if res.status == "done":
+        log.info("run %s done: val loss %s nats/token", res.run_id, res.final_loss_nats)
+    else:
+        log.warning("run %s %s: %s", res.run_id, res.status, (res.error or "").splitlines()[0] if res.error else "")
+    return res
+
+
 def _execute(ex: Executor, tasks: list[RunTask], runs: list[RunConfig], done_already: int, console: Any,
              show_progress: bool) -> list[RunResult]:
     results: list[RunResult] = []
     if not show_progress:
-        return list(ex.map(tasks))
+        return [_logged(res) for res in ex.map(tasks)]
 
     from rich.console import Console
     from rich.progress import (
@@ -250,7 +271,7 @@ def _execute(ex: Executor, tasks: list[RunTask], runs: list[RunConfig], done_alr
                 bar.update(current["task"], completed=ev["total_steps"])
 
         for res in ex.map(tasks, on_progress if ex.in_process else None):
-            results.append(res)
+            results.append(_logged(res))
             loss = f"{res.final_loss_nats:.4f} nats/token" + (
                 f" = {res.final_loss_bpb:.4f} bits/byte" if res.final_loss_bpb is not None else "") \
                 if res.final_loss_nats is not None else (res.error or res.status).splitlines()[0]

@@ -47,10 +47,10 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import StoreError
-from .spec import RunConfig
+from .spec import RunConfig, render_command
 from .train import RunResult, environment, register
 
-__all__ = ["run_external", "render_command", "TRACK_FILE"]
+__all__ = ["run_external", "render_command", "last_checkpoint", "one_gpu", "visible_gpus", "TRACK_FILE"]
 
 log = logging.getLogger(__name__)
 
@@ -59,49 +59,10 @@ LN2 = math.log(2.0)
 _TAIL_LINES = 40
 
 
-# ------------------------------------------------------------------------------------------ command
-def placeholder_values(cfg: RunConfig, *, run_dir: str, device: str, resume: str) -> dict[str, Any]:
-    """The value of every placeholder for ``cfg`` (numbers as numbers, so ``{lr:.2e}`` formats)."""
-    from dataclasses import fields
-
-    arch = cfg.architecture()
-    vals: dict[str, Any] = {f.name: getattr(arch, f.name) for f in fields(arch)}
-    vals.update({k: v for k, v in cfg.arch.items()})
-    for f in fields(cfg):
-        if f.name not in ("arch", "data", "budgets", "trainer"):
-            vals[f.name] = getattr(cfg, f.name)
-    budgets = list(cfg.budgets or (cfg.tokens,))
-    vals.update(params=cfg.n_params(), flops=cfg.flops_per_token() * cfg.tokens,
-                budgets=",".join(str(b) for b in budgets), warmup=cfg.warmup_steps, run_id=cfg.run_id,
-                run_dir=run_dir, device=device, resume=resume, data_path=str(cfg.data.get("path", "")),
-                val_path=str(cfg.data.get("val_path", "")), batch_tokens=cfg.batch_tokens,
-                steps=cfg.steps_for(cfg.tokens), seq_len=cfg.seq_len)
-    for k, v in list(vals.items()):
-        if isinstance(v, bool):
-            vals[k] = str(v).lower()
-        elif v is None:
-            vals[k] = ""
-    return vals
-
-
-def render_command(cfg: RunConfig, *, run_dir: str, device: str = "cpu", resume: str = "") -> list[str]:
-    """The argv list of ``cfg``'s trainer with every placeholder filled in (each stays one argument).
-
-    Raises
-    ------
-    SpecError
-        If a placeholder is unknown (specs are checked at load; this guards configs built by hand).
-    """
-    from .spec import SpecError, check_placeholders
-
-    cmd = list(cfg.trainer["command"])
-    check_placeholders(cmd, lambda key, reason: SpecError(reason, key=key))
-    vals = placeholder_values(cfg, run_dir=run_dir, device=device, resume=resume)
-    return [part.format_map(vals) for part in cmd]
-
-
 # ------------------------------------------------------------------------------------------ GPUs
-def _visible_gpus() -> list[str]:
+def visible_gpus() -> list[str]:
+    """Ids of the GPUs this process may use: ``$CUDA_VISIBLE_DEVICES`` if set, else one per ``nvidia-smi -L``
+    line (none without an NVIDIA driver)."""
     env = os.environ.get("CUDA_VISIBLE_DEVICES")
     if env is not None:
         return [g.strip() for g in env.split(",") if g.strip() and g.strip() != "-1"]
@@ -116,10 +77,11 @@ def _visible_gpus() -> list[str]:
 
 
 @contextlib.contextmanager
-def _one_gpu(lock_dir: Path, wait_s: float = 0.5):
-    """With several visible GPUs: hold an exclusive file lock on one of them (waiting for a free one) and
-    yield its id; with one or none: yield None (the child inherits the environment)."""
-    gpus = _visible_gpus()
+def one_gpu(lock_dir: Path, wait_s: float = 0.5):
+    """With several visible GPUs (``$CUDA_VISIBLE_DEVICES``, else ``nvidia-smi -L``): hold an exclusive file
+    lock in ``lock_dir`` on one of them, waiting for a free one, and yield its id; with one GPU or none: yield
+    None (the run inherits the environment). Locks are per machine, so concurrent sweeps share the GPUs."""
+    gpus = visible_gpus()
     if len(gpus) <= 1:
         yield None
         return
@@ -289,10 +251,10 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
         if progress is not None:
             progress({"run_id": run_id, "name": cfg.name, "total_steps": total_steps, **info})
 
-    with _one_gpu(workdir / ".gpu-locks") as gpu:
+    with one_gpu(workdir / ".gpu-locks") as gpu:
         dev = device
         if dev == "auto":
-            dev = "cuda" if (gpu is not None or _visible_gpus()) else "cpu"
+            dev = "cuda" if (gpu is not None or visible_gpus()) else "cpu"
         argv = render_command(cfg, run_dir=str(run_dir), device=dev, resume=resume)
         env = {**os.environ, **tr.get("env", {}), "SCALINGLAB_RUN_DIR": str(run_dir), "SCALINGLAB_RUN_ID": run_id,
                "SCALINGLAB_RESUME": resume, "PYTHONUNBUFFERED": "1"}

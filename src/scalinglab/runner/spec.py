@@ -51,7 +51,7 @@ from typing import Any
 from .._errors import InputError
 from . import hparams
 
-__all__ = ["RunConfig", "SpecError", "Sweep", "load_spec", "expand_spec"]
+__all__ = ["RunConfig", "SpecError", "Sweep", "load_spec", "expand_spec", "render_command", "placeholder_names"]
 
 #: RunConfig fields that do not change what is trained (excluded from the content hash).
 COSMETIC = ("name", "checkpoint_every", "sweep")
@@ -487,6 +487,42 @@ def check_placeholders(command: list[str], err) -> None:
             if fname not in known:
                 raise err(f"trainer.command[{i}]", f"unknown placeholder {{{fname}}} in {part!r}; known: "
                                                    f"{', '.join(sorted(known))}")
+
+
+def placeholder_values(cfg: RunConfig, *, run_dir: str, device: str, resume: str) -> dict[str, Any]:
+    """The value of every placeholder for ``cfg`` (numbers as numbers, so ``{lr:.2e}`` formats)."""
+    arch = cfg.architecture()
+    vals: dict[str, Any] = {f.name: getattr(arch, f.name) for f in fields(arch)}
+    vals.update({k: v for k, v in cfg.arch.items()})
+    for f in fields(cfg):
+        if f.name not in ("arch", "data", "budgets", "trainer"):
+            vals[f.name] = getattr(cfg, f.name)
+    budgets = list(cfg.budgets or (cfg.tokens,))
+    vals.update(params=cfg.n_params(), flops=cfg.flops_per_token() * cfg.tokens,
+                budgets=",".join(str(b) for b in budgets), warmup=cfg.warmup_steps, run_id=cfg.run_id,
+                run_dir=run_dir, device=device, resume=resume, data_path=str(cfg.data.get("path", "")),
+                val_path=str(cfg.data.get("val_path", "")), batch_tokens=cfg.batch_tokens,
+                steps=cfg.steps_for(cfg.tokens), seq_len=cfg.seq_len)
+    for k, v in list(vals.items()):
+        if isinstance(v, bool):
+            vals[k] = str(v).lower()
+        elif v is None:
+            vals[k] = ""
+    return vals
+
+
+def render_command(cfg: RunConfig, *, run_dir: str, device: str = "cpu", resume: str = "") -> list[str]:
+    """The argv list of ``cfg``'s trainer with every placeholder filled in (each stays one argument).
+
+    Raises
+    ------
+    SpecError
+        If a placeholder is unknown (specs are checked at load; this guards configs built by hand).
+    """
+    cmd = list(cfg.trainer["command"])
+    check_placeholders(cmd, lambda key, reason: SpecError(reason, key=key))
+    vals = placeholder_values(cfg, run_dir=run_dir, device=device, resume=resume)
+    return [part.format_map(vals) for part in cmd]
 
 
 def _normalize_data(dd: dict, base_dir: str | None, err, key: str) -> dict:
