@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import StoreError
+from ..store import LeaseLostError
 from .spec import RunConfig, render_command
 from .train import RunResult, environment, register
 
@@ -185,7 +186,7 @@ class _LeaseLost(Exception):
 # ------------------------------------------------------------------------------------------ run
 def run_external(cfg: RunConfig, *, store, workdir: str | os.PathLike, owner: str | None = None,
                  device: str = "auto", max_retries: int = 0, progress: Callable[[dict], None] | None = None,
-                 poll_s: float = 0.1, heartbeat_s: float = 10.0) -> RunResult:
+                 poll_s: float = 0.1, heartbeat_s: float | None = None) -> RunResult:
     """Run ``cfg``'s external trainer as one run of the store (see the module docstring), retrying a failed
     attempt up to ``max_retries`` times. Returns its `RunResult` (status done / skipped / leased / failed).
 
@@ -238,7 +239,7 @@ def run_external(cfg: RunConfig, *, store, workdir: str | os.PathLike, owner: st
 
 
 def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path, device: str, progress,
-             poll_s: float, heartbeat_s: float, attempt: int, t_start: float) -> RunResult:
+             poll_s: float, heartbeat_s: float | None, attempt: int, t_start: float) -> RunResult:
     run_id, tr = cfg.run_id, cfg.trainer
     resume, resume_step = last_checkpoint(run_dir)
     follower = _Follower(run_dir / TRACK_FILE)
@@ -303,7 +304,10 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
                 v = _f(rec["loss"])
                 rows.append({**base, "split": "train", "loss_nats": v, "loss_bpb": _bpb(cfg, v, None)})
             if rows:
-                store.add_metrics(run_id, rows)
+                try:
+                    store.add_metrics(run_id, rows, owner=owner)  # fenced: refused once the lease is lost
+                except LeaseLostError:
+                    raise _LeaseLost() from None
                 emit(step=step, event="step", loss=rows[-1]["loss_nats"], tokens_per_second=tokens / elapsed)
 
         for rec in earlier:  # points an interrupted driver may not have stored yet
@@ -339,7 +343,8 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
                     pass
                 if open_streams == 0 and proc.poll() is not None:
                     break
-                if now - last_beat > heartbeat_s:
+                if now - last_beat > (heartbeat_s if heartbeat_s is not None else
+                                      float(getattr(store, "heartbeat_s", 10.0))):
                     if not store.heartbeat(run_id, owner):
                         _kill_group(proc)
                         raise _LeaseLost()
