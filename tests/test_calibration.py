@@ -63,27 +63,44 @@ def held_out_hits(fn, noise, seeds, level=0.8) -> list[float]:
     return out
 
 
-def _pooled_coverage(n_seeds: int) -> tuple[float, dict]:
-    """Coverage pooled over the three families, each on its OWN seeds (runs of one table share their fit,
-    and one seed gives alike tables across families, so the independent unit is the table)."""
-    per = {name: held_out_hits(fn, noise, range(1000 * i, 1000 * i + n_seeds))
+#: First seed of each family's tables: far from the seeds the calibration's prior weight was tuned on
+#: (bench/calibration.py: 0..39 of each family), so no constant of the package was chosen on these tables.
+FRESH_SEED = 60_000
+
+
+def _pooled_coverage(n_seeds: int, first: int = FRESH_SEED) -> tuple[float, dict, int]:
+    """Coverage pooled over the three families, each on its OWN seeds (one seed gives alike tables across
+    families); returns (pooled, per family, held-out points per family). Each table holds out its two largest
+    budgets: 2 × 9 = 18 runs."""
+    per = {name: held_out_hits(fn, noise, range(first + 1000 * i, first + 1000 * i + n_seeds))
            for i, (name, (fn, noise)) in enumerate(FAMILIES.items())}
-    return float(np.mean([c for v in per.values() for c in v])), {k: float(np.mean(v)) for k, v in per.items()}
+    pooled = float(np.mean([c for v in per.values() for c in v]))
+    return pooled, {k: float(np.mean(v)) for k, v in per.items()}, 18 * n_seeds
 
 
-def test_nominal_80_covers_75_to_85_percent():
-    """36 independent tables (12 per family; sd of one table's coverage ~0.15, so the pooled figure has a
-    standard error of ~0.025): nominal 80% must cover 75..85% pooled, and no family may be far off."""
-    pooled, per = _pooled_coverage(12)
-    assert 0.75 <= pooled <= 0.85, (pooled, per)
-    assert all(0.65 <= c <= 0.95 for c in per.values()), per
+def test_nominal_80_covers_80_percent_within_sampling_error():
+    """36 tables (12 per family) on fresh seeds, 648 held-out runs: pooled coverage within 0.8 ± 3 binomial
+    standard errors (0.753..0.847), each family (216 runs) within 0.718..0.882."""
+    from _coverage import assert_coverage
+
+    pooled, per, n = _pooled_coverage(12)
+    assert_coverage(pooled, 0.8, 3 * n, what=f"pooled {per}")
+    for name, c in per.items():
+        assert_coverage(c, 0.8, n, what=name)
 
 
 @pytest.mark.slow
-def test_nominal_80_covers_75_to_85_percent_many_seeds():
-    pooled, per = _pooled_coverage(40)  # 120 tables, standard error ~0.014
-    assert 0.76 <= pooled <= 0.84, (pooled, per)
-    assert all(0.70 <= c <= 0.90 for c in per.values()), per
+@pytest.mark.xfail(strict=True, reason="measured 2026-12-06 on seeds 60000+ (120 tables, 2160 held-out runs): pooled "
+                                       "coverage 0.844 of nominal 0.80, above 0.8 + 3 s.e. = 0.826 (broken-0.5%: "
+                                       "0.871 of 720, above 0.845): the calibrated intervals are too wide")
+def test_nominal_80_covers_80_percent_many_seeds():
+    """120 tables, 2160 held-out runs: within 0.8 ± 3 binomial s.e. (0.774..0.826); families 0.755..0.845."""
+    from _coverage import assert_coverage
+
+    pooled, per, n = _pooled_coverage(40)
+    assert_coverage(pooled, 0.8, 3 * n, what=f"pooled {per}")
+    for name, c in per.items():
+        assert_coverage(c, 0.8, n, what=name)
 
 
 def test_calibration_learnt_and_stored(tmp_path):
@@ -131,16 +148,32 @@ def test_too_few_runs_fall_back_to_prior():
     assert off.calibration.get("source") != "backtest"
 
 
-def test_backtest_cli_reports_coverage_over_all_cuts(tmp_path):
+def _cli_backtest(tmp_path, seed: int = 7003) -> dict:
     path = tmp_path / "iso.csv"
-    isoflop(chinchilla, 3, 0.005).to_csv(path, index=False)
+    isoflop(chinchilla, seed, 0.005).to_csv(path, index=False)
     r = CliRunner().invoke(app, ["backtest", str(path), "--law", "chinchilla", "--json"])
     assert r.exit_code == 0, r.output
-    d = json.loads(r.stdout)
+    return json.loads(r.stdout)
+
+
+@pytest.mark.xfail(strict=True, reason="measured 2026-12-06 (seed 7003): the pooled backtest's 50% intervals cover "
+                                       "0.80 of 90 held-out runs (window 0.34..0.66) and the 80% ones 0.92 "
+                                       "(0.67..0.93): intervals too wide at the lower levels")
+def test_backtest_cli_coverage_within_sampling_error(tmp_path):
+    """Every level's coverage within p ± 3 binomial s.e. of the number of held-out predictions."""
+    from _coverage import assert_coverage
+
+    d = _cli_backtest(tmp_path, 7003)
+    for level, cov in d["coverage"].items():
+        assert_coverage(cov, float(level), d["n_predictions"], what=f"backtest {level}")
+
+
+def test_backtest_cli_reports_coverage_over_all_cuts(tmp_path):
+    d = _cli_backtest(tmp_path, 7003)
     assert set(d["coverage"]) == {"0.5", "0.8", "0.95"}
     assert isinstance(d["cutoff"], list) and len(d["cutoff"]) >= 3  # pooled over cuts
     assert d["n_predictions"] == len(d["points"]) > 72
-    assert 0.6 <= d["coverage"]["0.8"] <= 1.0 and d["coverage"]["0.5"] <= d["coverage"]["0.95"]
+    assert d["coverage"]["0.5"] <= d["coverage"]["0.8"] <= d["coverage"]["0.95"]  # nested intervals
     assert d["median_rel_error"] < 0.01 and d["max_rel_error"] < 0.05
     bins = d["by_extrapolation"]
     assert sum(b["n_predictions"] for b in bins) == d["n_predictions"]
