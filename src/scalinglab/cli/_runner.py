@@ -236,6 +236,13 @@ def runs_show(
     if curve:
         out.print(f"  loss curve: {len(curve)} validation points, last {curve[-1]['loss_nats']:.4f} nats/token at "
                   f"{curve[-1]['tokens']:,} tokens")
+    env = run.get("environment") if isinstance(run.get("environment"), dict) else {}
+    if run.get("tokens_per_second"):  # throughput (built-in: MFU on a GPU the hardware catalog knows)
+        out.print(f"  throughput: {run['tokens_per_second']:,.0f} tokens/s, {_fmt(run['flops_per_second'], '.3g')} "
+                  f"FLOP/s" + (f", MFU {env['mfu']:.1%}" if env.get("mfu") else "")
+                  + (f" on {env.get('gpu') or env.get('device')}" if env.get("device") else ""))
+    if env.get("trainer") == "external":
+        out.print(f"  trainer: {' '.join(env.get('command', []))}; reported by the trainer: {env.get('reported')}")
 
 
 @_runs_command("export")
