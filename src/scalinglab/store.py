@@ -444,9 +444,10 @@ class Store:
         return StoreError(f"{what} failed on {self}: {msg}{hint}")
 
     def _retry(self, what: str, fn, *args, **kwargs):
-        """Call ``fn`` (one whole transaction); on a transient fault retry it with exponential backoff and
-        full jitter (0.2 s doubling to 10 s) for up to :attr:`retry_s` seconds, logging one warning when the
-        outage starts and one info line when the store answers again."""
+        """Call ``fn`` (one whole transaction); on a transient fault retry it with exponential backoff (0.2 s
+        doubling to 10 s) and jitter (each wait a uniform 50-100 % of that, so workers do not reconnect in
+        lockstep) for up to :attr:`retry_s` seconds, logging one warning when the outage starts and one info
+        line when the store answers again."""
         t0 = time.monotonic()
         tries, delay = 0, 0.2
         while True:
@@ -494,6 +495,7 @@ class Store:
             version = conn.execute(select(func.max(schema_version.c.version))).scalar()
             if version is None:
                 conn.execute(schema_version.insert().values(version=SCHEMA_VERSION, applied_at=_now()))
+                log.info("store %s: created the schema (version %d)", self, SCHEMA_VERSION)
                 return
         if version > SCHEMA_VERSION:
             raise StoreError(f"{self} has schema version {version}, newer than this scalinglab "
@@ -505,6 +507,7 @@ class Store:
                 version = conn.execute(select(func.max(schema_version.c.version))).scalar()
                 if version >= SCHEMA_VERSION:
                     break
+                log.info("store %s: migrating the schema from version %d to %d", self, version, version + 1)
                 MIGRATIONS[version](conn)
                 version += 1
                 conn.execute(schema_version.insert().values(version=version, applied_at=_now()))
