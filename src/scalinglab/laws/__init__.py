@@ -12,32 +12,16 @@ Laws follow the shapes contract of :mod:`scalinglab.laws._base` (``theta (..., P
 
 from . import _beyond  # noqa: F401  (registers sigmoid-loss, sigmoid-bounded, moe-clark, precision)
 from ._base import VARIABLE_COLUMNS, Law, Param, Preset, as_theta
-from ._catalog import (
-    CATALOG,
-    PF_DAY,
-    BNSLLaw,
-    CatalogLaw,
-    ChinchillaLaw,
-    CoverageLaw,
-    DataConstrainedLaw,
-    KaplanC,
-    KaplanD,
-    KaplanN,
-    KaplanND,
-    KaplanNS,
-    LRAnnealingLaw,
-    PowerLaw,
-    PurePowerLaw,
-    RewardBoNLaw,
-    RewardRLLaw,
-    SigmoidLaw,
-    TransferLaw,
-    c_min,
-    chinchilla_optimum,
-    critical_batch_size,
-    s_min,
-)
+from ._bnsl import BNSLLaw
+from ._catalog import CATALOG
+from ._catalog_base import CatalogLaw
+from ._chinchilla import ChinchillaLaw, chinchilla_optimum
+from ._data_constrained import DataConstrainedLaw
+from ._downstream import CoverageLaw, RewardBoNLaw, RewardRLLaw, SigmoidLaw, TransferLaw
+from ._kaplan import PF_DAY, KaplanC, KaplanD, KaplanN, KaplanND, KaplanNS, c_min, critical_batch_size, s_min
+from ._lr_annealing import LRAnnealingLaw
 from ._parse import ExpressionLaw, parse_law
+from ._power import PowerLaw, PurePowerLaw
 from ._registry import get_law, get_preset, law_from_spec, list_laws, list_presets, register_law
 from ._schedules import annealing_areas, constant, cosine, wsd
 

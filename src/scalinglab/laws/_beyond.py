@@ -21,7 +21,7 @@ import numpy as np
 
 from .._errors import LawError
 from ._base import Param
-from ._catalog import CatalogLaw, _check_identifier, _cols, _log, _lse, _sigmoid, accuracy_range
+from ._catalog_base import CatalogLaw, _check_identifier, _cols, _log, _lse, _sigmoid, accuracy_range
 from ._registry import register_law
 
 __all__ = ["LossSigmoidLaw", "BoundedSigmoidLaw", "MoEClarkLaw", "PrecisionLaw"]
