@@ -5,6 +5,8 @@ Each area of the product registers its commands from its own module; none of the
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 from .. import __version__
@@ -18,12 +20,47 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+#: log level of the ``scalinglab`` loggers with no -v/-q; each -v lowers it one step, each -q raises it
+DEFAULT_LOG_LEVEL = logging.WARNING
+_LEVELS = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL)
+
+
+def log_level(verbose: int = 0, quiet: int = 0) -> int:
+    """The ``logging`` level for ``-v`` given ``verbose`` times and ``-q`` given ``quiet`` times: WARNING by
+    default, INFO with -v, DEBUG with -vv; ERROR with -q, CRITICAL with -qq."""
+    i = _LEVELS.index(DEFAULT_LOG_LEVEL) - int(verbose) + int(quiet)
+    return _LEVELS[min(max(i, 0), len(_LEVELS) - 1)]
+
+
+def configure_logging(level: int) -> logging.Logger:
+    """Send the library's log records (``logging.getLogger("scalinglab")`` and its children: the runner,
+    executors, store, long fits) at ``level`` and above to stderr, one line each; returns that logger. Only
+    the command line does this: the library itself never configures logging."""
+    from rich.logging import RichHandler
+
+    from ._common import err
+
+    logger = logging.getLogger("scalinglab")
+    logger.setLevel(level)
+    if not any(getattr(h, "_scalinglab_cli", False) for h in logger.handlers):
+        handler = RichHandler(console=err, show_time=False, show_path=False, markup=False, rich_tracebacks=False)
+        handler._scalinglab_cli = True  # one handler however often the app is invoked in one process
+        logger.addHandler(handler)
+    return logger
+
+
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Show the version and exit."),
+    verbose: int = typer.Option(0, "-v", "--verbose", count=True,
+                                help="More log output on stderr: -v info (sweep and run progress, store "
+                                     "migrations, fit timings), -vv debug."),
+    quiet: int = typer.Option(0, "-q", "--quiet", count=True,
+                              help="Less log output on stderr: -q errors only, -qq critical only."),
 ) -> None:
     """A scaling-law laboratory: runs → law → fit → prediction / plan → report."""
+    configure_logging(log_level(verbose, quiet))
 
 
 def main() -> None:
@@ -31,4 +68,4 @@ def main() -> None:
     app()
 
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "log_level", "configure_logging", "DEFAULT_LOG_LEVEL"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from ..laws import Law
@@ -32,6 +33,8 @@ from ._stages import covariance as _covariance  # noqa: F401 - kept for callers 
 from ._stages import robust_scale as _robust_scale  # noqa: F401
 
 __all__ = ["fit", "DEFAULT_LOSS", "MAX_BOOTSTRAP"]
+
+log = logging.getLogger(__name__)
 
 #: default objective, chosen by backtests (see tests/test_fit_backtest.py and bench/fit_speed.py)
 DEFAULT_LOSS = "auto"
@@ -127,4 +130,11 @@ def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", l
         if seconds:
             diagnostics["time_calibration_s"] = seconds
     emit_warnings(diag.warnings, opts)
-    return build_result(ctx, point, diag, diagnostics=diagnostics, boot=boot, calibration=calibration)
+    res = build_result(ctx, point, diag, diagnostics=diagnostics, boot=boot, calibration=calibration)
+    # a user's fit at INFO (long ones, with calibration, take seconds); internal refits (warn=False) at DEBUG
+    log.log(logging.INFO if opts.warn else logging.DEBUG,
+            "fit of %r on %d runs: %s, loss %s, %d start(s) in the best basin, %.2f s (calibration %.2f s, %s)",
+            law_obj.name, fd.n, res.status, res.loss.get("name"), point.ms.n_in_best_basin,
+            diagnostics["time_total_s"], diagnostics.get("time_calibration_s", 0.0),
+            (res.calibration or {}).get("source", "no calibration"))
+    return res

@@ -26,7 +26,6 @@ the percentile interval of N_opt(C) (parameters, C = 6 N D) over the fit's param
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -332,9 +331,7 @@ def run_adaptive(spec_or_runs: Any, store: Any = "scalinglab-runs.db", *, law: s
         return df[df["run_id"].isin(ladder_ids | set(adaptive_ids))].reset_index(drop=True)
 
     def refit():
-        with warnings.catch_warnings():
-            # scalinglab.fit may emit harmless RuntimeWarnings on degenerate bootstrap resamples of tiny ladders
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with np.errstate(all="ignore"):  # degenerate bootstrap resamples of tiny ladders: NaN, not noise
             return fit(frame(), law, level=level, **fit_kwargs)
 
     result = AdaptiveResult(target=dict(tgt), law=str(law), level=level, budget_flops=budget_flops,
@@ -392,8 +389,7 @@ def run_adaptive(spec_or_runs: Any, store: Any = "scalinglab-runs.db", *, law: s
         costs = np.array([_run_cost(c) for c in afford])
         cand = pd.DataFrame({"params": [c.n_params() for c in afford],
                              "tokens": [_trained_tokens(c) for c in afford], "flops": costs})
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with np.errstate(all="ignore"):
             s = suggest(frame(), law, target=tgt, candidates=cand, fit_result=fr, level=level)
         good = [c for c in s.candidates if c["width_reduction_frac"] >= min_gain]
         best = good[0] if good else max(s.candidates, key=lambda c: c["width_reduction"])

@@ -27,6 +27,7 @@ PostgreSQL store for multi-node clusters; a SQLite file works only on one node o
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -36,6 +37,8 @@ from typing import Any
 from .._errors import DiskFullError, InputError, StoreError
 from .executor import EXECUTORS, RunTask, execute_task
 from .train import RunResult
+
+log = logging.getLogger(__name__)
 
 __all__ = ["RayExecutor", "parse_memory"]
 
@@ -149,6 +152,7 @@ class RayExecutor:
             kwargs = {"include_dashboard": False, "logging_level": "warning", **self.init_kwargs}
             if self.address and self.address.startswith("ray://"):
                 kwargs.pop("include_dashboard", None)
+            log.info("connecting to Ray at %s", self.address or "a new local instance")
             try:
                 ray.init(address=self.address, **kwargs)
             except (ConnectionError, ValueError, RuntimeError) as exc:
@@ -181,6 +185,7 @@ class RayExecutor:
         cfg = RunConfig.from_dict(task.config)
         cause = getattr(exc, "cause", None) or exc
         msg = str(cause).strip().splitlines()[-1] if str(cause).strip() else ""
+        log.warning("run %s failed on Ray: %s: %s", cfg.run_id, type(cause).__name__, msg)
         return RunResult(cfg.run_id, cfg.name, status="failed", error=f"{type(cause).__name__}: {msg}"[:2000])
 
     @staticmethod
@@ -247,6 +252,9 @@ class RayExecutor:
             finished = True
         finally:
             if not finished:  # interrupted driver: stop our tasks (their runs go back to 'queued')
+                if pending:
+                    log.warning("sweep interrupted: cancelling %d Ray task(s); their runs go back to 'queued'",
+                                len(pending))
                 for ref in pending:
                     try:
                         ray.cancel(ref)
