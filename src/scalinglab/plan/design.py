@@ -43,7 +43,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import ConvergenceWarning, InputError, PlanError, ScalingLabError
+from .._errors import InputError, PlanError, ScalingLabError
 from ..units import format_quantity, parse_quantity
 from ._cost import DEFAULT_GPU, DEFAULT_MFU, parse_mfu, plan_cost
 from ._law import DEFAULT_LAW, LawSpec, resolve_law
@@ -369,14 +368,12 @@ def simulate(runs: np.ndarray, target: Target | str, law: object = None, *, nois
         eps = rng.normal(0.0, noise, len(L) + 1)
         obs[i] = truth * math.exp(eps[-1])
         data = {"params": N, "tokens": D, "flops": 6.0 * N * D, "budget": budget, "loss": L * np.exp(eps[:-1])}
-        try:
-            with warnings.catch_warnings():  # simulated fits: their convergence notes are not the user's
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                res = fit(data, spec.law, loss=loss or DEFAULT_LOSS, calibrate=calibrate, throw=False,
-                          level=level)
-                if res.status in ("failed", "no_trend"):
-                    continue
-                p = res.predict(level, N=target.N, D=target.D)
+        try:  # simulated fits: their convergence notes are not the user's (warn=False)
+            res = fit(data, spec.law, loss=loss or DEFAULT_LOSS, calibrate=calibrate, throw=False,
+                      level=level, warn=False)
+            if res.status in ("failed", "no_trend"):
+                continue
+            p = res.predict(level, N=target.N, D=target.D)
         except ScalingLabError as exc:
             log.debug("simulated fit %d failed: %s", i, exc)
             continue
