@@ -4,12 +4,9 @@
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from .._errors import InputError
+from .._io import atomic_write as _atomic_write  # the one atomic writer (scalinglab/_io.py)
 
 __all__ = ["write_frame"]
 
@@ -30,22 +27,3 @@ def write_frame(df, path: str | os.PathLike) -> Path:
         return _atomic_write(path, lambda tmp: df.to_json(tmp, orient="records", lines=suffix == ".jsonl",
                                                           indent=None if suffix == ".jsonl" else 2))
     return _atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
-
-
-def _atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> Path:
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise InputError(f"cannot write {os.fspath(path)!r}: directory {os.fspath(target.parent)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return target
