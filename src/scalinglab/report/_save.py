@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import InputError
+from .._io import atomic_write
 
 __all__ = ["save_plot", "plot"]
 
@@ -88,11 +89,9 @@ def save_plot(obj: Any, path: str | Path, *, runs: Any = None, dpi: int = 150, *
         fig = plot(obj, runs=runs, backend="plotly", **kwargs)
         if not hasattr(fig, "write_html"):
             raise InputError(f"{path}: this figure is a matplotlib figure; save it as .png, .svg or .pdf")
-        fig.write_html(str(path), include_plotlyjs=True, full_html=True,
-                       config={"displaylogo": False, "responsive": True})
-        return path
+        return atomic_write(path, lambda tmp: fig.write_html(tmp, include_plotlyjs=True, full_html=True,
+                                                             config={"displaylogo": False, "responsive": True}))
     fig = plot(obj, runs=runs, backend="matplotlib", **kwargs)
     if not hasattr(fig, "savefig"):
         raise InputError(f"{path}: a Plotly figure can only be saved as .html here")
-    fig.savefig(path, dpi=dpi)
-    return path
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=suffix[1:]))
