@@ -39,6 +39,7 @@ import gzip
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 from collections.abc import Mapping
@@ -89,6 +90,32 @@ def normalize_data(data: Mapping[str, Any], base_dir: str | os.PathLike | None) 
             if base_dir is not None and not os.path.isabs(p):
                 p = os.path.join(str(base_dir), p)
             d[k] = os.path.normpath(os.path.abspath(p))
+    def number(key: str, *, integer: bool, lo: float, hi: float = math.inf) -> None:
+        if key not in d:
+            return
+        v = d[key]
+        ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and lo <= v <= hi \
+            and (not integer or float(v).is_integer())
+        if not ok:
+            raise InputError(f"data.{key} must be {'an integer' if integer else 'a number'} in [{lo:g}, {hi:g}], "
+                             f"got {v!r}")
+        d[key] = int(v) if integer else float(v)
+
+    number("block", integer=True, lo=2)
+    number("split_seed", integer=True, lo=0)
+    number("vocab_size", integer=True, lo=2, hi=2**32)
+    number("bytes_per_token", integer=False, lo=1e-6)
+    number("val_fraction", integer=False, lo=1e-9, hi=1 - 1e-9)
+    if "column" in d and (not isinstance(d["column"], str) or not d["column"]):
+        raise InputError(f"data.column must be a column name, got {d['column']!r}")
+    if "dtype" in d:
+        try:
+            dt = np.dtype(str(d["dtype"]))
+        except TypeError:
+            dt = None
+        if dt is None or dt.kind not in "ui":
+            raise InputError(f"data.dtype must be an integer dtype such as 'uint16' or 'uint32', got {d['dtype']!r}")
+        d["dtype"] = dt.name
     tok = d.get("tokenizer", "bytes")
     if isinstance(tok, str) and tok != "bytes":
         p = os.path.expanduser(tok)
@@ -147,6 +174,10 @@ def _sidecar(path: Path) -> dict:
 
 def _token_meta(data: Mapping[str, Any], path: Path) -> tuple[np.dtype, int, float | None]:
     meta = {**_sidecar(path), **{k: data[k] for k in ("dtype", "vocab_size", "bytes_per_token") if k in data}}
+    try:
+        meta_dtype = np.dtype(str(meta.get("dtype", "uint16")))
+    except TypeError:
+        raise InputError(f"{path}: dtype {meta.get('dtype')!r} is not a numpy dtype (use uint16 or uint32)") from None
     if path.suffix.lower() == ".npy":
         try:
             arr = np.load(path, mmap_mode="r")
@@ -154,7 +185,7 @@ def _token_meta(data: Mapping[str, Any], path: Path) -> tuple[np.dtype, int, flo
             raise InputError(f"{path}: not a readable .npy file: {exc}") from None
         dtype = arr.dtype
     else:
-        dtype = np.dtype(str(meta.get("dtype", "uint16")))
+        dtype = meta_dtype
     if dtype.kind not in "ui":
         raise InputError(f"{path}: token ids must be integers, got dtype {dtype}")
     vocab = meta.get("vocab_size")
@@ -162,6 +193,8 @@ def _token_meta(data: Mapping[str, Any], path: Path) -> tuple[np.dtype, int, flo
         raise InputError(f"{path}: state vocab_size (an integer ≥ 2) in the spec's data table or in a sidecar "
                          f"{path.name}.json / meta.json, got {vocab!r}")
     bpt = meta.get("bytes_per_token")
+    if bpt is not None and (isinstance(bpt, bool) or not isinstance(bpt, int | float) or not bpt > 0):
+        raise InputError(f"{path}: bytes_per_token must be a positive number, got {bpt!r}")
     return dtype, int(vocab), (float(bpt) if bpt is not None else None)
 
 
