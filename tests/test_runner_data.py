@@ -322,3 +322,18 @@ def test_tokenizer_json_file_and_npy_tokens(tmp_path, corpus):
     assert src.split_tokens("train") + src.split_tokens("val") == (30_000 // src.train.shape[1]) * src.train.shape[1]
     with pytest.raises(Exception, match=r"ids.npy: token id 91 at position 13 ≥ vocab_size 90"):
         make_source(normalize_data({"path": "ids.npy", "vocab_size": 90}, tmp_path), cache_dir=str(tmp_path / "c"))
+
+
+@pytest.mark.parametrize("bad, needle", [
+    ({"dtype": "nonsense"}, "data.dtype"), ({"dtype": "float32"}, "data.dtype"), ({"block": "x"}, "data.block"),
+    ({"val_fraction": 2}, "data.val_fraction"), ({"vocab_size": "5"}, "data.vocab_size"),
+    ({"column": 3}, "data.column"), ({"tokenizer": {"bpe": "a"}}, "data.tokenizer"),
+    ({"tokenizer": 5}, "data.tokenizer"), ({"bytes_per_token": -1}, "data.bytes_per_token"),
+    ({"shuffle": True}, "unknown data option 'shuffle'"), ({"tokenizer": "missing.json"}, "tokenizer file not found"),
+])
+def test_bad_data_options_are_spec_errors(tmp_path, bad, needle):
+    (tmp_path / "a.txt").write_text(_text(0, 500))
+    spec = {"defaults": {"data": {"path": str(tmp_path / "a.txt"), **bad}},
+            "runs": [{"arch": {"n_layer": 1, "d_model": 16}, "tokens": 100}]}
+    with pytest.raises(SpecError, match=needle):
+        load_spec(spec)
