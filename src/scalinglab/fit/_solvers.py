@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -35,24 +36,16 @@ class Problem:
     #: optional prior term (`Penalty`): extra residual rows after the runs' residuals
     penalty: Penalty | None = None
 
-    @property
+    @cached_property  # computed on first use, stored in the instance dict (the frozen fields never change)
     def fitspace(self) -> FitSpace:
         """The law's natural ⇄ fit-space transform (`FitSpace`, with ``bounds`` if given), built once and
         cached."""
-        fs = self.__dict__.get("_fs")
-        if fs is None:
-            fs = FitSpace(self.law) if self.bounds is None else FitSpace(self.law, *self.bounds)
-            object.__setattr__(self, "_fs", fs)
-        return fs
+        return FitSpace(self.law) if self.bounds is None else FitSpace(self.law, *self.bounds)
 
-    @property
+    @cached_property
     def y_work(self) -> np.ndarray:
         """Observations in residual space, shape ``(n_runs,)``: ``log(y)`` for ``space="log"``, else ``y``."""
-        yw = self.__dict__.get("_yw")
-        if yw is None:
-            yw = np.log(self.y) if self.space == "log" else np.asarray(self.y, float)
-            object.__setattr__(self, "_yw", yw)
-        return yw
+        return np.log(self.y) if self.space == "log" else np.asarray(self.y, float)
 
     def pad_weights(self, W: np.ndarray | None) -> np.ndarray | None:
         """Run weights ``(n,)`` or ``(S, n)`` extended with weight 1 for the penalty rows (None stays None)."""
