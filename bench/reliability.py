@@ -128,7 +128,7 @@ def cluster_faults(rows: list[tuple[str, str]], n: int) -> int:
         if why_unavailable() is None:
             ref4 = reference(tmp / "ref4", scale=4)
             ref1 = reference(tmp / "ref1")
-            with PgServer() as pg:
+            with PgServer(durable=True) as pg:  # acknowledged commits survive an immediate shutdown
                 t0 = time.perf_counter()
                 trials: list[dict] = []
                 while sum(t["injected"] for t in trials) < n and len(trials) < 2 * n:

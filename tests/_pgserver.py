@@ -2,7 +2,8 @@
 
 Uses the Debian ``postgresql`` package's binaries (``/usr/lib/postgresql/<v>/bin``) or any ``initdb`` on
 PATH. PostgreSQL refuses to run as root, so under root (CI) the server runs as the ``postgres`` user via
-``runuser``. Trust authentication on 127.0.0.1 only; fsync off (tests do not need durability).
+``runuser``. Trust authentication on 127.0.0.1 only; fsync off (the machine does not crash in a test);
+asynchronous commits unless ``durable=True`` (the fault tests, which stop the server like a crash).
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ def _free_port() -> int:
 class PgServer:
     """``with PgServer() as pg: Store(pg.new_database())``."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        #: durable=True keeps synchronous_commit on, so a commit that was acknowledged survives an immediate
+        #: (crash-like) shutdown — what the fault tests need; the default trades that for speed.
+        self.durable = durable
         self.bindir = pg_bindir()
         self.base = Path(tempfile.mkdtemp(prefix="scalinglab-pg-"))
         self.data = self.base / "data"
@@ -80,7 +84,8 @@ class PgServer:
         for _ in range(5):  # the free port may be taken between choosing and binding it: retry
             self.port = _free_port()
             opts = (f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
-                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
+                    f"-c synchronous_commit={'on' if self.durable else 'off'} -c full_page_writes=off "
+                    "-c max_connections=100")
             r = self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", opts,
                           "-l", str(self.base / "server.log"), "-w", "-t", "60", "start")
             if r.returncode == 0:

@@ -532,7 +532,7 @@ pg_only = pytest.mark.skipif(NO_PG is not None, reason=str(NO_PG))
 
 @pytest.fixture(scope="module")
 def pg():
-    server = PgServer().start()
+    server = PgServer(durable=True).start()  # acknowledged commits survive an immediate shutdown
     yield server
     server.stop()
 
