@@ -111,6 +111,8 @@ def main() -> None:
     rb, rr = statistics.median(b_tps), statistics.median(r_tps)
     print(f"median: bare {rb:,.0f} tok/s   runner {rr:,.0f} tok/s (incl. evals every 50 steps, checkpoints, "
           f"store writes)")
+    print(f"best trial: bare {max(b_tps):,.0f} tok/s   runner {max(r_tps):,.0f} tok/s   ratio "
+          f"{max(r_tps) / max(b_tps):.3f} (least disturbed by other load on a shared machine)")
     print("GPU MFU (~124M model): see bench/gpu_mfu.py")
     tmp.cleanup()
     print(f"runner_overhead_ratio: {rr / rb:.3f}")
