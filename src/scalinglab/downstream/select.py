@@ -17,7 +17,13 @@ from ._common import LEVELS, DownstreamPrediction, column, compute_of, load_fram
 from .sigmoid import SigmoidPredictor
 from .two_step import TwoStepPredictor
 
-__all__ = ["backtest_downstream", "DownstreamSelection", "select_downstream"]
+__all__ = ["backtest_downstream", "DownstreamSelection", "select_downstream", "ROUTE_SLOPE_PRIOR_SD"]
+
+#: sd of ln k of the one-sided slope prior used by the selection route's sigmoids (a weaker prior than the
+#: single sigmoid fit's ``SLOPE_PRIOR_SD`` = 0.5). Chosen by ``bench/extrapolation_downstream.py --lodo``
+#: among 0.5, 1, 2 and none, leave-one-table-out: 1.0 on every fold (held-out share of cells within 5 % of the
+#: plain sigmoid 0.98 with it, 0.92 with 0.5).
+ROUTE_SLOPE_PRIOR_SD = 1.0
 
 
 def backtest_downstream(data, predictor, *, cutoff_frac: float = 0.3, x: str | None = None) -> dict:
@@ -94,15 +100,16 @@ class DownstreamSelection:
 def select_downstream(data, accuracy: str, *, x: str = "flops", loss: str | None = None,
                       floor: float | None = None, cutoff_fracs: Sequence[float] = (0.2, 0.3, 0.4),
                       margin: float = 0.1, bootstrap: int = 100, seed: int = 0,
-                      calibrate: bool = True) -> DownstreamSelection:
+                      calibrate: bool = True, slope_prior: float | None = ROUTE_SLOPE_PRIOR_SD) -> DownstreamSelection:
     """Choose a downstream predictor by backtest and fit it on all rows.
 
     ``data``: table (path, DataFrame, mapping) with the scale column ``x`` (FLOPs by default; params and
     tokens also work for ``flops``), the ``accuracy`` column (fractions or percentages) and optionally a
     task-loss column ``loss``. ``floor``: chance accuracy (fixed when given, else fitted).
 
-    Candidates (all sigmoids in log10 of ``x`` use least squares with the weak slope prior of
-    `SigmoidPredictor`): ``sigmoid-bounded`` (ceiling fixed at 1 / 100 for tables of fractions /
+    Candidates (all sigmoids in log10 of ``x`` use least squares with the one-sided slope prior of
+    `SigmoidPredictor`, sd ``slope_prior`` of ln k, default `ROUTE_SLOPE_PRIOR_SD`; None: plain least
+    squares): ``sigmoid-bounded`` (ceiling fixed at 1 / 100 for tables of fractions /
     percentages: the plain sigmoid in log-compute, and the baseline), ``sigmoid`` (ceiling fitted; the
     baseline when the accuracy has no known scale) and ``two-step`` (when ``loss`` is given). Each is
     backtested at ``cutoff_fracs`` (that fraction of the models, the largest by compute, held out) and
@@ -116,10 +123,11 @@ def select_downstream(data, accuracy: str, *, x: str = "flops", loss: str | None
     acc = column(df, accuracy, source, "accuracy")
     bounds = accuracy_scale(acc[np.isfinite(acc)])
     quick = {"bootstrap": 0, "seed": seed, "calibrate": False}
+    sig = {**quick, "slope_prior": slope_prior}
     cands: dict = {}
     if bounds is not None:
-        cands["sigmoid-bounded"] = SigmoidPredictor(accuracy, x=x, floor=floor, ceiling=bounds[1], **quick)
-    cands["sigmoid"] = SigmoidPredictor(accuracy, x=x, floor=floor, **quick)
+        cands["sigmoid-bounded"] = SigmoidPredictor(accuracy, x=x, floor=floor, ceiling=bounds[1], **sig)
+    cands["sigmoid"] = SigmoidPredictor(accuracy, x=x, floor=floor, **sig)
     if loss is not None:
         cands["two-step"] = TwoStepPredictor(loss=loss, accuracy=accuracy, x=x, floor=floor, **quick)
     baseline = next(iter(cands))
