@@ -322,7 +322,10 @@ def test_replicate_runs_of_one_configuration_are_kept():
     data = {"N": [1e6, 2e6, 1e6], "D": [1e9, 1e9, 1e9], "loss": [3.0, 2.8, 2.9]}
     runs = load_runs(data)
     assert len(runs) == 3 and runs.df["loss"].tolist() == [3.0, 2.8, 2.9]
-    assert runs.replicates() == {"groups": 1, "rows": 2, "columns": ["params", "tokens"]}
+    rep = runs.replicates()
+    assert (rep["groups"], rep["rows"], rep["columns"]) == (1, 2, ["params", "tokens"])
+    # pooled within-group sd of ln(loss): one group (3.0, 2.9), one degree of freedom
+    assert rep["log_loss_sd"] == pytest.approx(abs(np.log(3.0) - np.log(2.9)) / np.sqrt(2), rel=1e-12)
     assert (runs.summary()["replicate_groups"], runs.summary()["replicate_rows"]) == (1, 2)
     # with a seed (or dataset) column the rows are different configurations: no replicate groups
     assert load_runs({**data, "dataset": ["a", "a", "b"]}).replicates()["groups"] == 0
@@ -354,8 +357,12 @@ def test_data_constrained_ladder_without_run_id_loads():
     twice = {k: v + v for k, v in data.items()}
     twice["loss"] = data["loss"] + [x + 0.01 for x in data["loss"]]
     runs = load_runs(twice)
-    assert len(runs) == 12 and runs.replicates() == {"groups": 6, "rows": 12,
-                                                     "columns": ["unique_tokens", "params", "tokens"]}
+    rep = runs.replicates()
+    assert len(runs) == 12 and (rep["groups"], rep["rows"]) == (6, 12)
+    assert rep["columns"] == ["unique_tokens", "params", "tokens"]
+    # each pair differs by +0.01 in loss: sd of ln(loss) = |ln((L+0.01)/L)|/sqrt(2) pooled over 6 pairs
+    diffs = np.log(np.array(twice["loss"][6:]) / np.array(data["loss"]))
+    assert rep["log_loss_sd"] == pytest.approx(np.sqrt(np.sum(diffs**2 / 2) / 6), rel=1e-12)
 
 
 def test_run_ids_reused_across_configurations_are_not_duplicates():
@@ -637,6 +644,8 @@ def test_data_constrained_ladder_validates_and_fits(tmp_path):
     assert (summary["rows"], summary["replicate_groups"], summary["replicate_rows"]) == (96, 48, 96)
     r = cli.invoke(app, ["validate", str(table)])
     assert r.exit_code == 0 and "48 replicate groups kept" in r.output
+    # 96 rows drawn with 0.5 % log-normal noise: the replicates estimate it (48 degrees of freedom)
+    assert summary["replicate_log_loss_sd"] == pytest.approx(0.005, rel=0.35)
 
     r = cli.invoke(app, ["fit", str(table), "--law", "data-constrained", "--json"])
     assert r.exit_code == 0, r.output

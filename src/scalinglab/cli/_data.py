@@ -106,7 +106,9 @@ def validate(
         k = summary["replicate_groups"]
         out.print(f"{k} replicate group{'s' if k != 1 else ''} kept ({summary['replicate_rows']} rows that share "
                   f"{_escape(', '.join(runs.replicates()['columns']))} and differ in loss: replicate runs, used "
-                  "by the fit as they are)", highlight=False)
+                  "by the fit as they are)"
+                  + (f"; run-to-run noise: sd of ln(loss) {summary['replicate_log_loss_sd']:.3g}"
+                     if summary.get("replicate_log_loss_sd") is not None else ""), highlight=False)
     out.print(table)
 
 

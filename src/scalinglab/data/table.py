@@ -170,18 +170,32 @@ class RunTable:
         the noise).
 
         Returns ``{"groups": number of such groups, "rows": rows in them, "columns": the configuration
-        columns compared}``.
+        columns compared, "log_loss_sd": the pooled within-group standard deviation of ln(loss)}`` (the
+        relative run-to-run noise, dimensionless; None without replicates or a positive ``loss`` column).
         """
         cfg = configuration_columns({c: self._df[c] for c in self._df.columns})
         if not cfg or len(self) < 2:
-            return {"groups": 0, "rows": 0, "columns": cfg}
-        sizes = self._df.groupby(cfg, dropna=False, sort=False, observed=True).size()
-        many = sizes[sizes > 1]
-        return {"groups": int(len(many)), "rows": int(many.sum()), "columns": cfg}
+            return {"groups": 0, "rows": 0, "columns": cfg, "log_loss_sd": None}
+        group = self._df.groupby(cfg, dropna=False, sort=False, observed=True).ngroup().to_numpy()
+        sizes = np.bincount(group)
+        many = sizes > 1
+        sd = None
+        if many.any() and "loss" in self._df.columns:
+            loss = self._df["loss"].to_numpy(dtype=float)
+            rep = many[group] & (loss > 0)
+            if rep.any():
+                g, y = group[rep], np.log(loss[rep])
+                k = np.bincount(g, minlength=len(sizes))
+                mean = np.bincount(g, weights=y, minlength=len(sizes))[g] / k[g]
+                dof = int(rep.sum()) - int(np.count_nonzero(k))
+                if dof > 0:
+                    sd = float(np.sqrt(np.sum((y - mean) ** 2) / dof))
+        return {"groups": int(many.sum()), "rows": int(sizes[many].sum()), "columns": cfg, "log_loss_sd": sd}
 
     def summary(self) -> dict[str, Any]:
         """Rows, columns, per-column ranges, derived columns, the FLOP convention and the replicate groups
-        (``replicate_groups``, ``replicate_rows``; see :meth:`replicates`), as plain data."""
+        (``replicate_groups``, ``replicate_rows``, ``replicate_log_loss_sd``; see :meth:`replicates`), as plain
+        data."""
         rep = self.replicates()
         return {
             "source": self.source,
@@ -193,6 +207,7 @@ class RunTable:
             "column_map": dict(self.column_map),
             "replicate_groups": rep["groups"],
             "replicate_rows": rep["rows"],
+            "replicate_log_loss_sd": rep["log_loss_sd"],
         }
 
     def hash(self) -> str:
