@@ -29,8 +29,6 @@ from ._stages import (
     solve,
     solve_diagnostics,
 )
-from ._stages import covariance as _covariance  # noqa: F401 - kept for callers of the former private helpers
-from ._stages import robust_scale as _robust_scale  # noqa: F401
 
 __all__ = ["fit", "DEFAULT_LOSS", "MAX_BOOTSTRAP"]
 
