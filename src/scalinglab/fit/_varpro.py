@@ -85,7 +85,6 @@ def linear_structure(law: Law, X, y=None) -> tuple[list[int], list[int]] | None:
     affine in it at every base and actually depends on it, and the kept set is then verified jointly (no
     cross terms such as ``A * B``); a parameter that breaks the joint check is treated as nonlinear.
     """
-    P = law.n_params
     cand = []
     for j, p in enumerate(law.params):
         nonneg = (p.log or p.lower == 0.0) and math.isinf(p.upper)
@@ -94,9 +93,44 @@ def linear_structure(law: Law, X, y=None) -> tuple[list[int], list[int]] | None:
             cand.append(j)
     if not cand:
         return None
-    rng = np.random.default_rng(12345)
     Xs = {k: np.asarray(v, float)[:50] for k, v in X.items()}
     ys = None if y is None else np.asarray(y, float)[:50]
+    key = _cache_key(law, Xs, ys)
+    if key is not None and key in _STRUCTURE_CACHE:
+        return _STRUCTURE_CACHE[key]
+    out = _probe(law, cand, Xs, ys)
+    if key is not None:
+        if len(_STRUCTURE_CACHE) >= 256:
+            _STRUCTURE_CACHE.pop(next(iter(_STRUCTURE_CACHE)))
+        _STRUCTURE_CACHE[key] = out
+    return out
+
+
+#: (law, data scale) -> structure: a fit probes once, not once per refit of its backtests
+_STRUCTURE_CACHE: dict = {}
+
+
+def _cache_key(law: Law, Xs, ys):
+    """Law spec plus each variable's and the target's decade range (the probe's bases depend only on them)."""
+    try:
+        spec = repr(law.spec())
+    except Exception:  # noqa: BLE001 - a law without a spec is probed every time
+        return None
+
+    def rng_of(a):
+        a = np.asarray(a, float)
+        a = a[np.isfinite(a)]
+        if not a.size:
+            return ()
+        return tuple(np.round(np.sign(v) * np.log10(abs(v) + 1e-300), 1) for v in (a.min(), a.max()))
+
+    return (type(law).__name__, spec, tuple((k, rng_of(v)) for k, v in sorted(Xs.items())),
+            rng_of(ys) if ys is not None else ())
+
+
+def _probe(law: Law, cand: list[int], Xs, ys) -> tuple[list[int], list[int]] | None:
+    P = law.n_params
+    rng = np.random.default_rng(12345)
     bases = _probe_bases(law, Xs, ys, rng)
     single = [j for j in cand if _affine_in(law, Xs, bases, [j], rng)]
     lin: list[int] = []
