@@ -95,3 +95,14 @@ def test_write_report_draws_prepared_inputs_atomically(csv, fitted, tmp_path):
     text = path.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and inputs.data_hash in text
     assert [p.name for p in path.parent.iterdir()] == ["r.html"]  # no temp file left beside it
+
+
+def test_point_text_is_parsed_by_the_one_parser():
+    """Report points and `scalinglab predict` arguments go through units.parse_assignments."""
+    from scalinglab._errors import InputError
+    from scalinglab.units import parse_assignments
+
+    assert parse_assignments("N=70B,D=1.4T") == {"N": "70B", "D": "1.4T"}
+    assert parse_assignments("N=70 B D=1.4 T") == {"N": "70 B", "D": "1.4 T"}  # a value may hold a space
+    with pytest.raises(InputError, match="VAR=VALUE"):
+        parse_assignments("N=70B,7B")

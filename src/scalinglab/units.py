@@ -19,7 +19,7 @@ import re
 
 from ._errors import UnitError
 
-__all__ = ["parse_quantity", "format_quantity", "SUFFIXES"]
+__all__ = ["parse_quantity", "parse_assignments", "format_quantity", "SUFFIXES"]
 
 SUFFIXES: dict[str, float] = {
     "k": 1e3, "K": 1e3,
@@ -103,3 +103,30 @@ def format_quantity(value: float, *, digits: int = 3) -> str:
         if 1e3 > a / scale >= 1:
             return f"{v / scale:.{digits}g}{suffix}"
     return f"{v:.{digits}g}"
+
+
+def parse_assignments(text: str, *, what: str = "point", example: str = "N=70B,D=1.4T") -> dict[str, str]:
+    """``"N=70B,D=1.4T"`` (pairs separated by commas, or by spaces before the next ``VAR=``) ->
+    ``{"N": "70B", "D": "1.4T"}``: the
+    ``VAR=VALUE`` text of a prediction point, in order, values left as text (parse each with
+    `parse_quantity`).
+
+    Raises
+    ------
+    InputError
+        If a part is not ``VAR=VALUE``; the message names ``what`` and shows ``example``.
+    """
+    import re
+
+    from ._errors import InputError
+
+    out: dict[str, str] = {}
+    # commas separate pairs; so does whitespace before the next ``VAR=`` (a value may hold a space: "70 B")
+    for part in re.split(r"\s*,\s*|\s+(?=[A-Za-z_][\w.]*\s*=)", str(text).strip()):
+        if not part:
+            continue
+        if "=" not in part:
+            raise InputError(f"{what} {text!r}: expected VAR=VALUE pairs such as {example}, got {part!r}")
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out

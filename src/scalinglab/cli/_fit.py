@@ -140,16 +140,11 @@ def predict_cmd(
     json_: bool = JsonOpt,
 ) -> None:
     """Predict from a saved fit or a preset: N=70B D=1.4T (unit strings accepted). Exits with code 2 and one error line on bad input."""
-    from .._errors import InputError
     from ..fit import FitResult
+    from ..units import parse_assignments
 
     res = FitResult.load(fit_or_preset)
-    point = {}
-    for a in assignments or []:
-        if "=" not in a:
-            raise InputError(f"expected VAR=VALUE (e.g. N=70B), got {a!r}")
-        k, v = a.split("=", 1)
-        point[k.strip()] = v.strip()
+    point = parse_assignments(" ".join(assignments or []), what="prediction point", example="N=70B D=1.4T")
     p = res.predict(level=level, warn_factor=warn_factor, **point)
     d = p.to_dict()
     if json_:

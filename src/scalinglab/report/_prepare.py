@@ -10,7 +10,6 @@ fast and testable without fitting.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError, ScalingLabError
+from ..units import parse_assignments
 from ._inputs import FitView, as_fit, as_frame, as_plan_dict, load_any_runs
 
 __all__ = ["ReportInputs", "prepare", "prediction_dict", "AUTO_BACKTEST_MAX_RUNS"]
@@ -71,18 +71,6 @@ def _point_text(variables: Any) -> str:
     return ", ".join(parts)
 
 
-def _parse_point(text: str) -> dict[str, str]:
-    point = {}
-    for part in re.split(r"[,\s]+", str(text).strip()):
-        if not part:
-            continue
-        if "=" not in part:
-            raise InputError(f"prediction point {text!r}: expected VAR=VALUE pairs such as N=70B,D=1.4T")
-        k, v = part.split("=", 1)
-        point[k.strip()] = v.strip()
-    return point
-
-
 def prediction_dict(pred: Any, fv: FitView | None = None, level: float | None = None) -> dict:
     """A prediction as ``Prediction.to_dict()``: a Prediction, its dict, or a point (``"N=70B,D=1.4T"`` or
     ``{"N": 7e10, "D": 1.4e12}``) predicted with the fit.
@@ -97,7 +85,8 @@ def prediction_dict(pred: Any, fv: FitView | None = None, level: float | None = 
         return dict(pred.to_dict())
     if isinstance(pred, dict) and "interval" in pred:
         return dict(pred)
-    point = _parse_point(pred) if isinstance(pred, str) else dict(pred) if isinstance(pred, dict) else None
+    point = (parse_assignments(pred, what="prediction point") if isinstance(pred, str)
+             else dict(pred) if isinstance(pred, dict) else None)
     if point is None:
         raise InputError(f"expected a Prediction, its dict or a point like 'N=70B,D=1.4T', got {type(pred).__name__}")
     if fv is None or not hasattr(fv.obj, "predict"):
