@@ -15,7 +15,6 @@ residual noise is added. Accuracies are fractions (or percentages, as in the tab
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,26 +165,25 @@ class TwoStepPredictor:
         Lt = column(df, self.loss, source, "task-loss")
         acc = column(df, self.accuracy, source, "accuracy")
         ok1 = np.isfinite(Lt) & np.all([np.isfinite(a) for a in Xs.values()], axis=0)
-        with warnings.catch_warnings():  # the weak-trend notes of the steps are summarised by the result
-            warnings.simplefilter("ignore")
-            if self.step1 == "power":
-                law1 = get_law("power", variable=cols[0] if cols[0].isidentifier() else "x")
-                d1 = {law1.variables[0]: Xs[cols[0]][ok1], "__loss__": Lt[ok1]}
-            else:
-                law1 = get_law("chinchilla")
-                d1 = {"params": Xs[cols[0]][ok1], "tokens": Xs[cols[1]][ok1], "__loss__": Lt[ok1]}
-            r1 = fit(d1, law1, y="__loss__", loss=self.fit_loss, bootstrap=self.bootstrap, seed=self.seed,
-                     calibrate=self.calibrate)
-            if self.step1 == "power":
-                r1 = dataclasses.replace(r1, variables={law1.variables[0]: cols[0]})
-            L2, a2 = Lt, acc
-            if step2_data is not None:
-                df2, src2 = load_frame(step2_data)
-                L2 = np.concatenate([L2, column(df2, self.loss, src2, "task-loss")])
-                a2 = np.concatenate([a2, column(df2, self.accuracy, src2, "accuracy")])
-            ok2 = np.isfinite(L2) & np.isfinite(a2)
-            law2 = get_law("sigmoid-loss", floor=self.floor, ceiling=self.ceiling)
-            r2 = fit({"L": L2[ok2], "__acc__": a2[ok2]}, law2, y="__acc__", loss=self.fit_loss,
-                     bootstrap=self.bootstrap, seed=self.seed + 1, calibrate=False)
+        if self.step1 == "power":
+            law1 = get_law("power", variable=cols[0] if cols[0].isidentifier() else "x")
+            d1 = {law1.variables[0]: Xs[cols[0]][ok1], "__loss__": Lt[ok1]}
+        else:
+            law1 = get_law("chinchilla")
+            d1 = {"params": Xs[cols[0]][ok1], "tokens": Xs[cols[1]][ok1], "__loss__": Lt[ok1]}
+        # warn=False: the weak-trend notes of the steps are in their status and message (summarised by the result)
+        r1 = fit(d1, law1, y="__loss__", loss=self.fit_loss, bootstrap=self.bootstrap, seed=self.seed,
+                 calibrate=self.calibrate, warn=False)
+        if self.step1 == "power":
+            r1 = dataclasses.replace(r1, variables={law1.variables[0]: cols[0]})
+        L2, a2 = Lt, acc
+        if step2_data is not None:
+            df2, src2 = load_frame(step2_data)
+            L2 = np.concatenate([L2, column(df2, self.loss, src2, "task-loss")])
+            a2 = np.concatenate([a2, column(df2, self.accuracy, src2, "accuracy")])
+        ok2 = np.isfinite(L2) & np.isfinite(a2)
+        law2 = get_law("sigmoid-loss", floor=self.floor, ceiling=self.ceiling)
+        r2 = fit({"L": L2[ok2], "__acc__": a2[ok2]}, law2, y="__acc__", loss=self.fit_loss,
+                 bootstrap=self.bootstrap, seed=self.seed + 1, calibrate=False, warn=False)
         return TwoStepResult(step1=r1, step2=r2, scale_columns=cols, loss=self.loss, accuracy=self.accuracy,
                              bounded=accuracy_scale(acc[np.isfinite(acc)]), seed=self.seed)
