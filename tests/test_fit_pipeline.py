@@ -107,3 +107,15 @@ def test_no_trend_result_is_complete_without_throw():
         res = fit({"params": x, "loss": y}, "power", x="params", throw=False)
     assert res.status == "no_trend" and res.diagnostics["trend_test"]["p_value"] > 0.05
     assert res.n_points == 25 and len(res.residuals) == 25
+
+
+def test_no_process_wide_warning_filters_in_src():
+    """Library code never installs a warnings filter (not thread-safe under Ray or a notebook, and it hides
+    convergence warnings from users): internal refits pass fit(warn=False), numeric noise uses np.errstate."""
+    offenders = []
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Attribute) and node.attr in ("simplefilter", "filterwarnings")
+                    and isinstance(node.value, ast.Name) and node.value.id in ("warnings", "_warnings")):
+                offenders.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert offenders == []
