@@ -526,6 +526,17 @@ def test_sqlite_errors_are_not_retried_and_name_the_store(tmp_path):
     st.close()
 
 
+def test_bad_retry_or_lease_settings_are_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCALINGLAB_STORE_RETRY_S", "soon")
+    with pytest.raises(StoreError, match=r"\$SCALINGLAB_STORE_RETRY_S must be a number of seconds"):
+        Store(tmp_path / "s.db")
+    monkeypatch.setenv("SCALINGLAB_STORE_RETRY_S", "7.5")
+    monkeypatch.setenv("SCALINGLAB_LEASE_S", "8")
+    st = Store(tmp_path / "s.db")
+    assert (st.retry_s, st.lease_s, st.heartbeat_s) == (7.5, 8.0, 2.0)
+    st.close()
+
+
 # ================================================================================== tests: real faults
 pg_only = pytest.mark.skipif(NO_PG is not None, reason=str(NO_PG))
 

@@ -96,9 +96,23 @@ STATUSES = ("queued", "running", "done", "failed")
 #: outcome of one attempt (one lease) on a run, as kept in the ``attempts`` table.
 OUTCOMES = ("running", "done", "failed", "interrupted", "lost")
 
-#: defaults, overridable per process by these environment variables (seconds).
-DEFAULT_RETRY_S = float(os.environ.get("SCALINGLAB_STORE_RETRY_S", 300.0))
-DEFAULT_LEASE_S = float(os.environ.get("SCALINGLAB_LEASE_S", 120.0))
+#: defaults (seconds), overridable per process by $SCALINGLAB_STORE_RETRY_S and $SCALINGLAB_LEASE_S.
+DEFAULT_RETRY_S = 300.0
+DEFAULT_LEASE_S = 120.0
+
+
+def _env_seconds(name: str, default: float) -> float:
+    """Seconds from the environment variable ``name`` (``default`` when unset); a clear error when invalid."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also rejects NaN
+        raise StoreError(f"${name} must be a number of seconds >= 0, got {raw!r}")
+    return value
 
 
 class StoreUnavailableError(StoreError):
@@ -346,8 +360,8 @@ class Store:
         """
         self.url = _to_url(location)
         self.dialect = self.url.get_backend_name()
-        self.retry_s = DEFAULT_RETRY_S if retry_s is None else float(retry_s)
-        self.lease_s = DEFAULT_LEASE_S if lease_s is None else float(lease_s)
+        self.retry_s = _env_seconds("SCALINGLAB_STORE_RETRY_S", DEFAULT_RETRY_S) if retry_s is None else float(retry_s)
+        self.lease_s = _env_seconds("SCALINGLAB_LEASE_S", DEFAULT_LEASE_S) if lease_s is None else float(lease_s)
         #: (run_id, owner) → attempt number of the leases this Store object took (fencing tokens).
         self._tokens: dict[tuple[str, str], int] = {}
         self._finishing: set[tuple[str, str]] = set()  # finish_run calls under way (see its retry rule)
