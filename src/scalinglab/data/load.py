@@ -82,7 +82,8 @@ def _canonical_convention(name: str | None) -> str | None:
 
 
 def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Sequence[str],
-           flops_convention: str | None, positive_loss: bool, drop_duplicates: bool) -> RunTable:
+           flops_convention: str | None, positive_loss: bool, drop_duplicates: bool,
+           check_duplicates: bool = True) -> RunTable:
     file = raw.file
     targets = _map_columns(raw.names, columns, file)
     order = {n: j for j, n in enumerate(raw.names)}
@@ -157,7 +158,7 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
             total += 1
             problems.append(_error(f"missing required column {c!r} (found: {', '.join(map(repr, raw.names))}; "
                                    f"accepted names: {accepted}, ...)", file, column=c))
-    if not total and n:
+    if not total and n and check_duplicates:
         keep, dup_problems, n_dup = _duplicates(out, orig, rows, file, drop_duplicates, keys_arrow)
         problems += dup_problems
         total += n_dup
@@ -179,7 +180,7 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
 def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
               required: Sequence[str] = ("loss",), flops_convention: str = "6ND",
               source_name: str | None = None, positive_loss: bool = True,
-              drop_duplicates: bool = False) -> RunTable:
+              drop_duplicates: bool = False, canonical: bool = True) -> RunTable:
     """Load and validate a run table; the one gate where runs enter scalinglab.
 
     Parameters
@@ -207,6 +208,10 @@ def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
         ``params``, ``tokens``, ``step``, tags such as ``seed``); rows with the same key that differ in loss
         are replicate runs and are kept (see :meth:`RunTable.replicates`), except within one ``run_id``,
         where they are an error.
+    canonical
+        False keeps every column under its name in the source (no alias renames) and does not look for
+        duplicate runs: for tables that are not run tables, such as benchmark or per-example results
+        (``n_tokens`` there is not ``tokens``, and many rows share a model).
 
     Raises
     ------
@@ -225,5 +230,7 @@ def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
     if columns is not None and not isinstance(columns, Mapping):
         raise InputError("columns= must be a mapping {input column: canonical name or None}")
     raw = _read_any(source, source_name)
+    if not canonical:
+        columns = {n: n for n in raw.names}
     return _build(raw, columns=columns, required=tuple(required), flops_convention=flops_convention,
-                  positive_loss=positive_loss, drop_duplicates=drop_duplicates)
+                  positive_loss=positive_loss, drop_duplicates=drop_duplicates, check_duplicates=canonical)

@@ -33,10 +33,10 @@ def load_frame(data):
     """
     from ..data import load_runs
 
-    rt = load_runs(data, required=(), positive_loss=False)
-    df = rt.df.drop(columns=[c for c in rt.derived if c in rt.df.columns])
-    back = {canon: src for src, canon in rt.column_map.items() if canon in df.columns}
-    return df.rename(columns=back), getattr(rt, "source", None)
+    if hasattr(data, "df") and hasattr(data, "source"):  # a RunTable: its columns as they are
+        return data.df, getattr(data, "source", None)
+    rt = load_runs(data, required=(), positive_loss=False, canonical=False)
+    return rt.df.drop(columns=[c for c in rt.derived if c in rt.df.columns]), getattr(rt, "source", None)
 
 
 def column(df, name: str, source, what: str) -> np.ndarray:
