@@ -90,12 +90,12 @@ class CatalogLaw(Law):
     _frozen: bool = False
 
     def _freeze(self) -> None:
-        object.__setattr__(self, "_frozen", True)
+        self._frozen = True  # the last assignment: from here on __setattr__ refuses
 
     def __setattr__(self, key: str, value: object) -> None:
         if self._frozen:
             raise AttributeError(f"law {self.name!r} is frozen; build a new one instead of setting {key!r}")
-        object.__setattr__(self, key, value)
+        super().__setattr__(key, value)
 
     def __init__(self) -> None:
         self._freeze()

@@ -328,12 +328,12 @@ class ExpressionLaw(Law):
         self._tree = tree
         self._user_bounds = {k: [float(v) for v in b] for k, b in user_bounds.items()}
         self._dtrees = tuple(_diff(tree, j) for j in range(len(params)))
-        object.__setattr__(self, "_frozen", True)
+        self._frozen = True  # the last assignment: from here on __setattr__ refuses
 
     def __setattr__(self, key, value):
         if self._frozen:
             raise AttributeError(f"law {self.name!r} is frozen")
-        object.__setattr__(self, key, value)
+        super().__setattr__(key, value)
 
     def spec(self) -> dict:
         """JSON-able ``{"name": ..., options}`` from which ``scalinglab.laws.law_from_spec`` rebuilds this law."""
