@@ -9,8 +9,10 @@ internal backtests that calibrate intervals meaningless (2-3x wider intervals we
 
 ``level_threshold`` moves a cut down to the start of the level it falls in: from the threshold it walks
 down the sorted values while consecutive runs are within ``LEVEL_GAP_DECADES`` of each other, but never
-further than ``LEVEL_SPAN_DECADES`` below the threshold (so a densely, continuously spread ladder is cut
-at most ~12 % lower in compute than asked, never merged into one level).
+further than ``LEVEL_SPAN_DECADES`` below the threshold, and only when the group found is set apart from
+the runs below it by a gap ``LEVEL_SEPARATION`` times its widest inner gap and at least
+``LEVEL_MIN_GAP_DECADES``: a densely, continuously spread
+ladder has no levels, and its cuts stay exactly where they were asked.
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ import numpy as np
 LEVEL_GAP_DECADES = 0.02
 #: a cut never moves more than this many decades (~12 %) below where it was asked
 LEVEL_SPAN_DECADES = 0.05
+#: the gap below a level is at least this many times its widest inner gap (else: no level, no snapping)
+LEVEL_SEPARATION = 3.0
+#: ...and at least this many decades (~26 %; IsoFLOP levels are usually 2x-10x apart)
+LEVEL_MIN_GAP_DECADES = 0.1
 
-__all__ = ["LEVEL_GAP_DECADES", "LEVEL_SPAN_DECADES", "level_threshold"]
+__all__ = ["LEVEL_GAP_DECADES", "LEVEL_MIN_GAP_DECADES", "LEVEL_SEPARATION", "LEVEL_SPAN_DECADES", "level_threshold"]
 
 
 def level_threshold(values: np.ndarray, threshold: float) -> float:
@@ -30,7 +36,9 @@ def level_threshold(values: np.ndarray, threshold: float) -> float:
 
     ``values`` are positive (FLOPs, tokens…); a run is held out when ``value >= returned threshold``. Runs
     whose compute differs by less than ``LEVEL_GAP_DECADES`` from a held-out neighbour are held out with
-    it, up to ``LEVEL_SPAN_DECADES`` below ``threshold``. Non-positive or non-finite inputs return
+    it, up to ``LEVEL_SPAN_DECADES`` below ``threshold``, when they form a level (a gap of at least
+    ``LEVEL_SEPARATION`` times their widest inner gap, and at least ``LEVEL_MIN_GAP_DECADES``, below
+    them). Non-positive or non-finite inputs return
     ``threshold`` unchanged.
     """
     v = np.asarray(values, float)
@@ -41,9 +49,15 @@ def level_threshold(values: np.ndarray, threshold: float) -> float:
     t = float(np.log10(threshold))
     floor = t - LEVEL_SPAN_DECADES
     below = lv[lv < t][::-1]  # the runs just under the cut, nearest first
-    cur = t
+    cur, widest, gap_below = t, 0.0, np.inf
     for x in below:
         if cur - x > LEVEL_GAP_DECADES or x < floor:
+            gap_below = cur - x
             break
+        widest = max(widest, cur - x)
         cur = x
-    return float(threshold) if cur == t else float(10.0 ** cur) * (1 - 1e-12)
+    # a level is a tight group set apart from the runs below it; in a continuously spread ladder the
+    # next gap is no wider than the ones inside the chain, and the cut stays where it was asked
+    if cur == t or gap_below < max(LEVEL_SEPARATION * widest, LEVEL_MIN_GAP_DECADES):
+        return float(threshold)
+    return float(10.0 ** cur) * (1 - 1e-12)
