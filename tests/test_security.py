@@ -297,11 +297,13 @@ def test_store_repr_masks_password(tmp_path):
 
 
 @pytest.mark.parametrize("argv", [["runs", "list"], ["runs", "show", "abc"], ["runs", "export", "--json"]])
-def test_cli_never_prints_store_password(argv):
+def test_cli_never_prints_store_password(argv, monkeypatch):
     from typer.testing import CliRunner
 
     from scalinglab.cli import app
 
+    # nothing listens there: the store retries a refused connection, for 1 s here instead of the default 300 s
+    monkeypatch.setenv("SCALINGLAB_STORE_RETRY_S", "1")
     res = CliRunner().invoke(app, [*argv, "--store", SECRET_URL])
     assert res.exit_code == 2, res.output
     text = (res.stdout or "") + (res.stderr or "")
