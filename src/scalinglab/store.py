@@ -812,11 +812,7 @@ class Store:
         StoreError
             If the database query fails.
         """
-        q = select(attempts).order_by(attempts.c.run_id, attempts.c.attempt)
-        if run_id:
-            q = q.where(attempts.c.run_id == run_id)
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(q).mappings()]
+        return self._rows(attempts, run_id, attempts.c.run_id, attempts.c.attempt)
 
     @_retrying("reading metrics")
     def metrics(self, run_id: str | None = None) -> list[dict]:
@@ -828,11 +824,7 @@ class Store:
         StoreError
             If the database query fails.
         """
-        q = select(metrics).order_by(metrics.c.run_id, metrics.c.branch, metrics.c.split, metrics.c.step)
-        if run_id:
-            q = q.where(metrics.c.run_id == run_id)
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(q).mappings()]
+        return self._rows(metrics, run_id, metrics.c.run_id, metrics.c.branch, metrics.c.split, metrics.c.step)
 
     @_retrying("reading evaluations")
     def evaluations(self, run_id: str | None = None) -> list[dict]:
@@ -844,18 +836,18 @@ class Store:
         StoreError
             If the database query fails.
         """
-        q = select(evaluations).order_by(evaluations.c.run_id, evaluations.c.tokens)
-        if run_id:
-            q = q.where(evaluations.c.run_id == run_id)
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(q).mappings()]
+        return self._rows(evaluations, run_id, evaluations.c.run_id, evaluations.c.tokens)
 
     @_retrying("reading logs")
     def logs(self, run_id: str | None = None) -> list[dict]:
         """Log lines (``run_id``, ``at`` timestamp, ``level``, ``message``) in the order written, of one run or all."""
-        q = select(logs).order_by(logs.c.id)
+        return self._rows(logs, run_id, logs.c.id)
+
+    def _rows(self, table, run_id: str | None, *order) -> list[dict]:
+        """Rows of ``table`` (of one run, or of all), as dicts in ``order``; callers add the retry."""
+        q = select(table).order_by(*order)
         if run_id:
-            q = q.where(logs.c.run_id == run_id)
+            q = q.where(table.c.run_id == run_id)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
