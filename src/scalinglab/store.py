@@ -10,9 +10,12 @@ Tables (schema version :data:`SCHEMA_VERSION`, recorded in ``schema_version``):
                  (queued → running → done | failed), a lease (``lease_owner`` + ``heartbeat_at``) so two
                  sweeps on one store never train the same run twice, timings and the environment.
 ``metrics``      loss curve points: (run_id, step, split, branch) is unique; loss in nats/token and bits/byte,
-                 learning rate, tokens seen. Inserts are idempotent (insert-or-ignore), so a resumed run that
-                 replays steps never duplicates rows.
-``evaluations``  the final (and per-branch) evaluations that become run-table rows: N, D, C, loss.
+                 learning rate, tokens seen, and ``extra``: a JSON object of any other metric the trainer
+                 logged at that step (``grad_norm``, ``mfu``, ...; finite numbers or short strings). Inserts are
+                 idempotent (insert-or-ignore), so a resumed run that replays steps never duplicates rows.
+``evaluations``  the final (and per-branch) evaluations that become run-table rows: N, D, C, loss, and
+                 ``extra``: a JSON object of other final evaluations (``hellaswag_acc``, ...), one run-table
+                 column each in :meth:`Store.to_frame`.
 ``logs``         free-text events per run (start, resume, failure tracebacks).
 ``attempts``     the attempt history: one row per lease taken on a run (attempt number, worker, host, start and
                  end, outcome ``running | done | failed | interrupted | lost``, the step it resumed from, error).
@@ -41,7 +44,7 @@ written by a newer scalinglab is refused with a :class:`StoreError`. To change t
 definitions below to the new shape (fresh stores are created directly at the latest version).
 
 Schema history: v1 (scalinglab 0.1.0) initial tables; v2 adds the ``ix_runs_sweep_status`` index; v3 adds
-the ``attempts`` table. Opening is
+the ``attempts`` table; v4 adds the JSON ``extra`` column to ``metrics`` and ``evaluations``. Opening is
 safe when several processes open (and migrate) one store at once: SQLite serialises them with BEGIN
 IMMEDIATE, PostgreSQL with a transaction-scoped advisory lock.
 """
@@ -91,7 +94,7 @@ __all__ = ["Store", "SCHEMA_VERSION", "MIGRATIONS", "mask_url", "STATUSES", "OUT
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 STATUSES = ("queued", "running", "done", "failed")
 #: outcome of one attempt (one lease) on a run, as kept in the ``attempts`` table.
 OUTCOMES = ("running", "done", "failed", "interrupted", "lost")
@@ -177,6 +180,7 @@ metrics = Table(
     Column("lr", Float),
     Column("wall_seconds", Float),
     Column("tokens_per_second", Float),
+    Column("extra", Text),                               # v4: JSON {name: number | short string}
     UniqueConstraint("run_id", "step", "split", "branch", name="uq_metrics_point"),
 )
 
@@ -193,6 +197,7 @@ evaluations = Table(
     Column("loss_nats", Float, nullable=False),
     Column("loss_bpb", Float),
     Column("is_final", Boolean, nullable=False, default=True),
+    Column("extra", Text),                               # v4: JSON {name: number | short string}
     UniqueConstraint("run_id", "branch", "step", "split", name="uq_evaluations_point"),
 )
 
@@ -235,8 +240,44 @@ def _v2_to_v3(conn) -> None:
     attempts.create(conn, checkfirst=True)
 
 
+def _v3_to_v4(conn) -> None:
+    """Schema v3 → v4: add the nullable JSON ``extra`` column to ``metrics`` and ``evaluations`` (existing rows
+    get NULL: no extra metrics)."""
+    from sqlalchemy import inspect
+
+    for table in (metrics, evaluations):
+        if "extra" not in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN extra TEXT"))
+
+
 #: version n → callable(conn) migrating a store from n to n+1 (see the module docstring).
-MIGRATIONS: dict[int, Any] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Any] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+
+
+def _extra_rows(rows: Iterable[Mapping[str, Any]], run_id: str, defaults: Mapping[str, Any]) -> list[dict]:
+    """Rows ready for an executemany INSERT: ``defaults`` filled in, ``run_id`` set, and ``extra`` (a mapping of
+    other metrics, or absent) encoded as a JSON object, or NULL when empty (every row gets the key, since one
+    statement needs the same columns in every row)."""
+    out = []
+    for r in rows:
+        row = {**defaults, **dict(r), "run_id": run_id}
+        extra = row.get("extra")
+        if extra is not None and not isinstance(extra, str):
+            extra = json.dumps(dict(extra), sort_keys=True, allow_nan=False) if extra else None
+        row["extra"] = extra
+        out.append(row)
+    return out
+
+
+def _decode_extra(row: dict) -> dict:
+    """``row`` with its ``extra`` column decoded to a dict (``{}`` when NULL or unreadable)."""
+    raw = row.get("extra")
+    try:
+        value = json.loads(raw) if raw else {}
+    except ValueError:
+        value = {}
+    row["extra"] = value if isinstance(value, dict) else {}
+    return row
 
 
 def _now() -> str:
@@ -717,7 +758,8 @@ class Store:
     @_retrying("writing metrics")
     def add_metrics(self, run_id: str, rows: Iterable[Mapping[str, Any]], *, owner: str | None = None) -> int:
         """Insert loss-curve points; points already present (same run, step, split, branch) are ignored.
-        Returns the number of new rows.
+        Returns the number of new rows. A row may carry ``extra``: a mapping of other metrics at that point
+        (name → finite number or short string), stored as JSON.
 
         With ``owner``, the write is fenced: it happens (and refreshes the lease's heartbeat) only while
         ``owner`` holds the run's lease under its attempt number.
@@ -729,7 +771,7 @@ class Store:
         StoreError
             If the database write fails (`StoreUnavailableError` after ``retry_s`` seconds unreachable).
         """
-        rows = [{"branch": "", **dict(r), "run_id": run_id} for r in rows]
+        rows = _extra_rows(rows, run_id, {"branch": ""})
         if not rows:
             return 0
         with self._tx() as conn:
@@ -761,7 +803,8 @@ class Store:
         (writing nothing) if the run is already done or our lease was taken over. A retry after a commit whose
         acknowledgement was lost returns True (the attempt history shows this attempt finished it).
         ``summary`` may hold run columns (``wall_seconds``, ``final_loss_nats``, ``environment``, ...) and
-        ``resumed_from_step`` (kept in the attempt history).
+        ``resumed_from_step`` (kept in the attempt history). An evaluation may carry ``extra``: other final
+        evaluations (name → finite number or short string, e.g. ``{"hellaswag_acc": 0.31}``), stored as JSON.
 
         Raises
         ------
@@ -769,8 +812,8 @@ class Store:
             If the database write fails (`StoreUnavailableError` after ``retry_s`` seconds unreachable).
         """
         summary = dict(summary or {})
-        evals = [{"branch": "", "split": "val", "is_final": True, **dict(e), "run_id": run_id} for e in evaluations]
-        mrows = [{"branch": "", **dict(r), "run_id": run_id} for r in metrics_rows]
+        evals = _extra_rows(evaluations, run_id, {"branch": "", "split": "val", "is_final": True})
+        mrows = _extra_rows(metrics_rows, run_id, {"branch": ""})
         if "environment" in summary and not isinstance(summary["environment"], str):
             summary["environment"] = json.dumps(summary["environment"], sort_keys=True, default=str)
         allowed = {c.name for c in runs.columns} - {"id", "config", "status", "lease_owner", "attempts"}
@@ -817,26 +860,29 @@ class Store:
     @_retrying("reading metrics")
     def metrics(self, run_id: str | None = None) -> list[dict]:
         """Logged training/validation curve rows (step, split, branch, tokens, ``loss_nats`` in nats/token,
-        ``loss_bpb`` in bits/byte, lr, wall_seconds, tokens_per_second), of one run or of all.
+        ``loss_bpb`` in bits/byte, lr, wall_seconds, tokens_per_second, and ``extra``: a dict of the other
+        metrics logged at that point, ``{}`` when none), of one run or of all.
 
         Raises
         ------
         StoreError
             If the database query fails.
         """
-        return self._rows(metrics, run_id, metrics.c.run_id, metrics.c.branch, metrics.c.split, metrics.c.step)
+        return [_decode_extra(r) for r in
+                self._rows(metrics, run_id, metrics.c.run_id, metrics.c.branch, metrics.c.split, metrics.c.step)]
 
     @_retrying("reading evaluations")
     def evaluations(self, run_id: str | None = None) -> list[dict]:
         """Evaluation rows (params N, tokens D, flops C in FLOPs, ``loss_nats`` in nats/token, ``loss_bpb`` in
-        bits/byte, ``is_final``, branch, step), of one run or of all, ordered by run and tokens.
+        bits/byte, ``is_final``, branch, step, and ``extra``: a dict of the other final evaluations, ``{}`` when
+        none), of one run or of all, ordered by run and tokens.
 
         Raises
         ------
         StoreError
             If the database query fails.
         """
-        return self._rows(evaluations, run_id, evaluations.c.run_id, evaluations.c.tokens)
+        return [_decode_extra(r) for r in self._rows(evaluations, run_id, evaluations.c.run_id, evaluations.c.tokens)]
 
     @_retrying("reading logs")
     def logs(self, run_id: str | None = None) -> list[dict]:
@@ -870,13 +916,17 @@ class Store:
         on the main trajectory (``branch='checkpoint'``, ``tokens`` = tokens seen, ``flops`` =
         flops_per_token × tokens), except at steps that already have a final/branch evaluation, so
         (run_id, step) stays unique.
+
+        Extra evaluations (``track.finish(loss=..., hellaswag_acc=0.31)``; the ``extra`` column) follow as one
+        column each, sorted by name (``extra_<name>`` when the name is one of the columns above), empty where a
+        run lacks it; checkpoint rows carry the extra metrics logged with that validation point.
         """
         import pandas as pd
 
         q = (select(evaluations.c.run_id, evaluations.c.branch, evaluations.c.step, evaluations.c.params,
                     evaluations.c.tokens, evaluations.c.flops, evaluations.c.loss_nats, evaluations.c.loss_bpb,
                     runs.c.name, runs.c.sweep, runs.c.dataset, runs.c.param_convention, runs.c.flops_convention,
-                    runs.c.config)
+                    runs.c.config, evaluations.c.extra)
              .join(runs, runs.c.id == evaluations.c.run_id)
              .where(runs.c.status == "done", evaluations.c.is_final.is_(True))
              .order_by(runs.c.params, evaluations.c.tokens))
@@ -888,7 +938,7 @@ class Store:
                 mq = (select(metrics.c.run_id, metrics.c.branch, metrics.c.step, metrics.c.tokens,
                              metrics.c.loss_nats, metrics.c.loss_bpb, runs.c.params, runs.c.flops_per_token,
                              runs.c.name, runs.c.sweep, runs.c.dataset, runs.c.param_convention,
-                             runs.c.flops_convention, runs.c.config)
+                             runs.c.flops_convention, runs.c.config, metrics.c.extra)
                       .join(runs, runs.c.id == metrics.c.run_id)
                       .where(runs.c.status == "done", metrics.c.split == "val", metrics.c.branch == ""))
                 if sweep:
@@ -903,12 +953,17 @@ class Store:
                     rows.append(r)
         cols = ["params", "tokens", "flops", "loss", "loss_bpb", "run_id", "branch", "step", "dataset", "name",
                 "sweep", "param_convention", "flops_convention", "n_layer", "d_model"]
+        extra_cols: set[str] = set()
         for r in rows:
             r["loss"] = r.pop("loss_nats")
             cfg = json.loads(r.pop("config") or "{}")
             r["n_layer"] = cfg.get("arch", {}).get("n_layer")
             r["d_model"] = cfg.get("arch", {}).get("d_model")
-        df = pd.DataFrame(rows, columns=cols)
+            for k, v in _decode_extra(r)["extra"].items():
+                name = f"extra_{k}" if k in cols else k
+                r[name] = v
+                extra_cols.add(name)
+        df = pd.DataFrame(rows, columns=cols + sorted(extra_cols))
         return df.astype({"params": "int64", "tokens": "int64", "step": "int64"}) if len(df) else df
 
     def to_runtable(self, *, per_checkpoint: bool = False, sweep: str | None = None):

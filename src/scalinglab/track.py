@@ -47,10 +47,15 @@ def resume_path() -> str | None:
 
 
 def _clean(value: Any) -> Any:
+    """A JSON-safe form of one value: numbers (numpy / torch scalars too) as numbers, NaN/inf as null and
+    containers as ``{"unsupported": type}`` (as extra metrics the runner skips both with a warning naming the
+    key), other objects as their ``str``."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int):
         return int(value)
+    if isinstance(value, list | tuple | dict | set):
+        return {"unsupported": type(value).__name__}
     try:
         f = float(value)  # numpy / torch scalars
     except (TypeError, ValueError):
@@ -72,7 +77,9 @@ def _write(record: dict, *, sync: bool = False) -> None:
 
 def log(step: int, tokens: int | None = None, loss: float | None = None, **metrics: Any) -> None:
     """Record one point of the curve: optimiser ``step``, training ``tokens`` seen so far, training ``loss``
-    (nats/token) and any other metrics; ``val_loss`` (validation, nats/token) and ``lr`` are stored as such."""
+    (nats/token) and any other metrics; ``val_loss`` (validation, nats/token), ``lr`` and ``tokens_per_second``
+    are stored as such, every other keyword (``grad_norm=``, ``mfu=``, ...) in the point's ``extra`` metrics
+    (finite numbers or strings of at most 200 characters; others are skipped with a warning naming the key)."""
     _write({"event": "log", "t": time.time(), "step": int(step), "tokens": tokens, "loss": loss, **metrics})
 
 
@@ -87,6 +94,8 @@ def finish(loss: float, params: int | None = None, tokens: int | None = None, fl
            **evals: Any) -> None:
     """Record the run's final validation ``loss`` (nats/token) and, if the trainer knows them, its
     ``params`` N, ``tokens`` D and ``flops`` C (kept beside the values scalinglab computes from the
-    architecture) and other evaluations (e.g. ``loss_bpb`` in bits/byte, accuracies)."""
+    architecture) and other evaluations (e.g. ``loss_bpb`` in bits/byte; accuracies such as
+    ``hellaswag_acc=0.31``, stored as the final evaluation's ``extra`` metrics and exported as one run-table
+    column each, so ``scalinglab fit --y hellaswag_acc --law sigmoid`` can fit them)."""
     _write({"event": "finish", "t": time.time(), "loss": loss, "params": params, "tokens": tokens, "flops": flops,
             **evals}, sync=True)

@@ -49,6 +49,13 @@ def _fmt(v, spec: str = ".4f") -> str:
     return "-" if v is None else format(v, spec)
 
 
+def _fmt_extra(v) -> str:
+    """An extra metric's value for display: numbers with 4 significant digits, strings as they are."""
+    from rich.markup import escape
+
+    return f"{v:.4g}" if isinstance(v, int | float) and not isinstance(v, bool) else escape(str(v))
+
+
 @command("run")
 def run_cmd(
     spec: Annotated[Path, typer.Argument(help="Sweep spec (.toml, .yaml/.yml): a ladder, IsoFLOP grid or run list.")],
@@ -202,12 +209,17 @@ def runs_show(
 
         raise InputError(f"no run {run_id!r} in {st}")
     evals = st.evaluations(run["id"])
-    curve = [m for m in st.metrics(run["id"]) if m["split"] == "val"]
+    points = st.metrics(run["id"])
+    curve = [m for m in points if m["split"] == "val"]
+    extra_curve: dict[str, dict] = {}  # extra metric → its number of points and last value (by step)
+    for m in sorted(points, key=lambda m: m["step"]):
+        for k, v in (m.get("extra") or {}).items():
+            extra_curve[k] = {"points": extra_curve.get(k, {}).get("points", 0) + 1, "last": v, "step": m["step"]}
     problems = [g for g in st.logs(run["id"]) if g["level"] in ("warning", "error")]
     history = st.attempts(run["id"])
     if json_:
         emit_json({"run": run, "evaluations": evals, "metrics": curve, "logs": problems,
-                   "attempt_history": history})
+                   "attempt_history": history, "extra_curve_keys": sorted(extra_curve)})
         return
     out.print(f"[bold]{run['id']}[/]  {run['name']}  status={run['status']}  attempts={run['attempts']}")
     from rich.markup import escape
@@ -233,9 +245,15 @@ def runs_show(
     for e in evals:
         out.print(f"  eval {e['branch'] or 'final'}: D={e['tokens']:,} tokens C={e['flops']:.3g} FLOPs  "
                   f"loss {e['loss_nats']:.4f} nats/token = {_fmt(e['loss_bpb'])} bits/byte")
+        if e.get("extra"):  # other final evaluations (track.finish(..., hellaswag_acc=0.31)): run-table columns
+            out.print("    also: " + ", ".join(f"{escape(k)} = {_fmt_extra(v)}" for k, v in sorted(e["extra"].items())))
     if curve:
         out.print(f"  loss curve: {len(curve)} validation points, last {curve[-1]['loss_nats']:.4f} nats/token at "
                   f"{curve[-1]['tokens']:,} tokens")
+    if extra_curve:  # other metrics logged along the curve (track.log(..., grad_norm=...), metrics_regex groups)
+        out.print("  extra curve metrics: " + ", ".join(
+            f"{escape(k)} ({c['points']} points, last {_fmt_extra(c['last'])} at step {c['step']:,})"
+            for k, c in sorted(extra_curve.items())))
     env = run.get("environment") if isinstance(run.get("environment"), dict) else {}
     if run.get("tokens_per_second"):  # throughput (built-in: MFU on a GPU the hardware catalog knows)
         out.print(f"  throughput: {run['tokens_per_second']:,.0f} tokens/s, {_fmt(run['flops_per_second'], '.3g')} "

@@ -14,6 +14,11 @@ executor (both call it through :func:`~scalinglab.runner.executor.execute_task`)
   run folder), or a ``metrics_regex`` with named groups ``step``, ``tokens``, ``loss``, ``val_loss``, ``lr``
   is matched on each stdout line. Points stream into the store's ``metrics`` table as they appear
   (idempotent inserts); the final evaluation is ``track.finish(loss=...)`` or the last ``val_loss`` matched.
+  Any other key of ``track.log`` (``grad_norm``, ``mfu``, ...) or other named group of the regex is kept in
+  the point's ``extra`` JSON, and any other keyword of ``track.finish`` (``hellaswag_acc``, ...) in the final
+  evaluation's ``extra`` (one run-table column each in ``scalinglab runs export``). Values must be finite
+  numbers or strings of at most :data:`MAX_EXTRA_STR` characters (regex captures that parse as numbers are
+  numbers); any other value is skipped with one warning per key and run, in the log and the store.
 * **Exactly once.** The run is leased in the store (heartbeat while the process lives); final rows and
   ``status='done'`` are one transaction. A relaunch gets ``{resume}`` = the last checkpoint the trainer
   reported with ``track.checkpoint(path)`` (``""`` when none).
@@ -51,13 +56,68 @@ from ..store import LeaseLostError
 from .spec import RunConfig, render_command
 from .train import RunResult, environment, register
 
-__all__ = ["run_external", "render_command", "last_checkpoint", "one_gpu", "visible_gpus", "TRACK_FILE"]
+__all__ = ["run_external", "render_command", "last_checkpoint", "one_gpu", "visible_gpus", "TRACK_FILE",
+           "MAX_EXTRA_STR"]
 
 log = logging.getLogger(__name__)
 
 TRACK_FILE = "track.jsonl"
 LN2 = math.log(2.0)
 _TAIL_LINES = 40
+#: longest string value (characters) kept as an extra metric; longer ones are skipped.
+MAX_EXTRA_STR = 200
+_MAX_EXTRA_NAME = 64
+#: keys of a ``track.log`` record / regex match with a column of their own (the rest are extra metrics).
+_LOG_KEYS = frozenset({"event", "t", "step", "tokens", "loss", "val_loss", "lr", "val_bpb", "loss_bpb",
+                       "tokens_per_second"})
+#: keywords of ``track.finish`` with a place of their own (the rest are extra evaluations).
+_FINISH_KEYS = frozenset({"event", "t", "loss", "params", "tokens", "flops", "step", "loss_bpb"})
+
+
+def _extra_value(v: Any) -> float | int | str | None:
+    """``v`` as an extra metric: a finite number (a numeric string becomes one) or a short string; None when
+    it is neither (NaN/inf, None, lists, dicts, long strings)."""
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, str):
+        text = v.strip()
+        try:
+            f = float(text)
+        except ValueError:
+            return v if len(v) <= MAX_EXTRA_STR else None
+        if not math.isfinite(f):
+            return None
+        return int(f) if f.is_integer() and text.lstrip("+-").isdigit() else f
+    return None
+
+
+def _extras(rec: dict, reserved: frozenset, warn: Callable[[str], None]) -> dict:
+    """The extra metrics of ``rec`` (keys not in ``reserved``), cleaned by :func:`_extra_value`; each rejected
+    key is passed to ``warn`` with the reason (None included: ``scalinglab.track`` writes NaN/inf as null)."""
+    out = {}
+    for k, v in rec.items():
+        if k in reserved:
+            continue
+        if not isinstance(k, str) or not k or len(k) > _MAX_EXTRA_NAME:
+            warn(f"{str(k)[:_MAX_EXTRA_NAME]!r}: a metric name must be 1-{_MAX_EXTRA_NAME} characters")
+            continue
+        clean = _extra_value(v)
+        if clean is None:
+            warn(f"{k!r}: {_describe(v)} is not a finite number or a string of <= {MAX_EXTRA_STR} characters")
+            continue
+        out[k] = clean
+    return out
+
+
+def _describe(v: Any) -> str:
+    if v is None:
+        return "null (None, NaN or inf)"
+    text = repr(v)
+    return f"{type(v).__name__} {text[:40]}{'…' if len(text) > 40 else ''}"
 
 
 # ------------------------------------------------------------------------------------------ GPUs
@@ -246,6 +306,16 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
     earlier = [r for r in follower.read() if r.get("event") == "log"]  # replayed below (idempotent inserts)
     regexes = [re.compile(r) for r in tr.get("metrics_regex", [])]
     timeout_s, idle_s = tr.get("timeout_s"), tr.get("progress_timeout_s")
+    warned: set[str] = set()
+
+    def warn_extra(message: str) -> None:  # one line per rejected key and run attempt
+        key = message.split(":", 1)[0]
+        if key in warned:
+            return
+        warned.add(key)
+        log.warning("run %s: extra metric %s; skipped", run_id, message)
+        with contextlib.suppress(StoreError):
+            store.log(run_id, f"extra metric {message}; skipped", level="warning")
     total_steps = cfg.steps_for(cfg.tokens)
 
     def emit(**info: Any) -> None:
@@ -294,7 +364,11 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
             tokens = int(tokens) if tokens is not None else step * cfg.batch_tokens
             last_tokens = max(last_tokens, tokens)
             elapsed = max(time.time() - t0, 1e-9)
-            base = {"step": step, "tokens": tokens, "lr": _f(rec.get("lr")), "wall_seconds": time.time() - t_start}
+            base = {"step": step, "tokens": tokens, "lr": _f(rec.get("lr")), "wall_seconds": time.time() - t_start,
+                    "tokens_per_second": _f(rec.get("tokens_per_second"))}
+            extra = _extras(rec, _LOG_KEYS, warn_extra)
+            if extra:
+                base["extra"] = extra
             rows = []
             if _f(rec.get("val_loss")) is not None:
                 v = _f(rec["val_loss"])
@@ -302,13 +376,16 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
                 last_val = {"step": step, "tokens": tokens, "loss": v}
             if _f(rec.get("loss")) is not None:
                 v = _f(rec["loss"])
-                rows.append({**base, "split": "train", "loss_nats": v, "loss_bpb": _bpb(cfg, v, None)})
+                rows.append({**base, "split": "train", "loss_nats": v, "loss_bpb": _bpb(cfg, v, rec.get("loss_bpb"))})
+            if not rows and extra:  # metrics without a loss (e.g. a downstream eval): a train point, loss NULL
+                rows.append({**base, "split": "train", "loss_nats": None, "loss_bpb": None})
             if rows:
                 try:
                     store.add_metrics(run_id, rows, owner=owner)  # fenced: refused once the lease is lost
                 except LeaseLostError:
                     raise _LeaseLost() from None
-                emit(step=step, event="step", loss=rows[-1]["loss_nats"], tokens_per_second=tokens / elapsed)
+                if rows[-1]["loss_nats"] is not None:
+                    emit(step=step, event="step", loss=rows[-1]["loss_nats"], tokens_per_second=tokens / elapsed)
 
         for rec in earlier:  # points an interrupted driver may not have stored yet
             record(rec)
@@ -375,7 +452,8 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
         raise _AttemptFailed("trainer exited 0 without a final loss: call scalinglab.track.finish(loss=...) or "
                              "print a line that metrics_regex matches with val_loss", tail())
     return _finish(cfg, store=store, owner=owner, final=final, last_tokens=last_tokens, device=device,
-                   wall=time.time() - t_start, emit=emit, resumed_step=resume_step, run_dir=run_dir)
+                   wall=time.time() - t_start, emit=emit, resumed_step=resume_step, run_dir=run_dir,
+                   extra=_extras(final, _FINISH_KEYS, warn_extra))
 
 
 def _f(v: Any) -> float | None:
@@ -405,7 +483,7 @@ def _bpb(cfg: RunConfig, nats: float, reported: Any) -> float | None:
 
 
 def _finish(cfg: RunConfig, *, store, owner: str, final: dict, last_tokens: int, device: str, wall: float,
-            emit, resumed_step: int, run_dir: Path) -> RunResult:
+            emit, resumed_step: int, run_dir: Path, extra: dict | None = None) -> RunResult:
     run_id = cfg.run_id
     n = cfg.n_params()
     fpt = cfg.flops_per_token()
@@ -415,8 +493,7 @@ def _finish(cfg: RunConfig, *, store, owner: str, final: dict, last_tokens: int,
     bpb = _bpb(cfg, loss, final.get("loss_bpb"))
     step = int(final["step"]) if final.get("step") is not None else cfg.steps_for(tokens)
     reported = {k: final.get(k) for k in ("params", "tokens", "flops") if final.get(k) is not None}
-    evals_extra = {k: v for k, v in final.items() if k not in ("event", "t", "loss", "params", "tokens", "flops",
-                                                               "step", "loss_bpb")}
+    evals_extra = {k: v for k, v in final.items() if k not in _FINISH_KEYS}
     conv = store.get_run(run_id) or {}
     by_conv = conv.get("params_by_convention") or {}
     if isinstance(by_conv, dict) and final.get("params") is not None:
@@ -432,6 +509,8 @@ def _finish(cfg: RunConfig, *, store, owner: str, final: dict, last_tokens: int,
                                "run_dir": str(run_dir)}}
     ev = {"branch": "", "step": step, "split": "val", "params": n, "tokens": tokens, "flops": fpt * tokens,
           "loss_nats": loss, "loss_bpb": bpb}
+    if extra:
+        ev["extra"] = dict(extra)
     if not store.finish_run(run_id, owner, evaluations=[ev], summary=summary):
         return RunResult(run_id, cfg.name, status="leased")
     disagree = {k: (reported[k], ev[k]) for k in reported if reported[k] and abs(float(reported[k]) - ev[k])

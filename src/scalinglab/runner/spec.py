@@ -59,7 +59,8 @@ COSMETIC = ("name", "checkpoint_every", "sweep")
 TRAINER_COSMETIC = ("timeout_s", "progress_timeout_s")
 #: ``[trainer]`` keys.
 TRAINER_KEYS = {"command", "metrics_regex", "cwd", "env", "timeout_s", "progress_timeout_s"}
-#: named groups a ``metrics_regex`` may capture.
+#: named groups of a ``metrics_regex`` with a column of their own; any other group is an extra curve metric
+#: (the point's ``extra`` JSON in the store).
 REGEX_GROUPS = {"step", "tokens", "loss", "val_loss", "lr"}
 
 
@@ -565,10 +566,10 @@ def _trainer(t: Any, base_dir: str | None, err) -> dict:
                 groups = set(re.compile(r).groupindex)
             except re.error as exc:
                 raise err("trainer.metrics_regex", f"not a regular expression ({exc}): {r!r}") from None
-            if groups - REGEX_GROUPS or not groups & {"loss", "val_loss"}:
+            if not groups & {"loss", "val_loss"}:  # other groups are extra metrics
                 raise err("trainer.metrics_regex", f"pattern {j} must capture named groups among "
-                                                   f"{', '.join(sorted(REGEX_GROUPS))}, at least loss or "
-                                                   f"val_loss; got {sorted(groups)}")
+                                                   f"{', '.join(sorted(REGEX_GROUPS))} (others are extra "
+                                                   f"metrics), at least loss or val_loss; got {sorted(groups)}")
         out["metrics_regex"] = rxs
     cwd = t.get("cwd", ".")
     if not isinstance(cwd, str):
