@@ -44,6 +44,9 @@ from .spec import RunConfig
 __all__ = ["train_run", "RunResult", "save_checkpoint", "load_checkpoint", "register", "environment"]
 
 _MAGIC = b"SCALINGLAB-CKPT-1\n"
+#: on a GPU, the training loss is read back (a device sync) every this many steps, and at every eval,
+#: checkpoint and branch; on a CPU every step (reading it costs nothing there).
+_SYNC_EVERY = 16
 
 
 @dataclass
@@ -348,7 +351,7 @@ def _train(cfg: RunConfig, *, store, workdir: Path, owner: str, device: str, thr
 
     lease = {"last": time.time()}
 
-    def train_step(step: int, lr: float) -> float:
+    def train_step(step: int, lr: float) -> torch.Tensor:
         if store is not None and time.time() - lease["last"] > store.heartbeat_s:  # keep our lease fresh
             if not store.heartbeat(run_id, owner):
                 raise _LeaseLost(f"run {run_id} was taken over by another process")
@@ -363,20 +366,29 @@ def _train(cfg: RunConfig, *, store, workdir: Path, owner: str, device: str, thr
             torch.nn.utils.clip_grad_norm_(raw_model.parameters(), cfg.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        return loss.item()
+        weights["version"] += 1
+        return loss.detach()  # read (.item(), a device sync) by the caller only every few steps on a GPU
+
+    # the last evaluation, reused while the weights are unchanged (e.g. the final eval right after the last
+    # step's): "weights" counts optimizer steps and weight restores
+    evaluated = {"weights": -1, "loss": math.nan}
+    weights = {"version": 0}
 
     @torch.no_grad()
     def evaluate() -> float:
+        if evaluated["weights"] == weights["version"]:  # these weights were scored already
+            return evaluated["loss"]
         model.eval()  # safe: torch Module.eval() (evaluation mode), not Python's eval
-        total_loss, n = 0.0, 0
+        total_loss, n = torch.zeros((), device=device), 0
         for i in range(0, len(val), max(1, cfg.batch_size)):
             w = val[i:i + max(1, cfg.batch_size)]
             with autocast:
                 _, loss = model(w[:, :-1], w[:, 1:])
-            total_loss += loss.item() * len(w)
+            total_loss += loss.detach().float() * len(w)  # summed on the device: one sync per evaluation
             n += len(w)
         model.train()
-        return total_loss / n
+        evaluated.update(weights=weights["version"], loss=total_loss.item() / n)
+        return evaluated["loss"]
 
     def point(step: int, tokens: int, loss: float, branch: str) -> dict:
         return {"branch": branch, "step": step, "split": "val", "params": n_params, "tokens": tokens,
@@ -411,6 +423,9 @@ def _train(cfg: RunConfig, *, store, workdir: Path, owner: str, device: str, thr
 
     t0 = time.perf_counter()
     steps_this_call = 0
+    pending: list[torch.Tensor] = []  # training losses not yet read back from the device
+    fork_steps = set(fork_b[:-1]) if wsd else set()
+    loss = math.nan
     emit(step=step, event="start")
     raw_model.train()
     while True:
@@ -427,6 +442,7 @@ def _train(cfg: RunConfig, *, store, workdir: Path, owner: str, device: str, thr
                 branch_results[labels[i]] = point(steps_b[i], steps_b[i] * cfg.batch_tokens, loss, labels[i])
                 raw_model.load_state_dict(saved_model)
                 optimizer.load_state_dict(saved_opt)
+                weights["version"] += 1
                 emit(step=step, event="branch", branch=labels[i], loss=loss)
                 checkpoint()
         if step >= total:
@@ -439,13 +455,22 @@ def _train(cfg: RunConfig, *, store, workdir: Path, owner: str, device: str, thr
 
         lr = lr_at(step, lr=cfg.lr, schedule=cfg.schedule, warmup_steps=cfg.warmup_steps, total_steps=total,
                    min_lr_ratio=cfg.min_lr_ratio, decay_steps=decay_b[-1])
-        loss = train_step(step, lr)
-        if not math.isfinite(loss):
-            raise FloatingPointError(f"training loss is {loss} at step {step} (lr={lr:.3g}); lower the lr")
+        pending.append(train_step(step, lr))
         step += 1
         steps_this_call += 1
-        train_acc[0] += loss
-        train_acc[1] += 1
+        if (not on_cuda or len(pending) >= _SYNC_EVERY or step % cfg.eval_every == 0 or step == total
+                or step % cfg.checkpoint_every == 0 or step in fork_steps
+                or (stop_after_steps is not None and steps_this_call >= stop_after_steps)):
+            # the training losses since the last read, in one device → host copy (every step on a CPU)
+            values = [pending[0].item()] if len(pending) == 1 else torch.stack(pending).float().tolist()
+            for j, v in enumerate(values):
+                if not math.isfinite(v):
+                    raise FloatingPointError(f"training loss is {v} at step {step - len(values) + j} "
+                                             f"(lr={lr:.3g}); lower the lr")
+            pending.clear()
+            train_acc[0] += sum(values)
+            train_acc[1] += len(values)
+            loss = values[-1]
         elapsed = time.perf_counter() - t0
         tps = steps_this_call * cfg.batch_tokens / max(elapsed, 1e-9)
         emit(step=step, event="step", loss=loss, lr=lr, tokens_per_second=tps,
