@@ -1,6 +1,7 @@
 """Extra tracked metrics are first-class: ``track.log(..., grad_norm=...)`` points and ``track.finish(...,
 acc=...)`` evaluations land in the store's ``extra`` JSON, with their exact values; ``runs export`` has one
-column per extra final evaluation (fitted by ``fit --law sigmoid --y acc``); ``runs show`` lists them; a
+column per extra final evaluation (fitted by ``fit --law sigmoid --y acc``) and ``runs export --curves`` one
+per extra curve metric; ``runs show`` lists them; a
 ``metrics_regex`` named group outside the standard ones is an extra curve metric; values that are not finite
 numbers or short strings (NaN, None, lists, long strings) are skipped with one warning per key."""
 
@@ -111,6 +112,15 @@ def test_tracked_extras_are_stored_exported_and_shown(tmp_path):
     r = CliRunner().invoke(app, ["runs", "export", "--store", str(db), "-o", str(out)])
     assert r.exit_code == 0, r.output
     assert pd.read_csv(out)["acc"].tolist() == [pytest.approx(_acc(flops), rel=1e-12)]
+    curves = tmp_path / "curves.csv"
+    r = CliRunner().invoke(app, ["runs", "export", "--store", str(db), "--curves", "-o", str(curves)])
+    assert r.exit_code == 0, r.output
+    cv = pd.read_csv(curves)
+    assert len(cv) == 12 and list(cv.columns[-2:]) == ["grad_norm", "phase"]
+    tr = cv[cv["split"] == "train"]
+    assert tr["step"].tolist() == list(range(1, 11))
+    assert tr["grad_norm"].tolist() == [0.5 + s / 64 for s in range(1, 11)]
+    assert tr["loss"].tolist() == pytest.approx([4.0 - s / 10 for s in range(1, 11)])
     r = CliRunner().invoke(app, ["runs", "show", cfg.run_id, "--store", str(db)])
     assert r.exit_code == 0, r.output
     assert f"acc = {_acc(flops):.4g}" in r.output and "note = ok" in r.output

@@ -966,6 +966,36 @@ class Store:
         df = pd.DataFrame(rows, columns=cols + sorted(extra_cols))
         return df.astype({"params": "int64", "tokens": "int64", "step": "int64"}) if len(df) else df
 
+    @_retrying("exporting curves")
+    def curves_frame(self, *, sweep: str | None = None):
+        """The loss curves (pandas): one row per logged point of every run (all statuses), ordered by run,
+        branch, split and step. Columns: ``run_id``, ``name``, ``sweep``, ``branch``, ``split`` (train | val),
+        ``step``, ``tokens`` (seen), ``loss`` (nats/token), ``loss_bpb`` (bits/byte), ``lr``, ``wall_seconds``,
+        ``tokens_per_second``, then one column per extra metric logged with the points (``grad_norm``, ...;
+        ``extra_<name>`` when the name is one of those columns), sorted by name, empty where a point lacks it.
+        """
+        import pandas as pd
+
+        q = (select(metrics.c.run_id, runs.c.name, runs.c.sweep, metrics.c.branch, metrics.c.split, metrics.c.step,
+                    metrics.c.tokens, metrics.c.loss_nats, metrics.c.loss_bpb, metrics.c.lr, metrics.c.wall_seconds,
+                    metrics.c.tokens_per_second, metrics.c.extra)
+             .join(runs, runs.c.id == metrics.c.run_id)
+             .order_by(metrics.c.run_id, metrics.c.branch, metrics.c.split, metrics.c.step))
+        if sweep:
+            q = q.where(runs.c.sweep == sweep)
+        cols = ["run_id", "name", "sweep", "branch", "split", "step", "tokens", "loss", "loss_bpb", "lr",
+                "wall_seconds", "tokens_per_second"]
+        extra_cols: set[str] = set()
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(q).mappings()]
+        for r in rows:
+            r["loss"] = r.pop("loss_nats")
+            for k, v in _decode_extra(r)["extra"].items():
+                name = f"extra_{k}" if k in cols else k
+                r[name] = v
+                extra_cols.add(name)
+        return pd.DataFrame(rows, columns=cols + sorted(extra_cols))
+
     def to_runtable(self, *, per_checkpoint: bool = False, sweep: str | None = None):
         """:meth:`to_frame` wrapped as a ``scalinglab.data.RunTable`` (or the DataFrame if that module is
         unavailable)."""
@@ -976,9 +1006,10 @@ class Store:
             return df
         return load_runs(df)
 
-    def export(self, path: str | os.PathLike, *, per_checkpoint: bool = False) -> Path:
-        """Write the run table to ``path`` atomically (.csv, .parquet, .json or .jsonl by suffix; see
-        `scalinglab.data.write_frame`, which raises `InputError` when the folder does not exist)."""
+    def export(self, path: str | os.PathLike, *, per_checkpoint: bool = False, curves: bool = False) -> Path:
+        """Write the run table (with ``curves=True``: the loss curves of :meth:`curves_frame` instead) to
+        ``path`` atomically (.csv, .parquet, .json or .jsonl by suffix; see `scalinglab.data.write_frame`, which
+        raises `InputError` when the folder does not exist)."""
         from .data import write_frame
 
-        return write_frame(self.to_frame(per_checkpoint=per_checkpoint), path)
+        return write_frame(self.curves_frame() if curves else self.to_frame(per_checkpoint=per_checkpoint), path)

@@ -270,15 +270,21 @@ def runs_export(
                                                                        "(.csv, .parquet, .json).")] = None,
     per_checkpoint: Annotated[bool, typer.Option("--per-checkpoint", help="Add one row per validation eval "
                                                                           "of finished runs.")] = False,
+    curves: Annotated[bool, typer.Option("--curves", help="Export the loss curves instead: one row per logged "
+                                                          "point (train and val), with the extra metrics "
+                                                          "(grad_norm, ...) as columns.")] = False,
     json_: bool = JsonOpt,
 ) -> None:
-    """Export the run table that `scalinglab fit` reads (params, tokens, flops, loss, ...)."""
+    """Export the run table that `scalinglab fit` reads (params, tokens, flops, loss, ..., and one column per
+    extra final evaluation such as an accuracy), or with --curves the loss curves."""
     st = _open_store(store, must_exist=True)
     if output is None and not json_:
-        output = Path("runs.csv")
-    df = st.to_frame(per_checkpoint=per_checkpoint)
+        output = Path("curves.csv" if curves else "runs.csv")
+    df = st.curves_frame() if curves else st.to_frame(per_checkpoint=per_checkpoint)
     if output is not None:
-        st.export(output, per_checkpoint=per_checkpoint)
+        from ..data import write_frame
+
+        write_frame(df, output)
     if json_:
         emit_json({"path": None if output is None else str(output), "rows": len(df),
                    "runs": df.to_dict(orient="records")})
