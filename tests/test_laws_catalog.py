@@ -113,6 +113,8 @@ def _problems():
     p["power-pure"] = ({}, [3.0, 0.2], {"x": np.geomspace(1e2, 1e8, 40)})
     p["chinchilla"] = ({}, [1.8172, 482.01, 2085.43, 0.3478, 0.3658],
                        {"N": 10 ** r.uniform(7, 10.5, 250), "D": 10 ** r.uniform(8.5, 12, 250)})
+    p["chinchilla-joint"] = ({}, [1.8, 300.0, 900.0, 0.32, 0.30, 0.6],
+                             {"N": 10 ** r.uniform(7, 10.5, 250), "D": 10 ** r.uniform(8.5, 12, 250)})
     p["kaplan-n"] = ({}, [8.8e13, 0.076], {"N": np.geomspace(1e3, 1.5e9, 40)})
     p["kaplan-d"] = ({}, [5.4e13, 0.095], {"D": np.geomspace(2e7, 2e10, 40)})
     p["kaplan-c"] = ({}, [3.1e8, 0.05], {"C": np.geomspace(1e-8, 1e1, 40) * PF_DAY})
@@ -138,6 +140,7 @@ PROBLEMS = _problems()
 #: relative tolerance per parameter for recovery (noise 0.2% log or 0.002 absolute)
 TOL = {
     "chinchilla": [0.03, 0.3, 0.3, 0.05, 0.05],
+    "chinchilla-joint": [0.05, 0.5, 0.5, 0.1, 0.1, 0.15],
     "kaplan-nd": [0.3, 0.3, 0.05, 0.05],
     "kaplan-ns": [0.3, 0.15, 0.05, 0.05],
     "bnsl": [0.05, 0.2, 0.3, 0.15, 0.25, 0.25],

@@ -10,7 +10,7 @@ from .._errors import FitError
 __all__ = ["AUTO_LAWS", "fit_auto"]
 
 #: laws tried by ``--law auto`` for tables with params and tokens (N, D) and for compute-only tables
-AUTO_LAWS = {"ND": ("chinchilla", "kaplan-nd"), "C": ("kaplan-c", "power")}
+AUTO_LAWS = {"ND": ("chinchilla", "chinchilla-joint", "kaplan-nd"), "C": ("kaplan-c", "power")}
 
 
 def fit_auto(data, *, laws=None, target: dict | None = None, **fit_kwargs):

@@ -15,7 +15,7 @@ from ._base import VARIABLE_COLUMNS, Law, Param, Preset, as_theta
 from ._bnsl import BNSLLaw
 from ._catalog import CATALOG
 from ._catalog_base import CatalogLaw
-from ._chinchilla import ChinchillaLaw, chinchilla_optimum
+from ._chinchilla import ChinchillaJointLaw, ChinchillaLaw, chinchilla_optimum
 from ._data_constrained import DataConstrainedLaw
 from ._downstream import CoverageLaw, RewardBoNLaw, RewardRLLaw, SigmoidLaw, TransferLaw
 from ._kaplan import PF_DAY, KaplanC, KaplanD, KaplanN, KaplanND, KaplanNS, c_min, critical_batch_size, s_min
@@ -28,7 +28,7 @@ from ._schedules import annealing_areas, constant, cosine, wsd
 __all__ = [
     "Law", "Param", "Preset", "VARIABLE_COLUMNS", "as_theta",
     "get_law", "get_preset", "list_laws", "list_presets", "register_law", "law_from_spec",
-    "CATALOG", "CatalogLaw", "PowerLaw", "PurePowerLaw", "ChinchillaLaw", "KaplanN", "KaplanD", "KaplanC",
+    "CATALOG", "CatalogLaw", "PowerLaw", "PurePowerLaw", "ChinchillaLaw", "ChinchillaJointLaw", "KaplanN", "KaplanD", "KaplanC",
     "KaplanND", "KaplanNS", "BNSLLaw", "DataConstrainedLaw", "LRAnnealingLaw", "SigmoidLaw", "CoverageLaw",
     "RewardBoNLaw", "RewardRLLaw", "TransferLaw",
     "chinchilla_optimum", "critical_batch_size", "s_min", "c_min", "PF_DAY",

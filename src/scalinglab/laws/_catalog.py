@@ -21,7 +21,7 @@ from ._catalog_base import (  # noqa: F401
     _softplus,
     accuracy_range,
 )
-from ._chinchilla import ChinchillaLaw, chinchilla_optimum  # noqa: F401
+from ._chinchilla import ChinchillaJointLaw, ChinchillaLaw, chinchilla_optimum  # noqa: F401
 from ._data_constrained import DataConstrainedLaw  # noqa: F401
 from ._downstream import CoverageLaw, RewardBoNLaw, RewardRLLaw, SigmoidLaw, TransferLaw  # noqa: F401
 from ._kaplan import (  # noqa: F401
@@ -39,7 +39,8 @@ from ._lr_annealing import LRAnnealingLaw  # noqa: F401
 from ._power import PowerLaw, PurePowerLaw  # noqa: F401
 
 __all__ = [
-    "CatalogLaw", "PowerLaw", "PurePowerLaw", "ChinchillaLaw", "KaplanN", "KaplanD", "KaplanC", "KaplanND",
+    "CatalogLaw", "PowerLaw", "PurePowerLaw", "ChinchillaLaw", "ChinchillaJointLaw", "KaplanN", "KaplanD", "KaplanC",
+    "KaplanND",
     "KaplanNS", "BNSLLaw", "DataConstrainedLaw", "LRAnnealingLaw", "SigmoidLaw", "CoverageLaw", "RewardBoNLaw",
     "RewardRLLaw", "TransferLaw", "chinchilla_optimum", "critical_batch_size", "s_min", "c_min", "PF_DAY",
     "CATALOG",
@@ -51,6 +52,7 @@ CATALOG: dict[str, object] = {
     "power": PowerLaw,
     "power-pure": PurePowerLaw,
     "chinchilla": ChinchillaLaw,
+    "chinchilla-joint": ChinchillaJointLaw,
     "kaplan-n": KaplanN,
     "kaplan-d": KaplanD,
     "kaplan-c": KaplanC,
