@@ -1,35 +1,44 @@
 """Extrapolation harness: fit below a compute cut, predict every run above it, on many ladders and cuts.
 
-Datasets (each its own unit for leave-one-dataset-out):
+Datasets (the unit of leave-one-dataset-out):
 
-* public ladders, read from paths (skipped when absent; never bundled): Epoch AI's extraction of the
-  Chinchilla runs (Besiroglu et al. 2024; D = Training FLOP / (6 N), the 5 highest losses dropped) and the
-  IsoFLOP runs of the "(Mis)fitting scaling laws" study (Open-Athena extract; each (dataset, experiment,
-  condition) is its own ladder);
+* public ladders, read from the folders given with ``--data`` (repeatable; default ``../shared/data``; skipped
+  when absent; never bundled): Epoch AI's extraction of the Chinchilla runs (Besiroglu et al. 2024; D =
+  Training FLOP / (6 N), the 5 highest losses dropped), and every IsoFLOP extract in Open-Athena's format
+  (a CSV with ``params, tokens, budget, loss`` and optional ``source, dataset, experiment, condition``; each
+  (dataset, experiment, condition) is its own ladder, e.g. the "(Mis)fitting" study's FineWeb/C4 runs, or
+  Open-Athena/scaling-law-analysis ``data/isoflops/isoflops.csv`` with Chinchilla (Epoch AI and
+  apple/ml-scalefit extractions), Llama 3 and Marin ladders). A dataset is the ladder's ``source`` (the lab
+  or study): its ladders leave together, and the three extractions of Hoffmann et al.'s runs count as one
+  (``SAME_STUDY``);
 * synthetic families with known truth, IsoFLOP designs (8 budgets x 9 runs, 1e17..1e20 FLOPs): Chinchilla
   well specified (1 % noise), a smoothly broken power law in N, a law with a bend in D (the data term flattens
   past 3e10 tokens), heteroscedastic noise (3 % at the smallest budget down to 0.3 % at the largest), and an
-  IsoFLOP design with off-optimal runs (N from 1/20x to 2x the optimum). Two seeds each.
+  IsoFLOP design with off-optimal runs (N from 1/20x to 2x the optimum). Two seeds each, independent noise
+  per family and seed.
 
 Cuts: the largest 10 / 20 / 30 % of runs by compute are held out (an IsoFLOP budget, or for Epoch a cluster
 of compute within 0.04 decades, is never split). Per (dataset, cut) and method: median and max |relative
 error| of the held-out runs, bias (median signed relative error), coverage of the 50 / 80 / 95 % intervals
 and the 80 % interval score (Gneiting & Raftery 2007, in units of the actual loss; lower is better).
 
-Methods: ``default`` (``fit(..., "chinchilla")`` as shipped), ``huber`` and ``asymmetric`` (bare
-single-objective fits, calibrated intervals), ``approach3`` (Hoffmann et al.'s Approach 3 as usually run:
-Huber, no calibration, the prior interval rule) and ``stack`` (the backtest-weighted stack of
-``scalinglab.fit._ensemble``). Approaches 1 and 2 estimate compute-optimal exponents, not the loss of a given
+Methods: ``default`` (``fit(..., "chinchilla")`` as shipped: ``--loss auto``), ``huber`` and ``asymmetric``
+(bare single-objective fits, calibrated intervals), ``approach3`` (Hoffmann et al.'s Approach 3 as usually
+run: Huber, no calibration, the prior interval rule), ``stack`` (the backtest-weighted stack of
+``scalinglab.fit._ensemble``) and ``law-auto`` (``scalinglab fit --law auto``: Chinchilla, its joint-exponent
+generalisation ``chinchilla-joint`` and Kaplan's joint law ranked by internal backtests, the best refitted
+with the default objective). Approaches 1 and 2 estimate compute-optimal exponents, not the loss of a given
 run, so they have no row (``fit.approach1_envelope`` / ``approach2_isoflop``).
 
-Leave one dataset out: the stack's choice constants (shrinkage toward an equal mix, see
-``_ensemble.SHRINK``) and the calibration prior weight are chosen, for each scored dataset, on the other
-datasets only; the printed "out-of-sample" table uses those choices. A synthetic family counts as one
-dataset (its seeds go out together).
+Leave one dataset out: the stack's and the default's choice constants (``_ensemble.SHRINK`` and
+``_ensemble.MAX_WEIGHT``, the weight of the max error in the backtest score) and the calibration prior
+weight are chosen, for each scored dataset, on the other datasets only (lowest mean of (median + max)/2);
+the printed "out-of-sample" table uses those choices. A synthetic family counts as one dataset (its seeds
+go out together).
 
-Usage: ``python bench/extrapolation.py [--seeds 2] [--data DIR]``. Ends with ``default_wins_fraction: <x>``:
-the share of (dataset, cut) pairs where the default's median error <= 1.05 x min(huber, asymmetric) AND its
-max error <= 1.05 x min(huber, asymmetric).
+Usage: ``python bench/extrapolation.py [--seeds 2] [--data DIR ...]``. Ends with ``default_wins_fraction:
+<x>``: the share of (dataset, cut) pairs where the default's median error <= 1.05 x min(huber, asymmetric)
+AND its max error <= 1.05 x min(huber, asymmetric); the line before it gives the same share for ``law-auto``.
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.fit import fit
+from scalinglab.fit._auto import fit_auto
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 E, A, B, AL, BE = 1.69, 406.4, 410.7, 0.34, 0.28
@@ -54,9 +64,10 @@ LEVELS = (0.5, 0.8, 0.95)
 PRIOR_WEIGHTS = (0.1, 0.3, 1.0)
 
 try:  # the stacked estimator (absent on versions before it)
-    from scalinglab.fit._ensemble import SHRINK_CHOICES, WEIGHTS, WEIGHTS_FINE, restack, stack_fit
+    from scalinglab.fit import _ensemble
+    from scalinglab.fit._ensemble import MAX_WEIGHT_CHOICES, SHRINK_CHOICES, WEIGHTS, restack, stack_fit
 
-    STACK = (stack_fit, restack, SHRINK_CHOICES, {"01": WEIGHTS, "fine": WEIGHTS_FINE})
+    STACK = (stack_fit, restack, SHRINK_CHOICES, {"01": WEIGHTS}, MAX_WEIGHT_CHOICES)
 except ImportError:
     STACK = None
 
@@ -111,27 +122,45 @@ def clusters(flops, gap=0.04):
     return g
 
 
-def public(data_dir: Path) -> dict[str, pd.DataFrame]:
-    out = {}
-    p = data_dir / "epoch_chinchilla_svg_extracted.csv"
-    if p.exists():
-        df = pd.read_csv(p).sort_values("loss").iloc[:-5]
-        N = df["Model Size"].to_numpy(float)
-        C = df["Training FLOP"].to_numpy(float)
-        out["epoch-chinchilla"] = pd.DataFrame({"params": N, "tokens": C / (6 * N), "flops": C,
-                                                "loss": df["loss"].to_numpy(float)})
-    else:
-        print(f"skip: {p} absent")
-    p = data_dir / "openathena_isoflops_misfitting_extract.csv"
-    if p.exists():
-        df = pd.read_csv(p)
-        keys = [k for k in ("dataset", "experiment", "condition") if k in df.columns]
-        for key, g in df.groupby(keys, dropna=False):
-            name = "misfitting:" + "/".join(str(k) for k in np.atleast_1d(key) if str(k) != "nan")
-            out[name] = pd.DataFrame({"params": g["params"].to_numpy(float), "tokens": g["tokens"].to_numpy(float),
-                                      "flops": g["budget"].to_numpy(float), "loss": g["loss"].to_numpy(float)})
-    else:
-        print(f"skip: {p} absent")
+#: tables that are extractions of one study's runs leave together in leave-one-dataset-out (the Hoffmann et al.
+#: 2022 runs: Epoch's SVG extraction, and the IsoFLOP extractions by Epoch AI and by apple/ml-scalefit)
+SAME_STUDY = {"epoch-chinchilla": "chinchilla", "epochai_chinchilla": "chinchilla", "ml_scalefit": "chinchilla"}
+#: the columns of an IsoFLOP extract (Open-Athena's format): one ladder per (source, dataset, experiment, condition)
+ISOFLOP_COLUMNS = {"params", "tokens", "budget", "loss"}
+
+
+def public(data_dirs) -> list[tuple[str, str, pd.DataFrame]]:
+    """(dataset, table, runs) of every public ladder found in ``data_dirs`` (dataset = the unit left out)."""
+    out, seen = [], set()
+    for data_dir in data_dirs:
+        p = data_dir / "epoch_chinchilla_svg_extracted.csv"
+        if p.exists() and "epoch-chinchilla" not in seen:
+            df = pd.read_csv(p).sort_values("loss").iloc[:-5]
+            N = df["Model Size"].to_numpy(float)
+            C = df["Training FLOP"].to_numpy(float)
+            seen.add("epoch-chinchilla")
+            out.append((SAME_STUDY["epoch-chinchilla"], "epoch-chinchilla", pd.DataFrame(
+                {"params": N, "tokens": C / (6 * N), "flops": C, "loss": df["loss"].to_numpy(float)})))
+        for p in sorted(data_dir.glob("*.csv")):
+            head = pd.read_csv(p, nrows=1)
+            if not ISOFLOP_COLUMNS <= set(head.columns):
+                continue
+            df = pd.read_csv(p)
+            keys = [k for k in ("source", "dataset", "experiment", "condition") if k in df.columns]
+            for key, g in df.groupby(keys, dropna=False):
+                key = dict(zip(keys, np.atleast_1d(key), strict=True))
+                parts = [str(key[k]) for k in keys if k != "source" and str(key[k]) != "nan"]
+                src = str(key.get("source", p.stem))
+                name = "/".join(parts)
+                name = name if name.startswith(src) else f"{src}:{name}"
+                if name in seen:  # the same ladder in two files
+                    continue
+                seen.add(name)
+                out.append((SAME_STUDY.get(src, src), name, pd.DataFrame(
+                    {"params": g["params"].to_numpy(float), "tokens": g["tokens"].to_numpy(float),
+                     "flops": g["budget"].to_numpy(float), "loss": g["loss"].to_numpy(float)})))
+    if not out:
+        print(f"skip: no public ladder in {', '.join(map(str, data_dirs))}")
     return out
 
 
@@ -174,6 +203,18 @@ def run_methods(tr: pd.DataFrame) -> dict:
         t = time.perf_counter()
         out[name] = _quiet(fit, tr, "chinchilla", **kw)
         times[name] = time.perf_counter() - t
+    t = time.perf_counter()  # the law stack of `scalinglab fit --law auto` (fit.fit_auto: laws ranked by backtests)
+    out["law-auto"] = _quiet(fit_auto, tr)[0]
+    times["law-auto"] = time.perf_counter() - t
+    if STACK is not None:  # the default as shipped, once per choice of its backtest criterion (MAX_WEIGHT)
+        shipped = _ensemble.MAX_WEIGHT
+        out["default"] = {}
+        try:
+            for mw in STACK[4]:
+                _ensemble.MAX_WEIGHT = mw
+                out["default"][f"max_weight={mw}"] = _quiet(fit, tr, "chinchilla")
+        finally:
+            _ensemble.MAX_WEIGHT = shipped
     if STACK is not None:
         t = time.perf_counter()
         out["stack"] = _quiet(STACK[0], tr, "chinchilla", keep_members=True)
@@ -197,13 +238,14 @@ def metrics(value, ivs, y) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=2)
-    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--data", type=Path, action="append",
+                    help="folder of public ladders (repeatable; default ../shared/data)")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    tables = [(name, name, df) for name, df in public(args.data).items()]
-    for fam, gen in SYNTHETIC.items():
-        tables += [(fam, f"{fam}#{s}", gen(7_000 + s)) for s in range(args.seeds)]
+    tables = public(args.data or [DATA])
+    for i, (fam, gen) in enumerate(SYNTHETIC.items()):  # independent noise per family and seed
+        tables += [(fam, f"{fam}#{s}", gen(7_000 + 100 * i + s)) for s in range(args.seeds)]
     rows = []  # one per (table, cut, method, setting)
     timing = {}
     for fam, tname, df in tables:
@@ -216,10 +258,10 @@ def main() -> None:
                 timing.setdefault(k, []).append(v)
             base = {"dataset": fam, "table": tname, "cut": frac, "n_train": len(tr), "n_test": len(te)}
             for name, res in fits.items():
-                variants = {"": res}
+                variants = res if isinstance(res, dict) else {"": res}
                 if name == "stack":
-                    variants = {f"grid={g},shrink={s}": STACK[1](res, shrink=s, weights=ws) for s in STACK[2]
-                                for g, ws in STACK[3].items()}
+                    variants = {f"shrink={s},max_weight={mw}": STACK[1](res, shrink=s, weights=ws, max_weight=mw)
+                                for s in STACK[2] for ws in STACK[3].values() for mw in STACK[4]}
                 for vname, r in variants.items():
                     pws = PRIOR_WEIGHTS if name in ("default", "stack") else (None,)
                     for pw in pws:
@@ -283,7 +325,8 @@ def main() -> None:
               f"{inside:.0%} of pairs")
     from scalinglab.fit._calibrate import PRIOR
 
-    shipped = R[(R["method"] == "default") & (R["setting"] == f"prior={PRIOR['weight']}")]
+    shipped_mw = f"max_weight={_ensemble.MAX_WEIGHT}," if STACK is not None else ""
+    shipped = R[(R["method"] == "default") & (R["setting"] == f"{shipped_mw}prior={PRIOR['weight']}")]
     if len(shipped):
         print(f"  shipped default (prior weight {PRIOR['weight']}, not chosen per held-out dataset): 80% coverage "
               f"{shipped['cov80'].mean():.1%}, 50/95% {shipped['cov50'].mean():.1%}/{shipped['cov95'].mean():.1%}, "
@@ -293,6 +336,7 @@ def main() -> None:
     print("\nmedian fit time per (dataset, cut), s: " + ", ".join(f"{k} {np.median(v):.2f}" for k, v in timing.items()))
     print(f"pairs: {len(pairs)} ({len(R['dataset'].unique())} datasets x {len(CUTS)} cuts, synthetic x {args.seeds} "
           f"seeds); harness time {time.perf_counter() - t0:.0f} s")
+    print(f"law_auto_wins_fraction: {wins('law-auto'):.3f} (scalinglab fit --law auto)")
     print(f"default_wins_fraction: {wins('default'):.3f}")
 
 
