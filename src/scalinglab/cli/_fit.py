@@ -117,7 +117,10 @@ def fit_cmd(
         sc = ", ".join(f"{k} {v:.3%}" for k, v in oc["scores"].items() if v is not None)
         out.print(f"objective: {oc['chosen']} (--loss auto, backtest score {sc}: {oc['criterion']})")
     if choice is not None:
-        out.print(f"--law auto chose {choice['law']} by backtest error (runner-up: {choice['runner_up']})")
+        obj = f" ({choice['objective']})" if choice.get("objective") else ""
+        run_obj = f" ({choice['runner_up_objective']})" if choice.get("runner_up_objective") else ""
+        out.print(f"--law auto chose {choice['law']}{obj} by backtest error (runner-up: "
+                  f"{choice['runner_up']}{run_obj})")
         fc = choice.get("forecast_change") or {}
         if "rel_difference" in fc:
             out.print(f"at {fc['at']}: the runner-up's forecast differs by {fc['rel_difference']:+.2%}")
