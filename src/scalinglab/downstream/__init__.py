@@ -6,7 +6,8 @@ fits through `scalinglab.fit`.
 * `sigmoid` — accuracy as a sigmoid in log-compute (`SigmoidPredictor`, `fit_accuracy_sigmoid`), the
   same fit as ``fit(..., "sigmoid")`` and ``scalinglab fit --law sigmoid`` (``fit/_accuracy.py``);
 * `select` — `backtest_downstream` (fit on the smaller models, predict the larger) and
-  `select_downstream`, which keeps the plain sigmoid unless another predictor is clearly better;
+  `select_downstream`, which keeps the plain sigmoid unless another predictor wins every internal
+  backtest by a margin, and then stacks the two (`stack_weights`, `StackedResult`);
 * `observational` — `fit_observational` (Ruan et al. 2024): a hard benchmark from cheap ones.
 
 >>> from scalinglab.downstream import TwoStepPredictor
@@ -19,7 +20,7 @@ from __future__ import annotations
 from ._common import DownstreamPrediction, load_frame
 from ._common import column as _column
 from .observational import ObservationalResult, fit_observational
-from .select import DownstreamSelection, backtest_downstream, select_downstream
+from .select import DownstreamSelection, StackedResult, backtest_downstream, select_downstream, stack_weights
 from .sigmoid import (
                       CEILING_PRIOR_SD,
                       SLOPE_PRIOR_CENTER,
@@ -32,6 +33,7 @@ from .two_step import TwoStepPredictor, TwoStepResult
 
 __all__ = ["TwoStepPredictor", "TwoStepResult", "DownstreamPrediction", "SigmoidPredictor", "SigmoidResult",
            "fit_accuracy_sigmoid", "select_downstream", "DownstreamSelection", "backtest_downstream", "load_frame",
+           "stack_weights", "StackedResult",
            "fit_observational", "ObservationalResult", "SLOPE_PRIOR_CENTER", "SLOPE_PRIOR_SD", "CEILING_PRIOR_SD"]
 
 #: kept for callers of the former single module (``scalinglab.downstream._column``)

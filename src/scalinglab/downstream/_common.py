@@ -148,7 +148,7 @@ class DownstreamPrediction:
 def squeeze(a):
     """A float for a one-element array, else the array."""
     a = np.asarray(a, float)
-    return float(a[0]) if a.size == 1 else a
+    return float(a.ravel()[0]) if a.size == 1 else a
 
 
 def warn_reach(reach: np.ndarray) -> list[str]:

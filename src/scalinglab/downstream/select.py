@@ -12,17 +12,112 @@ import numpy as np
 
 from .._errors import FitError, InputError, ScalingLabError
 from ..fit._accuracy import accuracy_scale
-from ._common import LEVELS, DownstreamPrediction, column, compute_of, load_frame, scale_arrays
+from ._common import LEVELS, DownstreamPrediction, column, compute_of, load_frame, scale_arrays, squeeze
 from .sigmoid import SigmoidPredictor
 from .two_step import TwoStepPredictor
 
-__all__ = ["backtest_downstream", "DownstreamSelection", "select_downstream", "ROUTE_SLOPE_PRIOR_SD"]
+__all__ = ["backtest_downstream", "DownstreamSelection", "select_downstream", "stack_weights", "StackedResult",
+           "ROUTE_SLOPE_PRIOR_SD", "CEILING_SLOPE_PRIOR_SD", "ROUTE_MARGIN", "ROUTE_CUTOFF_FRACS", "STACK_POWER"]
 
-#: sd of ln k of the one-sided slope prior used by the selection route's sigmoids (a weaker prior than the
-#: single sigmoid fit's ``SLOPE_PRIOR_SD`` = 0.5). Chosen by ``bench/extrapolation_downstream.py --lodo``
-#: among 0.5, 1, 2 and none, leave-one-table-out: 1.0 on every fold (held-out share of cells within 5 % of the
-#: plain sigmoid 0.98 with it, 0.92 with 0.5).
-ROUTE_SLOPE_PRIOR_SD = 1.0
+#: sd of ln k of the one-sided slope prior of the route's baseline (the plain-form sigmoid: floor at chance,
+#: ceiling at the top of the scale). Chosen by ``bench/extrapolation_downstream.py --lodo`` among 1, 2 and 4,
+#: leave-one-table-out (4 on every fold): a stronger prior (1) wins late-rising tasks whose rise has not begun
+#: but loses up to 1.39x on tasks that rise more steeply than a sigmoid in log-compute (the two-step tables).
+ROUTE_SLOPE_PRIOR_SD = 4.0
+#: slope prior sd of the fitted-ceiling challenger (``sigmoid``); the value the former route used.
+CEILING_SLOPE_PRIOR_SD = 1.0
+#: a challenger's backtest error must be below ``(1 - ROUTE_MARGIN)`` x the baseline's at every internal cut.
+#: Chosen leave-one-table-out among 0.1, 0.2 and 0.3 (0.1 on every fold).
+ROUTE_MARGIN = 0.1
+#: internal cuts (fraction of the models, the largest by compute, held out) of the selection backtests.
+ROUTE_CUTOFF_FRACS = (0.3, 0.4)
+#: an admitted challenger is stacked with the baseline, weights proportional to (mean backtest error) ** -p.
+#: Chosen leave-one-table-out among p = 1, 2 and a switch to the challenger (2 on every fold).
+STACK_POWER = 2.0
+
+
+def stack_weights(scores: dict, baseline: str, *, margin: float = ROUTE_MARGIN,
+                  power: float | None = STACK_POWER) -> dict[str, float]:
+    """Weights of the candidates of a selection from their backtest errors (accuracy units).
+
+    ``scores``: ``{name: {"per_cut": [errors], "cutoffs": [fractions]}}`` as `select_downstream` records
+    them; ``baseline``: the candidate kept unless a challenger is admitted. A challenger is admitted when it
+    was backtested at the same cuts as the baseline, its error is lower at EVERY cut and its mean error is
+    below ``(1 - margin)`` x the baseline's; the best admitted one (lowest mean) is stacked with the
+    baseline, weights proportional to mean error ** -``power`` (``power=None``: all weight to the
+    challenger). Returns ``{name: weight}`` for the candidates with a non-zero weight (summing to 1)."""
+    base = scores.get(baseline) or {}
+    b_errs = base.get("per_cut") or []
+    if not b_errs:
+        return {baseline: 1.0}
+    b = float(np.mean(b_errs))
+    best = None
+    for name, s in scores.items():
+        errs = s.get("per_cut") or []
+        if name == baseline or not errs or s.get("cutoffs") != base.get("cutoffs"):
+            continue
+        if all(e < (1.0 - margin) * eb for e, eb in zip(errs, b_errs, strict=True)):
+            if best is None or float(np.mean(errs)) < best[0]:
+                best = (float(np.mean(errs)), name)
+    if best is None:
+        return {baseline: 1.0}
+    if power is None:
+        return {best[1]: 1.0}
+    wb, wc = max(b, 1e-12) ** -power, max(best[0], 1e-12) ** -power
+    return {baseline: wb / (wb + wc), best[1]: wc / (wb + wc)}
+
+
+@dataclass(frozen=True)
+class StackedResult:
+    """Several fitted downstream predictors combined with fixed weights: the point prediction is the
+    weighted mean of theirs and the interval the weighted mean of their interval ends (quantile averaging),
+    so it always contains the point. ``components``: ``{name: fitted result}``; ``weights``: ``{name:
+    weight}`` (summing to 1). Other attributes (``fit``, ``column``, ``step1`` ...) are those of the
+    component with the largest weight, so plots draw it with the stacked band."""
+
+    components: dict
+    weights: dict
+
+    @property
+    def method(self) -> str:
+        """``"stack(a=0.7,b=0.3)"``: the components and their weights."""
+        return "stack(" + ",".join(f"{n}={w:.2f}" for n, w in self.weights.items()) + ")"
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name in ("components", "weights"):
+            raise AttributeError(name)
+        lead = max(self.weights, key=self.weights.get)
+        return getattr(self.components[lead], name)
+
+    def predict(self, level: float = 0.8, **variables) -> DownstreamPrediction:
+        """Weighted prediction at a scale, e.g. ``predict(flops=1e24)`` (accuracy units of the table).
+
+        Raises
+        ------
+        InputError
+            For a wrong variable or a level outside (0, 1) (from the components).
+        """
+        preds = {n: self.components[n].predict(level=level, **variables) for n in self.weights}
+
+        def mix(get):
+            return sum(w * np.asarray(get(preds[n]), float) for n, w in self.weights.items())
+
+        first = next(iter(preds.values()))
+        warns = list(dict.fromkeys(w for p in preds.values() for w in p.warnings))
+        # a two-step component's task-loss prediction (step 1) is not stacked: it is passed on as it is
+        loss = next((p for p in preds.values() if p.task_loss is not None), None)
+        return DownstreamPrediction(value=squeeze(mix(lambda p: p.value)),
+                                    interval=(squeeze(mix(lambda p: p.interval[0])),
+                                              squeeze(mix(lambda p: p.interval[1]))),
+                                    level=float(level), extrapolation=first.extrapolation, method=self.method,
+                                    task_loss=None if loss is None else loss.task_loss,
+                                    task_loss_interval=None if loss is None else loss.task_loss_interval,
+                                    warnings=warns)
+
+    def to_dict(self) -> dict:
+        """JSON-able: ``method`` (``"stack"``), the weights and every component's summary."""
+        return {"method": "stack", "weights": dict(self.weights),
+                "components": {n: self.components[n].to_dict() for n in self.weights}}
 
 
 def backtest_downstream(data, predictor, *, cutoff_frac: float = 0.3, x: str | None = None) -> dict:
@@ -97,36 +192,49 @@ class DownstreamSelection:
 
 
 def select_downstream(data, accuracy: str, *, x: str = "flops", loss: str | None = None,
-                      floor: float | None = None, cutoff_fracs: Sequence[float] = (0.2, 0.3, 0.4),
-                      margin: float = 0.1, bootstrap: int = 100, seed: int = 0,
-                      calibrate: bool = True, slope_prior: float | None = ROUTE_SLOPE_PRIOR_SD) -> DownstreamSelection:
+                      floor: float | None = None, cutoff_fracs: Sequence[float] = ROUTE_CUTOFF_FRACS,
+                      margin: float = ROUTE_MARGIN, bootstrap: int = 100, seed: int = 0,
+                      calibrate: bool = True, slope_prior: float | None = ROUTE_SLOPE_PRIOR_SD,
+                      ceiling_slope_prior: float | None = CEILING_SLOPE_PRIOR_SD,
+                      stack_power: float | None = STACK_POWER) -> DownstreamSelection:
     """Choose a downstream predictor by backtest and fit it on all rows.
 
     ``data``: table (path, DataFrame, mapping) with the scale column ``x`` (FLOPs by default; params and
     tokens also work for ``flops``), the ``accuracy`` column (fractions or percentages) and optionally a
     task-loss column ``loss``. ``floor``: chance accuracy (fixed when given, else fitted).
 
-    Candidates (all sigmoids in log10 of ``x`` use least squares with the one-sided slope prior of
-    `SigmoidPredictor`, sd ``slope_prior`` of ln k, default `ROUTE_SLOPE_PRIOR_SD`; None: plain least
-    squares): ``sigmoid-bounded`` (ceiling fixed at 1 / 100 for tables of fractions /
-    percentages: the plain sigmoid in log-compute, and the baseline), ``sigmoid`` (ceiling fitted; the
-    baseline when the accuracy has no known scale) and ``two-step`` (when ``loss`` is given). Each is
-    backtested at ``cutoff_fracs`` (that fraction of the models, the largest by compute, held out) and
-    scored by the mean absolute error of those predictions. The baseline is kept unless a candidate's
-    error is lower at every cut and lower on average by more than ``margin`` (relative), so selection noise
-    cannot easily make the result worse than the plain sigmoid. ``calibrate``: learn the interval's per-decade extrapolation term from internal
-    backtests (sigmoids; cheap). Returns a `DownstreamSelection`; raises `DataError` for missing columns
-    and `FitError` when no candidate can be fitted.
+    Candidates (sigmoids in log10 of ``x``, least squares with the one-sided slope prior of
+    `SigmoidPredictor`): ``sigmoid-bounded`` (ceiling fixed at 1 / 100 for tables of fractions /
+    percentages, slope prior sd ``slope_prior`` of ln k, default `ROUTE_SLOPE_PRIOR_SD` — nearly the plain
+    sigmoid in log-compute, and the baseline), ``sigmoid`` (ceiling fitted, slope prior sd
+    ``ceiling_slope_prior``; the baseline when the accuracy has no known scale) and ``two-step`` (when
+    ``loss`` is given). Each is backtested at ``cutoff_fracs`` (that fraction of the models, the largest by
+    compute, held out) and scored by the mean absolute error of those predictions. The baseline is kept
+    unless a challenger's error is lower by more than ``margin`` (relative) at every cut; an admitted
+    challenger is stacked with the baseline, weights proportional to mean backtest error ** -``stack_power``
+    (`stack_weights`; ``None``: switch to it), so one lucky backtest cannot move the forecast far from the
+    plain sigmoid. ``method``: the admitted challenger (else the baseline);
+    ``scores[name]["weight"]``: each candidate's weight. ``calibrate``: learn the interval's per-decade
+    extrapolation term from internal backtests (sigmoids; cheap). Every default constant was chosen
+    leave-one-table-out by ``bench/extrapolation_downstream.py --lodo``. Returns a `DownstreamSelection`.
+
+    Raises
+    ------
+    DataError
+        For missing or non-numeric columns.
+    FitError
+        When the chosen candidate cannot be fitted.
     """
     df, source = load_frame(data)
     acc = column(df, accuracy, source, "accuracy")
     bounds = accuracy_scale(acc[np.isfinite(acc)])
     quick = {"bootstrap": 0, "seed": seed, "calibrate": False}
-    sig = {**quick, "slope_prior": slope_prior}
     cands: dict = {}
     if bounds is not None:
-        cands["sigmoid-bounded"] = SigmoidPredictor(accuracy, x=x, floor=floor, ceiling=bounds[1], **sig)
-    cands["sigmoid"] = SigmoidPredictor(accuracy, x=x, floor=floor, **sig)
+        cands["sigmoid-bounded"] = SigmoidPredictor(accuracy, x=x, floor=floor, ceiling=bounds[1],
+                                                    slope_prior=slope_prior, **quick)
+    cands["sigmoid"] = SigmoidPredictor(accuracy, x=x, floor=floor,
+                                        slope_prior=ceiling_slope_prior if bounds is not None else slope_prior, **quick)
     if loss is not None:
         cands["two-step"] = TwoStepPredictor(loss=loss, accuracy=accuracy, x=x, floor=floor, **quick)
     baseline = next(iter(cands))
@@ -143,26 +251,27 @@ def select_downstream(data, accuracy: str, *, x: str = "flops", loss: str | None
         scores[name] = {"mean_abs_error": float(np.mean(errs)) if errs else None, "cutoffs": cuts,
                         "per_cut": errs}
     base = scores[baseline]["mean_abs_error"]
-    chosen = baseline
-    what = "plain sigmoid in log-compute" if baseline == "sigmoid-bounded" else "sigmoid in log-compute"
-    if base is not None:
-        # a challenger must be backtested at the same cuts, be better at EVERY cut, and better on average by
-        # more than the margin: forms that differ mainly beyond the data (a fitted ceiling) can win one
-        # lucky cut and then extrapolate badly
-        base_cuts = scores[baseline]["per_cut"]
-        fair = [(s["mean_abs_error"], n) for n, s in scores.items()
-                if n != baseline and s["mean_abs_error"] is not None and s["cutoffs"] == scores[baseline]["cutoffs"]
-                and all(e < b for e, b in zip(s["per_cut"], base_cuts, strict=True))]
-        best = min(fair) if fair else None
-        if best is not None and best[0] < (1.0 - margin) * base:
-            chosen = best[1]
-            reason = (f"{best[1]} backtest error {best[0]:.4g} beats the {what}'s {base:.4g} by more "
-                      f"than {margin:.0%}, and at every cut")
-        else:
-            reason = (f"no candidate beat the {what}'s backtest error {base:.4g} at every cut and by more than "
-                      f"{margin:.0%} on average")
-    else:
+    what = "plain-form sigmoid in log-compute" if baseline == "sigmoid-bounded" else "sigmoid in log-compute"
+    weights = stack_weights(scores, baseline, margin=margin, power=stack_power)
+    for name in scores:
+        scores[name]["weight"] = float(weights.get(name, 0.0))
+    chosen = next((n for n in weights if n != baseline), baseline)
+    if base is None:
         reason = f"too few models to backtest; using the {what}"
-    final = dataclasses.replace(cands[chosen], bootstrap=bootstrap,
-                                calibrate=calibrate if chosen != "two-step" else False)
-    return DownstreamSelection(result=final.fit(df), method=chosen, scores=scores, reason=reason)
+    elif chosen == baseline:
+        reason = (f"no candidate beat the {what}'s backtest error {base:.4g} by more than {margin:.0%} at "
+                  f"every cut")
+    else:
+        e = scores[chosen]["mean_abs_error"]
+        how = ("used alone" if len(weights) == 1 else
+               f"stacked with it, weights {weights[chosen]:.2f} / {weights[baseline]:.2f} (backtest error ** "
+               f"-{stack_power:g})")
+        reason = (f"{chosen} backtest error {e:.4g} beats the {what}'s {base:.4g} by more than {margin:.0%} at "
+                  f"every cut; {how}")
+    fitted = {}
+    for name in weights:
+        final = dataclasses.replace(cands[name], bootstrap=bootstrap,
+                                    calibrate=calibrate if name != "two-step" else False)
+        fitted[name] = final.fit(df)
+    result = fitted[chosen] if len(fitted) == 1 else StackedResult(components=fitted, weights=weights)
+    return DownstreamSelection(result=result, method=chosen, scores=scores, reason=reason)
