@@ -17,8 +17,9 @@ every model at or above it:
   detectable trend", counts as no forecast);
 * ``sigmoid``: ``SigmoidPredictor(BENCH, floor=CHANCE)`` (ceiling fitted);
 * ``select``: ``scalinglab.downstream.select_downstream(table, BENCH, floor=CHANCE)`` (the downstream
-  module's default route, also ``scalinglab downstream``: candidates chosen by backtest, the plain-form
-  sigmoid kept unless beaten at every cut).
+  module's default route, also ``scalinglab downstream``: the plain-form sigmoid kept unless the
+  fitted-ceiling form beats it by 10 % at every internal backtest cut, then the two stacked by inverse
+  squared backtest error).
 
 Columns: compute as ``flops`` (FLOPs) or ``FLOPs (1E21)`` (units of 1e21 FLOPs) or ``params`` + ``tokens``
 (or ``Model Size (B)`` + ``Pretraining Data Size (T)``, then C = 6 N D); benchmark accuracies as

@@ -1,6 +1,8 @@
 """The downstream route (`select_downstream`) against the plain sigmoid on synthetic tables with known truth
-(issue 19 item 3; the full harness is bench/extrapolation_downstream.py): a late-rising task is handled by
-the floor-aware form with its slope prior, and a well-sampled sigmoid is predicted as well as the plain fit."""
+(issue 19 item 3; the full harness is bench/extrapolation_downstream.py): a late-rising task and a steep
+two-step ('emergent') task stay within 5 % of the plain fit, a saturating task is stacked with the
+fitted-ceiling form and beats it, a well-sampled sigmoid is predicted as well as the plain fit; the
+selection rule (`stack_weights`) and the stack (`StackedResult`) pinned on exact values."""
 
 from __future__ import annotations
 
@@ -42,7 +44,8 @@ def test_late_rising_task_never_worse_and_better_on_average():
     """GSM8K-like: chance 0, midpoint at 10^24.5 FLOPs, model families 0.3 decades apart; fitted below the
     median compute (the training models barely above the floor), predicting every larger model. Over seeds
     11-16 (none used to choose a constant) the route is within 5 % of the plain sigmoid on every seed and
-    better on average (measured: ratios 0.91-1.02)."""
+    not worse on average (measured: ratios 0.99-1.01; the weak slope prior, sd 4, chosen leave-one-table-out,
+    gives up most of what a strong prior gains here because a strong one loses on steeper tasks)."""
     route, plain = [], []
     for seed in range(11, 17):
         df, lc = _table(0.0, 0.9, 1.6, 24.5, seed, spread=0.3)
@@ -50,7 +53,7 @@ def test_late_rising_task_never_worse_and_better_on_average():
         assert r <= 1.05 * p, (seed, r, p)
         route.append(r)
         plain.append(p)
-    assert np.mean(route) < np.mean(plain)
+    assert np.mean(route) <= 1.001 * np.mean(plain)
 
 
 def test_well_sampled_sigmoid_matches_the_plain_fit():
