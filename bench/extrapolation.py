@@ -54,7 +54,9 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.fit import fit
-from scalinglab.fit._auto import fit_auto
+from scalinglab.fit._lawstack import MAX_WEIGHT_CHOICES as MAX_WEIGHT_CHOICES_LAWS
+from scalinglab.fit._lawstack import SHRINK_CHOICES as SHRINK_CHOICES_LAWS
+from scalinglab.fit._lawstack import restack_laws, stack_laws
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 E, A, B, AL, BE = 1.69, 406.4, 410.7, 0.34, 0.28
@@ -203,9 +205,13 @@ def run_methods(tr: pd.DataFrame) -> dict:
         t = time.perf_counter()
         out[name] = _quiet(fit, tr, "chinchilla", **kw)
         times[name] = time.perf_counter() - t
-    t = time.perf_counter()  # the law stack of `scalinglab fit --law auto` (fit.fit_auto: laws ranked by backtests)
-    out["law-auto"] = _quiet(fit_auto, tr)[0]
+    t = time.perf_counter()  # the forecast stack of `scalinglab fit --law auto` (fit/_lawstack.py)
+    _, choice = _quiet(stack_laws, tr, keep_members=True)
     times["law-auto"] = time.perf_counter() - t
+    cache: dict = {}
+    out["law-auto"] = {f"shrink={sh},max_weight={mw}": _quiet(restack_laws, choice, shrink=sh, max_weight=mw,
+                                                              refit=cache)[0]
+                       for sh in SHRINK_CHOICES_LAWS for mw in MAX_WEIGHT_CHOICES_LAWS}
     if STACK is not None:  # the default as shipped, once per choice of its backtest criterion (MAX_WEIGHT)
         shipped = _ensemble.MAX_WEIGHT
         out["default"] = {}
@@ -263,7 +269,7 @@ def main() -> None:
                     variants = {f"shrink={s},max_weight={mw}": STACK[1](res, shrink=s, weights=ws, max_weight=mw)
                                 for s in STACK[2] for ws in STACK[3].values() for mw in STACK[4]}
                 for vname, r in variants.items():
-                    pws = PRIOR_WEIGHTS if name in ("default", "stack") else (None,)
+                    pws = PRIOR_WEIGHTS if name in ("default", "stack", "law-auto") else (None,)
                     for pw in pws:
                         value, ivs = _predict(r, te, pw)
                         setting = ",".join(s for s in (vname, "" if pw is None else f"prior={pw}") if s)

@@ -141,11 +141,14 @@ def edge_offset(order: np.ndarray) -> float:
     return float(np.max(v) - np.median(v))
 
 
-def backtest_scores(fd, law, *, fit_kwargs: dict, fracs=CAL_FRACS, fits: list | None = None) -> list[dict]:
+def backtest_scores(fd, law, *, fit_kwargs: dict, fracs=CAL_FRACS, fits: list | None = None,
+                    warm=None) -> list[dict]:
     """Internal backtests: per cut, for each held-out run the error ``e`` (observed minus the shifted
     prediction, residual space), decades beyond the fitted compute ``d``, parameter sd ``sp`` and the
     fit's ``noise``. ``fits``: the cut fits already made with the same objective (one per cut of
-    ``_cuts(order, n_min, fracs)``, None where the fit failed), e.g. by ``loss="auto"``'s choice."""
+    ``_cuts(order, n_min, fracs)``, None where the fit failed), e.g. by ``loss="auto"``'s choice. ``warm``:
+    natural-space parameters the fresh cut fits start from (the whole-table fit; a cold multi-start only
+    when that start fails), as ``loss="auto"``'s cut fits do."""
     order = _order(fd, law)
     n_min = max(law.n_params + 2, 2 * law.n_params, 8)
     kwargs = {k: v for k, v in fit_kwargs.items() if k not in ("bootstrap", "calibrate", "weights")}
@@ -164,10 +167,18 @@ def backtest_scores(fd, law, *, fit_kwargs: dict, fracs=CAL_FRACS, fits: list | 
             data["__y__"] = fd.y[train]
             if fd.weights is not None:
                 kwargs["weights"] = fd.weights[train]
-            try:
-                res = fit_point(data, law, y="__y__", warn=False, **kwargs)
-            except ScalingLabError:
-                continue
+            res = None
+            if warm is not None:
+                try:
+                    res = fit_point(data, law, y="__y__", warn=False, starts=np.asarray(warm, float)[None, :],
+                                    **kwargs)
+                except ScalingLabError:
+                    res = None
+            if res is None or not (res.ok or res.status == "not_converged"):
+                try:
+                    res = fit_point(data, law, y="__y__", warn=False, **kwargs)
+                except ScalingLabError:
+                    continue
         if not res.ok and res.status != "not_converged":
             continue
         Xt = {v: fd.X[v][test] for v in law.variables}
@@ -209,10 +220,10 @@ def quantile_line(s: np.ndarray, d: np.ndarray, w: np.ndarray, tau: float) -> tu
     return float(res.x[0]), float(res.x[1])
 
 
-def calibrate(fd, law, *, fit_kwargs: dict, fracs=CAL_FRACS, fits: list | None = None) -> dict:
+def calibrate(fd, law, *, fit_kwargs: dict, fracs=CAL_FRACS, fits: list | None = None, warm=None) -> dict:
     """Learn error-quantile lines in the extrapolation distance from internal backtests (module docstring).
-    ``fits``: per-cut fits already made (see `backtest_scores`)."""
-    cuts = backtest_scores(fd, law, fit_kwargs=fit_kwargs, fracs=fracs, fits=fits)
+    ``fits``: per-cut fits already made; ``warm``: start of fresh cut fits (see `backtest_scores`)."""
+    cuts = backtest_scores(fd, law, fit_kwargs=fit_kwargs, fracs=fracs, fits=fits, warm=warm)
     return calibrate_scores(cuts, fd, law)
 
 
@@ -263,7 +274,7 @@ def calibrate_intervals(ctx: FitContext, point: Solution, choice: ObjectiveChoic
     base = ref if ref is not None else point
     fits = choice.reference_cut_fits if ref is not None else choice.cut_fits
     cal = calibrate(fd, law, fit_kwargs={"loss": base.objective, "delta": opts.delta, "method": opts.method,
-                                         "space": ctx.space}, fits=fits)
+                                         "space": ctx.space}, fits=fits, warm=base.ms.theta)
     if ref is not None:
         ref_ms = polish(ref.problem, ref.ms, fd.weights)
         r_ref = ref.problem.residuals_theta(ref_ms.theta)

@@ -40,7 +40,8 @@ import numpy as np
 
 from .._errors import FitError, ScalingLabError
 
-__all__ = ["LAWSTACK_METHOD", "MEMBERS", "MAX_WEIGHT", "SHRINK", "MIN_CUTS", "JOINT_GAMMA_STARTS", "stack_laws"]
+__all__ = ["LAWSTACK_METHOD", "MEMBERS", "MAX_WEIGHT", "SHRINK", "MIN_CUTS", "JOINT_GAMMA_STARTS", "stack_laws",
+           "restack_laws", "SHRINK_CHOICES", "MAX_WEIGHT_CHOICES"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,9 @@ MEMBERS = (("chinchilla", "huber"), ("chinchilla", "asymmetric"), ("chinchilla-j
 MAX_WEIGHT = 0.5
 #: a member must score this fraction below the first member to replace it
 SHRINK = 0.0
+#: the values of SHRINK and MAX_WEIGHT that bench/extrapolation.py chooses from, leave one dataset out
+SHRINK_CHOICES = (0.0, 0.05, 0.1, 0.2)
+MAX_WEIGHT_CHOICES = (0.25, 0.5)
 #: fewer usable backtest cuts than this: keep the first member
 MIN_CUTS = 2
 #: joint exponents the chinchilla-joint member starts from (with the Chinchilla fit's other constants)
@@ -77,12 +81,15 @@ def _fit_member(data, law_name: str, loss: str, starts, kw: dict):
 
 
 def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None = "loss", delta: float = 1e-3,
-               weights=None, method: str = "auto", space: str = "auto", **fit_kwargs):
+               weights=None, method: str = "auto", space: str = "auto", shrink: float | None = None,
+               max_weight: float | None = None, keep_members: bool = False, **fit_kwargs):
     """Fit every member (module docstring), choose by internal backtests and refit the winner.
 
     ``data``: a run table with parameters and tokens (``params``, ``tokens``); ``loss``: ``"auto"`` (all
-    members) or one objective (its members only); other keyword arguments go to the final
-    :func:`scalinglab.fit.fit` (``bootstrap``, ``seed``, ``level``, ``calibrate``...).
+    members) or one objective (its members only); ``shrink`` / ``max_weight`` override ``SHRINK`` /
+    ``MAX_WEIGHT``; ``keep_members`` keeps the member fits and backtest errors in ``choice["_state"]`` for
+    :func:`restack_laws` (not JSON-able); other keyword arguments go to the final :func:`scalinglab.fit.fit`
+    (``bootstrap``, ``seed``, ``level``, ``calibrate``...).
 
     Returns
     -------
@@ -98,7 +105,6 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
     FitError
         If no member can be fitted on the whole table.
     """
-    from ._api import fit
     from ._calibrate import _cuts, _order
     from ._ensemble import _rel_err
     from ._inputs import prepare_data, resolve_law
@@ -143,6 +149,25 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
             e = np.abs(_rel_err(laws[law_name], res.theta, Xt, yt))
             if np.all(np.isfinite(e)):
                 errs[m].append((float(np.median(e)), float(np.max(e))))
+    state = {"data": data, "members": members, "whole": whole, "errs": errs, "kw": kw, "fit_kwargs": fit_kwargs}
+    final, choice = _choose(state, SHRINK if shrink is None else float(shrink),
+                            MAX_WEIGHT if max_weight is None else float(max_weight))
+    if keep_members:
+        choice["_state"] = state
+    return final, choice
+
+
+def restack_laws(choice: dict, *, shrink: float, max_weight: float, refit: dict | None = None):
+    """The choice of ``stack_laws(..., keep_members=True)`` with other ``shrink`` / ``max_weight`` (no backtest
+    refits); ``refit``: a cache ``{(law, objective): FitResult}`` of final fits shared between calls."""
+    return _choose(choice["_state"], shrink, max_weight, refit)
+
+
+def _choose(state: dict, shrink: float, max_weight: float, refit: dict | None = None):
+    """Rank the members by backtest score, refit the winner (module docstring, steps 3-4)."""
+    from ._api import fit
+
+    data, members, whole, errs, kw = state["data"], state["members"], state["whole"], state["errs"], state["kw"]
     usable = min((len(v) for m, v in errs.items() if whole[m] is not None), default=0)
     rows = []
     for m in members:
@@ -155,14 +180,14 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
         med = float(np.mean([a for a, _ in v])) if v else math.nan
         mx = float(np.mean([b for _, b in v])) if v else math.nan
         rows.append({"law": law_name, "objective": obj, "median_rel_error": med, "max_rel_error": mx,
-                     "score": (1 - MAX_WEIGHT) * med + MAX_WEIGHT * mx, "coverage": None, "error": None})
+                     "score": (1 - max_weight) * med + max_weight * mx, "coverage": None, "error": None})
     first = rows[0]
     ok = [r for r in rows if r["error"] is None and math.isfinite(r["score"])]
     if usable < MIN_CUTS or first not in ok:
         chosen, reason = first, f"{usable} usable backtest cut(s): kept {first['law']} ({first['objective']})"
     else:
         best = min(ok, key=lambda r: r["score"])
-        chosen = best if best["score"] < first["score"] * (1 - SHRINK) else first
+        chosen = best if best["score"] < first["score"] * (1 - shrink) else first
         reason = (f"{chosen['law']} ({chosen['objective']}) scored {chosen['score']:.3%} on {usable} backtest "
                   f"cuts (first member {first['score']:.3%})")
     ranked = sorted(ok, key=lambda r: (r is not chosen, r["score"])) + [r for r in rows if r not in ok]
@@ -170,18 +195,23 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
         r["rank"] = i if r in ok else None
     log.info("--law auto: %s", reason)
     m = (chosen["law"], chosen["objective"])
-    member = whole[m]
-    try:
-        final = fit(data, chosen["law"], loss=chosen["objective"], starts=np.asarray(member.theta)[None, :],
-                    **kw, **fit_kwargs)
-    except ScalingLabError:
-        final = fit(data, chosen["law"], loss=chosen["objective"], **kw, **fit_kwargs)
+    final = None if refit is None else refit.get(m)
+    if final is None:
+        member = whole[m]
+        try:
+            final = fit(data, chosen["law"], loss=chosen["objective"], starts=np.asarray(member.theta)[None, :],
+                        **kw, **state["fit_kwargs"])
+        except ScalingLabError:
+            final = fit(data, chosen["law"], loss=chosen["objective"], **kw, **state["fit_kwargs"])
+        if refit is not None:
+            refit[m] = final
     runner = next((r for r in ranked[1:] if r["error"] is None), None)
     choice = {"law": chosen["law"], "objective": chosen["objective"], "method": LAWSTACK_METHOD,
               "runner_up": None if runner is None else runner["law"],
               "runner_up_objective": None if runner is None else runner["objective"],
               "n_cuts": usable, "reason": reason, "ranking": ranked,
-              "criterion": f"mean over backtest cuts of ({1 - MAX_WEIGHT:g} x median + {MAX_WEIGHT:g} x max) "
+              "shrink": shrink, "max_weight": max_weight,
+              "criterion": f"mean over backtest cuts of ({1 - max_weight:g} x median + {max_weight:g} x max) "
                            "|relative error| of the held-out largest runs"}
     choice["_runner_up_fit"] = None if runner is None else whole[(runner["law"], runner["objective"])]
     return final, choice
