@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from .._errors import InputError
 from ._common import JsonOpt, command, emit_json, out
 
 _LOSS_HELP = ("Objective: huber (on log-loss residuals, summed), ls (least squares), asymmetric (lower envelope) "
@@ -42,10 +43,12 @@ def _save_plot(obj, path: str, file: str) -> str:
 @command("fit", help="Fit a law to a run table: robust multi-start fit, optional bootstrap intervals.")
 def fit_cmd(
     file: Annotated[str, typer.Argument(help="Run table (CSV, Parquet, JSON...): params, tokens, flops, loss.")],
-    law: Annotated[str, typer.Option("--law", help="Catalog name (chinchilla, power, ...), preset (starts from "
-                                     "its constants), an expression such as 'E + A/N**alpha + B/D**beta', or "
-                                     "auto (choose by backtest error, see `compare`).")
-                   ] = "chinchilla",
+    law: Annotated[str, typer.Option("--law", help="auto (default: for params + tokens tables the forecast stack "
+                                     "-- Chinchilla with Huber or the asymmetric objective, or chinchilla-joint, "
+                                     "chosen by internal backtests; else laws ranked by `compare`), a catalog name "
+                                     "(chinchilla, power, ...), a preset (starts from its constants) or an "
+                                     "expression such as 'E + A/N**alpha + B/D**beta'.")
+                   ] = "auto",
     x: Annotated[str | None, typer.Option("--x", help="Column for the variable of a one-variable law "
                                           "(e.g. examples).")] = None,
     y: Annotated[str, typer.Option("--y", help="Column to fit (default loss, nats/token).")] = "loss",
@@ -68,6 +71,9 @@ def fit_cmd(
     if floor is not None:
         from ..laws import get_law
 
+        if law == "auto":
+            raise InputError("--floor fixes the chance level of a sigmoid law: pass --law sigmoid (or another "
+                             "accuracy law) with it")
         law = get_law(law, floor=floor)
     choice = None
     if law == "auto":
@@ -123,7 +129,8 @@ def fit_cmd(
                   f"{choice['runner_up']}{run_obj})")
         fc = choice.get("forecast_change") or {}
         if "rel_difference" in fc:
-            out.print(f"at {fc['at']}: the runner-up's forecast differs by {fc['rel_difference']:+.2%}")
+            at = ", ".join(f"{k}={float(v):.3g}" for k, v in fc["at"].items())
+            out.print(f"at {at}: the runner-up's forecast differs by {fc['rel_difference']:+.2%}")
     if out_path:
         out.print(f"wrote {out_path}")
     if plot:

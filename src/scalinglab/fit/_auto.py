@@ -65,7 +65,7 @@ def fit_auto(data, *, laws=None, target: dict | None = None, **fit_kwargs):
             C = np.prod([X[v] for v in best.law.variables], axis=0)
             i = int(np.argmax(C))
             if len(best.law.variables) == 2:
-                target = {v: float(X[v][i]) * np.sqrt(10.0) for v in best.law.variables}
+                target = {v: float(X[v][i]) * 10.0 ** 0.5 for v in best.law.variables}
             else:
                 target = {v: float(X[v][i]) * 10.0 for v in best.law.variables}
         names = (best.law.name, second.law.name)

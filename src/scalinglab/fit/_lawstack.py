@@ -102,12 +102,18 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
 
     Raises
     ------
+    InputError
+        For bad options (as :func:`scalinglab.fit.fit`), before anything is fitted.
     FitError
         If no member can be fitted on the whole table.
     """
     from ._calibrate import _cuts, _order
     from ._ensemble import _rel_err
     from ._inputs import prepare_data, resolve_law
+    from ._stages import check_options
+
+    check_options(delta=delta, method=method, space=space,
+                  **{k: fit_kwargs[k] for k in ("bootstrap", "seed", "level") if k in fit_kwargs})
 
     objective = str(loss).strip().lower()
     members = [m for m in MEMBERS if objective == "auto" or m[1] == objective]
