@@ -22,23 +22,25 @@ of compute within 0.04 decades, is never split). Per (dataset, cut) and method: 
 error| of the held-out runs, bias (median signed relative error), coverage of the 50 / 80 / 95 % intervals
 and the 80 % interval score (Gneiting & Raftery 2007, in units of the actual loss; lower is better).
 
-Methods: ``default`` (``fit(..., "chinchilla")`` as shipped: ``--loss auto``), ``huber`` and ``asymmetric``
-(bare single-objective fits, calibrated intervals), ``approach3`` (Hoffmann et al.'s Approach 3 as usually
-run: Huber, no calibration, the prior interval rule), ``stack`` (the backtest-weighted stack of
-``scalinglab.fit._ensemble``) and ``law-auto`` (``scalinglab fit --law auto``: Chinchilla, its joint-exponent
-generalisation ``chinchilla-joint`` and Kaplan's joint law ranked by internal backtests, the best refitted
-with the default objective). Approaches 1 and 2 estimate compute-optimal exponents, not the loss of a given
-run, so they have no row (``fit.approach1_envelope`` / ``approach2_isoflop``).
+Methods: ``default`` (``scalinglab fit`` with no ``--law``: the forecast stack of
+``scalinglab.fit._lawstack`` -- Chinchilla with Huber or the asymmetric objective, or ``chinchilla-joint``,
+chosen by internal backtests), ``chinchilla`` (``fit(..., "chinchilla")`` as shipped: ``--loss auto``
+chooses Huber or asymmetric), ``huber`` and ``asymmetric`` (bare single-objective Chinchilla fits, calibrated
+intervals), ``approach3`` (Hoffmann et al.'s Approach 3 as usually run: Huber, no calibration, the prior
+interval rule) and ``stack`` (the backtest-weighted Huber/asymmetric stack of ``scalinglab.fit._ensemble``).
+Approaches 1 and 2 estimate compute-optimal exponents, not the loss of a given run, so they have no row
+(``fit.approach1_envelope`` / ``approach2_isoflop``).
 
-Leave one dataset out: the stack's and the default's choice constants (``_ensemble.SHRINK`` and
-``_ensemble.MAX_WEIGHT``, the weight of the max error in the backtest score) and the calibration prior
-weight are chosen, for each scored dataset, on the other datasets only (lowest mean of (median + max)/2);
-the printed "out-of-sample" table uses those choices. A synthetic family counts as one dataset (its seeds
-go out together).
+Leave one dataset out: the choice constants (``_lawstack.SHRINK`` / ``MAX_WEIGHT``, ``_ensemble.SHRINK`` /
+``MAX_WEIGHT``: the margin a member needs and the weight of the max error in the backtest score) and the
+calibration prior weight are chosen, for each scored dataset, on the other datasets only (lowest mean of
+(median + max)/2); the printed "out-of-sample" table uses those choices. A synthetic family counts as one
+dataset (its seeds go out together).
 
 Usage: ``python bench/extrapolation.py [--seeds 2] [--data DIR ...]``. Ends with ``default_wins_fraction:
 <x>``: the share of (dataset, cut) pairs where the default's median error <= 1.05 x min(huber, asymmetric)
-AND its max error <= 1.05 x min(huber, asymmetric); the line before it gives the same share for ``law-auto``.
+AND its max error <= 1.05 x min(huber, asymmetric); the line before it gives the same share for
+``chinchilla``.
 """
 
 from __future__ import annotations
@@ -200,25 +202,25 @@ def _predict(res, te, prior_weight=None):
 def run_methods(tr: pd.DataFrame) -> dict:
     """Every method's FitResult on the training runs (variants differing only in cheap constants share one)."""
     out, times = {}, {}
-    for name, kw in (("default", {}), ("huber", {"loss": "huber"}), ("asymmetric", {"loss": "asymmetric"}),
+    for name, kw in (("chinchilla", {}), ("huber", {"loss": "huber"}), ("asymmetric", {"loss": "asymmetric"}),
                      ("approach3", {"loss": "huber", "calibrate": False})):
         t = time.perf_counter()
         out[name] = _quiet(fit, tr, "chinchilla", **kw)
         times[name] = time.perf_counter() - t
     t = time.perf_counter()  # the forecast stack of `scalinglab fit --law auto` (fit/_lawstack.py)
     _, choice = _quiet(stack_laws, tr, keep_members=True)
-    times["law-auto"] = time.perf_counter() - t
+    times["default"] = time.perf_counter() - t
     cache: dict = {}
-    out["law-auto"] = {f"shrink={sh},max_weight={mw}": _quiet(restack_laws, choice, shrink=sh, max_weight=mw,
+    out["default"] = {f"shrink={sh},max_weight={mw}": _quiet(restack_laws, choice, shrink=sh, max_weight=mw,
                                                               refit=cache)[0]
                        for sh in SHRINK_CHOICES_LAWS for mw in MAX_WEIGHT_CHOICES_LAWS}
-    if STACK is not None:  # the default as shipped, once per choice of its backtest criterion (MAX_WEIGHT)
+    if STACK is not None:  # fit(..., "chinchilla") as shipped, once per choice of its backtest criterion
         shipped = _ensemble.MAX_WEIGHT
-        out["default"] = {}
+        out["chinchilla"] = {}
         try:
             for mw in STACK[4]:
                 _ensemble.MAX_WEIGHT = mw
-                out["default"][f"max_weight={mw}"] = _quiet(fit, tr, "chinchilla")
+                out["chinchilla"][f"max_weight={mw}"] = _quiet(fit, tr, "chinchilla")
         finally:
             _ensemble.MAX_WEIGHT = shipped
     if STACK is not None:
@@ -269,7 +271,7 @@ def main() -> None:
                     variants = {f"shrink={s},max_weight={mw}": STACK[1](res, shrink=s, weights=ws, max_weight=mw)
                                 for s in STACK[2] for ws in STACK[3].values() for mw in STACK[4]}
                 for vname, r in variants.items():
-                    pws = PRIOR_WEIGHTS if name in ("default", "stack", "law-auto") else (None,)
+                    pws = PRIOR_WEIGHTS if name in ("default", "stack", "chinchilla") else (None,)
                     for pw in pws:
                         value, ivs = _predict(r, te, pw)
                         setting = ",".join(s for s in (vname, "" if pw is None else f"prior={pw}") if s)
@@ -329,10 +331,11 @@ def main() -> None:
         inside = OOS[OOS["method"] == m]["inside"].mean()
         print(f"  {m:<10} wins {wins(m):.2f}   80% coverage {cov:.1%}   point strictly inside its interval "
               f"{inside:.0%} of pairs")
+    from scalinglab.fit import _lawstack
     from scalinglab.fit._calibrate import PRIOR
 
-    shipped_mw = f"max_weight={_ensemble.MAX_WEIGHT}," if STACK is not None else ""
-    shipped = R[(R["method"] == "default") & (R["setting"] == f"{shipped_mw}prior={PRIOR['weight']}")]
+    shipped = R[(R["method"] == "default") & (R["setting"] == f"shrink={_lawstack.SHRINK},max_weight="
+                                                               f"{_lawstack.MAX_WEIGHT},prior={PRIOR['weight']}")]
     if len(shipped):
         print(f"  shipped default (prior weight {PRIOR['weight']}, not chosen per held-out dataset): 80% coverage "
               f"{shipped['cov80'].mean():.1%}, 50/95% {shipped['cov50'].mean():.1%}/{shipped['cov95'].mean():.1%}, "
@@ -342,7 +345,7 @@ def main() -> None:
     print("\nmedian fit time per (dataset, cut), s: " + ", ".join(f"{k} {np.median(v):.2f}" for k, v in timing.items()))
     print(f"pairs: {len(pairs)} ({len(R['dataset'].unique())} datasets x {len(CUTS)} cuts, synthetic x {args.seeds} "
           f"seeds); harness time {time.perf_counter() - t0:.0f} s")
-    print(f"law_auto_wins_fraction: {wins('law-auto'):.3f} (scalinglab fit --law auto)")
+    print(f"chinchilla_wins_fraction: {wins('chinchilla'):.3f} (scalinglab fit --law chinchilla)")
     print(f"default_wins_fraction: {wins('default'):.3f}")
 
 
