@@ -4,6 +4,7 @@ intervals, Chinchilla's three approaches, backtests and law comparison.
 >>> from scalinglab.fit import fit
 >>> result = fit("runs.csv", "chinchilla", bootstrap=1000)            # doctest: +SKIP
 >>> result.predict(N="70B", D="1.4T").interval                          # doctest: +SKIP
+>>> result, choice = fit_auto("runs.csv")   # the forecast stack (`scalinglab fit`'s default)  # doctest: +SKIP
 """
 
 from ._api import DEFAULT_LOSS, fit
@@ -14,7 +15,7 @@ __all__ = [
     "fit", "FitResult", "Prediction", "Derived", "DEFAULT_LOSS",
     "Objective", "Huber", "LeastSquares", "Asymmetric", "get_objective",
     "backtest", "backtest_sweep", "compare", "BacktestResult",
-    "approach1_envelope", "approach2_isoflop", "approach3_parametric", "suggest", "Suggestion",
+    "approach1_envelope", "approach2_isoflop", "approach3_parametric", "suggest", "Suggestion", "fit_auto",
 ]
 
 
@@ -27,6 +28,10 @@ def __getattr__(name):
         from . import _approaches
 
         return getattr(_approaches, name)
+    if name == "fit_auto":
+        from ._auto import fit_auto
+
+        return fit_auto
     if name in ("suggest", "Suggestion"):
         from . import _suggest
 
