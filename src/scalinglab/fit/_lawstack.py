@@ -168,7 +168,18 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
 
 def restack_laws(choice: dict, *, shrink: float, max_weight: float, refit: dict | None = None):
     """The choice of ``stack_laws(..., keep_members=True)`` with other ``shrink`` / ``max_weight`` (no backtest
-    refits); ``refit``: a cache ``{(law, objective): FitResult}`` of final fits shared between calls."""
+    refits); ``refit``: a cache ``{(law, objective): FitResult}`` of final fits shared between calls.
+
+    Returns
+    -------
+    tuple
+        ``(FitResult, choice)`` as :func:`stack_laws`.
+
+    Raises
+    ------
+    FitError
+        If the chosen member cannot be refitted on the whole table.
+    """
     return _choose(choice["_state"], shrink, max_weight, refit)
 
 
