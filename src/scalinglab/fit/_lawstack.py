@@ -123,16 +123,18 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
     if not members:
         members = [(law_name, objective) for law_name in dict.fromkeys(m[0] for m in MEMBERS)]
     kw = {"x": x, "y": y, "delta": delta, "weights": weights, "method": method, "space": space}
-    base = _fit_member(data, "chinchilla", "huber", None, kw)
+    laws = {name: resolve_law(name, x)[0] for name in dict.fromkeys(m[0] for m in members)}
+    law_c = laws["chinchilla"]
+    fd = prepare_data(data, law_c, x=x, y=y, weights=weights)  # read once; members fit its arrays
+    arrays = {**{v: fd.X[v] for v in law_c.variables}, "__y__": fd.y}
+    wkw = {**kw, "y": "__y__", "x": None, "weights": fd.weights}
+    base = _fit_member(arrays, "chinchilla", "huber", None, wkw)
     if base is None:
         raise FitError("--law auto: the Chinchilla law could not be fitted to these runs")
     whole = {}
     for law_name, obj in members:
         whole[(law_name, obj)] = (base if (law_name, obj) == ("chinchilla", "huber") else
-                                  _fit_member(data, law_name, obj, _warm(law_name, base.theta), kw))
-    laws = {name: resolve_law(name, x)[0] for name in dict.fromkeys(m[0] for m in members)}
-    fd = prepare_data(data, laws["chinchilla"], x=x, y=y, weights=weights)
-    law_c = laws["chinchilla"]
+                                  _fit_member(arrays, law_name, obj, _warm(law_name, base.theta), wkw))
     n_min = max(max(law.n_params for law in laws.values()) + 2, 2 * law_c.n_params, 8)
     cuts = _cuts(_order(fd, law_c), n_min)
     errs = {m: {} for m in members}  # member -> {cut index: (median, max) |relative error|}
