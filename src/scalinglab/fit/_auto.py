@@ -1,5 +1,6 @@
-"""``fit --law auto``: choose the law by backtest error (``compare``), report the runner-up and how much the
-choice moves the forecast."""
+"""``fit --law auto`` (``scalinglab fit``'s default): choose the law by backtests on the user's runs (the
+forecast stack of ``_lawstack`` for parameter + token tables, else ``compare``'s ranking), report the
+runner-up and how much the choice moves the forecast."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from .._errors import FitError
 
 __all__ = ["AUTO_LAWS", "fit_auto"]
 
-#: laws tried by ``--law auto`` for tables with params and tokens (N, D) and for compute-only tables
+#: laws ranked by ``compare`` when ``fit_auto`` is not given ``laws`` and cannot use the forecast stack: a
+#: table with params and tokens read through ``x``, or a compute-only table
 AUTO_LAWS = {"ND": ("chinchilla", "chinchilla-joint", "kaplan-nd"), "C": ("kaplan-c", "power")}
 
 
