@@ -65,13 +65,12 @@ import time
 
 import numpy as np
 
-from .._errors import ScalingLabError
 from ._levels import level_threshold
 from ._multistart import polish
 from ._objectives import LeastSquares
 from ._predict import REACH_NOISE_PER_DECADE, calibrated_quantiles, compute_of, extrapolation
 from ._solvers import Problem
-from ._stages import FitContext, ObjectiveChoice, Solution, covariance, fit_point, robust_scale
+from ._stages import FitContext, ObjectiveChoice, Solution, covariance, fit_warm, robust_scale
 
 __all__ = ["CALIBRATION_METHOD", "CAL_FRACS", "QR_TAUS", "calibrate", "calibrate_scores", "calibration_prior",
            "calibrated_quantiles", "calibrate_intervals", "interval_score", "backtest_scores"]
@@ -167,18 +166,10 @@ def backtest_scores(fd, law, *, fit_kwargs: dict, fracs=CAL_FRACS, fits: list | 
             data["__y__"] = fd.y[train]
             if fd.weights is not None:
                 kwargs["weights"] = fd.weights[train]
-            res = None
-            if warm is not None:
-                try:
-                    res = fit_point(data, law, y="__y__", warn=False, starts=np.asarray(warm, float)[None, :],
-                                    **kwargs)
-                except ScalingLabError:
-                    res = None
-            if res is None or not (res.ok or res.status == "not_converged"):
-                try:
-                    res = fit_point(data, law, y="__y__", warn=False, **kwargs)
-                except ScalingLabError:
-                    continue
+            res = fit_warm(data, law, y="__y__", starts=None if warm is None else np.asarray(warm, float)[None, :],
+                           **kwargs)
+            if res is None:
+                continue
         if not res.ok and res.status != "not_converged":
             continue
         Xt = {v: fd.X[v][test] for v in law.variables}

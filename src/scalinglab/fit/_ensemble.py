@@ -81,19 +81,6 @@ def mix_theta(law, theta_h, theta_a, w: float) -> np.ndarray:
     return out
 
 
-def _quiet_fit(data, law, **kw):
-    """``fit(..., calibrate=False)`` of a named objective without warnings (``_stages.fit_point``); None when
-    it raises or reaches no finite objective."""
-    from .._errors import ScalingLabError
-    from ._stages import fit_point
-
-    try:
-        res = fit_point(data, law, warn=False, **kw)
-    except ScalingLabError:
-        return None
-    return res if math.isfinite(res.objective) else None
-
-
 def _rel_err(law, theta, X, y):
     with np.errstate(all="ignore"):
         pred = law.evaluate(theta, X)
@@ -105,6 +92,7 @@ def _members(fd, law, final: dict, *, delta: float, fit_kwargs: dict) -> list[di
     """Per cut: the test mask and the Huber / asymmetric fits of the runs below it (None where one failed).
     ``final``: the whole-table members by name (`FitResult`s or natural-space parameter vectors)."""
     from ._calibrate import _cuts, _order
+    from ._stages import fit_warm
 
     order = _order(fd, law)
     n_min = max(law.n_params + 2, 2 * law.n_params, 8)
@@ -122,10 +110,7 @@ def _members(fd, law, final: dict, *, delta: float, fit_kwargs: dict) -> list[di
             warm = [np.asarray(getattr(final[name], "theta", final[name]), float)]
             if name == "asymmetric" and row["huber"] is not None:
                 warm.append(row["huber"].theta)
-            res = _quiet_fit(data, law, y="__y__", loss=name, delta=delta, starts=np.array(warm), **kw)
-            if res is None or not (res.ok or res.status == "not_converged"):
-                res = _quiet_fit(data, law, y="__y__", loss=name, delta=delta, **kw)
-            row[name] = res
+            row[name] = fit_warm(data, law, y="__y__", loss=name, delta=delta, starts=np.array(warm), **kw)
         out.append(row)
     return out
 
@@ -269,14 +254,14 @@ def stack_fit(data, law, *, x: str | None = None, y: str | None = "loss", delta:
         If the Huber fit of the whole table fails (no trend, no finite objective).
     """
     from ._inputs import prepare_data, resolve_law
-    from ._stages import fit_point
+    from ._stages import fit_point, fit_quiet
 
     law_obj, _ = resolve_law(law, x)
     kw = {"x": x, "y": y, "delta": delta, "weights": weights, "level": level, "method": method, "space": space}
     h = fit_point(data, law_obj, loss="huber", warn=False, **kw)
     # the asymmetric member starts from the Huber fit: the envelope lies next to it, and a cold multi-start
     # of the one-sided objective can stop in a degenerate basin (A -> 0 on Epoch's runs, 9x the objective)
-    a = _quiet_fit(data, law_obj, loss="asymmetric", starts=np.array([h.theta]), **kw)
+    a = fit_quiet(data, law_obj, loss="asymmetric", starts=np.array([h.theta]), **kw)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=weights)
     if a is None or not h.ok:  # nothing to stack: the Huber fit (prior interval rule)
         return h

@@ -72,17 +72,6 @@ def _warm(law_name: str, theta_chin) -> np.ndarray:
     return t[None, :]
 
 
-def _fit_member(data, law_name: str, loss: str, starts, kw: dict):
-    """Point fit (no calibration) of one member, warm-started; a cold multi-start when the warm one fails.
-    None when both fail."""
-    from ._ensemble import _quiet_fit
-
-    res = _quiet_fit(data, law_name, loss=loss, starts=starts, **kw)
-    if res is None or not (res.ok or res.status == "not_converged"):
-        res = _quiet_fit(data, law_name, loss=loss, **kw)
-    return res
-
-
 def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None = "loss", delta: float = 1e-3,
                weights=None, method: str = "auto", space: str = "auto", shrink: float | None = None,
                max_weight: float | None = None, keep_members: bool = False, **fit_kwargs):
@@ -113,7 +102,7 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
     from ._calibrate import _cuts, _order
     from ._ensemble import _rel_err
     from ._inputs import prepare_data, resolve_law
-    from ._stages import check_options
+    from ._stages import check_options, fit_warm
 
     check_options(delta=delta, method=method, space=space,
                   **{k: fit_kwargs[k] for k in ("bootstrap", "seed", "level") if k in fit_kwargs})
@@ -128,13 +117,13 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
     fd = prepare_data(data, law_c, x=x, y=y, weights=weights)  # read once; members fit its arrays
     arrays = {**{v: fd.X[v] for v in law_c.variables}, "__y__": fd.y}
     wkw = {**kw, "y": "__y__", "x": None, "weights": fd.weights}
-    base = _fit_member(arrays, "chinchilla", "huber", None, wkw)
+    base = fit_warm(arrays, "chinchilla", loss="huber", **wkw)
     if base is None:
         raise FitError("--law auto: the Chinchilla law could not be fitted to these runs")
     whole = {}
     for law_name, obj in members:
         whole[(law_name, obj)] = (base if (law_name, obj) == ("chinchilla", "huber") else
-                                  _fit_member(arrays, law_name, obj, _warm(law_name, base.theta), wkw))
+                                  fit_warm(arrays, law_name, loss=obj, starts=_warm(law_name, base.theta), **wkw))
     n_min = max(max(law.n_params for law in laws.values()) + 2, 2 * law_c.n_params, 8)
     cuts = _cuts(_order(fd, law_c), n_min)
     errs = {m: {} for m in members}  # member -> {cut index: (median, max) |relative error|}
@@ -143,7 +132,7 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
         sub = {v: fd.X[v][train] for v in law_c.variables}
         sub["__y__"] = fd.y[train]
         ckw = {**kw, "y": "__y__", "x": None, "weights": None if fd.weights is None else fd.weights[train]}
-        cut_base = _fit_member(sub, "chinchilla", "huber", base.theta[None, :], ckw)
+        cut_base = fit_warm(sub, "chinchilla", loss="huber", starts=base.theta[None, :], **ckw)
         Xt = {v: fd.X[v][test] for v in law_c.variables}
         yt = fd.y[test]
         for m in members:
@@ -153,8 +142,8 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
             starts = [np.asarray(whole[m].theta, float)[None, :]]
             if cut_base is not None:
                 starts.append(_warm(law_name, cut_base.theta))
-            res = cut_base if m == ("chinchilla", "huber") else _fit_member(sub, law_name, obj,
-                                                                              np.vstack(starts), ckw)
+            res = cut_base if m == ("chinchilla", "huber") else fit_warm(sub, law_name, loss=obj,
+                                                                          starts=np.vstack(starts), **ckw)
             if res is None:
                 continue
             e = np.abs(_rel_err(laws[law_name], res.theta, Xt, yt))

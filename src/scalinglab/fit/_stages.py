@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._errors import ConvergenceWarning, FitError, InputError
+from .._errors import ConvergenceWarning, FitError, InputError, ScalingLabError
 from ..laws import Law, as_theta
 from ._bootstrap import bootstrap_refit
 from ._degenerate import NO_TREND_P, WEAK_TREND_P, looks_flat, pinned_parameters, trend_test
@@ -38,7 +38,7 @@ from ._solvers import Problem, gauss_newton_covariance
 __all__ = ["FitOptions", "FitContext", "Solution", "ObjectiveChoice", "Diagnosis", "check_options",
            "make_context", "solve", "judge_trend", "polish_solution", "diagnose", "bootstrap_draws",
            "parameter_intervals", "build_result", "no_trend_result", "failed_result", "emit_warnings",
-           "fit_point", "robust_scale", "covariance", "solve_diagnostics", "MAX_BOOTSTRAP"]
+           "fit_point", "fit_quiet", "fit_warm", "robust_scale", "covariance", "solve_diagnostics", "MAX_BOOTSTRAP"]
 
 #: most bootstrap resamples accepted (each holds a (runs x params) batch in memory)
 MAX_BOOTSTRAP = 100_000
@@ -466,3 +466,23 @@ def fit_point(data, law: Law | str, *, loss: str | Objective = "huber", x: str |
     diagnostics.update(bdiag)
     emit_warnings(diag.warnings, opts)
     return build_result(ctx, point, diag, diagnostics=diagnostics, boot=boot, calibration=None)
+
+
+def fit_quiet(data, law, **kw) -> FitResult | None:
+    """``fit_point(data, law, warn=False, **kw)``; None when it raises a `ScalingLabError` or reaches no finite
+    objective (for the many refits of backtests and stacks, where one failed cut is skipped)."""
+    try:
+        res = fit_point(data, law, warn=False, **kw)
+    except ScalingLabError:
+        return None
+    return res if math.isfinite(res.objective) else None
+
+
+def fit_warm(data, law, *, starts=None, **kw) -> FitResult | None:
+    """`fit_quiet` from ``starts`` (natural space, ``(S, P)``), then a cold multi-start when that fails or
+    neither converges nor nearly does (``status == "not_converged"``); with ``starts=None`` the cold fit only.
+    Returns the last fit made (check its ``ok``), None when that one failed too."""
+    res = fit_quiet(data, law, starts=starts, **kw) if starts is not None else None
+    if res is None or not (res.ok or res.status == "not_converged"):
+        res = fit_quiet(data, law, **kw)
+    return res
