@@ -280,6 +280,18 @@ def _decode_extra(row: dict) -> dict:
     return row
 
 
+def _spread_extra(rows: list[dict], cols: list[str]) -> list[str]:
+    """Move each row's JSON ``extra`` metrics into keys of their own (``extra_<name>`` when the name is one of
+    ``cols``); returns the new column names, sorted."""
+    names: set[str] = set()
+    for r in rows:
+        for k, v in _decode_extra(r).pop("extra").items():
+            name = f"extra_{k}" if k in cols else k
+            r[name] = v
+            names.add(name)
+    return sorted(names)
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
@@ -953,17 +965,12 @@ class Store:
                     rows.append(r)
         cols = ["params", "tokens", "flops", "loss", "loss_bpb", "run_id", "branch", "step", "dataset", "name",
                 "sweep", "param_convention", "flops_convention", "n_layer", "d_model"]
-        extra_cols: set[str] = set()
         for r in rows:
             r["loss"] = r.pop("loss_nats")
             cfg = json.loads(r.pop("config") or "{}")
             r["n_layer"] = cfg.get("arch", {}).get("n_layer")
             r["d_model"] = cfg.get("arch", {}).get("d_model")
-            for k, v in _decode_extra(r)["extra"].items():
-                name = f"extra_{k}" if k in cols else k
-                r[name] = v
-                extra_cols.add(name)
-        df = pd.DataFrame(rows, columns=cols + sorted(extra_cols))
+        df = pd.DataFrame(rows, columns=cols + _spread_extra(rows, cols))
         return df.astype({"params": "int64", "tokens": "int64", "step": "int64"}) if len(df) else df
 
     @_retrying("exporting curves")
@@ -985,16 +992,11 @@ class Store:
             q = q.where(runs.c.sweep == sweep)
         cols = ["run_id", "name", "sweep", "branch", "split", "step", "tokens", "loss", "loss_bpb", "lr",
                 "wall_seconds", "tokens_per_second"]
-        extra_cols: set[str] = set()
         with self.engine.connect() as conn:
             rows = [dict(r) for r in conn.execute(q).mappings()]
         for r in rows:
             r["loss"] = r.pop("loss_nats")
-            for k, v in _decode_extra(r)["extra"].items():
-                name = f"extra_{k}" if k in cols else k
-                r[name] = v
-                extra_cols.add(name)
-        return pd.DataFrame(rows, columns=cols + sorted(extra_cols))
+        return pd.DataFrame(rows, columns=cols + _spread_extra(rows, cols))
 
     def to_runtable(self, *, per_checkpoint: bool = False, sweep: str | None = None):
         """:meth:`to_frame` wrapped as a ``scalinglab.data.RunTable`` (or the DataFrame if that module is
