@@ -140,6 +140,12 @@ def edge_offset(order: np.ndarray) -> float:
     return float(np.max(v) - np.median(v))
 
 
+def law_cuts(fd, law, fracs=CAL_FRACS) -> list[np.ndarray]:
+    """The calibration's test masks for ``law`` on the prepared runs ``fd`` (`_cuts` in compute order, each
+    leaving at least ``max(P + 2, 2 P, 8)`` runs to fit the law's ``P`` parameters)."""
+    return _cuts(_order(fd, law), max(law.n_params + 2, 2 * law.n_params, 8), fracs)
+
+
 def backtest_scores(fd, law, *, fit_kwargs: dict, fracs=CAL_FRACS, fits: list | None = None,
                     warm=None) -> list[dict]:
     """Internal backtests: per cut, for each held-out run the error ``e`` (observed minus the shifted
@@ -149,10 +155,9 @@ def backtest_scores(fd, law, *, fit_kwargs: dict, fracs=CAL_FRACS, fits: list | 
     natural-space parameters the fresh cut fits start from (the whole-table fit; a cold multi-start only
     when that start fails), as ``loss="auto"``'s cut fits do."""
     order = _order(fd, law)
-    n_min = max(law.n_params + 2, 2 * law.n_params, 8)
     kwargs = {k: v for k, v in fit_kwargs.items() if k not in ("bootstrap", "calibrate", "weights")}
     out = []
-    cuts = _cuts(order, n_min, fracs)
+    cuts = law_cuts(fd, law, fracs)
     if fits is not None and len(fits) != len(cuts):
         fits = None
     for k, test in enumerate(cuts):
@@ -197,18 +202,20 @@ def backtest_scores(fd, law, *, fit_kwargs: dict, fracs=CAL_FRACS, fits: list | 
 
 
 def quantile_line(s: np.ndarray, d: np.ndarray, w: np.ndarray, tau: float) -> tuple[float, float]:
-    """Weighted linear quantile regression ``q_tau(d) = a + b d`` (a linear programme, HiGHS)."""
+    """Weighted linear quantile regression ``q_tau(d) = a + b d``, solved as its dual linear programme
+    (HiGHS): maximise ``s @ u`` subject to ``sum(u) = 0``, ``d @ u = 0`` and ``-(1 - tau) w <= u <= tau w``;
+    ``(a, b)`` are the multipliers of the two equality constraints (Koenker 2005, section 6.2). The dual has
+    ``n`` box-bounded variables and two constraints where the primal has ``2 n + 2`` variables and ``n``
+    constraints: same optimum, several times faster."""
     from scipy.optimize import linprog
 
-    n = len(s)
-    c = np.concatenate([[0.0, 0.0], tau * w, (1.0 - tau) * w])
-    A = np.hstack([np.ones((n, 1)), d[:, None], np.eye(n), -np.eye(n)])
-    bounds = [(None, None), (None, None)] + [(0, None)] * (2 * n)
-    res = linprog(c, A_eq=A, b_eq=s, bounds=bounds, method="highs")
-    if not res.success:  # pragma: no cover - the LP is always feasible
-        q = float(np.quantile(s, tau))
-        return q, 0.0
-    return float(res.x[0]), float(res.x[1])
+    X = np.vstack([np.ones(len(s)), d])
+    res = linprog(-s, A_eq=X, b_eq=np.zeros(2), bounds=np.column_stack([-(1.0 - tau) * w, tau * w]),
+                  method="highs")
+    if not res.success:  # pragma: no cover - the dual is always feasible (u = 0) and bounded
+        return float(np.quantile(s, tau)), 0.0
+    a, b = -np.asarray(res.eqlin.marginals, float)
+    return float(a), float(b)
 
 
 def calibrate(fd, law, *, fit_kwargs: dict, fracs=CAL_FRACS, fits: list | None = None, warm=None) -> dict:

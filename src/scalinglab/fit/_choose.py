@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from .._errors import ScalingLabError
-from ._calibrate import _cuts, _order
+from ._calibrate import _order, law_cuts
 from ._objectives import get_objective
 from ._stages import FitContext, ObjectiveChoice, Solution, fit_point, solve
 
@@ -65,8 +65,7 @@ def score_objectives(fd, law, *, delta: float = 1e-3, fit_kwargs: dict | None = 
     fit_kwargs = {k: v for k, v in (fit_kwargs or {}).items()
                   if k in ("method", "space", "starts")}
     order = _order(fd, law)
-    n_min = max(law.n_params + 2, 2 * law.n_params, 8)
-    cuts = _cuts(order, n_min)
+    cuts = law_cuts(fd, law)
     per_cut: list[dict] = []
     usable = []
     fits: dict = {name: [] for name in candidates}
