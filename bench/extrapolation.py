@@ -31,8 +31,9 @@ interval rule) and ``stack`` (the backtest-weighted Huber/asymmetric stack of ``
 Approaches 1 and 2 estimate compute-optimal exponents, not the loss of a given run, so they have no row
 (``fit.approach1_envelope`` / ``approach2_isoflop``).
 
-Leave one dataset out: the choice constants (``_lawstack.SHRINK`` / ``MAX_WEIGHT``, ``_ensemble.SHRINK`` /
-``MAX_WEIGHT``: the margin a member needs and the weight of the max error in the backtest score) and the
+Leave one dataset out: the choice constants (``_lawstack.CRITERION`` / ``SHRINK`` / ``MAX_WEIGHT``,
+``_ensemble.SHRINK`` / ``MAX_WEIGHT``: the ranking rule -- cuts won or score --, the margin a member needs
+and the weight of the max error in the backtest score) and the
 calibration prior weight are chosen, for each scored dataset, on the other datasets only (lowest mean of
 (median + max)/2); the printed "out-of-sample" table uses those choices. A synthetic family counts as one
 dataset (its seeds go out together).
@@ -56,6 +57,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.fit import fit
+from scalinglab.fit._lawstack import CRITERION_CHOICES as CRITERION_CHOICES_LAWS
 from scalinglab.fit._lawstack import MAX_WEIGHT_CHOICES as MAX_WEIGHT_CHOICES_LAWS
 from scalinglab.fit._lawstack import SHRINK_CHOICES as SHRINK_CHOICES_LAWS
 from scalinglab.fit._lawstack import restack_laws, stack_laws
@@ -211,9 +213,9 @@ def run_methods(tr: pd.DataFrame) -> dict:
     _, choice = _quiet(stack_laws, tr, keep_members=True)
     times["default"] = time.perf_counter() - t
     cache: dict = {}
-    out["default"] = {f"shrink={sh},max_weight={mw}": _quiet(restack_laws, choice, shrink=sh, max_weight=mw,
-                                                              refit=cache)[0]
-                       for sh in SHRINK_CHOICES_LAWS for mw in MAX_WEIGHT_CHOICES_LAWS}
+    out["default"] = {f"criterion={cr},shrink={sh},max_weight={mw}": _quiet(
+        restack_laws, choice, criterion=cr, shrink=sh, max_weight=mw, refit=cache)[0]
+        for cr in CRITERION_CHOICES_LAWS for sh in SHRINK_CHOICES_LAWS for mw in MAX_WEIGHT_CHOICES_LAWS}
     if STACK is not None:  # fit(..., "chinchilla") as shipped, once per choice of its backtest criterion
         shipped = _ensemble.MAX_WEIGHT
         out["chinchilla"] = {}
@@ -334,8 +336,9 @@ def main() -> None:
     from scalinglab.fit import _lawstack
     from scalinglab.fit._calibrate import PRIOR
 
-    shipped = R[(R["method"] == "default") & (R["setting"] == f"shrink={_lawstack.SHRINK},max_weight="
-                                                               f"{_lawstack.MAX_WEIGHT},prior={PRIOR['weight']}")]
+    shipped = R[(R["method"] == "default") & (R["setting"] == f"criterion={_lawstack.CRITERION},shrink="
+                                                               f"{_lawstack.SHRINK},max_weight={_lawstack.MAX_WEIGHT},"
+                                                               f"prior={PRIOR['weight']}")]
     if len(shipped):
         print(f"  shipped default (prior weight {PRIOR['weight']}, not chosen per held-out dataset): 80% coverage "
               f"{shipped['cov80'].mean():.1%}, 50/95% {shipped['cov50'].mean():.1%}/{shipped['cov95'].mean():.1%}, "

@@ -197,3 +197,39 @@ def test_fit_law_auto_reports_choice_and_runner_up(tmp_path):
     chosen_key = [k for k in fc if k not in ("at", "rel_difference")][0]
     assert fc[chosen_key] == pytest.approx(chinchilla(fc["at"]["N"], fc["at"]["D"]), rel=0.01)
     assert np.isfinite(fc["rel_difference"])
+    # cuts won: every member scored on the same cuts; the chosen one won the most
+    wins = {(r["law"], r["objective"]): r["wins"] for r in auto["ranking"]}
+    assert auto["rule"] == "wins" and auto["win_tolerance"] == pytest.approx(1.05)
+    assert all(0 <= w <= auto["n_cuts"] for w in wins.values()) and wins[("chinchilla", "huber")] == max(wins.values())
+    text = CliRunner().invoke(app, ["fit", str(path)])
+    assert text.exit_code == 0, text.output
+    won = f"chinchilla (huber) {wins[('chinchilla', 'huber')]}/{auto['n_cuts']}"
+    assert "backtest cuts won (median and max error within 5% of the better bare Chinchilla fit's)" in text.output
+    assert won in text.output
+
+
+@pytest.mark.parametrize("tau", [0.1, 0.5, 0.9])
+def test_quantile_line_reaches_the_primal_optimum(tau):
+    """The dual solve of the weighted quantile regression gives the primal LP's minimum check loss, and a
+    noiseless line back exactly."""
+    from scipy.optimize import linprog
+
+    from scalinglab.fit._calibrate import quantile_line
+
+    rng = np.random.default_rng(3)
+    n = 80
+    d = np.r_[np.zeros(20), rng.uniform(0, 1.5, n - 20)]  # many ties at d = 0, as backtests have
+    s = 0.3 + 0.8 * d + rng.standard_t(3, n)
+    w = rng.uniform(0.2, 1.0, n)
+
+    def check(a, b):
+        r = s - a - b * d
+        return float(np.sum(w * np.where(r >= 0, tau * r, (tau - 1) * r)))
+
+    c = np.concatenate([[0.0, 0.0], tau * w, (1.0 - tau) * w])
+    A_eq = np.hstack([np.ones((n, 1)), d[:, None], np.eye(n), -np.eye(n)])
+    primal = linprog(c, A_eq=A_eq, b_eq=s, bounds=[(None, None)] * 2 + [(0, None)] * (2 * n), method="highs")
+    a, b = quantile_line(s, d, w, tau)
+    assert check(a, b) == pytest.approx(primal.fun, rel=1e-9, abs=1e-12)
+    a, b = quantile_line(0.3 + 0.8 * d, d, w, tau)
+    assert (a, b) == pytest.approx((0.3, 0.8), abs=1e-9)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from scalinglab.fit._lawstack import LAWSTACK_METHOD, MEMBERS, stack_laws
 from scalinglab.laws import get_law
@@ -49,3 +50,52 @@ def test_too_few_runs_keep_the_first_member():
     assert choice["n_cuts"] < 2 and (choice["law"], choice["objective"]) == MEMBERS[0]
     assert "usable backtest cut" in choice["reason"]
     assert res.law.name == "chinchilla"
+
+
+def test_cuts_won_outrank_a_lower_mean_score():
+    """``criterion="wins"``: the member that matches the better bare Chinchilla fit on more backtest cuts is
+    chosen even when another has the lower mean score (one cut where it is far better); ``"score"`` takes that
+    one."""
+    from scalinglab.fit._lawstack import WIN_TOLERANCE, restack_laws
+
+    df, _ = ladder(1.0, seed=8)
+    _, choice = stack_laws(df, calibrate=False, keep_members=True)
+    state = choice["_state"]
+    k = sorted(state["errs"][MEMBERS[0]])
+    assert len(k) >= 3
+    huber, asym, joint = MEMBERS
+    # Huber is the best bare fit on every cut; the joint member ties it (within the tolerance) on all but the
+    # last cut, where it is 10x better; the asymmetric member is worse everywhere
+    state["errs"][huber] = {c: (0.010, 0.020) for c in k}
+    state["errs"][asym] = {c: (0.020, 0.040) for c in k}
+    state["errs"][joint] = {c: (0.010 * WIN_TOLERANCE, 0.020 * WIN_TOLERANCE) for c in k[:-1]}
+    state["errs"][joint][k[-1]] = (0.0125, 0.0001)  # loses the cut on its median, but a far lower max
+    _, by_wins = restack_laws(choice, criterion="wins", shrink=0.0, max_weight=0.5)
+    _, by_score = restack_laws(choice, criterion="score", shrink=0.0, max_weight=0.5)
+    rows = {(r["law"], r["objective"]): r for r in by_wins["ranking"]}
+    assert rows[huber]["wins"] == len(k) and rows[joint]["wins"] == len(k) - 1 and rows[asym]["wins"] == 0
+    assert rows[joint]["score"] < rows[huber]["score"]
+    assert (by_wins["law"], by_wins["objective"]) == huber and by_wins["rule"] == "wins"
+    assert (by_score["law"], by_score["objective"]) == joint
+
+
+def test_final_calibration_reuses_the_members_cut_fits(monkeypatch):
+    """The chosen member's interval calibration takes its backtest cut fits from the stack (no refit), and
+    gives the calibration a plain `fit` of that member learns by refitting."""
+    from scalinglab.fit import _calibrate, fit
+
+    df, _ = ladder(1.0, seed=9)
+    plain_choice = stack_laws(df, calibrate=False)[1]
+    law, obj = plain_choice["law"], plain_choice["objective"]
+    plain = fit(df, law, loss=obj)
+
+    def no_refit(*args, **kwargs):
+        raise AssertionError("the calibration refitted a cut the stack had fitted")
+
+    monkeypatch.setattr(_calibrate, "fit_warm", no_refit)
+    res, choice = stack_laws(df)
+    assert (choice["law"], choice["objective"]) == (law, obj)
+    cal, ref = res.calibration, plain.calibration
+    assert cal["source"] == ref["source"] == "backtest" and cal["n_cuts"] == ref["n_cuts"] >= 3
+    for tau, (a, b) in ref["quantile_lines"].items():
+        assert cal["quantile_lines"][tau] == pytest.approx([a, b], abs=0.05)

@@ -127,6 +127,11 @@ def fit_cmd(
         run_obj = f" ({choice['runner_up_objective']})" if choice.get("runner_up_objective") else ""
         out.print(f"--law auto chose {choice['law']}{obj} by backtest error (runner-up: "
                   f"{choice['runner_up']}{run_obj})")
+        won = [r for r in choice.get("ranking", []) if r.get("wins") is not None]
+        if won and choice.get("n_cuts") and choice.get("win_tolerance"):
+            out.print(f"backtest cuts won (median and max error within {choice['win_tolerance'] - 1:.0%} of the "
+                      "better bare Chinchilla fit's): "
+                      + ", ".join(f"{r['law']} ({r['objective']}) {r['wins']}/{choice['n_cuts']}" for r in won))
         fc = choice.get("forecast_change") or {}
         if "rel_difference" in fc:
             at = ", ".join(f"{k}={float(v):.3g}" for k, v in fc["at"].items())

@@ -88,6 +88,17 @@ def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", l
         single value, a constant target) or, with ``throw=True``, if the law shows no detectable trend or
         no start reaches a finite objective.
     """
+    return fit_reusing(data, law, x=x, y=y, loss=loss, delta=delta, weights=weights, starts=starts,
+                       bootstrap=bootstrap, seed=seed, level=level, method=method, space=space, throw=throw,
+                       calibrate=calibrate, warn=warn, cut_fits=None, stacklevel=4)
+
+
+def fit_reusing(data, law: Law | str, *, x, y, loss, delta, weights, starts, bootstrap, seed, level, method, space,
+                throw, calibrate, warn, cut_fits: list | None, stacklevel: int = 3) -> FitResult:
+    """`fit` (every argument required) with ``cut_fits``: the per-cut fits of the same law and named objective
+    already made on the interval calibration's cuts (``_calibrate._cuts``; None where a cut's fit failed), which
+    the calibration then reuses instead of refitting (the forecast stack's chosen member, ``_lawstack.py``);
+    None refits, as `fit` does. Warnings point ``stacklevel`` frames up (3: at this function's caller)."""
     t0 = time.perf_counter()
     opts = check_options(delta=delta, method=method, space=space, starts=starts, bootstrap=bootstrap, seed=seed,
                          level=level, throw=throw, warn=warn)
@@ -107,16 +118,17 @@ def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", l
     first = judge_trend(ctx, solve(ctx, objective))
     if first.finite and looks_flat(first.trend):  # NaN (no degrees of freedom left) passes
         res, texts = no_trend_result(ctx, first)
-        emit_warnings(texts, opts)
+        emit_warnings(texts, opts, stacklevel)
         return res
-    choice = choose_stacked(ctx, first) if auto and first.finite else ObjectiveChoice(solution=first)
+    choice = (choose_stacked(ctx, first) if auto and first.finite else
+              ObjectiveChoice(solution=first, cut_fits=cut_fits))
     point = polish_solution(ctx, choice.solution)
     diagnostics = solve_diagnostics(point.ms)
     if choice.report is not None:
         diagnostics["objective_choice"] = choice.report
     if not point.finite:
         res, texts = failed_result(ctx, point, diagnostics)
-        emit_warnings(texts, opts)
+        emit_warnings(texts, opts, stacklevel)
         return res
     diag = diagnose(ctx, point)
     diagnostics.update(diag.diagnostics)
@@ -127,7 +139,7 @@ def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", l
         calibration, seconds = calibrate_intervals(ctx, point, choice)
         if seconds:
             diagnostics["time_calibration_s"] = seconds
-    emit_warnings(diag.warnings, opts)
+    emit_warnings(diag.warnings, opts, stacklevel)
     res = build_result(ctx, point, diag, diagnostics=diagnostics, boot=boot, calibration=calibration)
     # a user's fit at INFO (long ones, with calibration, take seconds); internal refits (warn=False) at DEBUG
     log.log(logging.INFO if opts.warn else logging.DEBUG,
