@@ -24,7 +24,8 @@ and the 80 % interval score (Gneiting & Raftery 2007, in units of the actual los
 
 Methods: ``default`` (``scalinglab fit`` with no ``--law``: the forecast stack of
 ``scalinglab.fit._lawstack`` -- Chinchilla with Huber or the asymmetric objective, or ``chinchilla-joint``,
-chosen by internal backtests), ``chinchilla`` (``fit(..., "chinchilla")`` as shipped: ``--loss auto``
+chosen by internal backtests; ``default-score``: the same stack ranking its members by mean backtest error
+alone, ``criterion="score"``), ``chinchilla`` (``fit(..., "chinchilla")`` as shipped: ``--loss auto``
 chooses Huber or asymmetric), ``huber`` and ``asymmetric`` (bare single-objective Chinchilla fits, calibrated
 intervals), ``approach3`` (Hoffmann et al.'s Approach 3 as usually run: Huber, no calibration, the prior
 interval rule) and ``stack`` (the backtest-weighted Huber/asymmetric stack of ``scalinglab.fit._ensemble``).
@@ -284,6 +285,9 @@ def main() -> None:
     print("Approaches 1 and 2 (envelope, IsoFLOP parabolas) estimate compute-optimal exponents, not the loss of a "
           "given run: no row; approach3 = Hoffmann's parametric fit (Huber, prior interval rule)")
     R = pd.DataFrame(rows)
+    # the stack as it ranked members before (lowest score alone), for comparison in the same run
+    by_score = R[(R["method"] == "default") & R["setting"].str.startswith("criterion=score")]
+    R = pd.concat([R, by_score.assign(method="default-score")], ignore_index=True)
     pairs = R[["dataset", "table", "cut"]].drop_duplicates()
 
     # leave one dataset out: each method's setting chosen on the other datasets (mean of (median + max)/2
