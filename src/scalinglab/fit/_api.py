@@ -96,7 +96,7 @@ def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", l
 def fit_reusing(data, law: Law | str, *, x, y, loss, delta, weights, starts, bootstrap, seed, level, method, space,
                 throw, calibrate, warn, cut_fits: list | None, stacklevel: int = 3) -> FitResult:
     """`fit` (every argument required) with ``cut_fits``: the per-cut fits of the same law and named objective
-    already made on the interval calibration's cuts (``_calibrate._cuts``; None where a cut's fit failed), which
+    already made on the interval calibration's cuts (``_calibrate.law_cuts``; None where a cut's fit failed), which
     the calibration then reuses instead of refitting (the forecast stack's chosen member, ``_lawstack.py``);
     None refits, as `fit` does. Warnings point ``stacklevel`` frames up (3: at this function's caller)."""
     t0 = time.perf_counter()
