@@ -42,7 +42,9 @@ dataset (its seeds go out together).
 Usage: ``python bench/extrapolation.py [--seeds 2] [--data DIR ...]``. Ends with ``default_wins_fraction:
 <x>``: the share of (dataset, cut) pairs where the default's median error <= 1.05 x min(huber, asymmetric)
 AND its max error <= 1.05 x min(huber, asymmetric); the line before it gives the same share for
-``chinchilla``.
+``chinchilla``, and the line before that the hindsight ceiling of any rule that picks one of the stack's
+members: the share won when the best member of each pair (or of each dataset) is picked after seeing the
+held-out runs.
 """
 
 from __future__ import annotations
@@ -212,6 +214,7 @@ def run_methods(tr: pd.DataFrame) -> dict:
         times[name] = time.perf_counter() - t
     t = time.perf_counter()  # the forecast stack of `scalinglab fit --law auto` (fit/_lawstack.py)
     _, choice = _quiet(stack_laws, tr, keep_members=True)
+    out["_members"] = {f"{law}/{obj}": r for (law, obj), r in choice["_state"]["whole"].items() if r is not None}
     times["default"] = time.perf_counter() - t
     cache: dict = {}
     out["default"] = {f"criterion={cr},shrink={sh},max_weight={mw}": _quiet(
@@ -258,6 +261,7 @@ def main() -> None:
     for i, (fam, gen) in enumerate(SYNTHETIC.items()):  # independent noise per family and seed
         tables += [(fam, f"{fam}#{s}", gen(7_000 + 100 * i + s)) for s in range(args.seeds)]
     rows = []  # one per (table, cut, method, setting)
+    member_rows = []  # one per (table, cut, stack member)
     timing = {}
     for fam, tname, df in tables:
         for frac in CUTS:
@@ -265,9 +269,15 @@ def main() -> None:
             tr, te = df[trm].reset_index(drop=True), df[tem].reset_index(drop=True)
             y = te["loss"].to_numpy(float)
             fits, times = run_methods(tr)
+            members = fits.pop("_members")
             for k, v in times.items():
                 timing.setdefault(k, []).append(v)
             base = {"dataset": fam, "table": tname, "cut": frac, "n_train": len(tr), "n_test": len(te)}
+            for mname, r in members.items():  # the stack's members, point forecasts only (hindsight ceiling)
+                X = {"N": te["params"].to_numpy(float), "D": te["tokens"].to_numpy(float)}
+                rel = np.abs(np.asarray(r.law.evaluate(r.theta, X), float) / y - 1)
+                member_rows.append({**base, "member": mname, "median": float(np.median(rel)),
+                                    "max": float(np.max(rel))})
             for name, res in fits.items():
                 variants = res if isinstance(res, dict) else {"": res}
                 if name == "stack":
@@ -352,6 +362,16 @@ def main() -> None:
     print("\nmedian fit time per (dataset, cut), s: " + ", ".join(f"{k} {np.median(v):.2f}" for k, v in timing.items()))
     print(f"pairs: {len(pairs)} ({len(R['dataset'].unique())} datasets x {len(CUTS)} cuts, synthetic x {args.seeds} "
           f"seeds); harness time {time.perf_counter() - t0:.0f} s")
+    # what choosing among the stack's members could reach at best, in hindsight (no rule sees the held-out runs)
+    Mb = pd.DataFrame(member_rows)
+    if len(Mb):
+        bare = OOS[OOS["method"].isin(["huber", "asymmetric"])].groupby(["table", "cut"])[["median", "max"]].min()
+        Mb = Mb.merge(bare.reset_index(), on=["table", "cut"], suffixes=("", "_bare"))
+        Mb["win"] = (Mb["median"] <= 1.05 * Mb["median_bare"]) & (Mb["max"] <= 1.05 * Mb["max_bare"])
+        per_pair = Mb.groupby(["table", "cut"])["win"].any().mean()
+        per_ds = Mb.groupby(["dataset", "member"])["win"].sum().groupby("dataset").max().sum() / len(pairs)
+        print(f"in hindsight: the best stack member per pair would win {per_pair:.3f} of pairs, the best member "
+              f"per dataset {per_ds:.3f} (a choice rule sees only the runs below the cut)")
     print(f"chinchilla_wins_fraction: {wins('chinchilla'):.3f} (scalinglab fit --law chinchilla)")
     print(f"default_wins_fraction: {wins('default'):.3f}")
 
