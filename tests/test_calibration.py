@@ -5,6 +5,7 @@ trip of the calibration, levels, fallback on tiny tables, and the backtest cover
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import numpy as np
@@ -206,6 +207,8 @@ def test_fit_law_auto_reports_choice_and_runner_up(tmp_path):
     won = f"chinchilla (huber) {wins[('chinchilla', 'huber')]}/{auto['n_cuts']}"
     assert "backtest cuts won (median and max error within 5% of the better bare Chinchilla fit's)" in text.output
     assert won in text.output
+    assert re.search(r"compute-optimal exponents: a = 0\.\d{4} \[0\.\d{4}, 0\.\d{4}\], b = 0\.\d{4} \[0\.\d{4}, "
+                     r"0\.\d{4}\]", text.output)
 
 
 @pytest.mark.parametrize("tau", [0.1, 0.5, 0.9])

@@ -116,8 +116,9 @@ def fit_cmd(
         out.print(f"prediction intervals use the cross-dataset prior rule ({cal['reason']})")
     if "compute_optimal" in summary:
         co = summary["compute_optimal"]
-        out.print(f"compute-optimal exponents: a = {co['a']:.4f} {co['a_interval']}, "
-                  f"b = {co['b']:.4f} {co['b_interval']}")
+        iv = {k: "[" + ", ".join("nan" if v is None else f"{float(v):.4f}" for v in co[f"{k}_interval"]) + "]"
+              for k in ("a", "b")}
+        out.print(f"compute-optimal exponents: a = {co['a']:.4f} {iv['a']}, b = {co['b']:.4f} {iv['b']}")
     oc = summary.get("objective_choice")
     if oc:
         sc = ", ".join(f"{k} {v:.3%}" for k, v in oc["scores"].items() if v is not None)
