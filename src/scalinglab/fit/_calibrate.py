@@ -151,7 +151,7 @@ def backtest_scores(fd, law, *, fit_kwargs: dict, fracs=CAL_FRACS, fits: list | 
     """Internal backtests: per cut, for each held-out run the error ``e`` (observed minus the shifted
     prediction, residual space), decades beyond the fitted compute ``d``, parameter sd ``sp`` and the
     fit's ``noise``. ``fits``: the cut fits already made with the same objective (one per cut of
-    ``_cuts(order, n_min, fracs)``, None where the fit failed), e.g. by ``loss="auto"``'s choice. ``warm``:
+    ``law_cuts(fd, law, fracs)``, None where the fit failed), e.g. by ``loss="auto"``'s choice. ``warm``:
     natural-space parameters the fresh cut fits start from (the whole-table fit; a cold multi-start only
     when that start fails), as ``loss="auto"``'s cut fits do."""
     order = _order(fd, law)
