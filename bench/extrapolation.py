@@ -25,16 +25,18 @@ and the 80 % interval score (Gneiting & Raftery 2007, in units of the actual los
 Methods: ``default`` (``scalinglab fit`` with no ``--law``: the forecast stack of
 ``scalinglab.fit._lawstack`` -- Chinchilla with Huber or the asymmetric objective, or ``chinchilla-joint``,
 chosen by internal backtests; ``default-score``: the same stack ranking its members by mean backtest error
-alone, ``criterion="score"``), ``chinchilla`` (``fit(..., "chinchilla")`` as shipped: ``--loss auto``
+alone, ``criterion="score"``; ``default-nogate``: the stack without its ``AGREEMENT`` gate, every member
+considered whatever the signs of Chinchilla-Huber's backtest errors), ``chinchilla`` (``fit(..., "chinchilla")`` as shipped: ``--loss auto``
 chooses Huber or asymmetric), ``huber`` and ``asymmetric`` (bare single-objective Chinchilla fits, calibrated
 intervals), ``approach3`` (Hoffmann et al.'s Approach 3 as usually run: Huber, no calibration, the prior
 interval rule) and ``stack`` (the backtest-weighted Huber/asymmetric stack of ``scalinglab.fit._ensemble``).
 Approaches 1 and 2 estimate compute-optimal exponents, not the loss of a given run, so they have no row
 (``fit.approach1_envelope`` / ``approach2_isoflop``).
 
-Leave one dataset out: the choice constants (``_lawstack.CRITERION`` / ``SHRINK`` / ``MAX_WEIGHT``,
-``_ensemble.SHRINK`` / ``MAX_WEIGHT``: the ranking rule -- cuts won or score --, the margin a member needs
-and the weight of the max error in the backtest score) and the
+Leave one dataset out: the choice constants (``_lawstack.CRITERION`` / ``SHRINK`` / ``MAX_WEIGHT`` /
+``AGREEMENT``, ``_ensemble.SHRINK`` / ``MAX_WEIGHT``: the ranking rule -- cuts won or score --, the margin a
+member needs, the weight of the max error in the backtest score and the gate on the first member's backtest
+bias) and the
 calibration prior weight are chosen, for each scored dataset, on the other datasets only (lowest mean of
 (median + max)/2); the printed "out-of-sample" table uses those choices. A synthetic family counts as one
 dataset (its seeds go out together).
@@ -60,10 +62,10 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.fit import fit
+from scalinglab.fit._lawstack import AGREEMENT_CHOICES, restack_laws, stack_laws
 from scalinglab.fit._lawstack import CRITERION_CHOICES as CRITERION_CHOICES_LAWS
 from scalinglab.fit._lawstack import MAX_WEIGHT_CHOICES as MAX_WEIGHT_CHOICES_LAWS
 from scalinglab.fit._lawstack import SHRINK_CHOICES as SHRINK_CHOICES_LAWS
-from scalinglab.fit._lawstack import restack_laws, stack_laws
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 E, A, B, AL, BE = 1.69, 406.4, 410.7, 0.34, 0.28
@@ -217,9 +219,10 @@ def run_methods(tr: pd.DataFrame) -> dict:
     out["_members"] = {f"{law}/{obj}": r for (law, obj), r in choice["_state"]["whole"].items() if r is not None}
     times["default"] = time.perf_counter() - t
     cache: dict = {}
-    out["default"] = {f"criterion={cr},shrink={sh},max_weight={mw}": _quiet(
-        restack_laws, choice, criterion=cr, shrink=sh, max_weight=mw, refit=cache)[0]
-        for cr in CRITERION_CHOICES_LAWS for sh in SHRINK_CHOICES_LAWS for mw in MAX_WEIGHT_CHOICES_LAWS}
+    out["default"] = {f"criterion={cr},shrink={sh},max_weight={mw},agreement={ag}": _quiet(
+        restack_laws, choice, criterion=cr, shrink=sh, max_weight=mw, agreement=ag, refit=cache)[0]
+        for cr in CRITERION_CHOICES_LAWS for sh in SHRINK_CHOICES_LAWS for mw in MAX_WEIGHT_CHOICES_LAWS
+        for ag in AGREEMENT_CHOICES}
     if STACK is not None:  # fit(..., "chinchilla") as shipped, once per choice of its backtest criterion
         shipped = _ensemble.MAX_WEIGHT
         out["chinchilla"] = {}
@@ -297,7 +300,10 @@ def main() -> None:
     R = pd.DataFrame(rows)
     # the stack as it ranked members before (lowest score alone), for comparison in the same run
     by_score = R[(R["method"] == "default") & R["setting"].str.startswith("criterion=score")]
-    R = pd.concat([R, by_score.assign(method="default-score")], ignore_index=True)
+    # and without the gate on the first member's backtest bias (agreement 0.5 considers every member always)
+    no_gate = R[(R["method"] == "default") & R["setting"].str.contains("agreement=0.5,", regex=False)]
+    R = pd.concat([R, by_score.assign(method="default-score"), no_gate.assign(method="default-nogate")],
+                  ignore_index=True)
     pairs = R[["dataset", "table", "cut"]].drop_duplicates()
 
     # leave one dataset out: each method's setting chosen on the other datasets (mean of (median + max)/2
@@ -352,6 +358,7 @@ def main() -> None:
 
     shipped = R[(R["method"] == "default") & (R["setting"] == f"criterion={_lawstack.CRITERION},shrink="
                                                                f"{_lawstack.SHRINK},max_weight={_lawstack.MAX_WEIGHT},"
+                                                               f"agreement={_lawstack.AGREEMENT},"
                                                                f"prior={PRIOR['weight']}")]
     if len(shipped):
         print(f"  shipped default (prior weight {PRIOR['weight']}, not chosen per held-out dataset): 80% coverage "

@@ -133,6 +133,12 @@ def fit_cmd(
             out.print(f"backtest cuts won (median and max error within {choice['win_tolerance'] - 1:.0%} of the "
                       "better bare Chinchilla fit's): "
                       + ", ".join(f"{r['law']} ({r['objective']}) {r['wins']}/{choice['n_cuts']}" for r in won))
+        agree, need, first = choice.get("sign_agreement"), choice.get("min_sign_agreement"), choice.get("first_member")
+        if agree is not None and need is not None and first:
+            verdict = ("the other members were considered" if agree >= need else
+                       "errors both ways look like noise: the other members were not considered")
+            out.print(f"{first[0]} ({first[1]})'s backtest forecasts erred the same way on {agree:.0%} of the cuts "
+                      f"(other members considered from {need:.0%}): {verdict}")
         fc = choice.get("forecast_change") or {}
         if "rel_difference" in fc:
             at = ", ".join(f"{k}={float(v):.3g}" for k, v in fc["at"].items())
