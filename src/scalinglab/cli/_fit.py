@@ -134,7 +134,7 @@ def fit_cmd(
                       "better bare Chinchilla fit's): "
                       + ", ".join(f"{r['law']} ({r['objective']}) {r['wins']}/{choice['n_cuts']}" for r in won))
         agree, need, first = choice.get("sign_agreement"), choice.get("min_sign_agreement"), choice.get("first_member")
-        if agree is not None and need is not None and first:
+        if agree is not None and need is not None and first and len(choice.get("ranking", [])) > 1:
             verdict = ("the other members were considered" if agree >= need else
                        "errors both ways look like noise: the other members were not considered")
             out.print(f"{first[0]} ({first[1]})'s backtest forecasts erred the same way on {agree:.0%} of the cuts "

@@ -292,7 +292,9 @@ def _choose(state: dict, criterion: str, shrink: float, max_weight: float, refit
               "sign_agreement": None if math.isnan(agree) else agree, "min_sign_agreement": agreement,
               "criterion": (f"most backtest cuts won (median and max |relative error| each within "
                             f"{WIN_TOLERANCE:g} x the better bare Chinchilla fit's), then the lowest {score}"
-                            if criterion == "wins" else f"the lowest {score}") + " of the held-out largest runs"}
+                            if criterion == "wins" else f"the lowest {score}") + " of the held-out largest runs"
+                            + (f"; the other members only when the first member's backtest forecasts err the same "
+                               f"way on at least {agreement:.0%} of the cuts" if agreement > 0.5 else "")}
     choice["_runner_up_fit"] = None if runner is None else whole[(runner["law"], runner["objective"])]
     return final, choice
 
