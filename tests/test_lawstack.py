@@ -54,23 +54,37 @@ def test_too_few_runs_keep_the_first_member():
     assert res.law.name == "chinchilla"
 
 
-def test_cuts_won_outrank_a_lower_mean_score():
+@pytest.fixture(scope="module")
+def kept_stack():
+    """``stack_laws(..., keep_members=True)`` on a well-specified ladder, for tests that craft its backtest
+    errors (each test sets every member's errors and the first member's biases it relies on)."""
+    df, _ = ladder(1.0, seed=8)
+    return stack_laws(df, calibrate=False, keep_members=True)[1]
+
+
+def crafted(choice, joint_errs):
+    """Huber best bare fit on every cut (1 % median, 2 % max), asymmetric twice as bad, joint as given
+    (``joint_errs(cuts) -> {cut: (median, max)}``); returns ``(state, cuts)``."""
+    state = choice["_state"]
+    k = sorted(state["errs"][MEMBERS[0]])
+    assert len(k) >= 4
+    huber, asym, joint = MEMBERS
+    state["errs"][huber] = {c: (0.010, 0.020) for c in k}
+    state["errs"][asym] = {c: (0.020, 0.040) for c in k}
+    state["errs"][joint] = joint_errs(k)
+    return state, k
+
+
+def test_cuts_won_outrank_a_lower_mean_score(kept_stack):
     """``criterion="wins"``: the member that matches the better bare Chinchilla fit on more backtest cuts is
     chosen even when another has the lower mean score (one cut where it is far better); ``"score"`` takes that
     one."""
     from scalinglab.fit._lawstack import WIN_TOLERANCE, restack_laws
 
-    df, _ = ladder(1.0, seed=8)
-    _, choice = stack_laws(df, calibrate=False, keep_members=True)
-    state = choice["_state"]
-    k = sorted(state["errs"][MEMBERS[0]])
-    assert len(k) >= 3
+    choice = kept_stack
     huber, asym, joint = MEMBERS
-    # Huber is the best bare fit on every cut; the joint member ties it (within the tolerance) on all but the
-    # last cut, where it is 10x better; the asymmetric member is worse everywhere
-    state["errs"][huber] = {c: (0.010, 0.020) for c in k}
-    state["errs"][asym] = {c: (0.020, 0.040) for c in k}
-    state["errs"][joint] = {c: (0.010 * WIN_TOLERANCE, 0.020 * WIN_TOLERANCE) for c in k[:-1]}
+    # the joint member ties Huber (within the tolerance) on all but the last cut, where it is 10x better
+    state, k = crafted(choice, lambda k: {c: (0.010 * WIN_TOLERANCE, 0.020 * WIN_TOLERANCE) for c in k[:-1]})
     state["errs"][joint][k[-1]] = (0.0125, 0.0001)  # loses the cut on its median, but a far lower max
     state["bias"][huber] = {c: 0.01 for c in k}  # Huber errs the same way on every cut: alternatives considered
     _, by_wins = restack_laws(choice, criterion="wins", shrink=0.0, max_weight=0.5)
@@ -82,21 +96,15 @@ def test_cuts_won_outrank_a_lower_mean_score():
     assert (by_score["law"], by_score["objective"]) == joint
 
 
-def test_alternatives_need_the_first_member_to_err_one_way():
+def test_alternatives_need_the_first_member_to_err_one_way(kept_stack):
     """A member beats Chinchilla-Huber on every backtest cut, but Huber's backtest forecasts err both ways
     (above on some cuts, below on others: noise, not a misspecified law): Huber is kept. When they err one way
     on at least ``AGREEMENT`` of the cuts, the other member is chosen."""
     from scalinglab.fit._lawstack import AGREEMENT, restack_laws, sign_agreement
 
-    df, _ = ladder(1.0, seed=8)
-    _, choice = stack_laws(df, calibrate=False, keep_members=True)
-    state = choice["_state"]
-    k = sorted(state["errs"][MEMBERS[0]])
-    assert len(k) >= 4
-    huber, asym, joint = MEMBERS
-    state["errs"][huber] = {c: (0.010, 0.020) for c in k}
-    state["errs"][asym] = {c: (0.020, 0.040) for c in k}
-    state["errs"][joint] = {c: (0.005, 0.010) for c in k}
+    choice = kept_stack
+    huber, _, joint = MEMBERS
+    state, k = crafted(choice, lambda k: {c: (0.005, 0.010) for c in k})  # the joint member better everywhere
     state["bias"][huber] = {c: (0.01 if i % 2 else -0.01) for i, c in enumerate(k)}
     assert sign_agreement(state["bias"][huber].values()) <= 0.6 < AGREEMENT
     _, kept = restack_laws(choice, shrink=0.0, max_weight=0.25)
