@@ -26,9 +26,9 @@ Methods: ``default`` (``scalinglab fit`` with no ``--law``: the forecast stack o
 ``scalinglab.fit._lawstack`` -- Chinchilla with Huber or the asymmetric objective, or ``chinchilla-joint``,
 chosen by internal backtests; ``default-score``: the same stack ranking its members by mean backtest error
 alone, ``criterion="score"``; ``default-nogate``: the stack without its ``AGREEMENT`` gate, every member
-considered whatever the signs of Chinchilla-Huber's backtest errors), ``chinchilla`` (``fit(..., "chinchilla")`` as shipped: ``--loss auto``
-chooses Huber or asymmetric), ``huber`` and ``asymmetric`` (bare single-objective Chinchilla fits, calibrated
-intervals), ``approach3`` (Hoffmann et al.'s Approach 3 as usually run: Huber, no calibration, the prior
+considered whatever the signs of Chinchilla-Huber's backtest errors), ``chinchilla`` (``fit(...,
+"chinchilla")`` as shipped: ``--loss auto`` chooses Huber or asymmetric), ``huber`` and ``asymmetric``
+(bare single-objective Chinchilla fits, calibrated intervals), ``approach3`` (Hoffmann et al.'s Approach 3 as usually run: Huber, no calibration, the prior
 interval rule) and ``stack`` (the backtest-weighted Huber/asymmetric stack of ``scalinglab.fit._ensemble``).
 Approaches 1 and 2 estimate compute-optimal exponents, not the loss of a given run, so they have no row
 (``fit.approach1_envelope`` / ``approach2_isoflop``).
@@ -36,8 +36,7 @@ Approaches 1 and 2 estimate compute-optimal exponents, not the loss of a given r
 Leave one dataset out: the choice constants (``_lawstack.CRITERION`` / ``SHRINK`` / ``MAX_WEIGHT`` /
 ``AGREEMENT``, ``_ensemble.SHRINK`` / ``MAX_WEIGHT``: the ranking rule -- cuts won or score --, the margin a
 member needs, the weight of the max error in the backtest score and the gate on the first member's backtest
-bias) and the
-calibration prior weight are chosen, for each scored dataset, on the other datasets only (lowest mean of
+bias) and the calibration prior weight are chosen, for each scored dataset, on the other datasets only (lowest mean of
 (median + max)/2); the printed "out-of-sample" table uses those choices. A synthetic family counts as one
 dataset (its seeds go out together).
 

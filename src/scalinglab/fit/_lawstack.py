@@ -108,9 +108,9 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
 
     ``data``: a run table with parameters and tokens (``params``, ``tokens``); ``loss``: ``"auto"`` (all
     members) or one objective (its members only); ``criterion`` / ``shrink`` / ``max_weight`` / ``agreement``
-    override ``CRITERION`` / ``SHRINK`` / ``MAX_WEIGHT`` / ``AGREEMENT``; ``keep_members`` keeps the member fits and backtest errors
-    in ``choice["_state"]`` for :func:`restack_laws` (not JSON-able); other keyword arguments go to the final :func:`scalinglab.fit.fit`
-    (``bootstrap``, ``seed``, ``level``, ``calibrate``...).
+    override ``CRITERION`` / ``SHRINK`` / ``MAX_WEIGHT`` / ``AGREEMENT``; ``keep_members`` keeps the member
+    fits and backtest errors in ``choice["_state"]`` for :func:`restack_laws` (not JSON-able); other keyword
+    arguments go to the final :func:`scalinglab.fit.fit` (``bootstrap``, ``seed``, ``level``, ``calibrate``...).
 
     Returns
     -------
@@ -202,8 +202,8 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
 def restack_laws(choice: dict, *, shrink: float, max_weight: float, criterion: str = CRITERION,
                  agreement: float = AGREEMENT, refit: dict | None = None):
     """The choice of ``stack_laws(..., keep_members=True)`` with other ``criterion`` / ``shrink`` /
-    ``max_weight`` / ``agreement`` (no backtest refits); ``refit``: a cache ``{(law, objective): FitResult}`` of final fits
-    shared between calls.
+    ``max_weight`` / ``agreement`` (no backtest refits); ``refit``: a cache ``{(law, objective): FitResult}``
+    of final fits shared between calls.
 
     Returns
     -------
