@@ -25,10 +25,15 @@ def ladder(gamma: float, seed: int, budgets=np.geomspace(1e17, 1e20, 8), k: int 
 def test_joint_curvature_is_chosen_and_forecasts_the_held_out_budget():
     df, truth = ladder(0.45, seed=5)
     small, big = df[df["flops"] < 5e19], df[df["flops"] >= 5e19]
-    res, choice = stack_laws(small, calibrate=False)
+    res, choice = stack_laws(small, calibrate=False, keep_members=True)
     assert choice["method"] == LAWSTACK_METHOD and choice["law"] == "chinchilla-joint" == res.law.name
     # Chinchilla's curvature is wrong here: its backtest forecasts err the same way on (nearly) every cut
     assert choice["sign_agreement"] >= choice["min_sign_agreement"]
+    # each member's backtest bias: the mean of the cuts' median signed errors, so |bias| <= mean median |error|
+    assert all(abs(r["bias"]) <= r["median_rel_error"] + 1e-12 for r in choice["ranking"])
+    first = next(r for r in choice["ranking"] if (r["law"], r["objective"]) == MEMBERS[0])
+    assert first["bias"] == pytest.approx(np.mean([choice["_state"]["bias"][MEMBERS[0]][k] for k in
+                                                   sorted(choice["_state"]["errs"][MEMBERS[0]])]))
     assert choice["ranking"][0]["law"] == "chinchilla-joint" and choice["ranking"][0]["rank"] == 1
     X = {"N": big["params"].to_numpy(), "D": big["tokens"].to_numpy()}
     err = np.abs(np.asarray(res.predict(**X).value) / JOINT.evaluate(truth, X) - 1)

@@ -118,8 +118,9 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
         ``(FitResult, choice)``: the chosen member's calibrated fit (its ``law`` is the chosen law) and
         ``choice`` with ``law``, ``objective``, ``runner_up``, ``ranking`` (one row per member, best first:
         ``rank``, ``law``, ``objective``, ``median_rel_error``, ``max_rel_error`` (fractions, means over the
-        backtest cuts), ``wins`` (cuts won, module docstring step 3), ``score``, ``coverage`` (None: not
-        computed) and ``error``), ``criterion``, ``n_cuts``, ``method``, ``sign_agreement`` (the share of the
+        backtest cuts), ``bias`` (the mean over the cuts of the median signed relative error: > 0 when the
+        member forecast the held-out runs too high), ``wins`` (cuts won, module docstring step 3), ``score``,
+        ``coverage`` (None: not computed) and ``error``), ``criterion``, ``n_cuts``, ``method``, ``sign_agreement`` (the share of the
         usable cuts on which the first member's backtest forecasts erred its majority way: above or below; None
         without cuts), ``min_sign_agreement`` (``AGREEMENT``: below it only the first member is considered) and
         ``first_member`` (``[law, objective]``).
@@ -240,20 +241,20 @@ def _choose(state: dict, criterion: str, shrink: float, max_weight: float, refit
         law_name, obj = m
         if whole[m] is None:
             rows.append({"law": law_name, "objective": obj, "median_rel_error": None, "max_rel_error": None,
-                         "wins": None, "score": None, "coverage": None, "error": "could not be fitted"})
+                         "bias": None, "wins": None, "score": None, "coverage": None, "error": "could not be fitted"})
             continue
         v = [errs[m][k] for k in common]
         med = float(np.mean([a for a, _ in v])) if v else math.nan
         mx = float(np.mean([b for _, b in v])) if v else math.nan
         wins = sum(errs[m][k][0] <= WIN_TOLERANCE * min(errs[r][k][0] for r in refs)
                    and errs[m][k][1] <= WIN_TOLERANCE * min(errs[r][k][1] for r in refs) for k in common)
+        signed = [state["bias"][m][k] for k in common]  # recorded with errs (stack_laws)
         rows.append({"law": law_name, "objective": obj, "median_rel_error": med, "max_rel_error": mx,
-                     "wins": int(wins), "score": (1 - max_weight) * med + max_weight * mx, "coverage": None,
+                     "bias": float(np.mean(signed)) if signed else None, "wins": int(wins), "score": (1 - max_weight) * med + max_weight * mx, "coverage": None,
                      "error": None})
     first = rows[0]
     ok = [r for r in rows if r["error"] is None and math.isfinite(r["score"])]
-    bias = state.get("bias", {}).get(members[0], {})
-    agree = sign_agreement(bias[k] for k in common if k in bias)
+    agree = sign_agreement(state["bias"][members[0]][k] for k in common)
 
     def key(r):
         return (-r["wins"], r["score"]) if criterion == "wins" else (r["score"],)
