@@ -120,10 +120,10 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
         ``rank``, ``law``, ``objective``, ``median_rel_error``, ``max_rel_error`` (fractions, means over the
         backtest cuts), ``bias`` (the mean over the cuts of the median signed relative error: > 0 when the
         member forecast the held-out runs too high), ``wins`` (cuts won, module docstring step 3), ``score``,
-        ``coverage`` (None: not computed) and ``error``), ``criterion``, ``n_cuts``, ``method``, ``sign_agreement`` (the share of the
-        usable cuts on which the first member's backtest forecasts erred its majority way: above or below; None
-        without cuts), ``min_sign_agreement`` (``AGREEMENT``: below it only the first member is considered) and
-        ``first_member`` (``[law, objective]``).
+        ``coverage`` (None: not computed) and ``error``), ``criterion``, ``n_cuts``, ``method``,
+        ``sign_agreement`` (the share of the usable cuts on which the first member's backtest forecasts erred
+        its majority way: above or below; None without cuts), ``min_sign_agreement`` (``AGREEMENT``: below it
+        only the first member is considered) and ``first_member`` (``[law, objective]``).
 
     Raises
     ------
@@ -250,7 +250,8 @@ def _choose(state: dict, criterion: str, shrink: float, max_weight: float, refit
                    and errs[m][k][1] <= WIN_TOLERANCE * min(errs[r][k][1] for r in refs) for k in common)
         signed = [state["bias"][m][k] for k in common]  # recorded with errs (stack_laws)
         rows.append({"law": law_name, "objective": obj, "median_rel_error": med, "max_rel_error": mx,
-                     "bias": float(np.mean(signed)) if signed else None, "wins": int(wins), "score": (1 - max_weight) * med + max_weight * mx, "coverage": None,
+                     "bias": float(np.mean(signed)) if signed else None, "wins": int(wins),
+                     "score": (1 - max_weight) * med + max_weight * mx, "coverage": None,
                      "error": None})
     first = rows[0]
     ok = [r for r in rows if r["error"] is None and math.isfinite(r["score"])]
