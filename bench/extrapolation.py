@@ -14,7 +14,7 @@ Datasets (the unit of leave-one-dataset-out):
 * synthetic families with known truth, IsoFLOP designs (8 budgets x 9 runs, 1e17..1e20 FLOPs): Chinchilla
   well specified (1 % noise), a smoothly broken power law in N, a law with a bend in D (the data term flattens
   past 3e10 tokens), heteroscedastic noise (3 % at the smallest budget down to 0.3 % at the largest), and an
-  IsoFLOP design with off-optimal runs (N from 1/20x to 2x the optimum). Two seeds each, independent noise
+  IsoFLOP design with off-optimal runs (N from 1/20x to 2x the optimum). Four seeds each, independent noise
   per family and seed.
 
 Cuts: the largest 10 / 20 / 30 % of runs by compute are held out (an IsoFLOP budget, or for Epoch a cluster
@@ -25,22 +25,23 @@ and the 80 % interval score (Gneiting & Raftery 2007, in units of the actual los
 Methods: ``default`` (``scalinglab fit`` with no ``--law``: the forecast stack of
 ``scalinglab.fit._lawstack`` -- Chinchilla with Huber or the asymmetric objective, or ``chinchilla-joint``,
 chosen by internal backtests; ``default-score``: the same stack ranking its members by mean backtest error
-alone, ``criterion="score"``; ``default-nogate``: the stack without its ``AGREEMENT`` gate, every member
-considered whatever the signs of Chinchilla-Huber's backtest errors), ``chinchilla`` (``fit(...,
-"chinchilla")`` as shipped: ``--loss auto`` chooses Huber or asymmetric), ``huber`` and ``asymmetric``
-(bare single-objective Chinchilla fits, calibrated intervals), ``approach3`` (Hoffmann et al.'s Approach 3 as usually run: Huber, no calibration, the prior
-interval rule) and ``stack`` (the backtest-weighted Huber/asymmetric stack of ``scalinglab.fit._ensemble``).
+alone, ``criterion="score"``; ``default-nogate``: the stack without its gate (``AGREEMENT`` 0.5,
+``ERROR_NOISE`` 0): every member considered whatever Chinchilla-Huber's backtest errors), ``chinchilla``
+(``fit(..., "chinchilla")`` as shipped: ``--loss auto`` chooses Huber or asymmetric), ``huber`` and
+``asymmetric`` (bare single-objective Chinchilla fits, calibrated intervals), ``approach3`` (Hoffmann et
+al.'s Approach 3 as usually run: Huber, no calibration, the prior interval rule) and ``stack`` (the
+backtest-weighted Huber/asymmetric stack of ``scalinglab.fit._ensemble``).
 Approaches 1 and 2 estimate compute-optimal exponents, not the loss of a given run, so they have no row
 (``fit.approach1_envelope`` / ``approach2_isoflop``).
 
 Leave one dataset out: the choice constants (``_lawstack.CRITERION`` / ``SHRINK`` / ``MAX_WEIGHT`` /
-``AGREEMENT``, ``_ensemble.SHRINK`` / ``MAX_WEIGHT``: the ranking rule -- cuts won or score --, the margin a
-member needs, the weight of the max error in the backtest score and the gate on the first member's backtest
-bias) and the calibration prior weight are chosen, for each scored dataset, on the other datasets only (lowest mean of
-(median + max)/2); the printed "out-of-sample" table uses those choices. A synthetic family counts as one
-dataset (its seeds go out together).
+``AGREEMENT`` / ``ERROR_NOISE``, ``_ensemble.SHRINK`` / ``MAX_WEIGHT``: the ranking rule -- cuts won or
+score --, the margin a member needs, the weight of the max error in the backtest score and the gate on the
+first member's backtest errors) and the calibration prior weight are chosen, for each scored dataset, on
+the other datasets only (lowest mean of (median + max)/2); the printed "out-of-sample" table uses those
+choices. A synthetic family counts as one dataset (its seeds go out together).
 
-Usage: ``python bench/extrapolation.py [--seeds 2] [--data DIR ...]``. Ends with ``default_wins_fraction:
+Usage: ``python bench/extrapolation.py [--seeds 4] [--data DIR ...]``. Ends with ``default_wins_fraction:
 <x>``: the share of (dataset, cut) pairs where the default's median error <= 1.05 x min(huber, asymmetric)
 AND its max error <= 1.05 x min(huber, asymmetric); the line before it gives the same share for
 ``chinchilla``, and the line before that the hindsight ceiling of any rule that picks one of the stack's
@@ -61,7 +62,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.fit import fit
-from scalinglab.fit._lawstack import AGREEMENT_CHOICES, restack_laws, stack_laws
+from scalinglab.fit._lawstack import AGREEMENT_CHOICES, ERROR_NOISE_CHOICES, restack_laws, stack_laws
 from scalinglab.fit._lawstack import CRITERION_CHOICES as CRITERION_CHOICES_LAWS
 from scalinglab.fit._lawstack import MAX_WEIGHT_CHOICES as MAX_WEIGHT_CHOICES_LAWS
 from scalinglab.fit._lawstack import SHRINK_CHOICES as SHRINK_CHOICES_LAWS
@@ -218,10 +219,10 @@ def run_methods(tr: pd.DataFrame) -> dict:
     out["_members"] = {f"{law}/{obj}": r for (law, obj), r in choice["_state"]["whole"].items() if r is not None}
     times["default"] = time.perf_counter() - t
     cache: dict = {}
-    out["default"] = {f"criterion={cr},shrink={sh},max_weight={mw},agreement={ag}": _quiet(
-        restack_laws, choice, criterion=cr, shrink=sh, max_weight=mw, agreement=ag, refit=cache)[0]
+    out["default"] = {f"criterion={cr},shrink={sh},max_weight={mw},agreement={ag},error_noise={en}": _quiet(
+        restack_laws, choice, criterion=cr, shrink=sh, max_weight=mw, agreement=ag, error_noise=en, refit=cache)[0]
         for cr in CRITERION_CHOICES_LAWS for sh in SHRINK_CHOICES_LAWS for mw in MAX_WEIGHT_CHOICES_LAWS
-        for ag in AGREEMENT_CHOICES}
+        for ag in AGREEMENT_CHOICES for en in ERROR_NOISE_CHOICES}
     if STACK is not None:  # fit(..., "chinchilla") as shipped, once per choice of its backtest criterion
         shipped = _ensemble.MAX_WEIGHT
         out["chinchilla"] = {}
@@ -253,7 +254,7 @@ def metrics(value, ivs, y) -> dict:
 # ---------------------------------------------------------------- main
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--data", type=Path, action="append",
                     help="folder of public ladders (repeatable; default ../shared/data)")
     args = ap.parse_args()
@@ -299,8 +300,9 @@ def main() -> None:
     R = pd.DataFrame(rows)
     # the stack as it ranked members before (lowest score alone), for comparison in the same run
     by_score = R[(R["method"] == "default") & R["setting"].str.startswith("criterion=score")]
-    # and without the gate on the first member's backtest bias (agreement 0.5 considers every member always)
-    no_gate = R[(R["method"] == "default") & R["setting"].str.contains("agreement=0.5,", regex=False)]
+    # and without the gate on the first member's backtest errors (every member considered always)
+    no_gate = R[(R["method"] == "default") & R["setting"].str.contains("agreement=0.5,error_noise=0.0,",
+                                                                       regex=False)]
     R = pd.concat([R, by_score.assign(method="default-score"), no_gate.assign(method="default-nogate")],
                   ignore_index=True)
     pairs = R[["dataset", "table", "cut"]].drop_duplicates()
@@ -358,6 +360,7 @@ def main() -> None:
     shipped = R[(R["method"] == "default") & (R["setting"] == f"criterion={_lawstack.CRITERION},shrink="
                                                                f"{_lawstack.SHRINK},max_weight={_lawstack.MAX_WEIGHT},"
                                                                f"agreement={_lawstack.AGREEMENT},"
+                                                               f"error_noise={_lawstack.ERROR_NOISE},"
                                                                f"prior={PRIOR['weight']}")]
     if len(shipped):
         print(f"  shipped default (prior weight {PRIOR['weight']}, not chosen per held-out dataset): 80% coverage "

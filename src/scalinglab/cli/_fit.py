@@ -134,11 +134,13 @@ def fit_cmd(
                       "better bare Chinchilla fit's): "
                       + ", ".join(f"{r['law']} ({r['objective']}) {r['wins']}/{choice['n_cuts']}" for r in won))
         agree, need, first = choice.get("sign_agreement"), choice.get("min_sign_agreement"), choice.get("first_member")
-        if agree is not None and need is not None and first and len(choice.get("ranking", [])) > 1:
-            verdict = ("the other members were considered" if agree >= need else
-                       "errors both ways look like noise: the other members were not considered")
-            out.print(f"{first[0]} ({first[1]})'s backtest forecasts erred the same way on {agree:.0%} of the cuts "
-                      f"(other members considered from {need:.0%}): {verdict}")
+        ratio, need_ratio = choice.get("error_noise_ratio"), choice.get("min_error_noise_ratio")
+        if None not in (agree, need, ratio, need_ratio) and first and len(choice.get("ranking", [])) > 1:
+            verdict = ("the other members were considered" if agree >= need and ratio >= need_ratio else
+                       "no sign of a misspecified law: the other members were not considered")
+            signs = (f", erred the same way on {agree:.0%} of the cuts (from {need:.0%})" if need > 0.5 else "")
+            out.print(f"{first[0]} ({first[1]})'s backtest errors: {ratio:.2g}x its run noise (other members "
+                      f"considered from {need_ratio:g}x){signs}: {verdict}")
         fc = choice.get("forecast_change") or {}
         if "rel_difference" in fc:
             at = ", ".join(f"{k}={float(v):.3g}" for k, v in fc["at"].items())
