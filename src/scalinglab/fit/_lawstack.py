@@ -26,10 +26,10 @@ Method (``"lawstack/v1"``).
    the lowest score wins outright. Score: the mean over cuts of ``(1 - MAX_WEIGHT) * median + MAX_WEIGHT *
    max`` |relative error|; a member replaces the first only when its score is lower by ``SHRINK`` or its
    win count is higher. Fewer than ``MIN_CUTS`` usable cuts keep the first member. Gate: the other members
-   are considered only when the first member's backtest forecasts err the same way (median signed error
-   above zero, or below) on at least ``AGREEMENT`` of the usable cuts, and by more than the run noise
-   (their median |relative error|, averaged over the cuts, at least ``ERROR_NOISE`` times the robust
-   residual sd of the first member's whole-table fit). A misspecified law extrapolates with a consistent
+   are considered only when the first member's backtest forecasts err by more than the run noise (their
+   median |relative error|, averaged over the cuts, at least ``ERROR_NOISE`` times the robust residual sd
+   of the first member's whole-table fit) and, optionally, the same way (median signed error above zero,
+   or below) on at least ``AGREEMENT`` of the usable cuts (0.5, the default, leaves that condition out). A misspecified law extrapolates with a consistent
    error well beyond the noise (Chinchilla-Huber overpredicts the larger budgets of the Marin, Llama 3 and
    "(Mis)fitting" ladders on every cut); backtest errors that scatter both ways, or stay within the noise,
    are what a well-specified law gives, and on them the comparison of members on a handful of held-out
@@ -119,9 +119,9 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
     ``data``: a run table with parameters and tokens (``params``, ``tokens``); ``loss``: ``"auto"`` (all
     members) or one objective (its members only); ``criterion`` / ``shrink`` / ``max_weight`` / ``agreement``
     / ``error_noise`` override ``CRITERION`` / ``SHRINK`` / ``MAX_WEIGHT`` / ``AGREEMENT`` / ``ERROR_NOISE``;
-    ``keep_members`` keeps the member
-    fits and backtest errors in ``choice["_state"]`` for :func:`restack_laws` (not JSON-able); other keyword
-    arguments go to the final :func:`scalinglab.fit.fit` (``bootstrap``, ``seed``, ``level``, ``calibrate``...).
+    ``keep_members`` keeps the member fits and backtest errors in ``choice["_state"]`` for
+    :func:`restack_laws` (not JSON-able); other keyword arguments go to the final :func:`scalinglab.fit.fit`
+    (``bootstrap``, ``seed``, ``level``, ``calibrate``...).
 
     Returns
     -------
@@ -217,8 +217,8 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
 def restack_laws(choice: dict, *, shrink: float, max_weight: float, criterion: str = CRITERION,
                  agreement: float = AGREEMENT, error_noise: float = ERROR_NOISE, refit: dict | None = None):
     """The choice of ``stack_laws(..., keep_members=True)`` with other ``criterion`` / ``shrink`` /
-    ``max_weight`` / ``agreement`` / ``error_noise`` (no backtest refits); ``refit``: a cache ``{(law, objective): FitResult}``
-    of final fits shared between calls.
+    ``max_weight`` / ``agreement`` / ``error_noise`` (no backtest refits); ``refit``: a cache
+    ``{(law, objective): FitResult}`` of final fits shared between calls.
 
     Returns
     -------
@@ -232,6 +232,13 @@ def restack_laws(choice: dict, *, shrink: float, max_weight: float, criterion: s
     """
     return _choose(choice["_state"], criterion, shrink, max_weight, refit, agreement=agreement,
                    error_noise=error_noise)
+
+
+def _gate_text(agreement: float, error_noise: float) -> str:
+    """The gate's conditions (module docstring, step 3) in words, for ``choice["criterion"]``."""
+    conds = ([f"have a median |relative error| of at least {error_noise:g} x its run noise"] if error_noise > 0
+             else []) + ([f"err the same way on at least {agreement:.0%} of the cuts"] if agreement > 0.5 else [])
+    return "; the other members only when the first member's backtest forecasts " + " and ".join(conds) if conds else ""
 
 
 def sign_agreement(biases) -> float:
@@ -318,10 +325,7 @@ def _choose(state: dict, criterion: str, shrink: float, max_weight: float, refit
               "criterion": (f"most backtest cuts won (median and max |relative error| each within "
                             f"{WIN_TOLERANCE:g} x the better bare Chinchilla fit's), then the lowest {score}"
                             if criterion == "wins" else f"the lowest {score}") + " of the held-out largest runs"
-                            + (f"; the other members only when the first member's backtest forecasts err the same "
-                               f"way on at least {agreement:.0%} of the cuts" if agreement > 0.5 else "")
-                            + (f"; and only when its backtest median error is at least {error_noise:g} x its run "
-                               "noise" if error_noise > 0 else "")}
+                            + _gate_text(agreement, error_noise)}
     choice["_runner_up_fit"] = None if runner is None else whole[(runner["law"], runner["objective"])]
     return final, choice
 
