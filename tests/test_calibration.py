@@ -213,6 +213,8 @@ def test_fit_law_auto_reports_choice_and_runner_up(tmp_path):
     assert auto["min_error_noise_ratio"] == pytest.approx(1.25) and auto["error_noise_ratio"] > 0
     assert (f"chinchilla (huber)'s backtest errors: {auto['error_noise_ratio']:.2g}x its run noise (other members "
             "considered from 1.25x):") in text.output
+    assert auto["others_considered"] is (auto["error_noise_ratio"] >= 1.25)
+    assert ("the other members were considered" in text.output) is auto["others_considered"]
     assert re.search(r"compute-optimal exponents: a = 0\.\d{4} \[0\.\d{4}, 0\.\d{4}\], b = 0\.\d{4} \[0\.\d{4}, "
                      r"0\.\d{4}\]", text.output)
 

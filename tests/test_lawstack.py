@@ -152,10 +152,12 @@ def test_alternatives_need_errors_beyond_the_run_noise(kept_stack):
     assert kept["sign_agreement"] == 1.0 and kept["error_noise_ratio"] == pytest.approx(0.5)
     assert kept["min_error_noise_ratio"] == ERROR_NOISE > 0.5
     assert (kept["law"], kept["objective"]) == huber and "run noise" in kept["reason"]
+    assert kept["others_considered"] is False
     state["errs"][huber] = {c: (3 * noise, 6 * noise) for c in k}
     state["errs"][asym] = {c: (6 * noise, 12 * noise) for c in k}
     _, moved = restack_laws(choice, shrink=0.0, max_weight=0.25)
     assert moved["error_noise_ratio"] == pytest.approx(3.0) and (moved["law"], moved["objective"]) == joint
+    assert moved["others_considered"] is True
     # error_noise=0 drops the condition
     state["errs"][huber] = {c: (0.5 * noise, noise) for c in k}
     state["errs"][asym] = {c: (noise, 2 * noise) for c in k}

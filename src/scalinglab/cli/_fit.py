@@ -136,7 +136,7 @@ def fit_cmd(
         agree, need, first = choice.get("sign_agreement"), choice.get("min_sign_agreement"), choice.get("first_member")
         ratio, need_ratio = choice.get("error_noise_ratio"), choice.get("min_error_noise_ratio")
         if None not in (agree, need, ratio, need_ratio) and first and len(choice.get("ranking", [])) > 1:
-            verdict = ("the other members were considered" if agree >= need and ratio >= need_ratio else
+            verdict = ("the other members were considered" if choice.get("others_considered") else
                        "no sign of a misspecified law: the other members were not considered")
             signs = (f", erred the same way on {agree:.0%} of the cuts (from {need:.0%})" if need > 0.5 else "")
             out.print(f"{first[0]} ({first[1]})'s backtest errors: {ratio:.2g}x its run noise (other members "

@@ -140,10 +140,10 @@ def edge_offset(order: np.ndarray) -> float:
     return float(np.max(v) - np.median(v))
 
 
-def law_cuts(fd, law, fracs=CAL_FRACS) -> list[np.ndarray]:
-    """The calibration's test masks for ``law`` on the prepared runs ``fd`` (`_cuts` in compute order, each
-    leaving at least ``max(P + 2, 2 P, 8)`` runs to fit the law's ``P`` parameters)."""
-    return _cuts(_order(fd, law), max(law.n_params + 2, 2 * law.n_params, 8), fracs)
+def law_cuts(order: np.ndarray, law, fracs=CAL_FRACS) -> list[np.ndarray]:
+    """The calibration's test masks for ``law`` on runs in compute ``order`` (``_order(fd, law)``): `_cuts`,
+    each leaving at least ``max(P + 2, 2 P, 8)`` runs to fit the law's ``P`` parameters."""
+    return _cuts(order, max(law.n_params + 2, 2 * law.n_params, 8), fracs)
 
 
 def backtest_scores(fd, law, *, fit_kwargs: dict, fracs=CAL_FRACS, fits: list | None = None,
@@ -151,13 +151,13 @@ def backtest_scores(fd, law, *, fit_kwargs: dict, fracs=CAL_FRACS, fits: list | 
     """Internal backtests: per cut, for each held-out run the error ``e`` (observed minus the shifted
     prediction, residual space), decades beyond the fitted compute ``d``, parameter sd ``sp`` and the
     fit's ``noise``. ``fits``: the cut fits already made with the same objective (one per cut of
-    ``law_cuts(fd, law, fracs)``, None where the fit failed), e.g. by ``loss="auto"``'s choice. ``warm``:
+    ``law_cuts(order, law, fracs)``, None where the fit failed), e.g. by ``loss="auto"``'s choice. ``warm``:
     natural-space parameters the fresh cut fits start from (the whole-table fit; a cold multi-start only
     when that start fails), as ``loss="auto"``'s cut fits do."""
     order = _order(fd, law)
     kwargs = {k: v for k, v in fit_kwargs.items() if k not in ("bootstrap", "calibrate", "weights")}
     out = []
-    cuts = law_cuts(fd, law, fracs)
+    cuts = law_cuts(order, law, fracs)
     if fits is not None and len(fits) != len(cuts):
         fits = None
     for k, test in enumerate(cuts):

@@ -65,7 +65,7 @@ def score_objectives(fd, law, *, delta: float = 1e-3, fit_kwargs: dict | None = 
     fit_kwargs = {k: v for k, v in (fit_kwargs or {}).items()
                   if k in ("method", "space", "starts")}
     order = _order(fd, law)
-    cuts = law_cuts(fd, law)
+    cuts = law_cuts(order, law)
     per_cut: list[dict] = []
     usable = []
     fits: dict = {name: [] for name in candidates}

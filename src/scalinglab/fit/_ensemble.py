@@ -91,12 +91,12 @@ def _rel_err(law, theta, X, y):
 def _members(fd, law, final: dict, *, delta: float, fit_kwargs: dict) -> list[dict]:
     """Per cut: the test mask and the Huber / asymmetric fits of the runs below it (None where one failed).
     ``final``: the whole-table members by name (`FitResult`s or natural-space parameter vectors)."""
-    from ._calibrate import law_cuts
+    from ._calibrate import _order, law_cuts
     from ._stages import fit_warm
 
     kw = {k: v for k, v in fit_kwargs.items() if k in ("method", "space")}
     out = []
-    for test in law_cuts(fd, law):
+    for test in law_cuts(_order(fd, law), law):
         train = ~test
         data = {v: fd.X[v][train] for v in law.variables}
         data["__y__"] = fd.y[train]

@@ -135,8 +135,9 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
         ``sign_agreement`` (the share of the usable cuts on which the first member's backtest forecasts erred
         its majority way: above or below; None without cuts), ``min_sign_agreement`` (``AGREEMENT``: below it
         only the first member is considered), ``error_noise_ratio`` (the first member's backtest median
-        |relative error| over its run noise; None without cuts), ``min_error_noise_ratio`` (``ERROR_NOISE``)
-        and ``first_member`` (``[law, objective]``).
+        |relative error| over its run noise; None without cuts), ``min_error_noise_ratio`` (``ERROR_NOISE``),
+        ``others_considered`` (whether the gate let the other members be ranked at all) and ``first_member``
+        (``[law, objective]``).
 
     Raises
     ------
@@ -280,7 +281,8 @@ def _choose(state: dict, criterion: str, shrink: float, max_weight: float, refit
     first_bias = [state["bias"][members[0]][k] for k in common]
     agree = sign_agreement(first_bias)
     noise = whole[members[0]].noise if whole[members[0]] is not None else math.nan
-    ratio = (first["median_rel_error"] / max(noise, 1e-12) if first_bias and math.isfinite(noise) else math.nan)
+    ratio = first["median_rel_error"] / max(noise, 1e-12) if common and math.isfinite(noise) else math.nan
+    considered = False  # whether the gate let the other members be ranked
 
     def key(r):
         return (-r["wins"], r["score"]) if criterion == "wins" else (r["score"],)
@@ -296,6 +298,7 @@ def _choose(state: dict, criterion: str, shrink: float, max_weight: float, refit
                                  f"{ratio:.2g} x its run noise, under {error_noise:g} x: no sign that its law is "
                                  "misspecified")
     else:
+        considered = True
         best = min(ok, key=key)
         more_wins = criterion == "wins" and best["wins"] > first["wins"]
         same_wins = criterion == "score" or best["wins"] == first["wins"]
@@ -322,6 +325,7 @@ def _choose(state: dict, criterion: str, shrink: float, max_weight: float, refit
               "first_member": [first["law"], first["objective"]],
               "sign_agreement": None if math.isnan(agree) else agree, "min_sign_agreement": agreement,
               "error_noise_ratio": None if math.isnan(ratio) else ratio, "min_error_noise_ratio": error_noise,
+              "others_considered": considered,
               "criterion": (f"most backtest cuts won (median and max |relative error| each within "
                             f"{WIN_TOLERANCE:g} x the better bare Chinchilla fit's), then the lowest {score}"
                             if criterion == "wins" else f"the lowest {score}") + " of the held-out largest runs"
@@ -336,14 +340,15 @@ def _refit(state: dict, member: tuple[str, str]):
     import inspect
 
     from ._api import fit, fit_reusing
-    from ._calibrate import law_cuts
+    from ._calibrate import _order, law_cuts
 
     law_name, obj = member
     defaults = {k: p.default for k, p in inspect.signature(fit).parameters.items()
                 if p.default is not inspect.Parameter.empty}
     args = {**defaults, **state["kw"], **state["fit_kwargs"], "loss": obj}
     index = {t.tobytes(): k for k, t in enumerate(state["cuts"])}
-    mine = law_cuts(state["fd"], state["laws"][law_name])
+    law = state["laws"][law_name]
+    mine = law_cuts(_order(state["fd"], law), law)
     fits = ([state["cut_fits"][member].get(index[t.tobytes()]) for t in mine]
             if all(t.tobytes() in index for t in mine) else None)
     try:
