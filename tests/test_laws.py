@@ -151,3 +151,32 @@ def test_call_with_mapping():
     L = law(p.values, N=7e10, D=1.4e12)
     assert L.shape == (1,)
     assert L[0] == pytest.approx(1.69 + 406.4 / 7e10 ** 0.34 + 410.7 / 1.4e12 ** 0.28, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["chinchilla", "chinchilla-joint", "power"])
+def test_log_evaluate_jacobian_is_both_methods_in_one_call(name):
+    """The solvers' fused call equals log(evaluate) and jacobian / evaluate, batched (Chinchilla's laws share
+    one log-sum-exp; the power law takes the base class's default)."""
+    law = get_law(name) if name != "power" else get_law("power", variable="N")
+    rng = np.random.default_rng(3)
+    X = {"N": 10 ** rng.uniform(7, 11, 12), "D": 10 ** rng.uniform(9, 12, 12)}
+    theta = np.array([p.default for p in law.params])
+    batch = np.stack([theta, theta * 1.2, theta * 0.8]).reshape(3, 1, -1) * np.ones((1, 2, 1))  # (3, 2, P)
+    logy, J = law.log_evaluate_jacobian(batch, X)
+    assert logy.shape == (3, 2, 12) and J.shape == (3, 2, 12, law.n_params)
+    np.testing.assert_allclose(logy, np.log(law.evaluate(batch, X)), rtol=1e-12)
+    np.testing.assert_allclose(J, law.jacobian(batch, X) / law.evaluate(batch, X)[..., None], rtol=1e-9)
+    np.testing.assert_allclose(J[1, 0], _fd_jacobian(law, batch[1, 0], X) / law.evaluate(batch[1, 0], X)[:, None],
+                               rtol=1e-5)
+
+
+def test_lse_sums_directly_and_falls_back_at_extreme_magnitudes():
+    from scalinglab.laws._catalog_base import _lse
+
+    a = np.array([0.0, 1.0, -3.0, 800.0, -800.0, -np.inf, 10.0])
+    b = np.array([0.0, -2.0, -3.0, 799.0, -801.0, 2.0, -np.inf])
+    expect = np.logaddexp(a, b)
+    np.testing.assert_allclose(_lse(a, b), expect, rtol=1e-14)  # the extreme rows take the exact path
+    np.testing.assert_allclose(_lse(a[:3], b[:3]), expect[:3], rtol=1e-14)  # direct sum
+    assert _lse(np.array([-700.0]), np.array([-700.0]))[0] == pytest.approx(-700 + math.log(2), rel=1e-15)
+    assert _lse(np.array([2.0]), np.array([3.0]), np.array([[0.5], [-1.0]])).shape == (2, 1)

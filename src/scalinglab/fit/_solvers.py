@@ -73,8 +73,8 @@ class Problem:
         theta, dtheta = self.fitspace.dnatural_du(u)
         with np.errstate(all="ignore"):
             if self.space == "log":
-                r = self.law.log_evaluate(theta, self.X) - self.y_work
-                J = self.law.log_jacobian(theta, self.X)
+                logy, J = self.law.log_evaluate_jacobian(theta, self.X)
+                r = logy - self.y_work
             else:
                 r = self.law.evaluate(theta, self.X) - self.y_work
                 J = self.law.jacobian(theta, self.X)

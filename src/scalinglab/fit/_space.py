@@ -57,6 +57,11 @@ class FitSpace:
         self.lo, self.hi = lo, hi
         self.kind = np.where(np.isfinite(lo) & np.isfinite(hi), 3,
                              np.where(np.isfinite(lo), 1, np.where(np.isfinite(hi), 2, 0)))
+        # column groups by kind, precomputed: the solvers call _z_from_u thousands of times per fit
+        self._cols = {k: np.flatnonzero(self.kind == k) for k in (1, 2, 3)}
+        self._lo1, self._hi2 = lo[self._cols[1]], hi[self._cols[2]]
+        self._lo3, self._width3 = lo[self._cols[3]], (hi - lo)[self._cols[3]]
+        self._log_cols = np.flatnonzero(self.log)
 
     # ------------------------------------------------------------------ z <-> u
     def _z_from_u(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,14 +70,17 @@ class FitSpace:
             return self._z_from_u_raw(u)
 
     def _z_from_u_raw(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        lo = np.where(np.isfinite(self.lo), self.lo, 0.0)
-        hi = np.where(np.isfinite(self.hi), self.hi, 0.0)
-        width = hi - lo
-        sp_pos, sp_neg = _softplus(u), _softplus(-u)
-        sig = _sigmoid(u)
-        k = self.kind
-        z = np.where(k == 0, u, np.where(k == 1, lo + sp_pos, np.where(k == 2, hi - sp_neg, lo + width * sig)))
-        dz = np.where(k == 0, 1.0, np.where(k == 1, sig, np.where(k == 2, 1.0 - sig, width * sig * (1 - sig))))
+        z, dz = u.copy(), np.ones_like(u)
+        c1, c2, c3 = self._cols[1], self._cols[2], self._cols[3]
+        if c1.size:
+            v = u[..., c1]
+            z[..., c1], dz[..., c1] = self._lo1 + _softplus(v), _sigmoid(v)
+        if c2.size:
+            v = u[..., c2]
+            z[..., c2], dz[..., c2] = self._hi2 - _softplus(-v), 1.0 - _sigmoid(v)
+        if c3.size:
+            sig = _sigmoid(u[..., c3])
+            z[..., c3], dz[..., c3] = self._lo3 + self._width3 * sig, self._width3 * sig * (1 - sig)
         return z, dz
 
     def _u_from_z(self, z: np.ndarray) -> np.ndarray:
@@ -98,16 +106,20 @@ class FitSpace:
     def to_natural(self, u: np.ndarray) -> np.ndarray:
         """Natural-space parameters from fit-space ``u``; same shape as ``u`` (``(..., P)``)."""
         z, _ = self._z_from_u(np.asarray(u, dtype=float))
+        c = self._log_cols
         with np.errstate(over="ignore"):
-            return np.where(self.log, np.exp(z), z)
+            z[..., c] = np.exp(z[..., c])
+        return z
 
     def dnatural_du(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Natural values and the diagonal Jacobian d theta / d u, both shaped like ``u``."""
         z, dz = self._z_from_u(np.asarray(u, dtype=float))
+        c = self._log_cols
         with np.errstate(over="ignore"):
-            ez = np.exp(np.where(self.log, z, 0.0))
-        theta = np.where(self.log, ez, z)
-        return theta, np.where(self.log, ez * dz, dz)
+            ez = np.exp(z[..., c])
+        z[..., c] = ez
+        dz[..., c] = ez * dz[..., c]
+        return z, dz
 
     def to_fit(self, theta: np.ndarray) -> np.ndarray:
         """Fit-space coordinates of natural ``theta``; values on/outside bounds are nudged inside."""

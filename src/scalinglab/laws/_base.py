@@ -158,6 +158,12 @@ class Law:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return self.jacobian(theta, X) / self.evaluate(theta, X)[..., None]
 
+    def log_evaluate_jacobian(self, theta: np.ndarray, X: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """``(log_evaluate(theta, X), log_jacobian(theta, X))`` in one call, shapes ``(..., n)`` and ``(..., n,
+        P)``. The solvers need both at every step; a law whose two share their costly terms (Chinchilla's
+        log-sum-exp) overrides this to compute them once."""
+        return self.log_evaluate(theta, X), self.log_jacobian(theta, X)
+
     def spec(self) -> dict:
         """JSON-able description from which ``scalinglab.laws.law_from_spec`` rebuilds this law."""
         return {"name": self.name}

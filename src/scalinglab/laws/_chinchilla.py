@@ -84,15 +84,22 @@ class ChinchillaLaw(CatalogLaw):
 
     def log_jacobian(self, theta, X):
         """Derivative of log(loss in nats/token) with respect to natural-space ``theta``, shape ``(..., n, P)``."""
+        return self.log_evaluate_jacobian(theta, X)[1]
+
+    def log_evaluate_jacobian(self, theta, X):
+        """``(log_evaluate, log_jacobian)`` sharing one log-sum-exp; shapes ``(..., n)`` and ``(..., n, P)``."""
         E, A, B, alpha, beta, lN, lD = self._terms(theta, X)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            logL = _lse(_log(A) - alpha * lN, _log(B) - beta * lD, _log(E))
-            wN = np.exp(-alpha * lN - logL)  # N^-alpha / L
-            wD = np.exp(-beta * lD - logL)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            tN, tD = -alpha * lN, -beta * lD
+            logL = _lse(np.log(A) + tN, np.log(B) + tD, np.log(E))
+            wN = np.exp(tN - logL)  # N^-alpha / L
+            wD = np.exp(tD - logL)
             wE = np.exp(-logL)
             shape = np.broadcast_shapes(wN.shape, wD.shape, wE.shape)
-            b = lambda a: np.broadcast_to(a, shape)  # noqa: E731
-            return np.stack([b(wE), b(wN), b(wD), b(-A * wN * lN), b(-B * wD * lD)], axis=-1)
+            J = np.empty(shape + (5,))
+            J[..., 0], J[..., 1], J[..., 2] = wE, wN, wD
+            J[..., 3], J[..., 4] = -A * wN * lN, -B * wD * lD
+            return logL, J
 
 
 class ChinchillaJointLaw(CatalogLaw):
@@ -150,8 +157,22 @@ class ChinchillaJointLaw(CatalogLaw):
 
     def log_jacobian(self, theta, X):
         """Derivative of log(loss in nats/token) with respect to natural-space ``theta``, shape ``(..., n, P)``."""
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return self.jacobian(theta, X) / self.evaluate(theta, X)[..., None]
+        return self.log_evaluate_jacobian(theta, X)[1]
+
+    def log_evaluate_jacobian(self, theta, X):
+        """``(log_evaluate, log_jacobian)`` from one pass over the shared terms; shapes ``(..., n)`` and ``(...,
+        n, P)``."""
+        E, A, B, alpha, beta, gamma, lN, lD, lS = self._terms(theta, X)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            R = np.exp(gamma * lS)  # the reducible loss S**gamma
+            L = E + R
+            g = gamma * np.exp((gamma - 1) * lS)  # d S**gamma / dS
+            pN, pD = np.exp(-alpha * lN), np.exp(-beta * lD)
+            shape = np.broadcast_shapes(g.shape, pN.shape, pD.shape, E.shape)
+            J = np.empty(shape + (6,))
+            J[..., 0], J[..., 1], J[..., 2] = 1.0, g * pN, g * pD
+            J[..., 3], J[..., 4], J[..., 5] = -g * A * pN * lN, -g * B * pD * lD, R * lS
+            return _lse(gamma * lS, np.log(E)), J / L[..., None]
 
 
 def chinchilla_optimum(params: Mapping[str, float] | np.ndarray, flops) -> tuple[np.ndarray, np.ndarray]:
