@@ -35,9 +35,9 @@ Approaches 1 and 2 estimate compute-optimal exponents, not the loss of a given r
 (``fit.approach1_envelope`` / ``approach2_isoflop``).
 
 Leave one dataset out: the choice constants (``_lawstack.CRITERION`` / ``SHRINK`` / ``MAX_WEIGHT`` /
-``AGREEMENT`` / ``ERROR_NOISE``, ``_ensemble.SHRINK`` / ``MAX_WEIGHT``: the ranking rule -- cuts won or
-score --, the margin a member needs, the weight of the max error in the backtest score and the gate on the
-first member's backtest errors) and the calibration prior weight are chosen, for each scored dataset, on
+``AGREEMENT`` / ``ERROR_NOISE``, ``_ensemble.SHRINK`` / ``MAX_WEIGHT`` / ``ERROR_NOISE``: the ranking rule
+-- cuts won or score --, the margin a member needs, the weight of the max error in the backtest score and
+the gate on the first member's backtest errors) and the calibration prior weight are chosen, for each scored dataset, on
 the other datasets only (lowest mean of (median + max)/2); the printed "out-of-sample" table uses those
 choices. A synthetic family counts as one dataset (its seeds go out together).
 
@@ -223,15 +223,16 @@ def run_methods(tr: pd.DataFrame) -> dict:
         restack_laws, choice, criterion=cr, shrink=sh, max_weight=mw, agreement=ag, error_noise=en, refit=cache)[0]
         for cr in CRITERION_CHOICES_LAWS for sh in SHRINK_CHOICES_LAWS for mw in MAX_WEIGHT_CHOICES_LAWS
         for ag in AGREEMENT_CHOICES for en in ERROR_NOISE_CHOICES}
-    if STACK is not None:  # fit(..., "chinchilla") as shipped, once per choice of its backtest criterion
-        shipped = _ensemble.MAX_WEIGHT
+    if STACK is not None:  # fit(..., "chinchilla") as shipped, once per choice of its backtest criterion and gate
+        shipped = _ensemble.MAX_WEIGHT, _ensemble.ERROR_NOISE
         out["chinchilla"] = {}
         try:
             for mw in STACK[4]:
-                _ensemble.MAX_WEIGHT = mw
-                out["chinchilla"][f"max_weight={mw}"] = _quiet(fit, tr, "chinchilla")
+                for en in _ensemble.ERROR_NOISE_CHOICES:
+                    _ensemble.MAX_WEIGHT, _ensemble.ERROR_NOISE = mw, en
+                    out["chinchilla"][f"max_weight={mw},error_noise={en}"] = _quiet(fit, tr, "chinchilla")
         finally:
-            _ensemble.MAX_WEIGHT = shipped
+            _ensemble.MAX_WEIGHT, _ensemble.ERROR_NOISE = shipped
     if STACK is not None:
         t = time.perf_counter()
         out["stack"] = _quiet(STACK[0], tr, "chinchilla", keep_members=True)
@@ -284,8 +285,10 @@ def main() -> None:
             for name, res in fits.items():
                 variants = res if isinstance(res, dict) else {"": res}
                 if name == "stack":
-                    variants = {f"shrink={s},max_weight={mw}": STACK[1](res, shrink=s, weights=ws, max_weight=mw)
-                                for s in STACK[2] for ws in STACK[3].values() for mw in STACK[4]}
+                    variants = {f"shrink={s},max_weight={mw},error_noise={en}": STACK[1](
+                        res, shrink=s, weights=ws, max_weight=mw, error_noise=en)
+                        for s in STACK[2] for ws in STACK[3].values() for mw in STACK[4]
+                        for en in _ensemble.ERROR_NOISE_CHOICES}
                 for vname, r in variants.items():
                     pws = PRIOR_WEIGHTS if name in ("default", "stack", "chinchilla") else (None,)
                     for pw in pws:
@@ -338,7 +341,7 @@ def main() -> None:
         if s:
             print(f"  {m:<10} {ds:<34} {s}")
 
-    def wins(method):
+    def wins(method, by_dataset=False):
         w = []
         for _, p in pairs.iterrows():
             key = (OOS["table"] == p["table"]) & (OOS["cut"] == p["cut"])
@@ -346,6 +349,8 @@ def main() -> None:
             h = OOS[key & (OOS["method"] == "huber")].iloc[0]
             a = OOS[key & (OOS["method"] == "asymmetric")].iloc[0]
             w.append(d["median"] <= 1.05 * min(h["median"], a["median"]) and d["max"] <= 1.05 * min(h["max"], a["max"]))
+        if by_dataset:
+            return pd.Series(w, index=pairs["dataset"].to_numpy()).groupby(level=0).mean()
         return float(np.mean(w))
 
     print("\nshare of (dataset, cut) pairs where the method's median AND max error are <= 1.05 x min(huber, asym):")
@@ -366,6 +371,8 @@ def main() -> None:
         print(f"  shipped default (prior weight {PRIOR['weight']}, not chosen per held-out dataset): 80% coverage "
               f"{shipped['cov80'].mean():.1%}, 50/95% {shipped['cov50'].mean():.1%}/{shipped['cov95'].mean():.1%}, "
               f"interval score {100 * shipped['is80'].mean():.3f}%")
+    for m in ("default", "chinchilla"):
+        print(f"  {m} wins per dataset: " + ", ".join(f"{ds} {v:.2f}" for ds, v in wins(m, True).items()))
     print("  80% coverage of the default per dataset: " + ", ".join(
         f"{ds} {v:.0%}" for ds, v in OOS[OOS["method"] == "default"].groupby("dataset")["cov80"].mean().items()))
     print("\nmedian fit time per (dataset, cut), s: " + ", ".join(f"{k} {np.median(v):.2f}" for k, v in timing.items()))

@@ -80,6 +80,9 @@ def test_cli_json_reports_choice_and_scores(tmp_path):
     assert oc["chosen"] == "asymmetric" and j["loss"]["name"] == "asymmetric"
     assert set(oc["scores"]) == {"huber", "asymmetric"}
     assert all(isinstance(v, float) for v in oc["scores"].values())
+    assert oc["error_noise_ratio"] >= oc["min_error_noise_ratio"] > 0  # the gate let the asymmetric fit in
+    text = CliRunner().invoke(app, ["fit", str(path), "--law", "chinchilla"]).output
+    assert f"huber's backtest errors: {oc['error_noise_ratio']:.2g}x its run noise" in text
     r2 = CliRunner().invoke(app, ["fit", str(path), "--law", "chinchilla", "--loss", "huber", "--json"])
     assert json.loads(r2.stdout)["loss"]["name"] == "huber"
 
@@ -151,3 +154,25 @@ def test_public_openathena_holdout_interval(shared_data):
     ours = interval_score(lo, hi, y, 0.8).mean()
     best = min(interval_score(v * (1 - k), v * (1 + k), y, 0.8).mean() for k in np.linspace(5e-4, 0.25, 500))
     assert ours < best
+
+
+def test_asymmetric_considered_only_when_huber_errs_beyond_its_run_noise(monkeypatch):
+    """The gate (``_ensemble.ERROR_NOISE``): the asymmetric fit is weighed only when the Huber fit's backtest
+    median |relative error| is at least ERROR_NOISE x its run noise; the reported ratio is that quotient."""
+    from scalinglab.fit import _ensemble
+
+    data = table("envelope")
+    oc = fit(data, "chinchilla", calibrate=False).diagnostics["objective_choice"]
+    huber = fit(data, "chinchilla", loss="huber", calibrate=False)
+    ratio = np.mean([c["median_0"] for c in oc["cuts"]]) / huber.noise
+    assert oc["error_noise_ratio"] == pytest.approx(ratio, rel=1e-3)
+    assert oc["chosen"] == "asymmetric" and ratio >= oc["min_error_noise_ratio"] == _ensemble.ERROR_NOISE
+    monkeypatch.setattr(_ensemble, "ERROR_NOISE", 1.01 * ratio)  # the same backtests, a stricter gate
+    kept = fit(data, "chinchilla", calibrate=False).diagnostics["objective_choice"]
+    assert kept["chosen"] == "huber" and "run noise" in kept["reason"] and "run noise" in kept["criterion"]
+    assert kept["scores"]["asymmetric"] < kept["scores"]["huber"]  # it would have won the backtests
+    # the parameter-averaging stack (stack_fit / restack) applies the same gate
+    st = _ensemble.stack_fit(data, "chinchilla", keep_members=True)
+    assert _ensemble.restack(st, shrink=0.0, error_noise=0.0).loss["weight_asymmetric"] == 1.0
+    held = _ensemble.restack(st, shrink=0.0, error_noise=1e6)
+    assert held.loss["weight_asymmetric"] == 0.0 and held.diagnostics["stack"]["error_noise_ratio"] > 1

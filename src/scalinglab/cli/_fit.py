@@ -123,6 +123,9 @@ def fit_cmd(
     if oc:
         sc = ", ".join(f"{k} {v:.3%}" for k, v in oc["scores"].items() if v is not None)
         out.print(f"objective: {oc['chosen']} (--loss auto, backtest score {sc}: {oc['criterion']})")
+        if oc.get("error_noise_ratio") is not None and oc.get("min_error_noise_ratio"):
+            out.print(f"huber's backtest errors: {oc['error_noise_ratio']:.2g}x its run noise (asymmetric "
+                      f"considered from {oc['min_error_noise_ratio']:g}x)")
     if choice is not None:
         obj = f" ({choice['objective']})" if choice.get("objective") else ""
         run_obj = f" ({choice['runner_up_objective']})" if choice.get("runner_up_objective") else ""

@@ -21,7 +21,11 @@ Method (``"stack/v1"``).
    are) and predict the held-out runs; the score of ``w`` is the mean over cuts of
    ``(1 - MAX_WEIGHT) * median + MAX_WEIGHT * max`` of |relative error|. The chosen ``w`` minimises
    ``score(w) * (1 + SHRINK * w)`` (``SHRINK`` keeps the Huber fit on a near tie). With fewer than
-   ``MIN_CUTS`` usable cuts the Huber fit is kept (``w = 0``).
+   ``MIN_CUTS`` usable cuts the Huber fit is kept (``w = 0``), and also while the Huber fit's backtest
+   median |relative error| (mean over the cuts) is under ``ERROR_NOISE`` times its run noise (the robust
+   residual sd of its whole-table fit): errors the noise explains give no sign that the symmetric fit
+   misses, and on them a few held-out budgets pick the other member by chance (the same gate as
+   ``_lawstack.ERROR_NOISE``; ``bench/extrapolation.py`` chooses it leave-one-dataset-out).
 4. The forecast: the whole-table members averaged with the chosen ``w``; one parameter vector, so the
    parameters, the plan and every prediction agree. Weights, scores and per-cut errors are in
    ``diagnostics["stack"]``.
@@ -48,6 +52,7 @@ import math
 import numpy as np
 
 __all__ = ["STACK_METHOD", "WEIGHTS", "WEIGHTS_FINE", "SHRINK", "SHRINK_CHOICES", "MAX_WEIGHT", "MAX_WEIGHT_CHOICES",
+           "ERROR_NOISE", "ERROR_NOISE_CHOICES",
            "mix_theta", "stack_fit", "restack", "choose_stacked"]
 
 STACK_METHOD = "stack/v1"
@@ -66,6 +71,13 @@ MIN_CUTS = 2
 MAX_WEIGHT = 0.5
 #: the values of MAX_WEIGHT the harness chooses from
 MAX_WEIGHT_CHOICES = (0.0, 0.25, 0.5)
+#: the asymmetric member is considered only when the Huber member's backtest median |relative error| (mean
+#: over the cuts) is at least this many times its run noise (the robust residual sd of its whole-table fit):
+#: errors the noise cannot explain (module docstring, step 3; ``_lawstack.ERROR_NOISE`` is the same gate on
+#: the law stack). 0 drops the condition; chosen leave-one-dataset-out by bench/extrapolation.py
+ERROR_NOISE = 1.25
+#: the values of ERROR_NOISE the harness chooses from
+ERROR_NOISE_CHOICES = (0.0, 1.0, 1.25, 1.5)
 
 
 def mix_theta(law, theta_h, theta_a, w: float) -> np.ndarray:
@@ -113,8 +125,10 @@ def _members(fd, law, final: dict, *, delta: float, fit_kwargs: dict) -> list[di
     return out
 
 
-def _choose(law, fd, cuts: list[dict], shrink: float, weights=WEIGHTS,
-            max_weight: float = MAX_WEIGHT) -> tuple[float, dict]:
+def _choose(law, fd, cuts: list[dict], shrink: float, weights=WEIGHTS, max_weight: float = MAX_WEIGHT, *,
+            noise: float = math.nan, error_noise: float = ERROR_NOISE) -> tuple[float, dict]:
+    """The asymmetric member's weight ``w`` and the report (module docstring, step 3); ``noise``: the Huber
+    member's run noise (robust residual sd of its whole-table fit, in the units of ``_rel_err``)."""
     usable = [c for c in cuts if c["huber"] is not None and c["asymmetric"] is not None]
     scores = {}
     per_cut = []
@@ -132,17 +146,30 @@ def _choose(law, fd, cuts: list[dict], shrink: float, weights=WEIGHTS,
             scores.setdefault(w, []).append(s)
         per_cut.append(row)
     mean = {w: float(np.mean(v)) for w, v in scores.items()}
+    huber_median = float(np.mean([r["median_0"] for r in per_cut])) if per_cut else math.nan
+    ratio = huber_median / max(noise, 1e-12) if math.isfinite(noise) else math.nan
+    gate = {"error_noise_ratio": None if math.isnan(ratio) else ratio, "min_error_noise_ratio": error_noise}
     if len(usable) < MIN_CUTS:
         return 0.0, {"weight_asymmetric": 0.0, "reason": f"{len(usable)} usable backtest cut(s): kept huber",
-                     "n_cuts": len(usable), "scores": {f"{w:g}": s for w, s in mean.items()}, "cuts": per_cut}
+                     "n_cuts": len(usable), "scores": {f"{w:g}": s for w, s in mean.items()}, "cuts": per_cut,
+                     **gate}
+    info = {"n_cuts": len(usable), "shrink": shrink, "max_weight": max_weight,
+            "scores": {f"{k:g}": s for k, s in mean.items()}, **gate,
+            "criterion": f"mean over backtest cuts of ({1 - max_weight:g} x median + {max_weight:g} x max) "
+                         "|relative error| of the parameter average, times 1 + shrink * w"
+                         + (f"; the asymmetric fit considered only when huber's backtest median |relative error| "
+                            f"is at least {error_noise:g} x its run noise" if error_noise > 0 else ""),
+            "cuts": per_cut}
+    if error_noise > 0 and not ratio >= error_noise:
+        return 0.0, {"weight_asymmetric": 0.0, **info,
+                     "reason": f"kept huber: its backtest errors are {ratio:.2g} x its run noise, under "
+                               f"{error_noise:g} x: no sign that the symmetric fit misses (backtest score "
+                               f"{mean[0.0]:.3%}, asymmetric {mean[1.0]:.3%})"}
     pen = {w: s * (1 + shrink * w) for w, s in mean.items()}
     w = min(weights, key=lambda k: (pen[k], k))
-    return float(w), {"weight_asymmetric": float(w), "n_cuts": len(usable), "shrink": shrink,
-                      "max_weight": max_weight, "scores": {f"{k:g}": s for k, s in mean.items()},
-                      "criterion": f"mean over backtest cuts of ({1 - max_weight:g} x median + {max_weight:g} x max) "
-                                   "|relative error| of the parameter average, times 1 + shrink * w",
+    return float(w), {"weight_asymmetric": float(w), **info,
                       "reason": f"weight {w:g} on the asymmetric fit: backtest score {mean[w]:.3%} (huber "
-                                f"{mean[0.0]:.3%}, asymmetric {mean[1.0]:.3%})", "cuts": per_cut}
+                                f"{mean[0.0]:.3%}, asymmetric {mean[1.0]:.3%})"}
 
 
 def _calibration(fd, law, cuts: list[dict], w: float) -> dict:
@@ -194,7 +221,7 @@ def _calibration(fd, law, cuts: list[dict], w: float) -> dict:
 
 
 def _assemble(fd, law, final: dict, cuts: list[dict], shrink: float, *, keep_members: bool, level: float,
-              weights=WEIGHTS, max_weight: float = MAX_WEIGHT):
+              weights=WEIGHTS, max_weight: float = MAX_WEIGHT, error_noise: float = ERROR_NOISE):
     """The stacked FitResult from the members (cheap: no refits)."""
     from ._objectives import get_objective
     from ._predict import interval_from_draws
@@ -203,7 +230,7 @@ def _assemble(fd, law, final: dict, cuts: list[dict], shrink: float, *, keep_mem
     from ._stages import robust_scale as _robust_scale
 
     h, a = final["huber"], final["asymmetric"]
-    w, info = _choose(law, fd, cuts, shrink, weights, max_weight)
+    w, info = _choose(law, fd, cuts, shrink, weights, max_weight, noise=h.noise, error_noise=error_noise)
     theta = mix_theta(law, h.theta, a.theta, w)
     obj = get_objective("huber", delta=float(h.loss.get("delta", 1e-3)))
     problem = Problem(law, fd.X, fd.y, obj, h.space)
@@ -269,12 +296,13 @@ def stack_fit(data, law, *, x: str | None = None, y: str | None = "loss", delta:
                      keep_members=keep_members, level=level)
 
 
-def restack(res, *, shrink: float, weights=WEIGHTS, max_weight: float = MAX_WEIGHT):
-    """The stacked result of ``stack_fit(..., keep_members=True)`` with another ``shrink``, weight grid and
-    ``max_weight`` (no refits)."""
+def restack(res, *, shrink: float, weights=WEIGHTS, max_weight: float = MAX_WEIGHT,
+            error_noise: float = ERROR_NOISE):
+    """The stacked result of ``stack_fit(..., keep_members=True)`` with another ``shrink``, weight grid,
+    ``max_weight`` and ``error_noise`` (no refits)."""
     fd, law, final, cuts, level = res.diagnostics["_stack_state"]
     return _assemble(fd, law, final, cuts, shrink, keep_members=False, level=level, weights=tuple(weights),
-                     max_weight=max_weight)
+                     max_weight=max_weight, error_noise=error_noise)
 
 
 def choose_stacked(ctx, first):
@@ -297,7 +325,10 @@ def choose_stacked(ctx, first):
         return ObjectiveChoice(solution=first, report={"chosen": "huber", "reason": "the asymmetric solve failed"})
     cuts = _members(fd, law, {"huber": first.ms.theta, "asymmetric": asym.ms.theta}, delta=ctx.options.delta,
                     fit_kwargs={"method": ctx.options.method, "space": ctx.space})
-    w, info = _choose(law, fd, cuts, SHRINK, WEIGHTS, MAX_WEIGHT)
+    from ._stages import robust_scale
+
+    noise, _ = robust_scale(first.problem.residuals_theta(first.ms.theta))
+    w, info = _choose(law, fd, cuts, SHRINK, WEIGHTS, MAX_WEIGHT, noise=noise, error_noise=ERROR_NOISE)
     chosen = "asymmetric" if w >= 0.5 else "huber"
     names = {"0": "huber", "1": "asymmetric"}
     rows = info["cuts"]
@@ -308,9 +339,12 @@ def choose_stacked(ctx, first):
     report = {"chosen": chosen, "method": STACK_METHOD, "weight_asymmetric": w, "n_cuts": info["n_cuts"],
               "scores": {n: info["scores"].get(k, math.nan) for k, n in names.items()},
               "mean_median_rel_error": per("median"), "mean_max_rel_error": per("max"),
+              "error_noise_ratio": info["error_noise_ratio"], "min_error_noise_ratio": ERROR_NOISE,
               "criterion": f"mean over backtest cuts of ({1 - MAX_WEIGHT:g} x median + {MAX_WEIGHT:g} x max) "
                            "|relative error| on the held-out largest runs; huber kept unless asymmetric scores "
-                           f"lower by more than {SHRINK:.0%}",
+                           f"lower by more than {SHRINK:.0%}"
+                           + (f", and considered only when huber's backtest median |relative error| is at least "
+                              f"{ERROR_NOISE:g} x its run noise" if ERROR_NOISE > 0 else ""),
               "reason": info["reason"].replace("usable backtest cut(s): kept huber",
                                                "usable backtest cut(s): too few to choose; kept huber"),
               "cuts": rows}
