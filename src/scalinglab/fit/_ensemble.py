@@ -52,7 +52,7 @@ import math
 import numpy as np
 
 __all__ = ["STACK_METHOD", "WEIGHTS", "WEIGHTS_FINE", "SHRINK", "SHRINK_CHOICES", "MAX_WEIGHT", "MAX_WEIGHT_CHOICES",
-           "ERROR_NOISE", "ERROR_NOISE_CHOICES",
+           "ERROR_NOISE", "ERROR_NOISE_CHOICES", "error_noise_ratio", "passes_noise_gate",
            "mix_theta", "stack_fit", "restack", "choose_stacked"]
 
 STACK_METHOD = "stack/v1"
@@ -78,6 +78,20 @@ MAX_WEIGHT_CHOICES = (0.0, 0.25, 0.5)
 ERROR_NOISE = 1.25
 #: the values of ERROR_NOISE the harness chooses from
 ERROR_NOISE_CHOICES = (0.0, 1.0, 1.25, 1.5)
+
+
+def error_noise_ratio(median_errors, noise: float) -> float:
+    """The gate's statistic: the mean of a member's backtest median |relative error| over its cuts
+    (``median_errors``) divided by its run ``noise`` (robust residual sd of its whole-table fit, same units);
+    nan without cuts or noise."""
+    v = [float(m) for m in median_errors]
+    return float(np.mean(v)) / max(noise, 1e-12) if v and math.isfinite(noise) else math.nan
+
+
+def passes_noise_gate(ratio: float, error_noise: float) -> bool:
+    """Whether backtest errors ``ratio`` x the run noise let other members be considered (``error_noise``
+    <= 0 drops the condition)."""
+    return error_noise <= 0 or ratio >= error_noise
 
 
 def mix_theta(law, theta_h, theta_a, w: float) -> np.ndarray:
@@ -146,8 +160,7 @@ def _choose(law, fd, cuts: list[dict], shrink: float, weights=WEIGHTS, max_weigh
             scores.setdefault(w, []).append(s)
         per_cut.append(row)
     mean = {w: float(np.mean(v)) for w, v in scores.items()}
-    huber_median = float(np.mean([r["median_0"] for r in per_cut])) if per_cut else math.nan
-    ratio = huber_median / max(noise, 1e-12) if math.isfinite(noise) else math.nan
+    ratio = error_noise_ratio([r["median_0"] for r in per_cut], noise)
     gate = {"error_noise_ratio": None if math.isnan(ratio) else ratio, "min_error_noise_ratio": error_noise}
     if len(usable) < MIN_CUTS:
         return 0.0, {"weight_asymmetric": 0.0, "reason": f"{len(usable)} usable backtest cut(s): kept huber",
@@ -160,7 +173,7 @@ def _choose(law, fd, cuts: list[dict], shrink: float, weights=WEIGHTS, max_weigh
                          + (f"; the asymmetric fit considered only when huber's backtest median |relative error| "
                             f"is at least {error_noise:g} x its run noise" if error_noise > 0 else ""),
             "cuts": per_cut}
-    if error_noise > 0 and not ratio >= error_noise:
+    if not passes_noise_gate(ratio, error_noise):
         return 0.0, {"weight_asymmetric": 0.0, **info,
                      "reason": f"kept huber: its backtest errors are {ratio:.2g} x its run noise, under "
                                f"{error_noise:g} x: no sign that the symmetric fit misses (backtest score "

@@ -60,6 +60,7 @@ import math
 import numpy as np
 
 from .._errors import FitError, InputError, ScalingLabError
+from ._ensemble import error_noise_ratio, passes_noise_gate
 
 __all__ = ["LAWSTACK_METHOD", "MEMBERS", "CRITERION", "CRITERION_CHOICES", "WIN_TOLERANCE", "MAX_WEIGHT", "SHRINK",
            "MIN_CUTS", "JOINT_GAMMA_STARTS", "stack_laws", "restack_laws", "SHRINK_CHOICES", "MAX_WEIGHT_CHOICES",
@@ -281,7 +282,8 @@ def _choose(state: dict, criterion: str, shrink: float, max_weight: float, refit
     first_bias = [state["bias"][members[0]][k] for k in common]
     agree = sign_agreement(first_bias)
     noise = whole[members[0]].noise if whole[members[0]] is not None else math.nan
-    ratio = first["median_rel_error"] / max(noise, 1e-12) if common and math.isfinite(noise) else math.nan
+    ratio = (error_noise_ratio([errs[members[0]][k][0] for k in common], noise)
+             if whole[members[0]] is not None else math.nan)
     considered = False  # whether the gate let the other members be ranked
 
     def key(r):
@@ -293,7 +295,7 @@ def _choose(state: dict, criterion: str, shrink: float, max_weight: float, refit
         chosen, reason = first, (f"kept {first['law']} ({first['objective']}): its backtest forecasts erred both "
                                  f"ways (the same way on {agree:.0%} of {usable} cuts, under {agreement:.0%}): "
                                  "no sign that its law is misspecified")
-    elif not ratio >= error_noise:
+    elif not passes_noise_gate(ratio, error_noise):
         chosen, reason = first, (f"kept {first['law']} ({first['objective']}): its backtest errors are "
                                  f"{ratio:.2g} x its run noise, under {error_noise:g} x: no sign that its law is "
                                  "misspecified")
