@@ -42,6 +42,10 @@ the harness chooses without the ladder it scores. With eight public ladders from
 Llama 3, Marin, "(Mis)fitting") and independent synthetic noise, the harness chose ``MAX_WEIGHT = 0.5``
 (the max error weighs as much as the median) for every held-out dataset but Marin's; a median-only score
 picks the asymmetric fit more often (better medians, worse maxima on the public IsoFLOP ladders).
+The run-noise gate (``ERROR_NOISE``, step 3), offered 0 / 1.25 / 1.5 / 2, was chosen at 1.5 for 8 of 9
+held-out datasets (1.25 for the other): ``fit(..., "chinchilla")`` then met the forecast goal's yardstick
+(median and max error each within 5 % of the better bare fit) on 52 % of 87 (ladder, cut) pairs instead
+of 46 %, with a lower mean max error (2.37 % vs 2.65 %) and a higher mean median error (0.78 % vs 0.73 %).
 """
 
 from __future__ import annotations
@@ -75,9 +79,9 @@ MAX_WEIGHT_CHOICES = (0.0, 0.25, 0.5)
 #: over the cuts) is at least this many times its run noise (the robust residual sd of its whole-table fit):
 #: errors the noise cannot explain (module docstring, step 3; ``_lawstack.ERROR_NOISE`` is the same gate on
 #: the law stack). 0 drops the condition; chosen leave-one-dataset-out by bench/extrapolation.py
-ERROR_NOISE = 1.25
+ERROR_NOISE = 1.5
 #: the values of ERROR_NOISE the harness chooses from
-ERROR_NOISE_CHOICES = (0.0, 1.0, 1.25, 1.5)
+ERROR_NOISE_CHOICES = (0.0, 1.25, 1.5, 2.0)
 
 
 def error_noise_ratio(median_errors, noise: float) -> float:
