@@ -258,6 +258,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--data", type=Path, action="append",
                     help="folder of public ladders (repeatable; default ../shared/data)")
+    ap.add_argument("--save", type=Path, help="also write every (pair, method, setting) row to this pickle")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -309,6 +310,8 @@ def main() -> None:
     R = pd.concat([R, by_score.assign(method="default-score"), no_gate.assign(method="default-nogate")],
                   ignore_index=True)
     pairs = R[["dataset", "table", "cut"]].drop_duplicates()
+    if args.save:
+        R.to_pickle(args.save)
 
     # leave one dataset out: each method's setting chosen on the other datasets (mean of (median + max)/2
     # over their pairs, and 80% interval score as the tie-breaker), then scored on the held-out dataset
