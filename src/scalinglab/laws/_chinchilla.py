@@ -146,14 +146,20 @@ class ChinchillaJointLaw(CatalogLaw):
 
     def jacobian(self, theta, X):
         """Derivative of the loss in nats/token with respect to natural-space ``theta``, shape ``(..., n, P)``."""
+        return self._jacobian_terms(theta, X)[0]
+
+    def _jacobian_terms(self, theta, X):
+        """``(jacobian, E, gamma, lS, R)``: the Jacobian of the loss and the terms the log-space methods reuse
+        (``lS``: log of the inner sum, ``R = S**gamma``: the reducible loss)."""
         E, A, B, alpha, beta, gamma, lN, lD, lS = self._terms(theta, X)
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            R = np.exp(gamma * lS)
             g = gamma * np.exp((gamma - 1) * lS)  # d S**gamma / dS
             pN, pD = np.exp(-alpha * lN), np.exp(-beta * lD)
-            shape = np.broadcast_shapes(g.shape, pN.shape, pD.shape, E.shape)
-            b = lambda a: np.broadcast_to(a, shape)  # noqa: E731
-            return np.stack([b(np.ones_like(E)), b(g * pN), b(g * pD), b(-g * A * pN * lN), b(-g * B * pD * lD),
-                             b(np.exp(gamma * lS) * lS)], axis=-1)
+            J = np.empty(np.broadcast_shapes(g.shape, pN.shape, pD.shape, E.shape) + (6,))
+            J[..., 0], J[..., 1], J[..., 2] = 1.0, g * pN, g * pD
+            J[..., 3], J[..., 4], J[..., 5] = -g * A * pN * lN, -g * B * pD * lD, R * lS
+        return J, E, gamma, lS, R
 
     def log_jacobian(self, theta, X):
         """Derivative of log(loss in nats/token) with respect to natural-space ``theta``, shape ``(..., n, P)``."""
@@ -162,17 +168,9 @@ class ChinchillaJointLaw(CatalogLaw):
     def log_evaluate_jacobian(self, theta, X):
         """``(log_evaluate, log_jacobian)`` from one pass over the shared terms; shapes ``(..., n)`` and ``(...,
         n, P)``."""
-        E, A, B, alpha, beta, gamma, lN, lD, lS = self._terms(theta, X)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            R = np.exp(gamma * lS)  # the reducible loss S**gamma
-            L = E + R
-            g = gamma * np.exp((gamma - 1) * lS)  # d S**gamma / dS
-            pN, pD = np.exp(-alpha * lN), np.exp(-beta * lD)
-            shape = np.broadcast_shapes(g.shape, pN.shape, pD.shape, E.shape)
-            J = np.empty(shape + (6,))
-            J[..., 0], J[..., 1], J[..., 2] = 1.0, g * pN, g * pD
-            J[..., 3], J[..., 4], J[..., 5] = -g * A * pN * lN, -g * B * pD * lD, R * lS
-            return _lse(gamma * lS, np.log(E)), J / L[..., None]
+        J, E, gamma, lS, R = self._jacobian_terms(theta, X)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return _lse(gamma * lS, np.log(E)), J / (E + R)[..., None]
 
 
 def chinchilla_optimum(params: Mapping[str, float] | np.ndarray, flops) -> tuple[np.ndarray, np.ndarray]:
