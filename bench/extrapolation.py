@@ -37,11 +37,13 @@ Approaches 1 and 2 estimate compute-optimal exponents, not the loss of a given r
 Leave one dataset out: the choice constants (``_lawstack.CRITERION`` / ``SHRINK`` / ``MAX_WEIGHT`` /
 ``AGREEMENT`` / ``ERROR_NOISE``, ``_ensemble.SHRINK`` / ``MAX_WEIGHT`` / ``ERROR_NOISE``: the ranking rule
 -- cuts won or score --, the margin a member needs, the weight of the max error in the backtest score and
-the gate on the first member's backtest errors) and the calibration prior weight are chosen, for each scored dataset, on
-the other datasets only (lowest mean of (median + max)/2); the printed "out-of-sample" table uses those
+the gate on the first member's backtest errors) and the calibration prior weight are chosen, for each
+scored dataset, on the other datasets only (lowest mean of (median + max)/2; choosing by the share of
+pairs won instead picks the same settings for the default); the printed "out-of-sample" table uses those
 choices. A synthetic family counts as one dataset (its seeds go out together).
 
-Usage: ``python bench/extrapolation.py [--seeds 4] [--data DIR ...]``. Ends with ``default_wins_fraction:
+Usage: ``python bench/extrapolation.py [--seeds 4] [--data DIR ...] [--save rows.pkl]`` (about 13 minutes on
+2 cores; ``--save`` keeps every (pair, method, setting) row for analysis). Ends with ``default_wins_fraction:
 <x>``: the share of (dataset, cut) pairs where the default's median error <= 1.05 x min(huber, asymmetric)
 AND its max error <= 1.05 x min(huber, asymmetric); the line before it gives the same share for
 ``chinchilla``, and the line before that the hindsight ceiling of any rule that picks one of the stack's
