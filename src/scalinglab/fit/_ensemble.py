@@ -333,7 +333,7 @@ def choose_stacked(ctx, first):
     import dataclasses as _dc
 
     from ._objectives import get_objective
-    from ._stages import ObjectiveChoice, solve
+    from ._stages import ObjectiveChoice, robust_scale, solve
 
     fd, law = ctx.data, ctx.law
     warm_ctx = _dc.replace(ctx, options=_dc.replace(ctx.options, starts=np.array([first.ms.theta])))
@@ -342,8 +342,6 @@ def choose_stacked(ctx, first):
         return ObjectiveChoice(solution=first, report={"chosen": "huber", "reason": "the asymmetric solve failed"})
     cuts = _members(fd, law, {"huber": first.ms.theta, "asymmetric": asym.ms.theta}, delta=ctx.options.delta,
                     fit_kwargs={"method": ctx.options.method, "space": ctx.space})
-    from ._stages import robust_scale
-
     noise, _ = robust_scale(first.problem.residuals_theta(first.ms.theta))
     w, info = _choose(law, fd, cuts, SHRINK, WEIGHTS, MAX_WEIGHT, noise=noise, error_noise=ERROR_NOISE)
     chosen = "asymmetric" if w >= 0.5 else "huber"
