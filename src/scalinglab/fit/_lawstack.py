@@ -281,8 +281,7 @@ def _choose(state: dict, criterion: str, shrink: float, max_weight: float, refit
     ok = [r for r in rows if r["error"] is None and math.isfinite(r["score"])]
     first_bias = [state["bias"][members[0]][k] for k in common]
     agree = sign_agreement(first_bias)
-    noise = whole[members[0]].noise if whole[members[0]] is not None else math.nan
-    ratio = (error_noise_ratio([errs[members[0]][k][0] for k in common], noise)
+    ratio = (error_noise_ratio([errs[members[0]][k][0] for k in common], whole[members[0]].noise)
              if whole[members[0]] is not None else math.nan)
     considered = False  # whether the gate let the other members be ranked
 
