@@ -46,9 +46,12 @@ Usage: ``python bench/extrapolation.py [--seeds 4] [--data DIR ...] [--save rows
 2 cores; ``--save`` keeps every (pair, method, setting) row for analysis). Ends with ``default_wins_fraction:
 <x>``: the share of (dataset, cut) pairs where the default's median error <= 1.05 x min(huber, asymmetric)
 AND its max error <= 1.05 x min(huber, asymmetric); the line before it gives the same share for
-``chinchilla``, and the line before that the hindsight ceiling of any rule that picks one of the stack's
-members: the share won when the best member of each pair (or of each dataset) is picked after seeing the
-held-out runs.
+``chinchilla``; before those, the noise ceiling and the hindsight ceiling. Noise ceiling: on the synthetic
+families the true law itself (noise-free, no fit) is scored by the same yardstick; the bare fits' errors
+include their luck on the held-out runs' own noise, and the better of two lucky draws beats the truth on
+many pairs, so no forecaster can be expected to win more of those pairs than the truth does. Hindsight
+ceiling: the share won by any rule that picks one of the stack's members when the best member of each
+pair (or of each dataset) is picked after seeing the held-out runs.
 """
 
 from __future__ import annotations
@@ -113,12 +116,13 @@ def isoflop(fn, seed, noise, spread=(1 / 5, 5), budgets=np.geomspace(1e17, 1e20,
     return pd.DataFrame(rows, columns=["params", "tokens", "flops", "loss"])
 
 
+#: family -> (true law, generator options): the truth also scores itself as a forecaster (the noise ceiling)
 SYNTHETIC = {
-    "syn:chinchilla-1%": lambda s: isoflop(chinchilla, s, 0.01),
-    "syn:broken-N": lambda s: isoflop(broken, s, 0.005),
-    "syn:bend-D": lambda s: isoflop(bend, s, 0.005),
-    "syn:heteroscedastic": lambda s: isoflop(chinchilla, s, 0.03, hetero=True),
-    "syn:off-optimal": lambda s: isoflop(chinchilla, s, 0.005, spread=(1 / 20, 2)),
+    "syn:chinchilla-1%": (chinchilla, {"noise": 0.01}),
+    "syn:broken-N": (broken, {"noise": 0.005}),
+    "syn:bend-D": (bend, {"noise": 0.005}),
+    "syn:heteroscedastic": (chinchilla, {"noise": 0.03, "hetero": True}),
+    "syn:off-optimal": (chinchilla, {"noise": 0.005, "spread": (1 / 20, 2)}),
 }
 
 
@@ -264,13 +268,14 @@ def main() -> None:
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    tables = public(args.data or [DATA])
-    for i, (fam, gen) in enumerate(SYNTHETIC.items()):  # independent noise per family and seed
-        tables += [(fam, f"{fam}#{s}", gen(7_000 + 100 * i + s)) for s in range(args.seeds)]
+    tables = [(*t, None) for t in public(args.data or [DATA])]  # (dataset, table, runs, true law or None)
+    for i, (fam, (truth, opts)) in enumerate(SYNTHETIC.items()):  # independent noise per family and seed
+        tables += [(fam, f"{fam}#{s}", isoflop(truth, 7_000 + 100 * i + s, **opts), truth)
+                   for s in range(args.seeds)]
     rows = []  # one per (table, cut, method, setting)
     member_rows = []  # one per (table, cut, stack member)
     timing = {}
-    for fam, tname, df in tables:
+    for fam, tname, df, truth in tables:
         for frac in CUTS:
             trm, tem = split(df, frac)
             tr, te = df[trm].reset_index(drop=True), df[tem].reset_index(drop=True)
@@ -280,9 +285,12 @@ def main() -> None:
             for k, v in times.items():
                 timing.setdefault(k, []).append(v)
             base = {"dataset": fam, "table": tname, "cut": frac, "n_train": len(tr), "n_test": len(te)}
-            for mname, r in members.items():  # the stack's members, point forecasts only (hindsight ceiling)
-                X = {"N": te["params"].to_numpy(float), "D": te["tokens"].to_numpy(float)}
-                rel = np.abs(np.asarray(r.law.evaluate(r.theta, X), float) / y - 1)
+            X = {"N": te["params"].to_numpy(float), "D": te["tokens"].to_numpy(float)}
+            points = {m: r.law.evaluate(r.theta, X) for m, r in members.items()}  # the stack's members
+            if truth is not None:  # the generating law itself, noise-free: no forecaster can know more
+                points["truth"] = truth(X["N"], X["D"])
+            for mname, value in points.items():  # point forecasts only (the hindsight and noise ceilings)
+                rel = np.abs(np.asarray(value, float) / y - 1)
                 member_rows.append({**base, "member": mname, "median": float(np.median(rel)),
                                     "max": float(np.max(rel))})
             for name, res in fits.items():
@@ -300,7 +308,7 @@ def main() -> None:
                         rows.append({**base, "method": name, "setting": setting, **metrics(value, ivs, y)})
             print(f"  {tname:<34} cut {frac:.0%}: {len(tr):>3} fit / {len(te):>3} held out "
                   f"({time.perf_counter() - t0:.0f} s)", flush=True)
-    print("datasets: " + "; ".join(f"{name} ({len(df)} runs)" for _, name, df in tables))
+    print("datasets: " + "; ".join(f"{name} ({len(df)} runs)" for _, name, df, _ in tables))
     print("Approaches 1 and 2 (envelope, IsoFLOP parabolas) estimate compute-optimal exponents, not the loss of a "
           "given run: no row; approach3 = Hoffmann's parametric fit (Huber, prior interval rule)")
     R = pd.DataFrame(rows)
@@ -346,7 +354,8 @@ def main() -> None:
         if s:
             print(f"  {m:<10} {ds:<34} {s}")
 
-    def wins(method, by_dataset=False):
+    def wins_per_pair(method) -> np.ndarray:
+        """Per row of ``pairs``: the method's median AND max error <= 1.05 x min(huber, asymmetric)."""
         w = []
         for _, p in pairs.iterrows():
             key = (OOS["table"] == p["table"]) & (OOS["cut"] == p["cut"])
@@ -354,16 +363,26 @@ def main() -> None:
             h = OOS[key & (OOS["method"] == "huber")].iloc[0]
             a = OOS[key & (OOS["method"] == "asymmetric")].iloc[0]
             w.append(d["median"] <= 1.05 * min(h["median"], a["median"]) and d["max"] <= 1.05 * min(h["max"], a["max"]))
+        return np.array(w, bool)
+
+    def wins(method, by_dataset=False):
+        w = wins_per_pair(method)
         if by_dataset:
             return pd.Series(w, index=pairs["dataset"].to_numpy()).groupby(level=0).mean()
         return float(np.mean(w))
 
     print("\nshare of (dataset, cut) pairs where the method's median AND max error are <= 1.05 x min(huber, asym):")
+    syn = pairs["dataset"].isin(SYNTHETIC).to_numpy()
+
+    def share(w) -> str:
+        return f"{np.mean(w):.2f}" if len(w) else "-"
+
     for m in sorted(OOS["method"].unique()):
         cov = OOS[OOS["method"] == m]["cov80"].mean()
         inside = OOS[OOS["method"] == m]["inside"].mean()
-        print(f"  {m:<10} wins {wins(m):.2f}   80% coverage {cov:.1%}   point strictly inside its interval "
-              f"{inside:.0%} of pairs")
+        w = wins_per_pair(m)
+        print(f"  {m:<10} wins {w.mean():.2f} (public {share(w[~syn])}, synthetic {share(w[syn])})   "
+              f"80% coverage {cov:.1%}   point strictly inside its interval {inside:.0%} of pairs")
     from scalinglab.fit import _lawstack
     from scalinglab.fit._calibrate import PRIOR
 
@@ -389,10 +408,17 @@ def main() -> None:
         bare = OOS[OOS["method"].isin(["huber", "asymmetric"])].groupby(["table", "cut"])[["median", "max"]].min()
         Mb = Mb.merge(bare.reset_index(), on=["table", "cut"], suffixes=("", "_bare"))
         Mb["win"] = (Mb["median"] <= 1.05 * Mb["median_bare"]) & (Mb["max"] <= 1.05 * Mb["max_bare"])
+        truth = Mb[Mb["member"] == "truth"]
+        Mb = Mb[Mb["member"] != "truth"]
         per_pair = Mb.groupby(["table", "cut"])["win"].any().mean()
         per_ds = Mb.groupby(["dataset", "member"])["win"].sum().groupby("dataset").max().sum() / len(pairs)
         print(f"in hindsight: the best stack member per pair would win {per_pair:.3f} of pairs, the best member "
               f"per dataset {per_ds:.3f} (a choice rule sees only the runs below the cut)")
+        if len(truth):  # the yardstick's noise ceiling: the bare fits' luck on the held-out runs' own noise
+            print(f"noise ceiling: on the {len(truth)} synthetic pairs the TRUE law (noise-free) wins "
+                  f"{truth['win'].mean():.3f} (per family: " + ", ".join(
+                      f"{ds} {v:.2f}" for ds, v in truth.groupby("dataset")["win"].mean().items())
+                  + f"); the default {share(wins_per_pair('default')[syn])}")
     print(f"chinchilla_wins_fraction: {wins('chinchilla'):.3f} (scalinglab fit --law chinchilla)")
     print(f"default_wins_fraction: {wins('default'):.3f}")
 

@@ -184,3 +184,34 @@ def test_final_calibration_reuses_the_members_cut_fits(monkeypatch):
     assert cal["source"] == ref["source"] == "backtest" and cal["n_cuts"] == ref["n_cuts"] >= 3
     for tau, (a, b) in ref["quantile_lines"].items():
         assert cal["quantile_lines"][tau] == pytest.approx([a, b], abs=0.05)
+
+
+def test_the_forecast_yardstick_is_noise_limited():
+    """The forecast goal's yardstick (median AND max |relative error| within 5 % of the better of the bare
+    Huber and asymmetric fits) compares with the luckier of two fits on the held-out runs' own noise: the
+    noise-free true law forecasts better than either fit on average, yet fails the yardstick on some pairs
+    (``bench/extrapolation.py`` prints this noise ceiling: 58 % of its synthetic pairs)."""
+    from scalinglab.fit import fit
+
+    err = {"huber": [], "asymmetric": [], "truth": []}
+    for seed in range(12):  # the two largest budgets (18 runs) held out, independent noise per ladder
+        df, truth = ladder(1.0, seed=300 + seed, noise=0.01)  # gamma = 1: Chinchilla's law, Huber is right
+        tr, te = df[df["flops"] < 2e19], df[df["flops"] >= 2e19]
+        X = {"N": te["params"].to_numpy(), "D": te["tokens"].to_numpy()}
+        y = te["loss"].to_numpy()
+        preds = {"truth": JOINT.evaluate(truth, X)}
+        for loss in ("huber", "asymmetric"):
+            r = fit(tr, "chinchilla", loss=loss, calibrate=False)
+            preds[loss] = r.law.evaluate(r.theta, X)
+        for k, p in preds.items():
+            e = np.abs(np.asarray(p, float) / y - 1)
+            err[k].append((np.median(e), np.max(e)))
+    E = {k: np.array(v) for k, v in err.items()}  # (pairs, [median, max])
+    best = np.minimum(E["huber"], E["asymmetric"])
+    truth_wins = np.all(E["truth"] <= 1.05 * best, axis=1)
+    # the truth is the better forecaster on average, in median and in worst error ...
+    for k in ("huber", "asymmetric"):
+        assert E["truth"].mean(axis=0)[0] < E[k].mean(axis=0)[0]
+        assert E["truth"].mean(axis=0)[1] < E[k].mean(axis=0)[1]
+    # ... and still loses the yardstick on some pairs to the better of two noisy fits
+    assert 0 < truth_wins.sum() < len(truth_wins)

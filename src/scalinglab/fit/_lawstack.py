@@ -49,7 +49,9 @@ held-out dataset, ``MAX_WEIGHT = 0.5`` and ``AGREEMENT = 0.5`` (no sign conditio
 ``ERROR_NOISE = 1.25`` for 7 of 9 (1.5 for the other two). What is left is mostly chance: on the synthetic
 families, where Chinchilla with Huber is right by construction, the asymmetric fit still forecasts a
 cut's held-out runs better on both counts about one time in six, and no backtest on the smaller runs can
-see that coming.
+see that coming. Scored by the same yardstick, the noise-free true law of the synthetic ladders meets it on
+58 % of their 60 pairs (the default: 57 %): the better of two fits is often the one luckier with the
+held-out runs' own noise.
 """
 
 from __future__ import annotations
