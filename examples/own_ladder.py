@@ -4,9 +4,10 @@ This is ``scalinglab demo`` explained. It trains a ladder of small GPTs (:mod:`s
 only part of scalinglab that imports PyTorch) on a synthetic Markov source whose entropy is known
 exactly, so the law's irreducible loss E has a true value to compare with. Each model size is trained
 with a warmup-stable-decay schedule and several token budgets are read off cooldown branches; every run
-lands in a SQLite run store. The Chinchilla law ``L(N, D) = E + A/N^alpha + B/D^beta`` is fitted to the
-ladder (Huber on log loss, bootstrap intervals; N = parameters of the torch model, D = training tokens,
-loss in nats/token), the loss of a target model with ≥ 10x the compute of the largest ladder run is
+lands in a SQLite run store. The ladder is fitted as ``scalinglab fit`` does by default (N = parameters
+of the torch model, D = training tokens, loss in nats/token): internal backtests on the ladder choose
+Chinchilla ``L(N, D) = E + A/N^alpha + B/D^beta`` (Huber or the asymmetric objective) or
+``chinchilla-joint`` ``E + (A/N^alpha + B/D^beta)^gamma``, with bootstrap intervals; the loss of a target model with ≥ 10x the compute of the largest ladder run is
 predicted with an 80 % interval, and then the target is trained and its measured loss compared with the
 prediction (also in bits per byte). ``--fast`` uses the demo's quick preset (a few CPU-minutes);
 without it the full preset (longer). Needs the ``runner`` extra (``pip install -e ".[runner]"``); without
