@@ -10,7 +10,10 @@ Datasets (the unit of leave-one-dataset-out):
   Open-Athena/scaling-law-analysis ``data/isoflops/isoflops.csv`` with Chinchilla (Epoch AI and
   apple/ml-scalefit extractions), Llama 3 and Marin ladders). A dataset is the ladder's ``source`` (the lab
   or study): its ladders leave together, and the three extractions of Hoffmann et al.'s runs count as one
-  (``SAME_STUDY``);
+  (``SAME_STUDY``). Any other file in those folders that ``scalinglab.data.load_runs`` reads as a run table
+  with parameters, tokens and loss (CSV/TSV/Parquet/JSONL/JSON, its column aliases; FLOPs from the table or
+  6 N D) is a dataset of its own, one ladder per ``dataset`` value (``run_table_ladders``; at least 20 runs
+  at 4 compute levels), so a lab's own ladders need no conversion;
 * synthetic families with known truth, IsoFLOP designs (8 budgets x 9 runs, 1e17..1e20 FLOPs): Chinchilla
   well specified (1 % noise), a smoothly broken power law in N, a law with a bend in D (the data term flattens
   past 3e10 tokens), heteroscedastic noise (3 % at the smallest budget down to 0.3 % at the largest), and an
@@ -176,8 +179,51 @@ def public(data_dirs) -> list[tuple[str, str, pd.DataFrame]]:
                 out.append((SAME_STUDY.get(src, src), name, pd.DataFrame(
                     {"params": g["params"].to_numpy(float), "tokens": g["tokens"].to_numpy(float),
                      "flops": g["budget"].to_numpy(float), "loss": g["loss"].to_numpy(float)})))
+        for p in sorted(data_dir.iterdir()):  # any other run table scalinglab reads: one ladder per dataset
+            if p.name == "epoch_chinchilla_svg_extracted.csv" or not p.is_file() or p.name.startswith("."):
+                continue
+            if p.suffix.lower() == ".csv" and ISOFLOP_COLUMNS <= set(pd.read_csv(p, nrows=1).columns):
+                continue
+            out += run_table_ladders(p, seen)
     if not out:
         print(f"skip: no public ladder in {', '.join(map(str, data_dirs))}")
+    return out
+
+
+#: a run table becomes a ladder when it has at least this many runs and compute levels (after dedup)
+MIN_RUNS, MIN_LEVELS = 20, 4
+
+
+def run_table_ladders(path: Path, seen: set) -> list[tuple[str, str, pd.DataFrame]]:
+    """Ladders of a run table in any format ``scalinglab.data.load_runs`` reads (CSV/TSV/Parquet/JSONL/JSON,
+    its column aliases: ``N``/``n_params``, ``D``/``n_tokens``, ``val_loss``...): one per ``dataset`` value
+    (the file's stem when there is no such column), FLOPs from the table or 6 N D; files that are not run
+    tables with parameters, tokens and loss, and ladders too small to cut, are skipped with a note."""
+    from scalinglab._errors import ScalingLabError
+    from scalinglab.data import load_runs
+
+    if path.suffix.lower() not in {".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".ndjson", ".json", ".gz"}:
+        return []
+    try:
+        df = load_runs(path, required=("params", "tokens", "loss"), drop_duplicates=True).df
+    except (ScalingLabError, OSError, ValueError) as exc:
+        why = (getattr(exc, "problems", None) or [str(exc)])[0]
+        print(f"  skip {path.name}: not a run table with params, tokens and loss ({str(why)[:160]})")
+        return []
+    out = []
+    groups = df.groupby("dataset", dropna=False) if "dataset" in df.columns else [(None, df)]
+    for key, g in groups:
+        name = path.stem if key is None or str(key) == "nan" else f"{path.stem}:{key}"
+        levels = len(np.unique(clusters(g["flops"].to_numpy(float))))
+        if name in seen:
+            continue
+        if len(g) < MIN_RUNS or levels < MIN_LEVELS:
+            print(f"  skip {name}: {len(g)} runs at {levels} compute levels (a ladder needs {MIN_RUNS} runs and "
+                  f"{MIN_LEVELS} levels)")
+            continue
+        seen.add(name)
+        out.append((SAME_STUDY.get(path.stem, path.stem), name, pd.DataFrame(
+            {c: g[c].to_numpy(float) for c in ("params", "tokens", "flops", "loss")})))
     return out
 
 
