@@ -13,6 +13,7 @@ from ._errors import (
     CatalogError,
     ConvergenceWarning,
     DataError,
+    DataWarning,
     ExtrapolationWarning,
     FitError,
     InputError,
@@ -54,7 +55,7 @@ _LAZY: dict[str, str] = {
 __all__ = [
     "__version__", "ScalingLabError", "InputError", "UnitError", "DataError", "LawError", "LawParseError",
     "FitError", "PlanError", "CatalogError", "StoreError", "ScalingLabWarning", "ConvergenceWarning",
-    "ExtrapolationWarning", "parse_quantity", "format_quantity", *_LAZY,
+    "ExtrapolationWarning", "DataWarning", "parse_quantity", "format_quantity", *_LAZY,
 ]
 
 

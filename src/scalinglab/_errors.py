@@ -97,3 +97,8 @@ class ConvergenceWarning(ScalingLabWarning):
 
 class ExtrapolationWarning(ScalingLabWarning):
     """A prediction reaches far beyond the fitted data."""
+
+
+class DataWarning(ScalingLabWarning):
+    """A run table is valid but probably not what the fit should see, e.g. several datasets pooled into one
+    law. The message says how to select the runs meant (``RunTable.where``, the CLI's ``--where``)."""

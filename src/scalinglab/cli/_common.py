@@ -31,6 +31,17 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON to stdout instead of tables.")
+WhereOpt = typer.Option(None, "--where", help="Only the runs where COLUMN=VALUE (repeatable; also a,b for any "
+                        "of them, !=, >=, <=, >, <; unit strings: --where dataset=c4 --where params>=100M).")
+
+
+def select_runs(file: str, where: list[str] | None):
+    """The run table ``file``, or its rows matching ``--where`` (:meth:`scalinglab.data.RunTable.where`)."""
+    if not where:
+        return file
+    from ..data import load_runs
+
+    return load_runs(file).where(*where)
 
 
 def command(*args: Any, on: typer.Typer | None = None, **kwargs: Any) -> Callable:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from .._errors import InputError
-from ._common import JsonOpt, command, emit_json, out
+from ._common import JsonOpt, WhereOpt, command, emit_json, out, select_runs
 
 _LOSS_HELP = ("Objective: huber (on log-loss residuals, summed), ls (least squares), asymmetric (lower envelope) "
               "or auto (huber or asymmetric, whichever predicts the largest runs better in internal backtests).")
@@ -26,7 +26,7 @@ def _fmt(v) -> str:
 _PLOT_HELP = "Also draw the result to this file (.png, .svg, .pdf or .html)."
 
 
-def _save_plot(obj, path: str, file: str) -> str:
+def _save_plot(obj, path: str, file) -> str:
     """Draw ``obj`` with the report module, with the run table when it loads; returns the path written."""
     from .._errors import ScalingLabError
     from ..report import save_plot
@@ -63,10 +63,13 @@ def fit_cmd(
     floor: Annotated[float | None, typer.Option("--floor", help="Fix the chance level of a sigmoid law "
                                                 "(e.g. 0.25 for 4-way multiple choice).")] = None,
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP)] = None,
+    where: list[str] | None = WhereOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Fit a law to a run table: robust multi-start fit, optional bootstrap intervals. Exits with code 2 and one error line on bad input."""
     from ..fit import fit
+
+    file = select_runs(file, where)
 
     if floor is not None:
         from ..laws import get_law
@@ -208,10 +211,13 @@ def backtest_cmd(
                                       "what `scalinglab fit` does.")] = "auto",
     delta: Annotated[float, typer.Option("--delta", help="Huber threshold.")] = 1e-3,
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP)] = None,
+    where: list[str] | None = WhereOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Fit on the smaller runs, predict the largest: errors and interval coverage. Exits with code 2 and one error line on bad input."""
     from ..fit import backtest, backtest_sweep
+
+    file = select_runs(file, where)
 
     if sweep or (cutoff_frac is None and cutoff_flops is None):
         bt = backtest_sweep(file, law, cutoff_fracs=(0.1, 0.2, 0.3, 0.4, 0.5), by=by, x=x, y=y, loss=loss,

@@ -6,6 +6,7 @@ import hashlib
 import html
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,10 @@ from .schema import _META_KEY
 from .writers import _atomic_write
 
 __all__ = ["RunTable"]
+
+#: a ``--where`` condition: column, operator, value(s)
+_CONDITION = re.compile(r"^\s*([^<>=!]+?)\s*(>=|<=|!=|=|>|<)\s*(.+?)\s*$")
+_COMPARE = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less}
 
 
 class RunTable:
@@ -151,6 +156,61 @@ class RunTable:
                 part = (s == cond).to_numpy(bool)
             m = m & part
         return self.subset(m)
+
+    def where(self, *conditions: str) -> RunTable:
+        """Rows matching every condition written as text, as the CLI's ``--where`` takes them:
+        ``col=value`` (``col=a,b``: any of them), ``col!=value``, ``col>=value``, ``col<=value``, ``col>value``
+        or ``col<value``. Columns are named as in the table or by an accepted alias (``N`` for ``params``);
+        values of numeric columns accept unit strings (``params>=100M``, ``tokens<1.4T``).
+
+        >>> runs.where("dataset=c4", "N>=100M")  # doctest: +SKIP
+
+        Raises
+        ------
+        InputError
+            If a condition cannot be parsed, names a column the table does not have, gives a numeric column
+            a value that is not a number, or no run matches them all (the message lists the values found).
+        """
+        from ..units import parse_quantity
+        from .schema import COLUMN_ALIASES, _norm
+
+        mask = np.ones(len(self), bool)
+        for text in conditions:
+            m = _CONDITION.match(str(text))
+            if m is None:
+                raise InputError(f"--where {text!r}: expected COLUMN=VALUE (or !=, >=, <=, >, <), e.g. "
+                                 f"dataset=c4 or params>=100M")
+            col, op, raw = m.group(1).strip(), m.group(2), m.group(3).strip()
+            if col not in self._df.columns:
+                col = COLUMN_ALIASES.get(_norm(col), col)
+            if col not in self._df.columns:
+                raise InputError(f"--where {text!r}: no column {m.group(1).strip()!r} in {self.source} "
+                                 f"(columns: {', '.join(self.columns)})")
+            s = self._df[col]
+            numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+            values = [v.strip() for v in raw.split(",")] if op in ("=", "!=") else [raw]
+            if numeric:
+                x = s.to_numpy(float)
+                vals = [parse_quantity(v, what=f"--where {text!r}") for v in values]
+                hit = np.zeros(len(s), bool)
+                for v in vals:
+                    hit |= np.isclose(x, v, rtol=1e-9, atol=0.0) if op in ("=", "!=") else _COMPARE[op](x, v)
+            else:
+                if op not in ("=", "!="):
+                    raise InputError(f"--where {text!r}: column {col!r} is not numeric; compare it with = or !=")
+                hit = s.astype(str).isin(values).to_numpy(bool)
+            mask &= ~hit if op == "!=" else hit
+        if conditions and not mask.any():
+            found = []
+            for text in conditions:
+                m = _CONDITION.match(str(text))
+                col = m.group(1).strip()
+                col = col if col in self._df.columns else COLUMN_ALIASES.get(_norm(col), col)
+                vals = pd.unique(self._df[col].astype(str))
+                found.append(f"{col}: " + ", ".join(map(str, vals[:8])) + (", ..." if len(vals) > 8 else ""))
+            raise InputError(f"--where {' '.join(map(str, conditions))}: no run in {self.source} matches "
+                             f"(values found: {'; '.join(found)})")
+        return self.subset(mask)
 
     # ---- description -------------------------------------------------------------------------------
     def ranges(self) -> dict[str, tuple[float, float]]:

@@ -10,15 +10,16 @@ IsoFLOP budget is either all in or all out). ``cutoff_flops = c`` fits on ``by <
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._errors import FitError, InputError, ScalingLabError
+from .._errors import DataWarning, FitError, InputError, ScalingLabError
 from ..laws import Law, law_from_spec
 from ._api import fit
-from ._inputs import prepare_data, resolve_law
+from ._inputs import load_table, pooled_datasets, prepare_data, resolve_law
 from ._levels import level_threshold
 from ._predict import compute_of
 
@@ -61,6 +62,13 @@ class BacktestResult:
                           "bias": self.bias, "coverage": self.coverage,
                           "max_extrapolation": self.max_extrapolation,
                           "by_extrapolation": self.by_extrapolation, "points": self.points})
+
+
+def _warn_pooled(fd, warn: bool = True, stacklevel: int = 3) -> None:
+    """`DataWarning` (at the caller of `backtest` / `backtest_sweep`) when the table pools several datasets."""
+    pooled = pooled_datasets(fd.frame, fd.source)
+    if pooled and warn:
+        warnings.warn(pooled, DataWarning, stacklevel=stacklevel)
 
 
 def _order_values(fd, law: Law, by: str) -> tuple[np.ndarray, str]:
@@ -182,6 +190,7 @@ def backtest(data, law: Law | str, *, cutoff_frac: float | None = 0.3, cutoff_fl
     """
     law_obj, _ = resolve_law(law, x)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=fit_kwargs.pop("weights", None))
+    _warn_pooled(fd, fit_kwargs.get("warn", True))
     values, by_name = _order_values(fd, law_obj, by)
     test, thr = _split(values, cutoff_frac if cutoff_flops is None else None, cutoff_flops)
     train = ~test
@@ -218,6 +227,7 @@ def backtest_sweep(data, law: Law | str, *, cutoff_fracs: Sequence[float] = (0.2
     """
     law_obj, _ = resolve_law(law, x)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=fit_kwargs.pop("weights", None))
+    _warn_pooled(fd, fit_kwargs.get("warn", True))
     values, by_name = _order_values(fd, law_obj, by)
     pts_all, fits, cuts = [], [], []
     seen = set()
@@ -280,6 +290,14 @@ def compare(data, laws: Sequence[Law | str] | str, *, cutoff_fracs: Sequence[flo
         raise InputError("compare needs at least one law")
     fit_kwargs = {"calibrate": False, **fit_kwargs}
     rows = []
+    pooled = None
+    try:
+        df, source, _ = load_table(data)
+        pooled = pooled_datasets(df, source)
+    except ScalingLabError:  # reported per law below
+        pass
+    if pooled and fit_kwargs.get("warn", True):
+        warnings.warn(pooled, DataWarning, stacklevel=2)  # once, not once per law
     for law in laws:
         name = law if isinstance(law, str) else law.name
         try:
@@ -287,7 +305,9 @@ def compare(data, laws: Sequence[Law | str] | str, *, cutoff_fracs: Sequence[flo
             # the cut fits' convergence notes are in their status; the full fit below warns as usual
             bt = backtest_sweep(data, law_obj, cutoff_fracs=cutoff_fracs, by=by, x=x, y=y,
                                 **{"warn": False, **fit_kwargs})
-            full = fit(data, law_obj, x=x, y=y, **fit_kwargs)
+            with warnings.catch_warnings():  # said once above
+                warnings.filterwarnings("ignore", category=DataWarning)
+                full = fit(data, law_obj, x=x, y=y, **fit_kwargs)
             rows.append({"law": name, "variables": list(law_obj.variables), "n_params": law_obj.n_params,
                          "median_rel_error": bt.median_rel_error, "max_rel_error": bt.max_rel_error,
                          "mean_rel_error": bt.mean_rel_error, "bias": bt.bias, "coverage": bt.coverage,

@@ -19,7 +19,7 @@ import numpy as np
 from .._errors import DataError, FitError, InputError
 from ..laws import VARIABLE_COLUMNS, Law, get_law, get_preset, law_from_spec
 
-__all__ = ["FitData", "prepare_data", "resolve_law", "load_table", "table_hash", "frame_hash"]
+__all__ = ["FitData", "prepare_data", "pooled_datasets", "resolve_law", "load_table", "table_hash", "frame_hash"]
 
 
 @dataclass(frozen=True)
@@ -162,6 +162,22 @@ def _column_for(var: str, columns, x: str | None, law: Law) -> str | None:
         if c is not None and c in columns:
             return c
     return None
+
+
+def pooled_datasets(df, source: str | None) -> str | None:
+    """The `DataWarning` text when the table's ``dataset`` column holds several datasets (else None): one law
+    fitted to runs on different corpora describes none of them (their losses differ by the corpus's entropy
+    and quality), and nothing else in the fit says so. It names them and the selection that fits one."""
+    if df is None or "dataset" not in getattr(df, "columns", ()):
+        return None
+    counts = df["dataset"].dropna().astype(str).value_counts()
+    if len(counts) < 2:
+        return None
+    listed = ", ".join(f"{k} ({v} runs)" for k, v in counts.head(6).items()) + (", ..." if len(counts) > 6 else "")
+    first = counts.index[0]
+    return (f"{source or 'the run table'}: column 'dataset' holds {len(counts)} datasets: {listed}; one law is "
+            f"fitted to all of them as if they were one corpus. To fit one: --where dataset={first} (CLI) or "
+            f"load_runs(...).where('dataset={first}')")
 
 
 def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss",
