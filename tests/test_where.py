@@ -110,5 +110,13 @@ def test_cli_where_on_fit_and_backtest(two_corpora):
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert d["n_train"] + d["n_predictions"] == 36
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)  # one dataset selected: nothing to warn about
+        r = CliRunner().invoke(app, ["compare", str(two_corpora), "--where", "dataset=web", "--json"])
+        assert r.exit_code == 0, r.output
+        assert {row["law"] for row in json.loads(r.stdout)} == {"chinchilla", "kaplan-nd"}
+        r = CliRunner().invoke(app, ["suggest", str(two_corpora), "--where", "dataset=web", "--target",
+                                     "N=7B,D=140B", "--json"])
+        assert r.exit_code == 0, r.output
     r = CliRunner().invoke(app, ["fit", str(two_corpora), "--where", "dataset=c4"])
     assert r.exit_code == 2 and "no run in" in r.output and "web" in r.output

@@ -259,11 +259,13 @@ def compare_cmd(
     y: Annotated[str, typer.Option("--y", help="Column to predict.")] = "loss",
     loss: Annotated[str, typer.Option("--loss", help=_LOSS_HELP)] = "huber",
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP + " JSON: 'plot' on every row.")] = None,
+    where: list[str] | None = WhereOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Rank laws by backtest error on a run table (automatic law selection). Exits with code 2 and one error line on bad input."""
     from ..fit import compare
 
+    file = select_runs(file, where)
     rows = compare(file, laws, x=x, y=y, loss=loss)
     if plot:
         from ..report import save_plot
@@ -304,11 +306,13 @@ def suggest_cmd(
     level: Annotated[float, typer.Option("--level", help="Interval level.")] = 0.8,
     top: Annotated[int, typer.Option("--top", help="How many candidates to list.")] = 10,
     loss: Annotated[str, typer.Option("--loss", help=_LOSS_HELP)] = "huber",
+    where: list[str] | None = WhereOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Which run next: rank affordable runs by expected shrinkage of a target's interval per FLOP. Exits with code 2 and one error line on bad input."""
     from ..fit import suggest
 
+    file = select_runs(file, where)
     s = suggest(file, law, target=target, candidates=candidates, budget=budget, level=level, top=top, loss=loss)
     if json_:
         emit_json(s.to_dict())
