@@ -120,3 +120,21 @@ def test_cli_where_on_fit_and_backtest(two_corpora):
         assert r.exit_code == 0, r.output
     r = CliRunner().invoke(app, ["fit", str(two_corpora), "--where", "dataset=c4"])
     assert r.exit_code == 2 and "no run in" in r.output and "web" in r.output
+
+
+def test_console_script_shows_our_warnings_as_one_line(two_corpora):
+    """The `scalinglab` process prints scalinglab's warnings as `warning: ...` without the library's file and
+    source line (`cli.show_warning`); other warnings keep Python's format."""
+    import subprocess
+    import sys
+
+    code = ("import sys, warnings; from scalinglab.cli import main, show_warning; "
+            "sys.argv = ['scalinglab', 'fit', sys.argv[1], '--law', 'chinchilla', '--json']; "
+            "warnings.showwarning = show_warning; warnings.warn_explicit('other', UserWarning, 'x.py', 1); main()")
+    r = subprocess.run([sys.executable, "-c", code, str(two_corpora)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = [s for s in r.stderr.splitlines() if "datasets" in s]
+    assert len(lines) == 1 and lines[0].startswith("warning: ") and "DataWarning" not in r.stderr
+    assert "_inputs.py" not in r.stderr and "_lawstack.py" not in r.stderr and "_api.py" not in r.stderr
+    assert "x.py:1: UserWarning: other" in r.stderr
+    assert json.loads(r.stdout)["n_points"] == 72

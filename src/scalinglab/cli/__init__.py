@@ -6,10 +6,12 @@ Each area of the product registers its commands from its own module; none of the
 from __future__ import annotations
 
 import logging
+import warnings
 
 import typer
 
 from .. import __version__
+from .._errors import ScalingLabWarning
 from . import _accounting, _beyond, _data, _design, _fit, _interop, _laws, _plan, _report, _runner  # noqa: F401  (register commands)
 from ._common import app
 
@@ -63,9 +65,25 @@ def _root(
     configure_logging(log_level(verbose, quiet))
 
 
+def show_warning(message, category, filename, lineno, file=None, line=None, _default=warnings.showwarning) -> None:
+    """``warnings.showwarning`` of the console script: scalinglab's own warnings (they say what to do) as
+    one ``warning: ...`` line on stderr, without the library's file and source line; any other warning as
+    Python shows it."""
+    if isinstance(category, type) and issubclass(category, ScalingLabWarning):
+        from rich.markup import escape
+
+        from ._common import err
+
+        err.print(f"[yellow]warning:[/] {escape(str(message))}")
+        return
+    _default(message, category, filename, lineno, file, line)
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (scalinglab's warnings shown by `show_warning`: only here, in the
+    ``scalinglab`` process, never when the library or ``app`` is used from Python)."""
+    warnings.showwarning = show_warning
     app()
 
 
-__all__ = ["app", "main", "log_level", "configure_logging", "DEFAULT_LOG_LEVEL"]
+__all__ = ["app", "main", "log_level", "configure_logging", "show_warning", "DEFAULT_LOG_LEVEL"]
