@@ -290,14 +290,18 @@ def compare(data, laws: Sequence[Law | str] | str, *, cutoff_fracs: Sequence[flo
         raise InputError("compare needs at least one law")
     fit_kwargs = {"calibrate": False, **fit_kwargs}
     rows = []
-    pooled = None
     try:
-        df, source, _ = load_table(data)
-        pooled = pooled_datasets(df, source)
+        df, source, convention = load_table(data)
     except ScalingLabError:  # reported per law below
-        pass
-    if pooled and fit_kwargs.get("warn", True):
-        warnings.warn(pooled, DataWarning, stacklevel=2)  # once, not once per law
+        df = source = convention = None
+    pooled = pooled_datasets(df, source)
+    if pooled:  # said once here, not again by every law's fit: they see the runs without the dataset column
+        if fit_kwargs.get("warn", True):
+            warnings.warn(pooled, DataWarning, stacklevel=2)
+        from ..data import load_runs
+
+        data = load_runs(df.drop(columns=["dataset"]), required=(), positive_loss=False, source_name=source,
+                         flops_convention=convention or "6ND")
     for law in laws:
         name = law if isinstance(law, str) else law.name
         try:
@@ -305,9 +309,7 @@ def compare(data, laws: Sequence[Law | str] | str, *, cutoff_fracs: Sequence[flo
             # the cut fits' convergence notes are in their status; the full fit below warns as usual
             bt = backtest_sweep(data, law_obj, cutoff_fracs=cutoff_fracs, by=by, x=x, y=y,
                                 **{"warn": False, **fit_kwargs})
-            with warnings.catch_warnings():  # said once above
-                warnings.filterwarnings("ignore", category=DataWarning)
-                full = fit(data, law_obj, x=x, y=y, **fit_kwargs)
+            full = fit(data, law_obj, x=x, y=y, **fit_kwargs)
             rows.append({"law": name, "variables": list(law_obj.variables), "n_params": law_obj.n_params,
                          "median_rel_error": bt.median_rel_error, "max_rel_error": bt.max_rel_error,
                          "mean_rel_error": bt.mean_rel_error, "bias": bt.bias, "coverage": bt.coverage,
