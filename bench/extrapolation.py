@@ -179,7 +179,7 @@ def public(data_dirs) -> list[tuple[str, str, pd.DataFrame]]:
                 out.append((SAME_STUDY.get(src, src), name, pd.DataFrame(
                     {"params": g["params"].to_numpy(float), "tokens": g["tokens"].to_numpy(float),
                      "flops": g["budget"].to_numpy(float), "loss": g["loss"].to_numpy(float)})))
-        for p in sorted(data_dir.iterdir()):  # any other run table scalinglab reads: one ladder per dataset
+        for p in sorted(data_dir.iterdir()) if data_dir.is_dir() else ():  # any other run table: a ladder per dataset
             if p.name == "epoch_chinchilla_svg_extracted.csv" or not p.is_file() or p.name.startswith("."):
                 continue
             if p.suffix.lower() == ".csv" and ISOFLOP_COLUMNS <= set(pd.read_csv(p, nrows=1).columns):
