@@ -171,46 +171,53 @@ class RunTable:
             If a condition cannot be parsed, names a column the table does not have, gives a numeric column
             a value that is not a number, or no run matches them all (the message lists the values found).
         """
-        from ..units import parse_quantity
-        from .schema import COLUMN_ALIASES, _norm
-
-        mask = np.ones(len(self), bool)
+        out, cols = self, []
         for text in conditions:
-            m = _CONDITION.match(str(text))
-            if m is None:
-                raise InputError(f"--where {text!r}: expected COLUMN=VALUE (or !=, >=, <=, >, <), e.g. "
-                                 f"dataset=c4 or params>=100M")
-            col, op, raw = m.group(1).strip(), m.group(2), m.group(3).strip()
-            if col not in self._df.columns:
-                col = COLUMN_ALIASES.get(_norm(col), col)
-            if col not in self._df.columns:
-                raise InputError(f"--where {text!r}: no column {m.group(1).strip()!r} in {self.source} "
-                                 f"(columns: {', '.join(self.columns)})")
-            s = self._df[col]
-            numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
-            values = [v.strip() for v in raw.split(",")] if op in ("=", "!=") else [raw]
-            if numeric:
-                x = s.to_numpy(float)
-                vals = [parse_quantity(v, what=f"--where {text!r}") for v in values]
-                hit = np.zeros(len(s), bool)
-                for v in vals:
-                    hit |= np.isclose(x, v, rtol=1e-9, atol=0.0) if op in ("=", "!=") else _COMPARE[op](x, v)
-            else:
-                if op not in ("=", "!="):
-                    raise InputError(f"--where {text!r}: column {col!r} is not numeric; compare it with = or !=")
-                hit = s.astype(str).isin(values).to_numpy(bool)
-            mask &= ~hit if op == "!=" else hit
-        if conditions and not mask.any():
+            col, test = self._condition(str(text))
+            cols.append(col)
+            out = out.filter(**{col: test})  # one condition at a time: a column may carry several
+        if conditions and len(out) == 0:
             found = []
-            for text in conditions:
-                m = _CONDITION.match(str(text))
-                col = m.group(1).strip()
-                col = col if col in self._df.columns else COLUMN_ALIASES.get(_norm(col), col)
+            for col in dict.fromkeys(cols):
                 vals = pd.unique(self._df[col].astype(str))
                 found.append(f"{col}: " + ", ".join(map(str, vals[:8])) + (", ..." if len(vals) > 8 else ""))
             raise InputError(f"--where {' '.join(map(str, conditions))}: no run in {self.source} matches "
                              f"(values found: {'; '.join(found)})")
-        return self.subset(mask)
+        return out
+
+    def _condition(self, text: str) -> tuple[str, Any]:
+        """``(column, test)`` of one `where` condition: the canonical column it names and a function of that
+        column's Series returning the boolean mask, as `filter` takes it."""
+        from ..units import parse_quantity
+        from .schema import COLUMN_ALIASES, _norm
+
+        m = _CONDITION.match(text)
+        if m is None:
+            raise InputError(f"--where {text!r}: expected COLUMN=VALUE (or !=, >=, <=, >, <), e.g. dataset=c4 "
+                             f"or params>=100M")
+        name, op, raw = m.group(1).strip(), m.group(2), m.group(3).strip()
+        col = name if name in self._df.columns else COLUMN_ALIASES.get(_norm(name), name)
+        if col not in self._df.columns:
+            raise InputError(f"--where {text!r}: no column {name!r} in {self.source} "
+                             f"(columns: {', '.join(self.columns)})")
+        s = self._df[col]
+        values = [v.strip() for v in raw.split(",")] if op in ("=", "!=") else [raw]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            vals = [parse_quantity(v, what=f"--where {text!r}") for v in values]
+
+            def hit(col_values: pd.Series) -> np.ndarray:
+                x = col_values.to_numpy(float)
+                if op in ("=", "!="):
+                    return np.any([np.isclose(x, v, rtol=1e-9, atol=0.0) for v in vals], axis=0)
+                return _COMPARE[op](x, vals[0])
+        else:
+            if op not in ("=", "!="):
+                raise InputError(f"--where {text!r}: column {col!r} is not numeric; compare it with = or !=")
+
+            def hit(col_values: pd.Series) -> np.ndarray:
+                return col_values.astype(str).isin(values).to_numpy(bool)
+
+        return col, (lambda col_values: ~hit(col_values)) if op == "!=" else hit
 
     # ---- description -------------------------------------------------------------------------------
     def ranges(self) -> dict[str, tuple[float, float]]:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 
-from .._errors import DataWarning
 from ..laws import Law
 from ._accuracy import ACCURACY_LAWS, fit_accuracy
 from ._calibrate import calibrate_intervals
 from ._degenerate import looks_flat
 from ._ensemble import choose_stacked
-from ._inputs import pooled_datasets, prepare_data, resolve_law
+from ._inputs import prepare_data, resolve_law, warn_pooled_datasets
 from ._objectives import Objective, get_objective
 from ._result import FitResult
 from ._stages import (
@@ -106,9 +104,7 @@ def fit_reusing(data, law: Law | str, *, x, y, loss, delta, weights, starts, boo
                          level=level, throw=throw, warn=warn)
     law_obj, preset_values = resolve_law(law, x)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=weights)
-    pooled = pooled_datasets(fd.frame, fd.source)
-    if pooled and opts.warn:
-        warnings.warn(pooled, DataWarning, stacklevel=stacklevel)
+    warn_pooled_datasets(fd.frame, fd.source, warn=opts.warn, stacklevel=stacklevel)
     auto = isinstance(loss, str) and loss.strip().lower() == "auto"
     if auto and law_obj.name in ACCURACY_LAWS and space == "auto" and starts is None and weights is None:
         # benchmark accuracy vs compute: bounded least squares with a weak slope/ceiling prior (_accuracy.py);

@@ -10,16 +10,15 @@ IsoFLOP budget is either all in or all out). ``cutoff_flops = c`` fits on ``by <
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._errors import DataWarning, FitError, InputError, ScalingLabError
+from .._errors import FitError, InputError, ScalingLabError
 from ..laws import Law, law_from_spec
 from ._api import fit
-from ._inputs import load_table, pooled_datasets, prepare_data, resolve_law
+from ._inputs import load_table, prepare_data, resolve_law, warn_pooled_datasets
 from ._levels import level_threshold
 from ._predict import compute_of
 
@@ -62,13 +61,6 @@ class BacktestResult:
                           "bias": self.bias, "coverage": self.coverage,
                           "max_extrapolation": self.max_extrapolation,
                           "by_extrapolation": self.by_extrapolation, "points": self.points})
-
-
-def _warn_pooled(fd, warn: bool = True, stacklevel: int = 3) -> None:
-    """`DataWarning` (at the caller of `backtest` / `backtest_sweep`) when the table pools several datasets."""
-    pooled = pooled_datasets(fd.frame, fd.source)
-    if pooled and warn:
-        warnings.warn(pooled, DataWarning, stacklevel=stacklevel)
 
 
 def _order_values(fd, law: Law, by: str) -> tuple[np.ndarray, str]:
@@ -190,7 +182,7 @@ def backtest(data, law: Law | str, *, cutoff_frac: float | None = 0.3, cutoff_fl
     """
     law_obj, _ = resolve_law(law, x)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=fit_kwargs.pop("weights", None))
-    _warn_pooled(fd, fit_kwargs.get("warn", True))
+    warn_pooled_datasets(fd.frame, fd.source, warn=fit_kwargs.get("warn", True))  # at our caller
     values, by_name = _order_values(fd, law_obj, by)
     test, thr = _split(values, cutoff_frac if cutoff_flops is None else None, cutoff_flops)
     train = ~test
@@ -227,7 +219,7 @@ def backtest_sweep(data, law: Law | str, *, cutoff_fracs: Sequence[float] = (0.2
     """
     law_obj, _ = resolve_law(law, x)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=fit_kwargs.pop("weights", None))
-    _warn_pooled(fd, fit_kwargs.get("warn", True))
+    warn_pooled_datasets(fd.frame, fd.source, warn=fit_kwargs.get("warn", True))  # at our caller
     values, by_name = _order_values(fd, law_obj, by)
     pts_all, fits, cuts = [], [], []
     seen = set()
@@ -294,10 +286,8 @@ def compare(data, laws: Sequence[Law | str] | str, *, cutoff_fracs: Sequence[flo
         df, source, convention = load_table(data)
     except ScalingLabError:  # reported per law below
         df = source = convention = None
-    pooled = pooled_datasets(df, source)
-    if pooled:  # said once here, not again by every law's fit: they see the runs without the dataset column
-        if fit_kwargs.get("warn", True):
-            warnings.warn(pooled, DataWarning, stacklevel=2)
+    if warn_pooled_datasets(df, source, warn=fit_kwargs.get("warn", True)):
+        # said once here, not again by every law's fit: they see the runs without the dataset column
         from ..data import load_runs
 
         data = load_runs(df.drop(columns=["dataset"]), required=(), positive_loss=False, source_name=source,

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .._errors import DataError, FitError, InputError
+from .._errors import DataError, DataWarning, FitError, InputError
 from ..laws import VARIABLE_COLUMNS, Law, get_law, get_preset, law_from_spec
 
-__all__ = ["FitData", "prepare_data", "pooled_datasets", "resolve_law", "load_table", "table_hash", "frame_hash"]
+__all__ = ["FitData", "prepare_data", "pooled_datasets", "warn_pooled_datasets", "resolve_law", "load_table", "table_hash", "frame_hash"]
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,16 @@ def pooled_datasets(df, source: str | None) -> str | None:
     return (f"{source or 'the run table'}: column 'dataset' holds {len(counts)} datasets: {listed}; one law is "
             f"fitted to all of them as if they were one corpus. To fit one: --where dataset={first} (CLI) or "
             f"load_runs(...).where('dataset={first}')")
+
+
+def warn_pooled_datasets(df, source: str | None, *, warn: bool = True, stacklevel: int = 3) -> bool:
+    """Whether the table pools several datasets (`pooled_datasets`); if so and ``warn``, emit its
+    `DataWarning` with ``stacklevel`` counted from this function (3, the default: at the caller of the
+    function that calls it, e.g. the user's call of `backtest`), as ``_stages.emit_warnings`` counts."""
+    text = pooled_datasets(df, source)
+    if text and warn:
+        warnings.warn(text, DataWarning, stacklevel=stacklevel)
+    return text is not None
 
 
 def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss",
