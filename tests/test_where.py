@@ -138,3 +138,18 @@ def test_console_script_shows_our_warnings_as_one_line(two_corpora):
     assert "_inputs.py" not in r.stderr and "_lawstack.py" not in r.stderr and "_api.py" not in r.stderr
     assert "x.py:1: UserWarning: other" in r.stderr
     assert json.loads(r.stdout)["n_points"] == 72
+
+
+def test_warnings_point_at_the_users_call(two_corpora):
+    """fit, backtest, compare and fit_auto (the forecast stack, whose final fit runs three frames deeper) all
+    attribute the warning to the line that called them."""
+    from scalinglab.fit import fit_auto
+
+    for call in (lambda: fit(two_corpora, "chinchilla", calibrate=False),
+                 lambda: backtest(two_corpora, "chinchilla", cutoff_frac=0.3),
+                 lambda: compare(two_corpora, ["chinchilla"]),
+                 lambda: fit_auto(two_corpora)):
+        with pytest.warns(DataWarning) as rec:
+            call()
+        w = [r for r in rec if issubclass(r.category, DataWarning)]
+        assert len(w) == 1 and w[0].filename == __file__

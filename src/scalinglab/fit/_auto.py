@@ -41,7 +41,7 @@ def fit_auto(data, *, laws=None, target: dict | None = None, **fit_kwargs):
     if laws is None and nd and fit_kwargs.get("x") is None:
         from ._lawstack import stack_laws
 
-        best, choice = stack_laws(data, **fit_kwargs)
+        best, choice = stack_laws(data, stacklevel=7, **fit_kwargs)  # warnings at our caller
         second = choice.pop("_runner_up_fit")
     else:
         if laws is None:

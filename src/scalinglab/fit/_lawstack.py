@@ -116,15 +116,17 @@ def _warm(law_name: str, theta_chin) -> np.ndarray:
 def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None = "loss", delta: float = 1e-3,
                weights=None, method: str = "auto", space: str = "auto", criterion: str | None = None,
                shrink: float | None = None, max_weight: float | None = None, agreement: float | None = None,
-               error_noise: float | None = None, keep_members: bool = False, **fit_kwargs):
+               error_noise: float | None = None, keep_members: bool = False, stacklevel: int = 6, **fit_kwargs):
     """Fit every member (module docstring), choose by internal backtests and refit the winner.
 
     ``data``: a run table with parameters and tokens (``params``, ``tokens``); ``loss``: ``"auto"`` (all
     members) or one objective (its members only); ``criterion`` / ``shrink`` / ``max_weight`` / ``agreement``
     / ``error_noise`` override ``CRITERION`` / ``SHRINK`` / ``MAX_WEIGHT`` / ``AGREEMENT`` / ``ERROR_NOISE``;
     ``keep_members`` keeps the member fits and backtest errors in ``choice["_state"]`` for
-    :func:`restack_laws` (not JSON-able); other keyword arguments go to the final :func:`scalinglab.fit.fit`
-    (``bootstrap``, ``seed``, ``level``, ``calibrate``...).
+    :func:`restack_laws` (not JSON-able); ``stacklevel``: where the final fit's warnings point, counted as
+    ``_stages.emit_warnings`` does (6: at the caller of ``stack_laws``; `fit_auto` passes 7, its caller);
+    other keyword arguments go to the final :func:`scalinglab.fit.fit` (``bootstrap``, ``seed``, ``level``,
+    ``calibrate``...).
 
     Returns
     -------
@@ -208,7 +210,7 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
                 errs[m][k] = (float(np.median(e)), float(np.max(e)))
                 bias[m][k] = float(np.median(signed))
     state = {"data": data, "fd": fd, "laws": laws, "members": members, "whole": whole, "errs": errs, "bias": bias,
-             "cuts": cuts, "cut_fits": cut_fits, "kw": kw, "fit_kwargs": fit_kwargs}
+             "cuts": cuts, "cut_fits": cut_fits, "kw": kw, "fit_kwargs": fit_kwargs, "stacklevel": stacklevel}
     final, choice = _choose(state, criterion, SHRINK if shrink is None else float(shrink),
                             MAX_WEIGHT if max_weight is None else float(max_weight),
                             agreement=AGREEMENT if agreement is None else float(agreement),
@@ -356,6 +358,7 @@ def _refit(state: dict, member: tuple[str, str]):
             if all(t.tobytes() in index for t in mine) else None)
     try:
         warm = np.asarray(state["whole"][member].theta, float)[None, :]
-        return fit_reusing(state["data"], law_name, **{**args, "starts": warm}, cut_fits=fits)
+        return fit_reusing(state["data"], law_name, **{**args, "starts": warm}, cut_fits=fits,
+                           stacklevel=state.get("stacklevel", 6))
     except ScalingLabError:
         return fit(state["data"], law_name, **args)
