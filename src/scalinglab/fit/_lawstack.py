@@ -359,6 +359,6 @@ def _refit(state: dict, member: tuple[str, str]):
     try:
         warm = np.asarray(state["whole"][member].theta, float)[None, :]
         return fit_reusing(state["data"], law_name, **{**args, "starts": warm}, cut_fits=fits,
-                           stacklevel=state.get("stacklevel", 6))
+                           stacklevel=state["stacklevel"])
     except ScalingLabError:
         return fit(state["data"], law_name, **args)
