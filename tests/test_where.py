@@ -153,3 +153,19 @@ def test_warnings_point_at_the_users_call(two_corpora):
             call()
         w = [r for r in rec if issubclass(r.category, DataWarning)]
         assert len(w) == 1 and w[0].filename == __file__
+
+
+def test_validate_lists_the_datasets(two_corpora):
+    """`RunTable.summary()["datasets"]` (and `validate --json`) counts runs per dataset; the text output says
+    a fit would pool them and how to select one."""
+    from scalinglab.data import dataset_counts
+
+    rt = load_runs(two_corpora)
+    assert rt.summary()["datasets"] == {"web": 36, "code": 36} == dataset_counts(rt.df)
+    assert rt.where("dataset=web").summary()["datasets"] == {"web": 36}
+    assert dataset_counts(rt.df.drop(columns="dataset")) == {}
+    r = CliRunner().invoke(app, ["validate", str(two_corpora), "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["datasets"] == {"web": 36, "code": 36}
+    r = CliRunner().invoke(app, ["validate", str(two_corpora)])
+    assert r.exit_code == 0 and "2 datasets: " in r.output
+    assert "web (36 runs)" in r.output and "code (36 runs)" in r.output and "--where dataset=" in r.output

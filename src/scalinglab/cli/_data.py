@@ -109,6 +109,11 @@ def validate(
                   "by the fit as they are)"
                   + (f"; run-to-run noise: sd of ln(loss) {summary['replicate_log_loss_sd']:.3g}"
                      if summary.get("replicate_log_loss_sd") is not None else ""), highlight=False)
+    if len(summary["datasets"]) > 1:
+        first = next(iter(summary["datasets"]))
+        out.print(f"{len(summary['datasets'])} datasets: " + _escape(", ".join(
+            f"{k} ({v} runs)" for k, v in summary["datasets"].items())) + "; a fit pools them into one law unless "
+            f"you select one ({_escape(f'--where dataset={first}')})", highlight=False)
     out.print(table)
 
 

@@ -35,8 +35,8 @@ from __future__ import annotations
 from .duplicates import configuration_columns, identifying_columns
 from .load import load_runs
 from .schema import CANONICAL_COLUMNS, COLUMN_ALIASES, FLOPS_CONVENTIONS
-from .table import RunTable
+from .table import RunTable, dataset_counts
 from .writers import _atomic_write, write_frame  # noqa: F401  (_atomic_write: the one atomic writer)
 
-__all__ = ["RunTable", "load_runs", "write_frame", "identifying_columns", "configuration_columns", "CANONICAL_COLUMNS",
+__all__ = ["RunTable", "dataset_counts", "load_runs", "write_frame", "identifying_columns", "configuration_columns", "CANONICAL_COLUMNS",
            "COLUMN_ALIASES", "FLOPS_CONVENTIONS"]

@@ -21,11 +21,18 @@ from .problems import _error
 from .schema import _META_KEY
 from .writers import _atomic_write
 
-__all__ = ["RunTable"]
+__all__ = ["RunTable", "dataset_counts"]
 
 #: a ``--where`` condition: column, operator, value(s)
 _CONDITION = re.compile(r"^\s*([^<>=!]+?)\s*(>=|<=|!=|=|>|<)\s*(.+?)\s*$")
 _COMPARE = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less}
+
+
+def dataset_counts(df) -> dict[str, int]:
+    """Runs per value of the ``dataset`` column, most runs first (empty without the column; blanks skipped)."""
+    if df is None or "dataset" not in getattr(df, "columns", ()):
+        return {}
+    return {str(k): int(v) for k, v in df["dataset"].dropna().astype(str).value_counts().items()}
 
 
 class RunTable:
@@ -260,9 +267,9 @@ class RunTable:
         return {"groups": int(many.sum()), "rows": int(sizes[many].sum()), "columns": cfg, "log_loss_sd": sd}
 
     def summary(self) -> dict[str, Any]:
-        """Rows, columns, per-column ranges, derived columns, the FLOP convention and the replicate groups
-        (``replicate_groups``, ``replicate_rows``, ``replicate_log_loss_sd``; see :meth:`replicates`), as plain
-        data."""
+        """Rows, columns, per-column ranges, derived columns, the FLOP convention, the replicate groups
+        (``replicate_groups``, ``replicate_rows``, ``replicate_log_loss_sd``; see :meth:`replicates`) and the
+        runs per dataset (``datasets``: `dataset_counts`), as plain data."""
         rep = self.replicates()
         return {
             "source": self.source,
@@ -275,6 +282,7 @@ class RunTable:
             "replicate_groups": rep["groups"],
             "replicate_rows": rep["rows"],
             "replicate_log_loss_sd": rep["log_loss_sd"],
+            "datasets": dataset_counts(self._df),
         }
 
     def hash(self) -> str:

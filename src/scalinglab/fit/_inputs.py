@@ -169,13 +169,13 @@ def pooled_datasets(df, source: str | None) -> str | None:
     """The `DataWarning` text when the table's ``dataset`` column holds several datasets (else None): one law
     fitted to runs on different corpora describes none of them (their losses differ by the corpus's entropy
     and quality), and nothing else in the fit says so. It names them and the selection that fits one."""
-    if df is None or "dataset" not in getattr(df, "columns", ()):
-        return None
-    counts = df["dataset"].dropna().astype(str).value_counts()
+    from ..data import dataset_counts
+
+    counts = dataset_counts(df)
     if len(counts) < 2:
         return None
-    listed = ", ".join(f"{k} ({v} runs)" for k, v in counts.head(6).items()) + (", ..." if len(counts) > 6 else "")
-    first = counts.index[0]
+    listed = ", ".join(f"{k} ({v} runs)" for k, v in list(counts.items())[:6]) + (", ..." if len(counts) > 6 else "")
+    first = next(iter(counts))
     return (f"{source or 'the run table'}: column 'dataset' holds {len(counts)} datasets: {listed}; one law is "
             f"fitted to all of them as if they were one corpus. To fit one: --where dataset={first} (CLI) or "
             f"load_runs(...).where('dataset={first}')")
