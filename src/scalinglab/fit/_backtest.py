@@ -18,7 +18,7 @@ import numpy as np
 from .._errors import FitError, InputError, ScalingLabError
 from ..laws import Law, law_from_spec
 from ._api import fit
-from ._inputs import load_table, prepare_data, resolve_law, warn_pooled_datasets
+from ._inputs import prepare_data, resolve_law, warn_pooled_datasets
 from ._levels import level_threshold
 from ._predict import compute_of
 
@@ -282,16 +282,18 @@ def compare(data, laws: Sequence[Law | str] | str, *, cutoff_fracs: Sequence[flo
         raise InputError("compare needs at least one law")
     fit_kwargs = {"calibrate": False, **fit_kwargs}
     rows = []
-    try:
-        df, source, convention = load_table(data)
-    except ScalingLabError:  # reported per law below
-        df = source = convention = None
-    if warn_pooled_datasets(df, source, warn=fit_kwargs.get("warn", True)):
-        # said once here, not again by every law's fit: they see the runs without the dataset column
-        from ..data import load_runs
+    from ..data import load_runs
 
-        data = load_runs(df.drop(columns=["dataset"]), required=(), positive_loss=False, source_name=source,
-                         flops_convention=convention or "6ND")
+    try:  # read once, as every fit reads it (`load_table`); each law's backtest and fit reuse the table
+        runs = load_runs(data, required=(), positive_loss=False)
+    except ScalingLabError:  # reported per law below
+        runs = None
+    if runs is not None:
+        if warn_pooled_datasets(runs.df, runs.source, warn=fit_kwargs.get("warn", True)):
+            # said once here, not again by every law's fit: they see the runs without the dataset column
+            runs = load_runs(runs.df.drop(columns=["dataset"]), required=(), positive_loss=False,
+                             source_name=runs.source, flops_convention=runs.flops_convention or "6ND")
+        data = runs
     for law in laws:
         name = law if isinstance(law, str) else law.name
         try:

@@ -20,7 +20,8 @@ import numpy as np
 from .._errors import DataError, DataWarning, FitError, InputError
 from ..laws import VARIABLE_COLUMNS, Law, get_law, get_preset, law_from_spec
 
-__all__ = ["FitData", "prepare_data", "pooled_datasets", "warn_pooled_datasets", "resolve_law", "load_table", "table_hash", "frame_hash"]
+__all__ = ["FitData", "prepare_data", "pooled_datasets", "warn_pooled_datasets", "resolve_law", "load_table",
+           "table_hash", "frame_hash"]
 
 
 @dataclass(frozen=True)
