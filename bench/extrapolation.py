@@ -197,19 +197,26 @@ MIN_RUNS, MIN_LEVELS = 20, 4
 def run_table_ladders(path: Path, seen: set) -> list[tuple[str, str, pd.DataFrame]]:
     """Ladders of a run table in any format ``scalinglab.data.load_runs`` reads (CSV/TSV/Parquet/JSONL/JSON,
     its column aliases: ``N``/``n_params``, ``D``/``n_tokens``, ``val_loss``...): one per ``dataset`` value
-    (the file's stem when there is no such column), FLOPs from the table or 6 N D; files that are not run
-    tables with parameters, tokens and loss, and ladders too small to cut, are skipped with a note."""
+    (the file's stem when there is no such column), FLOPs from the table or 6 N D; a hyperparameter grid (runs
+    of one size at several learning rates, batch sizes...: `RunTable.sweep`) keeps the best run of each point;
+    files that are not run tables with parameters, tokens and loss, and ladders too small to cut, are skipped
+    with a note."""
     from scalinglab._errors import ScalingLabError
     from scalinglab.data import load_runs
 
     if path.suffix.lower() not in {".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".ndjson", ".json", ".gz"}:
         return []
     try:
-        df = load_runs(path, required=("params", "tokens", "loss"), drop_duplicates=True).df
+        runs = load_runs(path, required=("params", "tokens", "loss"), drop_duplicates=True)
     except (ScalingLabError, OSError, ValueError) as exc:
         why = (getattr(exc, "problems", None) or [str(exc)])[0]
         print(f"  skip {path.name}: not a run table with params, tokens and loss ({str(why)[:160]})")
         return []
+    swept = runs.sweep()["columns"]
+    if swept:  # a hyperparameter grid: the law is for the best-tuned run of each point, as its study fits it
+        runs = runs.best_of(*swept)
+        print(f"  {path.name}: sweeps {', '.join(swept)}; the best run of each point kept ({len(runs)} runs)")
+    df = runs.df
     out = []
     groups = df.groupby("dataset", dropna=False) if "dataset" in df.columns else [(None, df)]
     for key, g in groups:

@@ -35,13 +35,25 @@ WhereOpt = typer.Option(None, "--where", help="Only the runs where COLUMN=VALUE 
                         "of them, !=, >=, <=, >, <; unit strings: --where dataset=c4 --where params>=100M).")
 
 
-def select_runs(file: str, where: list[str] | None):
-    """The run table ``file``, or its rows matching ``--where`` (:meth:`scalinglab.data.RunTable.where`)."""
-    if not where:
+BestOfOpt = typer.Option(None, "--best-of", help="Keep the best run (lowest loss) of each point among runs that "
+                         "differ only in these hyperparameter columns, e.g. --best-of lr,batch_size (auto: the "
+                         "swept columns `validate` finds).")
+
+
+def select_runs(file: str, where: list[str] | None, best_of: str | None = None):
+    """The run table ``file``, or its rows matching ``--where`` (:meth:`scalinglab.data.RunTable.where`), then
+    the best run of each point over the ``--best-of`` columns (:meth:`scalinglab.data.RunTable.best_of`)."""
+    if not where and not best_of:
         return file
     from ..data import load_runs
 
-    return load_runs(file).where(*where)
+    runs = load_runs(file)
+    if where:
+        runs = runs.where(*where)
+    if best_of:
+        cols = [c.strip() for c in best_of.split(",") if c.strip()]
+        runs = runs.best_of(*([] if cols == ["auto"] else cols))
+    return runs
 
 
 def command(*args: Any, on: typer.Typer | None = None, **kwargs: Any) -> Callable:

@@ -114,6 +114,12 @@ def validate(
         out.print(f"{len(summary['datasets'])} datasets: " + _escape(", ".join(
             f"{k} ({v} runs)" for k, v in summary["datasets"].items())) + "; a fit pools them into one law unless "
             f"you select one ({_escape(f'--where dataset={first}')})", highlight=False)
+    if summary["sweep"]["columns"]:
+        from ..data.sweeps import describe_sweep
+
+        flag = "--best-of " + ",".join(summary["sweep"]["columns"])
+        out.print(f"hyperparameter sweep: {_escape(describe_sweep(summary['sweep']))}; a fit uses every run unless "
+                  f"you keep the best of each point ({_escape(flag)})", highlight=False)
     out.print(table)
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from .._errors import InputError
-from ._common import JsonOpt, WhereOpt, command, emit_json, out, select_runs
+from ._common import BestOfOpt, JsonOpt, WhereOpt, command, emit_json, out, select_runs
 
 _LOSS_HELP = ("Objective: huber (on log-loss residuals, summed), ls (least squares), asymmetric (lower envelope) "
               "or auto (huber or asymmetric, whichever predicts the largest runs better in internal backtests).")
@@ -64,12 +64,13 @@ def fit_cmd(
                                                 "(e.g. 0.25 for 4-way multiple choice).")] = None,
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP)] = None,
     where: list[str] | None = WhereOpt,
+    best_of: str | None = BestOfOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Fit a law to a run table: robust multi-start fit, optional bootstrap intervals. Exits with code 2 and one error line on bad input."""
     from ..fit import fit
 
-    file = select_runs(file, where)
+    file = select_runs(file, where, best_of)
 
     if floor is not None:
         from ..laws import get_law
@@ -212,12 +213,13 @@ def backtest_cmd(
     delta: Annotated[float, typer.Option("--delta", help="Huber threshold.")] = 1e-3,
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP)] = None,
     where: list[str] | None = WhereOpt,
+    best_of: str | None = BestOfOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Fit on the smaller runs, predict the largest: errors and interval coverage. Exits with code 2 and one error line on bad input."""
     from ..fit import backtest, backtest_sweep
 
-    file = select_runs(file, where)
+    file = select_runs(file, where, best_of)
 
     if sweep or (cutoff_frac is None and cutoff_flops is None):
         bt = backtest_sweep(file, law, cutoff_fracs=(0.1, 0.2, 0.3, 0.4, 0.5), by=by, x=x, y=y, loss=loss,
@@ -260,12 +262,13 @@ def compare_cmd(
     loss: Annotated[str, typer.Option("--loss", help=_LOSS_HELP)] = "huber",
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP + " JSON: 'plot' on every row.")] = None,
     where: list[str] | None = WhereOpt,
+    best_of: str | None = BestOfOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Rank laws by backtest error on a run table (automatic law selection). Exits with code 2 and one error line on bad input."""
     from ..fit import compare
 
-    file = select_runs(file, where)
+    file = select_runs(file, where, best_of)
     rows = compare(file, laws, x=x, y=y, loss=loss)
     if plot:
         from ..report import save_plot
@@ -307,12 +310,13 @@ def suggest_cmd(
     top: Annotated[int, typer.Option("--top", help="How many candidates to list.")] = 10,
     loss: Annotated[str, typer.Option("--loss", help=_LOSS_HELP)] = "huber",
     where: list[str] | None = WhereOpt,
+    best_of: str | None = BestOfOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Which run next: rank affordable runs by expected shrinkage of a target's interval per FLOP. Exits with code 2 and one error line on bad input."""
     from ..fit import suggest
 
-    file = select_runs(file, where)
+    file = select_runs(file, where, best_of)
     s = suggest(file, law, target=target, candidates=candidates, budget=budget, level=level, top=top, loss=loss)
     if json_:
         emit_json(s.to_dict())

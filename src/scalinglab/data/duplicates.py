@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from .._errors import DataError
 from .cells import _as_arrow, _to_pandas
 from .problems import _error
-from .schema import CANONICAL_COLUMNS, MAX_PROBLEMS, _norm
+from .schema import CANONICAL_COLUMNS, HYPERPARAMETER_WORDS, MAX_PROBLEMS, SEED_WORDS, _norm
 
 __all__ = ["identifying_columns", "configuration_columns"]
 
@@ -90,9 +90,9 @@ def _take(v: Any, idx: np.ndarray) -> Any:
 _ID_CANONICAL = ("run_id", "dataset", "unique_tokens", "params", "tokens", "flops", "step")
 
 #: Numeric extra columns whose (normalised) name marks them as tags of a run rather than measurements.
-_TAG_NAME = re.compile(r"(^|_)(seed|seeds|lr|learning_rate|batch_size|bs|width|depth|layers|n_layers?|num_layers|"
-                       r"d_model|hidden_size|heads|n_heads?|epochs?|repeats?|warmup\w*|weight_decay|wd|"
-                       r"vocab_size|seq_len|context_length|tag|config|arch|architecture|variant|shape)($|_)")
+_TAG_NAME = re.compile(rf"(^|_)({SEED_WORDS}|{HYPERPARAMETER_WORDS}|width|depth|layers|n_layers?|num_layers|"
+                       r"d_model|hidden_size|heads|n_heads?|epochs?|repeats?|vocab_size|seq_len|context_length|"
+                       r"tag|config|arch|architecture|variant|shape)($|_)")
 
 
 def identifying_columns(columns: Mapping[str, Any] | pd.DataFrame) -> list[str]:

@@ -5,6 +5,7 @@ every cell (`cells`), derive a missing ``flops``/``tokens``/``params`` (C = 6·N
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -32,9 +33,14 @@ from .table import RunTable
 
 __all__ = ["load_runs"]
 
+logger = logging.getLogger(__name__)
 
-def _map_columns(names: list[str], explicit: Mapping[str, str | None] | None, file: str) -> list[str | None]:
-    """Target name of every input column (None drops it). Raises on ambiguous or duplicated names."""
+
+def _map_columns(names: list[str], explicit: Mapping[str, str | None] | None,
+                 file: str) -> tuple[list[str | None], dict[str, list[str]]]:
+    """Target name of every input column (None drops it), and the canonical names that several columns claim
+    by alias (canonical name -> those columns, most preferred alias first: `_resolve_claims` settles them on
+    their values). Raises on unknown ``explicit`` keys and duplicated header names."""
     explicit = dict(explicit or {})
     problems = []
     for key in explicit:
@@ -57,16 +63,56 @@ def _map_columns(names: list[str], explicit: Mapping[str, str | None] | None, fi
                                    f"{j + 1})", file, column=n))
         else:
             first[n] = j
+    if problems:
+        raise _collected(problems, file)
     sources: dict[str, list[str]] = defaultdict(list)
     for n, t in zip(names, targets, strict=True):
         if t is not None and n not in sources[t]:
             sources[t].append(n)
-    for t, ns in sources.items():
-        if len(ns) > 1:
-            keep = ns[-1]
-            choice = ", ".join([f"{keep!r}: {t!r}"] + [f"{n!r}: None" for n in ns[:-1]])
-            problems.append(_error(f"columns {' and '.join(map(repr, ns))} {'both' if len(ns) == 2 else 'all'} mean {t!r}; choose one with "
-                                   f"columns={{{choice}}} (None drops a column)", file, column=ns[1]))
+    rank = {t: {a: i for i, a in enumerate(_ALIASES.get(t, (t,)))} for t in sources}
+    claims = {t: sorted(ns, key=lambda n, t=t: (n != t, rank[t].get(_norm(n), len(rank[t]))))
+              for t, ns in sources.items() if len(ns) > 1}
+    return targets, claims
+
+
+#: columns that claim one canonical name (``D`` and ``train_tokens``) are one column when their values agree
+#: within this relative tolerance (a nominal and an actual token count differ by a partial batch)
+CLAIM_RTOL = 0.01
+
+
+def _resolve_claims(names: list[str], targets: list[str | None], claims: dict[str, list[str]],
+                    cols: list[Any], file: str) -> list[str | None]:
+    """Settle columns that claim one canonical name: when their values agree (numbers within `CLAIM_RTOL`,
+    text exactly), the preferred alias (the canonical name itself, else the first in the accepted list) takes
+    it and the others stay under their own names; otherwise the table is ambiguous and that is an error."""
+    targets = list(targets)
+    problems = []
+    at = {n: j for j, n in enumerate(names)}
+    for t, ns in claims.items():
+        values = [cols[at[n]] for n in ns]
+        if t in _NUMERIC:
+            arrays = [_floats(v, counts=t != "loss").values for v in values]
+            with np.errstate(all="ignore"):
+                rel = [np.abs(a - arrays[0]) / np.maximum(np.abs(arrays[0]), np.abs(a)) for a in arrays[1:]]
+            both = [np.isfinite(a) & np.isfinite(arrays[0]) for a in arrays[1:]]
+            worst = max((float(np.max(r[b], initial=0.0)) for r, b in zip(rel, both, strict=True)), default=0.0)
+            agree = all(np.array_equal(np.isfinite(a), np.isfinite(arrays[0])) for a in arrays[1:]) and \
+                worst <= CLAIM_RTOL
+            differ = f"they differ by up to {worst:.3g} (relative) in one row" if np.isfinite(worst) else ""
+        else:
+            texts = [_to_pandas(v).astype(str).to_numpy() for v in values]
+            agree = all(np.array_equal(x, texts[0]) for x in texts[1:])
+            differ = "their values differ"
+        if agree:
+            for n in ns[1:]:
+                targets[at[n]] = n
+            logger.info("%s: columns %s all mean %r and agree; %r is used as %r, the others keep their names",
+                        file, ", ".join(map(repr, ns)), t, ns[0], t)
+            continue
+        choice = ", ".join([f"{ns[0]!r}: {t!r}"] + [f"{n!r}: None" for n in ns[1:]])
+        problems.append(_error(f"columns {' and '.join(map(repr, ns))} {'both' if len(ns) == 2 else 'all'} mean "
+                               f"{t!r} but {differ or 'they disagree'}; choose one with columns={{{choice}}} "
+                               f"(None drops a column)", file, column=ns[1]))
     if problems:
         raise _collected(problems, file)
     return targets
@@ -85,7 +131,7 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
            flops_convention: str | None, positive_loss: bool, drop_duplicates: bool,
            check_duplicates: bool = True) -> RunTable:
     file = raw.file
-    targets = _map_columns(raw.names, columns, file)
+    targets, claims = _map_columns(raw.names, columns, file)
     order = {n: j for j, n in enumerate(raw.names)}
     cols_in = list(raw.columns)
     n = raw.n_rows
@@ -101,6 +147,8 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
             keep = pa.array(~blank_np)
             cols_in = [_as_arrow(c).filter(keep) for c in cols_in]
             rows, n = rows[~blank_np], int((~blank_np).sum())
+    if claims:
+        targets = _resolve_claims(raw.names, targets, claims, cols_in, file)
 
     problems = list(raw.problems)
     total = len(problems)

@@ -47,5 +47,18 @@ COLUMN_ALIASES: dict[str, str] = {alias: canon for canon, names in _ALIASES.item
 _META_KEY = b"scalinglab.run_table"
 
 
+#: Words that name a training hyperparameter (on a lower-cased name with ``_`` separators): runs of one size
+#: that differ in such a column are a hyperparameter sweep (`scalinglab.data.sweeps`), and the column is a
+#: tag of the run rather than a measurement (`identifying_columns`).
+HYPERPARAMETER_WORDS = (r"lr|learning_rate|peak_lr|max_lr|min_lr|lr_max|lr_peak|lr_min|batch_size|bs|bsz|gbsz|"
+                        r"global_batch_size|micro_batch_size|mbs|warmup\w*|weight_decay|wd|beta_?1|beta_?2|"
+                        r"adam_beta\w*|adam_eps\w*|eps|epsilon|dropout|grad_clip\w*|clip_grad\w*|"
+                        r"gradient_clip\w*|momentum|lr_schedule|schedule|cooldown\w*|decay_\w*|init_std|"
+                        r"label_smoothing|z_loss\w*")
+
+#: Words that name a replicate's seed: runs differing only in it are replicates, not a sweep.
+SEED_WORDS = r"seed|seeds|replicate|rep|trial"
+
+
 def _norm(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", str(name).lower()).strip("_")

@@ -266,10 +266,42 @@ class RunTable:
                     sd = float(np.sqrt(np.sum((y - mean) ** 2) / dof))
         return {"groups": int(many.sum()), "rows": int(sizes[many].sum()), "columns": cfg, "log_loss_sd": sd}
 
+    def sweep(self) -> dict[str, Any]:
+        """The hyperparameter sweep the table holds, if any: hyperparameter columns (``lr``, ``batch_size``,
+        ``gbsz``, ``beta2``, ...) that take several values among runs of one point (N, D). See
+        `scalinglab.data.sweeps.sweep` for the keys (``columns`` is empty without a sweep)."""
+        from .sweeps import sweep
+
+        return sweep(self._df)
+
+    def best_of(self, *columns: str, y: str = "loss") -> RunTable:
+        """The best run (lowest ``y``) of each point among runs that differ only in the hyperparameter
+        ``columns`` (and in seeds, steps and row labels): the tuned frontier a scaling law describes, as the
+        studies that publish such grids fit it. With no ``columns``, the swept ones :meth:`sweep` finds (the
+        table itself when there are none). Source rows are kept, so errors still name the file's rows.
+
+        >>> runs.best_of("lr", "batch_size")  # doctest: +SKIP
+
+        Raises
+        ------
+        InputError
+            If a column is not in the table, or ``y`` is missing or not numeric.
+        """
+        from .sweeps import best_of
+
+        cols = list(columns) or self.sweep()["columns"]
+        if not cols:
+            return self
+        idx = best_of(self._df, cols, y=y)
+        mask = np.zeros(len(self), bool)
+        mask[idx] = True
+        return self.subset(mask)
+
     def summary(self) -> dict[str, Any]:
         """Rows, columns, per-column ranges, derived columns, the FLOP convention, the replicate groups
         (``replicate_groups``, ``replicate_rows``, ``replicate_log_loss_sd``; see :meth:`replicates`) and the
-        runs per dataset (``datasets``: `dataset_counts`), as plain data."""
+        runs per dataset (``datasets``: `dataset_counts`) and the hyperparameter sweep (``sweep``: :meth:`sweep`),
+        as plain data."""
         rep = self.replicates()
         return {
             "source": self.source,
@@ -283,6 +315,7 @@ class RunTable:
             "replicate_rows": rep["rows"],
             "replicate_log_loss_sd": rep["log_loss_sd"],
             "datasets": dataset_counts(self._df),
+            "sweep": self.sweep(),
         }
 
     def hash(self) -> str:

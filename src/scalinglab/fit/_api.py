@@ -10,7 +10,7 @@ from ._accuracy import ACCURACY_LAWS, fit_accuracy
 from ._calibrate import calibrate_intervals
 from ._degenerate import looks_flat
 from ._ensemble import choose_stacked
-from ._inputs import prepare_data, resolve_law, warn_pooled_datasets
+from ._inputs import prepare_data, resolve_law, warn_table
 from ._objectives import Objective, get_objective
 from ._result import FitResult
 from ._stages import (
@@ -104,7 +104,7 @@ def fit_reusing(data, law: Law | str, *, x, y, loss, delta, weights, starts, boo
                          level=level, throw=throw, warn=warn)
     law_obj, preset_values = resolve_law(law, x)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=weights)
-    warn_pooled_datasets(fd.frame, fd.source, warn=opts.warn, stacklevel=stacklevel)
+    warn_table(fd.frame, fd.source, warn=opts.warn, stacklevel=stacklevel)
     auto = isinstance(loss, str) and loss.strip().lower() == "auto"
     if auto and law_obj.name in ACCURACY_LAWS and space == "auto" and starts is None and weights is None:
         # benchmark accuracy vs compute: bounded least squares with a weak slope/ceiling prior (_accuracy.py);

@@ -18,7 +18,7 @@ import numpy as np
 from .._errors import FitError, InputError, ScalingLabError
 from ..laws import Law, law_from_spec
 from ._api import fit
-from ._inputs import prepare_data, resolve_law, warn_pooled_datasets
+from ._inputs import prepare_data, resolve_law, warn_table
 from ._levels import level_threshold
 from ._predict import compute_of
 
@@ -182,7 +182,7 @@ def backtest(data, law: Law | str, *, cutoff_frac: float | None = 0.3, cutoff_fl
     """
     law_obj, _ = resolve_law(law, x)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=fit_kwargs.pop("weights", None))
-    warn_pooled_datasets(fd.frame, fd.source, warn=fit_kwargs.get("warn", True))  # at our caller
+    warn_table(fd.frame, fd.source, warn=fit_kwargs.get("warn", True))  # at our caller
     values, by_name = _order_values(fd, law_obj, by)
     test, thr = _split(values, cutoff_frac if cutoff_flops is None else None, cutoff_flops)
     train = ~test
@@ -219,7 +219,7 @@ def backtest_sweep(data, law: Law | str, *, cutoff_fracs: Sequence[float] = (0.2
     """
     law_obj, _ = resolve_law(law, x)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=fit_kwargs.pop("weights", None))
-    warn_pooled_datasets(fd.frame, fd.source, warn=fit_kwargs.get("warn", True))  # at our caller
+    warn_table(fd.frame, fd.source, warn=fit_kwargs.get("warn", True))  # at our caller
     values, by_name = _order_values(fd, law_obj, by)
     pts_all, fits, cuts = [], [], []
     seen = set()
@@ -289,9 +289,9 @@ def compare(data, laws: Sequence[Law | str] | str, *, cutoff_fracs: Sequence[flo
     except ScalingLabError:  # reported per law below
         runs = None
     if runs is not None:
-        if warn_pooled_datasets(runs.df, runs.source, warn=fit_kwargs.get("warn", True)):
-            # said once here, not again by every law's fit: they see the runs without the dataset column
-            runs = load_runs(runs.df.drop(columns=["dataset"]), required=(), positive_loss=False,
+        said = warn_table(runs.df, runs.source, warn=fit_kwargs.get("warn", True))
+        if said:  # said once here, not again by every law's fit: they see the runs without those columns
+            runs = load_runs(runs.df.drop(columns=said), required=(), positive_loss=False,
                              source_name=runs.source, flops_convention=runs.flops_convention or "6ND")
         data = runs
     for law in laws:

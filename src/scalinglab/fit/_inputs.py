@@ -20,7 +20,7 @@ import numpy as np
 from .._errors import DataError, DataWarning, FitError, InputError
 from ..laws import VARIABLE_COLUMNS, Law, get_law, get_preset, law_from_spec
 
-__all__ = ["FitData", "prepare_data", "pooled_datasets", "warn_pooled_datasets", "resolve_law", "load_table",
+__all__ = ["FitData", "prepare_data", "pooled_datasets", "swept_runs", "warn_table", "resolve_law", "load_table",
            "table_hash", "frame_hash"]
 
 
@@ -182,14 +182,39 @@ def pooled_datasets(df, source: str | None) -> str | None:
             f"load_runs(...).where('dataset={first}')")
 
 
-def warn_pooled_datasets(df, source: str | None, *, warn: bool = True, stacklevel: int = 3) -> bool:
-    """Whether the table pools several datasets (`pooled_datasets`); if so and ``warn``, emit its
-    `DataWarning` with ``stacklevel`` counted from this function (3, the default: at the caller of the
-    function that calls it, e.g. the user's call of `backtest`), as ``_stages.emit_warnings`` counts."""
-    text = pooled_datasets(df, source)
-    if text and warn:
-        warnings.warn(text, DataWarning, stacklevel=stacklevel)
-    return text is not None
+def swept_runs(df, source: str | None) -> tuple[str | None, list[str]]:
+    """The `DataWarning` text when the table holds a hyperparameter sweep (several runs of one (N, D) that
+    differ in ``lr``, ``batch_size``, ...: `scalinglab.data.sweeps`), else None, and the swept columns: a law
+    fitted to every run describes an average over good and bad settings, not the tuned model the forecast is
+    for. It names the columns and the selection that keeps the best run of each point."""
+    from ..data.sweeps import describe_sweep, sweep
+
+    info = sweep(df)
+    if not info["columns"]:
+        return None, []
+    cols = info["columns"]
+    args = ", ".join(map(repr, cols))
+    return (f"{source or 'the run table'}: {describe_sweep(info)}; one law is fitted to every run, an average over "
+            f"the settings rather than the best-tuned model of each size. To fit the best run of each point: "
+            f"--best-of {','.join(cols)} (CLI) or load_runs(...).best_of({args})"), cols
+
+
+def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3) -> list[str]:
+    """Say what the fit cannot tell from the arrays alone: the table pools several datasets
+    (`pooled_datasets`) or sweeps hyperparameters (`swept_runs`). Each is one `DataWarning` (when ``warn``),
+    pointing ``stacklevel`` frames up from this function (3, the default: at the caller of the function that
+    calls it, e.g. the user's call of `backtest`), as ``_stages.emit_warnings`` counts. Returns the columns
+    the warnings were about (``dataset`` and the swept ones), so a caller that fits the table again can drop
+    them instead of saying it twice."""
+    said = []
+    pooled = pooled_datasets(df, source)
+    swept, cols = swept_runs(df, source)
+    for text, about in ((pooled, ["dataset"]), (swept, cols)):
+        if text:
+            said += about
+            if warn:
+                warnings.warn(text, DataWarning, stacklevel=stacklevel)
+    return said
 
 
 def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss",

@@ -1,0 +1,140 @@
+"""Hyperparameter sweeps in a run table: several runs of one size (N, D) that differ in a hyperparameter.
+
+Published tables often hold a study's whole grid: every (N, D) trained at several learning rates, batch sizes
+or Adam betas (the OpenEuroLLM dense ladders: 13 to 28 runs per point, whose final loss differs by up to 5 %).
+A scaling law describes the best-tuned run of each size, which is what the large run will be; a law fitted to
+every row describes an average over good and bad settings instead, and its noise estimate is the sweep's
+spread rather than run-to-run noise. The studies themselves fit the best run of each point (Hoffmann et al.
+2022 and Porian et al. 2024 tune the learning rate per size and keep the best).
+
+A column is a hyperparameter when its name says so (``lr``, ``learning_rate``, ``batch_size``, ``gbsz``,
+``warmup_steps``, ``weight_decay``, ``beta2``, ``dropout``, ...: `HYPERPARAMETER_WORDS`); it is swept when it
+takes several values among runs of one *point*: equal ``params``, ``tokens`` (``flops`` without them),
+``unique_tokens``, ``dataset`` and every other tag column, except seeds, steps, run ids and row labels (a text
+column with a different value in every row, such as a job name). In a per-checkpoint log (a ``run_id``
+column), a column that changes along one run is its schedule (the learning rate at each step), not a setting.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._errors import InputError
+from .duplicates import identifying_columns
+from .schema import CANONICAL_COLUMNS, COLUMN_ALIASES, HYPERPARAMETER_WORDS, SEED_WORDS, _norm
+
+__all__ = ["hyperparameter_columns", "point_columns", "sweep", "describe_sweep", "best_of"]
+
+_HP = re.compile(rf"(^|_)({HYPERPARAMETER_WORDS})($|_)")
+_SEED = re.compile(rf"(^|_)({SEED_WORDS})($|_)")
+
+
+def hyperparameter_columns(df: pd.DataFrame) -> list[str]:
+    """Columns named like a training hyperparameter (`HYPERPARAMETER_WORDS`), canonical columns excepted."""
+    return [str(c) for c in df.columns if c not in CANONICAL_COLUMNS and _HP.search(_norm(str(c)))]
+
+
+def point_columns(df: pd.DataFrame, over: Sequence[str]) -> list[str]:
+    """The columns that define one point of the ladder when the ``over`` columns are swept: the identifying
+    columns (`identifying_columns`) but ``over``, seeds, ``step``, ``run_id`` and row labels."""
+    n = len(df)
+    out = []
+    for c in identifying_columns(df):
+        if c in over or c in ("run_id", "step") or _SEED.search(_norm(c)):
+            continue
+        s = df[c]
+        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        if c not in CANONICAL_COLUMNS and not numeric and n > 1 and s.nunique(dropna=False) == n:
+            continue  # a label of each row (a job name), not a property of the point
+        out.append(c)
+    return out
+
+
+def _groups(df: pd.DataFrame, key: list[str]) -> np.ndarray:
+    return df.groupby(key, dropna=False, sort=False, observed=True).ngroup().to_numpy()
+
+
+def sweep(df: pd.DataFrame) -> dict[str, Any]:
+    """How a run table sweeps hyperparameters.
+
+    Returns ``{"columns": the hyperparameter columns that vary among runs of one point (empty: no sweep),
+    "points": points with more than one run, "runs": runs in them, "point_columns": the columns that define a
+    point, "spread": the median over those points of (worst - best) / best loss, "max_spread": its largest
+    value}`` (spreads are relative, dimensionless; None without a positive ``loss`` column).
+    """
+    none = {"columns": [], "points": 0, "runs": 0, "point_columns": [], "spread": None, "max_spread": None}
+    hp = hyperparameter_columns(df)
+    if hp and "run_id" in df.columns:  # a value that changes along one run is its schedule, not a setting
+        within = df.groupby("run_id", dropna=False, sort=False, observed=True)[hp].nunique(dropna=False).max()
+        hp = [c for c in hp if within[c] <= 1]
+    if not hp or len(df) < 2:
+        return none
+    key = point_columns(df, hp)
+    if not set(key) & {"params", "tokens", "flops"}:
+        return none
+    g = _groups(df, key)
+    sizes = np.bincount(g)
+    many = sizes[g] > 1
+    if not many.any():
+        return none
+    sub = df.loc[many, hp].assign(_point=g[many])
+    varying = [c for c in hp if bool((sub.groupby("_point")[c].nunique(dropna=False) > 1).any())]
+    if not varying:
+        return none
+    out = {"columns": varying, "points": int((sizes > 1).sum()), "runs": int(many.sum()), "point_columns": key,
+           "spread": None, "max_spread": None}
+    if "loss" in df.columns:
+        loss = pd.to_numeric(df["loss"], errors="coerce").to_numpy(float)
+        ok = many & np.isfinite(loss) & (loss > 0)
+        if ok.any():
+            frame = pd.DataFrame({"g": g[ok], "loss": loss[ok]}).groupby("g")["loss"].agg(["min", "max"])
+            rel = (frame["max"] / frame["min"] - 1.0).to_numpy()
+            out["spread"], out["max_spread"] = float(np.median(rel)), float(np.max(rel))
+    return out
+
+
+def describe_sweep(info: dict[str, Any]) -> str:
+    """One phrase for a `sweep` result with swept columns: what is swept, where, and how much it matters."""
+    cols = ", ".join(info["columns"])
+    text = (f"{cols} {'vary' if len(info['columns']) > 1 else 'varies'} among the runs of {info['points']} points "
+            f"(equal {', '.join(info['point_columns'])}; {info['runs']} runs in all)")
+    if info.get("spread") is not None:
+        text += (f", whose loss differs by {100 * info['spread']:.2g} % at the median point (up to "
+                 f"{100 * info['max_spread']:.2g} %)")
+    return text
+
+
+def best_of(df: pd.DataFrame, over: Sequence[str], *, y: str = "loss") -> np.ndarray:
+    """Row indices (positions, in table order) of the best run of each point: the lowest ``y`` among runs that
+    differ only in the ``over`` columns (and in seeds, steps, run ids and row labels, see `point_columns`).
+
+    Raises
+    ------
+    InputError
+        If a column of ``over`` (names or accepted aliases) or ``y`` is not in the table, or ``y`` is not numeric.
+    """
+    cols = []
+    for c in over:
+        name = c if c in df.columns else COLUMN_ALIASES.get(_norm(c), c)
+        if name not in df.columns:
+            raise InputError(f"--best-of {c!r}: no such column (columns: {', '.join(map(str, df.columns))})")
+        cols.append(name)
+    if y not in df.columns:
+        raise InputError(f"--best-of: no column {y!r} to take the best run by (columns: "
+                         f"{', '.join(map(str, df.columns))})")
+    values = pd.to_numeric(df[y], errors="coerce").to_numpy(float)
+    if not np.isfinite(values).any():
+        raise InputError(f"--best-of: column {y!r} has no numeric value to take the best run by")
+    key = point_columns(df, cols)
+    if not key:
+        return np.arange(len(df))
+    g = _groups(df, key)
+    order = np.lexsort((np.where(np.isfinite(values), values, np.inf), g))  # by point, then best first
+    first = np.ones(len(order), bool)
+    first[1:] = g[order][1:] != g[order][:-1]
+    return np.sort(order[first])
