@@ -29,7 +29,8 @@ def law(N, D):
 
 def grid(seed: int = 0, noise: float = 0.001) -> pd.DataFrame:
     """6 sizes x 5 token counts, each trained at 5 learning rates around its own optimum lr* = 0.02 N^-0.3
-    (so lr takes different values at different sizes), one point also at a second seed; a job name per row."""
+    (so lr takes different values at different sizes), one point also at a second seed; a job name per row and
+    the sweep each run was launched in (the highest rate later, in a second sweep)."""
     rng = np.random.default_rng(seed)
     rows = []
     for N in np.geomspace(2e7, 1e9, 6):
@@ -39,7 +40,7 @@ def grid(seed: int = 0, noise: float = 0.001) -> pd.DataFrame:
                 for s in ((1, 2) if (N, D) == (2e7, 1e8) else (1,)):
                     loss = law(N, D) * (1 + PENALTY * k**2) * np.exp(noise * rng.standard_normal())
                     rows.append({"job_name": f"n{N:.3g}_d{D:.3g}_lr{lr:.3g}_s{s}", "N": N, "D": D, "lr": lr,
-                                 "seed": s, "val_loss": loss})
+                                 "seed": s, "sweep": "late" if k == 2 else "first", "val_loss": loss})
     return pd.DataFrame(rows)
 
 
@@ -53,7 +54,7 @@ def sweep_csv(tmp_path):
 def test_sweep_found_on_the_swept_column_only(sweep_csv):
     rt = load_runs(sweep_csv)
     s = rt.sweep()
-    assert s["columns"] == ["lr"]  # not the seed (replicates), not the job name (a label of each row)
+    assert s["columns"] == ["lr"]  # not the seed (replicates), not the job name or sweep (labels of runs)
     assert s["points"] == 30 and s["runs"] == 155 == len(rt)
     assert s["point_columns"] == ["params", "tokens"]
     # the loss of a point spans the 12 % penalty of its worst learning rate (noise 0.1 %)
@@ -155,9 +156,9 @@ def test_nominal_and_actual_token_counts_are_one_column(tmp_path):
     assert rt.column_map["D"] == "tokens" and "train_tokens" not in rt.column_map
     df.loc[1, "train_tokens"] = 4.4e9  # 10 % apart: which one is meant cannot be told
     df.to_csv(path, index=False)
-    with pytest.raises(DataError, match="columns 'D' and 'train_tokens' both mean 'tokens' but they differ by up to "
-                                        "0.0909") as exc:
+    with pytest.raises(DataError, match="columns 'D' and 'train_tokens' both mean 'tokens' but differ by more than "
+                                        "1% in 1 row") as exc:
         load_runs(path)
-    assert exc.value.problems[0].column == "train_tokens"
+    assert (exc.value.problems[0].row, exc.value.problems[0].column) == (2, "train_tokens")
     # the explicit choice still works
     assert load_runs(path, columns={"train_tokens": "tokens", "D": None}).df["tokens"].iloc[1] == 4.4e9

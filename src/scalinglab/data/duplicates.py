@@ -172,7 +172,8 @@ def _duplicates(cols: dict[str, Any], orig: Mapping[str, str], rows: np.ndarray,
         if exact[j]:
             if drop:
                 continue
-            reason = f"exact duplicate of row {rows[f]}; pass drop_duplicates=True to drop such rows"
+            reason = (f"exact duplicate of row {rows[f]}; drop such rows with load_runs(..., drop_duplicates=True) "
+                      f"or `scalinglab convert IN OUT --drop-duplicates`")
         elif by_run:
             reason = f"duplicate run: same {key_text} as row {rows[f]}"
         else:

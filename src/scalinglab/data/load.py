@@ -81,38 +81,42 @@ CLAIM_RTOL = 0.01
 
 
 def _resolve_claims(names: list[str], targets: list[str | None], claims: dict[str, list[str]],
-                    cols: list[Any], file: str) -> list[str | None]:
+                    cols: list[Any], rows: np.ndarray, file: str) -> list[str | None]:
     """Settle columns that claim one canonical name: when their values agree (numbers within `CLAIM_RTOL`,
-    text exactly), the preferred alias (the canonical name itself, else the first in the accepted list) takes
-    it and the others stay under their own names; otherwise the table is ambiguous and that is an error."""
+    text exactly, empty cells in the same rows), the preferred alias (the canonical name itself, else the
+    first in the accepted list) takes it and the others stay under their own names; otherwise the table is
+    ambiguous, an error naming the first row where they part."""
     targets = list(targets)
     problems = []
     at = {n: j for j, n in enumerate(names)}
     for t, ns in claims.items():
-        values = [cols[at[n]] for n in ns]
+        first, *others = [cols[at[n]] for n in ns]
         if t in _NUMERIC:
-            arrays = [_floats(v, counts=t != "loss").values for v in values]
-            with np.errstate(all="ignore"):
-                rel = [np.abs(a - arrays[0]) / np.maximum(np.abs(arrays[0]), np.abs(a)) for a in arrays[1:]]
-            both = [np.isfinite(a) & np.isfinite(arrays[0]) for a in arrays[1:]]
-            worst = max((float(np.max(r[b], initial=0.0)) for r, b in zip(rel, both, strict=True)), default=0.0)
-            agree = all(np.array_equal(np.isfinite(a), np.isfinite(arrays[0])) for a in arrays[1:]) and \
-                worst <= CLAIM_RTOL
-            differ = f"they differ by up to {worst:.3g} (relative) in one row" if np.isfinite(worst) else ""
+            a = _floats(first, counts=t != "loss").values
+            bad = np.zeros(len(a), bool)
+            for col in others:
+                b = _floats(col, counts=t != "loss").values
+                with np.errstate(all="ignore"):
+                    rel = np.abs(a - b) / np.maximum(np.abs(a), np.abs(b))
+                bad |= (np.isfinite(a) != np.isfinite(b)) | (np.isfinite(a) & np.isfinite(b) & (rel > CLAIM_RTOL))
+            how = f"differ by more than {CLAIM_RTOL:.0%}"
         else:
-            texts = [_to_pandas(v).astype(str).to_numpy() for v in values]
-            agree = all(np.array_equal(x, texts[0]) for x in texts[1:])
-            differ = "their values differ"
-        if agree:
+            a = _to_pandas(first).astype(str).to_numpy()
+            bad = np.zeros(len(a), bool)
+            for col in others:
+                bad |= _to_pandas(col).astype(str).to_numpy() != a
+            how = "differ"
+        if not bad.any():
             for n in ns[1:]:
                 targets[at[n]] = n
             logger.info("%s: columns %s all mean %r and agree; %r is used as %r, the others keep their names",
                         file, ", ".join(map(repr, ns)), t, ns[0], t)
             continue
+        i = int(np.flatnonzero(bad)[0])
         choice = ", ".join([f"{ns[0]!r}: {t!r}"] + [f"{n!r}: None" for n in ns[1:]])
         problems.append(_error(f"columns {' and '.join(map(repr, ns))} {'both' if len(ns) == 2 else 'all'} mean "
-                               f"{t!r} but {differ or 'they disagree'}; choose one with columns={{{choice}}} "
-                               f"(None drops a column)", file, column=ns[1]))
+                               f"{t!r} but {how} in {int(bad.sum())} row(s), the first here; choose one with "
+                               f"columns={{{choice}}} (None drops a column)", file, row=int(rows[i]), column=ns[1]))
     if problems:
         raise _collected(problems, file)
     return targets
@@ -148,7 +152,7 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
             cols_in = [_as_arrow(c).filter(keep) for c in cols_in]
             rows, n = rows[~blank_np], int((~blank_np).sum())
     if claims:
-        targets = _resolve_claims(raw.names, targets, claims, cols_in, file)
+        targets = _resolve_claims(raw.names, targets, claims, cols_in, rows, file)
 
     problems = list(raw.problems)
     total = len(problems)

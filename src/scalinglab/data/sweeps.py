@@ -10,8 +10,9 @@ spread rather than run-to-run noise. The studies themselves fit the best run of 
 A column is a hyperparameter when its name says so (``lr``, ``learning_rate``, ``batch_size``, ``gbsz``,
 ``warmup_steps``, ``weight_decay``, ``beta2``, ``dropout``, ...: `HYPERPARAMETER_WORDS`); it is swept when it
 takes several values among runs of one *point*: equal ``params``, ``tokens`` (``flops`` without them),
-``unique_tokens``, ``dataset`` and every other tag column, except seeds, steps, run ids and row labels (a text
-column with a different value in every row, such as a job name). In a per-checkpoint log (a ``run_id``
+``unique_tokens``, ``dataset`` and every other tag column, except seeds, steps, run ids and labels (a text
+column with a different value in every row, or one named ``sweep``/``job`` (``_id``, ``_name``): the batch a run
+was launched in). In a per-checkpoint log (a ``run_id``
 column), a column that changes along one run is its schedule (the learning rate at each step), not a setting.
 """
 
@@ -32,6 +33,8 @@ __all__ = ["hyperparameter_columns", "point_columns", "sweep", "describe_sweep",
 
 _HP = re.compile(rf"(^|_)({HYPERPARAMETER_WORDS})($|_)")
 _SEED = re.compile(rf"(^|_)({SEED_WORDS})($|_)")
+#: names of the column that labels a sweep or a job: what `best_of` reduces over, not a property of the point
+_LABEL = re.compile(r"^(sweep|sweep_id|sweep_name|job|job_id|job_name)$")
 
 
 def hyperparameter_columns(df: pd.DataFrame) -> list[str]:
@@ -41,11 +44,11 @@ def hyperparameter_columns(df: pd.DataFrame) -> list[str]:
 
 def point_columns(df: pd.DataFrame, over: Sequence[str]) -> list[str]:
     """The columns that define one point of the ladder when the ``over`` columns are swept: the identifying
-    columns (`identifying_columns`) but ``over``, seeds, ``step``, ``run_id`` and row labels."""
+    columns (`identifying_columns`) but ``over``, seeds, ``step``, ``run_id`` and labels (a job name, a sweep id)."""
     n = len(df)
     out = []
     for c in identifying_columns(df):
-        if c in over or c in ("run_id", "step") or _SEED.search(_norm(c)):
+        if c in over or c in ("run_id", "step") or _SEED.search(_norm(c)) or _LABEL.match(_norm(c)):
             continue
         s = df[c]
         numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
@@ -111,7 +114,7 @@ def describe_sweep(info: dict[str, Any]) -> str:
 
 def best_of(df: pd.DataFrame, over: Sequence[str], *, y: str = "loss") -> np.ndarray:
     """Row indices (positions, in table order) of the best run of each point: the lowest ``y`` among runs that
-    differ only in the ``over`` columns (and in seeds, steps, run ids and row labels, see `point_columns`).
+    differ only in the ``over`` columns (and in seeds, steps, run ids and labels, see `point_columns`).
 
     Raises
     ------
