@@ -144,7 +144,9 @@ def clusters(flops, gap=0.04):
 
 #: tables that are extractions of one study's runs leave together in leave-one-dataset-out (the Hoffmann et al.
 #: 2022 runs: Epoch's SVG extraction, and the IsoFLOP extractions by Epoch AI and by apple/ml-scalefit)
-SAME_STUDY = {"epoch-chinchilla": "chinchilla", "epochai_chinchilla": "chinchilla", "ml_scalefit": "chinchilla"}
+SAME_STUDY = {"epoch-chinchilla": "chinchilla", "epochai_chinchilla": "chinchilla", "ml_scalefit": "chinchilla",
+              # the (Mis)fitting study's own last-checkpoint table (hadasah/scaling_laws), beside Open-Athena's extract
+              "scaling_results_last_ckpt_only": "misfitting"}
 #: the columns of an IsoFLOP extract (Open-Athena's format): one ladder per (source, dataset, experiment, condition)
 ISOFLOP_COLUMNS = {"params", "tokens", "budget", "loss"}
 
@@ -229,8 +231,11 @@ def run_table_ladders(path: Path, seen: set) -> list[tuple[str, str, pd.DataFram
                   f"{MIN_LEVELS} levels)")
             continue
         seen.add(name)
-        out.append((SAME_STUDY.get(path.stem, path.stem), name, pd.DataFrame(
-            {c: g[c].to_numpy(float) for c in ("params", "tokens", "flops", "loss")})))
+        runs = pd.DataFrame({c: g[c].to_numpy(float) for c in ("params", "tokens", "flops", "loss")})
+        same = runs.duplicated()  # one run logged twice under different tags (epochs, names): counted once
+        if same.any():
+            print(f"  {name}: {int(same.sum())} runs repeated under other tags, counted once")
+        out.append((SAME_STUDY.get(path.stem, path.stem), name, runs[~same].reset_index(drop=True)))
     return out
 
 

@@ -55,3 +55,18 @@ def test_synthetic_families_carry_their_truth(X):
         noise = np.log(df["loss"].to_numpy() / clean)
         assert len(df) == 72 and abs(np.median(noise)) < 0.01, name
         assert np.std(noise) < 3 * opts["noise"], name
+
+
+def test_a_hyperparameter_grid_becomes_its_tuned_ladder(X, tmp_path, capsys):
+    """A study's grid (every run at three learning rates, the worst 5 % and 10 % above the best; one run logged
+    twice under another tag) becomes the ladder of its best runs, each run once."""
+    web = X.isoflop(X.chinchilla, 3, 0.005)
+    grid = pd.concat([web.assign(lr=lr, loss=web["loss"] * f, epochs=1)
+                      for lr, f in ((1e-3, 1.05), (2e-3, 1.0), (4e-3, 1.10))])
+    grid = pd.concat([grid, grid[grid["lr"] == 2e-3].head(1).assign(epochs=2)])  # the same run, another tag
+    grid.to_csv(tmp_path / "grid.csv", index=False)
+    [(ds, name, df)] = X.public([tmp_path])
+    assert (ds, name) == ("grid", "grid") and len(df) == 72
+    np.testing.assert_allclose(np.sort(df["loss"]), np.sort(web["loss"]), rtol=1e-12)  # the best rate everywhere
+    out = capsys.readouterr().out
+    assert "sweeps lr; the best run of each point kept (73 runs)" in out and "1 runs repeated" in out
