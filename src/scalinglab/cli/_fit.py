@@ -335,3 +335,48 @@ def suggest_cmd(
                   f"{r['flops']:.3g}", f"{r['width_after']:.4g}",
                   f"{r['width_reduction']:.3g} ({r['width_reduction_frac']:.1%})", f"{r['reduction_per_eflop']:.3g}")
     out.print(t)
+
+
+@command("hparams", help="The best learning rate (or batch size, ...) for a target scale, from a run table that "
+                         "sweeps it: each point's optimum, a power law in N and D fitted to them, and its "
+                         "prediction with an interval.")
+def hparams_cmd(
+    file: Annotated[str, typer.Argument(help="Run table that sweeps the hyperparameter (several values per (N, D)).")],
+    column: Annotated[str, typer.Option("--column", help="The swept hyperparameter, e.g. lr or batch_size.")] = "lr",
+    at: Annotated[str | None, typer.Option("--at", help="Target scale, e.g. 'N=7B,D=140B' (the law's "
+                                           "variables; unit strings accepted).")] = None,
+    y: Annotated[str, typer.Option("--y", help="What the best value minimises.")] = "loss",
+    level: Annotated[float, typer.Option("--level", help="Interval level, e.g. 0.8.")] = 0.8,
+    where: list[str] | None = WhereOpt,
+    json_: bool = JsonOpt,
+) -> None:
+    """The best learning rate (or batch size, ...) for a target scale, from a run table that sweeps it. Exits with code 2 and one error line on bad input."""
+    from ..fit import fit_optimum
+    from ..units import parse_assignments
+
+    point = parse_assignments(at, what="--at", example="N=7B,D=140B") if at else None
+    res, points = fit_optimum(select_runs(file, where), column, y=y, level=level)
+    pred = res.predict(level=level, **point).to_dict() if point else None
+    if pred:
+        pred.pop("loss", None)  # the value is the hyperparameter, not a loss
+    excluded = points.loc[~points["used"], "method"].value_counts().to_dict()
+    name = res.conventions.get("y", column)
+    if json_:
+        emit_json({"column": name, "law": res.law.spec().get("expression", res.law.name), "params": res.params,
+                   "intervals": res.intervals, "level": level, "n_points": int(points["used"].sum()),
+                   "excluded": {k: int(v) for k, v in excluded.items()}, "noise": res.noise,
+                   "points": points.to_dict(orient="records"), "prediction": pred})
+        return
+    law = res.law.spec().get("expression", res.law.name)
+    out.print(f"best {name} = {law}: fitted to the optima of {int(points['used'].sum())} points"
+              + (f" ({', '.join(f'{v} left out: {k}' for k, v in excluded.items())})" if excluded else ""),
+              highlight=False)
+    for k, v in res.params.items():
+        lo, hi = res.intervals.get(k, (None, None))
+        out.print(f"  {k} = {_fmt(v)}" + (f"  [{_fmt(lo)}, {_fmt(hi)}]" if lo is not None else ""), highlight=False)
+    if pred:
+        lo, hi = pred["interval"]
+        out.print(f"at {at}: {name} = {_fmt(pred['value'])}, {level:.0%} interval [{_fmt(lo)}, {_fmt(hi)}]; "
+                  f"extrapolation x{pred['extrapolation'].get('reach', float('nan')):.3g}", highlight=False)
+        for w in pred["warnings"]:
+            out.print(f"[yellow]warning:[/] {w}", highlight=False)

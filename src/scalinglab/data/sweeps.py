@@ -29,12 +29,18 @@ from .._errors import InputError
 from .duplicates import identifying_columns
 from .schema import CANONICAL_COLUMNS, COLUMN_ALIASES, HYPERPARAMETER_WORDS, SEED_WORDS, _norm
 
-__all__ = ["hyperparameter_columns", "point_columns", "sweep", "describe_sweep", "best_of"]
+__all__ = ["column_name", "hyperparameter_columns", "point_columns", "sweep", "describe_sweep", "best_of", "optima"]
 
 _HP = re.compile(rf"(^|_)({HYPERPARAMETER_WORDS})($|_)")
 _SEED = re.compile(rf"(^|_)({SEED_WORDS})($|_)")
 #: names of the column that labels a sweep or a job: what `best_of` reduces over, not a property of the point
 _LABEL = re.compile(r"^(sweep|sweep_id|sweep_name|job|job_id|job_name)$")
+
+
+def column_name(df: pd.DataFrame, column: str) -> str | None:
+    """The table's column named ``column`` or by an accepted alias of it; None when there is none."""
+    name = column if column in df.columns else COLUMN_ALIASES.get(_norm(column), column)
+    return name if name in df.columns else None
 
 
 def hyperparameter_columns(df: pd.DataFrame) -> list[str]:
@@ -123,8 +129,8 @@ def best_of(df: pd.DataFrame, over: Sequence[str], *, y: str = "loss") -> np.nda
     """
     cols = []
     for c in over:
-        name = c if c in df.columns else COLUMN_ALIASES.get(_norm(c), c)
-        if name not in df.columns:
+        name = column_name(df, c)
+        if name is None:
             raise InputError(f"--best-of {c!r}: no such column (columns: {', '.join(map(str, df.columns))})")
         cols.append(name)
     if y not in df.columns:
@@ -141,3 +147,46 @@ def best_of(df: pd.DataFrame, over: Sequence[str], *, y: str = "loss") -> np.nda
     first = np.ones(len(order), bool)
     first[1:] = g[order][1:] != g[order][:-1]
     return np.sort(order[first])
+
+
+def optima(df: pd.DataFrame, column: str, *, y: str = "loss") -> pd.DataFrame:
+    """The best value of hyperparameter ``column`` at each point of a sweep (the learning rate that trains each
+    (N, D) to the lowest ``y``), one row per point with the point's columns and:
+
+    * ``column``: the optimum. When the point's runs at their best value have a neighbour on each side in
+      ``column``, it is the vertex of the parabola through those three, in log ``column`` and log ``y``
+      (the loss near the optimum is close to quadratic in the log learning rate); else the best value itself;
+    * ``y``: the lowest ``y`` of the point;
+    * ``"method"``: ``"parabola"``, ``"edge"`` (the best value is the smallest or largest tried: the optimum
+      may lie beyond the grid) or ``"single"`` (one value tried).
+
+    Each value's ``y`` is its best over the point's other settings (the other swept columns, seeds), so a
+    joint grid of learning rate x batch size gives the learning rate's optimum at the best batch size.
+
+    Raises
+    ------
+    InputError
+        If ``column`` or ``y`` is not a numeric column of the table, or ``column`` is not positive.
+    """
+    name = column_name(df, column) or column
+    for c in (name, y):
+        if c not in df.columns or not pd.api.types.is_numeric_dtype(df[c]):
+            raise InputError(f"no numeric column {c!r} in the run table (columns: {', '.join(map(str, df.columns))})")
+    if not (df[name] > 0).all():
+        raise InputError(f"column {name!r} must be positive (a learning rate, a batch size) to find its optimum")
+    key = point_columns(df, [name, *sweep(df)["columns"]])
+    rows = []
+    for point, g in df.groupby(key, dropna=False, sort=True, observed=True):
+        prof = g.groupby(name)[y].min().sort_index()  # best y at each value of the column
+        x, v = np.log(prof.index.to_numpy(float)), np.log(prof.to_numpy(float))
+        i = int(np.argmin(v))
+        best, method = float(prof.index[i]), "single" if len(prof) == 1 else "edge"
+        if 0 < i < len(prof) - 1:
+            method = "parabola"
+            xs, vs = x[i - 1:i + 2], v[i - 1:i + 2]
+            c2, c1, _ = np.polyfit(xs, vs, 2)
+            if c2 > 0:
+                best = float(np.exp(np.clip(-c1 / (2 * c2), xs[0], xs[2])))
+        rows.append({**dict(zip(key, np.atleast_1d(point), strict=True)), name: best, y: float(prof.min()),
+                     "method": method})
+    return pd.DataFrame(rows)

@@ -16,10 +16,15 @@ __all__ = [
     "Objective", "Huber", "LeastSquares", "Asymmetric", "get_objective",
     "backtest", "backtest_sweep", "compare", "BacktestResult",
     "approach1_envelope", "approach2_isoflop", "approach3_parametric", "suggest", "Suggestion", "fit_auto",
+    "fit_optimum",
 ]
 
 
 def __getattr__(name):
+    if name == "fit_optimum":
+        from ._hparams import fit_optimum
+
+        return fit_optimum
     if name in ("backtest", "backtest_sweep", "compare", "BacktestResult"):
         from . import _backtest
 
