@@ -384,7 +384,7 @@ def test_exact_duplicate_rows(tmp_path):
         load_runs(path)
     assert [p.row for p in info.value.problems] == [3, 4]
     assert all("exact duplicate of row 1" in p.reason for p in info.value.problems)
-    assert "`scalinglab convert IN OUT --drop-duplicates`" in info.value.problems[0].reason  # the CLI's way too
+    assert "--drop-duplicates on the command line" in info.value.problems[0].reason  # the CLI's way too
     runs = load_runs(path, drop_duplicates=True)
     assert len(runs) == 2 and list(runs.source_rows) == [1, 2]
     assert runs.df["params"].tolist() == [1e6, 2e6]

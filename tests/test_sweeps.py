@@ -162,3 +162,18 @@ def test_nominal_and_actual_token_counts_are_one_column(tmp_path):
     assert (exc.value.problems[0].row, exc.value.problems[0].column) == (2, "train_tokens")
     # the explicit choice still works
     assert load_runs(path, columns={"train_tokens": "tokens", "D": None}).df["tokens"].iloc[1] == 4.4e9
+
+
+def test_cli_drop_duplicates(sweep_csv, tmp_path):
+    """A run logged twice (every column equal) stops a fit with the way out; --drop-duplicates takes it."""
+    df = pd.read_csv(sweep_csv)
+    path = tmp_path / "twice.csv"
+    pd.concat([df, df.iloc[[7]]]).to_csv(path, index=False)
+    runner = CliRunner()
+    r = runner.invoke(app, ["fit", str(path), "--law", "chinchilla", "--best-of", "lr", "--json"])
+    assert r.exit_code == 2 and "exact duplicate of row 8" in r.output and "--drop-duplicates" in r.output
+    for cmd in (["fit", "--law", "chinchilla"], ["hparams", "--column", "lr"]):
+        r = runner.invoke(app, [cmd[0], str(path), *cmd[1:], "--drop-duplicates", "--json"]
+                          + (["--best-of", "lr"] if cmd[0] == "fit" else []))
+        assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["n_points"] == 30  # hparams: every point's optimum inside the grid

@@ -40,14 +40,19 @@ BestOfOpt = typer.Option(None, "--best-of", help="Keep the best run (lowest loss
                          "swept columns `validate` finds).")
 
 
-def select_runs(file: str, where: list[str] | None, best_of: str | None = None):
+DropDuplicatesOpt = typer.Option(False, "--drop-duplicates", help="Drop exact duplicate rows (every column equal) "
+                                 "instead of stopping at them.")
+
+
+def select_runs(file: str, where: list[str] | None, best_of: str | None = None, drop_duplicates: bool = False):
     """The run table ``file``, or its rows matching ``--where`` (:meth:`scalinglab.data.RunTable.where`), then
-    the best run of each point over the ``--best-of`` columns (:meth:`scalinglab.data.RunTable.best_of`)."""
-    if not where and not best_of:
+    the best run of each point over the ``--best-of`` columns (:meth:`scalinglab.data.RunTable.best_of`);
+    ``--drop-duplicates`` drops exact duplicate rows first."""
+    if not where and not best_of and not drop_duplicates:
         return file
     from ..data import load_runs
 
-    runs = load_runs(file)
+    runs = load_runs(file, drop_duplicates=drop_duplicates)
     if where:
         runs = runs.where(*where)
     if best_of:

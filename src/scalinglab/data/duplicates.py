@@ -173,7 +173,7 @@ def _duplicates(cols: dict[str, Any], orig: Mapping[str, str], rows: np.ndarray,
             if drop:
                 continue
             reason = (f"exact duplicate of row {rows[f]}; drop such rows with load_runs(..., drop_duplicates=True) "
-                      f"or `scalinglab convert IN OUT --drop-duplicates`")
+                      f"or --drop-duplicates on the command line")
         elif by_run:
             reason = f"duplicate run: same {key_text} as row {rows[f]}"
         else:
