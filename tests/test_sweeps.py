@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from scalinglab import DataError, DataWarning, InputError
 from scalinglab.cli import app
 from scalinglab.data import load_runs
+from scalinglab.data.sweeps import optima
 from scalinglab.fit import backtest_sweep, compare, fit
 
 E, A, B, AL, BE = 1.8, 400.0, 410.0, 0.34, 0.28
@@ -121,6 +122,8 @@ def test_a_schedule_along_one_run_is_not_a_sweep():
                          "loss": float(law(N, t))})
     rt = load_runs(pd.DataFrame(rows))
     assert rt.sweep()["columns"] == []
+    with pytest.raises(InputError, match="'lr' changes along a run"):
+        optima(rt.df, "lr")
 
 
 def test_cli_best_of_and_validate(sweep_csv):

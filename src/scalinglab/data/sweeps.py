@@ -48,6 +48,15 @@ def hyperparameter_columns(df: pd.DataFrame) -> list[str]:
     return [str(c) for c in df.columns if c not in CANONICAL_COLUMNS and _HP.search(_norm(str(c)))]
 
 
+def scheduled(df: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """The ``columns`` that change along one run of a per-checkpoint log (a ``run_id`` column): a schedule
+    (the learning rate at each step), not a setting of the run."""
+    if not columns or "run_id" not in df.columns:
+        return []
+    within = df.groupby("run_id", dropna=False, sort=False, observed=True)[list(columns)].nunique(dropna=False).max()
+    return [c for c in columns if within[c] > 1]
+
+
 def point_columns(df: pd.DataFrame, over: Sequence[str]) -> list[str]:
     """The columns that define one point of the ladder when the ``over`` columns are swept: the identifying
     columns (`identifying_columns`) but ``over``, seeds, ``step``, ``run_id`` and labels (a job name, a sweep id)."""
@@ -77,10 +86,8 @@ def sweep(df: pd.DataFrame) -> dict[str, Any]:
     value}`` (spreads are relative, dimensionless; None without a positive ``loss`` column).
     """
     none = {"columns": [], "points": 0, "runs": 0, "point_columns": [], "spread": None, "max_spread": None}
-    hp = hyperparameter_columns(df)
-    if hp and "run_id" in df.columns:  # a value that changes along one run is its schedule, not a setting
-        within = df.groupby("run_id", dropna=False, sort=False, observed=True)[hp].nunique(dropna=False).max()
-        hp = [c for c in hp if within[c] <= 1]
+    named = hyperparameter_columns(df)
+    hp = [c for c in named if c not in scheduled(df, named)]
     if not hp or len(df) < 2:
         return none
     key = point_columns(df, hp)
@@ -174,6 +181,9 @@ def optima(df: pd.DataFrame, column: str, *, y: str = "loss") -> pd.DataFrame:
             raise InputError(f"no numeric column {c!r} in the run table (columns: {', '.join(map(str, df.columns))})")
     if not (df[name] > 0).all():
         raise InputError(f"column {name!r} must be positive (a learning rate, a batch size) to find its optimum")
+    if scheduled(df, [name]):
+        raise InputError(f"column {name!r} changes along a run (a schedule in a per-checkpoint log): give one row per "
+                         f"run with its setting (the peak learning rate) to find the best value")
     key = point_columns(df, [name, *sweep(df)["columns"]])
     rows = []
     for point, g in df.groupby(key, dropna=False, sort=True, observed=True):
