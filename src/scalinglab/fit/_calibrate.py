@@ -67,9 +67,13 @@ import numpy as np
 
 from ._levels import level_threshold
 from ._multistart import polish
-from ._objectives import LeastSquares
-from ._predict import REACH_NOISE_PER_DECADE, calibrated_quantiles, compute_of, extrapolation
-from ._solvers import Problem
+from ._predict import (
+    REACH_NOISE_PER_DECADE,
+    calibrated_quantiles,
+    compute_of,
+    extrapolation,
+    linear_prediction_sd,
+)
 from ._stages import FitContext, ObjectiveChoice, Solution, covariance, fit_warm, robust_scale
 
 __all__ = ["CALIBRATION_METHOD", "CAL_FRACS", "QR_TAUS", "calibrate", "calibrate_scores", "calibration_prior",
@@ -183,13 +187,8 @@ def backtest_scores(fd, law, *, fit_kwargs: dict, fracs=CAL_FRACS, fits: list | 
         with np.errstate(all="ignore"):
             center = law.log_evaluate(res.theta, Xt) if log else law.evaluate(res.theta, Xt)
             yt = np.log(fd.y[test]) if log else fd.y[test]
-            sp = np.zeros(len(yt))
-            if res.covariance is not None:
-                prob = Problem(law, Xt, fd.y[test], LeastSquares(), res.space)
-                _, J = prob.residuals_jac(prob.fitspace.to_fit(res.theta)[None, :])
-                J = J[0]
-                var = np.einsum("ij,jk,ik->i", J, np.asarray(res.covariance, float), J)
-                sp = np.sqrt(np.clip(var, 0, None))
+            sp = linear_prediction_sd(law, res.theta, res.covariance, Xt, res.space)
+            sp = np.zeros(len(yt)) if sp is None else sp
         ext = extrapolation(law, Xf, Xt)
         d = np.log10(np.maximum(np.asarray(ext["reach"], float), 1.0))
         e = yt - (center - res.residual_shift)

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..laws import Law
 
-__all__ = ["REACH_NOISE_PER_DECADE", "REACH_WARN_FACTOR", "OTHER_REACH_WARN", "extrapolation",
+__all__ = ["REACH_NOISE_PER_DECADE", "REACH_WARN_FACTOR", "OTHER_REACH_WARN", "extrapolation", "linear_prediction_sd",
            "interval_from_draws", "other_coordinates", "predictive_quantiles", "calibrated_quantiles"]
 
 #: extra standard deviation per decade of extrapolation, in units of the residual noise (module docstring)
@@ -120,6 +120,29 @@ def extrapolation(law: Law, fitted: Mapping[str, np.ndarray], X: Mapping[str, np
         if inside is not None:
             out["outside_hull"] = ~inside
     return out
+
+
+def linear_prediction_sd(law: Law, theta, covariance, X: Mapping[str, np.ndarray], space: str) -> np.ndarray | None:
+    """Delta-method sd ``sqrt(J C J^T)`` of the law's prediction in residual space (log for ``space="log"``)
+    at the points ``X`` (law variable -> array, broadcast to one shape), from the fit-space Gauss-Newton
+    ``covariance`` C ``(P, P)`` at natural ``theta``; None without C (NaN where C is not finite). The one measure of
+    parameter spread at a point: the calibration normalises backtest errors by it and a prediction's band
+    scales by it, so the two agree even where the law is far from linear in a weakly identified direction
+    (there, draws from C give spreads many times larger that the backtests never saw)."""
+    if covariance is None:
+        return None
+    cov = np.asarray(covariance, float)
+    from ._objectives import LeastSquares
+    from ._solvers import Problem
+
+    arrays = np.broadcast_arrays(*(np.asarray(X[v], float) for v in law.variables))
+    shape = arrays[0].shape
+    Xf = {v: a.ravel() for v, a in zip(law.variables, arrays, strict=True)}
+    prob = Problem(law, Xf, np.ones(arrays[0].size), LeastSquares(), space)
+    with np.errstate(all="ignore"):
+        _, J = prob.residuals_jac(prob.fitspace.to_fit(np.asarray(theta, float))[None, :])
+        var = np.einsum("ij,jk,ik->i", J[0], cov, J[0])
+    return np.sqrt(np.clip(var, 0, None)).reshape(shape)
 
 
 def predictive_quantiles(center: np.ndarray, draws: np.ndarray | None, *, noise: float, shift: float,

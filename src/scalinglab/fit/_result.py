@@ -23,6 +23,7 @@ from ._predict import (
     calibrated_quantiles,
     extrapolation,
     interval_from_draws,
+    linear_prediction_sd,
     predictive_quantiles,
 )
 from ._space import FitSpace
@@ -310,21 +311,19 @@ class FitResult:
             q = calibrated_quantiles(cal, np.log10(np.maximum(reach, 1.0)), [a, 1.0 - a])
             base = center - float(self.residual_shift)
             scale = noise
-            bvals = dvals
+            btheta, bcov = self.theta, self.covariance
             ref = cal.get("reference")
             if ref:  # calibrated on the symmetric reference fit (auto chose another objective for the point)
-                rtheta = np.asarray(ref["theta"], float)
+                btheta, bcov = np.asarray(ref["theta"], float), ref.get("covariance")
                 with np.errstate(all="ignore"):
-                    rc = law.log_evaluate(rtheta, X) if log else law.evaluate(rtheta, X)
-                    rdraws = (covariance_draws(law, rtheta, ref["covariance"])
-                              if ref.get("covariance") is not None else None)
-                    bvals = None if rdraws is None else (law.log_evaluate(rdraws, X) if log
-                                                         else law.evaluate(rdraws, X))
+                    rc = law.log_evaluate(btheta, X) if log else law.evaluate(btheta, X)
                 base = rc - float(ref.get("residual_shift", 0.0))
                 scale = noise = max(float(ref.get("noise", noise)), 1e-5)
-            if cal.get("scale") == "noise+param" and bvals is not None and len(bvals) > 1:
-                q16, q84 = np.nanquantile(bvals, [0.1587, 0.8413], axis=0)
-                scale = np.sqrt(noise ** 2 + ((q84 - q16) / 2) ** 2)
+            if cal.get("scale") == "noise+param":
+                # the parameter spread the calibration normalised its backtest errors by (`linear_prediction_sd`)
+                sp = linear_prediction_sd(law, btheta, bcov, X, self.space)
+                if sp is not None and np.all(np.isfinite(sp)):
+                    scale = np.sqrt(noise ** 2 + sp ** 2)
             if cal.get("method") == "backtest-calibrated/v2":  # files written by v2: its band, unchanged
                 lo, hi = predictive_quantiles(center, dvals, noise=noise, shift=float(self.residual_shift),
                                               reach=reach, level=level, noise_per_decade=0.0)
