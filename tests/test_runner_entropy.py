@@ -69,7 +69,7 @@ def test_full_demo_fits_entropy_and_predicts_within_interval(tmp_path):
     assert s["compute_multiple"] >= 10
     assert s["inside_interval"]
     # the default fit's band (law chosen by backtests) is narrower than Chinchilla-Huber's on the same ladder,
-    # whose calibration learnt a drift from backtest cuts of 10..18 runs: [1.466, 1.985] nats/token for the
+    # whose calibration learnt a drift from backtest cuts of 10..18 runs: [1.466, 1.812] nats/token for the
     # target when this test was written, the point 1.489 near its lower edge
     store = Store(tmp_path / "demo" / "runs.db")
     ladder = store.to_frame(sweep="demo-full-ladder")
