@@ -20,7 +20,10 @@ ACTUAL run is calibrated on the data at hand, split-conformal style, with backte
    fan) learnt from the data; quantiles are rearranged so they never cross, and interpolated in the normal
    score for any level.
 4. Prediction: at a new point the band is ``center - shift + scale * q_tau`` (``scale`` from the final
-   fit: noise and the spread of its parameter draws at the point), where ``q_tau`` is the average of the
+   fit: noise and its linearised parameter sd at the point, the same measure the scores were normalised
+   by: `linear_prediction_sd`; the spread of draws from the covariance is many times larger where the law
+   is far from linear in a weakly identified direction, and made bands 4-12x the prediction wide on the
+   (Mis)fitting study's raw ladder), where ``q_tau`` is the average of the
    two sets of lines, each read at the point's own distance from the final fit's data. Neither covariate
    is right everywhere: the final fit spans more decades than any cut, so the "center" lines extrapolate
    the drift further than the cuts ever saw and over-correct where the drift was really a property of
