@@ -11,9 +11,9 @@ A column is a hyperparameter when its name says so (``lr``, ``learning_rate``, `
 ``warmup_steps``, ``weight_decay``, ``beta2``, ``dropout``, ...: `HYPERPARAMETER_WORDS`); it is swept when it
 takes several values among runs of one *point*: equal ``params``, ``tokens`` (``flops`` without them),
 ``unique_tokens``, ``dataset`` and every other tag column, except seeds, steps, run ids and labels (a text
-column with a different value in every row, or one named ``sweep``/``job`` (``_id``, ``_name``): the batch a run
-was launched in). In a per-checkpoint log (a ``run_id``
-column), a column that changes along one run is its schedule (the learning rate at each step), not a setting.
+column with a different value in every row, or one named ``sweep``/``job`` (``_id``, ``_name``): the batch a
+run was launched in). In a per-checkpoint log (a ``run_id`` column), a column that changes along one run is
+its schedule (the learning rate at each step), not a setting.
 """
 
 from __future__ import annotations
