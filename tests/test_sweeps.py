@@ -137,7 +137,8 @@ def test_cli_best_of_and_validate(sweep_csv):
     for flag in ("lr", "auto"):
         r = runner.invoke(app, ["fit", str(sweep_csv), "--law", "chinchilla", "--best-of", flag, "--json"])
         assert r.exit_code == 0, r.output
-        assert json.loads(r.stdout)["n_points"] == 30
+        assert json.loads(r.stdout)["n_points"] == 30  # stdout stays JSON; the note goes to stderr
+        assert f"--best-of {flag}: 30 of 155 runs kept, the best of each point" in r.stderr
     r = runner.invoke(app, ["backtest", str(sweep_csv), "--law", "chinchilla", "--best-of", "lr", "--json"])
     assert r.exit_code == 0, r.output
     assert max(p["N"] for p in json.loads(r.stdout)["points"]) == pytest.approx(1e9)
