@@ -289,10 +289,15 @@ class FitResult:
         log = self.space == "log"
         with np.errstate(all="ignore"):
             center = law.log_evaluate(self.theta, X) if log else law.evaluate(self.theta, X)
-            draws = self.parameter_draws()
-            dvals = None
-            if draws is not None:
-                dvals = law.log_evaluate(draws, X) if log else law.evaluate(draws, X)
+        draws = self.parameter_draws()
+
+        def draw_values():
+            """The law at ``X`` for every parameter draw (None without draws): the bands that are not
+            calibrated by backtests take the parameter spread from them."""
+            if draws is None:
+                return None
+            with np.errstate(all="ignore"):
+                return law.log_evaluate(draws, X) if log else law.evaluate(draws, X)
         fitted = self._fitted_X()
         warnings: list[str] = []
         if fitted is not None:
@@ -325,14 +330,14 @@ class FitResult:
                 if sp is not None and np.all(np.isfinite(sp)):
                     scale = np.sqrt(noise ** 2 + sp ** 2)
             if cal.get("method") == "backtest-calibrated/v2":  # files written by v2: its band, unchanged
-                lo, hi = predictive_quantiles(center, dvals, noise=noise, shift=float(self.residual_shift),
+                lo, hi = predictive_quantiles(center, draw_values(), noise=noise, shift=float(self.residual_shift),
                                               reach=reach, level=level, noise_per_decade=0.0)
                 lo, hi = np.minimum(lo, base + scale * q[0]), np.maximum(hi, base + scale * q[1])
             else:  # v3: the calibrated band alone (noise and parameter spread are inside ``scale``)
                 lo, hi = base + scale * q[0], base + scale * q[1]
         else:
             npd = float(cal.get("reach_noise_per_decade", REACH_NOISE_PER_DECADE))
-            lo, hi = predictive_quantiles(center, dvals, noise=noise, shift=float(self.residual_shift),
+            lo, hi = predictive_quantiles(center, draw_values(), noise=noise, shift=float(self.residual_shift),
                                           reach=reach, level=level, noise_per_decade=npd)
         # the point prediction lies strictly inside its interval: an actual run scatters around the law's
         # value by at least the run-to-run noise, so each side reaches that far past the point even when the
