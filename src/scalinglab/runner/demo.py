@@ -6,7 +6,7 @@
    stack chooses Chinchilla ``L(N, D) = E + A/N^alpha + B/D^beta`` with Huber or the asymmetric objective,
    or ``chinchilla-joint``, by internal backtests), with bootstrap parameter intervals and the calibrated
    prediction interval. On the full demo's ladder the backtests pick ``chinchilla-joint``: its 80 %
-   interval for the target is about 3x narrower than Chinchilla-Huber's, whose small backtest cuts
+   interval for the target is about 2.4x narrower than Chinchilla-Huber's, whose small backtest cuts
    (10..18 runs for 5 parameters) taught its calibration a drift the 20-run fit does not have.
 3. Predict the loss of a target model with at least 10x the compute of the largest ladder run, with an 80 %
    prediction interval and its extrapolation reach.
