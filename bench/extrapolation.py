@@ -231,11 +231,11 @@ def run_table_ladders(path: Path, seen: set) -> list[tuple[str, str, pd.DataFram
                   f"{MIN_LEVELS} levels)")
             continue
         seen.add(name)
-        runs = pd.DataFrame({c: g[c].to_numpy(float) for c in ("params", "tokens", "flops", "loss")})
-        same = runs.duplicated()  # one run logged twice under different tags (epochs, names): counted once
+        ladder = pd.DataFrame({c: g[c].to_numpy(float) for c in ("params", "tokens", "flops", "loss")})
+        same = ladder.duplicated()  # one run logged twice under different tags (epochs, names): counted once
         if same.any():
             print(f"  {name}: {int(same.sum())} runs repeated under other tags, counted once")
-        out.append((SAME_STUDY.get(path.stem, path.stem), name, runs[~same].reset_index(drop=True)))
+        out.append((SAME_STUDY.get(path.stem, path.stem), name, ladder[~same].reset_index(drop=True)))
     return out
 
 
