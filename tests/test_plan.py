@@ -396,6 +396,37 @@ def test_plan_from_a_real_fit_file(tmp_path):
         compute_optimal(C_GOPHER).intervals
 
 
+def test_plan_from_a_fit_gives_an_actual_runs_loss_interval():
+    """A plan's loss from a fit is the fit's calibrated prediction for an actual run at (N*, D*): wider than
+    the spread of the law's mean over parameter draws, and the same number `predict` and `loss_at` give."""
+    from dataclasses import replace
+
+    from scalinglab.fit import fit
+
+    rng = np.random.default_rng(1)
+    N = np.exp(rng.uniform(np.log(1e7), np.log(1e9), 50))
+    D = np.exp(rng.uniform(np.log(1e9), np.log(3e10), 50))
+    truth = lambda n, d: 1.8172 + 482.01 / n**0.3478 + 2085.43 / d**0.3658  # noqa: E731
+    res = fit({"params": N, "tokens": D, "loss": truth(N, D) * np.exp(rng.normal(0, 0.01, 50))}, "chinchilla")
+    p = compute_optimal(1e22, res)
+    run = res.predict(N=p.N_opt, D=p.D_opt)
+    assert p.intervals["loss"] == pytest.approx(run.interval, rel=1e-12)
+    assert p.details["loss_prediction"]["interval"] == pytest.approx(list(run.interval), rel=1e-12)
+    assert p.loss == pytest.approx(float(run.value), rel=1e-9)
+    assert "prediction interval for an actual run" in p.assumptions["interval"]
+    mean_only = compute_optimal(1e22, replace(resolve_law(res), predictor=None))
+    assert mean_only.N_opt == p.N_opt and mean_only.intervals["N_opt"] == p.intervals["N_opt"]
+    lo, hi = p.intervals["loss"]
+    mlo, mhi = mean_only.intervals["loss"]
+    assert lo < p.loss < hi and hi - lo > 1.5 * (mhi - mlo)  # run noise and reach on top of the mean's spread
+    assert loss_at(p.N_opt, p.D_opt, res)[1] == pytest.approx(run.interval, rel=1e-12)
+    # the compute for a target loss: the actual run's loss at that plan straddles the target
+    t = plan_for_loss(2.2, res)
+    assert t.intervals["loss"][0] < 2.2 < t.intervals["loss"][1]
+    # a preset keeps the spread over its published draws (no runs to calibrate on)
+    assert "loss_prediction" not in compute_optimal(1e22).details
+
+
 # --------------------------------------------------------------------------------------------- the plan asked for
 def test_inference_demand_makes_the_headline_the_inference_aware_plan():
     co = compute_optimal(1e23)

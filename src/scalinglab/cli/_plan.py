@@ -171,8 +171,10 @@ def plan_cmd(
                                                "--target-loss → tokens needed.")] = None,
     tokens: Annotated[str | None, typer.Option("--tokens", "-D", help="Training tokens (with --params).")] = None,
     law: Annotated[str | None, typer.Option("--law", help=_LAW_HELP)] = None,
-    fit: Annotated[str | None, typer.Option("--fit", help="A saved fit (fit.json from `scalinglab fit`); "
-                                            "intervals then come from its bootstrap.")] = None,
+    fit: Annotated[str | None, typer.Option("--fit", help="A saved fit (fit.json from `scalinglab fit`): the "
+                                            "loss interval is its calibrated prediction interval for an actual "
+                                            "run, the others the spread of its bootstrap (or covariance) "
+                                            "draws.")] = None,
     gpu: Annotated[str, typer.Option("--gpu", help="Accelerator from the hardware catalog.")] = "H100",
     gpus: Annotated[int, typer.Option("--gpus", help="Number of accelerators.")] = 1024,
     mfu: Annotated[str, typer.Option("--mfu", help="Model FLOPs utilisation, a value or range: 0.4, 0.3-0.5.")

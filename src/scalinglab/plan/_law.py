@@ -51,6 +51,9 @@ class LawSpec:
     ``theta``: natural-space parameters ``(P,)`` in ``law.param_names`` order; ``draws``: ``(B, P)`` or
     ``None``. ``name`` is what the user asked for (a preset name, a fit file); ``source`` the citation or
     file; ``conventions`` what the constants are tied to (FLOP convention, parameter counting, dataset).
+    ``predictor``: the fit a spec was resolved from (``None`` for presets and pairs); its ``predict`` gives
+    the calibrated prediction interval of an actual run, which a plan's loss interval uses (the draws only
+    carry the parameter uncertainty of the law's mean: several times narrower far from the data).
     """
 
     law: object
@@ -61,6 +64,7 @@ class LawSpec:
     interval_method: str = "none"
     conventions: Mapping[str, str] = field(default_factory=dict)
     data_ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    predictor: object | None = None
 
     @property
     def params(self) -> dict[str, float]:
@@ -256,7 +260,8 @@ def _from_fit(fit, *, name: str) -> LawSpec:
         conv["flops"] = str(flops_conv)
     ranges = dict(getattr(fit, "data_ranges", {}) or {})
     return LawSpec(law=law, theta=theta, draws=draws, name=name, source=getattr(fit, "source", "") or name,
-                   interval_method=method, conventions=conv, data_ranges=ranges)
+                   interval_method=method, conventions=conv, data_ranges=ranges,
+                   predictor=fit if callable(getattr(fit, "predict", None)) else None)
 
 
 def _from_fit_file(path: Path) -> LawSpec:

@@ -48,7 +48,8 @@ class Plan:
     law's unit (nats/token for the Chinchilla presets). ``intervals`` maps each of those names to a
     ``(lo, hi)`` central interval at ``level``. ``cost`` is the hardware estimate (GPU-hours, days, USD as
     ranges) or ``None``. ``details`` carries optional sections: ``inference``, ``data_constrained``, ``moe``,
-    ``extrapolation``.
+    ``extrapolation``, and for plans from a fit ``loss_prediction`` (the calibrated prediction of an actual
+    run's loss at N_opt, D_opt, whose interval is ``intervals["loss"]``).
     """
 
     query: str

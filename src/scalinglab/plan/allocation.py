@@ -1,5 +1,13 @@
 """Compute-optimal allocation and its inverse queries, with intervals from the law's draws.
 
+Intervals: N*, D*, tokens/param and FLOPs take the central ``level`` interval over the law's parameter draws
+(bootstrap refits, the fit's covariance, or a preset's published standard errors). The loss of a plan made
+from a fit takes the fit's calibrated prediction interval for an actual run at (N*, D*) instead
+(`FitResult.predict`: run noise, parameter spread and extrapolation reach, calibrated by backtests on the
+fit's own runs; ``details["loss_prediction"]``): the draws carry only the uncertainty of the law's mean,
+3x narrower than that at 32x the compute of OpenEuroLLM's dense ladder. A preset has no runs to calibrate
+on, so its loss interval stays the spread over its draws.
+
 FLOP convention: training compute ``C = 6 N D`` (N parameters, D training tokens; Kaplan et al. 2020,
 Hoffmann et al. 2022). Every plan records it in ``assumptions["flop_convention"]``.
 
@@ -87,10 +95,21 @@ def _extrapolation(spec: LawSpec, N: float, D: float) -> tuple[dict, list[str]]:
     return info, warnings
 
 
+def _run_prediction(spec: LawSpec, N: float, D: float, fixed, level: float):
+    """The fit's prediction for an actual run at ``N`` parameters and ``D`` tokens (other variables from
+    ``fixed``), or ``None`` when the plan is not made from a fit of this very law (presets, pairs, and the
+    repeated-data wrapper a fit of an (N, D) law gets from ``unique_tokens``)."""
+    fit = spec.predictor
+    if fit is None or spec.law is not getattr(fit, "law", None):
+        return None
+    point = {"N": N, "D": D, **{k: v for k, v in (fixed or {}).items() if k in spec.variables}}
+    return fit.predict(level=level, **point)
+
+
 def _finish(spec: LawSpec, *, query: str, C: np.ndarray, N: np.ndarray, D: np.ndarray, L: np.ndarray,
             level: float, gpu, n_gpus, mfu, warnings: list[str], details: dict | None = None,
             interval_keys=("flops", "N_opt", "D_opt", "tokens_per_param", "loss"),
-            unique_tokens=None, active_ratio=None, inference_tokens=None) -> Plan:
+            unique_tokens=None, active_ratio=None, inference_tokens=None, fixed=None) -> Plan:
     C, N, D, L = (np.atleast_1d(np.asarray(a, dtype=float)) for a in (C, N, D, L))
     if not (np.isfinite(N[0]) and np.isfinite(D[0])):
         raise PlanError(f"law {spec.name!r} has no interior compute-optimal allocation at this budget "
@@ -135,6 +154,12 @@ def _finish(spec: LawSpec, *, query: str, C: np.ndarray, N: np.ndarray, D: np.nd
                 intervals["loss"] = tuple(details["compute_optimal"]["intervals"]["loss"])  # same loss per draw
             objective = ("inference-aware: least lifetime FLOPs (6 N D_train + 2 N D_inf) at the compute-optimal "
                          "loss (Sardana et al. 2024)")
+    run = _run_prediction(spec, head["N_opt"], head["D_opt"], fixed, level)
+    if run is not None:  # an actual run's loss: run noise, parameter spread and reach, calibrated on the fit's runs
+        intervals["loss"] = tuple(float(v) for v in run.interval)
+        details["loss_prediction"] = {**run.to_dict(), "note": "the loss an actual run of this plan is predicted "
+                                      "to reach: the fit's calibrated prediction interval (FitResult.predict)"}
+        warnings.extend(run.warnings)
     cost, w = plan_cost(head["flops"], gpu, n_gpus, mfu)
     warnings.extend(w)
     ext, w = _extrapolation(spec, head["N_opt"], head["D_opt"])
@@ -153,6 +178,9 @@ def _finish(spec: LawSpec, *, query: str, C: np.ndarray, N: np.ndarray, D: np.nd
         details["moe"] = section
         warnings.extend(w)
     assumptions = _assumptions(_unwrapped(spec), level, gpu, n_gpus, mfu, cost)
+    if run is not None:
+        assumptions["interval"] = (f"loss: the fit's {int(round(level * 100))}% prediction interval for an actual "
+                                   f"run ({run.method}); the rest: {assumptions['interval']}")
     if objective:
         assumptions["objective"] = objective
     return Plan(query=query, flops=head["flops"], N_opt=head["N_opt"], D_opt=head["D_opt"],
@@ -217,8 +245,9 @@ def compute_optimal(flops, law=None, *, level: float = 0.8, gpu: str | None = No
                                     "loss_penalty": float(L[0]) - Lu,
                                     "note": "same law with unlimited unique tokens"}
     return _finish(spec, query="compute", C=np.full(N.shape, C), N=N, D=D, L=L, level=level, gpu=gpu,
-                   n_gpus=n_gpus, mfu=mfu, warnings=[], details=details, interval_keys=("N_opt", "D_opt", "tokens_per_param", "loss"),
-                   unique_tokens=unique_tokens, active_ratio=active_ratio, inference_tokens=inference_tokens)
+                   n_gpus=n_gpus, mfu=mfu, warnings=[], details=details,
+                   interval_keys=("N_opt", "D_opt", "tokens_per_param", "loss"), unique_tokens=unique_tokens,
+                   active_ratio=active_ratio, inference_tokens=inference_tokens, fixed=fixed)
 
 
 def _with_unique(spec: LawSpec, fixed, unique_tokens):
@@ -244,7 +273,8 @@ def _unwrapped(spec: LawSpec) -> LawSpec:
     if base is None:
         return spec
     return LawSpec(law=base, theta=spec.theta, draws=spec.draws, name=spec.name, source=spec.source,
-                   interval_method=spec.interval_method, conventions=spec.conventions, data_ranges=spec.data_ranges)
+                   interval_method=spec.interval_method, conventions=spec.conventions, data_ranges=spec.data_ranges,
+                   predictor=spec.predictor)
 
 
 def _check_level(level: float) -> None:
@@ -300,7 +330,7 @@ def plan_for_loss(target_loss: float, law=None, *, level: float = 0.8, gpu=None,
     return _finish(spec, query="target-loss", C=C, N=N, D=D, L=np.full(C.shape, target), level=level, gpu=gpu,
                    n_gpus=n_gpus, mfu=mfu, warnings=warnings, details=details,
                    interval_keys=("flops", "N_opt", "D_opt", "tokens_per_param"), unique_tokens=unique_tokens,
-                   active_ratio=active_ratio, inference_tokens=inference_tokens)
+                   active_ratio=active_ratio, inference_tokens=inference_tokens, fixed=fixed)
 
 
 def plan_for_params(params, law=None, *, tokens=None, target_loss=None, flops=None, level: float = 0.8,
@@ -364,15 +394,20 @@ def plan_for_params(params, law=None, *, tokens=None, target_loss=None, flops=No
         details = {}
     return _finish(spec, query=query, C=C, N=N, D=D, L=L, level=level, gpu=gpu, n_gpus=n_gpus, mfu=mfu,
                    warnings=warnings, details=details, interval_keys=keys, unique_tokens=unique_tokens,
-                   active_ratio=active_ratio, inference_tokens=inference_tokens)
+                   active_ratio=active_ratio, inference_tokens=inference_tokens, fixed=fixed)
 
 
 def loss_at(params, tokens, law=None, *, level: float = 0.8, fixed=None, n_draws: int = DEFAULT_DRAWS,
             seed: int = 0) -> tuple[float, tuple[float, float] | None]:
-    """Predicted loss at ``params`` parameters and ``tokens`` training tokens, with its interval."""
+    """Predicted loss at ``params`` parameters and ``tokens`` training tokens, with its interval: for a fit,
+    the calibrated prediction interval of an actual run (`FitResult.predict`); for a preset, the central
+    ``level`` interval of the law over its parameter draws (the uncertainty of the published constants)."""
     N0, D0 = _quantity(params, "parameters"), _quantity(tokens, "tokens")
     spec = resolve_law(law, n_draws=n_draws, seed=seed)
     spec.require("N", "D", what="the loss at (N, D)")
+    run = _run_prediction(spec, N0, D0, fixed, level)
+    if run is not None:
+        return float(run.value), (float(run.interval[0]), float(run.interval[1]))
     th = spec.thetas()
     L = _eval_rows(spec.law, th, {"N": np.full(len(th), N0), "D": np.full(len(th), D0),
                                   **_fixed_arrays(fixed, len(th))})
