@@ -181,3 +181,23 @@ def test_cli_drop_duplicates(sweep_csv, tmp_path):
                           + (["--best-of", "lr"] if cmd[0] == "fit" else []))
         assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["n_points"] == 30  # hparams: every point's optimum inside the grid
+
+
+def test_cli_report_of_the_tuned_ladder(sweep_csv, tmp_path):
+    """``report --best-of`` shows (and fits) the best run of each point, each labelled by its job name; without
+    a name column the hover names the file's row, as errors number them."""
+    out = tmp_path / "r.html"
+    r = CliRunner().invoke(app, ["report", str(sweep_csv), "--best-of", "lr", "--law", "chinchilla", "--bootstrap",
+                                 "0", "--no-backtest", "-o", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    assert "30 of 155 runs kept" in r.stderr
+    html = out.read_text(encoding="utf-8")
+    best = load_runs(sweep_csv).best_of("lr").df
+    assert len(best) == 30 and "<tr><td>runs</td><td>30</td></tr>" in html
+    kept, dropped = best["job_name"].iloc[0], set(load_runs(sweep_csv).df["job_name"]) - set(best["job_name"])
+    assert kept in html and not any(name in html for name in dropped)
+    from scalinglab.report._inputs import as_frame, run_labels
+
+    table = load_runs(sweep_csv, columns={"job_name": None}).where("params>=1e8")
+    labels = run_labels(as_frame(table))
+    assert labels[0] == f"row {int(table.source_rows[0])}" and table.source_rows[0] > 1

@@ -15,7 +15,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from .._errors import ScalingLabError
+from .._errors import InputError, ScalingLabError
 from .._json import to_jsonable
 
 app = typer.Typer(
@@ -45,14 +45,23 @@ DropDuplicatesOpt = typer.Option(False, "--drop-duplicates", help="Drop exact du
 
 
 def select_runs(file: str, where: list[str] | None, best_of: str | None = None, drop_duplicates: bool = False):
-    """The run table ``file``, or its rows matching ``--where`` (:meth:`scalinglab.data.RunTable.where`), then
-    the best run of each point over the ``--best-of`` columns (:meth:`scalinglab.data.RunTable.best_of`);
-    ``--drop-duplicates`` drops exact duplicate rows first."""
+    """The run table ``file`` (or run store), or its rows matching ``--where``
+    (:meth:`scalinglab.data.RunTable.where`), then the best run of each point over the ``--best-of`` columns
+    (:meth:`scalinglab.data.RunTable.best_of`); ``--drop-duplicates`` drops exact duplicate rows of a file
+    first."""
     if not where and not best_of and not drop_duplicates:
         return file
-    from ..data import load_runs
+    from ..report._inputs import is_store, load_any_runs
 
-    runs = load_runs(file, drop_duplicates=drop_duplicates)
+    if is_store(file):
+        if drop_duplicates:
+            raise InputError(f"{file}: --drop-duplicates applies to a run table file; a run store holds each "
+                             "run once")
+        runs = load_any_runs(file)
+    else:
+        from ..data import load_runs
+
+        runs = load_runs(file, drop_duplicates=drop_duplicates)
     if where:
         runs = runs.where(*where)
     if best_of:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import JsonOpt, command, emit_json, out
+from ._common import BestOfOpt, DropDuplicatesOpt, JsonOpt, WhereOpt, command, emit_json, out, select_runs
 
 
 @command("report", help="Write ONE self-contained HTML report (interactive plots, fit and plan tables, "
@@ -38,6 +38,9 @@ def report_cmd(
                                                   "by extrapolation factor. Default: only for tables of up to "
                                                   "500 runs.")] = None,
     title: Annotated[str, typer.Option("--title", help="Report title.")] = "Scaling-law report",
+    where: list[str] | None = WhereOpt,
+    best_of: str | None = BestOfOpt,
+    drop_duplicates: bool = DropDuplicatesOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Write ONE self-contained HTML report (interactive plots, fit and plan tables, warnings,
@@ -67,7 +70,8 @@ def report_cmd(
         except ImportError:
             curve_frame = None
     # compute (read, fit, predict, backtest, hash), then draw
-    inputs = prepare(source, fit=fit, plans=tuple(plan or ()), curves=curve_frame, law=law, auto_fit=not no_fit,
+    runs = select_runs(source, where, best_of, drop_duplicates)
+    inputs = prepare(runs, fit=fit, plans=tuple(plan or ()), curves=curve_frame, law=law, auto_fit=not no_fit,
                      bootstrap=bootstrap, seed=seed, predictions=tuple(predict or ()),
                      backtest="auto" if backtest is None else backtest)
     path = write_report(inputs=inputs, title=title, path=output, models=not no_models)

@@ -32,8 +32,7 @@ def load_any_runs(source: Any):
         return None
     if isinstance(source, str | Path):
         text = str(source)
-        is_store = "://" in text or Path(text).suffix.lower() in (".db", ".sqlite", ".sqlite3")
-        if is_store:
+        if is_store(text):
             try:
                 from ..store import Store
             except ImportError as exc:  # pragma: no cover - depends on the runner area
@@ -73,7 +72,10 @@ def as_frame(runs: Any):
     if isinstance(runs, str | Path):
         runs = load_any_runs(runs)
     if hasattr(runs, "df"):
+        rows = getattr(runs, "source_rows", None)
         runs = runs.df
+        if rows is not None and len(rows) == len(runs):
+            runs.attrs["source_rows"] = np.asarray(rows)  # a file's row numbers survive --where / --best-of
     if isinstance(runs, pd.DataFrame):
         return runs
     if hasattr(runs, "to_pandas"):
@@ -113,10 +115,14 @@ def column(df, name: str) -> np.ndarray | None:
 
 
 def run_labels(df) -> list[str]:
-    """One display label per row (run id / name / index); raw text, escape it where it is rendered."""
-    for col in ("run_id", "name", "run", "id", "model"):
+    """One display label per row (run id / name / job name, else the row of the file it was read from, as
+    errors number it); raw text, escape it where it is rendered."""
+    for col in ("run_id", "name", "run", "run_name", "job_name", "job", "job_id", "id", "model"):
         if col in df.columns:
             return [str(v) for v in df[col].tolist()]
+    rows = df.attrs.get("source_rows")
+    if rows is not None and len(rows) == len(df):
+        return [f"row {int(r)}" for r in rows]
     return [f"row {i}" for i in range(len(df))]
 
 
