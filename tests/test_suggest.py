@@ -106,3 +106,26 @@ def test_suggest_cli_json(tmp_path):
     assert {"N", "D", "flops", "width_reduction", "width_after"} <= set(c[0])
     r = CliRunner().invoke(app, ["suggest", str(path), "--target", "N=7B,D=140B", "--budget", "1e19"])
     assert r.exit_code == 0 and "width" in r.output
+
+
+@pytest.mark.parametrize("skewed", [False, True])
+def test_width_before_is_the_width_predict_gives(skewed):
+    """The width `suggest` starts from is the one `FitResult.predict` reports at the target (one band:
+    `calibrated_band`), also when ``loss="auto"`` chose the envelope fit and the band is drawn around its
+    symmetric reference fit; a candidate never widens it, and the largest candidate shrinks it the most."""
+    rng = np.random.default_rng(0)
+    N = 10 ** rng.uniform(7, 8.5, 60)
+    D = N * 10 ** rng.uniform(0.5, 2, 60)
+    e = 0.02 * rng.standard_normal(60)
+    df = pd.DataFrame({"params": N, "tokens": D, "loss": law(N, D) * np.exp(np.abs(e) if skewed else 0.5 * e)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit(df, "chinchilla")
+    assert bool(res.calibration.get("reference")) is skewed  # the envelope fit, banded around Huber's
+    lo, hi = res.predict(N=7e9, D=1.4e11, level=0.8).interval
+    s = suggest(df, target="N=7B,D=140B", fit_result=res, level=0.8)
+    assert s.width_before == pytest.approx(hi - lo, rel=1e-9)
+    after = np.array([c["width_after"] for c in s.candidates])
+    assert np.all(after <= s.width_before * (1 + 1e-12))
+    biggest = max(s.candidates, key=lambda c: c["flops"])
+    assert biggest["width_after"] == pytest.approx(after.min(), rel=0.05)

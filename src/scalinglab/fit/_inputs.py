@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._errors import DataError, DataWarning, FitError, InputError
+from .._errors import DataError, DataWarning, FitError, InputError, LawError
 from ..laws import VARIABLE_COLUMNS, Law, get_law, get_preset, law_from_spec
 
 __all__ = ["FitData", "prepare_data", "pooled_datasets", "swept_runs", "warn_table", "resolve_law", "load_table",
@@ -143,6 +143,9 @@ def resolve_law(law, x: str | None = None) -> tuple[Law, dict | None]:
     if isinstance(law, Law):
         obj = law
     elif isinstance(law, str):
+        if law.strip().lower() == "auto":  # the CLI's default; in Python it returns the choice beside the fit
+            raise LawError("law 'auto' chooses the law by backtests, as `scalinglab fit` does by default: call "
+                           "scalinglab.fit.fit_auto(data), which returns (FitResult, choice); fit() takes one law")
         try:
             obj, preset = get_preset(law)
             preset_values = dict(preset.values)

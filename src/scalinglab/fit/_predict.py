@@ -27,6 +27,7 @@ import numpy as np
 from ..laws import Law
 
 __all__ = ["REACH_NOISE_PER_DECADE", "REACH_WARN_FACTOR", "OTHER_REACH_WARN", "extrapolation", "linear_prediction_sd",
+           "calibrated_band", "keep_point_inside",
            "interval_from_draws", "other_coordinates", "predictive_quantiles", "calibrated_quantiles"]
 
 #: extra standard deviation per decade of extrapolation, in units of the residual noise (module docstring)
@@ -78,7 +79,8 @@ def other_coordinates(law: Law, X: Mapping[str, np.ndarray]) -> dict[str, np.nda
     return out
 
 
-def extrapolation(law: Law, fitted: Mapping[str, np.ndarray], X: Mapping[str, np.ndarray]) -> dict:
+def extrapolation(law: Law, fitted: Mapping[str, np.ndarray], X: Mapping[str, np.ndarray], *,
+                  hull: bool = True) -> dict:
     """Ratios of each new point to the largest fitted value (``"flops"`` and each variable), the largest
     reach over every coordinate as ``"reach"``, and ``"outside_hull"`` (the (log) convex hull of the fitted
     points, for laws in two or more variables).
@@ -87,7 +89,8 @@ def extrapolation(law: Law, fitted: Mapping[str, np.ndarray], X: Mapping[str, np
     (`other_coordinates`: unique tokens, epochs ...), the largest factor by which the point lies beyond the
     fitted range of any of them, on either side (``max(x / max_fit, min_fit / x)``; these are also returned
     per coordinate as ``"reach_<name>"``). The interval widens with ``"reach"``, so a data-constrained law
-    fitted on few epochs widens its band for a run repeated many more times, not only for more compute."""
+    fitted on few epochs widens its band for a run repeated many more times, not only for more compute.
+    ``hull=False`` skips the convex-hull test (for callers that only need the reach)."""
     out: dict = {}
     C_fit, C_new = compute_of(law, fitted), compute_of(law, X)
     if C_fit is not None and C_new is not None:
@@ -113,7 +116,7 @@ def extrapolation(law: Law, fitted: Mapping[str, np.ndarray], X: Mapping[str, np
     for v in law.variables:
         below |= np.asarray(X[v], float) < np.min(fitted[v])
     out["below_range"] = below
-    if len(law.variables) >= 2:
+    if hull and len(law.variables) >= 2:
         P = np.log(np.column_stack([np.asarray(fitted[v], float) for v in law.variables]))
         Q = np.log(np.column_stack([np.asarray(X[v], float) for v in law.variables]))
         inside = _in_hull(P, Q)
@@ -229,6 +232,28 @@ def _line_quantiles(lines: dict, d: np.ndarray, dmax: float, z: np.ndarray, kapp
             f = (zt - zl[j]) / (zl[j + 1] - zl[j])
             out[i] = med + dev[j] * (1 - f) + dev[j + 1] * f
     return out
+
+
+def calibrated_band(calibration: dict, *, base, noise: float, sp, reach, level: float) -> tuple:
+    """Residual-space band ``(lo, hi)`` of an actual run from a backtest calibration (``_calibrate.py``):
+    ``base + scale * q``, with ``q`` the calibrated central-``level`` quantiles at ``log10(reach)`` decades and
+    ``scale = sqrt(noise^2 + sp^2)`` (the run noise and the linearised parameter sd ``sp`` the backtest errors
+    were normalised by; the noise alone for calibrations that were not, or where ``sp`` is unknown).
+    `FitResult.predict` and `suggest` (the band before and after a candidate run) both read bands here."""
+    a = (1.0 - level) / 2.0
+    q = calibrated_quantiles(calibration, np.log10(np.maximum(np.asarray(reach, float), 1.0)), [a, 1.0 - a])
+    scale = noise
+    if calibration.get("scale") == "noise+param" and sp is not None and np.all(np.isfinite(sp)):
+        scale = np.sqrt(noise ** 2 + np.asarray(sp, float) ** 2)
+    return base + scale * q[0], base + scale * q[1]
+
+
+def keep_point_inside(lo, hi, center, noise: float, level: float) -> tuple:
+    """The band widened so the point ``center`` lies strictly inside: an actual run scatters around the law's
+    value by at least the run noise, so each side reaches ``z(level) * noise`` past the point even when a
+    calibrated drift shifts the band to one side of it."""
+    margin = _z(level) * (max(float(noise), 1e-5) if math.isfinite(noise) else 1e-5)
+    return np.fmin(lo, center - margin), np.fmax(hi, center + margin)
 
 
 def calibrated_quantiles(calibration: dict, d, taus) -> np.ndarray:

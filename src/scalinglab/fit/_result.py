@@ -20,9 +20,10 @@ from ._predict import (
     OTHER_REACH_WARN,
     REACH_NOISE_PER_DECADE,
     REACH_WARN_FACTOR,
-    calibrated_quantiles,
+    calibrated_band,
     extrapolation,
     interval_from_draws,
+    keep_point_inside,
     linear_prediction_sd,
     predictive_quantiles,
 )
@@ -259,6 +260,20 @@ class FitResult:
                 raise InputError(f"{v} must be a positive number, got {a[~np.isfinite(a) | (a <= 0)][0]!r}")
         return out
 
+    def _band_fit(self, X: dict, center, noise: float) -> tuple:
+        """``(base, noise, theta, covariance)`` of the fit a calibrated band is drawn around at the points
+        ``X``: this fit (``base`` its value ``center`` less its median residual), or the symmetric reference
+        fit the interval was calibrated on when ``loss="auto"`` chose another objective for the point
+        (``calibration["reference"]``, ``_calibrate.py`` step 5). Residual space; `predict` and `suggest`."""
+        ref = (self.calibration or {}).get("reference")
+        if not ref:
+            return center - float(self.residual_shift), noise, self.theta, self.covariance
+        theta = np.asarray(ref["theta"], float)
+        with np.errstate(all="ignore"):
+            rc = self.law.log_evaluate(theta, X) if self.space == "log" else self.law.evaluate(theta, X)
+        return (rc - float(ref.get("residual_shift", 0.0)), max(float(ref.get("noise", noise)), 1e-5), theta,
+                ref.get("covariance"))
+
     def predict(self, level: float = 0.8, *, warn_factor: float = REACH_WARN_FACTOR, **variables) -> Prediction:
         """Predict the law at a point, e.g. ``result.predict(N=7e10, D="1.4T")``, with a prediction
         interval at ``level`` for an actual run there and the extrapolation it needs. ``warn_factor``:
@@ -312,40 +327,21 @@ class FitResult:
         noise = max(float(self.noise), 1e-5) if math.isfinite(self.noise) else float(self.noise)
         cal = self.calibration or {}
         if cal.get("quantile_lines"):
-            a = (1.0 - level) / 2.0
-            q = calibrated_quantiles(cal, np.log10(np.maximum(reach, 1.0)), [a, 1.0 - a])
-            base = center - float(self.residual_shift)
-            scale = noise
-            btheta, bcov = self.theta, self.covariance
-            ref = cal.get("reference")
-            if ref:  # calibrated on the symmetric reference fit (auto chose another objective for the point)
-                btheta, bcov = np.asarray(ref["theta"], float), ref.get("covariance")
-                with np.errstate(all="ignore"):
-                    rc = law.log_evaluate(btheta, X) if log else law.evaluate(btheta, X)
-                base = rc - float(ref.get("residual_shift", 0.0))
-                scale = noise = max(float(ref.get("noise", noise)), 1e-5)
-            if cal.get("scale") == "noise+param":
-                # the parameter spread the calibration normalised its backtest errors by (`linear_prediction_sd`)
-                sp = linear_prediction_sd(law, btheta, bcov, X, self.space)
-                if sp is not None and np.all(np.isfinite(sp)):
-                    scale = np.sqrt(noise ** 2 + sp ** 2)
+            base, noise, btheta, bcov = self._band_fit(X, center, noise)
+            # the parameter spread the calibration normalised its backtest errors by (`linear_prediction_sd`)
+            sp = (linear_prediction_sd(law, btheta, bcov, X, self.space) if cal.get("scale") == "noise+param"
+                  else None)
+            lo, hi = calibrated_band(cal, base=base, noise=noise, sp=sp, reach=reach, level=level)
             if cal.get("method") == "backtest-calibrated/v2":  # files written by v2: its band, unchanged
-                lo, hi = predictive_quantiles(center, draw_values(), noise=noise, shift=float(self.residual_shift),
-                                              reach=reach, level=level, noise_per_decade=0.0)
-                lo, hi = np.minimum(lo, base + scale * q[0]), np.maximum(hi, base + scale * q[1])
-            else:  # v3: the calibrated band alone (noise and parameter spread are inside ``scale``)
-                lo, hi = base + scale * q[0], base + scale * q[1]
+                lo2, hi2 = predictive_quantiles(center, draw_values(), noise=noise, shift=float(self.residual_shift),
+                                                reach=reach, level=level, noise_per_decade=0.0)
+                lo, hi = np.minimum(lo2, lo), np.maximum(hi2, hi)
         else:
             npd = float(cal.get("reach_noise_per_decade", REACH_NOISE_PER_DECADE))
             lo, hi = predictive_quantiles(center, draw_values(), noise=noise, shift=float(self.residual_shift),
                                           reach=reach, level=level, noise_per_decade=npd)
-        # the point prediction lies strictly inside its interval: an actual run scatters around the law's
-        # value by at least the run-to-run noise, so each side reaches that far past the point even when the
-        # calibrated drift shifts the band to one side of it
-        from statistics import NormalDist
-
-        margin = NormalDist().inv_cdf(0.5 + level / 2.0) * (max(float(noise), 1e-5) if math.isfinite(noise) else 1e-5)
-        lo, hi = np.fmin(lo, center - margin), np.fmax(hi, center + margin)
+        # the point prediction lies strictly inside its interval
+        lo, hi = keep_point_inside(lo, hi, center, noise, level)
         if log:
             value, lo, hi = np.exp(center), np.exp(lo), np.exp(hi)
         else:

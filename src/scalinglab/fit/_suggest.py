@@ -5,9 +5,11 @@ current runs is ``H = J^T W J / noise^2`` (Gauss-Newton; ``J`` the Jacobian of t
 ``g(u)`` (log loss at a point, or log N_opt at a compute) has parameter variance ``v0 = g'^T H^-1 g'``;
 a candidate run with Jacobian row ``j`` adds ``j j^T / noise^2`` so (Sherman-Morrison)
 ``v1 = v0 - (g'^T H^-1 j)^2 / (noise^2 + j^T H^-1 j)``. For a loss target the interval is that of an
-actual run, so its width also carries run noise and the backtest-calibrated extrapolation band
-(``_calibrate.py``), which shrinks when the candidate moves the fitted data's bulk and edge toward the
-target; for ranking, the parameter spread is added in quadrature to that band (so that both can shrink).
+actual run: the band `FitResult.predict` gives (`_predict.calibrated_band`: the backtest-calibrated
+quantiles at the target's reach times ``sqrt(noise^2 + v)``), so ``width_before`` is the width of
+``predict``'s interval at the target, and a candidate shrinks it both through ``v1`` and by moving the fitted
+data's edge (the reach) and bulk toward the target. Fits without a calibration use the prior rule (noise
+widened with the decades of compute reach, and the parameter spread).
 Candidates are ranked by ``(width_before - width_after) / cost`` with cost in FLOPs (the candidate's
 ``flops``, else 6 N D). Assumes the law holds near the candidates and the fit is locally linear.
 """
@@ -129,9 +131,9 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
         data (a preset), candidates lack a variable column, or no candidate costs at most ``budget``.
     """
     from ._api import fit
-    from ._calibrate import PRIOR, calibrated_quantiles, edge_offset
+    from ._calibrate import PRIOR, edge_offset
     from ._objectives import LeastSquares
-    from ._predict import compute_of
+    from ._predict import calibrated_band, compute_of, extrapolation, keep_point_inside
     from ._solvers import Problem
 
     level = float(level)
@@ -143,9 +145,16 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
     X = res._fitted_X()
     if X is None:
         raise InputError("suggest needs a fit with its data (not a preset)")
+    loss_target = "compute_optimal_N_at" not in tgt
+    cal = dict(res.calibration or {})
+    calibrated = loss_target and bool(cal.get("quantile_lines"))
     fs_prob = Problem(law, X, np.asarray(res.data["y"], float), LeastSquares(), res.space)
-    u = fs_prob.fitspace.to_fit(res.theta)
     noise = max(float(res.noise), 1e-5)
+    theta_b = np.asarray(res.theta, float)
+    if calibrated and cal.get("reference"):  # the band is drawn around the reference fit (`FitResult._band_fit`)
+        ref = cal["reference"]
+        theta_b, noise = np.asarray(ref["theta"], float), max(float(ref.get("noise", noise)), 1e-5)
+    u = fs_prob.fitspace.to_fit(theta_b)
     from statistics import NormalDist
 
     z = float(NormalDist().inv_cdf(0.5 + level / 2))
@@ -161,7 +170,7 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
     Hinv = np.linalg.pinv(H, rcond=1e-12, hermitian=True)
 
     # target gradient (fit space) and value
-    if "compute_optimal_N_at" in tgt:
+    if not loss_target:
         if not {"N", "D"} <= set(law.variables):
             raise InputError(f"compute_optimal_N_at needs a law in N and D, not {law.name!r}")
         C_t = tgt["compute_optimal_N_at"]
@@ -171,7 +180,7 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
         g_all = _nopt_log(law, fs_prob.fitspace.to_natural(U), C_t)
         grad = (g_all[1:] - g_all[0]) / eps
         value = float(math.exp(g_all[0]))
-        loss_target, Xt = False, None
+        Xt = None
         what = "N_opt (parameters)"
     else:
         Xt = {}
@@ -185,7 +194,6 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
         grad = jac_at(Xt)[0]
         with np.errstate(all="ignore"):
             value = float(law.evaluate(res.theta, Xt)[0])
-        loss_target = True
         what = "loss" if law.target == "loss" else "value"
     grad = np.where(np.isfinite(grad), grad, 0.0)
 
@@ -223,45 +231,57 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
     b = np.einsum("ij,jk,ik->i", Jc, Hinv, Jc)
     v1 = np.maximum(v0 - a ** 2 / (1.0 + b / noise ** 2) / noise ** 2, 0.0)
 
-    def width(vpar, half_cal=None):
-        if half_cal is None:
-            sd = np.sqrt(vpar + (noise ** 2 if loss_target else 0.0))
-            lo, hi = -z * sd, z * sd
-        else:  # parameter spread in quadrature with the calibrated band (so both parts can shrink)
-            lo = -np.sqrt(z ** 2 * vpar + np.asarray(half_cal[0]) ** 2)
-            hi = np.sqrt(z ** 2 * vpar + np.asarray(half_cal[1]) ** 2)
+    def to_width(lo, hi):
         if res.space == "log" or not loss_target:
             return value * (np.exp(hi) - np.exp(lo))  # in the target's units
         return hi - lo
 
-    cal_before = cal_after = None
     C_fit = compute_of(law, X)
-    C_tgt = compute_of(law, Xt) if Xt is not None else None
-    C_cand = compute_of(law, Xc)
-    if loss_target and C_fit is not None and C_tgt is not None and C_cand is not None:
-        cal = dict(res.calibration or {})
-        qa = (1 - level) / 2
+    if calibrated:
+        # the band `FitResult.predict` gives (`calibrated_band`), relative to the point, in residual space:
+        # before, and with each candidate added (its parameter sd ``sqrt(v1)``, the target's reach from the
+        # data's new edge, and that edge's distance from the data's bulk)
+        with np.errstate(all="ignore"):
+            ev = law.log_evaluate if res.space == "log" else law.evaluate
+            base = float(ev(theta_b, Xt)[0]) - float(ev(res.theta, Xt)[0])
+        base -= float(cal["reference"].get("residual_shift", 0.0) if cal.get("reference") else res.residual_shift)
 
-        def band(c_max: float, offset: float) -> tuple[float, float]:
-            """Calibrated band (residual space, relative to the shifted centre) with the data's edge at
-            ``c_max`` and its bulk ``offset`` decades below it."""
-            d = math.log10(max(C_tgt[0] / c_max, 1.0))
-            if cal.get("quantile_lines"):
-                q = calibrated_quantiles({**cal, "offset": offset}, d, [qa, 1 - qa])[:, 0]
-            else:
-                k = float(cal.get("reach_noise_per_decade", PRIOR["kappa"]))
-                q = np.array([-z, z]) * math.sqrt(1 + (k * d) ** 2)
-            return noise * q[0], noise * q[1]
+        def band_width(cal_i: dict, vpar: float, reach: float) -> float:
+            lo, hi = calibrated_band(cal_i, base=base, noise=noise, sp=math.sqrt(max(vpar, 0.0)), reach=reach,
+                                     level=level)
+            lo, hi = keep_point_inside(lo, hi, 0.0, noise, level)
+            return float(np.ravel(to_width(lo, hi))[0])
 
-        cal_before = band(float(C_fit.max()), edge_offset(C_fit))
-        lo1, hi1 = np.empty(m), np.empty(m)
+        reach0 = float(np.asarray(extrapolation(law, X, Xt, hull=False)["reach"]).ravel()[0])
+        w0 = band_width(cal, v0, reach0)
+        w1 = np.empty(m)
+        off0 = edge_offset(C_fit) if C_fit is not None else 0.0
         for i in range(m):
-            allc = np.append(C_fit, C_cand[i])
-            lo1[i], hi1[i] = band(float(allc.max()), edge_offset(allc))
-        # a run never makes the forecast worse: a small run that shifts the bulk down is no loss
-        cal_after = (np.maximum(lo1, cal_before[0]), np.minimum(hi1, cal_before[1]))
-    w0 = float(np.atleast_1d(width(np.array([v0]), None if cal_before is None else cal_before))[0])
-    w1 = width(v1, cal_after)
+            Xi = {v: np.append(X[v], Xc[v][i]) for v in law.variables}
+            reach = float(np.asarray(extrapolation(law, Xi, Xt, hull=False)["reach"]).ravel()[0])
+            cal_i = cal
+            if C_fit is not None:
+                cal_i = {**cal, "offset": float(cal.get("offset", off0)) + edge_offset(compute_of(law, Xi)) - off0}
+            # a run never makes the forecast worse: a small run that shifts the bulk down is no loss
+            w1[i] = min(band_width(cal_i, float(v1[i]), reach), band_width(cal, float(v1[i]), reach0))
+    else:  # the prior rule: parameter spread and run noise, the noise widened with the reach in compute
+        C_tgt = compute_of(law, Xt) if Xt is not None else None
+        C_cand = compute_of(law, Xc)
+        k = float(cal.get("reach_noise_per_decade", PRIOR["kappa"]))
+        has_c = loss_target and C_fit is not None and C_tgt is not None and C_cand is not None
+
+        def sd_width(vpar, c_max):
+            if not loss_target:
+                sd = np.sqrt(vpar)
+            else:
+                widen = (np.sqrt(1 + (k * np.log10(np.maximum(float(C_tgt[0]) / c_max, 1.0))) ** 2) if has_c
+                         else 1.0)
+                sd = np.sqrt(vpar + (noise * widen) ** 2)
+            return to_width(-z * sd, z * sd)
+
+        c0 = float(C_fit.max()) if has_c else 1.0
+        w0 = float(np.atleast_1d(sd_width(np.array([v0]), c0))[0])
+        w1 = sd_width(v1, np.maximum(c0, C_cand) if has_c else c0)
     red = w0 - w1
     per = red / cost
     order = np.argsort(-per, kind="stable")
