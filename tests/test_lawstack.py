@@ -215,3 +215,40 @@ def test_the_forecast_yardstick_is_noise_limited():
         assert E["truth"].mean(axis=0)[1] < E[k].mean(axis=0)[1]
     # ... and still loses the yardstick on some pairs to the better of two noisy fits
     assert 0 < truth_wins.sum() < len(truth_wins)
+
+
+def test_backtest_of_the_stack_rechooses_on_each_cut(tmp_path):
+    """``backtest(..., "auto")`` (``scalinglab backtest --law auto``) backtests what ``scalinglab fit`` does: the
+    stack is run on each cut's smaller runs. On a joint-curvature ladder it picks ``chinchilla-joint`` on the
+    cuts and forecasts the held-out budgets several times better than Chinchilla; on a Chinchilla ladder it
+    keeps Chinchilla-Huber on every cut, and its forecasts are that fit's, to rounding."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+    from scalinglab.fit import backtest_sweep
+
+    fracs = (0.1, 0.2, 0.3, 0.4, 0.5)
+    df, _ = ladder(0.45, seed=5)
+    auto = backtest_sweep(df, "auto", cutoff_fracs=fracs)
+    plain = backtest_sweep(df, "chinchilla", cutoff_fracs=fracs, loss="huber")
+    assert auto.law == "auto" and auto.n_predictions == plain.n_predictions
+    per_cut = {(p["cutoff"], p["law"]) for p in auto.points}
+    assert len(per_cut) == len(auto.cutoff)  # one choice per cut
+    assert sum(law == "chinchilla-joint (huber)" for _, law in per_cut) >= 3
+    assert auto.median_rel_error < plain.median_rel_error / 3
+    chin = df.assign(loss=1.69 + 406.4 * df["params"] ** -0.34 + 410.7 * df["tokens"] ** -0.28)
+    chin["loss"] *= np.exp(0.005 * np.random.default_rng(2).standard_normal(len(chin)))
+    a = backtest_sweep(chin, "auto", cutoff_fracs=fracs)
+    h = backtest_sweep(chin, "chinchilla", cutoff_fracs=fracs, loss="huber")
+    assert {p["law"] for p in a.points} == {"chinchilla (huber)"}
+    np.testing.assert_allclose([p["predicted"] for p in a.points], [p["predicted"] for p in h.points], rtol=1e-9)
+    path = tmp_path / "ladder.csv"
+    df.to_csv(path, index=False)
+    r = CliRunner().invoke(app, ["backtest", str(path), "--law", "auto", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["law"] == "auto" and d["median_rel_error"] == pytest.approx(auto.median_rel_error, rel=1e-9)
+    r = CliRunner().invoke(app, ["backtest", str(path), "--law", "auto"])
+    assert "chosen on the cuts: chinchilla-joint (huber)" in r.output

@@ -196,7 +196,9 @@ def predict_cmd(
 @command("backtest", help="Fit on the smaller runs, predict the largest: errors and interval coverage.")
 def backtest_cmd(
     file: Annotated[str, typer.Argument(help="Run table.")],
-    law: Annotated[str, typer.Option("--law", help="Catalog name, preset or expression.")] = "chinchilla",
+    law: Annotated[str, typer.Option("--law", help="Catalog name, preset or expression; auto: the forecast "
+                                     "stack `scalinglab fit` uses by default, rechosen on each cut's smaller "
+                                     "runs.")] = "chinchilla",
     cutoff_frac: Annotated[float | None, typer.Option("--cutoff-frac", help="Fraction of the LARGEST runs held "
                                                       "out (ties kept together); one cut. Without it (and "
                                                       "without --cutoff-flops) the report pools the cuts "
@@ -240,6 +242,12 @@ def backtest_cmd(
     cut = bt.cutoff if not isinstance(bt.cutoff, list) else ", ".join(f"{c:.3g}" for c in bt.cutoff)
     out.print(f"{bt.law}: fitted {bt.n_train} runs, predicted {bt.n_predictions} (cut by {bt.by} at "
               f"{cut}), extrapolating up to {bt.max_extrapolation:.3g}x")
+    if bt.law == "auto":  # which member the stack chose on each cut's smaller runs
+        from collections import Counter
+
+        chosen = {(p.get("cutoff"), p["law"]) for p in bt.points if "law" in p}  # one law per cut
+        tally = Counter(law_name for _, law_name in chosen)
+        out.print("chosen on the cuts: " + ", ".join(f"{k} {v}/{len(chosen)}" for k, v in tally.most_common()))
     out.print(f"median |rel error| {bt.median_rel_error:.2%}, max {bt.max_rel_error:.2%}, bias {bt.bias:+.2%}")
     out.print("coverage of nominal intervals: " + ", ".join(f"{float(k):.0%}: {v:.0%}"
                                                            for k, v in bt.coverage.items()))

@@ -94,12 +94,43 @@ def _split(values: np.ndarray, cutoff_frac: float | None, cutoff: float | None) 
     return values >= thr, thr
 
 
-def _run_one(fd, law: Law, train: np.ndarray, test: np.ndarray, *, level_set, fit_kwargs) -> tuple[list, object]:
+#: ``law="auto"``: backtest what ``scalinglab fit`` does by default, the forecast stack of ``_lawstack``
+AUTO = "auto"
+
+
+def _is_auto(law) -> bool:
+    return isinstance(law, str) and law.strip().lower() == AUTO
+
+
+def _resolve(law, x):
+    """The law to prepare the runs with: the stack's shared (N, D) form for ``"auto"`` (its members are laws of
+    parameters and tokens), else ``law`` itself."""
+    if _is_auto(law):
+        if x is not None:
+            raise InputError("law 'auto' (the forecast stack) is a law of parameters and tokens; x= is for "
+                             "one-variable laws")
+        return resolve_law("chinchilla", None)[0], True
+    return resolve_law(law, x)[0], False
+
+
+def _run_one(fd, law: Law, train: np.ndarray, test: np.ndarray, *, level_set, fit_kwargs,
+             auto: bool = False) -> tuple[list, object]:
     data = {v: fd.X[v][train] for v in law.variables}
     data["__y__"] = fd.y[train]
     if fd.weights is not None:
         fit_kwargs = {**fit_kwargs, "weights": fd.weights[train]}
-    res = fit(data, law, y="__y__", **fit_kwargs)
+    if auto:  # the whole stack on the smaller runs: its own internal cuts choose the law and objective
+        from ._lawstack import stack_laws
+
+        frame = fd.frame
+        order_cols = [c for c in ("budget", "flops") if frame is not None and c in frame.columns
+                      and len(frame) == fd.n]
+        data = {fd.variables.get(v, v): a for v, a in data.items() if v != "__y__"}
+        data.update({c: frame[c].to_numpy()[train] for c in order_cols})
+        data["__y__"] = fd.y[train]
+        res = stack_laws(data, y="__y__", **{"warn": False, **fit_kwargs})[0]
+    else:
+        res = fit(data, law, y="__y__", **fit_kwargs)
     Xt = {v: fd.X[v][test] for v in law.variables}
     preds = {lv: res.predict(level=lv, **Xt) for lv in level_set}
     p0 = preds[level_set[0]]
@@ -113,6 +144,8 @@ def _run_one(fd, law: Law, train: np.ndarray, test: np.ndarray, *, level_set, fi
         row = {"row": int(idx[i]) + 1, **{v: float(Xt[v][i]) for v in law.variables}, "actual": float(actual[i]),
                "predicted": float(val[i]), "rel_error": float((val[i] - actual[i]) / actual[i]),
                "extrapolation": float(reach[i])}
+        if auto:
+            row["law"] = f"{res.law.name} ({res.loss.get('name')})"
         for lv, p in preds.items():
             lo = float(np.atleast_1d(p.interval[0])[i])
             hi = float(np.atleast_1d(p.interval[1])[i])
@@ -160,6 +193,8 @@ def _summarise(law_name: str, by: str, cutoff, n_train: int, pts: list, fits: li
 def backtest(data, law: Law | str, *, cutoff_frac: float | None = 0.3, cutoff_flops: float | None = None,
              by: str = "flops", x: str | None = None, y: str | None = "loss", **fit_kwargs) -> BacktestResult:
     """Fit ``law`` on the smaller runs and predict the held-out larger ones (see the module docstring).
+    ``law="auto"``: the forecast stack ``scalinglab fit`` uses by default, chosen on the smaller runs alone
+    (each point's ``law`` names the member it chose).
 
     ``fit_kwargs`` go to :func:`fit` (``loss``, ``delta``, ``bootstrap``, ``seed`` ...). Returns per-point
     relative errors ``(pred - actual) / actual``, their median/max absolute value, and the fraction of
@@ -180,7 +215,7 @@ def backtest(data, law: Law | str, *, cutoff_frac: float | None = 0.3, cutoff_fl
     FitError
         If the cut leaves fewer runs to fit than the law has parameters, or none to predict.
     """
-    law_obj, _ = resolve_law(law, x)
+    law_obj, auto = _resolve(law, x)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=fit_kwargs.pop("weights", None))
     warn_table(fd.frame, fd.source, warn=fit_kwargs.get("warn", True))  # at our caller
     values, by_name = _order_values(fd, law_obj, by)
@@ -190,15 +225,16 @@ def backtest(data, law: Law | str, *, cutoff_frac: float | None = 0.3, cutoff_fl
         raise FitError(f"backtest: the cut at {by_name} = {thr:.4g} leaves {int(train.sum())} run(s) to fit "
                        f"and {int(test.sum())} to predict; law {law_obj.name!r} needs at least "
                        f"{law_obj.n_params} to fit and 1 to predict")
-    pts, res = _run_one(fd, law_obj, train, test, level_set=COVERAGE_LEVELS, fit_kwargs=fit_kwargs)
-    return _summarise(law_obj.name, by_name, thr, int(train.sum()), pts, [res])
+    pts, res = _run_one(fd, law_obj, train, test, level_set=COVERAGE_LEVELS, fit_kwargs=fit_kwargs, auto=auto)
+    return _summarise(AUTO if auto else law_obj.name, by_name, thr, int(train.sum()), pts, [res])
 
 
 def backtest_sweep(data, law: Law | str, *, cutoff_fracs: Sequence[float] = (0.2, 0.3, 0.4), by: str = "flops",
                    x: str | None = None, y: str | None = "loss", **fit_kwargs) -> BacktestResult:
     """Backtests at several cutoffs, pooled (each held-out run counted once per cutoff that predicts it).
 
-    Cutoffs that leave too few runs to fit are skipped.
+    Cutoffs that leave too few runs to fit are skipped. ``law="auto"`` reruns the forecast stack on each
+    cut (`backtest`).
 
     Returns
     -------
@@ -217,7 +253,7 @@ def backtest_sweep(data, law: Law | str, *, cutoff_fracs: Sequence[float] = (0.2
         If no cutoff in ``cutoff_fracs`` leaves enough runs to fit (more than the law's parameters, and at
         least 3) and at least one to predict.
     """
-    law_obj, _ = resolve_law(law, x)
+    law_obj, auto = _resolve(law, x)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=fit_kwargs.pop("weights", None))
     warn_table(fd.frame, fd.source, warn=fit_kwargs.get("warn", True))  # at our caller
     values, by_name = _order_values(fd, law_obj, by)
@@ -231,7 +267,8 @@ def backtest_sweep(data, law: Law | str, *, cutoff_fracs: Sequence[float] = (0.2
         train = ~test
         if train.sum() < max(law_obj.n_params + 1, 3) or test.sum() == 0:
             continue
-        pts, res = _run_one(fd, law_obj, train, test, level_set=COVERAGE_LEVELS, fit_kwargs=fit_kwargs)
+        pts, res = _run_one(fd, law_obj, train, test, level_set=COVERAGE_LEVELS, fit_kwargs=fit_kwargs,
+                            auto=auto)
         for p in pts:
             p["cutoff"] = thr
         pts_all += pts
@@ -240,7 +277,8 @@ def backtest_sweep(data, law: Law | str, *, cutoff_fracs: Sequence[float] = (0.2
     if not cuts:
         raise FitError(f"backtest sweep: no cutoff in {list(cutoff_fracs)} leaves enough runs to fit "
                        f"law {law_obj.name!r}")
-    return _summarise(law_obj.name, by_name, cuts, int(np.sum(values < min(cuts))), pts_all, fits)
+    return _summarise(AUTO if auto else law_obj.name, by_name, cuts, int(np.sum(values < min(cuts))), pts_all,
+                      fits)
 
 
 def _law_for_table(law, data, x):
