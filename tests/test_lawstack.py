@@ -252,3 +252,9 @@ def test_backtest_of_the_stack_rechooses_on_each_cut(tmp_path):
     assert d["law"] == "auto" and d["median_rel_error"] == pytest.approx(auto.median_rel_error, rel=1e-9)
     r = CliRunner().invoke(app, ["backtest", str(path), "--law", "auto"])
     assert "chosen on the cuts: chinchilla-joint (huber)" in r.output
+    # compare ranks the stack beside single laws, and names the member it chose on all the runs
+    from scalinglab.fit import compare
+
+    rows = {r["law"]: r for r in compare(df, ["chinchilla", "auto"], cutoff_fracs=(0.2, 0.3, 0.4))}
+    assert rows["auto"]["rank"] == 1 and rows["auto"]["chosen"] == "chinchilla-joint (huber)"
+    assert rows["auto"]["median_rel_error"] < rows["chinchilla"]["median_rel_error"] / 3

@@ -265,7 +265,8 @@ def backtest_cmd(
 @command("compare", help="Rank laws by backtest error on a run table (automatic law selection).")
 def compare_cmd(
     file: Annotated[str, typer.Argument(help="Run table.")],
-    laws: Annotated[str, typer.Option("--laws", help="Comma-separated laws, e.g. chinchilla,kaplan-nd,bnsl.")
+    laws: Annotated[str, typer.Option("--laws", help="Comma-separated laws, e.g. chinchilla,kaplan-nd,bnsl; auto "
+                                      "is the forecast stack `scalinglab fit` uses by default.")
                     ] = "chinchilla,kaplan-nd",
     x: Annotated[str | None, typer.Option("--x", help="Variable column of one-variable laws.")] = None,
     y: Annotated[str, typer.Option("--y", help="Column to predict.")] = "loss",
@@ -301,7 +302,7 @@ def compare_cmd(
             t.add_row("—", r["law"], "—", "—", "—", r["error"][:80])
         else:
             t.add_row(str(r["rank"]), r["law"], f"{r['median_rel_error']:.2%}", f"{r['max_rel_error']:.2%}",
-                      f"{r['coverage']['0.8']:.0%}", "")
+                      f"{r['coverage']['0.8']:.0%}", f"the stack chose {r['chosen']}" if r.get("chosen") else "")
     out.print(t)
 
 

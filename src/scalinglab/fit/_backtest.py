@@ -297,7 +297,9 @@ def _law_for_table(law, data, x):
 def compare(data, laws: Sequence[Law | str] | str, *, cutoff_fracs: Sequence[float] = (0.2, 0.3, 0.4),
             by: str = "flops", x: str | None = None, y: str | None = "loss", **fit_kwargs) -> list[dict]:
     """Rank laws by backtest error (pooled over ``cutoff_fracs``): lowest median relative error first,
-    then lowest max error. Laws that cannot be fitted are listed last with their error message.
+    then lowest max error. Laws that cannot be fitted are listed last with their error message. ``"auto"``
+    among ``laws`` is the forecast stack of ``scalinglab fit`` (rerun on each cut; its row's ``chosen`` names
+    the member it picks on all the runs).
 
     The ranking needs only point errors, so the backtest fits skip the interval calibration (nested
     backtests) unless ``calibrate=True`` is passed: their ``coverage`` then uses the prior interval rule.
@@ -335,17 +337,25 @@ def compare(data, laws: Sequence[Law | str] | str, *, cutoff_fracs: Sequence[flo
     for law in laws:
         name = law if isinstance(law, str) else law.name
         try:
-            law_obj = _law_for_table(law, data, x)
+            auto = _is_auto(law)
+            law_obj = law if auto else _law_for_table(law, data, x)
             # the cut fits' convergence notes are in their status; the full fit below warns as usual
             bt = backtest_sweep(data, law_obj, cutoff_fracs=cutoff_fracs, by=by, x=x, y=y,
                                 **{"warn": False, **fit_kwargs})
-            full = fit(data, law_obj, x=x, y=y, **fit_kwargs)
+            if auto:  # the forecast stack, as `scalinglab fit` runs it; its row names the member it chose
+                from ._lawstack import stack_laws
+
+                full = stack_laws(data, x=x, y=y, **fit_kwargs)[0]
+                law_obj = full.law
+            else:
+                full = fit(data, law_obj, x=x, y=y, **fit_kwargs)
             rows.append({"law": name, "variables": list(law_obj.variables), "n_params": law_obj.n_params,
                          "median_rel_error": bt.median_rel_error, "max_rel_error": bt.max_rel_error,
                          "mean_rel_error": bt.mean_rel_error, "bias": bt.bias, "coverage": bt.coverage,
                          "n_predictions": bt.n_predictions, "cutoffs": bt.cutoff, "objective": full.objective,
                          "coverage_intervals": "calibrated" if fit_kwargs["calibrate"] else "prior rule",
-                         "params": full.params, "status": full.status, "error": None})
+                         "params": full.params, "status": full.status, "error": None,
+                         **({"chosen": f"{full.law.name} ({full.loss.get('name')})"} if auto else {})})
         except ScalingLabError as exc:
             rows.append({"law": name, "median_rel_error": None, "max_rel_error": None, "coverage": None,
                          "n_predictions": 0, "status": "failed", "error": str(exc)})
