@@ -398,7 +398,7 @@ def test_cli_report_contract(tmp_path, runs):
     assert info["path"] == str(out) and info["figures"] >= 5
     text = out.read_text()
     assert EXTERNAL.search(text) is None
-    assert "fitted law &#x27;chinchilla&#x27; here" in text and "<td>alpha</td>" in text
+    assert "fitted law &#x27;auto&#x27; here" in text and "<td>alpha</td>" in text
     bad = CliRunner().invoke(app, ["report", str(tmp_path / "missing.csv"), "-o", str(out)])
     assert bad.exit_code == 2 and "missing.csv" in bad.output
     (tmp_path / "empty.csv").write_text("")

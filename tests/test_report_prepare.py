@@ -71,7 +71,7 @@ def test_render_draws_without_fitting_or_backtesting(csv, monkeypatch):
 
     inputs = prepare(csv, bootstrap=20, predictions=["N=1B,D=20B"], backtest=True)
     assert inputs.fit is not None and inputs.backtest is not None and len(inputs.predictions) == 1
-    assert any("fitted law 'chinchilla' here" in n for n in inputs.notes)
+    assert any("fitted law 'auto' here" in n and "it chose chinchilla" in n for n in inputs.notes)
     assert any("backtest computed here" in n for n in inputs.notes)
 
     def refuse(*args, **kwargs):

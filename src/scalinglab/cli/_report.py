@@ -19,8 +19,9 @@ def report_cmd(
                                             "name. Without it the report fits --law itself.")] = None,
     plan: Annotated[list[str] | None, typer.Option("--plan", help="Plan JSON from `scalinglab plan --json` "
                                                    "(repeatable).")] = None,
-    law: Annotated[str, typer.Option("--law", help="Law to fit when no --fit is given (catalog name or "
-                                     "expression).")] = "chinchilla",
+    law: Annotated[str, typer.Option("--law", help="Law to fit when no --fit is given: auto (default: the "
+                                     "forecast stack `scalinglab fit` uses), a catalog name or an expression."
+                                     )] = "auto",
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for the automatic fit "
                                            "(interval bands).")] = 200,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the automatic fit's bootstrap.")] = 0,

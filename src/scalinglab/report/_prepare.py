@@ -107,8 +107,10 @@ def _plan_prediction(d: dict, fv: FitView | None) -> dict | None:
         return None
 
 
-def _auto_backtest(table, fv: FitView, seed: int, notes: list, max_runs: int | None = AUTO_BACKTEST_MAX_RUNS):
-    """``scalinglab.fit.backtest`` of the fit's law on the runs (one cut: the largest 30% held out)."""
+def _auto_backtest(table, fv: FitView, seed: int, notes: list, max_runs: int | None = AUTO_BACKTEST_MAX_RUNS,
+                   law: Any = None):
+    """``scalinglab.fit.backtest`` of the fit's law (or of ``law``: ``"auto"`` when the report fitted the
+    forecast stack, which is then rerun on the smaller runs) on the runs (one cut: the largest 30% held out)."""
     df = as_frame(table)
     if df is None or getattr(fv.obj, "status", None) == "preset":
         return None
@@ -122,7 +124,8 @@ def _auto_backtest(table, fv: FitView, seed: int, notes: list, max_runs: int | N
 
     x = fv.columns.get(fv.variables[0]) if len(fv.variables) == 1 else None
     try:  # the cut fit's convergence notes are in the backtest's numbers; no warnings from here
-        bt = backtest(table, fv.law, cutoff_frac=0.3, x=x, bootstrap=0, seed=seed, warn=False)
+        bt = backtest(table, fv.law if law is None else law, cutoff_frac=0.3, x=x, bootstrap=0, seed=seed,
+                      warn=False)
     except ScalingLabError as exc:
         notes.append(f"backtest not computed: {exc}")
         return None
@@ -131,13 +134,15 @@ def _auto_backtest(table, fv: FitView, seed: int, notes: list, max_runs: int | N
 
 
 def prepare(runs: Any = None, *, fit: Any = None, plans: Sequence[Any] = (), predictions: Sequence[Any] = (),
-            backtest: Any = "auto", comparison: Any = None, curves: Any = None, law: str | None = "chinchilla",
+            backtest: Any = "auto", comparison: Any = None, curves: Any = None, law: str | None = "auto",
             auto_fit: bool = True, bootstrap: int = 200, seed: int = 0) -> ReportInputs:
     """Compute what a report shows (module docstring); the arguments are those of ``write_report``.
 
     ``runs``: RunTable, DataFrame, file path or store URL. ``fit``: a FitResult, fit JSON path or preset
     name; when None and the runs have params/tokens/loss, ``law`` is fitted here with ``bootstrap``
-    resamples (``auto_fit=False`` to skip; a failed fit becomes a report warning). ``plans``: Plan objects,
+    resamples (``"auto"``, the default: the forecast stack ``scalinglab fit`` uses, `fit_auto`; its automatic
+    backtest reruns the stack on the smaller runs) (``auto_fit=False`` to skip; a failed fit becomes a report
+    warning). ``plans``: Plan objects,
     dicts or plan JSON paths. ``predictions``: Predictions, their dicts or points (``"N=70B,D=1.4T"``).
     ``backtest``: a backtest result, ``"auto"`` (the largest 30% held out when there are at most
     ``AUTO_BACKTEST_MAX_RUNS`` runs), True (always) or None/False (never).
@@ -156,12 +161,25 @@ def prepare(runs: Any = None, *, fit: Any = None, plans: Sequence[Any] = (), pre
     source = source if isinstance(source, str) and source else (str(runs) if isinstance(runs, str | Path) else None)
 
     fv = as_fit(fit) if fit is not None else None
+    stack = isinstance(law, str) and law.strip().lower() == "auto"
+    fitted_stack = False
     if fv is None and auto_fit and law and df is not None and {"params", "tokens", "loss"} <= set(df.columns):
         from ..fit import fit as do_fit
+        from ..fit import fit_auto
 
         try:  # its status and message land in the report's warnings (html._fit_warnings)
-            fv = as_fit(do_fit(table, law, bootstrap=bootstrap, seed=seed, warn=False))
-            notes.append(f"fitted law {law!r} here (bootstrap {bootstrap}, seed {seed}); pass a fit to use your own")
+            if stack:
+                res, choice = fit_auto(table, bootstrap=bootstrap, seed=seed, warn=False)
+                chosen = f"{choice['law']}" + (f" ({choice['objective']})" if choice.get("objective") else "")
+                notes.append(f"fitted law 'auto' here, the forecast stack `scalinglab fit` uses by default: it chose "
+                             f"{chosen} by internal backtests (bootstrap {bootstrap}, seed {seed}); pass a fit to "
+                             "use your own")
+            else:
+                res = do_fit(table, law, bootstrap=bootstrap, seed=seed, warn=False)
+                notes.append(f"fitted law {law!r} here (bootstrap {bootstrap}, seed {seed}); pass a fit to use "
+                             "your own")
+            fv = as_fit(res)
+            fitted_stack = stack
         except ScalingLabError as exc:
             warns.append(f"automatic fit of {law!r} failed: {exc}")
 
@@ -174,7 +192,8 @@ def prepare(runs: Any = None, *, fit: Any = None, plans: Sequence[Any] = (), pre
         auto = isinstance(backtest, str)
         backtest = None
         if fv is not None and df is not None:
-            backtest = _auto_backtest(table, fv, seed, notes, AUTO_BACKTEST_MAX_RUNS if auto else None)
+            backtest = _auto_backtest(table, fv, seed, notes, AUTO_BACKTEST_MAX_RUNS if auto else None,
+                                      law="auto" if fitted_stack else None)
 
     digest = None
     if table is not None:

@@ -668,7 +668,7 @@ def _assemble(rep: _Report) -> str:
 
 def build_report(runs: Any = None, *, fit: Any = None, plans: Sequence[Any] = (), backtest: Any = "auto",
                  comparison: Any = None, curves: Any = None, title: str = "Scaling-law report",
-                 law: str | None = "chinchilla", auto_fit: bool = True, bootstrap: int = 200, seed: int = 0,
+                 law: str | None = "auto", auto_fit: bool = True, bootstrap: int = 200, seed: int = 0,
                  models: Any = True, max_table_rows: int = 2000, predictions: Sequence[Any] = ()) -> str:
     """The report as one HTML string: `prepare` (computes) then `render_report` (draws); see :func:`write_report`.
 
@@ -685,14 +685,14 @@ def build_report(runs: Any = None, *, fit: Any = None, plans: Sequence[Any] = ()
 
 def write_report(runs: Any = None, *, fit: Any = None, plans: Sequence[Any] = (), backtest: Any = "auto",
                  comparison: Any = None, curves: Any = None, title: str = "Scaling-law report",
-                 path: str | Path = "report.html", law: str | None = "chinchilla", auto_fit: bool = True,
+                 path: str | Path = "report.html", law: str | None = "auto", auto_fit: bool = True,
                  bootstrap: int = 200, seed: int = 0, models: Any = True, predictions: Sequence[Any] = (),
                  inputs: ReportInputs | None = None) -> Path:
     """Write ONE self-contained HTML report and return its path.
 
     ``runs``: a RunTable, DataFrame, file path or store URL. ``fit``: a FitResult, a fit JSON path or a preset
-    name; when omitted and the runs have params/tokens/loss, ``law`` is fitted here (``auto_fit=False`` to
-    skip). ``plans``: Plan objects, dicts or plan JSON paths; each is shown with the fit's prediction at its
+    name; when omitted and the runs have params/tokens/loss, ``law`` is fitted here (default ``"auto"``: the
+    forecast stack ``scalinglab fit`` uses; ``auto_fit=False`` to skip). ``plans``: Plan objects, dicts or plan JSON paths; each is shown with the fit's prediction at its
     (N_opt, D_opt): extrapolation factor in compute, reach, whether it passes the warning threshold or leaves
     the fitted data's hull. ``predictions``: Prediction objects, their dicts, or points (``"N=70B,D=1.4T"``)
     predicted with the fit. ``backtest``/``comparison``: results of :func:`scalinglab.fit.backtest` /
