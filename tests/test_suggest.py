@@ -129,3 +129,18 @@ def test_width_before_is_the_width_predict_gives(skewed):
     assert np.all(after <= s.width_before * (1 + 1e-12))
     biggest = max(s.candidates, key=lambda c: c["flops"])
     assert biggest["width_after"] == pytest.approx(after.min(), rel=0.05)
+
+
+def test_law_auto_ranks_for_the_stacks_choice():
+    """``suggest(..., "auto")`` (``--law auto``) ranks candidates for the law `scalinglab fit` would choose,
+    and says which; its starting width is that fit's prediction interval."""
+    from scalinglab.fit import fit_auto
+
+    df = runs(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = suggest(df, "auto", target="N=7B,D=140B")
+        res, choice = fit_auto(df)
+    lo, hi = res.predict(N=7e9, D=1.4e11).interval
+    assert s.to_dict()["law"] == f"{choice['law']} ({choice['objective']})"
+    assert s.width_before == pytest.approx(hi - lo, rel=1e-9)

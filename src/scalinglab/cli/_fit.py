@@ -312,7 +312,8 @@ def suggest_cmd(
     file: Annotated[str, typer.Argument(help="Run table.")],
     target: Annotated[str, typer.Option("--target", help="'N=7B,D=140B' (loss of a run there) or "
                                         "'compute_optimal_N_at=1e23' (N_opt at that compute, FLOPs).")],
-    law: Annotated[str, typer.Option("--law", help="Catalog name, preset or expression.")] = "chinchilla",
+    law: Annotated[str, typer.Option("--law", help="Catalog name, preset or expression; auto: the forecast "
+                                     "stack `scalinglab fit` uses by default.")] = "chinchilla",
     budget: Annotated[float | None, typer.Option("--budget", help="Most FLOPs one candidate run may cost "
                                                  "(default 10x the largest run).")] = None,
     candidates: Annotated[str | None, typer.Option("--candidates", help="Table of candidate runs (params, "
@@ -337,7 +338,8 @@ def suggest_cmd(
     from rich.table import Table
 
     q = s.target.get("quantity", "loss")
-    out.print(f"target {q} = {s.value:.4g}; {level:.0%} interval width now {s.width_before:.4g}")
+    out.print(f"target {q} = {s.value:.4g} under {s.to_dict().get('law', law)}; {level:.0%} interval width now "
+              f"{s.width_before:.4g}")
     t = Table(title="candidate runs ranked by expected interval-width reduction per FLOP")
     for c in ("rank", "N (params)", "D (tokens)", "cost (FLOPs)", "width after", "reduction", "per 1e18 FLOPs"):
         t.add_column(c, justify="right")

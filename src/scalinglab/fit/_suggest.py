@@ -41,12 +41,16 @@ class Suggestion:
 
     def to_dict(self) -> dict:
         """JSON-ready dict; keys ``target``, ``level``, ``value`` (the target's predicted value), ``width_before``
-        (its current interval width) and ``candidates`` (ranked, best first).
+        (its current interval width), ``candidates`` (ranked, best first) and ``law`` (the fitted law and its
+        objective).
         """
         from ._result import _jsonable
 
-        return _jsonable({"target": self.target, "level": self.level, "value": self.value,
-                          "width_before": self.width_before, "candidates": self.candidates})
+        out = {"target": self.target, "level": self.level, "value": self.value, "width_before": self.width_before,
+               "candidates": self.candidates}
+        if self.fit is not None:  # the law the ranking is for (the member the stack chose, for law="auto")
+            out["law"] = f"{self.fit.law.name} ({(self.fit.loss or {}).get('name')})"
+        return _jsonable(out)
 
 
 def _target_spec(target) -> dict:
@@ -140,7 +144,14 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
     if not 0 < level < 1:
         raise InputError(f"level must be between 0 and 1, got {level}")
     tgt = _target_spec(target)
-    res = fit_result if fit_result is not None else fit(data, law, **fit_kwargs)
+    if fit_result is not None:
+        res = fit_result
+    elif isinstance(law, str) and law.strip().lower() == "auto":  # the forecast stack, as `scalinglab fit`
+        from ._auto import fit_auto
+
+        res = fit_auto(data, **fit_kwargs)[0]
+    else:
+        res = fit(data, law, **fit_kwargs)
     law = res.law
     X = res._fitted_X()
     if X is None:
