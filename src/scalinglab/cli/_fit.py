@@ -332,13 +332,14 @@ def suggest_cmd(
 
     file = select_runs(file, where, best_of, drop_duplicates)
     s = suggest(file, law, target=target, candidates=candidates, budget=budget, level=level, top=top, loss=loss)
+    d = s.to_dict()
     if json_:
-        emit_json(s.to_dict())
+        emit_json(d)
         return
     from rich.table import Table
 
     q = s.target.get("quantity", "loss")
-    out.print(f"target {q} = {s.value:.4g} under {s.to_dict().get('law', law)}; {level:.0%} interval width now "
+    out.print(f"target {q} = {s.value:.4g} under {d.get('law', law)}; {level:.0%} interval width now "
               f"{s.width_before:.4g}")
     t = Table(title="candidate runs ranked by expected interval-width reduction per FLOP")
     for c in ("rank", "N (params)", "D (tokens)", "cost (FLOPs)", "width after", "reduction", "per 1e18 FLOPs"):

@@ -18,7 +18,7 @@ import numpy as np
 from .._errors import FitError, InputError, ScalingLabError
 from ..laws import Law, law_from_spec
 from ._api import fit
-from ._inputs import prepare_data, resolve_law, warn_table
+from ._inputs import AUTO_LAW, is_auto_law, prepare_data, resolve_law, warn_table
 from ._levels import level_threshold
 from ._predict import compute_of
 
@@ -94,18 +94,11 @@ def _split(values: np.ndarray, cutoff_frac: float | None, cutoff: float | None) 
     return values >= thr, thr
 
 
-#: ``law="auto"``: backtest what ``scalinglab fit`` does by default, the forecast stack of ``_lawstack``
-AUTO = "auto"
-
-
-def _is_auto(law) -> bool:
-    return isinstance(law, str) and law.strip().lower() == AUTO
-
-
 def _resolve(law, x):
-    """The law to prepare the runs with: the stack's shared (N, D) form for ``"auto"`` (its members are laws of
-    parameters and tokens), else ``law`` itself."""
-    if _is_auto(law):
+    """The law to prepare the runs with, and whether ``law`` is ``"auto"`` (backtest what ``scalinglab fit``
+    does by default, the forecast stack of ``_lawstack``): then the stack's shared (N, D) form (its members are
+    laws of parameters and tokens)."""
+    if is_auto_law(law):
         if x is not None:
             raise InputError("law 'auto' (the forecast stack) is a law of parameters and tokens; x= is for "
                              "one-variable laws")
@@ -115,21 +108,20 @@ def _resolve(law, x):
 
 def _run_one(fd, law: Law, train: np.ndarray, test: np.ndarray, *, level_set, fit_kwargs,
              auto: bool = False) -> tuple[list, object]:
-    data = {v: fd.X[v][train] for v in law.variables}
-    data["__y__"] = fd.y[train]
     if fd.weights is not None:
         fit_kwargs = {**fit_kwargs, "weights": fd.weights[train]}
     if auto:  # the whole stack on the smaller runs: its own internal cuts choose the law and objective
         from ._lawstack import stack_laws
 
-        frame = fd.frame
-        order_cols = [c for c in ("budget", "flops") if frame is not None and c in frame.columns
-                      and len(frame) == fd.n]
-        data = {fd.variables.get(v, v): a for v, a in data.items() if v != "__y__"}
-        data.update({c: frame[c].to_numpy()[train] for c in order_cols})
+        frame = fd.frame  # the stack orders its cuts by the table's budget / flops columns, as a fit does
+        data = {fd.variables.get(v, v): fd.X[v][train] for v in law.variables}
+        data.update({c: frame[c].to_numpy()[train] for c in ("budget", "flops")
+                     if frame is not None and c in frame.columns and len(frame) == fd.n})
         data["__y__"] = fd.y[train]
         res = stack_laws(data, y="__y__", **{"warn": False, **fit_kwargs})[0]
     else:
+        data = {v: fd.X[v][train] for v in law.variables}
+        data["__y__"] = fd.y[train]
         res = fit(data, law, y="__y__", **fit_kwargs)
     Xt = {v: fd.X[v][test] for v in law.variables}
     preds = {lv: res.predict(level=lv, **Xt) for lv in level_set}
@@ -226,7 +218,7 @@ def backtest(data, law: Law | str, *, cutoff_frac: float | None = 0.3, cutoff_fl
                        f"and {int(test.sum())} to predict; law {law_obj.name!r} needs at least "
                        f"{law_obj.n_params} to fit and 1 to predict")
     pts, res = _run_one(fd, law_obj, train, test, level_set=COVERAGE_LEVELS, fit_kwargs=fit_kwargs, auto=auto)
-    return _summarise(AUTO if auto else law_obj.name, by_name, thr, int(train.sum()), pts, [res])
+    return _summarise(AUTO_LAW if auto else law_obj.name, by_name, thr, int(train.sum()), pts, [res])
 
 
 def backtest_sweep(data, law: Law | str, *, cutoff_fracs: Sequence[float] = (0.2, 0.3, 0.4), by: str = "flops",
@@ -277,7 +269,7 @@ def backtest_sweep(data, law: Law | str, *, cutoff_fracs: Sequence[float] = (0.2
     if not cuts:
         raise FitError(f"backtest sweep: no cutoff in {list(cutoff_fracs)} leaves enough runs to fit "
                        f"law {law_obj.name!r}")
-    return _summarise(AUTO if auto else law_obj.name, by_name, cuts, int(np.sum(values < min(cuts))), pts_all,
+    return _summarise(AUTO_LAW if auto else law_obj.name, by_name, cuts, int(np.sum(values < min(cuts))), pts_all,
                       fits)
 
 
@@ -337,7 +329,7 @@ def compare(data, laws: Sequence[Law | str] | str, *, cutoff_fracs: Sequence[flo
     for law in laws:
         name = law if isinstance(law, str) else law.name
         try:
-            auto = _is_auto(law)
+            auto = is_auto_law(law)
             law_obj = law if auto else _law_for_table(law, data, x)
             # the cut fits' convergence notes are in their status; the full fit below warns as usual
             bt = backtest_sweep(data, law_obj, cutoff_fracs=cutoff_fracs, by=by, x=x, y=y,

@@ -126,6 +126,15 @@ def table_hash(data) -> str:
     return frame_hash(df, flops_convention)
 
 
+#: the law name that stands for the forecast stack ``scalinglab fit`` uses by default (``_lawstack``)
+AUTO_LAW = "auto"
+
+
+def is_auto_law(law) -> bool:
+    """True when ``law`` names the forecast stack (``"auto"``) rather than one law."""
+    return isinstance(law, str) and law.strip().lower() == AUTO_LAW
+
+
 def resolve_law(law, x: str | None = None) -> tuple[Law, dict | None]:
     """``(Law, preset_values_or_None)`` from a Law, catalog name, preset name or expression.
 
@@ -143,7 +152,7 @@ def resolve_law(law, x: str | None = None) -> tuple[Law, dict | None]:
     if isinstance(law, Law):
         obj = law
     elif isinstance(law, str):
-        if law.strip().lower() == "auto":  # the CLI's default; in Python it returns the choice beside the fit
+        if is_auto_law(law):  # the CLI's default; in Python it returns the choice beside the fit
             raise LawError("law 'auto' chooses the law by backtests, as `scalinglab fit` does by default: call "
                            "scalinglab.fit.fit_auto(data), which returns (FitResult, choice); fit() takes one law")
         try:

@@ -136,6 +136,7 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
     """
     from ._api import fit
     from ._calibrate import PRIOR, edge_offset
+    from ._inputs import is_auto_law
     from ._objectives import LeastSquares
     from ._predict import calibrated_band, compute_of, extrapolation, keep_point_inside
     from ._solvers import Problem
@@ -146,7 +147,7 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
     tgt = _target_spec(target)
     if fit_result is not None:
         res = fit_result
-    elif isinstance(law, str) and law.strip().lower() == "auto":  # the forecast stack, as `scalinglab fit`
+    elif is_auto_law(law):  # the forecast stack, as `scalinglab fit`
         from ._auto import fit_auto
 
         res = fit_auto(data, **fit_kwargs)[0]

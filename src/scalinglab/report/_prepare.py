@@ -140,10 +140,9 @@ def prepare(runs: Any = None, *, fit: Any = None, plans: Sequence[Any] = (), pre
 
     ``runs``: RunTable, DataFrame, file path or store URL. ``fit``: a FitResult, fit JSON path or preset
     name; when None and the runs have params/tokens/loss, ``law`` is fitted here with ``bootstrap``
-    resamples (``"auto"``, the default: the forecast stack ``scalinglab fit`` uses, `fit_auto`; its automatic
-    backtest reruns the stack on the smaller runs) (``auto_fit=False`` to skip; a failed fit becomes a report
-    warning). ``plans``: Plan objects,
-    dicts or plan JSON paths. ``predictions``: Predictions, their dicts or points (``"N=70B,D=1.4T"``).
+    resamples (``"auto"``, the default: the forecast stack ``scalinglab fit`` uses, `fit_auto`, whose automatic
+    backtest reruns the stack on the smaller runs; ``auto_fit=False`` to skip; a failed fit becomes a report
+    warning). ``plans``: Plan objects, dicts or plan JSON paths. ``predictions``: Predictions, their dicts or points (``"N=70B,D=1.4T"``).
     ``backtest``: a backtest result, ``"auto"`` (the largest 30% held out when there are at most
     ``AUTO_BACKTEST_MAX_RUNS`` runs), True (always) or None/False (never).
 
@@ -160,8 +159,10 @@ def prepare(runs: Any = None, *, fit: Any = None, plans: Sequence[Any] = (), pre
     source = getattr(table, "source", None)
     source = source if isinstance(source, str) and source else (str(runs) if isinstance(runs, str | Path) else None)
 
+    from ..fit._inputs import is_auto_law
+
     fv = as_fit(fit) if fit is not None else None
-    stack = isinstance(law, str) and law.strip().lower() == "auto"
+    stack = is_auto_law(law)
     fitted_stack = False
     if fv is None and auto_fit and law and df is not None and {"params", "tokens", "loss"} <= set(df.columns):
         from ..fit import fit as do_fit

@@ -692,8 +692,8 @@ def write_report(runs: Any = None, *, fit: Any = None, plans: Sequence[Any] = ()
 
     ``runs``: a RunTable, DataFrame, file path or store URL. ``fit``: a FitResult, a fit JSON path or a preset
     name; when omitted and the runs have params/tokens/loss, ``law`` is fitted here (default ``"auto"``: the
-    forecast stack ``scalinglab fit`` uses; ``auto_fit=False`` to skip). ``plans``: Plan objects, dicts or plan JSON paths; each is shown with the fit's prediction at its
-    (N_opt, D_opt): extrapolation factor in compute, reach, whether it passes the warning threshold or leaves
+    forecast stack ``scalinglab fit`` uses; ``auto_fit=False`` to skip). ``plans``: Plan objects, dicts or
+    plan JSON paths; each is shown with the fit's prediction at its (N_opt, D_opt): extrapolation factor in compute, reach, whether it passes the warning threshold or leaves
     the fitted data's hull. ``predictions``: Prediction objects, their dicts, or points (``"N=70B,D=1.4T"``)
     predicted with the fit. ``backtest``/``comparison``: results of :func:`scalinglab.fit.backtest` /
     :func:`scalinglab.fit.compare`; ``backtest="auto"`` (default) backtests the fit's law on the runs (the
