@@ -44,12 +44,18 @@ DropDuplicatesOpt = typer.Option(False, "--drop-duplicates", help="Drop exact du
                                  "instead of stopping at them.")
 
 
-def select_runs(file: str, where: list[str] | None, best_of: str | None = None, drop_duplicates: bool = False):
+LastCheckpointOpt = typer.Option(False, "--last-checkpoint", help="Keep the last checkpoint (largest step) of each "
+                                 "run of a per-checkpoint log: the point a law of N and D describes.")
+
+
+def select_runs(file: str, where: list[str] | None, best_of: str | None = None, drop_duplicates: bool = False,
+                last_checkpoint: bool = False):
     """The run table ``file`` (or run store), or its rows matching ``--where``
-    (:meth:`scalinglab.data.RunTable.where`), then the best run of each point over the ``--best-of`` columns
+    (:meth:`scalinglab.data.RunTable.where`), then the last checkpoint of each run (``--last-checkpoint``:
+    :meth:`scalinglab.data.RunTable.final`), then the best run of each point over the ``--best-of`` columns
     (:meth:`scalinglab.data.RunTable.best_of`); ``--drop-duplicates`` drops exact duplicate rows of a file
     first."""
-    if not where and not best_of and not drop_duplicates:
+    if not where and not best_of and not drop_duplicates and not last_checkpoint:
         return file
     from ..report._inputs import is_store, load_any_runs
 
@@ -64,6 +70,11 @@ def select_runs(file: str, where: list[str] | None, best_of: str | None = None, 
         runs = load_runs(file, drop_duplicates=drop_duplicates)
     if where:
         runs = runs.where(*where)
+    if last_checkpoint:
+        n = len(runs)
+        runs = runs.final()
+        err.print(f"--last-checkpoint: {len(runs)} of {n} rows kept, the last checkpoint of each run",
+                  highlight=False)
     if best_of:
         cols = [c.strip() for c in best_of.split(",") if c.strip()]
         n = len(runs)

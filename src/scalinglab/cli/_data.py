@@ -120,6 +120,11 @@ def validate(
         flag = "--best-of " + ",".join(summary["sweep"]["columns"])
         out.print(f"hyperparameter sweep: {_escape(describe_sweep(summary['sweep']))}; a fit uses every run unless "
                   f"you keep the best of each point ({_escape(flag)})", highlight=False)
+    if summary["checkpoints"]["runs"]:
+        from ..data.checkpoints import describe_checkpoints
+
+        out.print(f"checkpoints: {_escape(describe_checkpoints(summary['checkpoints']))}; a fit uses every row "
+                  "unless you keep the last checkpoint of each run (--last-checkpoint)", highlight=False)
     out.print(table)
 
 

@@ -11,7 +11,17 @@ from typing import Annotated
 import typer
 
 from .._errors import InputError
-from ._common import BestOfOpt, DropDuplicatesOpt, JsonOpt, WhereOpt, command, emit_json, out, select_runs
+from ._common import (
+    BestOfOpt,
+    DropDuplicatesOpt,
+    JsonOpt,
+    LastCheckpointOpt,
+    WhereOpt,
+    command,
+    emit_json,
+    out,
+    select_runs,
+)
 
 _LOSS_HELP = ("Objective: huber (on log-loss residuals, summed), ls (least squares), asymmetric (lower envelope) "
               "or auto (huber or asymmetric, whichever predicts the largest runs better in internal backtests).")
@@ -66,12 +76,13 @@ def fit_cmd(
     where: list[str] | None = WhereOpt,
     best_of: str | None = BestOfOpt,
     drop_duplicates: bool = DropDuplicatesOpt,
+    last_checkpoint: bool = LastCheckpointOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Fit a law to a run table: robust multi-start fit, optional bootstrap intervals. Exits with code 2 and one error line on bad input."""
     from ..fit import fit
 
-    file = select_runs(file, where, best_of, drop_duplicates)
+    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint)
 
     if floor is not None:
         from ..laws import get_law
@@ -218,12 +229,13 @@ def backtest_cmd(
     where: list[str] | None = WhereOpt,
     best_of: str | None = BestOfOpt,
     drop_duplicates: bool = DropDuplicatesOpt,
+    last_checkpoint: bool = LastCheckpointOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Fit on the smaller runs, predict the largest: errors and interval coverage. Exits with code 2 and one error line on bad input."""
     from ..fit import backtest, backtest_sweep
 
-    file = select_runs(file, where, best_of, drop_duplicates)
+    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint)
 
     if sweep or (cutoff_frac is None and cutoff_flops is None):
         bt = backtest_sweep(file, law, cutoff_fracs=(0.1, 0.2, 0.3, 0.4, 0.5), by=by, x=x, y=y, loss=loss,
@@ -275,12 +287,13 @@ def compare_cmd(
     where: list[str] | None = WhereOpt,
     best_of: str | None = BestOfOpt,
     drop_duplicates: bool = DropDuplicatesOpt,
+    last_checkpoint: bool = LastCheckpointOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Rank laws by backtest error on a run table (automatic law selection). Exits with code 2 and one error line on bad input."""
     from ..fit import compare
 
-    file = select_runs(file, where, best_of, drop_duplicates)
+    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint)
     rows = compare(file, laws, x=x, y=y, loss=loss)
     if plot:
         from ..report import save_plot
@@ -325,12 +338,13 @@ def suggest_cmd(
     where: list[str] | None = WhereOpt,
     best_of: str | None = BestOfOpt,
     drop_duplicates: bool = DropDuplicatesOpt,
+    last_checkpoint: bool = LastCheckpointOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Which run next: rank affordable runs by expected shrinkage of a target's interval per FLOP. Exits with code 2 and one error line on bad input."""
     from ..fit import suggest
 
-    file = select_runs(file, where, best_of, drop_duplicates)
+    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint)
     s = suggest(file, law, target=target, candidates=candidates, budget=budget, level=level, top=top, loss=loss)
     d = s.to_dict()
     if json_:
@@ -365,6 +379,7 @@ def hparams_cmd(
     level: Annotated[float, typer.Option("--level", help="Interval level, e.g. 0.8.")] = 0.8,
     where: list[str] | None = WhereOpt,
     drop_duplicates: bool = DropDuplicatesOpt,
+    last_checkpoint: bool = LastCheckpointOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """The best learning rate (or batch size, ...) for a target scale, from a run table that sweeps it. Exits with code 2 and one error line on bad input."""
@@ -372,7 +387,7 @@ def hparams_cmd(
     from ..units import parse_assignments
 
     point = parse_assignments(at, what="--at", example="N=7B,D=140B") if at else None
-    res, points = fit_optimum(select_runs(file, where, drop_duplicates=drop_duplicates), column, y=y, level=level)
+    res, points = fit_optimum(select_runs(file, where, drop_duplicates=drop_duplicates, last_checkpoint=last_checkpoint), column, y=y, level=level)
     pred = res.predict(level=level, **point).to_dict() if point else None
     if pred:
         pred.pop("loss", None)  # the value is the hyperparameter, not a loss

@@ -6,7 +6,17 @@ from typing import Annotated
 
 import typer
 
-from ._common import BestOfOpt, DropDuplicatesOpt, JsonOpt, WhereOpt, command, emit_json, out, select_runs
+from ._common import (
+    BestOfOpt,
+    DropDuplicatesOpt,
+    JsonOpt,
+    LastCheckpointOpt,
+    WhereOpt,
+    command,
+    emit_json,
+    out,
+    select_runs,
+)
 
 
 @command("report", help="Write ONE self-contained HTML report (interactive plots, fit and plan tables, "
@@ -42,6 +52,7 @@ def report_cmd(
     where: list[str] | None = WhereOpt,
     best_of: str | None = BestOfOpt,
     drop_duplicates: bool = DropDuplicatesOpt,
+    last_checkpoint: bool = LastCheckpointOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Write ONE self-contained HTML report (interactive plots, fit and plan tables, warnings,
@@ -71,7 +82,7 @@ def report_cmd(
         except ImportError:
             curve_frame = None
     # compute (read, fit, predict, backtest, hash), then draw
-    runs = select_runs(source, where, best_of, drop_duplicates)
+    runs = select_runs(source, where, best_of, drop_duplicates, last_checkpoint)
     inputs = prepare(runs, fit=fit, plans=tuple(plan or ()), curves=curve_frame, law=law, auto_fit=not no_fit,
                      bootstrap=bootstrap, seed=seed, predictions=tuple(predict or ()),
                      backtest="auto" if backtest is None else backtest)

@@ -297,11 +297,35 @@ class RunTable:
         mask[idx] = True
         return self.subset(mask)
 
+    def checkpoints(self) -> dict[str, Any]:
+        """Whether the table logs runs at several checkpoints (a tracker's history export): the runs with more
+        than one row and how a run is told apart. See `scalinglab.data.checkpoints.checkpoints` for the keys
+        (``runs == 0``: one row per run)."""
+        from .checkpoints import checkpoints
+
+        return checkpoints(self._df)
+
+    def final(self) -> RunTable:
+        """The last checkpoint of each run (largest ``step``, else ``tokens``): the point a law of parameters
+        and tokens describes when the rows before it were taken part-way through one learning-rate schedule
+        (`scalinglab.data.checkpoints`). The table itself when it has one row per run; source rows are kept.
+
+        >>> runs.final()  # doctest: +SKIP
+        """
+        from .checkpoints import final_rows
+
+        idx = final_rows(self._df)
+        if len(idx) == len(self):
+            return self
+        mask = np.zeros(len(self), bool)
+        mask[idx] = True
+        return self.subset(mask)
+
     def summary(self) -> dict[str, Any]:
         """Rows, columns, per-column ranges, derived columns, the FLOP convention, the replicate groups
         (``replicate_groups``, ``replicate_rows``, ``replicate_log_loss_sd``; see :meth:`replicates`) and the
-        runs per dataset (``datasets``: `dataset_counts`) and the hyperparameter sweep (``sweep``: :meth:`sweep`),
-        as plain data."""
+        runs per dataset (``datasets``: `dataset_counts`), the hyperparameter sweep (``sweep``: :meth:`sweep`)
+        and the checkpoints logged per run (``checkpoints``: :meth:`checkpoints`), as plain data."""
         rep = self.replicates()
         return {
             "source": self.source,
@@ -316,6 +340,7 @@ class RunTable:
             "replicate_log_loss_sd": rep["log_loss_sd"],
             "datasets": dataset_counts(self._df),
             "sweep": self.sweep(),
+            "checkpoints": self.checkpoints(),
         }
 
     def hash(self) -> str:

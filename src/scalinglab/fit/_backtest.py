@@ -209,7 +209,7 @@ def backtest(data, law: Law | str, *, cutoff_frac: float | None = 0.3, cutoff_fl
     """
     law_obj, auto = _resolve(law, x)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=fit_kwargs.pop("weights", None))
-    warn_table(fd.frame, fd.source, warn=fit_kwargs.get("warn", True))  # at our caller
+    warn_table(fd.frame, fd.source, warn=fit_kwargs.get("warn", True), laws=(law_obj,))  # at our caller
     values, by_name = _order_values(fd, law_obj, by)
     test, thr = _split(values, cutoff_frac if cutoff_flops is None else None, cutoff_flops)
     train = ~test
@@ -247,7 +247,7 @@ def backtest_sweep(data, law: Law | str, *, cutoff_fracs: Sequence[float] = (0.2
     """
     law_obj, auto = _resolve(law, x)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=fit_kwargs.pop("weights", None))
-    warn_table(fd.frame, fd.source, warn=fit_kwargs.get("warn", True))  # at our caller
+    warn_table(fd.frame, fd.source, warn=fit_kwargs.get("warn", True), laws=(law_obj,))  # at our caller
     values, by_name = _order_values(fd, law_obj, by)
     pts_all, fits, cuts = [], [], []
     seen = set()
@@ -321,7 +321,7 @@ def compare(data, laws: Sequence[Law | str] | str, *, cutoff_fracs: Sequence[flo
     except ScalingLabError:  # reported per law below
         runs = None
     if runs is not None:
-        said = warn_table(runs.df, runs.source, warn=fit_kwargs.get("warn", True))
+        said = warn_table(runs.df, runs.source, warn=fit_kwargs.get("warn", True), laws=laws)
         if said:  # said once here, not again by every law's fit: they see the runs without those columns
             runs = load_runs(runs.df.drop(columns=said), required=(), positive_loss=False,
                              source_name=runs.source, flops_convention=runs.flops_convention or "6ND")

@@ -211,17 +211,57 @@ def swept_runs(df, source: str | None) -> tuple[str | None, list[str]]:
             f"--best-of {','.join(cols)} (CLI) or load_runs(...).best_of({args})"), cols
 
 
-def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3) -> list[str]:
+def logged_checkpoints(df, source: str | None) -> tuple[str | None, list[str]]:
+    """A warning text when the table logs runs at several checkpoints (`scalinglab.data.checkpoints`), with the
+    columns that make it one (``run_id``, ``step``); ``(None, [])`` for one row per run. A law of N and D fitted
+    to checkpoints taken part-way through a learning-rate schedule reads them as runs trained to that many
+    tokens, whose loss they overestimate."""
+    from ..data.checkpoints import checkpoints, describe_checkpoints
+
+    info = checkpoints(df)
+    if not info["runs"]:
+        return None, []
+    return (f"{source or 'the run table'}: {describe_checkpoints(info)}; one law of parameters and tokens is "
+            "fitted to every row, reading a checkpoint taken before the learning-rate schedule has decayed as a "
+            "run trained to that many tokens, whose loss it overestimates (unless the checkpoints follow a "
+            "cooldown). To fit the last checkpoint of each run: --last-checkpoint (CLI) or "
+            "load_runs(...).final()"), [c for c in ("run_id", "step") if c in df.columns]
+
+
+#: variables that place a row along one run (Kaplan's steps S, the schedule areas S1/S2 of ``lr-annealing``):
+#: laws in them are fitted to every checkpoint of a loss curve by design
+_ALONG_RUN = frozenset({"S", "S1", "S2"})
+
+
+def law_of_final_runs(law) -> bool:
+    """True when ``law`` (a `Law`, a name, ``"auto"`` or None: unknown) describes runs at their end: a law of
+    parameters or tokens (N, D) without a variable along the run (`_ALONG_RUN`)."""
+    if law is None or is_auto_law(law):
+        return True
+    try:
+        variables = set(law.variables if isinstance(law, Law) else resolve_law(law)[0].variables)
+    except (InputError, LawError, KeyError, LookupError, ValueError):
+        return False
+    return bool(variables & {"N", "D"}) and not variables & _ALONG_RUN
+
+
+def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3, laws=(None,)) -> list[str]:
     """Say what the fit cannot tell from the arrays alone: the table pools several datasets
-    (`pooled_datasets`) or sweeps hyperparameters (`swept_runs`). Each is one `DataWarning` (when ``warn``),
+    (`pooled_datasets`), sweeps hyperparameters (`swept_runs`) or logs runs at several checkpoints
+    (`logged_checkpoints`; only when one of ``laws`` is `law_of_final_runs`: a loss-curve law such as
+    ``lr-annealing`` is fitted to every checkpoint by design). Each is one `DataWarning` (when ``warn``),
     pointing ``stacklevel`` frames up from this function (3, the default: at the caller of the function that
     calls it, e.g. the user's call of `backtest`), as ``_stages.emit_warnings`` counts. Returns the columns
-    the warnings were about (``dataset`` and the swept ones), so a caller that fits the table again can drop
-    them instead of saying it twice."""
+    the warnings were about (``dataset``, the swept ones, ``run_id`` and ``step`` when every law describes runs
+    at their end), so a caller that fits the table again can drop them instead of saying it twice."""
     said = []
     pooled = pooled_datasets(df, source)
     swept, cols = swept_runs(df, source)
-    for text, about in ((pooled, ["dataset"]), (swept, cols)):
+    final = [law_of_final_runs(law) for law in laws]
+    logged, along = logged_checkpoints(df, source) if any(final) else (None, [])
+    if not all(final):  # a loss-curve law among them needs the run and step columns: not to be dropped
+        along = []
+    for text, about in ((pooled, ["dataset"]), (swept, cols), (logged, along)):
         if text:
             said += about
             if warn:

@@ -1,0 +1,99 @@
+"""Per-checkpoint logs (`scalinglab.data.checkpoints`): runs logged at many steps are found, the fitter says that a
+law of N and D fitted to every checkpoint reads mid-schedule losses as finished runs, and ``final()`` /
+``--last-checkpoint`` keep the point each run ends at."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from scalinglab import DataWarning
+from scalinglab.cli import app
+from scalinglab.data import load_runs
+from scalinglab.fit import fit
+from scalinglab.fit._inputs import law_of_final_runs
+
+E, A, B, AL, BE = 1.8, 400.0, 410.0, 0.34, 0.28
+STEPS = 8
+PENALTY = 0.04  # a checkpoint at fraction f of its schedule is (1 + PENALTY (1 - f)) above a run trained to there
+
+
+def law(N, D):
+    return E + A * N**-AL + B * D**-BE
+
+
+def log(run_ids: bool = True) -> pd.DataFrame:
+    """12 sizes x 3 token budgets (36 runs, each scheduled to its own budget), each logged at 8 steps."""
+    rows = []
+    for i, N in enumerate(np.geomspace(2e7, 2e9, 12)):
+        for j, ratio in enumerate((5.0, 20.0, 80.0)):
+            for k in range(1, STEPS + 1):
+                f = k / STEPS
+                D = ratio * N * f
+                rows.append({"run_id": f"n{i}-r{j}", "params": N, "tokens": D, "step": 1000 * k,
+                             "loss": law(N, D) * (1 + PENALTY * (1 - f))})
+    df = pd.DataFrame(rows)
+    return df if run_ids else df.drop(columns="run_id").assign(
+        schedule=np.repeat([f"cosine-{r}x" for r in (5, 20, 80)] * 12, STEPS))
+
+
+def test_runs_and_their_last_checkpoints_are_found():
+    rt = load_runs(log())
+    info = rt.checkpoints()
+    assert info == {"runs": 36, "rows": 36 * STEPS, "run_columns": ["run_id"], "along": "step"}
+    last = rt.final()
+    assert len(last) == 36 and set(last.df["step"]) == {1000 * STEPS}
+    # the rows kept are the file's rows of each run's last step (1-based data rows)
+    np.testing.assert_array_equal(last.source_rows, np.arange(STEPS, 36 * STEPS + 1, STEPS))
+    assert rt.summary()["checkpoints"]["runs"] == 36
+    # without run ids, a run is told by its settings (here params and the schedule it was trained with)
+    bare = load_runs(log(run_ids=False))
+    assert bare.checkpoints()["runs"] == 36 and bare.checkpoints()["run_columns"] == ["params", "schedule"]
+    assert len(bare.final()) == 36
+    # warmup-stable-decay cooldown branches (the runner's store writes one row per run and branch) are runs
+    wsd = log().assign(branch=lambda d: [f"cooldown@{s}" for s in d["step"]])
+    assert load_runs(wsd).checkpoints()["runs"] == 0
+    # a table of one row per run is left as it is
+    one = load_runs(log().groupby("run_id").tail(1).drop(columns=["run_id", "step"]))
+    assert one.checkpoints()["runs"] == 0 and one.final() is one
+
+
+def test_fit_of_every_checkpoint_warns_and_the_last_checkpoints_recover_the_law():
+    rt = load_runs(log())
+    with pytest.warns(DataWarning, match=r"36 runs are logged at several checkpoints.*--last-checkpoint"):
+        every = fit(rt, "chinchilla", loss="huber", calibrate=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)  # one row per run: nothing to say
+        last = fit(rt.final(), "chinchilla", loss="huber", calibrate=False)
+    assert last.params["alpha"] == pytest.approx(AL, abs=0.005)
+    assert last.params["beta"] == pytest.approx(BE, abs=0.005)
+    # mid-schedule checkpoints bias the law: Chinchilla fitted to them misses the exponents
+    assert abs(every.params["beta"] - BE) > 10 * abs(last.params["beta"] - BE)
+
+
+def test_laws_of_a_loss_curve_are_not_warned():
+    assert law_of_final_runs("chinchilla") and law_of_final_runs("auto") and law_of_final_runs(None)
+    assert law_of_final_runs("data-constrained")
+    for name in ("lr-annealing", "kaplan-ns", "kaplan-c", "sigmoid"):
+        assert not law_of_final_runs(name), name
+
+
+def test_cli_validate_and_last_checkpoint(tmp_path):
+    path = tmp_path / "history.csv"
+    log().to_csv(path, index=False)
+    runner = CliRunner()
+    r = runner.invoke(app, ["validate", str(path), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["checkpoints"]["runs"] == 36
+    r = runner.invoke(app, ["validate", str(path)])
+    assert "checkpoints: 36 runs are logged at several checkpoints" in r.output and "--last-checkpoint" in r.output
+    r = runner.invoke(app, ["fit", str(path), "--law", "chinchilla", "--loss", "huber", "--last-checkpoint", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["n_points"] == 36 and d["params"]["alpha"] == pytest.approx(AL, abs=0.005)
+    assert "--last-checkpoint: 36 of 288 rows kept, the last checkpoint of each run" in r.stderr
