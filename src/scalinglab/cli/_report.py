@@ -6,17 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ._common import (
-    BestOfOpt,
-    DropDuplicatesOpt,
-    JsonOpt,
-    LastCheckpointOpt,
-    WhereOpt,
-    command,
-    emit_json,
-    out,
-    select_runs,
-)
+from . import _common as selection  # the run selection options `fit` has (--where, --best-of, ...)
+from ._common import JsonOpt, command, emit_json, out
 
 
 @command("report", help="Write ONE self-contained HTML report (interactive plots, fit and plan tables, "
@@ -49,10 +40,10 @@ def report_cmd(
                                                   "by extrapolation factor. Default: only for tables of up to "
                                                   "500 runs.")] = None,
     title: Annotated[str, typer.Option("--title", help="Report title.")] = "Scaling-law report",
-    where: list[str] | None = WhereOpt,
-    best_of: str | None = BestOfOpt,
-    drop_duplicates: bool = DropDuplicatesOpt,
-    last_checkpoint: bool = LastCheckpointOpt,
+    where: list[str] | None = selection.WhereOpt,
+    best_of: str | None = selection.BestOfOpt,
+    drop_duplicates: bool = selection.DropDuplicatesOpt,
+    last_checkpoint: bool = selection.LastCheckpointOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Write ONE self-contained HTML report (interactive plots, fit and plan tables, warnings,
@@ -82,7 +73,7 @@ def report_cmd(
         except ImportError:
             curve_frame = None
     # compute (read, fit, predict, backtest, hash), then draw
-    runs = select_runs(source, where, best_of, drop_duplicates, last_checkpoint)
+    runs = selection.select_runs(source, where, best_of, drop_duplicates, last_checkpoint)
     inputs = prepare(runs, fit=fit, plans=tuple(plan or ()), curves=curve_frame, law=law, auto_fit=not no_fit,
                      bootstrap=bootstrap, seed=seed, predictions=tuple(predict or ()),
                      backtest="auto" if backtest is None else backtest)
