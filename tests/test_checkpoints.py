@@ -51,13 +51,15 @@ def test_runs_and_their_last_checkpoints_are_found():
     # the rows kept are the file's rows of each run's last step (1-based data rows)
     np.testing.assert_array_equal(last.source_rows, np.arange(STEPS, 36 * STEPS + 1, STEPS))
     assert rt.summary()["checkpoints"]["runs"] == 36
-    # without run ids, a run is told by its settings (here params and the schedule it was trained with)
+    # without run ids the table is one row per run: a ladder that records each run's final step looks the same
     bare = load_runs(log(run_ids=False))
-    assert bare.checkpoints()["runs"] == 36 and bare.checkpoints()["run_columns"] == ["params", "schedule"]
-    assert len(bare.final()) == 36
+    assert bare.checkpoints()["runs"] == 0 and bare.final() is bare
     # warmup-stable-decay cooldown branches (the runner's store writes one row per run and branch) are runs
     wsd = log().assign(branch=lambda d: [f"cooldown@{s}" for s in d["step"]])
     assert load_runs(wsd).checkpoints()["runs"] == 0
+    # one run id trained at two seeds is two runs, each logged at its checkpoints
+    seeds = pd.concat([log().assign(seed=1), log().assign(seed=2)], ignore_index=True)
+    assert load_runs(seeds).checkpoints()["runs"] == 72 and len(load_runs(seeds).final()) == 72
     # a table of one row per run is left as it is
     one = load_runs(log().groupby("run_id").tail(1).drop(columns=["run_id", "step"]))
     assert one.checkpoints()["runs"] == 0 and one.final() is one

@@ -8,11 +8,11 @@ set the cosine cycle to each run's own length for that reason (a longer cycle ov
 intermediate steps). So each run's last checkpoint is the point a law of N and D describes, unless the
 checkpoints were taken after a cooldown (warmup-stable-decay branches), which are runs of their own.
 
-A run is a ``run_id`` (and its ``branch``, when the table has one: the cooldown branches the runner's store
-writes are one row each) when the table has one; without it, rows that share every identifying column
-(`identifying_columns`: size, dataset, tags, hyperparameters, seeds) but ``step``, ``tokens`` and ``flops``
-are checkpoints of one run when the table has a ``step`` column. A table without ``run_id`` and ``step`` is
-one row per run.
+A run is a ``run_id``, with its ``branch`` when the table has one (the cooldown branches the runner's store
+writes are one row each) and its seed (rows of one run id at several seeds are replicate runs). Without a
+``run_id`` column the table is read as one row per run: a ladder that records each run's final ``step`` looks
+like the log of one run (its runs at one size share every setting but ``step`` and ``tokens``), and a warning
+on every such ladder would be wrong more often than right.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .duplicates import identifying_columns
-from .sweeps import _groups
+from .schema import _norm
+from .sweeps import _SEED, _groups
 
 __all__ = ["run_groups", "checkpoints", "describe_checkpoints", "final_rows"]
 
@@ -35,15 +35,11 @@ _BRANCH = ("branch",)
 
 def run_groups(df: pd.DataFrame) -> tuple[np.ndarray, list[str]] | None:
     """``(group id per row, the columns that identify a run)`` for a per-checkpoint log, else None (no
-    ``run_id`` or ``step`` column, no run key, or one row per run)."""
-    if "run_id" in df.columns:
-        key = ["run_id", *[c for c in _BRANCH if c in df.columns]]
-    elif "step" in df.columns:
-        key = [c for c in identifying_columns(df) if c not in _ALONG]
-    else:
+    ``run_id`` column, or one row per run)."""
+    if "run_id" not in df.columns or len(df) < 2:
         return None
-    if not key or len(df) < 2:
-        return None
+    key = ["run_id", *[c for c in _BRANCH if c in df.columns],
+           *[str(c) for c in df.columns if _SEED.search(_norm(str(c)))]]  # seeds of one run id: replicate runs
     g = _groups(df, key)
     if np.bincount(g).max() < 2:
         return None
@@ -74,7 +70,7 @@ def _along(df: pd.DataFrame) -> str | None:
 
 def describe_checkpoints(info: dict[str, Any]) -> str:
     """One phrase for a `checkpoints` result with several rows per run."""
-    by = " and ".join(info["run_columns"]) if "run_id" in info["run_columns"] else "its settings"
+    by = " and ".join(info["run_columns"])
     return (f"{info['runs']} runs are logged at several checkpoints ({info['rows']} rows; a run told by {by}"
             + (f", its rows by {info['along']})" if info["along"] else ")"))
 
