@@ -72,6 +72,30 @@ def test_fit_optimum_recovers_the_scaling_and_predicts_with_an_interval():
     assert pts["used"].all() and len(pts) == 24
 
 
+def test_the_fits_warnings_point_at_the_caller(monkeypatch):
+    """A warning of the fit of the optima (here one added to its diagnosis) points at the line that called
+    `fit_optimum`, as `fit`'s own do, not inside the library."""
+    import warnings
+    from dataclasses import replace
+    from pathlib import Path
+
+    from scalinglab import ConvergenceWarning
+    from scalinglab.fit import _api
+
+    real = _api.diagnose
+
+    def noisy(ctx, point):
+        diag = real(ctx, point)
+        return replace(diag, warnings=(*diag.warnings, "a note from the diagnosis"))
+
+    monkeypatch.setattr(_api, "diagnose", noisy)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        fit_optimum(grid(), "learning_rate")
+    mine = [w for w in got if issubclass(w.category, ConvergenceWarning) and "a note from" in str(w.message)]
+    assert len(mine) == 1 and Path(mine[0].filename).name == "test_hparams.py"
+
+
 def test_points_whose_grid_misses_the_optimum_are_left_out():
     res, pts = fit_optimum(grid(edge_size=1e9), "learning_rate")
     big = np.isclose(pts["params"], 1e9)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import FitError
-from ._api import fit
+from ._api import fit, fit_reusing
 from ._inputs import load_table
 from ._result import FitResult
 
@@ -88,5 +88,7 @@ def fit_optimum(runs, column: str = "lr", *, y: str = "loss", level: float = 0.8
         raise FitError(f"{source or 'the run table'}: {len(used)} point(s) have a best {name!r} inside the grid "
                        f"tried ({counts}); at least {(law.n_params if law else 2) + 1} are needed to fit how it "
                        "scales. Widen the grid where the best value is its smallest or largest")
-    result = fit(used, law, y=name, level=level, bootstrap=bootstrap, seed=seed, warn=warn)
+    # `fit` with its own defaults, its warnings pointed at the caller of fit_optimum (4 frames up)
+    result = fit_reusing(used, law, **{**fit.__kwdefaults__, "y": name, "level": level, "bootstrap": bootstrap,
+                                       "seed": seed, "warn": warn}, cut_fits=None, stacklevel=4)
     return result, points
