@@ -162,10 +162,22 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
     calibrated = loss_target and bool(cal.get("quantile_lines"))
     fs_prob = Problem(law, X, np.asarray(res.data["y"], float), LeastSquares(), res.space)
     noise = max(float(res.noise), 1e-5)
-    theta_b = np.asarray(res.theta, float)
-    if calibrated and cal.get("reference"):  # the band is drawn around the reference fit (`FitResult._band_fit`)
-        ref = cal["reference"]
-        theta_b, noise = np.asarray(ref["theta"], float), max(float(ref.get("noise", noise)), 1e-5)
+    Xt = None
+    if loss_target:
+        Xt = {}
+        for v in law.variables:
+            col = res.variables.get(v, v)
+            key = v if v in tgt else col if col in tgt else None
+            if key is None:
+                raise InputError(f"target needs {', '.join(law.variables)} for law {law.name!r}, got "
+                                 f"{', '.join(tgt)}")
+            Xt[v] = np.array([tgt[key]])
+    theta_b, base = np.asarray(res.theta, float), 0.0
+    if calibrated:  # the fit `predict` draws the band around (the reference fit, when there is one), and where
+        with np.errstate(all="ignore"):  # the band's base lies relative to the point, in residual space
+            center = (law.log_evaluate if res.space == "log" else law.evaluate)(res.theta, Xt)
+        b, noise, theta_b, _ = res._band_fit(Xt, center, noise)
+        base = float(np.ravel(b - center)[0])
     u = fs_prob.fitspace.to_fit(theta_b)
     from statistics import NormalDist
 
@@ -192,17 +204,8 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
         g_all = _nopt_log(law, fs_prob.fitspace.to_natural(U), C_t)
         grad = (g_all[1:] - g_all[0]) / eps
         value = float(math.exp(g_all[0]))
-        Xt = None
         what = "N_opt (parameters)"
     else:
-        Xt = {}
-        for v in law.variables:
-            col = res.variables.get(v, v)
-            key = v if v in tgt else col if col in tgt else None
-            if key is None:
-                raise InputError(f"target needs {', '.join(law.variables)} for law {law.name!r}, got "
-                                 f"{', '.join(tgt)}")
-            Xt[v] = np.array([tgt[key]])
         grad = jac_at(Xt)[0]
         with np.errstate(all="ignore"):
             value = float(law.evaluate(res.theta, Xt)[0])
@@ -253,11 +256,6 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
         # the band `FitResult.predict` gives (`calibrated_band`), relative to the point, in residual space:
         # before, and with each candidate added (its parameter sd ``sqrt(v1)``, the target's reach from the
         # data's new edge, and that edge's distance from the data's bulk)
-        with np.errstate(all="ignore"):
-            ev = law.log_evaluate if res.space == "log" else law.evaluate
-            base = float(ev(theta_b, Xt)[0]) - float(ev(res.theta, Xt)[0])
-        base -= float(cal["reference"].get("residual_shift", 0.0) if cal.get("reference") else res.residual_shift)
-
         def band_width(cal_i: dict, vpar: float, reach: float) -> float:
             lo, hi = calibrated_band(cal_i, base=base, noise=noise, sp=math.sqrt(max(vpar, 0.0)), reach=reach,
                                      level=level)
