@@ -611,3 +611,34 @@ def test_notebook_reprs_of_fit_plan_and_runtable_are_escaped_and_informative(run
     table = load_runs(runs.assign(run_id=[HOSTILE] + list(runs["run_id"][1:])))
     for text in (table._repr_html_(), repr_html(table)):
         assert HOSTILE not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "60" in text
+
+
+def test_cli_report_reads_curves_through_the_run_table_reader(tmp_path):
+    """A curves file in a user's own names and units (``val_loss``, ``D`` as "10M") is read by `load_runs`,
+    like the runs, and drawn (a plain CSV read found no ``loss``/``tokens`` and dropped the figure silently)."""
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    rows = [{"run_id": f"r{n}", "N": n, "D": f"{s * 10}M", "step": s * 100, "val_loss": 4.0 / s ** 0.2}
+            for n in ("1M", "4M") for s in range(1, 6)]
+    pd.DataFrame(rows).to_csv(tmp_path / "curves.csv", index=False)
+    pd.DataFrame({"N": [1e6, 4e6, 1e6, 4e6], "D": [5e7, 5e7, 2e7, 2e7], "loss": [3.0, 2.8, 3.2, 3.0]}).to_csv(
+        tmp_path / "runs.csv", index=False)
+    out = tmp_path / "r.html"
+    base = ["report", str(tmp_path / "runs.csv"), "-o", str(out), "--json", "--no-fit"]
+    plain = json.loads(CliRunner().invoke(app, base).stdout)
+    res = CliRunner().invoke(app, base + ["--curves", str(tmp_path / "curves.csv")])
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.stdout)
+    assert info["figures"] == plain["figures"] + 1 and info["warnings"] == 0
+    text = out.read_text()
+    assert text.count('"name":"r1M"') == 1 and text.count('"name":"r4M"') == 1
+
+
+def test_drop_duplicates_on_a_store_says_a_store_holds_each_run_once(tmp_path):
+    from scalinglab import InputError
+    from scalinglab.report._inputs import load_any_runs
+
+    with pytest.raises(InputError, match="holds each run once"):
+        load_any_runs(str(tmp_path / "runs.db"), drop_duplicates=True)

@@ -15,7 +15,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from .._errors import InputError, ScalingLabError
+from .._errors import ScalingLabError
 from .._json import to_jsonable
 
 app = typer.Typer(
@@ -57,17 +57,9 @@ def select_runs(file: str, where: list[str] | None, best_of: str | None = None, 
     first."""
     if not where and not best_of and not drop_duplicates and not last_checkpoint:
         return file
-    from ..report._inputs import is_store, load_any_runs
+    from ..report._inputs import load_any_runs
 
-    if is_store(file):
-        if drop_duplicates:
-            raise InputError(f"{file}: --drop-duplicates applies to a run table file; a run store holds each "
-                             "run once")
-        runs = load_any_runs(file)
-    else:
-        from ..data import load_runs
-
-        runs = load_runs(file, drop_duplicates=drop_duplicates)
+    runs = load_any_runs(file, drop_duplicates=drop_duplicates)
     if where:
         runs = runs.where(*where)
     if last_checkpoint:

@@ -51,22 +51,13 @@ def report_cmd(
     """
     import re
 
-    from ..report._inputs import _fallback_read, is_store, store_curves
+    from ..report._inputs import is_store, load_any_runs, store_curves
     from ..report._prepare import prepare
     from ..report.html import write_report
 
     curve_frame = None
     if curves:
-        from pathlib import Path
-
-        from .._errors import InputError
-
-        if not Path(curves).exists():
-            raise InputError(f"{curves}: no such file")
-        try:
-            curve_frame = _fallback_read(Path(curves))
-        except (ValueError, OSError) as exc:
-            raise InputError(f"{curves}: cannot read training curves ({exc})") from None
+        curve_frame = load_any_runs(curves).df  # step-level metrics through the one reader (aliases, units)
     elif is_store(source):
         try:
             curve_frame = store_curves(source)

@@ -81,18 +81,21 @@ CLAIM_RTOL = 0.01
 
 
 def _resolve_claims(names: list[str], targets: list[str | None], claims: dict[str, list[str]],
-                    cols: list[Any], rows: np.ndarray, file: str) -> list[str | None]:
+                    cols: list[Any], rows: np.ndarray, file: str) -> tuple[list[str | None], dict[str, Any]]:
     """Settle columns that claim one canonical name: when their values agree (numbers within `CLAIM_RTOL`,
     text exactly, empty cells in the same rows), the preferred alias (the canonical name itself, else the
     first in the accepted list) takes it and the others stay under their own names; otherwise the table is
-    ambiguous, an error naming the first row where they part."""
+    ambiguous, an error naming the first row where they part. Also returns the parsed numbers of each
+    preferred column (input name -> `_floats`), so `_build` does not parse it again."""
     targets = list(targets)
+    parsed: dict[str, Any] = {}
     problems = []
     at = {n: j for j, n in enumerate(names)}
     for t, ns in claims.items():
         first, *others = [cols[at[n]] for n in ns]
         if t in _NUMERIC:
-            a = _floats(first, counts=t != "loss").values
+            parsed[ns[0]] = _floats(first, counts=t != "loss")
+            a = parsed[ns[0]].values
             bad = np.zeros(len(a), bool)
             for col in others:
                 b = _floats(col, counts=t != "loss").values
@@ -119,7 +122,7 @@ def _resolve_claims(names: list[str], targets: list[str | None], claims: dict[st
                                f"columns={{{choice}}} (None drops a column)", file, row=int(rows[i]), column=ns[1]))
     if problems:
         raise _collected(problems, file)
-    return targets
+    return targets, parsed
 
 
 def _canonical_convention(name: str | None) -> str | None:
@@ -151,8 +154,9 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
             keep = pa.array(~blank_np)
             cols_in = [_as_arrow(c).filter(keep) for c in cols_in]
             rows, n = rows[~blank_np], int((~blank_np).sum())
+    parsed: dict[str, Any] = {}
     if claims:
-        targets = _resolve_claims(raw.names, targets, claims, cols_in, rows, file)
+        targets, parsed = _resolve_claims(raw.names, targets, claims, cols_in, rows, file)
 
     problems = list(raw.problems)
     total = len(problems)
@@ -169,7 +173,7 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
             continue
         orig[target] = name
         if target in _NUMERIC:
-            fl = _floats(col, counts=target != "loss")
+            fl = parsed[name] if name in parsed else _floats(col, counts=target != "loss")
             bad = _check_numeric(fl, target, positive_loss)
             n_bad = int(np.count_nonzero(bad))
             if n_bad:

@@ -20,19 +20,24 @@ _VARCOL = {"N": "params", "D": "tokens", "C": "flops", "U": "unique_tokens", "S"
 
 
 # --------------------------------------------------------------------------- runs
-def load_any_runs(source: Any):
-    """A RunTable (or DataFrame) from a path, a store URL, a RunTable or a DataFrame.
+def load_any_runs(source: Any, *, drop_duplicates: bool = False):
+    """A RunTable (or DataFrame) from a path, a store URL, a RunTable or a DataFrame. A path goes through
+    :func:`scalinglab.data.load_runs` (``drop_duplicates`` as there); a store is read whole.
 
     Raises
     ------
     InputError
-        If a path does not exist or a run store cannot be opened (the store module is unavailable).
+        If a path does not exist, a run store cannot be opened (the store module is unavailable), or
+        ``drop_duplicates`` is asked of a store (it holds each run once).
     """
     if source is None:
         return None
     if isinstance(source, str | Path):
         text = str(source)
         if is_store(text):
+            if drop_duplicates:
+                raise InputError(f"{text}: --drop-duplicates applies to a run table file; a run store holds "
+                                 "each run once")
             try:
                 from ..store import Store
             except ImportError as exc:  # pragma: no cover - depends on the runner area
@@ -41,20 +46,10 @@ def load_any_runs(source: Any):
             return Store(url).to_runtable()
         if not Path(text).exists():
             raise InputError(f"{text}: no such file")
-        try:
-            from ..data import load_runs
-        except ImportError:  # pragma: no cover - only before the data area lands
-            return _fallback_read(Path(text))
-        return load_runs(text)
+        from ..data import load_runs
+
+        return load_runs(text, drop_duplicates=drop_duplicates)
     return source
-
-
-def _fallback_read(path: Path):
-    import pandas as pd
-
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    return pd.read_csv(path)
 
 
 def as_frame(runs: Any):
