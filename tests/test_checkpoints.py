@@ -65,6 +65,38 @@ def test_runs_and_their_last_checkpoints_are_found():
     assert one.checkpoints()["runs"] == 0 and one.final() is one
 
 
+def planned_log() -> pd.DataFrame:
+    """`log` as the "(Mis)fitting" study's raw table writes one: no run id, each row with its run's planned
+    length (``total_steps``), its step (``current_steps``) and columns that move along a run."""
+    df = log(run_ids=False)
+    k = df["step"] // 1000
+    return pd.DataFrame({"loss": df["loss"], "N": df["params"], "D": df["tokens"], "portion_steps_elapsed": k / STEPS,
+                         "model": df["schedule"], "total_steps": 1000 * STEPS, "current_steps": df["step"],
+                         "current_epoch": k, "peak_lr": 2e-3})
+
+
+def test_a_log_without_run_ids_is_told_by_its_planned_length():
+    rt = load_runs(planned_log())
+    info = rt.checkpoints()
+    assert info["runs"] == 36 and info["rows"] == 36 * STEPS and info["along"] == "step"
+    assert info["run_columns"] == ["total_steps", "params", "model", "peak_lr"]  # not current_epoch, not D
+    last = rt.final()
+    assert len(last) == 36 and set(last.df["step"]) == {1000 * STEPS}
+    np.testing.assert_array_equal(last.source_rows, np.arange(STEPS, 36 * STEPS + 1, STEPS))
+    with pytest.warns(DataWarning, match=r"36 runs are logged at several checkpoints.*told by total_steps"):
+        fit(rt, "chinchilla", loss="huber", calibrate=False)
+    kept = fit(last, "chinchilla", loss="huber", calibrate=False)
+    assert kept.params["alpha"] == pytest.approx(AL, abs=0.005) and kept.params["beta"] == pytest.approx(BE, abs=0.005)
+    # the same ladder's final rows (at the planned length, or one short of it under 0-based counting) are runs
+    finals = planned_log().groupby(["N", "model"]).tail(1)
+    for shift in (0, 1):
+        one = load_runs(finals.assign(current_steps=finals["current_steps"] - shift))
+        assert one.checkpoints()["runs"] == 0 and one.final() is one
+    # two lr values of one model at one length are two runs
+    two = pd.concat([planned_log(), planned_log().assign(peak_lr=1e-3)], ignore_index=True)
+    assert load_runs(two).checkpoints()["runs"] == 72
+
+
 def test_fit_of_every_checkpoint_warns_and_the_last_checkpoints_recover_the_law():
     rt = load_runs(log())
     with pytest.warns(DataWarning, match=r"36 runs are logged at several checkpoints.*--last-checkpoint"):

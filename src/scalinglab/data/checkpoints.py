@@ -10,18 +10,25 @@ checkpoints were taken after a cooldown (warmup-stable-decay branches), which ar
 
 A run is a ``run_id``, with its ``branch`` when the table has one (the cooldown branches the runner's store
 writes are one row each) and its seed (rows of one run id at several seeds are replicate runs). Without a
-``run_id`` column the table is read as one row per run: a ladder that records each run's final ``step`` looks
-like the log of one run (its runs at one size share every setting but ``step`` and ``tokens``), and a warning
-on every such ladder would be wrong more often than right.
+``run_id`` a ladder that records each run's final ``step`` looks like the log of one run (its runs at one size
+share every setting but ``step`` and ``tokens``), so such a table is read as one row per run, unless it also
+records each run's planned length (``total_steps``, ``max_steps``, ``num_train_steps``...) and some rows stop
+short of it: a row at step 128 of a run planned for 16000 steps is a checkpoint part-way through, whatever else
+the table says (the raw table of the "(Mis)fitting" study, Hadash et al. 2025, logs its runs so). A run is then
+told by its planned length and its configuration (:func:`scalinglab.data.configuration_columns`: size, tags,
+hyperparameters), less the columns that move along a run (``step``, ``tokens``, ``flops``, ``current_epoch``,
+``portion_steps_elapsed``...).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .duplicates import configuration_columns
 from .schema import _norm
 from .sweeps import _SEED, _groups
 
@@ -31,19 +38,48 @@ __all__ = ["run_groups", "checkpoints", "describe_checkpoints", "final_rows"]
 _ALONG = ("step", "tokens", "flops")
 #: a warmup-stable-decay cooldown branch (the runner's store writes one row per run and branch): a run of its own
 _BRANCH = ("branch",)
+#: a column holding each run's planned length in optimiser steps (normalised name)
+_PLANNED = re.compile(r"^((total|max|num|planned|target|scheduled)_(train_|training_)?(steps|iters|iterations)|"
+                      r"(train|training)_(steps|iters)_total|steps_total)$")
+#: columns that move along one run (its position in training), so they do not tell runs apart
+_POSITION = re.compile(r"(^|_)(current|cur|elapsed|portion|progress|epoch)($|_)")
+#: a row is part-way through its run when its step is below this share of the run's planned steps (a final
+#: checkpoint logged at step ``total - 1`` under 0-based counting is not part-way)
+PART_WAY = 0.99
 
 
 def run_groups(df: pd.DataFrame) -> tuple[np.ndarray, list[str]] | None:
-    """``(group id per row, the columns that identify a run)`` for a per-checkpoint log, else None (no
-    ``run_id`` column, or one row per run)."""
-    if "run_id" not in df.columns or len(df) < 2:
+    """``(group id per row, the columns that identify a run)`` for a per-checkpoint log, else None (one row per
+    run: no ``run_id`` and no row short of a planned length, or no run with two rows)."""
+    if len(df) < 2:
         return None
-    key = ["run_id", *[c for c in _BRANCH if c in df.columns],
-           *[str(c) for c in df.columns if _SEED.search(_norm(str(c)))]]  # seeds of one run id: replicate runs
+    if "run_id" in df.columns:
+        key = ["run_id", *[c for c in _BRANCH if c in df.columns],
+               *[str(c) for c in df.columns if _SEED.search(_norm(str(c)))]]  # seeds of one id: replicate runs
+    else:
+        key = _planned_key(df)
+        if key is None:
+            return None
     g = _groups(df, key)
     if np.bincount(g).max() < 2:
         return None
     return g, key
+
+
+def _planned_key(df: pd.DataFrame) -> list[str] | None:
+    """What tells the runs of a log without a ``run_id`` apart: its planned-length column and configuration,
+    when some row's ``step`` stops short of its planned length; else None."""
+    planned = next((str(c) for c in df.columns if _PLANNED.match(_norm(str(c)))), None)
+    if planned is None or "step" not in df.columns:
+        return None
+    step = pd.to_numeric(df["step"], errors="coerce").to_numpy(float)
+    total = pd.to_numeric(df[planned], errors="coerce").to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        if not np.any(step < PART_WAY * total):
+            return None
+    rest = [c for c in configuration_columns(df)
+            if c != planned and c not in _ALONG and not _POSITION.search(_norm(c))]
+    return [planned, *rest]
 
 
 def checkpoints(df: pd.DataFrame) -> dict[str, Any]:

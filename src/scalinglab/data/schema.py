@@ -35,7 +35,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
               "total_flops", "budget", "compute_budget", "flops_budget"),
     "loss": ("loss", "val_loss", "eval_loss", "test_loss", "valid_loss", "validation_loss", "loss_nats",
              "final_loss"),
-    "step": ("step", "steps", "iter", "iteration", "global_step", "train_step"),
+    "step": ("step", "steps", "iter", "iteration", "global_step", "train_step", "current_step", "current_steps"),
     "unique_tokens": ("unique_tokens", "u", "n_unique_tokens", "unique_data", "u_d"),
     "dataset": ("dataset", "data_set", "corpus"),
     "run_id": ("run_id", "runid", "run", "run_name"),
