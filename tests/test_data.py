@@ -698,3 +698,31 @@ def test_fit_accepts_every_table_validate_accepts(tmp_path, shape):
     assert r.exit_code == 0, r.output
     fit = json.loads(r.stdout)
     assert fit["n_points"] == 40 and fit["params"]["alpha"] == pytest.approx(0.34, abs=0.08)
+
+
+def _bpb_ladder(n_sizes: int = 6, n_budgets: int = 4, seed: int = 0) -> pd.DataFrame:
+    """Chinchilla's law in bits/byte (nats/token / ln 2 / 3.5 bytes per token), 0.5 % noise."""
+    rng = np.random.default_rng(seed)
+    N = np.repeat(np.geomspace(1e7, 1e9, n_sizes), n_budgets)
+    D = np.tile(np.geomspace(1e9, 1e11, n_budgets), n_sizes)
+    bpb = (1.69 + 406.4 * N**-0.34 + 410.7 * D**-0.28) / np.log(2) / 3.5
+    return pd.DataFrame({"N": N, "D": D, "val_bpb": bpb * np.exp(rng.normal(0, 0.005, N.size))})
+
+
+def test_a_loss_in_bits_per_byte_is_the_loss_and_says_so(tmp_path):
+    df = _bpb_ladder()
+    rt = load_runs(df)
+    assert rt.loss_unit == "bits/byte" and rt.column_map["val_bpb"] == "loss"
+    np.testing.assert_array_equal(rt.df["loss"], df["val_bpb"])
+    assert rt.summary()["loss_unit"] == "bits/byte" and rt.where().loss_unit == "bits/byte"
+    # beside a loss in nats the bits column keeps its name, and the loss is nats/token
+    both = load_runs(df.assign(val_loss=df["val_bpb"] * np.log(2) * 3.5))
+    assert both.loss_unit == "nats/token" and "val_bpb" in both.columns
+    np.testing.assert_allclose(both.df["loss"], df["val_bpb"] * np.log(2) * 3.5)
+    # the unit survives a Parquet round trip; a user may state it; a table without loss has none
+    assert load_runs(rt.to_parquet(tmp_path / "r.parquet")).loss_unit == "bits/byte"
+    stated = load_runs({"N": [1e6, 2e6], "D": [1e8, 2e8], "loss": [3.0, 2.9]}, loss_unit="bits/char")
+    assert stated.loss_unit == "bits/char"
+    assert load_runs({"N": [1e6, 2e6], "D": [1e8, 2e8], "loss": [3.0, 2.9]}).loss_unit == "nats/token"
+    assert load_runs({"N": [1e6, 2e6], "acc": [0.3, 0.4]}, required=()).loss_unit is None
+    assert load_runs({"N": [1e6, 2e6], "D": [1e8, 2e8], "bpc": [1.3, 1.2]}).loss_unit == "bits/char"

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from scalinglab import DataError
 from scalinglab.cli import app
 
 runner = CliRunner()
@@ -127,3 +128,43 @@ def test_fit_and_backtest_plot_png(tmp_path):
         assert d["plot"] == str(png)
         data = png.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_a_fit_of_bits_per_byte_says_its_unit_everywhere(tmp_path):
+    """A table whose loss is ``val_bpb`` fits as it is (the law's form does not care about the unit) and
+    every output says bits/byte: the fit's conventions, its predictions, the CLI's fit, predict and plan."""
+    from scalinglab.fit import FitResult, fit
+
+    rng = np.random.default_rng(0)
+    N = np.repeat(np.geomspace(1e7, 1e9, 6), 4)
+    D = np.tile(np.geomspace(1e9, 1e11, 4), 6)
+    bpb = (1.69 + 406.4 * N**-0.34 + 410.7 * D**-0.28) / np.log(2) / 3.5
+    path = tmp_path / "bpb.csv"
+    pd.DataFrame({"N": N, "D": D, "val_bpb": bpb * np.exp(rng.normal(0, 0.003, N.size))}).to_csv(path, index=False)
+    res = fit(str(path), "chinchilla", loss="huber")
+    assert res.conventions["loss_unit"] == "bits/byte" and res.loss_unit == "bits/byte"
+    # the exponents do not depend on the unit; E and A, B scale by 1 / (ln 2 * 3.5)
+    assert res.params["alpha"] == pytest.approx(0.34, abs=0.03) and res.params["beta"] == pytest.approx(0.28, abs=0.03)
+    assert res.params["E"] == pytest.approx(1.69 / np.log(2) / 3.5, rel=0.05)
+    p = res.predict(N=7e9, D=1.4e11)
+    assert p.unit == "bits/byte" and p.to_dict()["unit"] == "bits/byte"
+    assert FitResult.load(res.to_json(tmp_path / "f.json")).loss_unit == "bits/byte"
+    # a loss in nats/token says so; a fitted metric that is not a loss has no unit
+    both = pd.read_csv(path).assign(val_loss=lambda d: d["val_bpb"] * np.log(2) * 3.5)
+    assert fit(both, "chinchilla", loss="huber").loss_unit == "nats/token"
+    assert fit(both, "chinchilla", loss="huber", y="val_bpb").loss_unit == "bits/byte"
+    assert fit(both.assign(score=both["val_bpb"] * 1.1), "chinchilla", y="score").loss_unit is None
+    with pytest.raises(DataError, match=r"a column named 'val_bpb' is read as 'loss' \(fit y='loss'\)"):
+        fit(str(path), "chinchilla", y="val_bpb")
+    runner = CliRunner()
+    r = runner.invoke(app, ["fit", str(path), "--law", "chinchilla", "--out", str(tmp_path / "g.json")])
+    assert r.exit_code == 0, r.output
+    assert "loss in bits/byte" in r.output
+    r = runner.invoke(app, ["predict", str(tmp_path / "g.json"), "N=7B", "D=140B"])
+    assert r.exit_code == 0 and r.output.splitlines()[0].endswith("bits/byte"), r.output
+    r = runner.invoke(app, ["predict", "chinchilla-epoch", "N=7B", "D=140B", "--json"])
+    assert json.loads(r.stdout)["unit"] == "nats/token"
+    r = runner.invoke(app, ["plan", "--fit", str(tmp_path / "g.json"), "-C", "1e21"])
+    assert r.exit_code == 0 and "predicted loss (bits/byte)" in r.output, r.output
+    r = runner.invoke(app, ["validate", str(path)])
+    assert "loss in bits/byte" in r.output

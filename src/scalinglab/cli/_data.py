@@ -101,7 +101,9 @@ def validate(
                       "" if lo is None else _fmt(c, lo), "" if hi is None else _fmt(c, hi))
     out.print(f"[bold green]ok[/] {_escape(str(file))}: {len(runs)} rows, {len(runs.columns)} columns; "
               f"FLOP convention: {_escape(str(runs.flops_convention))}"
-              + (f"; derived: {', '.join(sorted(runs.derived))}" if runs.derived else ""), highlight=False)
+              + (f"; derived: {', '.join(sorted(runs.derived))}" if runs.derived else "")
+              + (f"; loss in {runs.loss_unit}" if runs.loss_unit not in (None, "nats/token") else ""),
+              highlight=False)
     if summary["replicate_groups"]:
         k = summary["replicate_groups"]
         out.print(f"{k} replicate group{'s' if k != 1 else ''} kept ({summary['replicate_rows']} rows that share "

@@ -112,7 +112,9 @@ def fit_cmd(
         return
     from rich.table import Table
 
-    t = Table(title=f"{res.law.name}: {res.law.formula}  ({res.n_points} runs, {res.loss.get('name')})")
+    unit = res.loss_unit
+    t = Table(title=f"{res.law.name}: {res.law.formula}  ({res.n_points} runs, {res.loss.get('name')}"
+              + (f"; loss in {unit}" if unit not in (None, "nats/token") else "") + ")")
     t.add_column("param")
     t.add_column("value", justify="right")
     t.add_column(f"{res.level:.0%} interval", justify="right")
@@ -195,7 +197,8 @@ def predict_cmd(
         return
     lo, hi = p.interval
     what = "loss" if p.loss is not None else "value"
-    out.print(f"{what} = {p.value:.4f}   {level:.0%} interval [{lo:.4f}, {hi:.4f}]")
+    out.print(f"{what} = {p.value:.4f}   {level:.0%} interval [{lo:.4f}, {hi:.4f}]"
+              + (f" {p.unit}" if p.unit else ""), highlight=False)
     ext = {k: v for k, v in d["extrapolation"].items() if isinstance(v, int | float) and not isinstance(v, bool)
            and k != "warn_factor"}
     if ext:

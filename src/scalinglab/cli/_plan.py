@@ -67,9 +67,10 @@ def _render_plan(d: dict, title: str) -> None:
     t.add_column("value", justify="right")
     t.add_column(f"{int(round(d.get('level', 0.8) * 100))}% interval", justify="right")
     iv = d.get("intervals", {})
+    unit = (d.get("loss_prediction") or {}).get("unit")  # the fitted table's loss unit
     spec = [("training FLOPs", "flops", _f("{:.3g}")), ("parameters N", "N_opt", _qty),
             ("tokens D", "D_opt", _qty), ("tokens / param", "tokens_per_param", _f("{:.3g}")),
-            ("predicted loss", "loss", _f("{:.4f}"))]
+            ("predicted loss" + (f" ({unit})" if unit not in (None, "nats/token") else ""), "loss", _f("{:.4f}"))]
     for label, key, f in spec:
         t.add_row(label, f(d[key]), _rng(iv.get(key), f) if key in iv else "")
     _table(t)

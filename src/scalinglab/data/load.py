@@ -25,9 +25,11 @@ from .schema import (
     _NUMERIC,
     CANONICAL_COLUMNS,
     COLUMN_ALIASES,
+    DEFAULT_LOSS_UNIT,
     FLOPS_CONVENTIONS,
     MAX_PROBLEMS,
     _norm,
+    loss_unit_of,
 )
 from .table import RunTable
 
@@ -56,6 +58,12 @@ def _map_columns(names: list[str], explicit: Mapping[str, str | None] | None,
             continue
         alias = COLUMN_ALIASES.get(_norm(n))
         targets.append(alias if alias is not None and alias not in claimed else n)
+    if "loss" not in targets:  # a loss in bits (val_bpb, bpc) is the loss when no column says loss in nats
+        j = next((j for j, n in enumerate(names) if n not in explicit and loss_unit_of(n)), None)
+        if j is not None:
+            targets[j] = "loss"
+            logger.info("%s: no loss column in nats; %r is used as 'loss' (%s)", file, names[j],
+                        loss_unit_of(names[j]))
     first: dict[str, int] = {}
     for j, n in enumerate(names):
         if n in first:
@@ -136,7 +144,7 @@ def _canonical_convention(name: str | None) -> str | None:
 
 def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Sequence[str],
            flops_convention: str | None, positive_loss: bool, drop_duplicates: bool,
-           check_duplicates: bool = True) -> RunTable:
+           check_duplicates: bool = True, loss_unit: str | None = None) -> RunTable:
     file = raw.file
     targets, claims = _map_columns(raw.names, columns, file)
     order = {n: j for j, n in enumerate(raw.names)}
@@ -229,14 +237,16 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
     ordered = [c for c in CANONICAL_COLUMNS if c in out] + [c for c in out if c not in CANONICAL_COLUMNS]
     df = pd.DataFrame({c: out[c] for c in ordered}, copy=False)  # no block consolidation: no copy
     column_map = {orig[c]: c for c in ordered if c in orig and orig[c] != c}
+    if "loss" in out:
+        loss_unit = loss_unit or raw.meta.get("loss_unit") or loss_unit_of(orig["loss"]) or DEFAULT_LOSS_UNIT
     return RunTable(df, source=file, flops_convention=convention, derived=frozenset(derived),
-                    column_map=column_map, source_rows=rows)
+                    column_map=column_map, source_rows=rows, loss_unit=loss_unit if "loss" in out else None)
 
 
 def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
               required: Sequence[str] = ("loss",), flops_convention: str = "6ND",
               source_name: str | None = None, positive_loss: bool = True,
-              drop_duplicates: bool = False, canonical: bool = True) -> RunTable:
+              drop_duplicates: bool = False, canonical: bool = True, loss_unit: str | None = None) -> RunTable:
     """Load and validate a run table; the one gate where runs enter scalinglab.
 
     Parameters
@@ -268,6 +278,11 @@ def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
         False keeps every column under its name in the source (no alias renames) and does not look for
         duplicate runs: for tables that are not run tables, such as benchmark or per-example results
         (``n_tokens`` there is not ``tokens``, and many rows share a model).
+    loss_unit
+        The unit of the ``loss`` column (e.g. ``"bits/byte"``), recorded on the table (`RunTable.loss_unit`)
+        and on every fit of it. Default: what the column's name says (``val_bpb``, ``bpb``,
+        ``bits_per_byte``: bits/byte; ``bpc``: bits/char; ``loss_bits``: bits/token; a table with no loss
+        column in nats reads such a column as its ``loss``), a Parquet file's own record, else nats/token.
 
     Raises
     ------
@@ -280,7 +295,8 @@ def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
             return source
         again = _build(_from_pandas(source.df, source_name or source.source), columns=columns,
                        required=tuple(required), flops_convention=source.flops_convention or flops_convention,
-                       positive_loss=positive_loss, drop_duplicates=drop_duplicates)
+                       positive_loss=positive_loss, drop_duplicates=drop_duplicates,
+                       loss_unit=loss_unit or source.loss_unit)
         return again._with(derived=source.derived | again.derived,
                            source_rows=source.source_rows[again.source_rows - 1])
     if columns is not None and not isinstance(columns, Mapping):
@@ -289,4 +305,5 @@ def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
     if not canonical:
         columns = {n: n for n in raw.names}
     return _build(raw, columns=columns, required=tuple(required), flops_convention=flops_convention,
-                  positive_loss=positive_loss, drop_duplicates=drop_duplicates, check_duplicates=canonical)
+                  positive_loss=positive_loss, drop_duplicates=drop_duplicates, check_duplicates=canonical,
+                  loss_unit=loss_unit)

@@ -44,6 +44,24 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 #: Accepted column names (lower-cased, punctuation and spaces collapsed to ``_``) → canonical name.
 COLUMN_ALIASES: dict[str, str] = {alias: canon for canon, names in _ALIASES.items() for alias in names}
 
+#: The unit of a ``loss`` column named in the loss list above: the source's own, nats/token unless it says so.
+DEFAULT_LOSS_UNIT = "nats/token"
+#: Loss columns in other units, by unit. A table whose only loss column has one of these names (``val_bpb``
+#: from nanoGPT-style or OLMo logs, ``bpc`` from enwik8) reads it as ``loss`` and records the unit; beside a
+#: column from the loss list it keeps its own name.
+LOSS_UNIT_ALIASES: dict[str, tuple[str, ...]] = {
+    "bits/byte": ("bpb", "val_bpb", "eval_bpb", "valid_bpb", "validation_bpb", "test_bpb", "loss_bpb",
+                  "bits_per_byte", "val_bits_per_byte", "eval_bits_per_byte"),
+    "bits/char": ("bpc", "val_bpc", "test_bpc", "bits_per_char", "bits_per_character"),
+    "bits/token": ("bits_per_token", "loss_bits", "val_loss_bits", "loss_bits_per_token"),
+}
+_LOSS_UNIT_OF: dict[str, str] = {alias: unit for unit, names in LOSS_UNIT_ALIASES.items() for alias in names}
+
+
+def loss_unit_of(name: str) -> str | None:
+    """The unit a loss column's name says (``"bits/byte"`` for ``val_bpb``...); None when the name says none."""
+    return _LOSS_UNIT_OF.get(_norm(name))
+
 _META_KEY = b"scalinglab.run_table"
 
 

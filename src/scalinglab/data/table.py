@@ -18,7 +18,7 @@ import pyarrow as pa
 from .._errors import InputError
 from .duplicates import configuration_columns
 from .problems import _error
-from .schema import _META_KEY
+from .schema import _META_KEY, DEFAULT_LOSS_UNIT
 from .writers import _atomic_write
 
 __all__ = ["RunTable", "dataset_counts"]
@@ -53,13 +53,17 @@ class RunTable:
         Source column name → canonical name, for the columns that were renamed.
     source_rows : numpy.ndarray
         The 1-based source row of each row (row 1 = first line after the header).
+    loss_unit : str or None
+        The unit of ``loss``: ``"nats/token"`` unless the source said otherwise (a ``val_bpb`` column read as
+        the loss: ``"bits/byte"``; ``load_runs(..., loss_unit=)``); None when there is no ``loss`` column.
     """
 
-    __slots__ = ("_df", "source", "flops_convention", "derived", "column_map", "source_rows", "_frozen")
+    __slots__ = ("_df", "source", "flops_convention", "derived", "column_map", "source_rows", "loss_unit",
+                 "_frozen")
 
     def __init__(self, df: pd.DataFrame, *, source: str = "<table>", flops_convention: str | None = None,
                  derived: frozenset[str] = frozenset(), column_map: Mapping[str, str] | None = None,
-                 source_rows: np.ndarray | None = None):
+                 source_rows: np.ndarray | None = None, loss_unit: str | None = None):
         set_ = object.__setattr__
         set_(self, "_df", df)
         set_(self, "source", source)
@@ -69,6 +73,8 @@ class RunTable:
         rows = np.arange(1, len(df) + 1, dtype=np.int64) if source_rows is None else np.asarray(source_rows)
         rows.flags.writeable = False
         set_(self, "source_rows", rows)
+        set_(self, "loss_unit", loss_unit if loss_unit is not None or "loss" not in df.columns
+             else DEFAULT_LOSS_UNIT)
         set_(self, "_frozen", True)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -76,7 +82,7 @@ class RunTable:
 
     def _with(self, **changes: Any) -> RunTable:
         kw = dict(source=self.source, flops_convention=self.flops_convention, derived=self.derived,
-                  column_map=self.column_map, source_rows=self.source_rows)
+                  column_map=self.column_map, source_rows=self.source_rows, loss_unit=self.loss_unit)
         df = changes.pop("df", self._df)
         kw.update(changes)
         kw["derived"] = frozenset(kw["derived"]) & frozenset(df.columns)
@@ -334,6 +340,7 @@ class RunTable:
             "ranges": {k: list(v) for k, v in self.ranges().items()},
             "derived": sorted(self.derived),
             "flops_convention": self.flops_convention,
+            "loss_unit": self.loss_unit,
             "column_map": dict(self.column_map),
             "replicate_groups": rep["groups"],
             "replicate_rows": rep["rows"],
@@ -377,14 +384,14 @@ class RunTable:
         return _atomic_write(path, lambda tmp: self._df.to_csv(tmp, index=False))
 
     def to_parquet(self, path: str | os.PathLike) -> Path:
-        """Write the canonical table as Parquet (atomically), recording the FLOP convention and which
-        columns were derived so that :func:`load_runs` restores them."""
+        """Write the canonical table as Parquet (atomically), recording the FLOP convention, the loss unit and
+        which columns were derived so that :func:`load_runs` restores them."""
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pandas(self._df, preserve_index=False)
         meta = dict(table.schema.metadata or {})
         meta[_META_KEY] = json.dumps({"flops_convention": self.flops_convention, "derived": sorted(self.derived),
-                                      "source": self.source}).encode()
+                                      "source": self.source, "loss_unit": self.loss_unit}).encode()
         table = table.replace_schema_metadata(meta)
         return _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 

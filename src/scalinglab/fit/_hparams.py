@@ -75,7 +75,7 @@ def fit_optimum(runs, column: str = "lr", *, y: str = "loss", level: float = 0.8
     """
     from ..data.sweeps import column_name, optima
 
-    df, source, _ = load_table(runs)
+    df, source, _, _ = load_table(runs)
     points = optima(df, column, y=y)
     name = column_name(df, column)
     points["used"] = points["method"] == "parabola"

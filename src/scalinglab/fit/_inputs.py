@@ -13,7 +13,6 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -61,8 +60,9 @@ class FitData:
         return h.hexdigest()
 
 
-def load_table(data) -> tuple[object, str | None, str | None]:
-    """``(DataFrame, source, flops_convention)`` from any accepted run input.
+def load_table(data) -> tuple[object, str | None, str | None, str | None]:
+    """``(DataFrame, source, flops_convention, loss_unit)`` from any accepted run input (the unit of ``loss``,
+    `scalinglab.data.RunTable.loss_unit`; None for arrays).
 
     Raises
     ------
@@ -82,26 +82,11 @@ def load_table(data) -> tuple[object, str | None, str | None]:
         lengths = {len(v) for v in cols.values()}
         if len(lengths) > 1:
             raise InputError(f"array input: columns have different lengths {sorted(lengths)}")
-        return pd.DataFrame(cols), None, None
-    if hasattr(data, "df") and hasattr(data, "source"):  # a RunTable
-        return data.df, getattr(data, "source", None), getattr(data, "flops_convention", None)
-    try:
-        from ..data import load_runs  # type: ignore[attr-defined]
-    except ImportError:
-        load_runs = None
-    if load_runs is not None:
-        rt = load_runs(data, required=(), positive_loss=False)
-        return rt.df, getattr(rt, "source", None), getattr(rt, "flops_convention", None)
-    if isinstance(data, pd.DataFrame):
-        return data, None, None
-    if isinstance(data, str | Path):
-        p = Path(data)
-        if not p.exists():
-            raise InputError(f"run table {str(p)!r} does not exist")
-        df = pd.read_parquet(p) if p.suffix in (".parquet", ".pq") else pd.read_csv(p)
-        return df, p.name, None
-    raise InputError(f"cannot read runs from a {type(data).__name__}; give a path, DataFrame, RunTable or "
-                     "mapping of arrays")
+        return pd.DataFrame(cols), None, None, None
+    from ..data import RunTable, load_runs
+
+    rt = data if isinstance(data, RunTable) else load_runs(data, required=(), positive_loss=False)
+    return rt.df, rt.source, rt.flops_convention, rt.loss_unit
 
 
 def frame_hash(df, flops_convention: str | None = None) -> str:
@@ -122,7 +107,7 @@ def table_hash(data) -> str:
         If ``data`` cannot be read as runs (see `load_table`); its subclass `DataError` for a file that
         cannot be parsed as a run table.
     """
-    df, _, flops_convention = load_table(data)
+    df, _, flops_convention, _ = load_table(data)
     return frame_hash(df, flops_convention)
 
 
@@ -284,12 +269,17 @@ def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss"
     FitError
         If there are fewer runs than parameters, a variable has a single distinct value, or all y are equal.
     """
-    df, source, flops_conv = load_table(data)
+    from ..data.schema import COLUMN_ALIASES, _norm, loss_unit_of
+
+    df, source, flops_conv, loss_unit = load_table(data)
     y = y or "loss"
     columns = list(df.columns)
     where = source or "the run table"
     if y not in columns:
-        raise DataError(f"no column {y!r} to fit (columns: {', '.join(map(str, columns))})", file=source,
+        canon = COLUMN_ALIASES.get(_norm(y)) or ("loss" if loss_unit_of(y) else None)
+        hint = (f"; a column named {y!r} is read as {canon!r} (fit y={canon!r})"
+                if canon in columns and canon != y else "")
+        raise DataError(f"no column {y!r} to fit (columns: {', '.join(map(str, columns))}){hint}", file=source,
                         column=y)
     variables: dict[str, str] = {}
     derived: dict[str, np.ndarray] = {}
@@ -381,6 +371,7 @@ def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss"
         raise FitError(f"all {n} values of {y!r} are equal ({yv[0]:g}): nothing to fit")
     conventions.setdefault("flops", flops_conv)
     conventions["y"] = y
+    conventions["loss_unit"] = loss_unit if y == "loss" else loss_unit_of(y)  # None: a metric, not a loss
     if source:
         conventions["source"] = str(source)
     return FitData(X=X, y=yv, weights=w, variables=variables, y_column=y, source=source,

@@ -44,8 +44,9 @@ def _scalar_or_array(a):
 class Prediction:
     """A law's prediction at one point (or an array of points) with a prediction interval.
 
-    ``value``: the law's value (nats/token for loss laws); ``loss``: the same when the law predicts a loss,
-    else None; ``interval``: ``(lo, hi)`` at nominal ``level`` for an ACTUAL run at that point (parameter
+    ``value``: the law's value (for loss laws in ``unit``: nats/token unless the fitted table said otherwise,
+    e.g. bits/byte from a ``val_bpb`` column); ``loss``: the same when the law predicts a loss, else None;
+    ``interval``: ``(lo, hi)`` at nominal ``level`` for an ACTUAL run at that point (parameter
     uncertainty + run noise + extrapolation reach); ``extrapolation``: ratio of the point to the largest
     fitted value in compute (``flops``) and in each variable, the largest ratio (``reach``), and whether it
     leaves the fitted (N, D) hull; ``warnings``: readable strings.
@@ -59,15 +60,19 @@ class Prediction:
     variables: dict
     loss: float | np.ndarray | None = None
     method: str = "boot+noise+reach/v1"
+    unit: str | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready mapping: ``value``, ``interval`` ``[lo, hi]``, ``level``, ``extrapolation``, ``warnings``,
-        ``variables``, ``interval_method`` and, for loss laws, ``loss`` (nats/token). Arrays become lists."""
+        ``variables``, ``interval_method`` and, for loss laws, ``loss`` and its ``unit`` (``"nats/token"``,
+        ``"bits/byte"``...). Arrays become lists."""
         d = {"value": self.value, "interval": list(self.interval), "level": self.level,
              "extrapolation": self.extrapolation, "warnings": list(self.warnings),
              "variables": self.variables, "interval_method": self.method}
         if self.loss is not None:
             d = {"loss": self.loss, **d}
+        if self.unit is not None:
+            d["unit"] = self.unit
         return _jsonable(d)
 
     def __repr__(self) -> str:
@@ -386,7 +391,17 @@ class FitResult:
             exts["beyond_warn_factor"] = bool(np.max(reach) > warn_factor)
         return Prediction(value=value, interval=(lo, hi), level=level, extrapolation=exts, warnings=warnings,
                           variables=out_vars, loss=value if law.target == "loss" else None,
-                          method=str(self.calibration.get("method", "boot+noise+reach/v1")))
+                          method=str(self.calibration.get("method", "boot+noise+reach/v1")), unit=self.loss_unit)
+
+    @property
+    def loss_unit(self) -> str | None:
+        """The unit of the fitted loss: the run table's (`scalinglab.data.RunTable.loss_unit`: ``"bits/byte"``
+        for a ``val_bpb`` column), ``"nats/token"`` for a loss law fitted to ``loss`` without a record (presets,
+        older saved fits); None when the fitted column is not a loss."""
+        unit = self.conventions.get("loss_unit")
+        if unit is None and self.law.target == "loss" and self.conventions.get("y", "loss") == "loss":
+            return "nats/token"
+        return unit
 
     # ------------------------------------------------------------------ serialisation
     def summary(self) -> dict:

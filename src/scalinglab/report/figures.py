@@ -350,7 +350,8 @@ def isoflop_profiles(runs: Any, fit: Any = None, *, backend: str = "matplotlib")
                          "(within ~12%) or a budget column")
     N, L = column(df, "params"), column(df, "loss")
     colors = sequential_colors(len(budgets))
-    panel = Panel(title="IsoFLOP profiles", xlabel=axis_label("params"), ylabel=axis_label("loss"),
+    panel = Panel(title="IsoFLOP profiles", xlabel=axis_label("params"),
+                  ylabel=axis_label("loss", loss_unit=_loss_unit(runs, df)),
                   xscale="log", yscale="linear", xkind="count", ykind="plain")
     use_law = fv is not None and fv.has_ND
     opt_N, opt_L, opt_txt = [], [], []
