@@ -726,3 +726,15 @@ def test_a_loss_in_bits_per_byte_is_the_loss_and_says_so(tmp_path):
     assert load_runs({"N": [1e6, 2e6], "D": [1e8, 2e8], "loss": [3.0, 2.9]}).loss_unit == "nats/token"
     assert load_runs({"N": [1e6, 2e6], "acc": [0.3, 0.4]}, required=()).loss_unit is None
     assert load_runs({"N": [1e6, 2e6], "D": [1e8, 2e8], "bpc": [1.3, 1.2]}).loss_unit == "bits/char"
+
+
+def test_a_trackers_bits_per_byte_metric_is_the_loss_only_when_it_is_the_one():
+    base = {"N": [1e6, 2e6], "D": [1e8, 2e8]}
+    one = load_runs({**base, "eval/paloma/c4_en/bpb": [1.1, 1.0]})
+    assert one.loss_unit == "bits/byte" and one.column_map["eval/paloma/c4_en/bpb"] == "loss"
+    two = {**base, "eval/c4_en/bpb": [1.1, 1.0], "eval/wikitext/bpb": [1.2, 1.1]}
+    with pytest.raises(DataError, match=r"losses in bits here: 'eval/c4_en/bpb', 'eval/wikitext/bpb': choose one "
+                                        r"with columns=\{'eval/c4_en/bpb': 'loss'\}"):
+        load_runs(two)
+    chosen = load_runs(two, columns={"eval/wikitext/bpb": "loss"})
+    assert chosen.loss_unit == "bits/byte" and list(chosen.df["loss"]) == [1.2, 1.1]

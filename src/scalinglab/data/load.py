@@ -59,11 +59,11 @@ def _map_columns(names: list[str], explicit: Mapping[str, str | None] | None,
         alias = COLUMN_ALIASES.get(_norm(n))
         targets.append(alias if alias is not None and alias not in claimed else n)
     if "loss" not in targets:  # a loss in bits (val_bpb, bpc) is the loss when no column says loss in nats
-        j = next((j for j, n in enumerate(names) if n not in explicit and loss_unit_of(n)), None)
-        if j is not None:
-            targets[j] = "loss"
-            logger.info("%s: no loss column in nats; %r is used as 'loss' (%s)", file, names[j],
-                        loss_unit_of(names[j]))
+        bits = [j for j, n in enumerate(names) if n not in explicit and loss_unit_of(n)]
+        if len(bits) == 1:  # of several (one per eval set), which is the loss is the user's choice
+            targets[bits[0]] = "loss"
+            logger.info("%s: no loss column in nats; %r is used as 'loss' (%s)", file, names[bits[0]],
+                        loss_unit_of(names[bits[0]]))
     first: dict[str, int] = {}
     for j, n in enumerate(names):
         if n in first:
@@ -219,9 +219,12 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
     for c in required:
         if c not in out:
             accepted = ", ".join(_ALIASES.get(c, (c,))[:6])
+            bits = [n for n in raw.names if loss_unit_of(n)] if c == "loss" else []
+            hint = (f"; losses in bits here: {', '.join(map(repr, bits))}: choose one with "
+                    f"columns={{{bits[0]!r}: 'loss'}}" if bits else "")
             total += 1
             problems.append(_error(f"missing required column {c!r} (found: {', '.join(map(repr, raw.names))}; "
-                                   f"accepted names: {accepted}, ...)", file, column=c))
+                                   f"accepted names: {accepted}, ...){hint}", file, column=c))
     if not total and n and check_duplicates:
         keep, dup_problems, n_dup = _duplicates(out, orig, rows, file, drop_duplicates, keys_arrow)
         problems += dup_problems

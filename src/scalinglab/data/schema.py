@@ -46,9 +46,10 @@ COLUMN_ALIASES: dict[str, str] = {alias: canon for canon, names in _ALIASES.item
 
 #: The unit of a ``loss`` column named in the loss list above: the source's own, nats/token unless it says so.
 DEFAULT_LOSS_UNIT = "nats/token"
-#: Loss columns in other units, by unit. A table whose only loss column has one of these names (``val_bpb``
-#: from nanoGPT-style or OLMo logs, ``bpc`` from enwik8) reads it as ``loss`` and records the unit; beside a
-#: column from the loss list it keeps its own name.
+#: Loss columns in other units, by unit. A table with no column from the loss list and one column with one of
+#: these names (``val_bpb`` from nanoGPT-style or OLMo logs, ``bpc`` from enwik8; or a name ending in ``_bpb``
+#: or ``_bpc``) reads it as ``loss`` and records the unit; beside a column from the loss list, or beside
+#: another such column (which one is the loss is the user's choice), it keeps its own name.
 LOSS_UNIT_ALIASES: dict[str, tuple[str, ...]] = {
     "bits/byte": ("bpb", "val_bpb", "eval_bpb", "valid_bpb", "validation_bpb", "test_bpb", "loss_bpb",
                   "bits_per_byte", "val_bits_per_byte", "eval_bits_per_byte"),
@@ -56,11 +57,18 @@ LOSS_UNIT_ALIASES: dict[str, tuple[str, ...]] = {
     "bits/token": ("bits_per_token", "loss_bits", "val_loss_bits", "loss_bits_per_token"),
 }
 _LOSS_UNIT_OF: dict[str, str] = {alias: unit for unit, names in LOSS_UNIT_ALIASES.items() for alias in names}
+#: a tracker's per-dataset metric ending in the unit (``eval/paloma/c4_en/bpb``, ``val/enwik8_bpc``)
+_LOSS_UNIT_SUFFIX = (("_bpb", "bits/byte"), ("_bits_per_byte", "bits/byte"), ("_bpc", "bits/char"),
+                     ("_bits_per_char", "bits/char"))
 
 
 def loss_unit_of(name: str) -> str | None:
-    """The unit a loss column's name says (``"bits/byte"`` for ``val_bpb``...); None when the name says none."""
-    return _LOSS_UNIT_OF.get(_norm(name))
+    """The unit a loss column's name says (``"bits/byte"`` for ``val_bpb`` or ``eval/c4_en/bpb``...); None
+    when the name says none."""
+    norm = _norm(name)
+    if norm in _LOSS_UNIT_OF:
+        return _LOSS_UNIT_OF[norm]
+    return next((unit for end, unit in _LOSS_UNIT_SUFFIX if norm.endswith(end)), None)
 
 _META_KEY = b"scalinglab.run_table"
 

@@ -57,7 +57,7 @@ class ApproachResult:
 
 
 def _table(data):
-    df, source, conv, _ = load_table(data)
+    df = load_table(data).df
     need = [c for c in ("params", "tokens", "flops", "loss") if c not in df.columns]
     if "flops" in need and "params" in df.columns and "tokens" in df.columns:
         df = df.assign(flops=6.0 * df["params"].to_numpy(float) * df["tokens"].to_numpy(float))

@@ -35,7 +35,7 @@ def fit_auto(data, *, laws=None, target: dict | None = None, **fit_kwargs):
     from ._backtest import compare
     from ._inputs import load_table
 
-    df, _, _, _ = load_table(data)
+    df = load_table(data).df
     cols = set(map(str, df.columns))
     nd = {"params", "tokens"} <= cols or {"params", "flops"} <= cols
     if laws is None and nd and fit_kwargs.get("x") is None:

@@ -75,7 +75,8 @@ def fit_optimum(runs, column: str = "lr", *, y: str = "loss", level: float = 0.8
     """
     from ..data.sweeps import column_name, optima
 
-    df, source, _, _ = load_table(runs)
+    table = load_table(runs)
+    df, source = table.df, table.source
     points = optima(df, column, y=y)
     name = column_name(df, column)
     points["used"] = points["method"] == "parabola"

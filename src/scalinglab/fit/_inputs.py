@@ -60,9 +60,9 @@ class FitData:
         return h.hexdigest()
 
 
-def load_table(data) -> tuple[object, str | None, str | None, str | None]:
-    """``(DataFrame, source, flops_convention, loss_unit)`` from any accepted run input (the unit of ``loss``,
-    `scalinglab.data.RunTable.loss_unit`; None for arrays).
+def load_table(data):
+    """The `scalinglab.data.RunTable` of any accepted run input: a RunTable as it is, a path or frame through
+    `scalinglab.data.load_runs`, a mapping of numeric arrays as they are (``source`` None).
 
     Raises
     ------
@@ -74,6 +74,10 @@ def load_table(data) -> tuple[object, str | None, str | None, str | None]:
     """
     import pandas as pd
 
+    from ..data import RunTable, load_runs
+
+    if isinstance(data, RunTable):
+        return data
     if isinstance(data, Mapping):
         try:
             cols = {str(k): np.ravel(np.asarray(v, dtype=float)) for k, v in data.items()}
@@ -82,11 +86,8 @@ def load_table(data) -> tuple[object, str | None, str | None, str | None]:
         lengths = {len(v) for v in cols.values()}
         if len(lengths) > 1:
             raise InputError(f"array input: columns have different lengths {sorted(lengths)}")
-        return pd.DataFrame(cols), None, None, None
-    from ..data import RunTable, load_runs
-
-    rt = data if isinstance(data, RunTable) else load_runs(data, required=(), positive_loss=False)
-    return rt.df, rt.source, rt.flops_convention, rt.loss_unit
+        return RunTable(pd.DataFrame(cols), source=None)
+    return load_runs(data, required=(), positive_loss=False)
 
 
 def frame_hash(df, flops_convention: str | None = None) -> str:
@@ -107,8 +108,8 @@ def table_hash(data) -> str:
         If ``data`` cannot be read as runs (see `load_table`); its subclass `DataError` for a file that
         cannot be parsed as a run table.
     """
-    df, _, flops_convention, _ = load_table(data)
-    return frame_hash(df, flops_convention)
+    rt = load_table(data)
+    return frame_hash(rt.df, rt.flops_convention)
 
 
 #: the law name that stands for the forecast stack ``scalinglab fit`` uses by default (``_lawstack``)
@@ -269,17 +270,18 @@ def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss"
     FitError
         If there are fewer runs than parameters, a variable has a single distinct value, or all y are equal.
     """
-    from ..data.schema import COLUMN_ALIASES, _norm, loss_unit_of
+    from ..data.schema import loss_unit_of
 
-    df, source, flops_conv, loss_unit = load_table(data)
+    rt = load_table(data)
+    df, source, flops_conv = rt.df, rt.source, rt.flops_convention
     y = y or "loss"
     columns = list(df.columns)
     where = source or "the run table"
+    y_unit = loss_unit_of(y)  # what the name the user gave says, before it is resolved
+    if y not in columns and rt.column_map.get(y) in columns:
+        y = rt.column_map[y]  # the source's name of a column read under its canonical name (val_bpb -> loss)
     if y not in columns:
-        canon = COLUMN_ALIASES.get(_norm(y)) or ("loss" if loss_unit_of(y) else None)
-        hint = (f"; a column named {y!r} is read as {canon!r} (fit y={canon!r})"
-                if canon in columns and canon != y else "")
-        raise DataError(f"no column {y!r} to fit (columns: {', '.join(map(str, columns))}){hint}", file=source,
+        raise DataError(f"no column {y!r} to fit (columns: {', '.join(map(str, columns))})", file=source,
                         column=y)
     variables: dict[str, str] = {}
     derived: dict[str, np.ndarray] = {}
@@ -371,7 +373,7 @@ def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss"
         raise FitError(f"all {n} values of {y!r} are equal ({yv[0]:g}): nothing to fit")
     conventions.setdefault("flops", flops_conv)
     conventions["y"] = y
-    conventions["loss_unit"] = loss_unit if y == "loss" else loss_unit_of(y)  # None: a metric, not a loss
+    conventions["loss_unit"] = rt.loss_unit if y == "loss" else y_unit  # None: a metric, not a loss
     if source:
         conventions["source"] = str(source)
     return FitData(X=X, y=yv, weights=w, variables=variables, y_column=y, source=source,

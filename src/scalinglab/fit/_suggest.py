@@ -218,7 +218,7 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
     else:
         from ._inputs import load_table
 
-        df, _, _, _ = load_table(candidates)
+        df = load_table(candidates).df
         cand = {}
         for v in law.variables:
             col = v if v in df.columns else res.variables.get(v, v)
