@@ -642,3 +642,27 @@ def test_drop_duplicates_on_a_store_says_a_store_holds_each_run_once(tmp_path):
 
     with pytest.raises(InputError, match="holds each run once"):
         load_any_runs(str(tmp_path / "runs.db"), drop_duplicates=True)
+
+
+def test_a_report_of_bits_per_byte_labels_every_loss_axis_in_bits(tmp_path):
+    """A run table whose loss is ``val_bpb``: the loss axes, the backtest's and E's histogram say bits/byte."""
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+    from scalinglab.data import load_runs
+    from scalinglab.fit import backtest
+
+    rng = np.random.default_rng(1)
+    N = np.repeat(np.geomspace(1e7, 1e9, 6), 4)
+    D = np.tile(np.geomspace(1e9, 1e11, 4), 6)
+    bpb = (1.69 + 406.4 * N**-0.34 + 410.7 * D**-0.28) / np.log(2) / 3.5 * np.exp(rng.normal(0, 0.003, N.size))
+    path = tmp_path / "bpb.csv"
+    pd.DataFrame({"N": N, "D": D, "val_bpb": bpb}).to_csv(path, index=False)
+    assert backtest(load_runs(path), "chinchilla").loss_unit == "bits/byte"
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(app, ["report", str(path), "-o", str(out), "--law", "chinchilla", "--bootstrap", "50"])
+    assert res.exit_code == 0, res.output
+    titles = re.findall(r'"title":\{"text":"([^"]*)"', out.read_text())
+    assert {"loss (bits\\u002fbyte)", "actual loss (bits\\u002fbyte)", "predicted loss (bits\\u002fbyte)",
+            "E (bits\\u002fbyte)"} <= set(titles)
+    assert not [t for t in titles if "nats" in t]

@@ -45,6 +45,7 @@ class BacktestResult:
     max_extrapolation: float = math.nan
     by_extrapolation: list = field(default_factory=list)
     fits: list = field(default_factory=list, repr=False)
+    loss_unit: str | None = None  # of the actual and predicted losses (the run table's, e.g. bits/byte)
 
     def to_dict(self) -> dict:
         """JSON-ready summary: every field except ``fits`` (numpy values become plain floats/lists).
@@ -60,7 +61,8 @@ class BacktestResult:
                           "max_rel_error": self.max_rel_error, "mean_rel_error": self.mean_rel_error,
                           "bias": self.bias, "coverage": self.coverage,
                           "max_extrapolation": self.max_extrapolation,
-                          "by_extrapolation": self.by_extrapolation, "points": self.points})
+                          "by_extrapolation": self.by_extrapolation, "points": self.points,
+                          "loss_unit": self.loss_unit})
 
 
 def _order_values(fd, law: Law, by: str) -> tuple[np.ndarray, str]:
@@ -169,9 +171,11 @@ def _by_reach(pts: list) -> list:
     return rows
 
 
-def _summarise(law_name: str, by: str, cutoff, n_train: int, pts: list, fits: list) -> BacktestResult:
+def _summarise(law_name: str, by: str, cutoff, n_train: int, pts: list, fits: list,
+               loss_unit: str | None = None) -> BacktestResult:
     if not pts:
-        return BacktestResult(law=law_name, by=by, cutoff=cutoff, n_train=n_train, n_predictions=0, fits=fits)
+        return BacktestResult(law=law_name, by=by, cutoff=cutoff, n_train=n_train, n_predictions=0, fits=fits,
+                              loss_unit=loss_unit)
     rel = np.array([p["rel_error"] for p in pts])
     cov = {f"{lv:g}": float(np.mean([p[f"covered_{lv:g}"] for p in pts])) for lv in COVERAGE_LEVELS}
     return BacktestResult(law=law_name, by=by, cutoff=cutoff, n_train=n_train, n_predictions=len(pts),
@@ -179,7 +183,7 @@ def _summarise(law_name: str, by: str, cutoff, n_train: int, pts: list, fits: li
                           max_rel_error=float(np.max(np.abs(rel))), mean_rel_error=float(np.mean(np.abs(rel))),
                           bias=float(np.median(rel)), coverage=cov,
                           max_extrapolation=float(np.max([p["extrapolation"] for p in pts])),
-                          by_extrapolation=_by_reach(pts), fits=fits)
+                          by_extrapolation=_by_reach(pts), fits=fits, loss_unit=loss_unit)
 
 
 def backtest(data, law: Law | str, *, cutoff_frac: float | None = 0.3, cutoff_flops: float | None = None,
@@ -218,7 +222,8 @@ def backtest(data, law: Law | str, *, cutoff_frac: float | None = 0.3, cutoff_fl
                        f"and {int(test.sum())} to predict; law {law_obj.name!r} needs at least "
                        f"{law_obj.n_params} to fit and 1 to predict")
     pts, res = _run_one(fd, law_obj, train, test, level_set=COVERAGE_LEVELS, fit_kwargs=fit_kwargs, auto=auto)
-    return _summarise(AUTO_LAW if auto else law_obj.name, by_name, thr, int(train.sum()), pts, [res])
+    return _summarise(AUTO_LAW if auto else law_obj.name, by_name, thr, int(train.sum()), pts, [res],
+                      loss_unit=fd.conventions.get("loss_unit"))
 
 
 def backtest_sweep(data, law: Law | str, *, cutoff_fracs: Sequence[float] = (0.2, 0.3, 0.4), by: str = "flops",
@@ -270,7 +275,7 @@ def backtest_sweep(data, law: Law | str, *, cutoff_fracs: Sequence[float] = (0.2
         raise FitError(f"backtest sweep: no cutoff in {list(cutoff_fracs)} leaves enough runs to fit "
                        f"law {law_obj.name!r}")
     return _summarise(AUTO_LAW if auto else law_obj.name, by_name, cuts, int(np.sum(values < min(cuts))), pts_all,
-                      fits)
+                      fits, loss_unit=fd.conventions.get("loss_unit"))
 
 
 def _law_for_table(law, data, x):
@@ -324,7 +329,8 @@ def compare(data, laws: Sequence[Law | str] | str, *, cutoff_fracs: Sequence[flo
         said = warn_table(runs.df, runs.source, warn=fit_kwargs.get("warn", True), laws=laws)
         if said:  # said once here, not again by every law's fit: they see the runs without those columns
             runs = load_runs(runs.df.drop(columns=said), required=(), positive_loss=False,
-                             source_name=runs.source, flops_convention=runs.flops_convention or "6ND")
+                             source_name=runs.source, flops_convention=runs.flops_convention or "6ND",
+                             loss_unit=runs.loss_unit)
         data = runs
     for law in laws:
         name = law if isinstance(law, str) else law.name

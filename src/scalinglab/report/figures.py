@@ -618,6 +618,8 @@ def _bootstrap_panels(fv: FitView) -> list[Panel]:
             unit = fv.law.param(name).unit or ""
         except Exception:  # noqa: BLE001
             unit = ""
+        if unit == "nats/token":  # a loss-valued parameter (E) is in the unit of the fitted loss
+            unit = getattr(fv.obj, "loss_unit", None) or unit
         p = Panel(title=f"Bootstrap: {name}", xlabel=f"{name} ({unit})" if unit else name, ylabel="bootstrap draws",
                   xscale="log" if is_log else "linear")
         p.add(Layer("hist", edges, counts, name="draws", color=ROLE["data"], legend=False))
@@ -738,8 +740,9 @@ def backtest_plot(backtest: Any, *, backend: str = "matplotlib"):
                 title_bits.append(f"{lab} {v:.2%}")
         if isinstance(cov, int | float) and math.isfinite(cov):
             title_bits.append(f"{lv:.0%} coverage {cov:.0%}")
+    unit = getattr(backtest, "loss_unit", None) or (d.get("loss_unit") if isinstance(d, dict) else None)
     p = Panel(title="Backtest: predicted vs actual" + (f" ({', '.join(title_bits)})" if title_bits else ""),
-              xlabel="actual " + axis_label("loss"), ylabel="predicted " + axis_label("loss"))
+              xlabel="actual " + axis_label("loss", loss_unit=unit), ylabel="predicted " + axis_label("loss", loss_unit=unit))
     if (~held).any():
         p.add(Layer("scatter", actual[~held], pred[~held], name="fitted runs", color=ROLE["extrapolation"],
                     size=4, alpha=0.7))
