@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from scalinglab import DataWarning
 from scalinglab.cli import app
 from scalinglab.data import load_runs
+from scalinglab.data.checkpoints import describe_checkpoints, short_of_plan
 from scalinglab.fit import fit
 from scalinglab.fit._inputs import law_of_final_runs
 
@@ -45,7 +46,7 @@ def log(run_ids: bool = True) -> pd.DataFrame:
 def test_runs_and_their_last_checkpoints_are_found():
     rt = load_runs(log())
     info = rt.checkpoints()
-    assert info == {"runs": 36, "rows": 36 * STEPS, "run_columns": ["run_id"], "along": "step"}
+    assert info == {"runs": 36, "rows": 36 * STEPS, "run_columns": ["run_id"], "along": "step", "short": 0}
     last = rt.final()
     assert len(last) == 36 and set(last.df["step"]) == {1000 * STEPS}
     # the rows kept are the file's rows of each run's last step (1-based data rows)
@@ -95,6 +96,29 @@ def test_a_log_without_run_ids_is_told_by_its_planned_length():
     # two lr values of one model at one length are two runs
     two = pd.concat([planned_log(), planned_log().assign(peak_lr=1e-3)], ignore_index=True)
     assert load_runs(two).checkpoints()["runs"] == 72
+
+
+def test_runs_that_stop_short_of_their_planned_length_are_counted(tmp_path):
+    """Three runs crashed (their last rows lost): their last checkpoint is part-way through the schedule, and
+    validate, the fit's warning and --last-checkpoint say how many."""
+    df = planned_log()
+    crashed = df["model"].eq("cosine-80x") & df["N"].isin(sorted(set(df["N"]))[:3]) & (df["current_steps"] > 5000)
+    rt = load_runs(df[~crashed])
+    info = rt.checkpoints()
+    assert info["runs"] == 36 and info["short"] == 3
+    assert "3 of them stop short of the planned length" in describe_checkpoints(info)
+    last = rt.final()
+    assert short_of_plan(last.df) == 3 and short_of_plan(load_runs(planned_log()).final().df) == 0
+    assert set(last.df.loc[last.df["step"] < 1000 * STEPS, "step"]) == {5000}
+    path = tmp_path / "log.csv"
+    df[~crashed].to_csv(path, index=False)
+    r = CliRunner().invoke(app, ["fit", str(path), "--law", "chinchilla", "--loss", "huber", "--last-checkpoint",
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    assert "36 of 279 rows kept, the last checkpoint of each run; 3 of them stop short of the planned length" \
+        in r.stderr
+    r = CliRunner().invoke(app, ["validate", str(path), "--json"])
+    assert json.loads(r.stdout)["checkpoints"]["short"] == 3
 
 
 def test_fit_of_every_checkpoint_warns_and_the_last_checkpoints_recover_the_law():

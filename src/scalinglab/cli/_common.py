@@ -65,8 +65,12 @@ def select_runs(file: str, where: list[str] | None, best_of: str | None = None, 
     if last_checkpoint:
         n = len(runs)
         runs = runs.final()
-        err.print(f"--last-checkpoint: {len(runs)} of {n} rows kept, the last checkpoint of each run",
-                  highlight=False)
+        from ..data.checkpoints import short_of_plan
+
+        short = short_of_plan(runs.df)
+        err.print(f"--last-checkpoint: {len(runs)} of {n} rows kept, the last checkpoint of each run"
+                  + (f"; {short} of them stop short of the planned length (crashed or unfinished: part-way "
+                     "through the schedule)" if short else ""), highlight=False)
     if best_of:
         cols = [c.strip() for c in best_of.split(",") if c.strip()]
         n = len(runs)

@@ -32,7 +32,7 @@ from .duplicates import configuration_columns
 from .schema import _norm
 from .sweeps import _SEED, _groups
 
-__all__ = ["run_groups", "checkpoints", "describe_checkpoints", "final_rows"]
+__all__ = ["run_groups", "checkpoints", "describe_checkpoints", "final_rows", "short_of_plan"]
 
 #: the columns that change along one run (its position), not between runs
 _ALONG = ("step", "tokens", "flops")
@@ -66,17 +66,32 @@ def run_groups(df: pd.DataFrame) -> tuple[np.ndarray, list[str]] | None:
     return g, key
 
 
-def _planned_key(df: pd.DataFrame) -> list[str] | None:
-    """What tells the runs of a log without a ``run_id`` apart: its planned-length column and configuration,
-    when some row's ``step`` stops short of its planned length; else None."""
+def _planned(df: pd.DataFrame) -> tuple[str, np.ndarray] | None:
+    """``(the planned-length column, which rows stop short of it)`` when the table has a ``step`` and such a
+    column; else None."""
     planned = next((str(c) for c in df.columns if _PLANNED.match(_norm(str(c)))), None)
     if planned is None or "step" not in df.columns:
         return None
     step = pd.to_numeric(df["step"], errors="coerce").to_numpy(float)
     total = pd.to_numeric(df[planned], errors="coerce").to_numpy(float)
     with np.errstate(invalid="ignore"):
-        if not np.any(step < PART_WAY * total):
-            return None
+        return planned, step < PART_WAY * total
+
+
+def short_of_plan(df: pd.DataFrame) -> int:
+    """How many rows stop short of their run's planned length (0 when the table records none): after
+    `final_rows`, the runs that crashed or have not finished."""
+    found = _planned(df)
+    return int(found[1].sum()) if found is not None else 0
+
+
+def _planned_key(df: pd.DataFrame) -> list[str] | None:
+    """What tells the runs of a log without a ``run_id`` apart: its planned-length column and configuration,
+    when some row's ``step`` stops short of its planned length; else None."""
+    found = _planned(df)
+    if found is None or not found[1].any():
+        return None
+    planned = found[0]
     rest = [c for c in configuration_columns(df)
             if c != planned and c not in _ALONG and not _POSITION.search(_norm(c))]
     return [planned, *rest]
@@ -85,8 +100,10 @@ def _planned_key(df: pd.DataFrame) -> list[str] | None:
 def checkpoints(df: pd.DataFrame) -> dict[str, Any]:
     """How a run table logs checkpoints: ``{"runs": runs with more than one row, "rows": their rows,
     "run_columns": what identifies a run, "along": the column that orders a run's rows (step, tokens or
-    flops; None when none varies)}``; ``runs == 0`` for a table of one row per run."""
-    none = {"runs": 0, "rows": 0, "run_columns": [], "along": None}
+    flops; None when none varies), "short": runs whose last checkpoint stops short of their planned length
+    (when the table records one: crashed, stopped or still running, so their last checkpoint is part-way
+    through the schedule too)}``; ``runs == 0`` for a table of one row per run."""
+    none = {"runs": 0, "rows": 0, "run_columns": [], "along": None, "short": 0}
     found = run_groups(df)
     if found is None:
         return none
@@ -94,7 +111,9 @@ def checkpoints(df: pd.DataFrame) -> dict[str, Any]:
     sizes = np.bincount(g)
     many = sizes[g] > 1
     along = _along(df)
-    return {"runs": int((sizes > 1).sum()), "rows": int(many.sum()), "run_columns": key, "along": along}
+    short = short_of_plan(df.iloc[_last_positions(df, g)])
+    return {"runs": int((sizes > 1).sum()), "rows": int(many.sum()), "run_columns": key, "along": along,
+            "short": short}
 
 
 def _along(df: pd.DataFrame) -> str | None:
@@ -107,8 +126,12 @@ def _along(df: pd.DataFrame) -> str | None:
 def describe_checkpoints(info: dict[str, Any]) -> str:
     """One phrase for a `checkpoints` result with several rows per run."""
     by = " and ".join(info["run_columns"])
-    return (f"{info['runs']} runs are logged at several checkpoints ({info['rows']} rows; a run told by {by}"
+    text = (f"{info['runs']} runs are logged at several checkpoints ({info['rows']} rows; a run told by {by}"
             + (f", its rows by {info['along']})" if info["along"] else ")"))
+    if info.get("short"):
+        text += (f"; {info['short']} of them stop short of the planned length (crashed or unfinished: the last "
+                 "checkpoint is part-way through the schedule too)")
+    return text
 
 
 def final_rows(df: pd.DataFrame) -> np.ndarray:
@@ -117,7 +140,11 @@ def final_rows(df: pd.DataFrame) -> np.ndarray:
     found = run_groups(df)
     if found is None:
         return np.arange(len(df))
-    g, _ = found
+    return _last_positions(df, found[0])
+
+
+def _last_positions(df: pd.DataFrame, g: np.ndarray) -> np.ndarray:
+    """Sorted row positions of the last checkpoint of each run ``g`` (group id per row)."""
     along = _along(df)
     pos = np.arange(len(df))
     if along is None:  # nothing orders a run's rows: keep its last row in the table
