@@ -155,3 +155,43 @@ def test_cli_validate_and_last_checkpoint(tmp_path):
     d = json.loads(r.stdout)
     assert d["n_points"] == 36 and d["params"]["alpha"] == pytest.approx(AL, abs=0.005)
     assert "--last-checkpoint: 36 of 288 rows kept, the last checkpoint of each run" in r.stderr
+
+
+def tracker_export() -> pd.DataFrame:
+    """A W&B runs export: 24 runs of Chinchilla's law, three of them crashed or still running (their loss 8 %
+    above the law: stopped part-way through the schedule)."""
+    rng = np.random.default_rng(0)
+    N = np.repeat(np.geomspace(2e7, 2e9, 6), 4)
+    D = np.tile(np.geomspace(4e9, 4e11, 4), 6)
+    loss = law(N, D) * np.exp(rng.normal(0, 0.002, N.size))
+    state = np.array(["finished"] * N.size, dtype=object)
+    state[[3, 7]], state[11] = "crashed", "running"
+    loss[[3, 7, 11]] *= 1.08
+    return pd.DataFrame({"Name": [f"r{i}" for i in range(N.size)], "State": state, "N": N, "D": D, "val/loss": loss})
+
+
+def test_runs_a_tracker_marks_unfinished_are_named_and_can_be_left_out(tmp_path):
+    rt = load_runs(tracker_export())
+    assert rt.unfinished() == {"column": "State", "rows": 3, "states": {"crashed": 2, "running": 1},
+                               "finished": "finished"}
+    with pytest.warns(DataWarning, match=r"3 runs did not finish \(State: crashed 2, running 1\).*--where "
+                                         r"State=finished"):
+        every = fit(rt, "chinchilla", loss="huber", calibrate=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        kept = fit(rt.where("State=finished"), "chinchilla", loss="huber", calibrate=False)
+    assert kept.params["alpha"] == pytest.approx(AL, abs=0.02) and kept.params["beta"] == pytest.approx(BE, abs=0.02)
+    assert (every.n_points, kept.n_points) == (24, 21)
+    # MLflow's status column, upper case; a store's or a table's "done"/"finished" runs say nothing
+    mlflow = tracker_export().rename(columns={"State": "status"}).replace({"crashed": "FAILED", "running": "RUNNING",
+                                                                         "finished": "FINISHED"})
+    assert load_runs(mlflow).unfinished()["states"] == {"FAILED": 2, "RUNNING": 1}
+    assert load_runs(tracker_export().assign(State="done")).unfinished()["rows"] == 0
+    path = tmp_path / "wandb.csv"
+    tracker_export().to_csv(path, index=False)
+    r = CliRunner().invoke(app, ["validate", str(path)])
+    assert "unfinished: 3 runs did not finish (State: crashed 2, running 1)" in r.output
+    assert "--where State=finished" in r.output
+    r = CliRunner().invoke(app, ["fit", str(path), "--law", "chinchilla", "--loss", "huber", "--where",
+                                 "State=finished", "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["n_points"] == 21, r.output

@@ -122,6 +122,13 @@ def validate(
         flag = "--best-of " + ",".join(summary["sweep"]["columns"])
         out.print(f"hyperparameter sweep: {_escape(describe_sweep(summary['sweep']))}; a fit uses every run unless "
                   f"you keep the best of each point ({_escape(flag)})", highlight=False)
+    if summary["unfinished"]["rows"]:
+        from ..data.checkpoints import describe_unfinished
+
+        info = summary["unfinished"]
+        flag = f"--where {info['column']}={info['finished']}" if info["finished"] else None
+        out.print(f"unfinished: {_escape(describe_unfinished(info))}; a fit uses them as if they had finished"
+                  + (f" unless you keep the finished ones ({_escape(flag)})" if flag else ""), highlight=False)
     if summary["checkpoints"]["runs"]:
         from ..data.checkpoints import describe_checkpoints
 

@@ -32,7 +32,8 @@ from .duplicates import configuration_columns
 from .schema import _norm
 from .sweeps import _SEED, _groups
 
-__all__ = ["run_groups", "checkpoints", "describe_checkpoints", "final_rows", "short_of_plan"]
+__all__ = ["run_groups", "checkpoints", "describe_checkpoints", "final_rows", "short_of_plan", "unfinished",
+           "describe_unfinished"]
 
 #: the columns that change along one run (its position), not between runs
 _ALONG = ("step", "tokens", "flops")
@@ -154,3 +155,37 @@ def _last_positions(df: pd.DataFrame, g: np.ndarray) -> np.ndarray:
     frame = pd.DataFrame({"g": g, "v": np.where(np.isfinite(v), v, -np.inf), "pos": pos})
     best = frame.sort_values(["g", "v", "pos"], kind="stable").groupby("g", sort=False)["pos"].last()
     return np.sort(best.to_numpy())
+
+
+#: a column holding each run's state as a tracker exports it (W&B's ``State``, MLflow's ``status``)
+_STATE = re.compile(r"^(state|status|run_state|run_status)$")
+#: states of a run that did not reach its end (lower-cased)
+UNFINISHED_STATES = frozenset({"crashed", "failed", "killed", "running", "preempted", "cancelled", "canceled",
+                               "timeout", "timed_out", "error", "errored", "aborted", "interrupted", "stopped",
+                               "pending", "queued", "scheduled"})
+
+
+def unfinished(df: pd.DataFrame) -> dict[str, Any]:
+    """Rows of runs that did not finish, by a tracker's state column (W&B's ``State``: crashed, failed, killed,
+    running; MLflow's ``status``: FAILED, KILLED, RUNNING): ``{"column": its name or None, "rows": how many,
+    "states": {state: rows}, "finished": the value the finished runs have (for ``--where``) or None}``. Their
+    loss is that of a run stopped part-way through its schedule, not a run trained to its tokens."""
+    column = next((str(c) for c in df.columns if _STATE.match(_norm(str(c)))), None)
+    none = {"column": None, "rows": 0, "states": {}, "finished": None}
+    if column is None or pd.api.types.is_numeric_dtype(df[column]):
+        return none
+    values = df[column].astype(str).str.strip()
+    bad = values.str.lower().isin(UNFINISHED_STATES)
+    if not bad.any():
+        return none
+    others = values[~bad].value_counts()
+    states = {str(k): int(v) for k, v in values[bad].value_counts().items()}
+    return {"column": column, "rows": int(bad.sum()), "states": states,
+            "finished": str(others.index[0]) if len(others) else None}
+
+
+def describe_unfinished(info: dict[str, Any]) -> str:
+    """One phrase for an `unfinished` result with rows."""
+    states = ", ".join(f"{k} {v}" for k, v in info["states"].items())
+    return (f"{info['rows']} run{'s' if info['rows'] != 1 else ''} did not finish ({info['column']}: {states}): "
+            "their loss is that of a run stopped part-way through its schedule")

@@ -311,6 +311,13 @@ class RunTable:
 
         return checkpoints(self._df)
 
+    def unfinished(self) -> dict[str, Any]:
+        """Runs a tracker's state column marks as not finished (crashed, failed, killed, running...): their
+        rows, states and the finished runs' value. See `scalinglab.data.checkpoints.unfinished`."""
+        from .checkpoints import unfinished
+
+        return unfinished(self._df)
+
     def final(self) -> RunTable:
         """The last checkpoint of each run (largest ``step``, else ``tokens``): the point a law of parameters
         and tokens describes when the rows before it were taken part-way through one learning-rate schedule
@@ -331,7 +338,8 @@ class RunTable:
         """Rows, columns, per-column ranges, derived columns, the FLOP convention, the replicate groups
         (``replicate_groups``, ``replicate_rows``, ``replicate_log_loss_sd``; see :meth:`replicates`) and the
         runs per dataset (``datasets``: `dataset_counts`), the hyperparameter sweep (``sweep``: :meth:`sweep`)
-        and the checkpoints logged per run (``checkpoints``: :meth:`checkpoints`), as plain data."""
+        and the checkpoints logged per run (``checkpoints``: :meth:`checkpoints`) and the runs that did not
+        finish (``unfinished``: :meth:`unfinished`), as plain data."""
         rep = self.replicates()
         return {
             "source": self.source,
@@ -348,6 +356,7 @@ class RunTable:
             "datasets": dataset_counts(self._df),
             "sweep": self.sweep(),
             "checkpoints": self.checkpoints(),
+            "unfinished": self.unfinished(),
         }
 
     def hash(self) -> str:

@@ -231,9 +231,25 @@ def law_of_final_runs(law) -> bool:
     return bool(variables & {"N", "D"}) and not variables & _ALONG_RUN
 
 
+def unfinished_runs(df, source: str | None) -> tuple[str | None, list[str]]:
+    """The `DataWarning` text when a tracker's state column marks runs as not finished (crashed, failed, killed,
+    running: `scalinglab.data.checkpoints.unfinished`), else None, and that column. Their loss is read as that
+    of a run trained to its tokens, which it overestimates; the text names the selection of finished runs."""
+    from ..data.checkpoints import describe_unfinished, unfinished
+
+    info = unfinished(df)
+    if not info["rows"]:
+        return None, []
+    keep = f"{info['column']}={info['finished']}" if info["finished"] else None
+    return (f"{source or 'the run table'}: {describe_unfinished(info)}; one law is fitted to them as if they had "
+            + (f"finished. To fit the finished runs: --where {keep} (CLI) or load_runs(...).where({keep!r})"
+               if keep else "finished; no run here is marked finished")), [info["column"]]
+
+
 def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3, laws=(None,)) -> list[str]:
     """Say what the fit cannot tell from the arrays alone: the table pools several datasets
-    (`pooled_datasets`), sweeps hyperparameters (`swept_runs`) or logs runs at several checkpoints
+    (`pooled_datasets`), holds runs that did not finish (`unfinished_runs`), sweeps hyperparameters
+    (`swept_runs`) or logs runs at several checkpoints
     (`logged_checkpoints`; only when one of ``laws`` is `law_of_final_runs`: a loss-curve law such as
     ``lr-annealing`` is fitted to every checkpoint by design). Each is one `DataWarning` (when ``warn``),
     pointing ``stacklevel`` frames up from this function (3, the default: at the caller of the function that
@@ -247,7 +263,8 @@ def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3
     logged, along = logged_checkpoints(df, source) if any(final) else (None, [])
     if not all(final):  # a loss-curve law among them needs the run and step columns: not to be dropped
         along = []
-    for text, about in ((pooled, ["dataset"]), (swept, cols), (logged, along)):
+    stopped, state = unfinished_runs(df, source)
+    for text, about in ((pooled, ["dataset"]), (stopped, state), (swept, cols), (logged, along)):
         if text:
             said += about
             if warn:
