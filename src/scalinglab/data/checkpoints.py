@@ -162,7 +162,7 @@ _STATE = re.compile(r"^(state|status|run_state|run_status)$")
 #: states of a run that did not reach its end (lower-cased)
 UNFINISHED_STATES = frozenset({"crashed", "failed", "killed", "running", "preempted", "cancelled", "canceled",
                                "timeout", "timed_out", "error", "errored", "aborted", "interrupted", "stopped",
-                               "pending", "queued", "scheduled"})
+                               "pending", "queued", "scheduled", "node_fail", "out_of_memory", "oom"})
 
 
 def unfinished(df: pd.DataFrame) -> dict[str, Any]:

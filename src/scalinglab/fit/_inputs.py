@@ -248,10 +248,10 @@ def unfinished_runs(df, source: str | None) -> tuple[str | None, list[str]]:
 
 def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3, laws=(None,)) -> list[str]:
     """Say what the fit cannot tell from the arrays alone: the table pools several datasets
-    (`pooled_datasets`), holds runs that did not finish (`unfinished_runs`), sweeps hyperparameters
-    (`swept_runs`) or logs runs at several checkpoints
-    (`logged_checkpoints`; only when one of ``laws`` is `law_of_final_runs`: a loss-curve law such as
-    ``lr-annealing`` is fitted to every checkpoint by design). Each is one `DataWarning` (when ``warn``),
+    (`pooled_datasets`), sweeps hyperparameters (`swept_runs`), holds runs that did not finish
+    (`unfinished_runs`) or logs runs at several checkpoints (`logged_checkpoints`; these two only when one of
+    ``laws`` is `law_of_final_runs`: a loss-curve law such as ``lr-annealing`` is fitted to every checkpoint,
+    finished or not, by design). Each is one `DataWarning` (when ``warn``),
     pointing ``stacklevel`` frames up from this function (3, the default: at the caller of the function that
     calls it, e.g. the user's call of `backtest`), as ``_stages.emit_warnings`` counts. Returns the columns
     the warnings were about (``dataset``, the swept ones, ``run_id`` and ``step`` when every law describes runs
@@ -263,7 +263,7 @@ def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3
     logged, along = logged_checkpoints(df, source) if any(final) else (None, [])
     if not all(final):  # a loss-curve law among them needs the run and step columns: not to be dropped
         along = []
-    stopped, state = unfinished_runs(df, source)
+    stopped, state = unfinished_runs(df, source) if any(final) else (None, [])  # a loss curve may be part-way
     for text, about in ((pooled, ["dataset"]), (stopped, state), (swept, cols), (logged, along)):
         if text:
             said += about
