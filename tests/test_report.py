@@ -634,6 +634,12 @@ def test_cli_report_reads_curves_through_the_run_table_reader(tmp_path):
     assert info["figures"] == plain["figures"] + 1 and info["warnings"] == 0
     text = out.read_text()
     assert text.count('"name":"r1M"') == 1 and text.count('"name":"r4M"') == 1
+    # curves logged in bits/byte are labelled so (the runs' own figures stay in nats/token)
+    pd.DataFrame(rows).rename(columns={"val_loss": "val_bpb"}).to_csv(tmp_path / "bpb.csv", index=False)
+    res = CliRunner().invoke(app, base + ["--curves", str(tmp_path / "bpb.csv")])
+    assert res.exit_code == 0, res.output
+    titles = set(re.findall(r'"title":\{"text":"([^"]*)"', out.read_text()))
+    assert {"loss (bits\\u002fbyte)", "loss (nats\\u002ftoken)"} <= titles
 
 
 def test_drop_duplicates_on_a_store_says_a_store_holds_each_run_once(tmp_path):

@@ -57,7 +57,7 @@ def report_cmd(
 
     curve_frame = None
     if curves:
-        curve_frame = load_any_runs(curves).df  # step-level metrics through the one reader (aliases, units)
+        curve_frame = load_any_runs(curves)  # step-level metrics through the one reader (aliases, units)
     elif is_store(source):
         try:
             curve_frame = store_curves(source)

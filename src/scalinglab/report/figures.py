@@ -817,8 +817,8 @@ def training_curves(curves: Any, *, x: str | None = None, y: str = "loss", run: 
     roots = list(dict.fromkeys(d["_root"]))
     colors = sequential_colors(len(roots))
     color_of = dict(zip(roots, colors, strict=True))
-    panel = Panel(title="Training curves", xlabel=axis_label(x), ylabel=axis_label(y), xscale="log",
-                  yscale="log", xkind=tick_kind(x))
+    panel = Panel(title="Training curves", xlabel=axis_label(x), ylabel=axis_label(y, loss_unit=_loss_unit(curves, df)),
+                  xscale="log", yscale="log", xkind=tick_kind(x))
     main_values = {"", "main", "none", "nan", "None", "stable", "trunk"}
     n_lines = 0
     for (rid, br), g in d.groupby(["_run", "_branch"], sort=False):
