@@ -27,9 +27,10 @@ def report_cmd(
                                            "(interval bands).")] = 200,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the automatic fit's bootstrap.")] = 0,
     no_fit: Annotated[bool, typer.Option("--no-fit", help="Do not fit anything; show the data only.")] = False,
-    curves: Annotated[str | None, typer.Option("--curves", help="Step-level metrics (CSV/Parquet with run_id, "
-                                               "tokens or step, loss) for training-curve plots; read from "
-                                               "the store automatically when SOURCE is one.")] = None,
+    curves: Annotated[str | None, typer.Option("--curves", help="Step-level metrics (any run-table file: run_id, "
+                                               "tokens or step, loss or val_bpb, under their usual aliases) "
+                                               "for training-curve plots; read from the store automatically "
+                                               "when SOURCE is one.")] = None,
     no_models: Annotated[bool, typer.Option("--no-models", help="Leave the notable models off the "
                                             "allocation plot.")] = False,
     predict: Annotated[list[str] | None, typer.Option("--predict", help="Point to predict with the fit, e.g. "
