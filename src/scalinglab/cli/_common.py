@@ -107,6 +107,14 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def unusual_unit(unit: str | None) -> str | None:
+    """``unit`` when a loss is in a unit worth saying (bits/byte...), None for the default nats/token or none:
+    what `fit`, `predict`, `plan` and `validate` add to their lines."""
+    from ..data.schema import DEFAULT_LOSS_UNIT  # lazily: the CLI starts without the data area
+
+    return unit if unit not in (None, DEFAULT_LOSS_UNIT) else None
+
+
 def emit_json(data: Any) -> None:
     """Write ``data`` as JSON on stdout (one document, nothing else)."""
     sys.stdout.write(json.dumps(to_jsonable(data), indent=2) + "\n")

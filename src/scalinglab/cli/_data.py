@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._common import JsonOpt, command, emit_json, err, out
+from ._common import JsonOpt, command, emit_json, err, out, unusual_unit
 
 _COUNT_COLUMNS = ("params", "tokens", "flops", "unique_tokens")
 
@@ -102,7 +102,7 @@ def validate(
     out.print(f"[bold green]ok[/] {_escape(str(file))}: {len(runs)} rows, {len(runs.columns)} columns; "
               f"FLOP convention: {_escape(str(runs.flops_convention))}"
               + (f"; derived: {', '.join(sorted(runs.derived))}" if runs.derived else "")
-              + (f"; loss in {runs.loss_unit}" if runs.loss_unit not in (None, "nats/token") else ""),
+              + (f"; loss in {unit}" if (unit := unusual_unit(runs.loss_unit)) else ""),
               highlight=False)
     if summary["replicate_groups"]:
         k = summary["replicate_groups"]

@@ -21,6 +21,7 @@ from ._common import (
     emit_json,
     out,
     select_runs,
+    unusual_unit,
 )
 
 _LOSS_HELP = ("Objective: huber (on log-loss residuals, summed), ls (least squares), asymmetric (lower envelope) "
@@ -112,9 +113,9 @@ def fit_cmd(
         return
     from rich.table import Table
 
-    unit = res.loss_unit
+    unit = unusual_unit(res.loss_unit)
     t = Table(title=f"{res.law.name}: {res.law.formula}  ({res.n_points} runs, {res.loss.get('name')}"
-              + (f"; loss in {unit}" if unit not in (None, "nats/token") else "") + ")")
+              + (f"; loss in {unit}" if unit else "") + ")")
     t.add_column("param")
     t.add_column("value", justify="right")
     t.add_column(f"{res.level:.0%} interval", justify="right")
@@ -390,7 +391,8 @@ def hparams_cmd(
     from ..units import parse_assignments
 
     point = parse_assignments(at, what="--at", example="N=7B,D=140B") if at else None
-    res, points = fit_optimum(select_runs(file, where, drop_duplicates=drop_duplicates, last_checkpoint=last_checkpoint), column, y=y, level=level)
+    runs = select_runs(file, where, drop_duplicates=drop_duplicates, last_checkpoint=last_checkpoint)
+    res, points = fit_optimum(runs, column, y=y, level=level)
     pred = res.predict(level=level, **point).to_dict() if point else None
     if pred:
         pred.pop("loss", None)  # the value is the hyperparameter, not a loss

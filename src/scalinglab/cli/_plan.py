@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._common import JsonOpt, app, command, emit_json, out
+from ._common import JsonOpt, app, command, emit_json, out, unusual_unit
 
 _LAW_HELP = ("Preset to plan from (default chinchilla-epoch: Besiroglu et al. 2024's refit of Chinchilla, "
              "which reproduces the paper's own ~20 tokens/param and 70B/1.4T at 5.76e23 FLOPs; the printed "
@@ -67,10 +67,10 @@ def _render_plan(d: dict, title: str) -> None:
     t.add_column("value", justify="right")
     t.add_column(f"{int(round(d.get('level', 0.8) * 100))}% interval", justify="right")
     iv = d.get("intervals", {})
-    unit = (d.get("loss_prediction") or {}).get("unit")  # the fitted table's loss unit
+    unit = unusual_unit((d.get("loss_prediction") or {}).get("unit"))  # the fitted table's loss unit
     spec = [("training FLOPs", "flops", _f("{:.3g}")), ("parameters N", "N_opt", _qty),
             ("tokens D", "D_opt", _qty), ("tokens / param", "tokens_per_param", _f("{:.3g}")),
-            ("predicted loss" + (f" ({unit})" if unit not in (None, "nats/token") else ""), "loss", _f("{:.4f}"))]
+            ("predicted loss" + (f" ({unit})" if unit else ""), "loss", _f("{:.4f}"))]
     for label, key, f in spec:
         t.add_row(label, f(d[key]), _rng(iv.get(key), f) if key in iv else "")
     _table(t)

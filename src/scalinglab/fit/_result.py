@@ -398,9 +398,11 @@ class FitResult:
         """The unit of the fitted loss: the run table's (`scalinglab.data.RunTable.loss_unit`: ``"bits/byte"``
         for a ``val_bpb`` column), ``"nats/token"`` for a loss law fitted to ``loss`` without a record (presets,
         older saved fits); None when the fitted column is not a loss."""
+        from ..data.schema import DEFAULT_LOSS_UNIT
+
         unit = self.conventions.get("loss_unit")
         if unit is None and self.law.target == "loss" and self.conventions.get("y", "loss") == "loss":
-            return "nats/token"
+            return DEFAULT_LOSS_UNIT
         return unit
 
     # ------------------------------------------------------------------ serialisation
