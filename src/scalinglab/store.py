@@ -999,14 +999,10 @@ class Store:
         return pd.DataFrame(rows, columns=cols + _spread_extra(rows, cols))
 
     def to_runtable(self, *, per_checkpoint: bool = False, sweep: str | None = None):
-        """:meth:`to_frame` wrapped as a ``scalinglab.data.RunTable`` (or the DataFrame if that module is
-        unavailable)."""
-        df = self.to_frame(per_checkpoint=per_checkpoint, sweep=sweep)
-        try:
-            from .data import load_runs
-        except ImportError:  # pragma: no cover - TODO(runner): data module not in the tree yet
-            return df
-        return load_runs(df)
+        """:meth:`to_frame` wrapped as a ``scalinglab.data.RunTable``."""
+        from .data import load_runs
+
+        return load_runs(self.to_frame(per_checkpoint=per_checkpoint, sweep=sweep))
 
     def export(self, path: str | os.PathLike, *, per_checkpoint: bool = False, curves: bool = False) -> Path:
         """Write the run table (with ``curves=True``: the loss curves of :meth:`curves_frame` instead) to

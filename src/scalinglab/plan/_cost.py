@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from .. import hardware
 from .._errors import InputError, PlanError
 
 __all__ = ["DEFAULT_GPU", "DEFAULT_N_GPUS", "DEFAULT_MFU", "parse_mfu", "plan_cost", "usd_to_flops"]
@@ -54,29 +55,16 @@ def parse_mfu(value: object) -> tuple[float, float]:
     return (lo, hi)
 
 
-def _hardware():
-    try:
-        from .. import hardware
-    except ImportError:
-        return None
-    return hardware
-
-
 def plan_cost(flops: float, gpu: str = DEFAULT_GPU, n_gpus: int = DEFAULT_N_GPUS,
               mfu: tuple[float, float] = DEFAULT_MFU) -> tuple[dict | None, list[str]]:
     """Cost estimate dict (``gpu_hours``, ``days``, ``usd`` as ``[lo, hi]``, plus what it assumed) and warnings.
 
-    Raises :class:`~scalinglab.CatalogError` for an unknown GPU. Returns ``(None, [warning])`` when the
-    hardware catalog is not available.
+    Raises :class:`~scalinglab.CatalogError` for an unknown GPU.
     """
     if not n_gpus or n_gpus < 1:
         raise InputError(f"number of GPUs must be a positive integer, got {n_gpus!r}")
-    hw = _hardware()
-    if hw is None:
-        return None, ["cost not estimated: scalinglab.hardware is not available"]
-    est = hw.estimate_cost(float(flops), gpu, n_gpus=int(n_gpus), mfu=tuple(mfu))
-    d = dict(est.to_dict()) if hasattr(est, "to_dict") else {
-        "gpu_hours": list(est.gpu_hours), "usd": list(est.usd), "days": list(est.days)}
+    est = hardware.estimate_cost(float(flops), gpu, n_gpus=int(n_gpus), mfu=tuple(mfu))
+    d = dict(est.to_dict())
     d.setdefault("flops", float(flops))
     d.setdefault("gpu", gpu)
     d.setdefault("n_gpus", int(n_gpus))
@@ -94,14 +82,11 @@ def usd_to_flops(usd: float, gpu: str = DEFAULT_GPU, n_gpus: int = DEFAULT_N_GPU
     Raises
     ------
     PlanError
-        If ``usd`` is not a positive number or the hardware catalog is unavailable.
+        If ``usd`` is not a positive number.
     """
     if not usd > 0:
         raise PlanError(f"budget must be a positive number of US dollars, got {usd!r}")
-    hw = _hardware()
-    if hw is None:
-        raise PlanError("a dollar budget needs the hardware catalog (scalinglab.hardware), which is not available")
     ref = 1e24
-    est = hw.estimate_cost(ref, gpu, n_gpus=int(n_gpus), mfu=tuple(mfu))
+    est = hardware.estimate_cost(ref, gpu, n_gpus=int(n_gpus), mfu=tuple(mfu))
     usd_lo, usd_hi = (float(x) for x in est.usd)
     return (usd * ref / usd_hi, usd * ref / usd_lo)

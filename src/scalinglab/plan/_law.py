@@ -267,8 +267,6 @@ def _from_fit(fit, *, name: str) -> LawSpec:
 def _from_fit_file(path: Path) -> LawSpec:
     if not path.exists():
         raise PlanError(f"fit file not found: {path}")
-    try:
-        from ..fit import FitResult
-    except ImportError:
-        raise PlanError("reading a fit file needs scalinglab.fit, which is not available") from None
+    from ..fit import FitResult
+
     return _from_fit(FitResult.load(path), name=path.name)

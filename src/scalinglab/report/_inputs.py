@@ -212,10 +212,8 @@ def as_fit(fit: Any) -> FitView | None:
     if isinstance(fit, FitView):
         return fit
     if isinstance(fit, str | Path):
-        try:
-            from ..fit import FitResult
-        except ImportError as exc:
-            raise InputError(f"{fit}: loading a fit needs scalinglab.fit ({exc})") from None
+        from ..fit import FitResult
+
         fit = FitResult.load(fit)
     law = getattr(fit, "law", None)
     if law is None or not hasattr(law, "evaluate"):

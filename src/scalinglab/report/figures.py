@@ -423,14 +423,9 @@ def _notable(models: Any):
     if models is None or models is False:
         return None
     if models is True:
-        try:
-            from ..models import notable_models
-        except ImportError:
-            return None
-        try:
-            return notable_models()
-        except Exception:  # noqa: BLE001 - an optional overlay must not break the figure
-            return None
+        from ..models import notable_models
+
+        return notable_models()
     return as_frame(models)
 
 
