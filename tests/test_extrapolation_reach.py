@@ -100,3 +100,69 @@ def test_point_strictly_inside_when_the_band_is_calibrated_on_a_reference():
 
         m = NormalDist().inv_cdf(0.5 + level / 2) * max(res.calibration["reference"]["noise"], 1e-5)
         assert np.all(np.log(p.value / lo) >= m * (1 - 1e-9)) and np.all(np.log(hi / p.value) >= m * (1 - 1e-9))
+
+
+# --------------------------------------------------------------------------- the profile envelope (_profile.py)
+@pytest.fixture(scope="module")
+def saturated_fit():
+    """Runs of at most 2 epochs whose fit sends R_D* to infinity (repetition looks free): the truth is 15."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit(ladder(5, (0.5, 1, 2)), "data-constrained")
+
+
+def _without_alternates(res):
+    import dataclasses
+
+    return dataclasses.replace(res, calibration={k: v for k, v in res.calibration.items() if k != "alternates"})
+
+
+def test_a_constant_the_runs_cannot_bound_widens_the_band_where_it_matters(saturated_fit):
+    res = saturated_fit
+    assert res.params["R_D_star"] > 1e3  # the scenario: the runs of <= 2 epochs cannot see the decay
+    assert res.calibration["alternates"]["theta"]
+    te = ladder(105, (16, 64, 256), noise=0.0)  # the noise-free truth, repeated far beyond the fitted runs
+    X = {"N": te.params.to_numpy(), "D": te.tokens.to_numpy(), "U": te.unique_tokens.to_numpy()}
+    y = te.loss.to_numpy()
+
+    def cover(r):
+        lo, hi = r.predict(**X).interval
+        return np.mean((lo <= y) & (y <= hi))
+
+    assert cover(_without_alternates(res)) < 0.6  # the linearised spread at R_D* = inf sees nothing
+    assert cover(res) >= 0.9
+    # inside the fitted runs the refits agree: the band barely moves there
+    tr = ladder(5, (0.5, 1, 2))
+    Xi = {"N": tr.params.to_numpy(), "D": tr.tokens.to_numpy(), "U": tr.unique_tokens.to_numpy()}
+    w = [np.median(np.log(r.predict(**Xi).interval[1] / r.predict(**Xi).interval[0]))
+         for r in (res, _without_alternates(res))]
+    assert w[0] <= 1.15 * w[1]
+
+
+def test_the_unbounded_constant_has_an_open_interval_that_survives_a_round_trip(saturated_fit, tmp_path):
+    from scalinglab.fit import FitResult
+
+    lo, hi = saturated_fit.intervals["R_D_star"]
+    assert hi == np.inf and lo <= 15.0  # open above; the truth (15) inside
+    assert "profile" in saturated_fit.diagnostics["interval_source"]
+    back = FitResult.load(saturated_fit.to_json(tmp_path / "fit.json"))
+    assert back.intervals["R_D_star"] == (lo, hi)
+    a = saturated_fit.predict(N=3e8, D=3e10, U=3e8)
+    b = back.predict(N=3e8, D=3e10, U=3e8)
+    assert a.interval == pytest.approx(b.interval, rel=1e-12)
+
+
+def test_an_interval_with_both_ends_unknown_stays_unknown():
+    from scalinglab.fit._result import _interval_from_json
+
+    assert np.isnan(_interval_from_json(LAW, "R_D_star", [None, None])).all()
+    assert _interval_from_json(LAW, "R_D_star", [None, 20.0]) == (0.0, 20.0)  # open below: the bound
+
+
+def test_only_laws_with_coordinates_beyond_compute_are_profiled():
+    from scalinglab.fit._profile import needs_profile
+
+    assert needs_profile(LAW) and needs_profile(get_law("precision"))
+    # the default forecast stack's laws keep their calibrated band (and speed) untouched
+    assert not needs_profile(get_law("chinchilla")) and not needs_profile(get_law("chinchilla-joint"))
+    assert not needs_profile(get_law("power"))

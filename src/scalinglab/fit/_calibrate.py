@@ -77,6 +77,7 @@ from ._predict import (
     extrapolation,
     linear_prediction_sd,
 )
+from ._profile import needs_profile, plausible_alternates
 from ._stages import FitContext, ObjectiveChoice, Solution, covariance, fit_warm, robust_scale
 
 __all__ = ["CALIBRATION_METHOD", "CAL_FRACS", "QR_TAUS", "calibrate", "calibrate_scores", "calibration_prior",
@@ -283,4 +284,10 @@ def calibrate_intervals(ctx: FitContext, point: Solution, choice: ObjectiveChoic
         cal["reference"] = {"loss": ref.objective.spec(), "theta": [float(v) for v in ref_ms.theta],
                             "noise": noise_ref, "residual_shift": shift_ref,
                             "covariance": None if cov_ref is None else np.asarray(cov_ref, float).tolist()}
+    if needs_profile(law):  # reach in unique tokens / epochs: no compute cut exercised it (_profile.py)
+        theta = ref_ms.theta if ref is not None else base.ms.theta
+        noise, shift = robust_scale(base.problem.residuals_theta(theta)[:fd.n])
+        alternates = plausible_alternates(base.problem, theta, noise, shift, fd.weights)
+        if alternates is not None:
+            cal["alternates"] = alternates
     return cal, time.perf_counter() - tc

@@ -27,6 +27,7 @@ from ._predict import (
     linear_prediction_sd,
     predictive_quantiles,
 )
+from ._profile import kept_alternates
 from ._space import FitSpace
 
 __all__ = ["FitResult", "Prediction", "Derived", "FORMAT_VERSION", "parameter_draws", "covariance_draws"]
@@ -139,6 +140,17 @@ def parameter_draws(law, theta, *, bootstrap=None, covariance=None, stderr: dict
                 draws[:, j] = np.clip(d, lo + 1e-9 * max(1, abs(v)), hi - 1e-9 * max(1, abs(v)))
         return draws
     return None
+
+
+def _interval_from_json(law: Law, name: str, pair) -> tuple[float, float]:
+    """A stored parameter interval: JSON writes infinities as null, so a null end beside a finite one is an
+    open end (a profile interval running to the parameter's bound, `_profile.widen_intervals`), read back as
+    that bound; two nulls stay NaN (no interval known)."""
+    lo, hi = (math.nan if x is None else float(x) for x in pair)
+    if name in law.param_names and math.isfinite(lo) != math.isfinite(hi):
+        p = law.params[law.param_names.index(name)]
+        lo, hi = (p.lower if pair[0] is None else lo), (p.upper if pair[1] is None else hi)
+    return lo, hi
 
 
 @dataclass(frozen=True)
@@ -337,6 +349,13 @@ class FitResult:
             sp = (linear_prediction_sd(law, btheta, bcov, X, self.space) if cal.get("scale") == "noise+param"
                   else None)
             lo, hi = calibrated_band(cal, base=base, noise=noise, sp=sp, reach=reach, level=level)
+            alts = kept_alternates(cal.get("alternates"), level)
+            if alts is not None:  # the band re-centred on every refit the runs cannot rule out (_profile.py)
+                with np.errstate(all="ignore"):
+                    at = law.log_evaluate(alts, X) if log else law.evaluate(alts, X)
+                    bt = law.log_evaluate(btheta, X) if log else law.evaluate(btheta, X)
+                    d = np.where(np.isfinite(at), at - bt, 0.0)
+                lo, hi = lo + np.minimum(d.min(axis=0), 0.0), hi + np.maximum(d.max(axis=0), 0.0)
             if cal.get("method") == "backtest-calibrated/v2":  # files written by v2: its band, unchanged
                 lo2, hi2 = predictive_quantiles(center, draw_values(), noise=noise, shift=float(self.residual_shift),
                                                 reach=reach, level=level, noise_per_decade=0.0)
@@ -473,7 +492,7 @@ class FitResult:
             variables=dict(d.get("variables") or {}), loss=dict(d.get("loss") or {}),
             space=d.get("space", "log"), status=d.get("status", "success"), message=d.get("message", ""),
             diagnostics=dict(d.get("diagnostics") or {}), bootstrap=arr(d.get("bootstrap")),
-            intervals={k: tuple(fl(x) for x in v) for k, v in (d.get("intervals") or {}).items()},
+            intervals={k: _interval_from_json(law, k, v) for k, v in (d.get("intervals") or {}).items()},
             level=fl(d.get("level"), 0.8), noise=fl(d.get("noise"), 0.0),
             residual_shift=fl(d.get("residual_shift"), 0.0), covariance=arr(d.get("covariance")),
             conventions=dict(d.get("conventions") or {}), data=d.get("data"),

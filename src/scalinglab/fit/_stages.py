@@ -403,6 +403,14 @@ def build_result(ctx: FitContext, sol: Solution, diag: Diagnosis, *, diagnostics
     intervals, source = parameter_intervals(law, theta, boot, diag.covariance, ctx.options.level)
     if source is not None:
         diagnostics["interval_source"] = source
+    if calibration and calibration.get("alternates"):
+        # the parameter values the runs cannot rule out (_profile.py): the intervals span them
+        from ._profile import widen_intervals
+
+        wide = widen_intervals(law, intervals, calibration["alternates"], ctx.options.level)
+        if wide != intervals:
+            intervals = wide
+            diagnostics["interval_source"] = f"{source} and profile refits"
     diagnostics["time_total_s"] = time.perf_counter() - ctx.t0
     extra = {} if calibration is None else {"calibration": calibration}
     return FitResult(
