@@ -29,6 +29,8 @@ _LOSS_HELP = ("Objective: huber (on log-loss residuals, summed), ls (least squar
 
 
 def _fmt(v) -> str:
+    if isinstance(v, float) and math.isinf(v):  # an interval open to a parameter's bound (profile refits)
+        return "∞" if v > 0 else "-∞"
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "—"
     return f"{v:.6g}" if isinstance(v, float) else str(v)

@@ -410,6 +410,8 @@ def fmt_num(value: Any, digits: int = 4) -> str:
         v = float(value)
     except (TypeError, ValueError):
         return str(value)
+    if math.isinf(v):  # e.g. a parameter interval open to its bound (fit._profile)
+        return "∞" if v > 0 else "-∞"
     if not math.isfinite(v):
         return "—"
     if v == 0:

@@ -622,7 +622,7 @@ def _bootstrap_panels(fv: FitView) -> list[Panel]:
                     legend=j == 0))
         iv = fv.intervals.get(name)
         if iv:
-            for k, b in enumerate(iv):
+            for k, b in enumerate(b for b in iv if np.isfinite(b)):  # an open end (profile refits) draws no line
                 p.add(Layer("vline", x=b, name="interval", color=ROLE["fit"], dash="dash", legend=(j == 0 and k == 0)))
         p.note = f"n = {v.size}"
         panels.append(p)
