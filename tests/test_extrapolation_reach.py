@@ -166,3 +166,17 @@ def test_only_laws_with_coordinates_beyond_compute_are_profiled():
     # the default forecast stack's laws keep their calibrated band (and speed) untouched
     assert not needs_profile(get_law("chinchilla")) and not needs_profile(get_law("chinchilla-joint"))
     assert not needs_profile(get_law("power"))
+
+
+def test_an_open_interval_prints_as_infinity_in_the_cli_and_the_report(tmp_path):
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+    from scalinglab.report._inputs import fmt_num
+
+    assert fmt_num(np.inf) == "∞" and fmt_num(-np.inf) == "-∞" and fmt_num(np.nan) == "—"
+    ladder(5, (0.5, 1, 2)).to_csv(tmp_path / "runs.csv", index=False)
+    out = CliRunner().invoke(app, ["fit", str(tmp_path / "runs.csv"), "--law", "data-constrained"])
+    assert out.exit_code == 0, out.output
+    row = next(ln for ln in out.output.splitlines() if "R_D_star " in ln and "exp(" not in ln)
+    assert "∞" in row and "—" not in row
