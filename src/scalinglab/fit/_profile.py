@@ -20,9 +20,10 @@ every kept refit within ``chi2_1(p)`` (``FitResult.predict``): inside the fitted
 the band barely moves; beyond them it spans what the runs cannot rule out.
 
 Measured on the one public repeated-data ladder at hand (Muennighoff et al. 2023's final C4 losses, 229
-runs; fitted on runs of at most 4 epochs, every run repeated more predicted): 80 % coverage 24 % -> 57 %; at
-most 2 epochs 41 % -> 58 %; at most 8, 18 % -> 49 %. No constant here was set on that table (the thresholds
-are the textbook ones); it still falls short of 80 %, because the law's form is itself wrong far out (the
+runs; fitted on runs of at most 4 epochs, every run repeated more predicted; ``bench/repeated_data.py``):
+80 % coverage 24 % -> 60 %; at most 2 epochs 41 % -> 59 %; at most 8, 18 % -> 39 %. No constant here was set
+on that table (the thresholds are the textbook ones); it still falls short of 80 %, because the law's form is
+itself wrong far out (the
 measured loss rises again past a few hundred epochs, which no setting of this law can do), so such
 predictions also warn that the form there is untested.
 """
