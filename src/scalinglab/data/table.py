@@ -311,6 +311,14 @@ class RunTable:
 
         return checkpoints(self._df)
 
+    def splits(self) -> list[dict[str, Any]]:
+        """Text columns that split the runs into groups whose losses differ at the same size (a ``condition``
+        holding two kinds of loss, a ``corpus`` column): several ladders in one table. See
+        `scalinglab.data.splits.splits` for the keys; empty when there is none."""
+        from .splits import splits
+
+        return splits(self._df)
+
     def unfinished(self) -> dict[str, Any]:
         """Runs a tracker's state column marks as not finished (crashed, failed, killed, running...): their
         rows, states and the finished runs' value. See `scalinglab.data.checkpoints.unfinished`."""
@@ -338,8 +346,9 @@ class RunTable:
         """Rows, columns, per-column ranges, derived columns, the FLOP convention, the replicate groups
         (``replicate_groups``, ``replicate_rows``, ``replicate_log_loss_sd``; see :meth:`replicates`) and the
         runs per dataset (``datasets``: `dataset_counts`), the hyperparameter sweep (``sweep``: :meth:`sweep`)
-        and the checkpoints logged per run (``checkpoints``: :meth:`checkpoints`) and the runs that did not
-        finish (``unfinished``: :meth:`unfinished`), as plain data."""
+        and the checkpoints logged per run (``checkpoints``: :meth:`checkpoints`), the runs that did not
+        finish (``unfinished``: :meth:`unfinished`) and the columns that split the runs into several ladders
+        (``splits``: :meth:`splits`), as plain data."""
         rep = self.replicates()
         return {
             "source": self.source,
@@ -357,6 +366,7 @@ class RunTable:
             "sweep": self.sweep(),
             "checkpoints": self.checkpoints(),
             "unfinished": self.unfinished(),
+            "splits": self.splits(),
         }
 
     def hash(self) -> str:

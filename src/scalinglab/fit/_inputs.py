@@ -180,6 +180,24 @@ def pooled_datasets(df, source: str | None) -> str | None:
             f"load_runs(...).where('dataset={first}')")
 
 
+def split_runs(df, source: str | None) -> tuple[str | None, list[str]]:
+    """The `DataWarning` text when a text column splits the runs into groups whose losses differ at the same
+    size (`scalinglab.data.splits`: two kinds of loss, corpora or tokenizers in one table), else None, and
+    those columns: one law fitted to all of them describes none. It names the selection that fits one."""
+    from ..data.splits import describe_split, splits
+
+    found = splits(df)
+    if not found:
+        return None, []
+    first = found[0]
+    level = first["lowest"] or next(iter(first["levels"]))
+    others = [d["column"] for d in found[1:]]
+    return (f"{source or 'the run table'}: {describe_split(first)}"
+            + (f" (so does {', '.join(map(repr, others))})" if others else "")
+            + f"; one law is fitted to all of them. To fit one: --where {first['column']}={level} (CLI) or "
+            f"load_runs(...).where('{first['column']}={level}')"), [d["column"] for d in found]
+
+
 def swept_runs(df, source: str | None) -> tuple[str | None, list[str]]:
     """The `DataWarning` text when the table holds a hyperparameter sweep (several runs of one (N, D) that
     differ in ``lr``, ``batch_size``, ...: `scalinglab.data.sweeps`), else None, and the swept columns: a law
@@ -248,7 +266,7 @@ def unfinished_runs(df, source: str | None) -> tuple[str | None, list[str]]:
 
 def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3, laws=(None,)) -> list[str]:
     """Say what the fit cannot tell from the arrays alone: the table pools several datasets
-    (`pooled_datasets`), sweeps hyperparameters (`swept_runs`), holds runs that did not finish
+    (`pooled_datasets`) or several ladders under another text column (`split_runs`), sweeps hyperparameters (`swept_runs`), holds runs that did not finish
     (`unfinished_runs`) or logs runs at several checkpoints (`logged_checkpoints`; these two only when one of
     ``laws`` is `law_of_final_runs`: a loss-curve law such as ``lr-annealing`` is fitted to every checkpoint,
     finished or not, by design). Each is one `DataWarning` (when ``warn``),
@@ -258,13 +276,15 @@ def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3
     at their end), so a caller that fits the table again can drop them instead of saying it twice."""
     said = []
     pooled = pooled_datasets(df, source)
+    split, split_cols = split_runs(df, source)
     swept, cols = swept_runs(df, source)
     final = [law_of_final_runs(law) for law in laws]
     logged, along = logged_checkpoints(df, source) if any(final) else (None, [])
     if not all(final):  # a loss-curve law among them needs the run and step columns: not to be dropped
         along = []
     stopped, state = unfinished_runs(df, source) if any(final) else (None, [])  # a loss curve may be part-way
-    for text, about in ((pooled, ["dataset"]), (stopped, state), (swept, cols), (logged, along)):
+    for text, about in ((pooled, ["dataset"]), (split, split_cols), (stopped, state), (swept, cols),
+                        (logged, along)):
         if text:
             said += about
             if warn:
