@@ -70,15 +70,16 @@ def splits(df: pd.DataFrame) -> list[dict[str, Any]]:
     for c in _candidates(df):
         frame = df.loc[ok, key + [c]].assign(_loss=np.log(loss[ok].to_numpy(float))).dropna(subset=[c])
         med = frame.groupby(key + [c], dropna=False, observed=True, sort=False)["_loss"].median().reset_index()
-        per = med.groupby(key, dropna=False, observed=True, sort=False)
-        spread = per["_loss"].agg(lambda v: float(v.max() - v.min()))
-        shared = per[c].transform("size").to_numpy() > 1
-        n_points = int((per.size() > 1).sum())
+        per = med.groupby(key, dropna=False, observed=True, sort=False)["_loss"]
+        span = per.agg(["max", "min", "size"])
+        many = (span["size"] > 1).to_numpy()
+        n_points = int(many.sum())
         if n_points == 0:
             continue
-        ratio = float(np.exp(np.median(spread[per.size() > 1].to_numpy(float))))
+        ratio = float(np.exp(np.median((span["max"] - span["min"]).to_numpy(float)[many])))
         if ratio < SPLIT_RATIO:
             continue
+        shared = per.transform("size").to_numpy() > 1
         best = med[shared].loc[lambda m: m.groupby(key, dropna=False, observed=True)["_loss"].transform("min")
                                == m["_loss"], c]
         out.append({"column": c, "levels": {str(k): int(v) for k, v in df[c].value_counts(dropna=True).items()},

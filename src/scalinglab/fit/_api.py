@@ -104,7 +104,8 @@ def fit_reusing(data, law: Law | str, *, x, y, loss, delta, weights, starts, boo
                          level=level, throw=throw, warn=warn)
     law_obj, preset_values = resolve_law(law, x)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=weights)
-    warn_table(fd.frame, fd.source, warn=opts.warn, stacklevel=stacklevel, laws=(law_obj,))
+    if opts.warn:  # internal refits (warn=False) would only compute what no one is told
+        warn_table(fd.frame, fd.source, stacklevel=stacklevel, laws=(law_obj,))
     auto = isinstance(loss, str) and loss.strip().lower() == "auto"
     if auto and law_obj.name in ACCURACY_LAWS and space == "auto" and starts is None and weights is None:
         # benchmark accuracy vs compute: bounded least squares with a weak slope/ceiling prior (_accuracy.py);
