@@ -738,3 +738,27 @@ def test_a_trackers_bits_per_byte_metric_is_the_loss_only_when_it_is_the_one():
         load_runs(two)
     chosen = load_runs(two, columns={"eval/wikitext/bpb": "loss"})
     assert chosen.loss_unit == "bits/byte" and list(chosen.df["loss"]) == [1.2, 1.1]
+
+
+def test_a_table_with_one_loss_per_validation_set_names_them_and_how_to_choose(tmp_path):
+    """Gadre et al. 2024's runs table has no 'loss', but c4_val, openlm_val and paloma_* columns: which one is
+    the loss is the user's choice, and the error says how to make it."""
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    N = np.geomspace(1e7, 1e9, 12)
+    D = 20 * N
+    path = tmp_path / "runs.csv"
+    pd.DataFrame({"params": N, "tokens": D, "openlm_val": 2 + 300 / N ** 0.3, "c4_val": 1.8 + 400 / N ** 0.3,
+                  "paloma_ptb": 3 + 100 / N ** 0.3, "depth": 12}).to_csv(path, index=False)
+    with pytest.raises(DataError) as e:
+        load_runs(path)
+    msg = str(e.value)
+    assert "columns named like a loss here: 'openlm_val', 'c4_val'" in msg and "--y openlm_val" in msg
+    assert "'depth'" not in msg.split("named like a loss")[1]
+    # choosing one, as the message says
+    rt = load_runs(path, columns={"c4_val": "loss"})
+    assert rt.df["loss"].to_numpy() == pytest.approx(1.8 + 400 / N ** 0.3)
+    out = CliRunner().invoke(app, ["fit", str(path), "--y", "c4_val", "--law", "chinchilla", "--json"])
+    assert out.exit_code == 0, out.output

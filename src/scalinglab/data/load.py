@@ -6,6 +6,7 @@ every cell (`cells`), derive a missing ``flops``/``tokens``/``params`` (C = 6·N
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -32,6 +33,10 @@ from .schema import (
     loss_unit_of,
 )
 from .table import RunTable
+
+#: a column whose name says it holds a loss on some validation set (c4_val, eval/paloma_ce, xent ...)
+_LOSS_LIKE = re.compile(r"(^|_)(loss|val|valid|validation|eval|test|ppl|perplexity|nll|xent|ce|crossentropyloss)"
+                        r"($|_)")
 
 __all__ = ["load_runs"]
 
@@ -222,6 +227,11 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
             bits = [n for n in raw.names if loss_unit_of(n)] if c == "loss" else []
             hint = (f"; losses in bits here: {', '.join(map(repr, bits))}: choose one with "
                     f"columns={{{bits[0]!r}: 'loss'}}" if bits else "")
+            named = [n for n in raw.names if c == "loss" and not bits and _LOSS_LIKE.search(_norm(n))]
+            if named:  # one loss per validation set (c4_val, paloma_*...): which one is the user's to say
+                hint = (f"; columns named like a loss here: {', '.join(map(repr, named[:8]))}"
+                        f"{', ...' if len(named) > 8 else ''}: choose one with --y {named[0]} (fit, backtest, "
+                        f"compare) or columns={{{named[0]!r}: 'loss'}}")
             total += 1
             problems.append(_error(f"missing required column {c!r} (found: {', '.join(map(repr, raw.names))}; "
                                    f"accepted names: {accepted}, ...){hint}", file, column=c))
