@@ -285,8 +285,11 @@ def calibrate_intervals(ctx: FitContext, point: Solution, choice: ObjectiveChoic
                             "noise": noise_ref, "residual_shift": shift_ref,
                             "covariance": None if cov_ref is None else np.asarray(cov_ref, float).tolist()}
     if needs_profile(law):  # reach in unique tokens / epochs: no compute cut exercised it (_profile.py)
-        theta = ref_ms.theta if ref is not None else base.ms.theta
-        noise, shift = robust_scale(base.problem.residuals_theta(theta)[:fd.n])
+        if ref is not None:  # the reference's polished optimum, noise and shift, as stored above
+            theta, noise, shift = ref_ms.theta, noise_ref, shift_ref
+        else:
+            theta = base.ms.theta
+            noise, shift = robust_scale(base.problem.residuals_theta(theta)[:fd.n])
         alternates = plausible_alternates(base.problem, theta, noise, shift, fd.weights)
         if alternates is not None:
             cal["alternates"] = alternates

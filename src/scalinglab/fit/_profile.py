@@ -32,12 +32,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from statistics import NormalDist
 
 import numpy as np
 
 from ..laws import Law
-from ._predict import other_coordinates
+from ._predict import _z, other_coordinates
 from ._solvers import Problem, levenberg_marquardt
 
 __all__ = ["PROFILE_LEVEL", "needs_profile", "plausible_alternates", "kept_alternates", "widen_intervals"]
@@ -55,7 +54,7 @@ _HUBER_K = 1.345
 
 def _chi2_1(level: float) -> float:
     """The ``level`` quantile of chi-square with one degree of freedom (the square of a normal quantile)."""
-    return NormalDist().inv_cdf(0.5 + level / 2) ** 2
+    return _z(level) ** 2
 
 
 def needs_profile(law: Law) -> bool:
@@ -151,16 +150,24 @@ def plausible_alternates(problem: Problem, theta: np.ndarray, noise: float, shif
             "edge": edge[keep].tolist(), "level": PROFILE_LEVEL}
 
 
-def kept_alternates(alternates: dict | None, level: float) -> np.ndarray | None:
-    """The stored refits ``(K, P)`` within ``chi2_1(level)`` of the lowest deviance; None when there is none."""
+def _kept(alternates: dict | None, level: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The stored refits ``(K, P)`` within ``chi2_1(level)`` of the lowest deviance and their ``edge`` rows
+    ``(K, 2)`` (pinned parameter, side); None when there is none or the record is malformed."""
     if not alternates:
         return None
     th = np.asarray(alternates.get("theta") or [], float)
     dev = np.asarray(alternates.get("deviance") or [], float)
-    if th.ndim != 2 or th.shape[0] == 0 or dev.shape[0] != th.shape[0]:
+    edge = np.asarray(alternates.get("edge") or np.zeros((len(th), 2)), int).reshape(-1, 2)
+    if th.ndim != 2 or th.shape[0] == 0 or len(dev) != len(th) or len(edge) != len(th):
         return None
     keep = dev <= _chi2_1(level)
-    return th[keep] if keep.any() else None
+    return (th[keep], edge[keep]) if keep.any() else None
+
+
+def kept_alternates(alternates: dict | None, level: float) -> np.ndarray | None:
+    """The stored refits ``(K, P)`` within ``chi2_1(level)`` of the lowest deviance; None when there is none."""
+    kept = _kept(alternates, level)
+    return None if kept is None else kept[0]
 
 
 def widen_intervals(law: Law, intervals: dict, alternates: dict | None, level: float) -> dict:
@@ -168,23 +175,19 @@ def widen_intervals(law: Law, intervals: dict, alternates: dict | None, level: f
     (profile-likelihood intervals), open up to the parameter's bound where the refit pinned at the farthest
     value tried is kept: a constant the runs do not bound (``R_D*`` of runs of few epochs) reads
     ``(12.3, inf)``, not a point."""
-    if not alternates:
+    kept = _kept(alternates, level)
+    if kept is None:
         return intervals
-    th = np.asarray(alternates.get("theta") or [], float)
-    dev = np.asarray(alternates.get("deviance") or [], float)
-    edge = np.asarray(alternates.get("edge") or np.zeros((len(th), 2)), int).reshape(-1, 2)
-    if th.ndim != 2 or th.shape[0] == 0 or len(dev) != len(th) or len(edge) != len(th):
-        return intervals
-    keep = dev <= _chi2_1(level)
+    th, edge = kept
     out = dict(intervals)
     for j, p in enumerate(law.params):
-        if p.name not in out or not keep.any():
+        if p.name not in out:
             continue
         lo, hi = (float(v) for v in out[p.name])
-        vals = th[keep, j][np.isfinite(th[keep, j])]
+        vals = th[:, j][np.isfinite(th[:, j])]
         if vals.size:
             lo, hi = min(lo, float(vals.min())), max(hi, float(vals.max()))
-        pinned = keep & (edge[:, 0] == j)
+        pinned = edge[:, 0] == j
         if np.any(pinned & (edge[:, 1] < 0)):
             lo = p.lower
         if np.any(pinned & (edge[:, 1] > 0)):
