@@ -128,10 +128,11 @@ def plausible_alternates(problem: Problem, theta: np.ndarray, noise: float, shif
                 continue
             res = levenberg_marquardt(pinned, u0[ok], weights, max_iter=40)
             found.append(fs.to_natural(res.u))
-        side = np.zeros(len(vals), int)
-        side[0], side[-1] = (-1, 1) if len(vals) > 1 else (0, 0)
-        side[0] = -1 if vals[0] < theta[j] else side[0]
-        side[-1] = 1 if vals[-1] > theta[j] else side[-1]
+        side = np.zeros(len(vals), int)  # the farthest value tried on each side of the fit
+        if vals[0] < theta[j]:
+            side[0] = -1
+        if vals[-1] > theta[j]:
+            side[-1] = 1
         edges.append(np.column_stack([np.full(len(vals), j), side])[ok])
     if not found:
         return None
