@@ -130,14 +130,11 @@ def validate(
         out.print(f"unfinished: {_escape(describe_unfinished(info))}; a fit uses them as if they had finished"
                   + (f" unless you keep the finished ones ({_escape(flag)})" if flag else ""), highlight=False)
     if summary["splits"]:
-        from ..data.splits import describe_split
+        from ..data.splits import describe_split, split_selection
 
-        first = summary["splits"][0]
-        others = [d["column"] for d in summary["splits"][1:]]
-        flag = f"--where {first['column']}={first['lowest'] or next(iter(first['levels']))}"
-        out.print(f"[bold yellow]split[/]: {_escape(describe_split(first))}"
-                  + (f" (so does {_escape(', '.join(others))})" if others else "")
-                  + f"; a fit pools them into one law unless you select one ({_escape(flag)})", highlight=False)
+        flag = f"--where {split_selection(summary['splits'])}"
+        out.print(f"[bold yellow]split[/]: {_escape(describe_split(summary['splits']))}; a fit pools them into one "
+                  f"law unless you select one ({_escape(flag)})", highlight=False)
     if summary["checkpoints"]["runs"]:
         from ..data.checkpoints import describe_checkpoints
 

@@ -25,7 +25,7 @@ from .duplicates import identifying_columns
 from .schema import CANONICAL_COLUMNS, _norm
 from .sweeps import _HP, _LABEL, _SEED
 
-__all__ = ["SPLIT_RATIO", "MAX_LEVELS", "splits", "describe_split"]
+__all__ = ["SPLIT_RATIO", "MAX_LEVELS", "splits", "describe_split", "split_selection"]
 
 #: the median loss ratio between a column's groups at shared points that says they are not one ladder
 SPLIT_RATIO = 1.10
@@ -88,10 +88,20 @@ def splits(df: pd.DataFrame) -> list[dict[str, Any]]:
     return sorted(out, key=lambda d: -d["ratio"])
 
 
-def describe_split(info: dict[str, Any]) -> str:
-    """One phrase for a `splits` entry: the column, its groups, and how far apart their losses are."""
+def describe_split(found: list[dict[str, Any]]) -> str:
+    """One phrase for a non-empty `splits` result: the strongest column, its groups, how far apart their
+    losses are, and the other columns that split the runs too."""
+    info = found[0]
     levels = ", ".join(f"{k} ({v} runs)" for k, v in list(info["levels"].items())[:6])
     more = ", ..." if len(info["levels"]) > 6 else ""
+    others = [d["column"] for d in found[1:]]
     return (f"column {info['column']!r} splits the runs into {len(info['levels'])} groups ({levels}{more}) whose "
             f"losses at the same size differ {info['ratio']:.3g}x at the median of {info['points']} shared points: "
-            "different quantities, corpora or tokenizers, not one ladder")
+            "different quantities, corpora or tokenizers, not one ladder"
+            + (f" (so does {', '.join(map(repr, others))})" if others else ""))
+
+
+def split_selection(found: list[dict[str, Any]]) -> str:
+    """``COLUMN=VALUE`` that keeps one group of the strongest split (the lowest-loss one) for ``--where``."""
+    info = found[0]
+    return f"{info['column']}={info['lowest'] or next(iter(info['levels']))}"

@@ -184,18 +184,14 @@ def split_runs(df, source: str | None) -> tuple[str | None, list[str]]:
     """The `DataWarning` text when a text column splits the runs into groups whose losses differ at the same
     size (`scalinglab.data.splits`: two kinds of loss, corpora or tokenizers in one table), else None, and
     those columns: one law fitted to all of them describes none. It names the selection that fits one."""
-    from ..data.splits import describe_split, splits
+    from ..data.splits import describe_split, split_selection, splits
 
     found = splits(df)
     if not found:
         return None, []
-    first = found[0]
-    level = first["lowest"] or next(iter(first["levels"]))
-    others = [d["column"] for d in found[1:]]
-    return (f"{source or 'the run table'}: {describe_split(first)}"
-            + (f" (so does {', '.join(map(repr, others))})" if others else "")
-            + f"; one law is fitted to all of them. To fit one: --where {first['column']}={level} (CLI) or "
-            f"load_runs(...).where('{first['column']}={level}')"), [d["column"] for d in found]
+    keep = split_selection(found)
+    return (f"{source or 'the run table'}: {describe_split(found)}; one law is fitted to all of them. To fit one: "
+            f"--where {keep} (CLI) or load_runs(...).where({keep!r})"), [d["column"] for d in found]
 
 
 def swept_runs(df, source: str | None) -> tuple[str | None, list[str]]:
