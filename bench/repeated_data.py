@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.data import load_runs
+from scalinglab.data.schema import parse_column_map
 from scalinglab.fit import fit
 from scalinglab.laws import get_law
 
@@ -84,7 +85,7 @@ def main() -> None:
           f"{'width':>6s} {'(none)':>6s}  {'error':>6s}  {'alt':>3s} {'fit s':>5s}")
     pooled: list[tuple[float, int]] = []
     if args.data:
-        cols = dict(kv.split("=", 1) for kv in args.columns.split(",") if kv) or None
+        cols = parse_column_map(kv for kv in args.columns.split(",") if kv) or None
         df = load_runs(args.data, columns=cols).df
         df = df[df.unique_tokens.notna()]
         epochs = df.tokens / df.unique_tokens

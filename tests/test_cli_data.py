@@ -6,6 +6,7 @@ import json
 import re
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from scalinglab.cli import app
@@ -88,3 +89,60 @@ def test_convert_round_trip(tmp_path):
     assert pd.read_csv(csv_out)["params"].tolist() == [70e9, 1e9]
     r = invoke("convert", src, tmp_path / "out.txt")
     assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_column_reads_a_published_tables_own_names_in_every_table_command(tmp_path):
+    """Muennighoff et al.'s table names its columns params_N, tokens_D, unique_tokens_U, final_val_loss: the
+    errors name the columns that look like the missing one, and --column SRC=NAME reads them as they say
+    (validate, convert, fit, backtest, report), the fit recovering the constants the table was made with."""
+    import numpy as np
+
+    from scalinglab.data import load_runs
+    from scalinglab.data.schema import named_like
+
+    rng = np.random.default_rng(3)
+    N, D = (a.ravel() for a in np.meshgrid(np.geomspace(2e7, 2e9, 6), np.geomspace(4e8, 1e11, 6)))
+    truth = {"E": 1.8, "A": 400.0, "B": 1200.0, "alpha": 0.34, "beta": 0.30}
+    L = truth["E"] + truth["A"] / N ** truth["alpha"] + truth["B"] / D ** truth["beta"]
+    path = tmp_path / "runs.csv"
+    pd.DataFrame({"name": [f"r{i}" for i in range(N.size)], "params_N": N, "tokens_D": D,
+                  "tokens_per_param": D / N, "final_val_loss": L * np.exp(0.003 * rng.standard_normal(N.size))
+                  }).to_csv(path, index=False)
+    assert named_like("params", ["params_N", "tokens_D", "tokens_per_param", "unique_tokens_U"]) == ["params_N"]
+    assert named_like("tokens", ["params_N", "tokens_D", "tokens_per_param", "unique_tokens_U"]) == ["tokens_D"]
+    assert named_like("unique_tokens", ["tokens_D", "unique_tokens_U"]) == ["unique_tokens_U"]
+    assert named_like("loss", ["params_N", "c4_val", "final_val_loss", "val_bpb"]) == ["c4_val", "final_val_loss"]
+
+    r = invoke("fit", path, "--law", "chinchilla", "--y", "final_val_loss")
+    assert r.exit_code == 2
+    assert "columns named like 'params' here: 'params_N': choose one with --column params_N=params" in r.output
+    cols = ["--column", "params_N=params", "--column", "tokens_D=tokens", "--column", "final_val_loss=loss"]
+
+    r = invoke("validate", path, *cols, "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["rows"] == N.size and doc["column_map"] == {"params_N": "params", "tokens_D": "tokens",
+                                                           "final_val_loss": "loss"}
+    r = invoke("convert", path, tmp_path / "canon.csv", *cols, "--column", "tokens_per_param=")
+    assert r.exit_code == 0, r.output
+    canon = load_runs(tmp_path / "canon.csv")
+    assert canon.df["params"].to_numpy() == pytest.approx(N) and "tokens_per_param" not in canon.columns
+
+    r = invoke("fit", path, "--law", "chinchilla", "--loss", "huber", *cols, "--json")
+    assert r.exit_code == 0, r.output
+    fitted = json.loads(r.stdout)["params"]
+    assert fitted["alpha"] == pytest.approx(truth["alpha"], abs=0.03)
+    assert fitted["beta"] == pytest.approx(truth["beta"], abs=0.03)
+    assert fitted["E"] == pytest.approx(truth["E"], rel=0.05)
+    r = invoke("backtest", path, "--law", "chinchilla", *cols, "--json")
+    assert r.exit_code == 0, r.output
+    r = invoke("report", path, *cols, "--no-fit", "-o", tmp_path / "r.html")
+    assert r.exit_code == 0, r.output
+    assert "final_val_loss" in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+    r = invoke("fit", path, "--column", "params_N")
+    assert r.exit_code == 2 and "expected SRC=NAME" in r.output
+    r = invoke("fit", path, "--column", "a=params", "--column", "a=tokens")
+    assert r.exit_code == 2 and "mapped twice" in r.output
+    r = invoke("fit", path, "--column", "missing=params")
+    assert r.exit_code == 2 and "'missing'" in r.output and "not a column here" in r.output

@@ -44,22 +44,29 @@ DropDuplicatesOpt = typer.Option(False, "--drop-duplicates", help="Drop exact du
                                  "instead of stopping at them.")
 
 
+ColumnOpt = typer.Option(None, "--column", help="Read the table's column SRC as NAME (repeatable): --column "
+                         "params_N=params --column final_val_loss=loss; NAME is a canonical column (params, tokens, "
+                         "flops, loss, unique_tokens, dataset, step, run_id) or any name; SRC= drops the column.")
+
+
 LastCheckpointOpt = typer.Option(False, "--last-checkpoint", help="Keep the last checkpoint (largest step) of each "
                                  "run of a per-checkpoint log: the point a law of N and D describes.")
 
 
 def select_runs(file: str, where: list[str] | None, best_of: str | None = None, drop_duplicates: bool = False,
-                last_checkpoint: bool = False):
+                last_checkpoint: bool = False, columns: list[str] | None = None):
     """The run table ``file`` (or run store), or its rows matching ``--where``
     (:meth:`scalinglab.data.RunTable.where`), then the last checkpoint of each run (``--last-checkpoint``:
     :meth:`scalinglab.data.RunTable.final`), then the best run of each point over the ``--best-of`` columns
     (:meth:`scalinglab.data.RunTable.best_of`); ``--drop-duplicates`` drops exact duplicate rows of a file
-    first."""
-    if not where and not best_of and not drop_duplicates and not last_checkpoint:
+    first, and ``--column SRC=NAME`` reads its columns under other names (``columns=`` of
+    :func:`scalinglab.data.load_runs`)."""
+    if not where and not best_of and not drop_duplicates and not last_checkpoint and not columns:
         return file
+    from ..data.schema import parse_column_map
     from ..report._inputs import load_any_runs
 
-    runs = load_any_runs(file, drop_duplicates=drop_duplicates)
+    runs = load_any_runs(file, drop_duplicates=drop_duplicates, columns=parse_column_map(columns) or None)
     if where:
         runs = runs.where(*where)
     if last_checkpoint:

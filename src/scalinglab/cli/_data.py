@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._common import JsonOpt, command, emit_json, err, out, unusual_unit
+from ._common import ColumnOpt, JsonOpt, command, emit_json, err, out, unusual_unit
 
 _COUNT_COLUMNS = ("params", "tokens", "flops", "unique_tokens")
 
@@ -46,12 +46,14 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def _load(file: Path, as_json: bool, **kwargs: Any) -> Any:
+def _load(file: Path, as_json: bool, column: list[str] | None = None, **kwargs: Any) -> Any:
     from .._errors import DataError
     from ..data import load_runs
+    from ..data.schema import parse_column_map
 
+    columns = parse_column_map(column) or None
     try:
-        return load_runs(file, source_name=str(file), **kwargs)
+        return load_runs(file, source_name=str(file), columns=columns, **kwargs)
     except DataError as exc:
         _report_problems(exc, file, as_json)
 
@@ -74,13 +76,14 @@ def validate(
         "--allow-nonpositive-loss", help="Accept loss <= 0 (for metrics that are not log-fitted).")] = False,
     drop_duplicates: Annotated[bool, typer.Option(
         "--drop-duplicates", help="Drop exact duplicate rows instead of reporting them.")] = False,
+    column: list[str] | None = ColumnOpt,
     json: bool = JsonOpt,
 ) -> None:
     """Check a run table (CSV, TSV, Parquet, JSONL, JSON): exit 0 with a summary, or exit 2 with one
     FILE:ROW:COLUMN: reason line per problem.
     """
     runs = _load(file, json, required=tuple(require) if require else ("loss",),
-                 positive_loss=not allow_nonpositive_loss, drop_duplicates=drop_duplicates)
+                 positive_loss=not allow_nonpositive_loss, drop_duplicates=drop_duplicates, column=column)
     summary = runs.summary()
     if json:
         summary.pop("source", None)
@@ -151,6 +154,7 @@ def convert(
                                         show_default=False)],
     drop_duplicates: Annotated[bool, typer.Option(
         "--drop-duplicates", help="Drop exact duplicate rows instead of reporting them.")] = False,
+    column: list[str] | None = ColumnOpt,
     json: bool = JsonOpt,
 ) -> None:
     """Read a run table (CSV, TSV, Parquet, JSONL, JSON), validate it and write it with canonical columns
@@ -161,7 +165,7 @@ def convert(
     suffix = dst.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise InputError(f"OUT must end in .csv or .parquet, got {dst.name!r}")
-    runs = _load(src, json, drop_duplicates=drop_duplicates)
+    runs = _load(src, json, column, drop_duplicates=drop_duplicates)
     if suffix == ".csv":
         runs.to_csv(dst)
     else:

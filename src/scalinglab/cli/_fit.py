@@ -13,6 +13,7 @@ import typer
 from .._errors import InputError
 from ._common import (
     BestOfOpt,
+    ColumnOpt,
     DropDuplicatesOpt,
     JsonOpt,
     LastCheckpointOpt,
@@ -79,13 +80,14 @@ def fit_cmd(
     where: list[str] | None = WhereOpt,
     best_of: str | None = BestOfOpt,
     drop_duplicates: bool = DropDuplicatesOpt,
+    column: list[str] | None = ColumnOpt,
     last_checkpoint: bool = LastCheckpointOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Fit a law to a run table: robust multi-start fit, optional bootstrap intervals. Exits with code 2 and one error line on bad input."""
     from ..fit import fit
 
-    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint)
+    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column)
 
     if floor is not None:
         from ..laws import get_law
@@ -235,13 +237,14 @@ def backtest_cmd(
     where: list[str] | None = WhereOpt,
     best_of: str | None = BestOfOpt,
     drop_duplicates: bool = DropDuplicatesOpt,
+    column: list[str] | None = ColumnOpt,
     last_checkpoint: bool = LastCheckpointOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Fit on the smaller runs, predict the largest: errors and interval coverage. Exits with code 2 and one error line on bad input."""
     from ..fit import backtest, backtest_sweep
 
-    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint)
+    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column)
 
     if sweep or (cutoff_frac is None and cutoff_flops is None):
         bt = backtest_sweep(file, law, cutoff_fracs=(0.1, 0.2, 0.3, 0.4, 0.5), by=by, x=x, y=y, loss=loss,
@@ -293,13 +296,14 @@ def compare_cmd(
     where: list[str] | None = WhereOpt,
     best_of: str | None = BestOfOpt,
     drop_duplicates: bool = DropDuplicatesOpt,
+    column: list[str] | None = ColumnOpt,
     last_checkpoint: bool = LastCheckpointOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Rank laws by backtest error on a run table (automatic law selection). Exits with code 2 and one error line on bad input."""
     from ..fit import compare
 
-    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint)
+    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column)
     rows = compare(file, laws, x=x, y=y, loss=loss)
     if plot:
         from ..report import save_plot
@@ -344,13 +348,14 @@ def suggest_cmd(
     where: list[str] | None = WhereOpt,
     best_of: str | None = BestOfOpt,
     drop_duplicates: bool = DropDuplicatesOpt,
+    column: list[str] | None = ColumnOpt,
     last_checkpoint: bool = LastCheckpointOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Which run next: rank affordable runs by expected shrinkage of a target's interval per FLOP. Exits with code 2 and one error line on bad input."""
     from ..fit import suggest
 
-    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint)
+    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column)
     s = suggest(file, law, target=target, candidates=candidates, budget=budget, level=level, top=top, loss=loss)
     d = s.to_dict()
     if json_:

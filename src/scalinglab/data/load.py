@@ -6,7 +6,6 @@ every cell (`cells`), derive a missing ``flops``/``tokens``/``params`` (C = 6·N
 from __future__ import annotations
 
 import logging
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -30,13 +29,10 @@ from .schema import (
     FLOPS_CONVENTIONS,
     MAX_PROBLEMS,
     _norm,
+    choose_column_hint,
     loss_unit_of,
 )
 from .table import RunTable
-
-#: a column whose name says it holds a loss on some validation set (c4_val, eval/paloma_ce, xent ...)
-_LOSS_LIKE = re.compile(r"(^|_)(loss|val|valid|validation|eval|test|ppl|perplexity|nll|xent|ce|crossentropyloss)"
-                        r"($|_)")
 
 __all__ = ["load_runs"]
 
@@ -52,7 +48,7 @@ def _map_columns(names: list[str], explicit: Mapping[str, str | None] | None,
     problems = []
     for key in explicit:
         if key not in names:
-            problems.append(_error(f"columns= maps {key!r}, which is not a column here (found: "
+            problems.append(_error(f"columns= (--column) maps {key!r}, which is not a column here (found: "
                                    f"{', '.join(map(repr, names))}); it maps input names to canonical "
                                    "names, e.g. {'my_n': 'params'}", file, column=key))
     claimed = {v for v in explicit.values() if v is not None}
@@ -227,11 +223,8 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
             bits = [n for n in raw.names if loss_unit_of(n)] if c == "loss" else []
             hint = (f"; losses in bits here: {', '.join(map(repr, bits))}: choose one with "
                     f"columns={{{bits[0]!r}: 'loss'}}" if bits else "")
-            named = [n for n in raw.names if c == "loss" and not bits and _LOSS_LIKE.search(_norm(n))]
-            if named:  # one loss per validation set (c4_val, paloma_*...): which one is the user's to say
-                hint = (f"; columns named like a loss here: {', '.join(map(repr, named[:8]))}"
-                        f"{', ...' if len(named) > 8 else ''}: choose one with --y {named[0]} (fit, backtest, "
-                        f"compare) or columns={{{named[0]!r}: 'loss'}}")
+            if not bits:  # one loss per validation set (c4_val...), params_N: which one is the user's to say
+                hint = choose_column_hint(c, raw.names)
             total += 1
             problems.append(_error(f"missing required column {c!r} (found: {', '.join(map(repr, raw.names))}; "
                                    f"accepted names: {accepted}, ...){hint}", file, column=c))

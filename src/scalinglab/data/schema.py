@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["CANONICAL_COLUMNS", "COLUMN_ALIASES", "FLOPS_CONVENTIONS", "MAX_PROBLEMS", "MAX_LISTED"]
+__all__ = ["CANONICAL_COLUMNS", "COLUMN_ALIASES", "FLOPS_CONVENTIONS", "MAX_PROBLEMS", "MAX_LISTED", "named_like",
+           "choose_column_hint", "parse_column_map"]
 
 
 #: Canonical column names, in the order a loaded table lists them.
@@ -69,6 +70,70 @@ def loss_unit_of(name: str) -> str | None:
     if norm in _LOSS_UNIT_OF:
         return _LOSS_UNIT_OF[norm]
     return next((unit for end, unit in _LOSS_UNIT_SUFFIX if norm.endswith(end)), None)
+
+#: a column whose name says it holds a loss on some validation set (c4_val, eval/paloma_ce, xent ...)
+_LOSS_LIKE = re.compile(r"(^|_)(loss|val|valid|validation|eval|test|ppl|perplexity|nll|xent|ce|crossentropyloss)"
+                        r"($|_)")
+
+
+def named_like(canonical: str, names) -> list[str]:
+    """The columns of ``names`` whose name suggests the canonical column ``canonical`` without being one of its
+    accepted names, in table order: for ``loss`` a loss on some validation set (``c4_val``, ``eval/paloma_ce``);
+    otherwise an accepted name of at least three letters with a word before or after it (``params_N``,
+    ``model_params_m``, ``tokens_D``, ``unique_tokens_U``), not a ratio (``tokens_per_param``). Which one, if
+    any, is the column is the user's to say (``--column`` / ``columns=``): `choose_column_hint`."""
+    out = []
+    for n in names:
+        norm = _norm(n)
+        if norm in COLUMN_ALIASES or loss_unit_of(n):
+            continue
+        if canonical == "loss":
+            if _LOSS_LIKE.search(norm):
+                out.append(str(n))
+        elif "per" not in norm.split("_") and any(
+                len(a) >= 3 and (norm.startswith(a + "_") or norm.endswith("_" + a))
+                for a in _ALIASES.get(canonical, (canonical,))):
+            out.append(str(n))
+    return out
+
+
+def choose_column_hint(canonical: str, names) -> str:
+    """``"; columns named like a <canonical> here: ...: choose one with ..."`` for an error about a missing
+    column (`named_like`), or ``""`` when none is."""
+    named = named_like(canonical, names)
+    if not named:
+        return ""
+    listed = ", ".join(map(repr, named[:8])) + (", ..." if len(named) > 8 else "")
+    first = named[0]
+    y = f"--y {first} (fit, backtest, compare), " if canonical == "loss" else ""
+    return (f"; columns named like {'a loss' if canonical == 'loss' else repr(canonical)} here: {listed}: choose "
+            f"one with {y}--column {first}={canonical} (any command that reads a table) or "
+            f"columns={{{first!r}: {canonical!r}}}")
+
+
+def parse_column_map(specs) -> dict[str, str | None]:
+    """``{source column: name}`` from ``SRC=NAME`` strings (the CLI's repeatable ``--column``; ``SRC=`` drops
+    the column), the ``columns=`` mapping of `scalinglab.data.load_runs`.
+
+    Raises
+    ------
+    InputError
+        If a spec has no ``=`` or no source name, or names a source column twice.
+    """
+    from .._errors import InputError
+
+    out: dict[str, str | None] = {}
+    for spec in specs or ():
+        src, eq, name = str(spec).partition("=")
+        src, name = src.strip(), name.strip()
+        if not eq or not src:
+            raise InputError(f"--column {spec!r}: expected SRC=NAME, e.g. --column params_N=params (a source "
+                             "column read under a canonical name; SRC= drops the column)")
+        if src in out:
+            raise InputError(f"--column: source column {src!r} mapped twice ({out[src]!r} and {name!r})")
+        out[src] = name or None
+    return out
+
 
 _META_KEY = b"scalinglab.run_table"
 

@@ -303,7 +303,7 @@ def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss"
     FitError
         If there are fewer runs than parameters, a variable has a single distinct value, or all y are equal.
     """
-    from ..data.schema import loss_unit_of
+    from ..data.schema import choose_column_hint, loss_unit_of
 
     rt = load_table(data)
     df, source, flops_conv = rt.df, rt.source, rt.flops_convention
@@ -314,8 +314,8 @@ def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss"
     if y not in columns and rt.column_map.get(y) in columns:
         y = rt.column_map[y]  # the source's name of a column read under its canonical name (val_bpb -> loss)
     if y not in columns:
-        raise DataError(f"no column {y!r} to fit (columns: {', '.join(map(str, columns))})", file=source,
-                        column=y)
+        raise DataError(f"no column {y!r} to fit (columns: {', '.join(map(str, columns))})"
+                        f"{choose_column_hint(y, columns)}", file=source, column=y)
     variables: dict[str, str] = {}
     derived: dict[str, np.ndarray] = {}
     conventions: dict = {}
@@ -342,7 +342,8 @@ def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss"
                 continue
             want = x if (x is not None and len(law.variables) == 1) else VARIABLE_COLUMNS.get(v, v)
             raise DataError(f"law {law.name!r} needs variable {v} (column {want!r}) but {where} has "
-                            f"columns {', '.join(map(str, columns))}", file=source, column=want)
+                            f"columns {', '.join(map(str, columns))}{choose_column_hint(want, columns)}",
+                            file=source, column=want)
         variables[v] = col
     # arrays + validation
     X: dict[str, np.ndarray] = {}

@@ -20,24 +20,25 @@ _VARCOL = {"N": "params", "D": "tokens", "C": "flops", "U": "unique_tokens", "S"
 
 
 # --------------------------------------------------------------------------- runs
-def load_any_runs(source: Any, *, drop_duplicates: bool = False):
+def load_any_runs(source: Any, *, drop_duplicates: bool = False, columns: dict | None = None):
     """A RunTable (or DataFrame) from a path, a store URL, a RunTable or a DataFrame. A path goes through
-    :func:`scalinglab.data.load_runs` (``drop_duplicates`` as there); a store is read whole.
+    :func:`scalinglab.data.load_runs` (``drop_duplicates`` and the renames ``columns`` as there); a store is
+    read whole; a table or frame is returned as it is.
 
     Raises
     ------
     InputError
         If a path does not exist, a run store cannot be opened (the store module is unavailable), or
-        ``drop_duplicates`` is asked of a store (it holds each run once).
+        ``drop_duplicates`` or ``columns`` is asked of a store (it holds each run once, in canonical columns).
     """
     if source is None:
         return None
     if isinstance(source, str | Path):
         text = str(source)
         if is_store(text):
-            if drop_duplicates:
-                raise InputError(f"{text}: --drop-duplicates applies to a run table file; a run store holds "
-                                 "each run once")
+            if drop_duplicates or columns:
+                raise InputError(f"{text}: --{'drop-duplicates' if drop_duplicates else 'column'} applies to a "
+                                 "run table file; a run store holds each run once, in canonical columns")
             try:
                 from ..store import Store
             except ImportError as exc:  # pragma: no cover - depends on the runner area
@@ -48,7 +49,7 @@ def load_any_runs(source: Any, *, drop_duplicates: bool = False):
             raise InputError(f"{text}: no such file")
         from ..data import load_runs
 
-        return load_runs(text, drop_duplicates=drop_duplicates)
+        return load_runs(text, drop_duplicates=drop_duplicates, columns=columns)
     return source
 
 

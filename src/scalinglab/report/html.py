@@ -490,8 +490,10 @@ def _cell(col: str, v: Any) -> str:
     return "" if v is None else str(v)
 
 
-def _summary(df, C, conv) -> list[tuple[str, str]]:
+def _summary(df, C, conv, column_map=None) -> list[tuple[str, str]]:
     rows = [("runs", str(len(df)))]
+    if isinstance(column_map, dict) and column_map:  # the source's own names (aliases, --column)
+        rows.append(("columns read as", ", ".join(f"{k} → {v}" for k, v in column_map.items())))
     for col, unit in (("params", "parameters"), ("tokens", "tokens"), ("loss", "")):
         if col in df.columns:
             v = df[col].to_numpy(float, na_value=np.nan)
@@ -545,7 +547,7 @@ def render_report(inputs: ReportInputs, *, title: str = "Scaling-law report", mo
 
     # ---- data + main figures
     if df is not None:
-        body = _kv(_summary(df, C, conv))
+        body = _kv(_summary(df, C, conv, getattr(table, "column_map", None)))
         body += rep.try_figure("loss vs compute", lambda: loss_vs_compute(table, fv, plans=plan_dicts,
                                                                             backend="plotly"),
                                "Runs, fitted compute-optimal frontier with its interval band; the shaded "
