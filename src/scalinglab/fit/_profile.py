@@ -39,7 +39,8 @@ from ..laws import Law
 from ._predict import _z, other_coordinates
 from ._solvers import Problem, levenberg_marquardt
 
-__all__ = ["PROFILE_LEVEL", "needs_profile", "plausible_alternates", "kept_alternates", "widen_intervals"]
+__all__ = ["PROFILE_LEVEL", "needs_profile", "plausible_alternates", "kept_alternates", "widen_intervals",
+           "stored_alternates", "plausible_at"]
 
 #: refits kept when their deviance is within chi2_1 at this level of the lowest (a prediction then uses those
 #: within its own level's threshold)
@@ -151,9 +152,9 @@ def plausible_alternates(problem: Problem, theta: np.ndarray, noise: float, shif
             "edge": edge[keep].tolist(), "level": PROFILE_LEVEL}
 
 
-def _kept(alternates: dict | None, level: float) -> tuple[np.ndarray, np.ndarray] | None:
-    """The stored refits ``(K, P)`` within ``chi2_1(level)`` of the lowest deviance and their ``edge`` rows
-    ``(K, 2)`` (pinned parameter, side); None when there is none or the record is malformed."""
+def stored_alternates(alternates: dict | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Every stored refit ``(K, P)``, its deviance ``(K,)`` and its ``edge`` row ``(K, 2)`` (pinned parameter,
+    side) from a ``calibration["alternates"]`` record; None when there is none or the record is malformed."""
     if not alternates:
         return None
     th = np.asarray(alternates.get("theta") or [], float)
@@ -161,7 +162,23 @@ def _kept(alternates: dict | None, level: float) -> tuple[np.ndarray, np.ndarray
     edge = np.asarray(alternates.get("edge") or np.zeros((len(th), 2)), int).reshape(-1, 2)
     if th.ndim != 2 or th.shape[0] == 0 or len(dev) != len(th) or len(edge) != len(th):
         return None
-    keep = dev <= _chi2_1(level)
+    return th, dev, edge
+
+
+def plausible_at(deviance: np.ndarray, level: float) -> np.ndarray:
+    """Which refits of deviance ``deviance`` (above the lowest) the runs cannot rule out at ``level``:
+    ``deviance <= chi2_1(level)``."""
+    return np.asarray(deviance, float) <= _chi2_1(level)
+
+
+def _kept(alternates: dict | None, level: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The stored refits ``(K, P)`` within ``chi2_1(level)`` of the lowest deviance and their ``edge`` rows
+    ``(K, 2)``; None when there is none or the record is malformed."""
+    stored = stored_alternates(alternates)
+    if stored is None:
+        return None
+    th, dev, edge = stored
+    keep = plausible_at(dev, level)
     return (th[keep], edge[keep]) if keep.any() else None
 
 

@@ -54,6 +54,10 @@ class LawSpec:
     ``predictor``: the fit a spec was resolved from (``None`` for presets and pairs); its ``predict`` gives
     the calibrated prediction interval of an actual run, which a plan's loss interval uses (the draws only
     carry the parameter uncertainty of the law's mean: several times narrower far from the data).
+    ``alternates``: parameter vectors ``(K, P)`` that the fit's runs cannot rule out, with their
+    ``alternate_deviance`` ``(K,)`` (the profile refits a fit of a law beyond N, D, C stores, such as the
+    data-constrained law's decay constants: `scalinglab.fit._profile`); every planned quantity's interval
+    spans their answers too (`interval`), as a prediction's band does.
     """
 
     law: object
@@ -65,6 +69,8 @@ class LawSpec:
     conventions: Mapping[str, str] = field(default_factory=dict)
     data_ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     predictor: object | None = None
+    alternates: np.ndarray | None = None
+    alternate_deviance: np.ndarray | None = None
 
     @property
     def params(self) -> dict[str, float]:
@@ -88,11 +94,39 @@ class LawSpec:
         conv = self.conventions.get("flops", "") if self.conventions else ""
         return str(conv) or "6ND"
 
+    @property
+    def n_alternates(self) -> int:
+        """How many rows of `thetas` after the central one are `alternates` (0 without them)."""
+        return 0 if self.alternates is None else int(len(self.alternates))
+
     def thetas(self) -> np.ndarray:
-        """Central parameters stacked on top of the draws: ``(1 + B, P)``; row 0 is the central fit."""
-        if self.draws is None or len(self.draws) == 0:
-            return self.theta[None, :]
-        return np.vstack([self.theta[None, :], self.draws])
+        """Central parameters, then the `alternates`, then the draws: ``(1 + K + B, P)``; row 0 is the
+        central fit. Callers that keep only the first rows keep every alternate (``K`` is tens, not hundreds)."""
+        rows = [self.theta[None, :]]
+        if self.n_alternates:
+            rows.append(np.asarray(self.alternates, float))
+        if self.draws is not None and len(self.draws):
+            rows.append(np.asarray(self.draws, float))
+        return rows[0] if len(rows) == 1 else np.vstack(rows)
+
+    def interval(self, values, level: float) -> tuple[float, float]:
+        """Central ``level`` interval of a planned quantity from its ``values`` per row of `thetas` (or the
+        first rows of it): the central ``level`` of the draws' values, widened to the values of every
+        alternate the runs cannot rule out at ``level``."""
+        from ._result import interval
+
+        v = np.asarray(values, float)
+        k = self.n_alternates
+        lo, hi = interval(v[1 + k:], level)
+        if k:
+            from ..fit._profile import plausible_at
+
+            alt = v[1:1 + k][plausible_at(self.alternate_deviance, level)[:len(v) - 1]]
+            alt = alt[np.isfinite(alt)]
+            if alt.size:
+                lo = float(alt.min()) if not np.isfinite(lo) else min(lo, float(alt.min()))
+                hi = float(alt.max()) if not np.isfinite(hi) else max(hi, float(alt.max()))
+        return lo, hi
 
     def describe(self) -> dict:
         """JSON-able summary for a plan's ``assumptions``."""
@@ -259,9 +293,19 @@ def _from_fit(fit, *, name: str) -> LawSpec:
     if flops_conv:
         conv["flops"] = str(flops_conv)
     ranges = dict(getattr(fit, "data_ranges", {}) or {})
+    alternates = deviance = None
+    if (getattr(fit, "calibration", None) or {}).get("alternates"):
+        from ..fit._profile import stored_alternates
+
+        stored = stored_alternates(fit.calibration["alternates"])
+        if stored is not None and stored[0].shape[1] == len(theta):
+            alternates, deviance = stored[0], stored[1]
+            method = ("" if method == "none" else f"{method}; and ") + (f"{len(alternates)} profile refits the fit's runs cannot rule out (each "
+                      "interval spans their answers)")
     return LawSpec(law=law, theta=theta, draws=draws, name=name, source=getattr(fit, "source", "") or name,
                    interval_method=method, conventions=conv, data_ranges=ranges,
-                   predictor=fit if callable(getattr(fit, "predict", None)) else None)
+                   predictor=fit if callable(getattr(fit, "predict", None)) else None, alternates=alternates,
+                   alternate_deviance=deviance)
 
 
 def _from_fit_file(path: Path) -> LawSpec:

@@ -27,6 +27,7 @@ Queries: :func:`compute_optimal` (budget → N*, D*, loss), :func:`plan_for_loss
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ from ._optimum import (
     optimum,
     optimum_for_loss_rows,
 )
-from ._result import Plan, interval
+from ._result import Plan
 
 __all__ = [
     "FLOP_CONVENTION", "optimum", "compute_optimal", "plan_for_loss", "plan_for_params", "plan_budget",
@@ -122,7 +123,7 @@ def _finish(spec: LawSpec, *, query: str, C: np.ndarray, N: np.ndarray, D: np.nd
             warnings.append(f"{bad} of {N.size - 1} parameter draws gave no solution and were left out "
                             "of the intervals")
         for k in interval_keys:
-            intervals[k] = interval(values[k][1:], level)
+            intervals[k] = spec.interval(values[k], level)
     else:
         warnings.append("no interval: the law has no bootstrap draws or standard errors "
                         "(fit with bootstrap=... to get one)")
@@ -272,9 +273,7 @@ def _unwrapped(spec: LawSpec) -> LawSpec:
     base = getattr(spec.law, "base", None)
     if base is None:
         return spec
-    return LawSpec(law=base, theta=spec.theta, draws=spec.draws, name=spec.name, source=spec.source,
-                   interval_method=spec.interval_method, conventions=spec.conventions, data_ranges=spec.data_ranges,
-                   predictor=spec.predictor)
+    return dataclasses.replace(spec, law=base)
 
 
 def _check_level(level: float) -> None:
@@ -411,7 +410,7 @@ def loss_at(params, tokens, law=None, *, level: float = 0.8, fixed=None, n_draws
     th = spec.thetas()
     L = _eval_rows(spec.law, th, {"N": np.full(len(th), N0), "D": np.full(len(th), D0),
                                   **_fixed_arrays(fixed, len(th))})
-    return float(L[0]), (interval(L[1:], level) if L.size > 1 else None)
+    return float(L[0]), (spec.interval(L, level) if L.size > 1 else None)
 
 
 @dataclass(frozen=True)

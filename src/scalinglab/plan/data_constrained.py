@@ -17,6 +17,7 @@ data; beyond ~R_D* + 1 epochs extra repeats add almost nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -59,7 +60,17 @@ def _r_d_star(spec: LawSpec | None) -> tuple[float, str]:
         return R_D_STAR, DEFAULT_DATA_LAW
 
 
-def _warnings(D: float, U: float, r_star: float) -> list[str]:
+def _r_d_star_interval(spec: LawSpec | None) -> tuple[float, float, float] | None:
+    """The fit's interval of R_D* and its level (``(lo, hi, level)``, ``hi`` possibly infinite: the runs do not
+    bound it), for a spec made from a fit of a law with ``R_D_star``; None otherwise."""
+    fit = getattr(spec, "predictor", None)
+    iv = (getattr(fit, "intervals", None) or {}).get("R_D_star")
+    if iv is None or len(iv) != 2 or not (iv[0] == iv[0] and iv[1] == iv[1]):  # NaN: unknown
+        return None
+    return float(iv[0]), float(iv[1]), float(getattr(fit, "level", 0.8))
+
+
+def _warnings(D: float, U: float, r_star: float, r_interval: tuple[float, float, float] | None = None) -> list[str]:
     epochs = D / U
     out = []
     if epochs > 1:
@@ -70,6 +81,12 @@ def _warnings(D: float, U: float, r_star: float) -> list[str]:
                     f"data is capped at {1 + r_star:.1f}× the unique tokens")
         elif epochs > GOOD_EPOCHS:
             msg += f"; beyond ~{GOOD_EPOCHS:.0f} epochs returns diminish (Muennighoff et al. 2023)"
+        if epochs > GOOD_EPOCHS and r_interval is not None and (r_interval[1] > 2 * r_star
+                                                                 or r_interval[0] < r_star / 2):
+            lo, hi, level = r_interval
+            msg += (f"; but the fit's runs leave R_D* anywhere in [{lo:.3g}, {'∞' if math.isinf(hi) else f'{hi:.3g}'}]"
+                    f" ({level:.0%}), so how much these repeats are worth is uncertain (the N and D intervals span "
+                    "it)")
         out.append(msg)
     return out
 
@@ -96,7 +113,7 @@ def repetition_check(spec: LawSpec, N: float, D: float, U: float) -> tuple[dict,
         section["loss_penalty"] = L_rep - L
         section["method"] = ("the law evaluated at the effective data D' (Muennighoff et al.'s D' with "
                              f"R_D* = {r_star:.4g}) instead of D")
-    warnings = _warnings(D, U, r_star)
+    warnings = _warnings(D, U, r_star, _r_d_star_interval(spec))
     if "loss_penalty" in section and section["loss_penalty"] > 1e-4:
         warnings.append(f"data: with repetition the predicted loss rises by {section['loss_penalty']:.4f} to "
                         f"{section['loss_with_repetition']:.4f} (effective data {format_quantity(Dp)} tokens)")
@@ -132,9 +149,7 @@ class RepeatedDataLaw:
 def with_repetition(spec: LawSpec) -> LawSpec:
     """``spec`` with its (N, D) law replaced by :class:`RepeatedDataLaw` (same parameters and draws)."""
     r_star, r_src = _r_d_star(spec)
-    return LawSpec(law=RepeatedDataLaw(spec.law, r_star, r_src), theta=spec.theta, draws=spec.draws,
-                   name=spec.name, source=spec.source, interval_method=spec.interval_method,
-                   conventions=spec.conventions, data_ranges=spec.data_ranges)
+    return dataclasses.replace(spec, law=RepeatedDataLaw(spec.law, r_star, r_src), predictor=None)
 
 
 @dataclass(frozen=True)
@@ -191,7 +206,7 @@ def data_constrained_optimum(flops: float, unique_tokens: float, law=DEFAULT_DAT
         raise PlanError(f"no data-constrained optimum found at C = {C:.3g} FLOPs under {spec.name}")
     Nu, Du, Lu = (float(a[0]) for a in optimum(central, C, fixed={"U": 1e300}))
     r_star, _ = _r_d_star(spec)
-    warnings = _warnings(D, U, r_star)
+    warnings = _warnings(D, U, r_star, _r_d_star_interval(spec))
     if L - Lu > 1e-4:
         warnings.append(f"data: {format_quantity(U)} unique tokens cost {L - Lu:.4f} in loss at this budget vs "
                         f"unlimited data (the unconstrained optimum is {format_quantity(Nu)} params on "

@@ -39,7 +39,6 @@ from ._optimum import (
     optimum,
     optimum_for_loss_rows,
 )
-from ._result import interval
 
 __all__ = ["InferencePlan", "inference_optimal", "inference_demand_for", "DemandResult"]
 
@@ -198,7 +197,7 @@ def inference_optimal(inference_tokens: float, law=None, *, flops: float | None 
     over = (D / N) / (Dc / N0)
     values = {"N": N, "D_train": D, "tokens_per_param": D / N, "total_flops": train + inf,
               "saving_fraction": saving / total_c, "overtraining_factor": over}
-    intervals = {k: interval(v[1:], level) for k, v in values.items()} if len(N) > 1 else {}
+    intervals = {k: spec.interval(v, level) for k, v in values.items()} if len(N) > 1 else {}
     warnings = []
     tpp = float(D[0] / N[0])
     if tpp > 500 or over[0] > 10:
@@ -287,7 +286,7 @@ def inference_demand_for(params: float, tokens: float, law=None, *, level: float
         note = (f"{format_quantity(N)} params on {format_quantity(D)} tokens has no more tokens/param than the "
                 "compute-optimal model of the same loss: no inference demand makes it optimal")
     return DemandResult(N=N, D=D, loss=loss, inference_tokens=float(max(demand[0], 0.0)),
-                        interval=interval(np.maximum(demand[1:], 0.0), level) if len(demand) > 1 else None,
+                        interval=spec.interval(np.maximum(demand, 0.0), level) if len(demand) > 1 else None,
                         elasticity_ratio=float(r[0]),
                         compute_optimal={"N": Nc, "D": Dc, "tokens_per_param": Dc / Nc, "flops": C},
                         note=note)
