@@ -209,3 +209,14 @@ def test_a_plan_from_such_a_fit_spans_what_the_runs_cannot_rule_out(saturated_fi
         assert nlo * (1 - 1e-6) <= q.N_opt <= nhi * (1 + 1e-6)
     assert "profile refits" in p.assumptions["interval"]
     assert any("leave R_D* anywhere in" in w and "∞" in w for w in p.warnings)
+
+
+def test_a_prediction_without_unique_tokens_says_what_to_give(dc_fit):
+    from scalinglab._errors import InputError
+
+    with pytest.raises(InputError, match=r"needs U \(unique_tokens\) .* e\.g\. N=\.\.\. D=\.\.\. U=\.\.\.; U=D for data"):
+        dc_fit.predict(N=1e9, D=1e11)
+    # as the message says: data seen once is U = D (no repetition: the law's Chinchilla part)
+    once = dc_fit.predict(N=1e9, D=1e11, U=1e11).value
+    th = dict(dc_fit.params)
+    assert once == pytest.approx(th["E"] + th["A"] / 1e9 ** th["alpha"] + th["B"] / 1e11 ** th["beta"], rel=1e-9)

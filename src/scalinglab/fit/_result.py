@@ -269,7 +269,10 @@ class FitResult:
             X[v] = np.atleast_1d(np.asarray(val, float))
         missing = [v for v in self.law.variables if v not in X]
         if missing:
-            raise InputError(f"predict needs {', '.join(missing)} for law {self.law.name!r}")
+            what = ", ".join(f"{v} ({self.variables[v]})" if self.variables.get(v, v) != v else v for v in missing)
+            hint = "; U=D for data seen once" if "U" in missing and "D" in self.law.variables else ""
+            raise InputError(f"predict needs {what} for law {self.law.name!r}, e.g. "
+                             + " ".join(f"{v}=..." for v in self.law.variables) + hint)
         arrs = np.broadcast_arrays(*[X[v] for v in self.law.variables])
         out = {v: np.ravel(a) for v, a in zip(self.law.variables, arrs, strict=True)}
         for v, a in out.items():
