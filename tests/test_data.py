@@ -762,3 +762,21 @@ def test_a_table_with_one_loss_per_validation_set_names_them_and_how_to_choose(t
     assert rt.df["loss"].to_numpy() == pytest.approx(1.8 + 400 / N ** 0.3)
     out = CliRunner().invoke(app, ["fit", str(path), "--y", "c4_val", "--law", "chinchilla", "--json"])
     assert out.exit_code == 0, out.output
+
+
+def test_a_spreadsheet_export_with_semicolons_and_decimal_commas_reads_as_it_says(tmp_path):
+    """Excel in most of Europe writes CSV with ';' between fields and ',' as the decimal mark: read it so,
+    values exact; a comma-separated file whose quoted names hold semicolons stays comma-separated."""
+    p = tmp_path / "runs.csv"
+    p.write_bytes("\ufeffparams;tokens;\"val loss\";note\n1e6;20M;5,125;a\n10M;2e8;4,25;b\n100000000;2B;3,5;c\n"
+                  .encode("utf-8"))
+    rt = load_runs(p)
+    assert rt.df["loss"].tolist() == [5.125, 4.25, 3.5]
+    assert rt.df["params"].tolist() == [1e6, 1e7, 1e8] and rt.df["tokens"].tolist() == [2e7, 2e8, 2e9]
+    q = tmp_path / "comma.csv"
+    q.write_text('name,params,tokens,loss\n"a;b",1e6,2e7,5.1\n"c;d",1e7,2e8,4.2\n')
+    rt = load_runs(q)
+    assert rt.df["loss"].tolist() == [5.1, 4.2] and rt.df["name"].tolist() == ["a;b", "c;d"]
+    h = tmp_path / "quoted_header.csv"
+    h.write_text('"model;size",tokens,loss\n1e6,2e7,5.1\n')
+    assert list(load_runs(h, columns={"model;size": "params"}).df["params"]) == [1e6]

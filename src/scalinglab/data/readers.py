@@ -89,8 +89,10 @@ def _read_path(path: Path, file: str) -> _Raw:
             data = stream.read()
     except (pa.ArrowException, OSError) as exc:
         raise _error(f"cannot read the file: {exc}", file) from None
-    if fmt in ("csv", "tsv"):
-        return _read_csv(data, file, "\t" if fmt == "tsv" else ",")
+    if fmt == "tsv":
+        return _read_csv(data, file, "\t")
+    if fmt == "csv":
+        return _read_csv(data, file, _csv_delimiter(data))
     if fmt == "jsonl":
         return _read_jsonl(data, file)
     return _read_json(data, file)
@@ -121,7 +123,16 @@ def _read_columnar(path: Path, file: str, fmt: str) -> _Raw:
     return raw
 
 
+def _csv_delimiter(data: bytes) -> str:
+    """``","``, or ``";"`` when the header line has semicolons and no comma outside quotes: a spreadsheet's CSV
+    export where the decimal mark is the comma (Excel in most of Europe), whose numbers then read ``5,1``."""
+    header = re.split(rb"\r\n|\r|\n", data.lstrip(b"\xef\xbb\xbf"), maxsplit=1)[0]
+    unquoted = re.sub(rb'"[^"]*"', b"", header)
+    return ";" if b";" in unquoted and b"," not in unquoted else ","
+
+
 def _read_csv(data: bytes, file: str, delimiter: str) -> _Raw:
+    """A CSV (or TSV) file's table; ``delimiter=";"`` also reads decimal commas (``5,1``, `_csv_delimiter`)."""
     import pyarrow.csv as pacsv
 
     data = _decode_text(data, file)
@@ -149,7 +160,8 @@ def _read_csv(data: bytes, file: str, delimiter: str) -> _Raw:
                 read_options=pacsv.ReadOptions(use_threads=threads),
                 parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False,
                                                  invalid_row_handler=handler),
-                convert_options=pacsv.ConvertOptions(column_types=forced, strings_can_be_null=True),
+                convert_options=pacsv.ConvertOptions(column_types=forced, strings_can_be_null=True,
+                                                     decimal_point="," if delimiter == ";" else "."),
             )
         except pa.ArrowInvalid as exc:
             msg = str(exc)
