@@ -780,3 +780,37 @@ def test_a_spreadsheet_export_with_semicolons_and_decimal_commas_reads_as_it_say
     h = tmp_path / "quoted_header.csv"
     h.write_text('"model;size",tokens,loss\n1e6,2e7,5.1\n')
     assert list(load_runs(h, columns={"model;size": "params"}).df["params"]) == [1e6]
+
+
+def test_runs_that_logged_no_loss_are_an_error_that_says_how_to_leave_them_out(tmp_path, caplog):
+    """A tracker's export lists crashed or queued runs with an empty loss: by default an error naming each row
+    and the flag; with drop_missing_loss / --drop-missing-loss those rows are left out (logged, source rows
+    kept), while a negative loss or an empty params cell stays an error."""
+    import logging
+
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    p = tmp_path / "export.csv"
+    p.write_text("params,tokens,loss,state\n1e7,2e8,4.2,finished\n3e7,6e8,,crashed\n1e8,2e9,3.5,finished\n"
+                 "3e8,6e9,,running\n1e9,2e10,3.0,finished\n")
+    with pytest.raises(DataError) as e:
+        load_runs(p)
+    assert [(x.row, x.column) for x in e.value.problems] == [(2, "loss"), (4, "loss")]
+    assert "--drop-missing-loss" in str(e.value)
+    with caplog.at_level(logging.WARNING, logger="scalinglab.data.load"):
+        rt = load_runs(p, drop_missing_loss=True)
+    assert rt.df["loss"].tolist() == [4.2, 3.5, 3.0] and rt.source_rows.tolist() == [1, 3, 5]
+    assert "2 rows with no loss left out" in caplog.text and "rows 2, 4" in caplog.text
+    bad = tmp_path / "bad.csv"
+    bad.write_text("params,tokens,loss\n1e7,2e8,nan\n,6e8,3.9\n1e8,2e9,-1\n1e9,2e10,\n")
+    with pytest.raises(DataError) as e:
+        load_runs(bad, drop_missing_loss=True)
+    # 'nan' reads as an empty cell (as 'NA', 'null': a tracker's "no value"), left out; the rest stay errors
+    assert sorted((x.row, x.column) for x in e.value.problems) == [(2, "params"), (3, "loss")]
+    out = CliRunner().invoke(app, ["validate", str(p), "--drop-missing-loss", "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["rows"] == 3
+    out = CliRunner().invoke(app, ["fit", str(p), "--law", "chinchilla", "--json"])
+    assert out.exit_code == 2 and "--drop-missing-loss" in out.output

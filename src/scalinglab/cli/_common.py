@@ -44,6 +44,10 @@ DropDuplicatesOpt = typer.Option(False, "--drop-duplicates", help="Drop exact du
                                  "instead of stopping at them.")
 
 
+DropMissingLossOpt = typer.Option(False, "--drop-missing-loss", help="Leave out the rows whose loss cell is empty "
+                                  "(runs that crashed or were not evaluated yet) instead of stopping at them.")
+
+
 ColumnOpt = typer.Option(None, "--column", help="Read the table's column SRC as NAME (repeatable): --column "
                          "params_N=params --column final_val_loss=loss; NAME is a canonical column (params, tokens, "
                          "flops, loss, unique_tokens, dataset, step, run_id) or any name; SRC= drops the column.")
@@ -54,19 +58,20 @@ LastCheckpointOpt = typer.Option(False, "--last-checkpoint", help="Keep the last
 
 
 def select_runs(file: str, where: list[str] | None, best_of: str | None = None, drop_duplicates: bool = False,
-                last_checkpoint: bool = False, columns: list[str] | None = None):
+                last_checkpoint: bool = False, columns: list[str] | None = None, drop_missing_loss: bool = False):
     """The run table ``file`` (or run store), or its rows matching ``--where``
     (:meth:`scalinglab.data.RunTable.where`), then the last checkpoint of each run (``--last-checkpoint``:
     :meth:`scalinglab.data.RunTable.final`), then the best run of each point over the ``--best-of`` columns
     (:meth:`scalinglab.data.RunTable.best_of`); ``--drop-duplicates`` drops exact duplicate rows of a file
-    first, and ``--column SRC=NAME`` reads its columns under other names (``columns=`` of
-    :func:`scalinglab.data.load_runs`)."""
-    if not where and not best_of and not drop_duplicates and not last_checkpoint and not columns:
+    first, ``--drop-missing-loss`` leaves out its rows with an empty loss, and ``--column SRC=NAME`` reads its
+    columns under other names (``columns=`` and the like of :func:`scalinglab.data.load_runs`)."""
+    if not (where or best_of or drop_duplicates or last_checkpoint or columns or drop_missing_loss):
         return file
     from ..data.schema import parse_column_map
     from ..report._inputs import load_any_runs
 
-    runs = load_any_runs(file, drop_duplicates=drop_duplicates, columns=parse_column_map(columns) or None)
+    runs = load_any_runs(file, drop_duplicates=drop_duplicates, columns=parse_column_map(columns) or None,
+                         drop_missing_loss=drop_missing_loss)
     if where:
         runs = runs.where(*where)
     if last_checkpoint:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._common import ColumnOpt, JsonOpt, command, emit_json, err, out, unusual_unit
+from ._common import ColumnOpt, DropMissingLossOpt, JsonOpt, command, emit_json, err, out, unusual_unit
 
 _COUNT_COLUMNS = ("params", "tokens", "flops", "unique_tokens")
 
@@ -77,13 +77,15 @@ def validate(
     drop_duplicates: Annotated[bool, typer.Option(
         "--drop-duplicates", help="Drop exact duplicate rows instead of reporting them.")] = False,
     column: list[str] | None = ColumnOpt,
+    drop_missing_loss: bool = DropMissingLossOpt,
     json: bool = JsonOpt,
 ) -> None:
     """Check a run table (CSV, TSV, Parquet, JSONL, JSON): exit 0 with a summary, or exit 2 with one
     FILE:ROW:COLUMN: reason line per problem.
     """
     runs = _load(file, json, required=tuple(require) if require else ("loss",),
-                 positive_loss=not allow_nonpositive_loss, drop_duplicates=drop_duplicates, column=column)
+                 positive_loss=not allow_nonpositive_loss, drop_duplicates=drop_duplicates, column=column,
+                 drop_missing_loss=drop_missing_loss)
     summary = runs.summary()
     if json:
         summary.pop("source", None)
@@ -155,6 +157,7 @@ def convert(
     drop_duplicates: Annotated[bool, typer.Option(
         "--drop-duplicates", help="Drop exact duplicate rows instead of reporting them.")] = False,
     column: list[str] | None = ColumnOpt,
+    drop_missing_loss: bool = DropMissingLossOpt,
     json: bool = JsonOpt,
 ) -> None:
     """Read a run table (CSV, TSV, Parquet, JSONL, JSON), validate it and write it with canonical columns
@@ -165,7 +168,7 @@ def convert(
     suffix = dst.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise InputError(f"OUT must end in .csv or .parquet, got {dst.name!r}")
-    runs = _load(src, json, column, drop_duplicates=drop_duplicates)
+    runs = _load(src, json, column, drop_duplicates=drop_duplicates, drop_missing_loss=drop_missing_loss)
     if suffix == ".csv":
         runs.to_csv(dst)
     else:

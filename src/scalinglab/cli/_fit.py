@@ -15,6 +15,7 @@ from ._common import (
     BestOfOpt,
     ColumnOpt,
     DropDuplicatesOpt,
+    DropMissingLossOpt,
     JsonOpt,
     LastCheckpointOpt,
     WhereOpt,
@@ -81,13 +82,14 @@ def fit_cmd(
     best_of: str | None = BestOfOpt,
     drop_duplicates: bool = DropDuplicatesOpt,
     column: list[str] | None = ColumnOpt,
+    drop_missing_loss: bool = DropMissingLossOpt,
     last_checkpoint: bool = LastCheckpointOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Fit a law to a run table: robust multi-start fit, optional bootstrap intervals. Exits with code 2 and one error line on bad input."""
     from ..fit import fit
 
-    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column)
+    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss)
 
     if floor is not None:
         from ..laws import get_law
@@ -238,13 +240,14 @@ def backtest_cmd(
     best_of: str | None = BestOfOpt,
     drop_duplicates: bool = DropDuplicatesOpt,
     column: list[str] | None = ColumnOpt,
+    drop_missing_loss: bool = DropMissingLossOpt,
     last_checkpoint: bool = LastCheckpointOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Fit on the smaller runs, predict the largest: errors and interval coverage. Exits with code 2 and one error line on bad input."""
     from ..fit import backtest, backtest_sweep
 
-    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column)
+    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss)
 
     if sweep or (cutoff_frac is None and cutoff_flops is None):
         bt = backtest_sweep(file, law, cutoff_fracs=(0.1, 0.2, 0.3, 0.4, 0.5), by=by, x=x, y=y, loss=loss,
@@ -297,13 +300,14 @@ def compare_cmd(
     best_of: str | None = BestOfOpt,
     drop_duplicates: bool = DropDuplicatesOpt,
     column: list[str] | None = ColumnOpt,
+    drop_missing_loss: bool = DropMissingLossOpt,
     last_checkpoint: bool = LastCheckpointOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Rank laws by backtest error on a run table (automatic law selection). Exits with code 2 and one error line on bad input."""
     from ..fit import compare
 
-    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column)
+    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss)
     rows = compare(file, laws, x=x, y=y, loss=loss)
     if plot:
         from ..report import save_plot
@@ -349,13 +353,14 @@ def suggest_cmd(
     best_of: str | None = BestOfOpt,
     drop_duplicates: bool = DropDuplicatesOpt,
     column: list[str] | None = ColumnOpt,
+    drop_missing_loss: bool = DropMissingLossOpt,
     last_checkpoint: bool = LastCheckpointOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Which run next: rank affordable runs by expected shrinkage of a target's interval per FLOP. Exits with code 2 and one error line on bad input."""
     from ..fit import suggest
 
-    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column)
+    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss)
     s = suggest(file, law, target=target, candidates=candidates, budget=budget, level=level, top=top, loss=loss)
     d = s.to_dict()
     if json_:
@@ -390,6 +395,7 @@ def hparams_cmd(
     level: Annotated[float, typer.Option("--level", help="Interval level, e.g. 0.8.")] = 0.8,
     where: list[str] | None = WhereOpt,
     drop_duplicates: bool = DropDuplicatesOpt,
+    drop_missing_loss: bool = DropMissingLossOpt,
     last_checkpoint: bool = LastCheckpointOpt,
     json_: bool = JsonOpt,
 ) -> None:
@@ -398,7 +404,8 @@ def hparams_cmd(
     from ..units import parse_assignments
 
     point = parse_assignments(at, what="--at", example="N=7B,D=140B") if at else None
-    runs = select_runs(file, where, drop_duplicates=drop_duplicates, last_checkpoint=last_checkpoint)
+    runs = select_runs(file, where, drop_duplicates=drop_duplicates, last_checkpoint=last_checkpoint,
+                       drop_missing_loss=drop_missing_loss)
     res, points = fit_optimum(runs, column, y=y, level=level)
     pred = res.predict(level=level, **point).to_dict() if point else None
     if pred:

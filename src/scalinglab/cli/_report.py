@@ -45,6 +45,7 @@ def report_cmd(
     best_of: str | None = selection.BestOfOpt,
     drop_duplicates: bool = selection.DropDuplicatesOpt,
     column: list[str] | None = selection.ColumnOpt,
+    drop_missing_loss: bool = selection.DropMissingLossOpt,
     last_checkpoint: bool = selection.LastCheckpointOpt,
     json_out: bool = JsonOpt,
 ) -> None:
@@ -66,7 +67,8 @@ def report_cmd(
         except ImportError:
             curve_frame = None
     # compute (read, fit, predict, backtest, hash), then draw
-    runs = selection.select_runs(source, where, best_of, drop_duplicates, last_checkpoint, column)
+    runs = selection.select_runs(source, where, best_of, drop_duplicates, last_checkpoint, column,
+                                 drop_missing_loss)
     inputs = prepare(runs, fit=fit, plans=tuple(plan or ()), curves=curve_frame, law=law, auto_fit=not no_fit,
                      bootstrap=bootstrap, seed=seed, predictions=tuple(predict or ()),
                      backtest="auto" if backtest is None else backtest)

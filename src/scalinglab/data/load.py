@@ -145,7 +145,8 @@ def _canonical_convention(name: str | None) -> str | None:
 
 def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Sequence[str],
            flops_convention: str | None, positive_loss: bool, drop_duplicates: bool,
-           check_duplicates: bool = True, loss_unit: str | None = None) -> RunTable:
+           check_duplicates: bool = True, loss_unit: str | None = None,
+           drop_missing_loss: bool = False) -> RunTable:
     file = raw.file
     targets, claims = _map_columns(raw.names, columns, file)
     order = {n: j for j, n in enumerate(raw.names)}
@@ -163,6 +164,17 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
             keep = pa.array(~blank_np)
             cols_in = [_as_arrow(c).filter(keep) for c in cols_in]
             rows, n = rows[~blank_np], int((~blank_np).sum())
+    loss_in = [c for t, c in zip(targets, cols_in, strict=True) if t == "loss"]
+    if drop_missing_loss and n and loss_in:  # runs that logged no loss (crashed, still queued): left out
+        empty = np.logical_and.reduce([np.asarray(_as_arrow(c).is_null().to_numpy(zero_copy_only=False), bool)
+                                       for c in loss_in])
+        if empty.any():
+            logger.warning("%s: %d row%s with no loss left out (drop_missing_loss; rows %s)", file,
+                           int(empty.sum()), "s" if empty.sum() != 1 else "",
+                           ", ".join(map(str, rows[empty][:10].tolist())) + (", ..." if empty.sum() > 10 else ""))
+            keep = pa.array(~empty)
+            cols_in = [_as_arrow(c).filter(keep) for c in cols_in]
+            rows, n = rows[~empty], int((~empty).sum())
     parsed: dict[str, Any] = {}
     if claims:
         targets, parsed = _resolve_claims(raw.names, targets, claims, cols_in, rows, file)
@@ -188,7 +200,11 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
             if n_bad:
                 total += n_bad
                 for i in np.flatnonzero(bad)[:MAX_PROBLEMS].tolist():
-                    problems.append(_error(_reason(fl, i, target), file, row=int(rows[i]), column=name))
+                    why = _reason(fl, i, target)
+                    if target == "loss" and fl.missing is not None and fl.missing[i]:
+                        why += (" (a run that logged no loss? leave such rows out with --drop-missing-loss or "
+                                "load_runs(..., drop_missing_loss=True))")
+                    problems.append(_error(why, file, row=int(rows[i]), column=name))
             out[target] = fl.values
         else:
             out[target] = _to_pandas(col)
@@ -252,7 +268,8 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
 def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
               required: Sequence[str] = ("loss",), flops_convention: str = "6ND",
               source_name: str | None = None, positive_loss: bool = True,
-              drop_duplicates: bool = False, canonical: bool = True, loss_unit: str | None = None) -> RunTable:
+              drop_duplicates: bool = False, canonical: bool = True, loss_unit: str | None = None,
+              drop_missing_loss: bool = False) -> RunTable:
     """Load and validate a run table; the one gate where runs enter scalinglab.
 
     Parameters
@@ -289,6 +306,11 @@ def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
         and on every fit of it. Default: what the column's name says (``val_bpb``, ``bpb``,
         ``bits_per_byte``: bits/byte; ``bpc``: bits/char; ``loss_bits``: bits/token; a table with no loss
         column in nats reads such a column as its ``loss``), a Parquet file's own record, else nats/token.
+    drop_missing_loss
+        Leave out the rows whose loss cell is empty (runs that crashed or have not been evaluated yet, as a
+        tracker's export lists them; a CSV's ``NA``, ``nan`` or ``null`` reads as empty), with a logged warning
+        naming how many and which rows; without it such a cell is an error. Other bad cells (a negative or
+        infinite loss, an empty ``params``) stay errors.
 
     Raises
     ------
@@ -302,7 +324,7 @@ def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
         again = _build(_from_pandas(source.df, source_name or source.source), columns=columns,
                        required=tuple(required), flops_convention=source.flops_convention or flops_convention,
                        positive_loss=positive_loss, drop_duplicates=drop_duplicates,
-                       loss_unit=loss_unit or source.loss_unit)
+                       loss_unit=loss_unit or source.loss_unit, drop_missing_loss=drop_missing_loss)
         return again._with(derived=source.derived | again.derived,
                            source_rows=source.source_rows[again.source_rows - 1])
     if columns is not None and not isinstance(columns, Mapping):
@@ -312,4 +334,4 @@ def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
         columns = {n: n for n in raw.names}
     return _build(raw, columns=columns, required=tuple(required), flops_convention=flops_convention,
                   positive_loss=positive_loss, drop_duplicates=drop_duplicates, check_duplicates=canonical,
-                  loss_unit=loss_unit)
+                  loss_unit=loss_unit, drop_missing_loss=drop_missing_loss)

@@ -20,9 +20,11 @@ _VARCOL = {"N": "params", "D": "tokens", "C": "flops", "U": "unique_tokens", "S"
 
 
 # --------------------------------------------------------------------------- runs
-def load_any_runs(source: Any, *, drop_duplicates: bool = False, columns: dict | None = None):
+def load_any_runs(source: Any, *, drop_duplicates: bool = False, columns: dict | None = None,
+                  drop_missing_loss: bool = False):
     """A RunTable (or DataFrame) from a path, a store URL, a RunTable or a DataFrame. A path goes through
-    :func:`scalinglab.data.load_runs` (``drop_duplicates`` and the renames ``columns`` as there); a store is
+    :func:`scalinglab.data.load_runs` (``drop_duplicates``, ``drop_missing_loss`` and the renames ``columns``
+    as there); a store is
     read whole; a table or frame is returned as it is.
 
     Raises
@@ -36,9 +38,10 @@ def load_any_runs(source: Any, *, drop_duplicates: bool = False, columns: dict |
     if isinstance(source, str | Path):
         text = str(source)
         if is_store(text):
-            if drop_duplicates or columns:
-                raise InputError(f"{text}: --{'drop-duplicates' if drop_duplicates else 'column'} applies to a "
-                                 "run table file; a run store holds each run once, in canonical columns")
+            if drop_duplicates or columns or drop_missing_loss:
+                flag = "drop-duplicates" if drop_duplicates else "column" if columns else "drop-missing-loss"
+                raise InputError(f"{text}: --{flag} applies to a run table file; a run store holds each run once, "
+                                 "in canonical columns, and reads the runs that logged no loss as unfinished")
             try:
                 from ..store import Store
             except ImportError as exc:  # pragma: no cover - depends on the runner area
@@ -49,7 +52,7 @@ def load_any_runs(source: Any, *, drop_duplicates: bool = False, columns: dict |
             raise InputError(f"{text}: no such file")
         from ..data import load_runs
 
-        return load_runs(text, drop_duplicates=drop_duplicates, columns=columns)
+        return load_runs(text, drop_duplicates=drop_duplicates, columns=columns, drop_missing_loss=drop_missing_loss)
     return source
 
 
