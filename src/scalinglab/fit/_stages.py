@@ -274,11 +274,17 @@ def no_trend_result(ctx: FitContext, sol: Solution) -> tuple[FitResult, list[str
     log = ctx.space == "log"
     c = trend["constant"]
     flat = math.exp(c) if log else c
-    spread = trend["scale"] * 100 if log else trend["scale"]
+    sd = trend.get("scale_constant", trend["scale"])  # the runs' robust spread around the constant
+    spread = sd * 100 if log else sd
     unit = "%" if log else ""
-    msg = (f"{_trend_words(law, fd)}: the best fit is flat ({fd.y_column} ≈ {flat:.4g} ± {spread:.2g}{unit} "
-           f"over {fd.n} runs; against a constant the law's improvement has p = {trend['p_value']:.2g}, robust "
-           f"F-test); widen the range of the variables, add runs, or check that {fd.y_column!r} is the right column")
+    test = trend.get("test", "robust F-test")
+    dof = int(trend["dof"][1])
+    few = (f"; {fd.n} runs for {law.n_params} parameters leave {dof} degree{'s' if dof != 1 else ''} of freedom, "
+           "too few to tell a trend from noise: add runs or fit a law with fewer parameters") if dof <= 2 else ""
+    msg = (f"{_trend_words(law, fd)}: the law does no better than a constant ({fd.y_column} ≈ {flat:.4g}, runs "
+           f"spread ± {spread:.2g}{unit} around it, {fd.n} runs; against a constant the law's improvement has "
+           f"p = {trend['p_value']:.2g}, {test}){few}; widen the range of the variables, add runs, or check that "
+           f"{fd.y_column!r} is the right column")
     if ctx.options.throw:
         raise FitError(msg)
     theta = ms.theta

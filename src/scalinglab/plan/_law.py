@@ -113,11 +113,11 @@ class LawSpec:
         """Central ``level`` interval of a planned quantity from its ``values`` per row of `thetas` (or the
         first rows of it): the central ``level`` of the draws' values, widened to the values of every
         alternate the runs cannot rule out at ``level``."""
-        from ._result import interval
+        from ._result import interval as central
 
         v = np.asarray(values, float)
         k = self.n_alternates
-        lo, hi = interval(v[1 + k:], level)
+        lo, hi = central(v[1 + k:], level)
         if k:
             from ..fit._profile import plausible_at
 
@@ -300,8 +300,8 @@ def _from_fit(fit, *, name: str) -> LawSpec:
         stored = stored_alternates(fit.calibration["alternates"])
         if stored is not None and stored[0].shape[1] == len(theta):
             alternates, deviance = stored[0], stored[1]
-            method = ("" if method == "none" else f"{method}; and ") + (f"{len(alternates)} profile refits the fit's runs cannot rule out (each "
-                      "interval spans their answers)")
+            method = (("" if method == "none" else f"{method}; and ") + f"{len(alternates)} profile refits the "
+                      "fit's runs cannot rule out (each interval spans their answers)")
     return LawSpec(law=law, theta=theta, draws=draws, name=name, source=getattr(fit, "source", "") or name,
                    interval_method=method, conventions=conv, data_ranges=ranges,
                    predictor=fit if callable(getattr(fit, "predict", None)) else None, alternates=alternates,

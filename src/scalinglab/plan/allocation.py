@@ -27,10 +27,9 @@ Queries: :func:`compute_optimal` (budget → N*, D*, loss), :func:`plan_for_loss
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -273,7 +272,7 @@ def _unwrapped(spec: LawSpec) -> LawSpec:
     base = getattr(spec.law, "base", None)
     if base is None:
         return spec
-    return dataclasses.replace(spec, law=base)
+    return replace(spec, law=base)
 
 
 def _check_level(level: float) -> None:

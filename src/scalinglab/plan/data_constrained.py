@@ -17,9 +17,8 @@ data; beyond ~R_D* + 1 epochs extra repeats add almost nothing.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -149,7 +148,7 @@ class RepeatedDataLaw:
 def with_repetition(spec: LawSpec) -> LawSpec:
     """``spec`` with its (N, D) law replaced by :class:`RepeatedDataLaw` (same parameters and draws)."""
     r_star, r_src = _r_d_star(spec)
-    return dataclasses.replace(spec, law=RepeatedDataLaw(spec.law, r_star, r_src), predictor=None)
+    return replace(spec, law=RepeatedDataLaw(spec.law, r_star, r_src), predictor=None)
 
 
 @dataclass(frozen=True)
