@@ -144,3 +144,26 @@ def test_law_auto_ranks_for_the_stacks_choice():
     lo, hi = res.predict(N=7e9, D=1.4e11).interval
     assert s.to_dict()["law"] == f"{choice['law']} ({choice['objective']})"
     assert s.width_before == pytest.approx(hi - lo, rel=1e-9)
+
+
+def test_the_frontier_shows_what_each_extra_flop_buys(tmp_path):
+    """Ranking per FLOP puts the cheapest runs first even when they barely narrow the interval; the frontier
+    lists every candidate that narrows it more than all cheaper ones (the Pareto front), cheapest first, up to
+    the largest reduction, whatever `top` keeps; the CLI prints the cheapest run for each fifth of it."""
+    s = suggest(runs(2), target="N=7B,D=140B", budget=1e20, top=3)
+    everything = suggest(runs(2), target="N=7B,D=140B", budget=1e20)
+    front = s.frontier
+    assert len(front) >= 3 and len(s.candidates) == 3
+    cost = [r["flops"] for r in front]
+    red = [r["width_reduction"] for r in front]
+    assert cost == sorted(cost) and all(b > a for a, b in zip(red, red[1:], strict=False))
+    assert red[-1] == pytest.approx(max(c["width_reduction"] for c in everything.candidates))
+    for c in everything.candidates:  # no candidate beats a frontier run on both cost and reduction
+        assert not any(c["flops"] <= f["flops"] and c["width_reduction"] > f["width_reduction"] for f in front)
+    assert front[-1]["width_reduction"] > 2 * s.candidates[0]["width_reduction"]  # the ranking's top is cheap
+    path = tmp_path / "runs.csv"
+    runs(2).to_csv(path, index=False)
+    r = CliRunner().invoke(app, ["suggest", str(path), "--target", "N=7B,D=140B", "--budget", "1e20", "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["frontier"][-1]["width_reduction"] == pytest.approx(red[-1])
+    r = CliRunner().invoke(app, ["suggest", str(path), "--target", "N=7B,D=140B", "--budget", "1e20"])
+    assert r.exit_code == 0 and "cheapest run for each reduction" in r.output

@@ -381,6 +381,14 @@ def suggest_cmd(
                   f"{r['flops']:.3g}", f"{r['width_after']:.4g}",
                   f"{r['width_reduction']:.3g} ({r['width_reduction_frac']:.1%})", f"{r['reduction_per_eflop']:.3g}")
     out.print(t)
+    if s.frontier:  # the cheapest run reaching each fifth of the largest reduction
+        top_frac = s.frontier[-1]["width_reduction_frac"]
+        shown = list(dict.fromkeys(next(i for i, r in enumerate(s.frontier) if r["width_reduction_frac"]
+                                        >= k / 5 * top_frac - 1e-12) for k in range(1, 6)))
+        out.print("cheapest run for each reduction (frontier: " + "; ".join(
+            f"-{r['width_reduction_frac']:.1%}: N={format_quantity(r.get('N', math.nan))} "
+            f"D={format_quantity(r.get('D', math.nan))}, {r['flops']:.3g} FLOPs"
+            for r in (s.frontier[i] for i in shown)) + ")")
 
 
 @command("hparams", help="The best learning rate (or batch size, ...) for a target scale, from a run table that "

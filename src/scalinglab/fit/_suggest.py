@@ -11,7 +11,10 @@ quantiles at the target's reach times ``sqrt(noise^2 + v)``), so ``width_before`
 data's edge (the reach) and bulk toward the target. Fits without a calibration use the prior rule (noise
 widened with the decades of compute reach, and the parameter spread).
 Candidates are ranked by ``(width_before - width_after) / cost`` with cost in FLOPs (the candidate's
-``flops``, else 6 N D). Assumes the law holds near the candidates and the fit is locally linear.
+``flops``, else 6 N D). That ranking favours the cheapest runs, whose reductions can be tiny; the `frontier`
+lists the runs that narrow the interval more than every cheaper candidate (the cost-reduction Pareto front),
+from the cheapest to the one that narrows it most, so the trade-off is in view. Assumes the law holds near
+the candidates and the fit is locally linear.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ __all__ = ["suggest", "Suggestion", "default_candidates"]
 
 @dataclass(frozen=True)
 class Suggestion:
-    """Ranked candidates (best first) with the target, its current interval width and the fit used."""
+    """Ranked candidates (best first) with the target, its current interval width and the fit used;
+    ``frontier``: the candidates that narrow the interval more than every cheaper one, cheapest first."""
 
     target: dict
     level: float
@@ -38,16 +42,17 @@ class Suggestion:
     value: float
     candidates: list = field(default_factory=list)
     fit: object = field(default=None, repr=False)
+    frontier: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """JSON-ready dict; keys ``target``, ``level``, ``value`` (the target's predicted value), ``width_before``
-        (its current interval width), ``candidates`` (ranked, best first) and ``law`` (the fitted law and its
-        objective).
+        (its current interval width), ``candidates`` (ranked, best first), ``frontier`` (the cost-reduction
+        Pareto front, cheapest first, rows as in ``candidates``) and ``law`` (the fitted law and its objective).
         """
         from ._result import _jsonable
 
         out = {"target": self.target, "level": self.level, "value": self.value, "width_before": self.width_before,
-               "candidates": self.candidates}
+               "candidates": self.candidates, "frontier": self.frontier}
         if self.fit is not None:  # the law the ranking is for (the member the stack chose, for law="auto")
             out["law"] = f"{self.fit.law.name} ({(self.fit.loss or {}).get('name')})"
         return _jsonable(out)
@@ -294,15 +299,22 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
         w1 = sd_width(v1, np.maximum(c0, C_cand) if has_c else c0)
     red = w0 - w1
     per = red / cost
-    order = np.argsort(-per, kind="stable")
-    if top is not None:
-        order = order[: int(top)]
-    rows = []
-    for rank, i in enumerate(order, 1):
-        row = {"rank": rank, **{v: float(Xc[v][i]) for v in law.variables}, "flops": float(cost[i]),
-               "width_after": float(w1[i]), "width_reduction": float(red[i]),
-               "width_reduction_frac": float(red[i] / w0) if w0 > 0 else 0.0,
-               "reduction_per_eflop": float(per[i] * 1e18)}
-        rows.append(row)
+    ranked = np.argsort(-per, kind="stable")
+    rank_of = np.empty(len(ranked), int)
+    rank_of[ranked] = np.arange(1, len(ranked) + 1)
+
+    def row(i: int) -> dict:
+        return {"rank": int(rank_of[i]), **{v: float(Xc[v][i]) for v in law.variables}, "flops": float(cost[i]),
+                "width_after": float(w1[i]), "width_reduction": float(red[i]),
+                "width_reduction_frac": float(red[i] / w0) if w0 > 0 else 0.0,
+                "reduction_per_eflop": float(per[i] * 1e18)}
+
+    front, best = [], 0.0  # by cost, each narrowing more than every cheaper one
+    for i in np.lexsort((-red, cost)):
+        if np.isfinite(red[i]) and red[i] > best:
+            front.append(row(int(i)))
+            best = float(red[i])
+    order = ranked if top is None else ranked[: int(top)]
     target_out = {**tgt, "quantity": what if loss_target else "N_opt"}
-    return Suggestion(target=target_out, level=level, width_before=w0, value=value, candidates=rows, fit=res)
+    return Suggestion(target=target_out, level=level, width_before=w0, value=value,
+                      candidates=[row(int(i)) for i in order], fit=res, frontier=front)
