@@ -181,6 +181,10 @@ def test_cli_json_keys_and_units(tmp_path):
     assert lo < j["expected_loss"] < hi
     assert j["width"] == pytest.approx((hi - lo) / j["expected_loss"], rel=0.5)  # medians of ratios
     assert j["meets_max_width"] == (j["width"] <= 0.02)
+    # a width that only more compute than the target run itself would buy says so
+    need = j["budget_for_max_width"]
+    said = any("more than training the target run itself (5.88e+21 FLOPs)" in w for w in j["warnings"])
+    assert said == (not j["meets_max_width"] and need >= 6 * 7e9 * 140e9)
     assert j["extrapolation_decades"] == pytest.approx(
         math.log10(5.88e21 / max(r["flops"] for r in runs)), rel=1e-9)
     # the sweep spec: the runner reads the same runs (architectures give N; tokens give D)

@@ -666,8 +666,11 @@ def _budget_for(shape, B, width, max_width, tgt, spec, sigma, replicates, seed, 
         return None
     need = float(10 ** ((math.log10(max_width) - icpt) / slope))
     if width > max_width:
+        beyond = (f"; that is more than training the target run itself ({tgt.flops:.3g} FLOPs): no ladder "
+                  "this shape predicts it that tightly for less, so accept a wider interval or train the target"
+                  if need >= tgt.flops else "")
         notes.append(f"max-width {max_width:g} is not met: expected width {width:.3g}; about {need:.3g} FLOPs "
-                     f"({need / B:.3g}x the budget) would meet it (log-log trend over simulated budgets)")
+                     f"({need / B:.3g}x the budget) would meet it (log-log trend over simulated budgets){beyond}")
     return need
 
 
