@@ -814,3 +814,26 @@ def test_runs_that_logged_no_loss_are_an_error_that_says_how_to_leave_them_out(t
     assert json.loads(out.stdout)["rows"] == 3
     out = CliRunner().invoke(app, ["fit", str(p), "--law", "chinchilla", "--json"])
     assert out.exit_code == 2 and "--drop-missing-loss" in out.output
+
+
+def test_a_papers_table_with_units_in_its_headers_reads_in_units(tmp_path):
+    """Papers publish 'Params (M)', 'Tokens (B)', 'Training FLOPs (1e18)': the numbers are that many units, so
+    they read as params, tokens and flops scaled exactly (never 125 parameters), explicit renames included,
+    and the missing-column hint no longer offers such a column unscaled."""
+    from scalinglab.data.schema import named_like, scale_note
+
+    p = tmp_path / "table.csv"
+    p.write_text("Model,Params (M),Training tokens [B],Training FLOPs (1e18),Loss\nA,125,2.5,1.875,3.1\n"
+                 "B,350,7,14.7,2.8\n")
+    rt = load_runs(p)
+    assert rt.df["params"].tolist() == [125e6, 350e6]
+    assert rt.df["tokens"].tolist() == [2.5e9, 7e9]
+    assert rt.df["flops"].to_numpy() == pytest.approx([1.875e18, 1.47e19], rel=1e-12)
+    assert rt.column_map["Params (M)"] == "params"
+    q = tmp_path / "words.csv"
+    q.write_text("Model size (millions),D (×1e9),x (10^3),loss\n7,0.14,5,3.0\n")
+    rt = load_runs(q, columns={"x (10^3)": "unique_tokens"})
+    assert (rt.df["params"][0], rt.df["tokens"][0], rt.df["unique_tokens"][0]) == (7e6, 1.4e8, 5e3)
+    assert scale_note("Loss (nats)") is None and scale_note("(M)") is None
+    assert scale_note("Tokens [T]") == ("Tokens", 1e12)
+    assert named_like("params", ["Params (M)", "params_N"]) == ["params_N"]

@@ -31,6 +31,8 @@ from .schema import (
     _norm,
     choose_column_hint,
     loss_unit_of,
+    scale_note,
+    scaled_alias,
 )
 from .table import RunTable
 
@@ -57,7 +59,7 @@ def _map_columns(names: list[str], explicit: Mapping[str, str | None] | None,
         if n in explicit:
             targets.append(explicit[n])
             continue
-        alias = COLUMN_ALIASES.get(_norm(n))
+        alias = COLUMN_ALIASES.get(_norm(n)) or (scaled_alias(n) or (None,))[0]  # Params (M): params, x 1e6
         targets.append(alias if alias is not None and alias not in claimed else n)
     if "loss" not in targets:  # a loss in bits (val_bpb, bpc) is the loss when no column says loss in nats
         bits = [j for j, n in enumerate(names) if n not in explicit and loss_unit_of(n)]
@@ -90,7 +92,8 @@ CLAIM_RTOL = 0.01
 
 
 def _resolve_claims(names: list[str], targets: list[str | None], claims: dict[str, list[str]],
-                    cols: list[Any], rows: np.ndarray, file: str) -> tuple[list[str | None], dict[str, Any]]:
+                    cols: list[Any], rows: np.ndarray, file: str,
+                    scales: Mapping[str, float]) -> tuple[list[str | None], dict[str, Any]]:
     """Settle columns that claim one canonical name: when their values agree (numbers within `CLAIM_RTOL`,
     text exactly, empty cells in the same rows), the preferred alias (the canonical name itself, else the
     first in the accepted list) takes it and the others stay under their own names; otherwise the table is
@@ -104,10 +107,10 @@ def _resolve_claims(names: list[str], targets: list[str | None], claims: dict[st
         first, *others = [cols[at[n]] for n in ns]
         if t in _NUMERIC:
             parsed[ns[0]] = _floats(first, counts=t != "loss")
-            a = parsed[ns[0]].values
+            a = parsed[ns[0]].values * scales.get(ns[0], 1.0)
             bad = np.zeros(len(a), bool)
-            for col in others:
-                b = _floats(col, counts=t != "loss").values
+            for n_other, col in zip(ns[1:], others, strict=True):
+                b = _floats(col, counts=t != "loss").values * scales.get(n_other, 1.0)
                 with np.errstate(all="ignore"):
                     rel = np.abs(a - b) / np.maximum(np.abs(a), np.abs(b))
                 bad |= (np.isfinite(a) != np.isfinite(b)) | (np.isfinite(a) & np.isfinite(b) & (rel > CLAIM_RTOL))
@@ -149,6 +152,9 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
            drop_missing_loss: bool = False) -> RunTable:
     file = raw.file
     targets, claims = _map_columns(raw.names, columns, file)
+    # a count column whose name carries its unit (Params (M), Tokens [B]): its numbers are that many units
+    scales = {n: note[1] for n, t in zip(raw.names, targets, strict=True)
+              if t in ("params", "tokens", "flops", "unique_tokens") and (note := scale_note(n)) is not None}
     order = {n: j for j, n in enumerate(raw.names)}
     cols_in = list(raw.columns)
     n = raw.n_rows
@@ -177,7 +183,7 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
             rows, n = rows[~empty], int((~empty).sum())
     parsed: dict[str, Any] = {}
     if claims:
-        targets, parsed = _resolve_claims(raw.names, targets, claims, cols_in, rows, file)
+        targets, parsed = _resolve_claims(raw.names, targets, claims, cols_in, rows, file, scales)
 
     problems = list(raw.problems)
     total = len(problems)
@@ -205,7 +211,7 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
                         why += (" (a run that logged no loss? leave such rows out with --drop-missing-loss or "
                                 "load_runs(..., drop_missing_loss=True))")
                     problems.append(_error(why, file, row=int(rows[i]), column=name))
-            out[target] = fl.values
+            out[target] = fl.values * scales[name] if name in scales else fl.values
         else:
             out[target] = _to_pandas(col)
             if target in ("run_id", "dataset"):

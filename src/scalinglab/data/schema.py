@@ -71,6 +71,37 @@ def loss_unit_of(name: str) -> str | None:
         return _LOSS_UNIT_OF[norm]
     return next((unit for end, unit in _LOSS_UNIT_SUFFIX if norm.endswith(end)), None)
 
+#: a unit in brackets at the end of a column name: ``Params (M)``, ``Training tokens [B]``, ``FLOPs (1e18)``
+_SCALE_NOTE = re.compile(r"^(?P<base>.*?)[\s_]*[(\[]\s*(?:x|×|in)?\s*(?P<unit>k|thousands?|m|mn|millions?|b|bn|"
+                         r"billions?|t|tn|trillions?|1e\d{1,2}|10\^\d{1,2})\s*[)\]]\s*$", re.IGNORECASE)
+_SCALE_WORDS = {"k": 1e3, "thousand": 1e3, "thousands": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6,
+                "millions": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9, "billions": 1e9, "t": 1e12, "tn": 1e12,
+                "trillion": 1e12, "trillions": 1e12}
+
+
+def scale_note(name: str) -> tuple[str, float] | None:
+    """``(name without the note, factor)`` for a count column whose name ends in its unit in brackets, as
+    papers' tables write them: ``Params (M)`` (1e6), ``Tokens [B]`` (1e9), ``Training FLOPs (1e18)``,
+    ``Parameters (millions)``; None otherwise. A number in such a column is that many units."""
+    m = _SCALE_NOTE.match(str(name).strip())
+    if not m or not m["base"].strip():
+        return None
+    unit = m["unit"].lower()
+    if unit in _SCALE_WORDS:
+        return m["base"].strip(), _SCALE_WORDS[unit]
+    return m["base"].strip(), float("1e" + unit.split("^")[1]) if "^" in unit else float(unit)
+
+
+def scaled_alias(name: str) -> tuple[str, float] | None:
+    """``(canonical count column, factor)`` for a name that is an accepted name plus a unit note
+    (`scale_note`: ``Params (M)`` -> ``("params", 1e6)``); None otherwise."""
+    note = scale_note(name)
+    if note is None:
+        return None
+    canon = COLUMN_ALIASES.get(_norm(note[0]))
+    return (canon, note[1]) if canon in _COUNTS else None
+
+
 #: a column whose name says it holds a loss on some validation set (c4_val, eval/paloma_ce, xent ...)
 _LOSS_LIKE = re.compile(r"(^|_)(loss|val|valid|validation|eval|test|ppl|perplexity|nll|xent|ce|crossentropyloss)"
                         r"($|_)")
@@ -85,7 +116,7 @@ def named_like(canonical: str, names) -> list[str]:
     out = []
     for n in names:
         norm = _norm(n)
-        if norm in COLUMN_ALIASES or loss_unit_of(n):
+        if norm in COLUMN_ALIASES or loss_unit_of(n) or scaled_alias(n):
             continue
         if canonical == "loss":
             if _LOSS_LIKE.search(norm):
