@@ -837,3 +837,31 @@ def test_a_papers_table_with_units_in_its_headers_reads_in_units(tmp_path):
     assert scale_note("Loss (nats)") is None and scale_note("(M)") is None
     assert scale_note("Tokens [T]") == ("Tokens", 1e12)
     assert named_like("params", ["Params (M)", "params_N"]) == ["params_N"]
+
+
+def test_a_table_of_perplexities_reads_the_loss_as_their_log(tmp_path):
+    """Tables that report perplexity (val_ppl, wikitext_ppl) have no loss column: the loss is ln(perplexity) in
+    nats/token, exactly; of several perplexities the error offers the mapping (which takes the log too) and not
+    --y (which would fit the perplexity itself); a perplexity <= 1 is an error that says why."""
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    ppl = np.array([60.3, 33.1, 20.1])
+    p = tmp_path / "ppl.csv"
+    pd.DataFrame({"params": [1e7, 1e8, 1e9], "tokens": [2e8, 2e9, 2e10], "val_ppl": ppl}).to_csv(p, index=False)
+    rt = load_runs(p)
+    assert rt.df["loss"].to_numpy() == pytest.approx(np.log(ppl), rel=1e-15) and rt.loss_unit == "nats/token"
+    two = tmp_path / "two.csv"
+    pd.DataFrame({"params": [1e7, 1e8], "tokens": [2e8, 2e9], "wikitext_ppl": [60.3, 33.1],
+                  "lambada_ppl": [80.0, 40.0]}).to_csv(two, index=False)
+    with pytest.raises(DataError) as e:
+        load_runs(two)
+    assert "--column wikitext_ppl=loss" in str(e.value) and "--y wikitext_ppl" not in str(e.value)
+    assert load_runs(two, columns={"lambada_ppl": "loss"}).df["loss"].tolist() == pytest.approx(np.log([80, 40]))
+    out = CliRunner().invoke(app, ["validate", str(p)])
+    assert out.exit_code == 0 and "ln(val_ppl)" in out.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("params,tokens,ppl\n1e7,2e8,0.5\n")
+    with pytest.raises(DataError, match="a perplexity must be > 1"):
+        load_runs(bad)

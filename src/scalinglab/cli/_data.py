@@ -99,8 +99,14 @@ def validate(
         table.add_column(name, justify="right" if name in ("min", "max") else "left")
     ranges = runs.ranges()
     dtypes = runs.df.dtypes
+    from ..data.schema import is_perplexity, scale_note
+
     for c in runs.columns:
         source = f"derived ({runs.flops_convention})" if c in runs.derived else rev.get(c, c)
+        if c == "loss" and c not in runs.derived and is_perplexity(source):
+            source = f"ln({source})"  # the loss read from a perplexity
+        elif c in _COUNT_COLUMNS and c not in runs.derived and (note := scale_note(source)):
+            source = f"{source} × {note[1]:g}"  # a count read in the unit its header names
         lo, hi = ranges.get(c, (None, None))
         table.add_row(_escape(c), _escape(source), str(dtypes[c]),
                       "" if lo is None else _fmt(c, lo), "" if hi is None else _fmt(c, hi))

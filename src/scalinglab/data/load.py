@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from .schema import (
     MAX_PROBLEMS,
     _norm,
     choose_column_hint,
+    is_perplexity,
     loss_unit_of,
     scale_note,
     scaled_alias,
@@ -67,6 +69,11 @@ def _map_columns(names: list[str], explicit: Mapping[str, str | None] | None,
             targets[bits[0]] = "loss"
             logger.info("%s: no loss column in nats; %r is used as 'loss' (%s)", file, names[bits[0]],
                         loss_unit_of(names[bits[0]]))
+    if "loss" not in targets:  # else a perplexity: the loss is its log (nats/token)
+        ppl = [j for j, n in enumerate(names) if n not in explicit and is_perplexity(n)]
+        if len(ppl) == 1:
+            targets[ppl[0]] = "loss"
+            logger.info("%s: no loss column; the loss is ln(%r), in nats/token", file, names[ppl[0]])
     first: dict[str, int] = {}
     for j, n in enumerate(names):
         if n in first:
@@ -155,6 +162,8 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
     # a count column whose name carries its unit (Params (M), Tokens [B]): its numbers are that many units
     scales = {n: note[1] for n, t in zip(raw.names, targets, strict=True)
               if t in ("params", "tokens", "flops", "unique_tokens") and (note := scale_note(n)) is not None}
+    # a perplexity read as the loss (val_ppl, or mapped to it): the loss is its natural log, nats/token
+    perplexity = {n for n, t in zip(raw.names, targets, strict=True) if t == "loss" and is_perplexity(n)}
     order = {n: j for j, n in enumerate(raw.names)}
     cols_in = list(raw.columns)
     n = raw.n_rows
@@ -201,12 +210,17 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
         orig[target] = name
         if target in _NUMERIC:
             fl = parsed[name] if name in parsed else _floats(col, counts=target != "loss")
+            if name in perplexity:
+                with np.errstate(all="ignore"):
+                    fl = replace(fl, values=np.where(fl.values > 0, np.log(fl.values), np.nan))
             bad = _check_numeric(fl, target, positive_loss)
             n_bad = int(np.count_nonzero(bad))
             if n_bad:
                 total += n_bad
                 for i in np.flatnonzero(bad)[:MAX_PROBLEMS].tolist():
                     why = _reason(fl, i, target)
+                    if name in perplexity and not (fl.missing is not None and fl.missing[i]):
+                        why = f"a perplexity must be > 1 (the loss is its log); {why}"
                     if target == "loss" and fl.missing is not None and fl.missing[i]:
                         why += (" (a run that logged no loss? leave such rows out with --drop-missing-loss or "
                                 "load_runs(..., drop_missing_loss=True))")

@@ -71,6 +71,19 @@ def loss_unit_of(name: str) -> str | None:
         return _LOSS_UNIT_OF[norm]
     return next((unit for end, unit in _LOSS_UNIT_SUFFIX if norm.endswith(end)), None)
 
+#: perplexity columns (a name in this list, or ending in ``_ppl`` / ``_perplexity``): the loss is the natural log
+#: of a per-token perplexity, in nats/token
+PERPLEXITY_NAMES = ("ppl", "perplexity", "val_ppl", "eval_ppl", "valid_ppl", "validation_ppl", "test_ppl",
+                    "val_perplexity", "eval_perplexity", "valid_perplexity", "validation_perplexity",
+                    "test_perplexity")
+
+
+def is_perplexity(name: str) -> bool:
+    """Whether a column's name says it holds a perplexity (``ppl``, ``val_ppl``, ``wikitext_perplexity``)."""
+    norm = _norm(name)
+    return norm in PERPLEXITY_NAMES or norm.endswith(("_ppl", "_perplexity"))
+
+
 #: a unit in brackets at the end of a column name: ``Params (M)``, ``Training tokens [B]``, ``FLOPs (1e18)``
 _SCALE_NOTE = re.compile(r"^(?P<base>.*?)[\s_]*[(\[]\s*(?:x|×|in)?\s*(?P<unit>k|thousands?|m|mn|millions?|b|bn|"
                          r"billions?|t|tn|trillions?|1e\d{1,2}|10\^\d{1,2})\s*[)\]]\s*$", re.IGNORECASE)
@@ -136,7 +149,10 @@ def choose_column_hint(canonical: str, names) -> str:
         return ""
     listed = ", ".join(map(repr, named[:8])) + (", ..." if len(named) > 8 else "")
     first = named[0]
-    y = f"--y {first} (fit, backtest, compare), " if canonical == "loss" else ""
+    # a perplexity mapped to the loss reads as its log; --y would fit the perplexity itself
+    y = f"--y {first} (fit, backtest, compare), " if canonical == "loss" and not is_perplexity(first) else ""
+    if canonical == "loss" and is_perplexity(first):
+        listed += " (perplexities: mapped to the loss, one reads as its natural log)"
     return (f"; columns named like {'a loss' if canonical == 'loss' else repr(canonical)} here: {listed}: choose "
             f"one with {y}--column {first}={canonical} (any command that reads a table) or "
             f"columns={{{first!r}: {canonical!r}}}")
