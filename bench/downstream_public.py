@@ -55,22 +55,20 @@ Z80 = 1.2815515655446004
 
 
 def load_table(path):
-    """``(DataFrame with flops/family/benchmarks, list of benchmark columns)`` from a CSV of models."""
+    """``(DataFrame with flops/family/benchmarks, list of benchmark columns)`` from a CSV of models, read by the
+    library's table reader and compute columns (`scalinglab.downstream._common`: ``flops``, ``FLOPs (1E21)``,
+    params + tokens under any accepted name or unit note, C = 6 N D)."""
     import pandas as pd
 
-    df = pd.read_csv(path)
+    from scalinglab._errors import DataError
+    from scalinglab.downstream._common import load_frame, scale_arrays
+
+    df, source = load_frame(path)
+    try:
+        C = scale_arrays(df, "flops", source)["flops"]
+    except DataError:
+        raise SystemExit(f"{path}: no compute column (flops, 'FLOPs (1E21)', params+tokens)") from None
     low = {c.lower(): c for c in df.columns}
-    if "flops" in low:
-        C = df[low["flops"]].to_numpy(float)
-    elif "flops (1e21)" in low:
-        C = df[low["flops (1e21)"]].to_numpy(float) * 1e21
-    elif "params" in low and "tokens" in low:
-        C = 6.0 * df[low["params"]].to_numpy(float) * df[low["tokens"]].to_numpy(float)
-    elif "model size (b)" in low and "pretraining data size (t)" in low:
-        C = 6.0 * df[low["model size (b)"]].to_numpy(float) * 1e9 * df[low["pretraining data size (t)"]].to_numpy(
-            float) * 1e12
-    else:
-        raise SystemExit(f"{path}: no compute column (flops, 'FLOPs (1E21)', params+tokens)")
     fam_col = low.get("family", low.get("model family"))
     out = pd.DataFrame({"flops": C, "family": df[fam_col].astype(str) if fam_col else "?"})
     benches = []

@@ -142,3 +142,22 @@ def test_cli_downstream(tmp_path):
     assert abs(p["value"] - _truth(1e26)) < 0.05
     r = CliRunner().invoke(app, ["downstream", str(csv), "--y", "nope", "--at", "1e26"])
     assert r.exit_code == 2 and "nope" in r.stderr
+
+
+def test_a_benchmark_table_with_units_in_its_headers_gives_the_same_forecast(tmp_path):
+    """ObsScaling's table gives compute as 'FLOPs (1E21)' (and size as 'Model Size (B)'): the scale is read in
+    that unit, so the forecast equals the one from the same table in FLOPs, exactly."""
+    d = _ladder()
+    plain, noted = tmp_path / "plain.csv", tmp_path / "noted.csv"
+    rows = [(float(c), float(a)) for c, a in zip(d["flops"], d["acc"], strict=True)]
+    plain.write_text("flops,acc\n" + "\n".join(f"{c!r},{a!r}" for c, a in rows))
+    noted.write_text("Model,FLOPs (1E21),acc\n" + "\n".join(f"m{i},{c / 1e21!r},{a!r}" for i, (c, a) in
+                                                           enumerate(rows)))
+    outs = []
+    for path in (plain, noted):
+        r = CliRunner().invoke(app, ["downstream", str(path), "--y", "acc", "--floor", "0.25", "--at", "1e26",
+                                     "--json"])
+        assert r.exit_code == 0, r.output
+        outs.append(json.loads(r.stdout)["predictions"][0])
+    assert outs[1]["value"] == pytest.approx(outs[0]["value"], rel=1e-9)
+    assert outs[1]["interval"] == pytest.approx(outs[0]["interval"], rel=1e-9)

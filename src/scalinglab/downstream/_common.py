@@ -56,21 +56,44 @@ def column(df, name: str, source, what: str) -> np.ndarray:
         raise DataError(f"{what} column {name!r} is not numeric", file=source, column=name) from None
 
 
+def _named_as(df, canonical: str) -> tuple[str, float] | None:
+    """The column of ``df`` that holds the count ``canonical`` under another accepted name, and its unit
+    factor: ``Model Size`` (params, 1), ``FLOPs (1E21)`` (flops, 1e21), ``Model Size (B)`` (params, 1e9)."""
+    from ..data.schema import COLUMN_ALIASES, _norm, scaled_alias
+
+    for name in map(str, df.columns):
+        if COLUMN_ALIASES.get(_norm(name)) == canonical:
+            return name, 1.0
+    for name in map(str, df.columns):
+        note = scaled_alias(name)
+        if note is not None and note[0] == canonical:
+            return name, note[1]
+    return None
+
+
 def scale_arrays(df, x: str | Sequence[str], source) -> dict[str, np.ndarray]:
-    """Scale columns by name; ``flops`` is 6 N D (FLOPs) when the table has params and tokens but no flops.
+    """Scale columns by name; a canonical name (``flops``, ``params``, ``tokens``) missing from the table is
+    read from the column that holds it under an accepted name, in the unit its header names (ObsScaling's
+    ``FLOPs (1E21)``, ``Model Size (B)``); ``flops`` is 6 N D (FLOPs) when the table has params and tokens but
+    no flops.
 
     Raises
     ------
     DataError
         If a column is missing or not numeric.
     """
+    def count(c: str) -> np.ndarray | None:
+        found = (c, 1.0) if c in df.columns else _named_as(df, c)
+        return None if found is None else column(df, found[0], source, "scale") * found[1]
+
     cols = [x] if isinstance(x, str) else list(x)
     out = {}
     for c in cols:
-        if c == "flops" and "flops" not in df.columns and {"params", "tokens"} <= set(df.columns):
-            out[c] = 6.0 * column(df, "params", source, "params") * column(df, "tokens", source, "tokens")
-        else:
-            out[c] = column(df, c, source, "scale")
+        v = count(c)
+        if v is None and c == "flops":
+            N, D = count("params"), count("tokens")
+            v = None if N is None or D is None else 6.0 * N * D
+        out[c] = v if v is not None else column(df, c, source, "scale")  # else: the error naming the columns
     return out
 
 
