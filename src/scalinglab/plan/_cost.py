@@ -56,8 +56,8 @@ def parse_mfu(value: object) -> tuple[float, float]:
 
 
 def plan_cost(flops: float, gpu: str = DEFAULT_GPU, n_gpus: int = DEFAULT_N_GPUS,
-              mfu: tuple[float, float] = DEFAULT_MFU) -> tuple[dict | None, list[str]]:
-    """Cost estimate dict (``gpu_hours``, ``days``, ``usd`` as ``[lo, hi]``, plus what it assumed) and warnings.
+              mfu: tuple[float, float] = DEFAULT_MFU) -> dict:
+    """Cost estimate dict: ``gpu_hours``, ``days``, ``usd`` as ``[lo, hi]``, plus what it assumed.
 
     Raises :class:`~scalinglab.CatalogError` for an unknown GPU.
     """
@@ -69,7 +69,7 @@ def plan_cost(flops: float, gpu: str = DEFAULT_GPU, n_gpus: int = DEFAULT_N_GPUS
     d.setdefault("gpu", gpu)
     d.setdefault("n_gpus", int(n_gpus))
     d.setdefault("mfu", list(mfu))
-    return d, []
+    return d
 
 
 def usd_to_flops(usd: float, gpu: str = DEFAULT_GPU, n_gpus: int = DEFAULT_N_GPUS,

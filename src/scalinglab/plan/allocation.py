@@ -139,7 +139,7 @@ def _finish(spec: LawSpec, *, query: str, C: np.ndarray, N: np.ndarray, D: np.nd
         details["inference"] = inf.to_dict()
         warnings.extend(inf.warnings)
         if query in ("compute", "target-loss"):  # the allocation is free: the plan asked for leads
-            co_cost, _ = plan_cost(head["flops"], gpu, n_gpus, mfu)
+            co_cost = plan_cost(head["flops"], gpu, n_gpus, mfu)
             details["compute_optimal"] = {**head, "tokens_per_param": head["D_opt"] / head["N_opt"],
                                           "intervals": {k: list(v) for k, v in intervals.items()},
                                           "cost": co_cost, "lifetime_flops": inf.compute_optimal["total_flops"],
@@ -160,8 +160,7 @@ def _finish(spec: LawSpec, *, query: str, C: np.ndarray, N: np.ndarray, D: np.nd
         details["loss_prediction"] = {**run.to_dict(), "note": "the loss an actual run of this plan is predicted "
                                       "to reach: the fit's calibrated prediction interval (FitResult.predict)"}
         warnings.extend(run.warnings)
-    cost, w = plan_cost(head["flops"], gpu, n_gpus, mfu)
-    warnings.extend(w)
+    cost = plan_cost(head["flops"], gpu, n_gpus, mfu)
     ext, w = _extrapolation(spec, head["N_opt"], head["D_opt"])
     warnings.extend(w)
     if ext:

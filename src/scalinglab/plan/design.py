@@ -629,8 +629,7 @@ def design(target: str | Mapping[str, Any] | Target, budget: float | str, *, law
 
     flops = float(sum(r.flops for r in runs))
     lo, hi = parse_mfu(mfu)
-    cost, cost_notes = plan_cost(flops, gpu=gpu, n_gpus=1, mfu=(lo, hi))
-    notes += cost_notes
+    cost = plan_cost(flops, gpu=gpu, n_gpus=1, mfu=(lo, hi))
     dec = math.log10(tgt.flops / max(r.flops for r in runs))
     if dec > 2:
         notes.append(f"the target lies {dec:.2g} decades of compute beyond the largest run: the interval is "
@@ -639,7 +638,7 @@ def design(target: str | Mapping[str, Any] | Target, budget: float | str, *, law
                   level=float(level), expected_loss=final.truth, expected_interval=final.expected_interval(),
                   width=width, width_spread=spread, simulated_coverage=final.coverage,
                   replicates=2 * int(replicates), max_width=max_width, budget_for_max_width=need,
-                  cost=cost or {}, candidates=tuple(cands), warnings=tuple(notes))
+                  cost=cost, candidates=tuple(cands), warnings=tuple(notes))
 
 
 def _budget_for(shape, B, width, max_width, tgt, spec, sigma, replicates, seed, level, search_loss, cap, cands,
