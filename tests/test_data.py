@@ -865,3 +865,26 @@ def test_a_table_of_perplexities_reads_the_loss_as_their_log(tmp_path):
     bad.write_text("params,tokens,ppl\n1e7,2e8,0.5\n")
     with pytest.raises(DataError, match="a perplexity must be > 1"):
         load_runs(bad)
+
+
+def test_a_hugging_face_trainer_state_reads_as_its_evaluations(tmp_path):
+    """trainer_state.json (a Trainer's log_history: training logs and evaluations interleaved) reads one row
+    per evaluation, eval_loss as the loss, steps and tokens seen along; without evaluations its training
+    logs; a bad entry is named by its position in log_history."""
+    hist = [{"epoch": 0.5, "learning_rate": 5e-5, "loss": 3.2, "step": 100, "num_input_tokens_seen": 409600},
+            {"epoch": 0.5, "eval_loss": 3.1, "eval_runtime": 1.0, "step": 100, "num_input_tokens_seen": 409600},
+            {"epoch": 1.0, "loss": 2.9, "step": 200, "num_input_tokens_seen": 819200},
+            {"epoch": 1.0, "eval_loss": 2.85, "eval_runtime": 1.1, "step": 200, "num_input_tokens_seen": 819200}]
+    state = {"global_step": 200, "log_history": hist, "best_metric": None, "total_flos": 1.2e15}
+    p = tmp_path / "trainer_state.json"
+    p.write_text(json.dumps(state))
+    rt = load_runs(p)
+    assert rt.df["loss"].tolist() == [3.1, 2.85] and rt.df["step"].tolist() == [100, 200]
+    assert rt.df["tokens"].tolist() == [409600, 819200] and rt.source_rows.tolist() == [2, 4]
+    p.write_text(json.dumps({**state, "log_history": [h for h in hist if "loss" in h]}))
+    assert load_runs(p).df["loss"].tolist() == [3.2, 2.9]
+    hist[3]["eval_loss"] = -1.0
+    p.write_text(json.dumps({**state, "log_history": hist}))
+    with pytest.raises(DataError) as e:
+        load_runs(p)
+    assert locations(e.value) == [(4, "eval_loss")]

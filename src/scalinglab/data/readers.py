@@ -254,7 +254,10 @@ def _read_json(data: bytes, file: str) -> _Raw:
         if exc.msg == "Extra data":  # several objects, one per line: JSON Lines named .json
             return _read_jsonl(data, file)
         raise _error(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file) from None
-    if isinstance(obj, dict) and set(obj) >= {"columns", "data"} and isinstance(obj["data"], list):
+    if isinstance(obj, dict) and isinstance(obj.get("log_history"), list) and all(
+            isinstance(r, dict) for r in obj["log_history"]):
+        raw = _trainer_state(obj["log_history"], file)
+    elif isinstance(obj, dict) and set(obj) >= {"columns", "data"} and isinstance(obj["data"], list):
         try:  # pandas orient="split"
             frame = pd.DataFrame(obj["data"], columns=obj["columns"])
         except (ValueError, TypeError) as exc:
@@ -271,6 +274,21 @@ def _read_json(data: bytes, file: str) -> _Raw:
     else:
         raise _error(f"expected a list of records or an object of columns, got {type(obj).__name__}", file)
     raw.kind = "file"
+    return raw
+
+
+def _trainer_state(history: list, file: str) -> _Raw:
+    """A Hugging Face Trainer's ``trainer_state.json``: one row per evaluation in its ``log_history`` (the
+    ``eval_*`` metrics, ``eval_loss`` the loss), or per training log (``loss``) when it never evaluated; a row's
+    number is its position in ``log_history``. Steps (and ``num_input_tokens_seen``, when the Trainer counted
+    them) come along; model size and tokens are the user's to add."""
+    evals = [i for i, r in enumerate(history) if "eval_loss" in r]
+    pick = evals or [i for i, r in enumerate(history) if "loss" in r]
+    if not pick:
+        raise _error("a Trainer state (log_history) with no 'eval_loss' or 'loss' entry", file)
+    records = [{k: v for k, v in history[i].items() if not (evals and k == "loss")} for i in pick]
+    raw = _from_pandas(pd.DataFrame.from_records(records), file)
+    raw.rows = np.asarray(pick, dtype=np.int64) + 1
     return raw
 
 

@@ -32,7 +32,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
                "number_of_parameters"),
     "tokens": ("tokens", "d", "n_tokens", "ntokens", "num_tokens", "train_tokens", "training_tokens",
                "tokens_seen", "data", "n_train_tokens", "data_size", "training_data_size", "pretraining_tokens",
-               "pretraining_data_size"),
+               "pretraining_data_size", "num_input_tokens_seen"),
     "flops": ("flops", "flop", "c", "compute", "training_flops", "training_flop", "train_flops",
               "total_flops", "budget", "compute_budget", "flops_budget"),
     "loss": ("loss", "val_loss", "eval_loss", "test_loss", "valid_loss", "validation_loss", "loss_nats",
