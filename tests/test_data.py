@@ -888,3 +888,18 @@ def test_a_hugging_face_trainer_state_reads_as_its_evaluations(tmp_path):
     with pytest.raises(DataError) as e:
         load_runs(p)
     assert locations(e.value) == [(4, "eval_loss")]
+
+
+def test_a_trackers_export_reads_its_config_paths_and_skips_unfinished_runs(tmp_path):
+    """A W&B export flattens the config into paths (model.n_params, data.tokens) beside eval/loss and _step, and
+    lists the crashed run with no loss: the counts read from the paths' last parts, never a width (model.d)
+    or a corpus path (config.data), and --drop-missing-loss leaves the crashed run out."""
+    p = tmp_path / "wandb.csv"
+    p.write_text("Name,State,model.n_params,data.tokens,model.d,config.data,eval/loss,train/loss,_step\n"
+                 "r1,finished,1e7,2e8,64,/corpus,4.2,4.1,1000\nr2,crashed,3e7,6e8,96,/corpus,,5.0,200\n"
+                 "r3,finished,1e8,2e9,128,/corpus,3.5,3.45,1000\n")
+    rt = load_runs(p, drop_missing_loss=True)
+    assert rt.df["params"].tolist() == [1e7, 1e8] and rt.df["tokens"].tolist() == [2e8, 2e9]
+    assert rt.df["loss"].tolist() == [4.2, 3.5] and rt.df["step"].tolist() == [1000, 1000]
+    assert rt.df["model.d"].tolist() == [64, 128] and "config.data" in rt.columns
+    assert rt.column_map["model.n_params"] == "params"

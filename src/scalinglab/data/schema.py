@@ -106,6 +106,17 @@ def scale_note(name: str) -> tuple[str, float] | None:
     return m["base"].strip(), float("1e" + unit.split("^")[1]) if "^" in unit else float(unit)
 
 
+def path_alias(name: str) -> str | None:
+    """The canonical count column a tracker's flattened config path names in its last part (W&B's
+    ``model.n_params``, ``data/tokens``: params, tokens); None otherwise. Single-letter names and ``data``
+    do not count (``model.d`` is a width; ``config.data`` a path to the corpus)."""
+    parts = re.split(r"[./]", str(name).strip())
+    if len(parts) < 2 or len(_norm(parts[-1])) < 2 or _norm(parts[-1]) == "data":
+        return None
+    canon = COLUMN_ALIASES.get(_norm(parts[-1]))
+    return canon if canon in _COUNTS else None
+
+
 def scaled_alias(name: str) -> tuple[str, float] | None:
     """``(canonical count column, factor)`` for a name that is an accepted name plus a unit note
     (`scale_note`: ``Params (M)`` -> ``("params", 1e6)``); None otherwise."""
@@ -130,7 +141,7 @@ def named_like(canonical: str, names) -> list[str]:
     out = []
     for n in names:
         norm = _norm(n)
-        if norm in COLUMN_ALIASES or loss_unit_of(n) or scaled_alias(n):
+        if norm in COLUMN_ALIASES or loss_unit_of(n) or scaled_alias(n) or path_alias(n):
             continue
         if canonical == "loss":
             if _LOSS_LIKE.search(norm):
