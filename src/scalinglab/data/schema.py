@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 __all__ = ["CANONICAL_COLUMNS", "COLUMN_ALIASES", "FLOPS_CONVENTIONS", "MAX_PROBLEMS", "MAX_LISTED", "named_like",
-           "choose_column_hint", "parse_column_map"]
+           "choose_column_hint", "parse_column_map", "PERPLEXITY_NAMES", "is_perplexity", "scale_note",
+           "scaled_alias", "path_alias"]
 
 
 #: Canonical column names, in the order a loaded table lists them.
@@ -71,6 +72,7 @@ def loss_unit_of(name: str) -> str | None:
     if norm in _LOSS_UNIT_OF:
         return _LOSS_UNIT_OF[norm]
     return next((unit for end, unit in _LOSS_UNIT_SUFFIX if norm.endswith(end)), None)
+
 
 #: perplexity columns (a name in this list, or ending in ``_ppl`` / ``_perplexity``): the loss is the natural log
 #: of a per-token perplexity, in nats/token

@@ -24,14 +24,14 @@ def load_any_runs(source: Any, *, drop_duplicates: bool = False, columns: dict |
                   drop_missing_loss: bool = False):
     """A RunTable (or DataFrame) from a path, a store URL, a RunTable or a DataFrame. A path goes through
     :func:`scalinglab.data.load_runs` (``drop_duplicates``, ``drop_missing_loss`` and the renames ``columns``
-    as there); a store is
-    read whole; a table or frame is returned as it is.
+    as there); a store is read whole; a table or frame is returned as it is.
 
     Raises
     ------
     InputError
         If a path does not exist, a run store cannot be opened (the store module is unavailable), or
-        ``drop_duplicates`` or ``columns`` is asked of a store (it holds each run once, in canonical columns).
+        ``drop_duplicates``, ``drop_missing_loss`` or ``columns`` is asked of a store (it holds each run once,
+        in canonical columns).
     """
     if source is None:
         return None
@@ -41,7 +41,7 @@ def load_any_runs(source: Any, *, drop_duplicates: bool = False, columns: dict |
             if drop_duplicates or columns or drop_missing_loss:
                 flag = "drop-duplicates" if drop_duplicates else "column" if columns else "drop-missing-loss"
                 raise InputError(f"{text}: --{flag} applies to a run table file; a run store holds each run once, "
-                                 "in canonical columns, and reads the runs that logged no loss as unfinished")
+                                 "in canonical columns")
             try:
                 from ..store import Store
             except ImportError as exc:  # pragma: no cover - depends on the runner area
