@@ -25,17 +25,15 @@ from .schema import (
     _ALIASES,
     _NUMERIC,
     CANONICAL_COLUMNS,
-    COLUMN_ALIASES,
     DEFAULT_LOSS_UNIT,
     FLOPS_CONVENTIONS,
     MAX_PROBLEMS,
     _norm,
+    canonical_name,
     choose_column_hint,
     is_perplexity,
     loss_unit_of,
-    path_alias,
     scale_note,
-    scaled_alias,
 )
 from .table import RunTable
 
@@ -62,8 +60,7 @@ def _map_columns(names: list[str], explicit: Mapping[str, str | None] | None,
         if n in explicit:
             targets.append(explicit[n])
             continue
-        # Params (M): params, x 1e6; W&B's model.n_params: params
-        alias = COLUMN_ALIASES.get(_norm(n)) or (scaled_alias(n) or (None,))[0] or path_alias(n)
+        alias = canonical_name(n)[0]  # also Params (M): params (x 1e6), W&B's model.n_params: params
         targets.append(alias if alias is not None and alias not in claimed else n)
     if "loss" not in targets:  # a loss in bits (val_bpb, bpc) is the loss when no column says loss in nats
         bits = [j for j, n in enumerate(names) if n not in explicit and loss_unit_of(n)]

@@ -6,7 +6,7 @@ import re
 
 __all__ = ["CANONICAL_COLUMNS", "COLUMN_ALIASES", "FLOPS_CONVENTIONS", "MAX_PROBLEMS", "MAX_LISTED", "named_like",
            "choose_column_hint", "parse_column_map", "PERPLEXITY_NAMES", "is_perplexity", "scale_note",
-           "scaled_alias", "path_alias"]
+           "scaled_alias", "path_alias", "canonical_name"]
 
 
 #: Canonical column names, in the order a loaded table lists them.
@@ -129,6 +129,20 @@ def scaled_alias(name: str) -> tuple[str, float] | None:
     return (canon, note[1]) if canon in _COUNTS else None
 
 
+def canonical_name(name: str) -> tuple[str | None, float]:
+    """The canonical column a source column's name says it holds, and the factor its unit note gives: an
+    accepted name (``Model Size``: params, 1), a count with its unit (`scaled_alias`: ``Params (M)``: params,
+    1e6), a tracker's config path (`path_alias`: ``model.n_params``: params, 1); ``(None, 1.0)`` otherwise.
+    The one rule `load_runs` and the downstream readers map names by."""
+    alias = COLUMN_ALIASES.get(_norm(name))
+    if alias is not None:
+        return alias, 1.0
+    scaled = scaled_alias(name)
+    if scaled is not None:
+        return scaled
+    return path_alias(name), 1.0
+
+
 #: a column whose name says it holds a loss on some validation set (c4_val, eval/paloma_ce, xent ...)
 _LOSS_LIKE = re.compile(r"(^|_)(loss|val|valid|validation|eval|test|ppl|perplexity|nll|xent|ce|crossentropyloss)"
                         r"($|_)")
@@ -143,7 +157,7 @@ def named_like(canonical: str, names) -> list[str]:
     out = []
     for n in names:
         norm = _norm(n)
-        if norm in COLUMN_ALIASES or loss_unit_of(n) or scaled_alias(n) or path_alias(n):
+        if canonical_name(n)[0] is not None or loss_unit_of(n):
             continue
         if canonical == "loss":
             if _LOSS_LIKE.search(norm):

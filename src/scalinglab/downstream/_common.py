@@ -59,15 +59,12 @@ def column(df, name: str, source, what: str) -> np.ndarray:
 def _named_as(df, canonical: str) -> tuple[str, float] | None:
     """The column of ``df`` that holds the count ``canonical`` under another accepted name, and its unit
     factor: ``Model Size`` (params, 1), ``FLOPs (1E21)`` (flops, 1e21), ``Model Size (B)`` (params, 1e9)."""
-    from ..data.schema import COLUMN_ALIASES, _norm, scaled_alias
+    from ..data.schema import canonical_name
 
     for name in map(str, df.columns):
-        if COLUMN_ALIASES.get(_norm(name)) == canonical:
-            return name, 1.0
-    for name in map(str, df.columns):
-        note = scaled_alias(name)
-        if note is not None and note[0] == canonical:
-            return name, note[1]
+        canon, factor = canonical_name(name)
+        if canon == canonical:
+            return name, factor
     return None
 
 
