@@ -64,3 +64,21 @@ def test_cli_quality(tmp_path):
     d = json.loads(r.stdout)
     assert d["multipliers"]["edu"]["value"] == pytest.approx(2.0, rel=0.1)
     assert d["multipliers"]["web"]["value"] == 1.0
+
+
+def test_cli_quality_selects_and_renames_like_fit(tmp_path):
+    """A table with its own column names and a dataset to leave out: --column and --where work on quality as on
+    fit, and the multiplier is the one the selected, renamed runs give (a third corpus would change it)."""
+    df = _runs({"web": 1.0, "edu": 2.0, "code": 0.5}).rename(columns={"params": "params_N", "loss": "c4_val"})
+    path = tmp_path / "runs.csv"
+    df.to_csv(path, index=False)
+    r = CliRunner().invoke(app, ["quality", str(path), "--reference", "web", "--bootstrap", "0", "--column",
+                                 "params_N=params", "--column", "c4_val=loss", "--where", "dataset=web,edu",
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert set(d["multipliers"]) == {"web", "edu"}
+    assert d["multipliers"]["edu"]["value"] == pytest.approx(2.0, rel=0.1)
+    direct = fit_quality(_runs({"web": 1.0, "edu": 2.0, "code": 0.5}).query("dataset != 'code'"), reference="web",
+                         bootstrap=0)
+    assert d["multipliers"]["edu"]["value"] == pytest.approx(direct.multipliers["edu"]["value"], rel=1e-9)

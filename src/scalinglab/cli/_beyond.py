@@ -13,7 +13,17 @@ from typing import Annotated
 import typer
 
 from .._errors import InputError
-from ._common import JsonOpt, command, emit_json, out
+from ._common import (
+    ColumnOpt,
+    DropDuplicatesOpt,
+    DropMissingLossOpt,
+    JsonOpt,
+    WhereOpt,
+    command,
+    emit_json,
+    out,
+    select_runs,
+)
 
 
 def _f(v) -> str:
@@ -221,11 +231,16 @@ def quality_cmd(
                         ] = True,
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for intervals.")] = 100,
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP)] = None,
+    where: list[str] | None = WhereOpt,
+    drop_duplicates: bool = DropDuplicatesOpt,
+    column: list[str] | None = ColumnOpt,
+    drop_missing_loss: bool = DropMissingLossOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Effective-data multipliers of datasets from a joint fit with shared exponents. Exits with code 2 and one error line on bad input."""
     from ..quality import fit_quality
 
+    file = select_runs(file, where, None, drop_duplicates, False, column, drop_missing_loss)
     res = fit_quality(file, dataset_col=dataset_col, reference=reference, shared_E=shared_e, bootstrap=bootstrap)
     d = res.to_dict()
     if plot:
