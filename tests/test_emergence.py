@@ -63,3 +63,13 @@ def test_cli_emergence(tmp_path):
     assert all(math.isfinite(v) and v > 0 for v in ks)
     r = CliRunner().invoke(app, ["emergence", str(path)])
     assert r.exit_code == 0 and "sharp" in r.stdout
+
+
+def test_a_table_with_its_size_in_billions_reads_in_parameters():
+    """Per-example results keyed by 'Model Size (B)' (as papers print it) read the scale in parameters, named
+    'params': the same metrics and knee as the table in parameters."""
+    df = generate_mirage(n_examples=500, seed=3)
+    noted = df.rename(columns={"params": "Model Size (B)"}).assign(**{"Model Size (B)": df["params"] / 1e9})
+    a, b = metrics_by_model(df), metrics_by_model(noted)
+    assert b["params"].to_numpy() == pytest.approx(a["params"].to_numpy(), rel=1e-12)
+    assert b["exact_match"].tolist() == a["exact_match"].tolist()

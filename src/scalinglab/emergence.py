@@ -47,28 +47,37 @@ _SCALE_COLUMNS = ("params", "flops", "tokens", "N", "C", "scale")
 
 
 # --------------------------------------------------------------------------------------------- metrics
-def _scale_column(df, scale: str | None, source) -> str:
+def _scale_column(df, scale: str | None, source) -> tuple[str, str, float]:
+    """``(source column, name to report, unit factor)`` of the scale: ``scale`` as given, else the first of
+    `_SCALE_COLUMNS`, else a column holding params, flops or tokens under another accepted name or in the
+    unit its header names (``Model Size (B)``: params, x 1e9; `scalinglab.data.schema.canonical_name`)."""
     if scale is not None:
         if scale not in df.columns:
             raise DataError(f"no scale column {scale!r} (columns: {', '.join(map(str, df.columns))})",
                             file=source, column=scale)
-        return scale
+        return scale, scale, 1.0
     for c in _SCALE_COLUMNS:
         if c in df.columns:
-            return c
+            return c, c, 1.0
+    from .downstream._common import _named_as
+
+    for c in ("params", "flops", "tokens"):
+        found = _named_as(df, c)
+        if found is not None:
+            return found[0], c, found[1]
     raise DataError(f"no scale column: expected one of {', '.join(_SCALE_COLUMNS)} (or pass scale=)", file=source)
 
 
 def _per_example(df, source, scale: str | None, model: str):
     """Validated per-example arrays: model codes, scale per row and the metric inputs."""
-    sc = _scale_column(df, scale, source)
+    src, sc, factor = _scale_column(df, scale, source)
     if model not in df.columns:
-        df = df.assign(**{model: df[sc]})
+        df = df.assign(**{model: df[src]})
     cols = set(df.columns)
-    x = df[sc].to_numpy(float)
+    x = df[src].to_numpy(float) * factor
     bad = np.flatnonzero(~np.isfinite(x) | (x <= 0))
     if bad.size:
-        raise DataError(f"scale must be positive, got {x[bad[0]]!r}", file=source, row=int(bad[0]) + 1, column=sc)
+        raise DataError(f"scale must be positive, got {x[bad[0]]!r}", file=source, row=int(bad[0]) + 1, column=src)
     out = {"scale": x, "scale_column": sc}
     if "tokens_correct" in cols and "n_tokens" in cols:
         tc, nt = df["tokens_correct"].to_numpy(float), df["n_tokens"].to_numpy(float)
