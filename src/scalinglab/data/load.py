@@ -23,6 +23,7 @@ from .problems import _collected, _error
 from .readers import _from_pandas, _Raw, _read_any
 from .schema import (
     _ALIASES,
+    _COUNTS,
     _NUMERIC,
     CANONICAL_COLUMNS,
     DEFAULT_LOSS_UNIT,
@@ -160,7 +161,7 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
     targets, claims = _map_columns(raw.names, columns, file)
     # a count column whose name carries its unit (Params (M), Tokens [B]): its numbers are that many units
     scales = {n: note[1] for n, t in zip(raw.names, targets, strict=True)
-              if t in ("params", "tokens", "flops", "unique_tokens") and (note := scale_note(n)) is not None}
+              if t in _COUNTS and (note := scale_note(n)) is not None}
     # a perplexity read as the loss (val_ppl, or mapped to it): the loss is its natural log, nats/token
     perplexity = {n for n, t in zip(raw.names, targets, strict=True) if t == "loss" and is_perplexity(n)}
     order = {n: j for j, n in enumerate(raw.names)}
