@@ -197,16 +197,16 @@ MIN_RUNS, MIN_LEVELS = 20, 4
 
 
 def run_table_ladders(path: Path, seen: set) -> list[tuple[str, str, pd.DataFrame]]:
-    """Ladders of a run table in any format ``scalinglab.data.load_runs`` reads (CSV/TSV/Parquet/JSONL/JSON,
-    its column aliases: ``N``/``n_params``, ``D``/``n_tokens``, ``val_loss``...): one per ``dataset`` value
+    """Ladders of a run table in any format ``scalinglab.data.load_runs`` reads (CSV/TSV/Parquet/JSONL/JSON/
+    XLSX, its column aliases: ``N``/``n_params``, ``D``/``n_tokens``, ``val_loss``...): one per ``dataset`` value
     (the file's stem when there is no such column), FLOPs from the table or 6 N D; a hyperparameter grid (runs
     of one size at several learning rates, batch sizes...: `RunTable.sweep`) keeps the best run of each point;
     files that are not run tables with parameters, tokens and loss, and ladders too small to cut, are skipped
     with a note."""
     from scalinglab._errors import ScalingLabError
-    from scalinglab.data import load_runs
+    from scalinglab.data import load_runs, readable_file
 
-    if path.suffix.lower() not in {".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".ndjson", ".json", ".gz"}:
+    if not readable_file(path):
         return []
     try:
         runs = load_runs(path, required=("params", "tokens", "loss"), drop_duplicates=True)

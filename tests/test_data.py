@@ -129,7 +129,7 @@ def test_not_a_file_and_unknown_type(tmp_path):
     with pytest.raises(DataError, match="directory"):
         load_runs(tmp_path)
     with pytest.raises(DataError, match="unknown file type"):
-        load_runs(write(tmp_path, "r.xlsx", "x"))
+        load_runs(write(tmp_path, "r.docx", "x"))
     with pytest.raises(DataError, match="Parquet"):
         load_runs(write(tmp_path, "r.parquet", "params,loss\n1,2\n"))
     with pytest.raises(InputError):
@@ -780,6 +780,51 @@ def test_a_spreadsheet_export_with_semicolons_and_decimal_commas_reads_as_it_say
     h = tmp_path / "quoted_header.csv"
     h.write_text('"model;size",tokens,loss\n1e6,2e7,5.1\n')
     assert list(load_runs(h, columns={"model;size": "params"}).df["params"]) == [1e6]
+
+
+def test_an_excel_workbook_reads_its_table_below_a_title_with_excel_row_numbers(tmp_path, caplog):
+    """A workbook as researchers keep one: a title line above the header, a unit note in a header, unit strings
+    and numbers mixed in a column, a blank row and a stray empty column; errors name Excel's own row numbers;
+    '#sheet' picks a sheet; .ods/.xls are refused with what to do."""
+    import logging
+
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "ladder"
+    ws.append(["Table 2: our ladder"])
+    ws.append([])
+    ws.append(["Model", "Params (M)", "Tokens", None, "Val loss"])
+    ws.append(["s", 10, "200M", None, 3.9])
+    ws.append(["m", 30, 6e8, None, "3.5"])
+    ws.append([])
+    ws.append(["l", 100, "2B", None, "n/a"])
+    other = wb.create_sheet("second")
+    other.append(["params", "tokens", "loss"])
+    other.append([1e6, 2e7, 5.5])
+    p = tmp_path / "runs.xlsx"
+    wb.save(p)
+    with pytest.raises(DataError) as e:
+        load_runs(p)
+    assert [(x.row, x.column) for x in e.value.problems] == [(7, "Val loss")]
+    ws["E7"] = 3.25
+    wb.save(p)
+    with caplog.at_level(logging.INFO, logger="scalinglab.data"):
+        rt = load_runs(p)
+    assert rt.df["params"].tolist() == [1e7, 3e7, 1e8] and rt.df["tokens"].tolist() == [2e8, 6e8, 2e9]
+    assert rt.df["loss"].tolist() == [3.9, 3.5, 3.25] and rt.df["Model"].tolist() == ["s", "m", "l"]
+    assert list(rt.source_rows) == [4, 5, 7] and "second" in caplog.text
+    assert load_runs(f"{p}#second").df["loss"].tolist() == [5.5]
+    with pytest.raises(DataError, match="no sheet 'third'.*ladder, second"):
+        load_runs(f"{p}#third")
+    for suffix, what in ((".ods", "OpenDocument"), (".xls", "Excel 97-2003")):
+        q = tmp_path / f"runs{suffix}"
+        q.write_bytes(b"x")
+        with pytest.raises(DataError, match=f"{what}.*save it as .xlsx or CSV"):
+            load_runs(q)
+    (tmp_path / "broken.xlsx").write_text("params,tokens,loss\n")
+    with pytest.raises(DataError, match="not a readable Excel workbook"):
+        load_runs(tmp_path / "broken.xlsx")
 
 
 def test_runs_that_logged_no_loss_are_an_error_that_says_how_to_leave_them_out(tmp_path, caplog):

@@ -16,7 +16,7 @@ Canonical columns (after loading, every one of them is a plain number or string,
 Every other column (metrics such as downstream accuracy, tags such as ``seed``) is kept unchanged.
 
 :func:`load_runs` is the one validation gate where runs enter scalinglab. It reads CSV/TSV, Parquet, Feather,
-JSON Lines and JSON files, pandas and polars frames, pyarrow tables and dicts of arrays; maps column aliases
+JSON Lines, JSON and Excel (``.xlsx``) files, pandas and polars frames, pyarrow tables and dicts of arrays; maps column aliases
 (``N``, ``n_params``, ``Model Size`` → ``params``; ``D`` → ``tokens``; ``C``, ``compute``, ``budget`` →
 ``flops``; ``val_loss`` → ``loss`` ...); parses unit strings (``70B``, ``1.4T``, ``2^20``); derives a
 missing ``flops`` (or ``tokens``) column from C = 6·N·D; and checks every cell. All problems are collected
@@ -34,9 +34,10 @@ from __future__ import annotations
 
 from .duplicates import configuration_columns, identifying_columns
 from .load import load_runs
+from .readers import readable_file
 from .schema import CANONICAL_COLUMNS, COLUMN_ALIASES, FLOPS_CONVENTIONS
 from .table import RunTable, dataset_counts
 from .writers import _atomic_write, write_frame  # noqa: F401  (_atomic_write: the one atomic writer)
 
-__all__ = ["RunTable", "dataset_counts", "load_runs", "write_frame", "identifying_columns", "configuration_columns", "CANONICAL_COLUMNS",
+__all__ = ["RunTable", "dataset_counts", "load_runs", "readable_file", "write_frame", "identifying_columns", "configuration_columns", "CANONICAL_COLUMNS",
            "COLUMN_ALIASES", "FLOPS_CONVENTIONS"]

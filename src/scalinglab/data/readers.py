@@ -1,5 +1,5 @@
-"""Readers: every source (CSV/TSV, Parquet, Feather, JSON Lines, JSON, pandas/polars frames, pyarrow tables,
-dicts of arrays) becomes a `_Raw`: the column names as the user wrote them, columnar data and source row
+"""Readers: every source (CSV/TSV, Parquet, Feather, JSON Lines, JSON, Excel, pandas/polars frames, pyarrow
+tables, dicts of arrays) becomes a `_Raw`: the column names as the user wrote them, columnar data and source row
 numbers. No validation happens here (see `scalinglab.data.load`).
 """
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -22,6 +23,8 @@ from .._errors import DataError, InputError
 from .encoding import _decode_binary_columns, _decode_text, _header_names, _replace_bad_utf8
 from .problems import _collected, _error
 from .schema import _META_KEY
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -42,9 +45,25 @@ class _Raw:
 
 _FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
             ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".feather": "feather",
-            ".arrow": "feather", ".ipc": "feather"}
+            ".arrow": "feather", ".ipc": "feather", ".xlsx": "excel", ".xlsm": "excel"}
+#: spreadsheet formats read only once saved as one of _FORMATS
+_RESAVE = {".xls": "an Excel 97-2003 workbook", ".ods": "an OpenDocument spreadsheet",
+           ".numbers": "a Numbers spreadsheet"}
 
 _COMPRESSION = {".gz", ".bz2", ".zst", ".lz4"}
+
+
+def _extension(path: Path) -> str:
+    """The extension that names a file's format, lower-cased, compression suffixes aside ("" if none)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    while suffixes and suffixes[-1] in _COMPRESSION:
+        suffixes.pop()
+    return suffixes[-1] if suffixes else ""
+
+
+def readable_file(path: str | os.PathLike) -> bool:
+    """Whether ``load_runs`` reads a file of this name (by its extension)."""
+    return _extension(Path(path)) in _FORMATS
 
 
 def _read_any(source: Any, name: str | None) -> _Raw:
@@ -71,20 +90,29 @@ def _read_any(source: Any, name: str | None) -> _Raw:
 
 
 def _read_path(path: Path, file: str) -> _Raw:
+    sheet = None
+    if not path.exists() and "#" in path.name:  # runs.xlsx#ladder: one sheet of a workbook
+        stem, sheet = path.name.rsplit("#", 1)
+        if Path(stem).suffix.lower() in (".xlsx", ".xlsm"):
+            path = path.with_name(stem)
+        else:
+            sheet = None
     if not path.exists():
         raise _error("no such file", file)
     if path.is_dir():
         raise _error("is a directory, not a run table file", file)
-    suffixes = [s.lower() for s in path.suffixes]
-    while suffixes and suffixes[-1] in _COMPRESSION:
-        suffixes.pop()
-    fmt = _FORMATS.get(suffixes[-1] if suffixes else "")
+    ext = _extension(path)
+    fmt = _FORMATS.get(ext)
+    if ext in _RESAVE:
+        raise _error(f"{_RESAVE[ext]} is not read directly; save it as .xlsx or CSV", file)
     if fmt is None:
         raise _error(f"unknown file type {path.suffix or '(no extension)'!r}; use one of "
                      f"{', '.join(sorted(_FORMATS))}", file)
     try:
         if fmt in ("parquet", "feather"):
             return _read_columnar(path, file, fmt)
+        if fmt == "excel":
+            return _read_excel(path, file, sheet)
         with pa.input_stream(str(path), compression="detect") as stream:
             data = stream.read()
     except (pa.ArrowException, OSError) as exc:
@@ -120,6 +148,54 @@ def _read_columnar(path: Path, file: str, fmt: str) -> _Raw:
             raw.meta = json.loads(meta)
         except ValueError:
             raw.meta = {}
+    return raw
+
+
+def _read_excel(path: Path, file: str, sheet: str | None) -> _Raw:
+    """One sheet of an Excel workbook (``.xlsx``/``.xlsm``; the first sheet, or ``runs.xlsx#sheet``): the header
+    is the first row with two or more cells filled (title rows and notes above it are skipped), a row's number
+    is the sheet's own (as Excel shows it), and formulas read as the values Excel last saved."""
+    try:
+        import openpyxl
+    except ImportError:
+        raise _error("reading an Excel workbook needs openpyxl: pip install 'scalinglab[excel]' (or save the "
+                     "sheet as CSV)", file) from None
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors for damaged files
+        raise _error(f"not a readable Excel workbook ({type(exc).__name__}: {exc})", file) from None
+    try:
+        if sheet is not None and sheet not in book.sheetnames:
+            raise _error(f"no sheet {sheet!r} in the workbook (sheets: {', '.join(book.sheetnames)})", file)
+        ws = book[sheet] if sheet is not None else book.worksheets[0]
+        if sheet is None and len(book.sheetnames) > 1:
+            logger.info("%s: reading its first sheet %r (others: %s; pick one as %s#SHEET)", file, ws.title,
+                        ", ".join(book.sheetnames[1:]), file)
+        cells = [list(r) for r in ws.iter_rows(values_only=True)]
+    finally:
+        book.close()
+
+    def filled(v: Any) -> bool:
+        return v is not None and not (isinstance(v, str) and not v.strip())
+
+    head = next((i for i, r in enumerate(cells) if sum(map(filled, r)) >= 2), None)
+    if head is None:
+        raise _error(f"sheet {ws.title!r} has no table (no row with two or more cells filled)", file)
+    width = max(len(r) for r in cells[head:])
+    body = [r + [None] * (width - len(r)) for r in cells[head + 1:]]
+    header = cells[head] + [None] * (width - len(cells[head]))
+    names, columns = [], []
+    for j, name in enumerate(header):
+        values = [r[j] for r in body]
+        if not filled(name):
+            if not any(map(filled, values)):
+                continue  # an empty column
+            name = f"(column {openpyxl.utils.get_column_letter(j + 1)})"
+        names.append(str(name).strip())
+        columns.append(pd.Series([None if isinstance(v, str) and not v.strip() else v for v in values],
+                                 dtype=object))
+    raw = _Raw(file, names, columns, len(body), kind="file", blank_rows=True)
+    raw.rows = np.arange(head + 2, head + 2 + len(body), dtype=np.int64)
     return raw
 
 
