@@ -327,10 +327,11 @@ def test_replicate_runs_of_one_configuration_are_kept():
     # pooled within-group sd of ln(loss): one group (3.0, 2.9), one degree of freedom
     assert rep["log_loss_sd"] == pytest.approx(abs(np.log(3.0) - np.log(2.9)) / np.sqrt(2), rel=1e-12)
     assert (runs.summary()["replicate_groups"], runs.summary()["replicate_rows"]) == (1, 2)
-    # with a seed (or dataset) column the rows are different configurations: no replicate groups
+    # with a dataset column the rows are different configurations: no replicate groups
     assert load_runs({**data, "dataset": ["a", "a", "b"]}).replicates()["groups"] == 0
-    assert load_runs({**data, "seed": [0, 0, 1]}).replicates()["groups"] == 0
-    # the seed being a tag, two rows of one (N, D, seed) are replicates again
+    # runs that differ only in their seed are replicates, the seed column named or not
+    rep = load_runs({**data, "seed": [0, 0, 1]}).replicates()
+    assert (rep["groups"], rep["rows"], rep["columns"]) == (1, 2, ["params", "tokens"])
     assert load_runs({**data, "seed": [0, 0, 0]}).replicates()["groups"] == 1
 
 
@@ -693,7 +694,7 @@ def test_fit_accepts_every_table_validate_accepts(tmp_path, shape):
     cli = CliRunner()
     r = cli.invoke(app, ["validate", str(tmp_path / "t.csv"), "--json"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["replicate_groups"] == (20 if shape == "replicates" else 0)
+    assert json.loads(r.stdout)["replicate_groups"] == (0 if shape == "tags" else 20)
     r = cli.invoke(app, ["fit", str(tmp_path / "t.csv"), "--law", "chinchilla", "--json"])
     assert r.exit_code == 0, r.output
     fit = json.loads(r.stdout)
@@ -825,6 +826,45 @@ def test_an_excel_workbook_reads_its_table_below_a_title_with_excel_row_numbers(
     (tmp_path / "broken.xlsx").write_text("params,tokens,loss\n")
     with pytest.raises(DataError, match="not a readable Excel workbook"):
         load_runs(tmp_path / "broken.xlsx")
+
+
+def test_mean_plus_minus_spread_cells_read_as_the_mean_and_a_spread_column(tmp_path):
+    """Papers print replicated runs as '3.21 ± 0.02': the loss is the mean, loss_sd the spread (empty where a
+    cell had none); the header's '± std' note is read past; a '±' cell that is not two numbers stays an error."""
+    p = tmp_path / "paper.csv"
+    p.write_text("Params,Tokens,Val loss ± std\n125M,2.5B,3.21 ± 0.02\n350M,7B,2.95+/-0.015\n1.3B,26B,2.71\n",
+                 encoding="utf-8")
+    rt = load_runs(p)
+    assert rt.df["loss"].tolist() == [3.21, 2.95, 2.71]
+    assert rt.df["loss_sd"].iloc[:2].tolist() == [0.02, 0.015] and np.isnan(rt.df["loss_sd"].iloc[2])
+    assert rt.df["params"].tolist() == [1.25e8, 3.5e8, 1.3e9]
+    q = tmp_path / "bad.csv"
+    q.write_text("params,tokens,loss\n1e7,2e8,3.2 ± n/a\n1e8,2e9,2.9 ± 0.1\n", encoding="utf-8")
+    with pytest.raises(DataError) as e:
+        load_runs(q)
+    assert [(x.row, x.column) for x in e.value.problems] == [(1, "loss"), (2, "loss")]
+
+
+def test_one_column_per_seed_reads_as_one_row_per_seed(tmp_path):
+    """loss_seed0, loss_seed1 ... (and every metric so split) become one row per seed with a seed column;
+    a seed not run in a row gives no row; a row no seed ran stays, to be reported (or dropped) as a run without
+    a loss; row numbers stay the file's; a seed column the user maps himself is left alone."""
+    p = tmp_path / "wide.csv"
+    p.write_text("params,tokens,val loss (seed 1),val loss (seed 2),acc_seed1,acc_seed2\n"
+                 "1e7,2e8,4.1,4.2,0.30,0.31\n3e7,6e8,3.8,,0.40,\n1e8,2e9,,,,\n")
+    with pytest.raises(DataError) as e:
+        load_runs(p)
+    assert [(x.row, x.column) for x in e.value.problems] == [(3, "val loss")]
+    rt = load_runs(p, drop_missing_loss=True)
+    assert rt.df["loss"].tolist() == [4.1, 4.2, 3.8] and rt.df["seed"].tolist() == [1, 2, 1]
+    assert rt.df["acc"].tolist() == [0.30, 0.31, 0.40] and list(rt.source_rows) == [1, 1, 2]
+    assert rt.df["params"].tolist() == [1e7, 1e7, 3e7]
+    assert rt.replicates()["groups"] == 1  # the two seeds of the first configuration
+    kept = load_runs(p, columns={"val loss (seed 1)": "loss"}, drop_missing_loss=True)
+    assert "seed" not in kept.columns and kept.df["loss"].tolist() == [4.1, 3.8]
+    q = tmp_path / "not_seeds.csv"  # 'prep1', 'prep2' are not seeds of 'p'
+    q.write_text("params,tokens,loss,prep1,prep2\n1e7,2e8,4.1,1,2\n")
+    assert load_runs(q).df.columns.tolist()[-2:] == ["prep1", "prep2"]
 
 
 def test_runs_that_logged_no_loss_are_an_error_that_says_how_to_leave_them_out(tmp_path, caplog):

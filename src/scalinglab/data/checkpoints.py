@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from .duplicates import configuration_columns
-from .schema import _norm
-from .sweeps import _SEED, _groups
+from .schema import _norm, is_seed_name
+from .sweeps import _groups
 
 __all__ = ["run_groups", "checkpoints", "describe_checkpoints", "final_rows", "short_of_plan", "unfinished",
            "describe_unfinished"]
@@ -56,7 +56,7 @@ def run_groups(df: pd.DataFrame) -> tuple[np.ndarray, list[str]] | None:
         return None
     if "run_id" in df.columns:
         key = ["run_id", *[c for c in _BRANCH if c in df.columns],
-               *[str(c) for c in df.columns if _SEED.search(_norm(str(c)))]]  # seeds of one id: replicate runs
+               *[str(c) for c in df.columns if is_seed_name(str(c))]]  # seeds of one id: replicate runs
     else:
         key = _planned_key(df)
         if key is None:

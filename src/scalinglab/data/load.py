@@ -21,6 +21,7 @@ from .cells import _as_arrow, _check_numeric, _floats, _reason, _to_pandas
 from .duplicates import _duplicates, _take
 from .problems import _collected, _error
 from .readers import _from_pandas, _Raw, _read_any
+from .reshape import melt_seed_columns, split_spreads
 from .schema import (
     _ALIASES,
     _COUNTS,
@@ -352,6 +353,8 @@ def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
     raw = _read_any(source, source_name)
     if not canonical:
         columns = {n: n for n in raw.names}
+    else:  # 3.21 ± 0.02 cells, one column per seed: one number per cell, one run per row (reshape.py)
+        raw = melt_seed_columns(split_spreads(raw), keep=set(columns or ()))
     return _build(raw, columns=columns, required=tuple(required), flops_convention=flops_convention,
                   positive_loss=positive_loss, drop_duplicates=drop_duplicates, check_duplicates=canonical,
                   loss_unit=loss_unit, drop_missing_loss=drop_missing_loss)

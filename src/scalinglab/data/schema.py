@@ -129,11 +129,20 @@ def scaled_alias(name: str) -> tuple[str, float] | None:
     return (canon, note[1]) if canon in _COUNTS else None
 
 
+#: plus-or-minus as tables write it (``±``, ``+/-``, ``+-``)
+PLUS_MINUS = r"(?:±|\+/-|\+-)"
+#: a header's note that its cells are ``mean ± spread``: ``Loss ± std``, ``loss (mean ± s.d.)``, ``loss +/- se``
+SPREAD_NOTE = re.compile(rf"\s*[\(\[]?\s*(?:mean\s*)?{PLUS_MINUS}\s*(?:std|sd|s\.d\.|stdev|se|s\.e\.|sem|stderr)?"
+                         r"\.?\s*[\)\]]?\s*$", re.IGNORECASE)
+
+
 def canonical_name(name: str) -> tuple[str | None, float]:
     """The canonical column a source column's name says it holds, and the factor its unit note gives: an
     accepted name (``Model Size``: params, 1), a count with its unit (`scaled_alias`: ``Params (M)``: params,
     1e6), a tracker's config path (`path_alias`: ``model.n_params``: params, 1); ``(None, 1.0)`` otherwise.
-    The one rule `load_runs` and the downstream readers map names by."""
+    A note that the cells are ``mean ± spread`` (``Loss ± std``) is read past. The one rule `load_runs` and the
+    downstream readers map names by."""
+    name = SPREAD_NOTE.sub("", str(name)) or str(name)
     alias = COLUMN_ALIASES.get(_norm(name))
     if alias is not None:
         return alias, 1.0
@@ -224,6 +233,12 @@ HYPERPARAMETER_WORDS = (r"lr|learning_rate|peak_lr|max_lr|min_lr|lr_max|lr_peak|
 
 #: Words that name a replicate's seed: runs differing only in it are replicates, not a sweep.
 SEED_WORDS = r"seed|seeds|replicate|rep|trial"
+_SEED_NAME = re.compile(rf"(^|_)({SEED_WORDS})($|_)")
+
+
+def is_seed_name(name: str) -> bool:
+    """Whether a column's name says it holds a replicate's seed (``seed``, ``data_seed``, ``replicate``)."""
+    return bool(_SEED_NAME.search(_norm(name)))
 
 
 def _norm(name: str) -> str:

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from .duplicates import identifying_columns
-from .schema import CANONICAL_COLUMNS, _norm
-from .sweeps import _HP, _LABEL, _SEED
+from .schema import CANONICAL_COLUMNS, _norm, is_seed_name
+from .sweeps import _HP, _LABEL
 
 __all__ = ["SPLIT_RATIO", "MAX_LEVELS", "splits", "describe_split", "split_selection"]
 
@@ -45,7 +45,7 @@ def _candidates(df: pd.DataFrame) -> list[str]:
     out = []
     for c in identifying_columns(df):
         name = _norm(str(c))
-        if c in CANONICAL_COLUMNS or _HP.search(name) or _SEED.search(name) or _LABEL.match(name):
+        if c in CANONICAL_COLUMNS or _HP.search(name) or is_seed_name(name) or _LABEL.match(name):
             continue
         s = df[c]
         if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):

@@ -27,12 +27,11 @@ import pandas as pd
 
 from .._errors import InputError
 from .duplicates import identifying_columns
-from .schema import CANONICAL_COLUMNS, COLUMN_ALIASES, HYPERPARAMETER_WORDS, SEED_WORDS, _norm
+from .schema import CANONICAL_COLUMNS, COLUMN_ALIASES, HYPERPARAMETER_WORDS, _norm, is_seed_name
 
 __all__ = ["column_name", "hyperparameter_columns", "point_columns", "sweep", "describe_sweep", "best_of", "optima"]
 
 _HP = re.compile(rf"(^|_)({HYPERPARAMETER_WORDS})($|_)")
-_SEED = re.compile(rf"(^|_)({SEED_WORDS})($|_)")
 #: names of the column that labels a sweep or a job: what `best_of` reduces over, not a property of the point
 _LABEL = re.compile(r"^(sweep|sweep_id|sweep_name|job|job_id|job_name)$")
 
@@ -63,7 +62,7 @@ def point_columns(df: pd.DataFrame, over: Sequence[str]) -> list[str]:
     n = len(df)
     out = []
     for c in identifying_columns(df):
-        if c in over or c in ("run_id", "step") or _SEED.search(_norm(c)) or _LABEL.match(_norm(c)):
+        if c in over or c in ("run_id", "step") or is_seed_name(c) or _LABEL.match(_norm(c)):
             continue
         s = df[c]
         numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)

@@ -18,7 +18,7 @@ import pyarrow as pa
 from .._errors import InputError
 from .duplicates import configuration_columns
 from .problems import _error
-from .schema import _META_KEY, DEFAULT_LOSS_UNIT
+from .schema import _META_KEY, DEFAULT_LOSS_UNIT, is_seed_name
 from .writers import _atomic_write
 
 __all__ = ["RunTable", "dataset_counts"]
@@ -245,16 +245,16 @@ class RunTable:
 
     def replicates(self) -> dict[str, Any]:
         """Replicate runs: groups of two or more rows with the same configuration (every identifying column
-        but ``run_id`` equal, see :func:`configuration_columns`), such as several seeds of one (N, D) logged
-        without a seed column. They are kept (a fit uses every row, and their spread is a direct estimate of
+        but ``run_id`` and a seed column equal, see :func:`configuration_columns`), such as several seeds of one
+        (N, D), with or without a ``seed`` column. They are kept (a fit uses every row, and their spread is a direct estimate of
         the noise).
 
         Returns ``{"groups": number of such groups, "rows": rows in them, "columns": the configuration
         columns compared, "log_loss_sd": the pooled within-group standard deviation of ln(loss)}`` (the
         relative run-to-run noise, dimensionless; None without replicates or a positive ``loss`` column).
         """
-        cfg = configuration_columns({c: self._df[c] for c in self._df.columns})
-        if not cfg or len(self) < 2:
+        cfg = [c for c in configuration_columns({c: self._df[c] for c in self._df.columns}) if not is_seed_name(c)]
+        if not set(cfg) & {"params", "tokens", "flops"} or len(self) < 2:
             return {"groups": 0, "rows": 0, "columns": cfg, "log_loss_sd": None}
         group = self._df.groupby(cfg, dropna=False, sort=False, observed=True).ngroup().to_numpy()
         sizes = np.bincount(group)
