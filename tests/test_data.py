@@ -845,6 +845,25 @@ def test_mean_plus_minus_spread_cells_read_as_the_mean_and_a_spread_column(tmp_p
     assert [(x.row, x.column) for x in e.value.problems] == [(1, "loss"), (2, "loss")]
 
 
+def test_footnote_marks_and_thousands_separators_in_a_copied_table(tmp_path, caplog):
+    """A table copied from a paper: '2.71*', '2.95†', '3.05[a]' read as their numbers with a warning naming the
+    rows (the mark may mean 'diverged'); '7,000M' is 7e9; a mark alone is still not a number."""
+    import logging
+
+    p = tmp_path / "paper.csv"
+    p.write_text('Model,Params,Tokens,Loss\nA,"1,300M",26B,2.71*\nB,350M,"7,000M",2.95†\nC,125M,2.5B,3.21\n'
+                 'D,60M,1.2B,3.05[a]\n', encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="scalinglab.data"):
+        rt = load_runs(p)
+    assert rt.df["loss"].tolist() == [2.71, 2.95, 3.21, 3.05]
+    assert rt.df["params"].tolist() == [1.3e9, 3.5e8, 1.25e8, 6e7] and rt.df["tokens"].iloc[1] == 7e9
+    assert "3 cells of 'Loss' carry a footnote mark (rows 1, 2, 4)" in caplog.text
+    q = tmp_path / "mark_only.csv"
+    q.write_text("params,tokens,loss\n1e7,2e8,*\n", encoding="utf-8")
+    with pytest.raises(DataError, match="not a number: '\\*'"):
+        load_runs(q)
+
+
 def test_one_column_per_seed_reads_as_one_row_per_seed(tmp_path):
     """loss_seed0, loss_seed1 ... (and every metric so split) become one row per seed with a seed column;
     a seed not run in a row gives no row; a row no seed ran stays, to be reported (or dropped) as a run without

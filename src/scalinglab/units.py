@@ -2,7 +2,7 @@
 
 Accepted forms (case of the suffix matters only where it would be ambiguous):
 
-* plain numbers: ``1400000``, ``1.4e12``, ``6.7E9``, ``1_000``; thousands separators ``1,000,000``
+* plain numbers: ``1400000``, ``1.4e12``, ``6.7E9``, ``1_000``; thousands separators ``1,000,000``, ``7,000M``
 * SI-style count suffixes: ``k``/``K`` = 1e3, ``M`` = 1e6, ``B``/``G`` = 1e9, ``T`` = 1e12, ``P`` = 1e15,
   ``E`` = 1e18 (an ``e`` followed by digits is an exponent), optionally separated by a space: ``1.3 M``
 * powers: ``2^20``, ``2**20``, ``10^23``
@@ -30,7 +30,7 @@ SUFFIXES: dict[str, float] = {
     "E": 1e18,
 }
 _UNIT_WORDS = r"(?:params?|parameters?|tokens?|toks?|flops?|FLOPs?|FLOP|samples?|steps?|examples?)"
-_NUMBER = r"[+-]?(?:\d[\d_]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+_NUMBER = r"[+-]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d[\d_]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _QTY = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<suf>[A-Za-z]{{1,2}})?\s*(?:{_UNIT_WORDS})?\s*$")
 _POW = re.compile(r"^\s*(?P<base>\d+(?:\.\d+)?)\s*(?:\^|\*\*)\s*(?P<exp>[+-]?\d+(?:\.\d+)?)\s*$")
 _THOUSANDS = re.compile(r"^\s*[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*$")
@@ -71,7 +71,7 @@ def parse_quantity(text: str | float | int, *, what: str = "value") -> float:
     m = _QTY.match(s)
     if not m:
         raise UnitError(f"{what}: cannot parse {text!r}; use a number (3.14e23) or a suffix k/M/B/T (70B, 1.4T)")
-    num = float(m["num"].replace("_", ""))
+    num = float(m["num"].replace("_", "").replace(",", ""))
     suf = m["suf"]
     if suf is None:
         return _finite(num, text, what)

@@ -5,6 +5,7 @@ string) and the reason each bad cell is bad.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -66,12 +67,18 @@ def _parse_plain(text: str) -> float:
         raise ValueError(f"not a number: {text!r}") from None
 
 
+#: footnote marks papers put after a number (``2.71*``, ``3.1†``, ``2.9[a]``, ``2.9¹``): read past, each such cell
+#: reported
+_FOOTNOTE = re.compile(r"\s*(?:[*†‡§¶#⁰¹²³⁴⁵⁶⁷⁸⁹ᵃᵇᶜᵈ]+|\[\w{1,2}\])\s*$")
+
+
 @dataclass
 class _Floats:
     values: np.ndarray  # float64, NaN where missing or unparsable
     missing: np.ndarray | None  # empty cells (nulls)
     failed: np.ndarray | None  # text that is not a number
     why: Callable[[int], str] = lambda i: "not a number"
+    marked: np.ndarray | None = None  # numbers read past a footnote mark (_FOOTNOTE)
 
 
 def _floats(col: Any, counts: bool) -> _Floats:
@@ -107,16 +114,23 @@ def _floats(col: Any, counts: bool) -> _Floats:
     parse = _parse_count if counts else _parse_plain
     unique_values = np.full(len(uniques) + 1, np.nan)  # last slot: null cells
     unique_failed = np.zeros(len(uniques) + 1, bool)
+    unique_marked = np.zeros(len(uniques) + 1, bool)
     reasons: list[str] = [""] * (len(uniques) + 1)
     for k, text in enumerate(uniques):
         try:
             unique_values[k] = parse(text)
         except ValueError as exc:
-            unique_failed[k], reasons[k] = True, str(exc)
+            bare = _FOOTNOTE.sub("", text)
+            try:
+                if bare == text or not bare.strip():
+                    raise
+                unique_values[k], unique_marked[k] = parse(bare), True
+            except ValueError:
+                unique_failed[k], reasons[k] = True, str(exc)
     codes = encoded.indices.fill_null(len(uniques)).to_numpy(zero_copy_only=False).astype(np.int64)
-    failed = unique_failed[codes]
+    failed, marked = unique_failed[codes], unique_marked[codes]
     return _Floats(unique_values[codes], missing, failed if failed.any() else None,
-                   lambda i: reasons[codes[i]])
+                   lambda i: reasons[codes[i]], marked if marked.any() else None)
 
 
 def _check_numeric(fl: _Floats, target: str, positive_loss: bool) -> np.ndarray:

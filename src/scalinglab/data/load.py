@@ -226,6 +226,12 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
                         why += (" (a run that logged no loss? leave such rows out with --drop-missing-loss or "
                                 "load_runs(..., drop_missing_loss=True))")
                     problems.append(_error(why, file, row=int(rows[i]), column=name))
+            if fl.marked is not None:  # 2.71*, 3.1†: a paper's footnote may say the number is not a plain one
+                at = rows[fl.marked]
+                logger.warning("%s: %d cell%s of %r carr%s a footnote mark (rows %s), read as the number%s before "
+                               "it: check what the mark means in the source", file, at.size, "s" * (at.size != 1),
+                               name, "ies" if at.size == 1 else "y", ", ".join(map(str, at[:10].tolist()))
+                               + (", ..." if at.size > 10 else ""), "s" * (at.size != 1))
             out[target] = fl.values * scales[name] if name in scales else fl.values
         else:
             out[target] = _to_pandas(col)
