@@ -864,6 +864,25 @@ def test_footnote_marks_and_thousands_separators_in_a_copied_table(tmp_path, cap
         load_runs(q)
 
 
+def test_tokens_per_parameter_gives_the_tokens(tmp_path):
+    """Over-training studies list tokens per parameter (D/N), not tokens: tokens = params x it, FLOPs 6ND from
+    them; the runs of one size at several ratios are not replicates; a bad ratio names its cell."""
+    p = tmp_path / "overtrain.csv"
+    p.write_text("Model Size,D/N,loss\n1e7,20,3.9\n1e8,20,3.3\n1e8,80,3.1\n")
+    rt = load_runs(p)
+    assert rt.df["tokens"].tolist() == [2e8, 2e9, 8e9] and rt.df["flops"].tolist() == [1.2e16, 1.2e18, 4.8e18]
+    assert rt.column_map["Model Size × D/N"] == "tokens" and rt.replicates()["groups"] == 0
+    q = tmp_path / "bad.csv"
+    q.write_text("params,tokens_per_param,loss\n1e7,20,3.9\n1e8,-1,3.3\n")
+    with pytest.raises(DataError) as e:
+        load_runs(q)
+    assert [(x.row, x.column) for x in e.value.problems] == [(2, "tokens_per_param")]
+    # a token column, when there is one, is the tokens
+    r = tmp_path / "both.csv"
+    r.write_text("params,tokens,tpp,loss\n1e7,1e8,20,3.9\n")
+    assert load_runs(r).df["tokens"].tolist() == [1e8]
+
+
 def test_one_column_per_seed_reads_as_one_row_per_seed(tmp_path):
     """loss_seed0, loss_seed1 ... (and every metric so split) become one row per seed with a seed column;
     a seed not run in a row gives no row; a row no seed ran stays, to be reported (or dropped) as a run without

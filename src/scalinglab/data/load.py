@@ -34,6 +34,7 @@ from .schema import (
     canonical_name,
     choose_column_hint,
     is_perplexity,
+    is_tokens_per_param,
     loss_unit_of,
     scale_note,
 )
@@ -237,6 +238,16 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
             out[target] = _to_pandas(col)
             if target in ("run_id", "dataset"):
                 keys_arrow[target] = col
+
+    ratio = next((nm for nm, t in zip(raw.names, targets, strict=True) if t == nm and is_tokens_per_param(nm)), None)
+    if ratio is not None and "params" in out and "tokens" not in out and "flops" not in out:
+        fl = _floats(cols_in[order[ratio]], counts=True)  # tokens per parameter: tokens = params x it
+        bad = _check_numeric(fl, "tokens", True)
+        for i in np.flatnonzero(bad)[:MAX_PROBLEMS].tolist():
+            problems.append(_error(_reason(fl, i, "tokens per parameter"), file, row=int(rows[i]), column=ratio))
+        total += int(np.count_nonzero(bad))
+        out["tokens"] = out["params"] * fl.values
+        orig["tokens"] = f"{orig['params']} × {ratio}"
 
     convention = _canonical_convention(flops_convention)
     if raw.meta.get("flops_convention") and convention == "6ND":

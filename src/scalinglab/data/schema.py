@@ -87,6 +87,18 @@ def is_perplexity(name: str) -> bool:
     return norm in PERPLEXITY_NAMES or norm.endswith(("_ppl", "_perplexity"))
 
 
+#: names of a tokens-per-parameter column (D/N, what Chinchilla's "20 tokens per parameter" counts)
+TOKENS_PER_PARAM_NAMES = ("tokens_per_param", "tokens_per_parameter", "tokens_per_params", "tpp", "tokens_param",
+                          "token_param_ratio", "tokens_params_ratio", "token_to_param_ratio", "tokens_to_params_ratio",
+                          "d_n", "d_over_n", "data_to_model_ratio", "tokens_per_param_ratio")
+
+
+def is_tokens_per_param(name: str) -> bool:
+    """Whether a column's name says it holds training tokens per parameter (``tokens_per_param``, ``D/N``,
+    ``TPP``): with parameters and no token column, tokens are parameters × it."""
+    return _norm(name) in TOKENS_PER_PARAM_NAMES
+
+
 #: a unit in brackets at the end of a column name: ``Params (M)``, ``Training tokens [B]``, ``FLOPs (1e18)``
 _SCALE_NOTE = re.compile(r"^(?P<base>.*?)[\s_]*[(\[]\s*(?:x|×|in)?\s*(?P<unit>k|thousands?|m|mn|millions?|b|bn|"
                          r"billions?|t|tn|trillions?|1e\d{1,2}|10\^\d{1,2})\s*[)\]]\s*$", re.IGNORECASE)
