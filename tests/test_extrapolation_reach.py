@@ -44,10 +44,40 @@ def test_reach_counts_epochs_and_unique_tokens():
     assert ext["reach_U"] == pytest.approx([1.0, 10.0])
     # compute 6e18 is below the largest fitted 2.4e20: the reach is the epochs'
     assert ext["reach"] == pytest.approx([1.0, 25.0])
-    # a law in N and D only keeps the compute reach
+    # a law in N and D only: the largest of the compute, model-size and token ratios (no epochs)
     chin = get_law("chinchilla")
     e2 = extrapolation(chin, {k: fitted[k] for k in ("N", "D")}, {k: X[k] for k in ("N", "D")})
-    assert "reach_epochs" not in e2 and e2["reach"] == pytest.approx(e2["flops"])
+    assert "reach_epochs" not in e2 and e2["reach"] == pytest.approx([0.25, 0.25])  # D 1e10 / 4e10
+
+
+def test_reach_in_model_size_or_tokens_within_the_fitted_compute():
+    """A point within the fitted compute can lie far beyond the fitted model sizes (a large model trained
+    briefly) or token counts (a small model over-trained): its reach, interval and warning say so."""
+    chin = get_law("chinchilla")
+    N = np.geomspace(1e7, 3e8, 6)
+    fitted = {"N": N, "D": 20 * N}  # largest run: 3e8 parameters, 6e9 tokens, 1.08e19 FLOPs
+    X = {"N": np.array([3e10, 3e6, 3e9, 1e8]), "D": np.array([6e7, 6e11, 6e10, 2e9])}
+    ext = extrapolation(chin, fitted, X)
+    assert ext["flops"] == pytest.approx([1.0, 1.0, 100.0, 1.0 / 9])
+    assert ext["reach"] == pytest.approx([100.0, 100.0, 100.0, 1.0 / 3])
+    rng = np.random.default_rng(0)
+    runs = pd.DataFrame({"params": np.repeat(N, 3), "tokens": np.repeat(20 * N, 3) * np.tile([0.5, 1, 2], 6)})
+    truth = {"E": 1.7, "A": 400.0, "alpha": 0.34, "B": 410.0, "beta": 0.28}
+    theta = np.array([truth[k] for k in chin.param_names])
+    runs["loss"] = chin.evaluate(theta, {"N": runs.params.to_numpy(float), "D": runs.tokens.to_numpy(float)}) \
+        * np.exp(0.005 * rng.standard_normal(len(runs)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit(runs, "chinchilla", loss="huber", calibrate=False)
+    inside = res.predict(N=3e8, D=6e9)
+    big, long = res.predict(N=1.2e11, D=1.5e7), res.predict(N=1e6, D=1.8e12)  # N 400x, D 150x
+    width = [p.interval[1] / p.interval[0] - 1 for p in (inside, big, long)]
+    assert width[1] > 8 * width[0] and width[2] > 8 * width[0]
+    for p in (big, long):  # with the compute reach alone (1x) the over-trained point's band missed the truth
+        true = float(chin.evaluate(theta, {"N": np.array([p.variables["N"]]), "D": np.array([p.variables["D"]])})[0])
+        assert p.interval[0] < true < p.interval[1]
+    assert any("400x beyond the largest fitted run in model size N" in w for w in big.warnings)
+    assert any("150x beyond the largest fitted run in tokens D" in w for w in long.warnings)
 
 
 @pytest.fixture(scope="module")

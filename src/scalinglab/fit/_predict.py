@@ -8,8 +8,9 @@ space (log space for loss laws) from three independent parts, combined by Monte 
 2. run-to-run noise and misspecification seen in the data: a normal term with the fit's robust residual
    scale ``noise`` (1.4826 x MAD), centred on the median residual (so a lower-envelope fit's interval sits
    above its line, where runs land);
-3. reach: a normal term whose standard deviation grows linearly with the decades of compute (or of the
-   single variable) beyond the largest fitted run, in units of the data's own noise:
+3. reach: a normal term whose standard deviation grows linearly with the decades of compute (or of model
+   size or tokens, where the point lies further beyond the fitted runs in those; or of the single variable)
+   beyond the largest fitted run, in units of the data's own noise:
    ``sd = REACH_NOISE_PER_DECADE * noise * log10(ratio)`` for ``ratio > 1``. Backtests (fit on the runs
    below a compute cut, predict the rest; cuts holding out 10..50% of runs) on the two public datasets in
    ../shared/data gave the factor for 80% coverage as 5.0 (Chinchilla/Epoch runs) and 5.4 (IsoFLOP
@@ -85,7 +86,8 @@ def extrapolation(law: Law, fitted: Mapping[str, np.ndarray], X: Mapping[str, np
     reach over every coordinate as ``"reach"``, and ``"outside_hull"`` (the (log) convex hull of the fitted
     points, for laws in two or more variables).
 
-    ``"reach"`` is the compute ratio (else the largest variable ratio) and, for laws with other coordinates
+    ``"reach"`` is the compute ratio, or the model-size (N) or token (D) ratio where that is larger (else the
+    largest variable ratio) and, for laws with other coordinates
     (`other_coordinates`: unique tokens, epochs ...), the largest factor by which the point lies beyond the
     fitted range of any of them, on either side (``max(x / max_fit, min_fit / x)``; these are also returned
     per coordinate as ``"reach_<name>"``). The interval widens with ``"reach"``, so a data-constrained law
@@ -98,7 +100,12 @@ def extrapolation(law: Law, fitted: Mapping[str, np.ndarray], X: Mapping[str, np
     for v in law.variables:
         out[v] = np.asarray(X[v], float) / np.max(fitted[v])
     if "flops" in out:
+        # a point can lie within the fitted compute and far beyond the fitted model sizes or token counts (a
+        # large model trained briefly, a small one over-trained): reach is the largest of the three ratios
         reach = out["flops"]
+        for v in ("N", "D"):
+            if v in law.variables:
+                reach = np.fmax(reach, out[v])
     else:
         reach = np.max(np.stack([out[v] for v in law.variables]), axis=0)
     if len(law.variables) >= 2:

@@ -381,7 +381,12 @@ class FitResult:
         if ext:
             rmax = float(np.max(reach))
             if rmax > warn_factor:
-                key = "compute" if "flops" in ext else "the fitted variable"
+                key = "the fitted variable"
+                if "flops" in ext:
+                    i = int(np.argmax(reach))
+                    by = {"compute": ext["flops"], "model size N": ext.get("N"), "tokens D": ext.get("D")}
+                    key = max((k for k, r in by.items() if r is not None),
+                              key=lambda k: float(np.ravel(by[k])[i]))
                 warnings.append(f"extrapolates {rmax:.3g}x beyond the largest fitted run in {key} "
                                 f"(> {warn_factor:g}x): treat the interval with care")
             for k, r in ext.items():  # reach in coordinates other than N, D, C (unique tokens, epochs)
