@@ -162,6 +162,27 @@ def test_loss_vs_compute_band_contains_frontier_and_plotly_twin(runs, fitted):
     assert HOSTILE not in hover and "&lt;script&gt;alert(1)&lt;/script&gt;" in hover
 
 
+def test_loss_vs_compute_draws_a_tables_loss_spread_as_error_bars(runs, tmp_path):
+    """A table that gives each loss as 'mean ± sd' (read into loss_sd) has those spreads drawn as error bars,
+    in both backends; rows without a spread get none."""
+    from scalinglab.data import load_runs
+    from scalinglab.report import loss_vs_compute
+
+    sub = runs.iloc[::12]  # one run per budget
+    cells = [f"{v:.4f} ± 0.05" if i % 2 == 0 else f"{v:.4f}" for i, v in enumerate(sub["loss"])]
+    table = load_runs(pd.DataFrame({"params": sub["params"], "tokens": sub["tokens"], "loss": cells}))
+    fig = loss_vs_compute(table, backend="plotly")
+    err = fig.data[0].error_y
+    assert list(err.array) == pytest.approx([0.05, 0, 0.05, 0, 0.05], abs=1e-9)
+    assert list(err.arrayminus) == pytest.approx([0.05, 0, 0.05, 0, 0.05], abs=1e-9)
+    fig = loss_vs_compute(table)
+    from matplotlib.collections import LineCollection
+
+    segs = [c for c in fig.axes[0].collections if isinstance(c, LineCollection)]
+    assert segs and len(segs[0].get_segments()) == 5
+    assert loss_vs_compute(sub, backend="plotly").data[0].error_y.array is None  # no spreads: no bars
+
+
 def test_loss_vs_compute_with_plan_extends_to_plan(runs, fitted):
     from scalinglab.report import loss_vs_compute
 

@@ -195,8 +195,14 @@ def loss_vs_compute(runs: Any = None, fit: Any = None, *, level: float | None = 
     if C is not None and L is not None:
         ok = np.isfinite(C) & np.isfinite(L) & (C > 0) & (L > 0)
         rows = np.flatnonzero(ok)
+        sd = column(df, "loss_sd")  # a table's 'mean ± sd' losses (data.reshape.split_spreads): error bars
+        bars = {}
+        if sd is not None and np.any(np.isfinite(sd[ok]) & (sd[ok] > 0)):
+            s = np.where(np.isfinite(sd[ok]) & (sd[ok] > 0), sd[ok], 0.0)
+            bars = {"err_lo": np.maximum(L[ok] - s, L[ok] * 1e-3), "err_hi": L[ok] + s}
+            notes.append("error bars: ± loss_sd, the spread the table gives with each loss")
         panel.add(Layer("scatter", C[ok], L[ok], name=f"runs (n={ok.sum()})", color=ROLE["data"], alpha=0.75,
-                        size=4.5, hover=_hover_rows(df, C, rows)))
+                        size=4.5, hover=_hover_rows(df, C, rows), **bars))
         if conv:
             notes.append(f"compute derived as C = {conv}")
     elif df is not None:
