@@ -905,6 +905,29 @@ def test_one_column_per_seed_reads_as_one_row_per_seed(tmp_path):
     assert load_runs(q).df.columns.tolist()[-2:] == ["prep1", "prep2"]
 
 
+def test_a_small_table_is_read_without_arrow_reader_threads(tmp_path, monkeypatch):
+    """Arrow's reader threads sometimes abort a process that exits right after starting them (exit 134 instead
+    of the CLI's 2, apache/arrow#34314): tables below THREADED_READ_BYTES are read on the calling thread."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from scalinglab.data import readers
+
+    seen = []
+    real_options, real_table = pacsv.ReadOptions, pq.read_table
+    monkeypatch.setattr(pacsv, "ReadOptions", lambda **k: seen.append(("csv", k["use_threads"])) or real_options(**k))
+    monkeypatch.setattr(pq, "read_table", lambda *a, **k: seen.append(("parquet", k["use_threads"]))
+                        or real_table(*a, **k))
+    p = tmp_path / "runs.csv"
+    p.write_text("params,tokens,loss\n1e7,2e8,3.9\n")
+    load_runs(p).to_parquet(tmp_path / "runs.parquet")
+    load_runs(tmp_path / "runs.parquet")
+    assert seen == [("csv", False), ("parquet", False)]
+    monkeypatch.setattr(readers, "THREADED_READ_BYTES", 10)
+    load_runs(p)
+    assert seen[-1] == ("csv", True)
+
+
 def test_runs_that_logged_no_loss_are_an_error_that_says_how_to_leave_them_out(tmp_path, caplog):
     """A tracker's export lists crashed or queued runs with an empty loss: by default an error naming each row
     and the flag; with drop_missing_loss / --drop-missing-loss those rows are left out (logged, source rows

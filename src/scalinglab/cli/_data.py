@@ -66,7 +66,7 @@ def _fmt(column: str, value: float) -> str:
     return f"{value:.6g}"
 
 
-@command("validate", help="Check a run table (CSV, TSV, Parquet, JSONL, JSON): exit 0 with a summary, or "
+@command("validate", help="Check a run table (CSV, TSV, Parquet, JSONL, JSON, XLSX): exit 0 with a summary, or "
                           "exit 2 with one FILE:ROW:COLUMN: reason line per problem.")
 def validate(
     file: Annotated[Path, typer.Argument(help="Run table file to check.", show_default=False)],
@@ -80,7 +80,7 @@ def validate(
     drop_missing_loss: bool = DropMissingLossOpt,
     json: bool = JsonOpt,
 ) -> None:
-    """Check a run table (CSV, TSV, Parquet, JSONL, JSON): exit 0 with a summary, or exit 2 with one
+    """Check a run table (CSV, TSV, Parquet, JSONL, JSON, XLSX): exit 0 with a summary, or exit 2 with one
     FILE:ROW:COLUMN: reason line per problem.
     """
     runs = _load(file, json, required=tuple(require) if require else ("loss",),
@@ -154,7 +154,7 @@ def validate(
     out.print(table)
 
 
-@command("convert", help="Read a run table (CSV, TSV, Parquet, JSONL, JSON), validate it and write it with "
+@command("convert", help="Read a run table (CSV, TSV, Parquet, JSONL, JSON, XLSX), validate it and write it with "
                          "canonical columns as CSV or Parquet (chosen by OUT's extension).")
 def convert(
     src: Annotated[Path, typer.Argument(metavar="IN", help="Run table to read.", show_default=False)],
@@ -166,7 +166,7 @@ def convert(
     drop_missing_loss: bool = DropMissingLossOpt,
     json: bool = JsonOpt,
 ) -> None:
-    """Read a run table (CSV, TSV, Parquet, JSONL, JSON), validate it and write it with canonical columns
+    """Read a run table (CSV, TSV, Parquet, JSONL, JSON, XLSX), validate it and write it with canonical columns
     as CSV or Parquet (chosen by OUT's extension). Exits with code 2 and one error line on bad input.
     """
     from .._errors import InputError
