@@ -33,7 +33,6 @@ _UNIT_WORDS = r"(?:params?|parameters?|tokens?|toks?|flops?|FLOPs?|FLOP|samples?
 _NUMBER = r"[+-]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d[\d_]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _QTY = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<suf>[A-Za-z]{{1,2}})?\s*(?:{_UNIT_WORDS})?\s*$")
 _POW = re.compile(r"^\s*(?P<base>\d+(?:\.\d+)?)\s*(?:\^|\*\*)\s*(?P<exp>[+-]?\d+(?:\.\d+)?)\s*$")
-_THOUSANDS = re.compile(r"^\s*[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*$")
 
 
 def parse_quantity(text: str | float | int, *, what: str = "value") -> float:
@@ -54,8 +53,6 @@ def parse_quantity(text: str | float | int, *, what: str = "value") -> float:
     s = text.strip()
     if not s:
         raise UnitError(f"{what}: empty value")
-    if _THOUSANDS.match(s):
-        return float(s.replace(",", ""))
     m = _POW.match(s)
     if m:
         base, exp = float(m["base"]), float(m["exp"])

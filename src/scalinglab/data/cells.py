@@ -120,13 +120,14 @@ def _floats(col: Any, counts: bool) -> _Floats:
         try:
             unique_values[k] = parse(text)
         except ValueError as exc:
+            unique_failed[k], reasons[k] = True, str(exc)
             bare = _FOOTNOTE.sub("", text)
-            try:
-                if bare == text or not bare.strip():
-                    raise
-                unique_values[k], unique_marked[k] = parse(bare), True
-            except ValueError:
-                unique_failed[k], reasons[k] = True, str(exc)
+            if bare != text and bare.strip():  # 2.71*: the number before a footnote mark
+                try:
+                    unique_values[k] = parse(bare)
+                    unique_failed[k], unique_marked[k] = False, True
+                except ValueError:
+                    pass
     codes = encoded.indices.fill_null(len(uniques)).to_numpy(zero_copy_only=False).astype(np.int64)
     failed, marked = unique_failed[codes], unique_marked[codes]
     return _Floats(unique_values[codes], missing, failed if failed.any() else None,

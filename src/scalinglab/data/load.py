@@ -314,8 +314,9 @@ def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
     ----------
     source
         A path (``.csv``, ``.tsv``, ``.parquet``, ``.feather``, ``.jsonl``/``.ndjson``, ``.json``, optionally
-        ``.gz``-compressed; ``.xlsx``, its first sheet or ``runs.xlsx#sheet``), a pandas or polars DataFrame, a pyarrow Table, a dict of equal-length arrays,
-        or a :class:`RunTable` (returned as it is when it already has the ``required`` columns).
+        ``.gz``-compressed; ``.xlsx``, its first sheet or ``runs.xlsx#sheet``), a pandas or polars DataFrame, a
+        pyarrow Table, a dict of equal-length arrays, or a :class:`RunTable` (returned as it is when it already
+        has the ``required`` columns).
     columns
         Explicit renames ``{input column: canonical name}`` that take precedence over the built-in aliases;
         map a column to ``None`` to drop it (e.g. ``{"val_loss": "loss", "loss": None}``).

@@ -99,7 +99,7 @@ def _read_path(path: Path, file: str) -> _Raw:
     sheet = None
     if not path.exists() and "#" in path.name:  # runs.xlsx#ladder: one sheet of a workbook
         stem, sheet = path.name.rsplit("#", 1)
-        if Path(stem).suffix.lower() in (".xlsx", ".xlsm"):
+        if _FORMATS.get(_extension(Path(stem))) == "excel":
             path = path.with_name(stem)
         else:
             sheet = None
@@ -198,8 +198,7 @@ def _read_excel(path: Path, file: str, sheet: str | None) -> _Raw:
                 continue  # an empty column
             name = f"(column {openpyxl.utils.get_column_letter(j + 1)})"
         names.append(str(name).strip())
-        columns.append(pd.Series([None if isinstance(v, str) and not v.strip() else v for v in values],
-                                 dtype=object))
+        columns.append(pd.Series([v if filled(v) else None for v in values], dtype=object))
     raw = _Raw(file, names, columns, len(body), kind="file", blank_rows=True)
     raw.rows = np.arange(head + 2, head + 2 + len(body), dtype=np.int64)
     return raw

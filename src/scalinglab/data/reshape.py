@@ -24,9 +24,10 @@ _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 #: a cell ``mean ± spread`` (also ``+/-``, ``+-``)
 _SPREAD_CELL = re.compile(rf"^\s*({_NUM})\s*{PLUS_MINUS}\s*({_NUM})\s*$")
 #: a column of one seed's values: ``loss_seed0``, ``val loss (seed 2)``, ``loss-run3``, ``seed1_loss``
-_SEED_AFTER = re.compile(rf"^(?P<base>.*?[^\s_\-(\[])(?:[\s_\-]+[\(\[]?|[\(\[])\s*(?P<word>{SEED_WORDS}|run)[\s_\-#=]*"
-                         r"(?P<k>\d+)\s*[\)\]]?$", re.IGNORECASE)
-_SEED_BEFORE = re.compile(rf"^(?P<word>{SEED_WORDS}|run)[\s_\-#=]*(?P<k>\d+)[\s_\-:]+(?P<base>.+)$", re.IGNORECASE)
+_SEED_AFTER = re.compile(rf"^(?P<base>.*?[^\s_\-(\[])(?:[\s_\-]+[\(\[]?|[\(\[])\s*(?P<word>{SEED_WORDS}|run)"
+                         r"[\s_\-#=]*(?P<k>\d+)\s*[\)\]]?$", re.IGNORECASE)
+_SEED_BEFORE = re.compile(rf"^(?P<word>{SEED_WORDS}|run)[\s_\-#=]*(?P<k>\d+)[\s_\-:]+(?P<base>.+)$",
+                          re.IGNORECASE)
 
 
 def split_spreads(raw: _Raw) -> _Raw:

@@ -88,9 +88,10 @@ def is_perplexity(name: str) -> bool:
 
 
 #: names of a tokens-per-parameter column (D/N, what Chinchilla's "20 tokens per parameter" counts)
-TOKENS_PER_PARAM_NAMES = ("tokens_per_param", "tokens_per_parameter", "tokens_per_params", "tpp", "tokens_param",
-                          "token_param_ratio", "tokens_params_ratio", "token_to_param_ratio", "tokens_to_params_ratio",
-                          "d_n", "d_over_n", "data_to_model_ratio", "tokens_per_param_ratio")
+TOKENS_PER_PARAM_NAMES = ("tokens_per_param", "tokens_per_parameter", "tokens_per_params", "tpp",
+                          "tokens_param", "token_param_ratio", "tokens_params_ratio", "token_to_param_ratio",
+                          "tokens_to_params_ratio", "d_n", "d_over_n", "data_to_model_ratio",
+                          "tokens_per_param_ratio")
 
 
 def is_tokens_per_param(name: str) -> bool:

@@ -246,8 +246,8 @@ class RunTable:
     def replicates(self) -> dict[str, Any]:
         """Replicate runs: groups of two or more rows with the same configuration (every identifying column
         but ``run_id`` and a seed column equal, see :func:`configuration_columns`), such as several seeds of one
-        (N, D), with or without a ``seed`` column. They are kept (a fit uses every row, and their spread is a direct estimate of
-        the noise).
+        (N, D), with or without a ``seed`` column. They are kept (a fit uses every row, and their spread is a
+        direct estimate of the noise).
 
         Returns ``{"groups": number of such groups, "rows": rows in them, "columns": the configuration
         columns compared, "log_loss_sd": the pooled within-group standard deviation of ln(loss)}`` (the

@@ -381,14 +381,13 @@ class FitResult:
         if ext:
             rmax = float(np.max(reach))
             if rmax > warn_factor:
-                key = "the fitted variable"
-                if "flops" in ext:
-                    i = int(np.argmax(reach))
-                    by = {"compute": ext["flops"], "model size N": ext.get("N"), "tokens D": ext.get("D")}
-                    key = max((k for k, r in by.items() if r is not None),
-                              key=lambda k: float(np.ravel(by[k])[i]))
-                warnings.append(f"extrapolates {rmax:.3g}x beyond the largest fitted run in {key} "
-                                f"(> {warn_factor:g}x): treat the interval with care")
+                # the coordinate whose ratio is the reach (_predict.extrapolation); unique tokens, epochs: below
+                by = {"compute": ext.get("flops"), "model size N": ext.get("N"), "tokens D": ext.get("D")}
+                key = (next((k for k, r in by.items() if r is not None and np.max(r) >= rmax), None)
+                       if "flops" in ext else "the fitted variable")
+                if key is not None:
+                    warnings.append(f"extrapolates {rmax:.3g}x beyond the largest fitted run in {key} "
+                                    f"(> {warn_factor:g}x): treat the interval with care")
             for k, r in ext.items():  # reach in coordinates other than N, D, C (unique tokens, epochs)
                 if k.startswith("reach_") and np.nanmax(np.asarray(r, float)) > OTHER_REACH_WARN:
                     name = "epochs (D/U)" if k == "reach_epochs" else k[len("reach_"):]
