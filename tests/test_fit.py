@@ -220,3 +220,30 @@ def test_objectives_are_summed_and_asymmetric():
     a = Asymmetric(delta=1e-3, weight=10)
     above, below = a.rho(np.array([0.01, -0.01]))
     assert above == pytest.approx(10 * below)
+
+
+def test_a_law_in_compute_predicts_from_model_size_and_tokens():
+    """A law fitted in compute alone (here ``power`` on the flops a params + tokens table derives) takes the
+    point as N and D too: the same prediction as at C = 6 N D, with a warning that the split is not modelled;
+    a FLOP convention that N and D do not give is refused."""
+    import dataclasses
+
+    from scalinglab import InputError
+
+    rng = np.random.default_rng(0)
+    N = np.geomspace(2e7, 2e9, 12)
+    D = 20 * N
+    C = 6 * N * D
+    loss = (1.9 + 2700 * C ** -0.18) * np.exp(0.003 * rng.standard_normal(N.size))
+    res = fit({"params": N, "tokens": D, "loss": loss}, "power", x="flops")  # flops derived as 6 N D
+    by_c = res.predict(flops=6 * 7e9 * 1.4e11)
+    by_nd = res.predict(N="7B", D="140B")
+    assert by_nd.value == pytest.approx(by_c.value, rel=1e-12)
+    assert by_nd.interval == pytest.approx(by_c.interval, rel=1e-12)
+    assert by_nd.extrapolation["flops"] == pytest.approx(by_c.extrapolation["flops"], rel=1e-12)
+    assert any("compute only" in w and "not modelled" in w for w in by_nd.warnings)
+    assert not any("compute only" in w for w in by_c.warnings)
+    assert res.predict(params=[7e9, 1.4e10], tokens=[1.4e11, 2.8e11]).value.shape == (2,)
+    other = dataclasses.replace(res, conventions={**res.conventions, "flops": "kaplan"})
+    with pytest.raises(InputError, match="FLOP convention 'kaplan'"):
+        other.predict(N=7e9, D=1.4e11)

@@ -335,7 +335,8 @@ def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss"
                 variables[v] = f"{have['C']}/(6*{have['D']})"
                 conventions["params"] = "derived as flops / (6 * tokens)"
                 continue
-            if v == "C" and {"N", "D"} <= set(have):
+            compute = v == "C" or (len(law.variables) == 1 and x == VARIABLE_COLUMNS["C"])  # --law power --x flops
+            if compute and {"N", "D"} <= set(have):
                 derived[v] = 6.0 * df[have["N"]].to_numpy(float) * df[have["D"]].to_numpy(float)
                 variables[v] = f"6*{have['N']}*{have['D']}"
                 conventions["flops"] = "6ND"

@@ -254,9 +254,36 @@ class FitResult:
                 "level": a.level}
 
     # ------------------------------------------------------------------ prediction
+    def _compute_law_point(self, variables: Mapping[str, object]) -> Mapping[str, object] | None:
+        """For a law in training compute alone (``C``, or a variable read from the ``flops`` column) given a point
+        as model size and tokens (``N=7B D=140B``, or ``params``/``tokens``) and no compute: the point with its
+        compute, ``factor x N x D`` under the fit's FLOP convention; None when that does not apply."""
+        from ..data.schema import FLOPS_CONVENTIONS
+        from ..units import parse_quantity
+
+        if len(self.law.variables) != 1:
+            return None
+        v = self.law.variables[0]
+        col = self.variables.get(v, v)
+        if (v not in ("C", "flops") and col != "flops") or v in variables or col in variables:
+            return None
+        n = next((k for k in ("N", "params") if k in variables), None)
+        d = next((k for k in ("D", "tokens") if k in variables), None)
+        if n is None or d is None:
+            return None
+        conv = self.conventions.get("flops") or "6ND"
+        factor = FLOPS_CONVENTIONS.get(conv)
+        if factor is None:
+            raise InputError(f"law {self.law.name!r} is in training compute, counted under the FLOP convention "
+                             f"{conv!r}, which does not follow from N and D: give {col}=... instead")
+        N, D = (np.asarray(parse_quantity(x, what=k) if isinstance(x, str) else x, float)
+                for k, x in ((n, variables[n]), (d, variables[d])))
+        return {**{k: x for k, x in variables.items() if k not in (n, d)}, v: factor * N * D}
+
     def _parse_point(self, variables: Mapping[str, object]) -> dict[str, np.ndarray]:
         from ..units import parse_quantity
 
+        variables = self._compute_law_point(variables) or variables
         col_to_var = {c: v for v, c in self.variables.items()}
         X = {}
         for k, val in variables.items():
@@ -301,7 +328,9 @@ class FitResult:
 
         Variables are given by law variable (``N``, ``D``, ``C``, ...) or by the run-table column the fit used
         (``params``, ``tokens``, ``flops``), as numbers, arrays or unit strings (``"70B"``); arrays broadcast,
-        and a prediction at ``n`` points has ``value`` and interval bounds of shape ``(n,)``.
+        and a prediction at ``n`` points has ``value`` and interval bounds of shape ``(n,)``. A law in compute
+        alone also takes ``N`` and ``D`` (its compute under the fit's FLOP convention, with a warning that the
+        split is not modelled).
 
         Returns
         -------
@@ -320,6 +349,7 @@ class FitResult:
             raise InputError(f"level must be between 0 and 1, got {level}")
         X = self._parse_point(variables)
         scalar = all(np.ndim(v) == 0 or (isinstance(v, str)) for v in variables.values())
+        by_compute = self._compute_law_point(variables) is not None
         law = self.law
         log = self.space == "log"
         with np.errstate(all="ignore"):
@@ -378,6 +408,11 @@ class FitResult:
                 value, lo, hi = np.clip(value, vlo, vhi), np.clip(lo, vlo, vhi), np.clip(hi, vlo, vhi)
         if draws is None:
             warnings.append("no parameter uncertainty available (no bootstrap, covariance or standard errors)")
+        if by_compute:
+            warnings.append(f"law {law.name!r} is in training compute only: predicted at C = "
+                            f"{self.conventions.get('flops') or '6ND'} of the given N and D; how that compute "
+                            "splits into parameters and tokens is not modelled (the forecast holds for runs split "
+                            "as the fitted ones were)")
         if ext:
             rmax = float(np.max(reach))
             if rmax > warn_factor:
