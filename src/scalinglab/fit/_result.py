@@ -347,9 +347,9 @@ class FitResult:
         level = float(level)
         if not 0 < level < 1:
             raise InputError(f"level must be between 0 and 1, got {level}")
-        X = self._parse_point(variables)
+        point = self._compute_law_point(variables)  # N and D for a law in compute alone
+        X = self._parse_point(point or variables)
         scalar = all(np.ndim(v) == 0 or (isinstance(v, str)) for v in variables.values())
-        by_compute = self._compute_law_point(variables) is not None
         law = self.law
         log = self.space == "log"
         with np.errstate(all="ignore"):
@@ -408,7 +408,7 @@ class FitResult:
                 value, lo, hi = np.clip(value, vlo, vhi), np.clip(lo, vlo, vhi), np.clip(hi, vlo, vhi)
         if draws is None:
             warnings.append("no parameter uncertainty available (no bootstrap, covariance or standard errors)")
-        if by_compute:
+        if point is not None:
             warnings.append(f"law {law.name!r} is in training compute only: predicted at C = "
                             f"{self.conventions.get('flops') or '6ND'} of the given N and D; how that compute "
                             "splits into parameters and tokens is not modelled (the forecast holds for runs split "
