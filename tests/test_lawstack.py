@@ -3,6 +3,8 @@ internal backtests on synthetic ladders with known truth."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -258,3 +260,35 @@ def test_backtest_of_the_stack_rechooses_on_each_cut(tmp_path):
     rows = {r["law"]: r for r in compare(df, ["chinchilla", "auto"], cutoff_fracs=(0.2, 0.3, 0.4))}
     assert rows["auto"]["rank"] == 1 and rows["auto"]["chosen"] == "chinchilla-joint (huber)"
     assert rows["auto"]["median_rel_error"] < rows["chinchilla"]["median_rel_error"] / 3
+
+
+def test_a_ladder_too_small_for_chinchilla_says_why_and_what_to_fit(tmp_path):
+    """Six compute-optimal runs (20 tokens per parameter) leave Chinchilla's five parameters one degree of
+    freedom: `fit` (--law auto) fails saying why, in the table's names, and names a law in compute alone,
+    which fits those runs and predicts a larger run from its N and D."""
+    from typer.testing import CliRunner
+
+    from scalinglab import FitError
+    from scalinglab.cli import app
+    from scalinglab.fit import fit_auto
+
+    rng = np.random.default_rng(3)
+    N = np.array([2e7, 5e7, 1e8, 2e8, 4e8, 8e8])
+    loss = (1.7 + 400 / N ** 0.34 + 410 / (20 * N) ** 0.28) * np.exp(0.01 * rng.standard_normal(N.size))
+    path = tmp_path / "six.csv"
+    pd.DataFrame({"params": N, "tokens": 20 * N, "loss": loss}).to_csv(path, index=False)
+    with pytest.raises(FitError) as e:
+        fit_auto(path)
+    assert "in loss vs params, tokens" in str(e.value) and "6 runs for 5 parameters" in str(e.value)
+    assert "--law power --x flops" in str(e.value)
+    r = CliRunner().invoke(app, ["fit", str(path)])
+    assert r.exit_code == 2 and "1 degree of freedom" in r.output and "--law power --x flops" in r.output
+    assert "__y__" not in r.output
+    out = tmp_path / "c.json"
+    fitted = CliRunner().invoke(app, ["fit", str(path), "--law", "power", "--x", "flops", "--out", str(out)])
+    assert fitted.exit_code == 0, fitted.output
+    p = CliRunner().invoke(app, ["predict", str(out), "N=7B", "D=140B", "--json"])
+    assert p.exit_code == 0, p.output
+    j = json.loads(p.stdout)
+    truth = 1.7 + 400 / 7e9 ** 0.34 + 410 / 1.4e11 ** 0.28
+    assert j["value"] == pytest.approx(truth, rel=0.05) and j["extrapolation"]["flops"] > 50

@@ -179,7 +179,9 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
     wkw = {**kw, "y": "__y__", "x": None, "weights": fd.weights}
     base = fit_warm(arrays, "chinchilla", loss="huber", **wkw)
     if base is None:
-        raise FitError("--law auto: the Chinchilla law could not be fitted to these runs")
+        raise FitError(f"--law auto: the Chinchilla law could not be fitted to these runs ({_why_not(data, kw)}); "
+                       "a law in compute alone has fewer parameters to fit: --law power --x flops (its predict "
+                       "takes N=... D=... too)")
     whole = {}
     for law_name, obj in members:
         whole[(law_name, obj)] = (base if (law_name, obj) == ("chinchilla", "huber") else
@@ -223,6 +225,18 @@ def stack_laws(data, *, loss: str = "auto", x: str | None = None, y: str | None 
     if keep_members:
         choice["_state"] = state
     return final, choice
+
+
+def _why_not(data, kw: dict) -> str:
+    """Why the Chinchilla law cannot be fitted to the user's runs: the error of a plain Huber fit, in the names
+    of their table (the failure path only; `fit_warm` keeps its refits quiet)."""
+    from ._stages import fit_point
+
+    try:
+        fit_point(data, "chinchilla", loss="huber", warn=False, **kw)
+    except ScalingLabError as exc:
+        return str(exc)
+    return "no finite fit"
 
 
 def restack_laws(choice: dict, *, shrink: float, max_weight: float, criterion: str = CRITERION,
