@@ -24,9 +24,9 @@ _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 #: a cell ``mean ± spread`` (also ``+/-``, ``+-``)
 _SPREAD_CELL = re.compile(rf"^\s*({_NUM})\s*{PLUS_MINUS}\s*({_NUM})\s*$")
 #: a column of one seed's values: ``loss_seed0``, ``val loss (seed 2)``, ``loss-run3``, ``seed1_loss``
-_SEED_AFTER = re.compile(rf"^(?P<base>.*?[^\s_\-(\[])(?:[\s_\-]+[\(\[]?|[\(\[])\s*(?P<word>{SEED_WORDS}|run)"
+_SEED_AFTER = re.compile(rf"^(?P<base>.*?[^\s_\-(\[])(?:[\s_\-]+[\(\[]?|[\(\[])\s*(?:{SEED_WORDS}|run)"
                          r"[\s_\-#=]*(?P<k>\d+)\s*[\)\]]?$", re.IGNORECASE)
-_SEED_BEFORE = re.compile(rf"^(?P<word>{SEED_WORDS}|run)[\s_\-#=]*(?P<k>\d+)[\s_\-:]+(?P<base>.+)$",
+_SEED_BEFORE = re.compile(rf"^(?:{SEED_WORDS}|run)[\s_\-#=]*(?P<k>\d+)[\s_\-:]+(?P<base>.+)$",
                           re.IGNORECASE)
 
 
@@ -69,15 +69,15 @@ def split_spreads(raw: _Raw) -> _Raw:
     return raw
 
 
-def _seed_columns(names: list[str]) -> dict[str, list[tuple[int, int, str]]]:
-    """Columns that hold one seed's values, by the column they are seeds of: base -> [(seed, index, word)]."""
-    found: dict[str, list[tuple[int, int, str]]] = {}
+def _seed_columns(names: list[str]) -> dict[str, list[tuple[int, int]]]:
+    """Columns that hold one seed's values, by the column they are seeds of: base -> [(seed, index)]."""
+    found: dict[str, list[tuple[int, int]]] = {}
     for j, n in enumerate(names):
         m = _SEED_AFTER.match(str(n)) or _SEED_BEFORE.match(str(n))
         if m:
-            found.setdefault(m["base"].strip(), []).append((int(m["k"]), j, m["word"].lower()))
+            found.setdefault(m["base"].strip(), []).append((int(m["k"]), j))
     return {b: cols for b, cols in found.items() if len(cols) >= 2 and b not in names
-            and len({k for k, _, _ in cols}) == len(cols)}
+            and len({k for k, _ in cols}) == len(cols)}
 
 
 def melt_seed_columns(raw: _Raw, keep=()) -> _Raw:
@@ -88,15 +88,15 @@ def melt_seed_columns(raw: _Raw, keep=()) -> _Raw:
     source's. A table where the user maps a seed column himself (``keep``: the names of his mapping) is left as
     it is."""
     groups = _seed_columns(list(raw.names))
-    if not groups or any(raw.names[j] in keep for cols in groups.values() for _, j, _ in cols):
+    if not groups or any(raw.names[j] in keep for cols in groups.values() for _, j in cols):
         return raw
-    seeds = sorted({k for cols in groups.values() for k, _, _ in cols})
-    melted = {j for cols in groups.values() for _, j, _ in cols}
+    seeds = sorted({k for cols in groups.values() for k, _ in cols})
+    melted = {j for cols in groups.values() for _, j in cols}
     label = "seed" if "seed" not in raw.names else "replicate"
     n = raw.n_rows
     rows = raw.rows if raw.rows is not None else np.arange(1, n + 1, dtype=np.int64)
     # for each seed, the source row positions where at least one of its cells is filled
-    index = {b: {k: j for k, j, _ in cols} for b, cols in groups.items()}
+    index = {b: dict(cols) for b, cols in groups.items()}
     filled = np.zeros((len(seeds), n), bool)
     for s, k in enumerate(seeds):
         for b in groups:
