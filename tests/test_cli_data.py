@@ -92,9 +92,10 @@ def test_convert_round_trip(tmp_path):
 
 
 def test_column_reads_a_published_tables_own_names_in_every_table_command(tmp_path):
-    """Muennighoff et al.'s table names its columns params_N, tokens_D, unique_tokens_U, final_val_loss: the
-    errors name the columns that look like the missing one, and --column SRC=NAME reads them as they say
-    (validate, convert, fit, backtest, report), the fit recovering the constants the table was made with."""
+    """Muennighoff et al.'s table names its columns params_N, tokens_D, unique_tokens_U, final_val_loss: they read
+    as params, tokens, loss where no other column claims those names; else the errors name the columns that
+    look like the missing one, and --column SRC=NAME reads them as they say (validate, convert, fit, backtest,
+    report), the fit recovering the constants the table was made with."""
     import numpy as np
 
     from scalinglab.data import load_runs
@@ -113,9 +114,22 @@ def test_column_reads_a_published_tables_own_names_in_every_table_command(tmp_pa
     assert named_like("unique_tokens", ["tokens_D", "unique_tokens_U"]) == ["unique_tokens_U"]
     assert named_like("loss", ["params_N", "c4_val", "final_val_loss", "val_bpb"]) == ["c4_val", "final_val_loss"]
 
-    r = invoke("fit", path, "--law", "chinchilla", "--y", "final_val_loss")
+    # the paper's letters and "final" read without a map: no other column claims those names
+    r = invoke("validate", path, "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["column_map"] == {"params_N": "params", "tokens_D": "tokens", "final_val_loss": "loss"}
+    r = invoke("fit", path, "--law", "chinchilla", "--loss", "huber", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["params"]["alpha"] == pytest.approx(truth["alpha"], abs=0.03)
+    # beside a column that claims the name (or another such column) they keep their own names
+    two = tmp_path / "two.csv"
+    pd.read_csv(path).assign(model_size_N=N * 1.5, loss=L).to_csv(two, index=False)
+    r = invoke("fit", two, "--law", "chinchilla")
     assert r.exit_code == 2
-    assert "columns named like 'params' here: 'params_N': choose one with --column params_N=params" in r.output
+    assert "columns named like 'params' here: 'params_N', 'model_size_N': choose one with --column params_N=params" \
+        in r.output
+    both = load_runs(pd.read_csv(two).drop(columns="model_size_N"), columns={"params_N": "params"})
+    assert both.df["loss"].to_numpy() == pytest.approx(L) and "final_val_loss" in both.columns
     cols = ["--column", "params_N=params", "--column", "tokens_D=tokens", "--column", "final_val_loss=loss"]
 
     r = invoke("validate", path, *cols, "--json")

@@ -985,6 +985,21 @@ def test_a_papers_table_with_units_in_its_headers_reads_in_units(tmp_path):
     assert named_like("params", ["Params (M)", "params_N"]) == ["params_N"]
 
 
+def test_a_count_with_its_papers_letter_or_a_final_loss_reads_as_its_column():
+    """params_N / N_params / tokens_D / unique_tokens_U / compute_C and final_val_loss / last_eval_loss name their
+    canonical column; a width (d_model), a training loss (final_train_loss) or a ratio do not."""
+    from scalinglab.data.schema import qualified_alias
+
+    named = {"params_N": "params", "model_size_N": "params", "tokens_D": "tokens", "D_train_tokens": "tokens",
+             "unique_tokens_U": "unique_tokens", "compute_C": "flops", "Final Val Loss": "loss",
+             "last_eval_loss": "loss", "d_model": None, "n_layers": None, "final_train_loss": None,
+             "tokens_per_param_D": None, "final": None, "loss_final": None, "c_4": None, "params_D": None}
+    assert {n: qualified_alias(n) for n in named} == named
+    rt = load_runs(pd.DataFrame({"model_size_N": [1e8, 4e8], "tokens_D": [2e9, 8e9], "last_eval_loss": [3.1, 2.8]}))
+    assert rt.df["flops"].tolist() == [6 * 1e8 * 2e9, 6 * 4e8 * 8e9]
+    assert rt.column_map == {"model_size_N": "params", "tokens_D": "tokens", "last_eval_loss": "loss"}
+
+
 def test_a_table_of_perplexities_reads_the_loss_as_their_log(tmp_path):
     """Tables that report perplexity (val_ppl, wikitext_ppl) have no loss column: the loss is ln(perplexity) in
     nats/token, exactly; of several perplexities the error offers the mapping (which takes the log too) and not

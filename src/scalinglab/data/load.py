@@ -36,6 +36,7 @@ from .schema import (
     is_perplexity,
     is_tokens_per_param,
     loss_unit_of,
+    qualified_alias,
     scale_note,
 )
 from .table import RunTable
@@ -65,6 +66,12 @@ def _map_columns(names: list[str], explicit: Mapping[str, str | None] | None,
             continue
         alias = canonical_name(n)[0]  # also Params (M): params (x 1e6), W&B's model.n_params: params
         targets.append(alias if alias is not None and alias not in claimed else n)
+    for canon in _COUNTS + ("loss",):  # params_N, tokens_D, final_val_loss: where nothing else names it
+        named = [j for j, n in enumerate(names)
+                 if n not in explicit and targets[j] == n and qualified_alias(n) == canon]
+        if canon not in targets and len(named) == 1:
+            targets[named[0]] = canon
+            logger.info("%s: %r is read as %r", file, names[named[0]], canon)
     if "loss" not in targets:  # a loss in bits (val_bpb, bpc) is the loss when no column says loss in nats
         bits = [j for j, n in enumerate(names) if n not in explicit and loss_unit_of(n)]
         if len(bits) == 1:  # of several (one per eval set), which is the loss is the user's choice

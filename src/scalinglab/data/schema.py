@@ -6,7 +6,7 @@ import re
 
 __all__ = ["CANONICAL_COLUMNS", "COLUMN_ALIASES", "FLOPS_CONVENTIONS", "MAX_PROBLEMS", "MAX_LISTED", "named_like",
            "choose_column_hint", "parse_column_map", "PERPLEXITY_NAMES", "is_perplexity", "scale_note",
-           "scaled_alias", "path_alias", "canonical_name"]
+           "scaled_alias", "path_alias", "canonical_name", "qualified_alias"]
 
 
 #: Canonical column names, in the order a loaded table lists them.
@@ -163,6 +163,29 @@ def canonical_name(name: str) -> tuple[str | None, float]:
     if scaled is not None:
         return scaled
     return path_alias(name), 1.0
+
+
+#: the letter papers write each count as (Kaplan et al. 2020, Hoffmann et al. 2022, Muennighoff et al. 2023)
+_SYMBOLS = {"params": "n", "tokens": "d", "flops": "c", "unique_tokens": "u"}
+#: words that say a loss column holds the run's last value (``final_val_loss``, ``last_eval_loss``)
+_FINAL_WORDS = ("final", "last")
+
+
+def qualified_alias(name: str) -> str | None:
+    """The canonical column a name gives with a qualifier around an accepted name: a count with its paper's
+    letter (``params_N``, ``N_params``, ``tokens_D``, ``unique_tokens_U``, ``compute_C``) or a loss named as
+    the run's last value (``final_val_loss``, ``last_eval_loss``); None otherwise. Weaker than an accepted
+    name: `load_runs` reads such a column as its canonical name only where no other column claims it and it
+    is the one such column (a table with ``loss`` and ``final_val_loss`` keeps both names)."""
+    norm = _norm(name)
+    for canon, sym in _SYMBOLS.items():
+        for alias in _ALIASES[canon]:
+            if len(alias) >= 3 and norm in (f"{alias}_{sym}", f"{sym}_{alias}"):
+                return canon
+    word, _, rest = norm.partition("_")
+    if word in _FINAL_WORDS and COLUMN_ALIASES.get(rest) == "loss":
+        return "loss"
+    return None
 
 
 #: a column whose name says it holds a loss on some validation set (c4_val, eval/paloma_ce, xent ...)
