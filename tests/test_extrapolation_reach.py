@@ -250,3 +250,23 @@ def test_a_prediction_without_unique_tokens_says_what_to_give(dc_fit):
     once = dc_fit.predict(N=1e9, D=1e11, U=1e11).value
     th = dict(dc_fit.params)
     assert once == pytest.approx(th["E"] + th["A"] / 1e9 ** th["alpha"] + th["B"] / 1e11 ** th["beta"], rel=1e-9)
+
+
+def test_a_law_without_unique_tokens_warns_when_runs_repeat_their_data(tmp_path):
+    """Runs repeated more than 4 epochs, fitted by a law that reads every token as new (Chinchilla, the
+    default stack), get one DataWarning naming how many runs and the law that models repetition; the
+    data-constrained law, or runs of at most 4 epochs, get none."""
+    from scalinglab._errors import DataWarning
+    from scalinglab.fit._inputs import repeated_runs
+
+    df = ladder(0, (1.0, 2.0, 8.0, 32.0), unique=(3e8, 3e9))
+    ep = df["tokens"] / df["unique_tokens"]
+    with pytest.warns(DataWarning, match=r"16 of 32 runs with unique_tokens repeat their data more than 4 times "
+                                         r"\(up to 32 epochs\).*--law data-constrained"):
+        fit(df, "chinchilla", calibrate=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        fit(df, "data-constrained", calibrate=False)
+        fit(df[ep <= 4.0], "chinchilla", calibrate=False)
+    assert repeated_runs(df.drop(columns="unique_tokens"), None) is None
+    assert repeated_runs(df.assign(unique_tokens=np.nan), None) is None

@@ -19,7 +19,7 @@ import numpy as np
 from .._errors import DataError, DataWarning, FitError, InputError, LawError
 from ..laws import VARIABLE_COLUMNS, Law, get_law, get_preset, law_from_spec
 
-__all__ = ["FitData", "prepare_data", "pooled_datasets", "swept_runs", "warn_table", "resolve_law", "load_table",
+__all__ = ["FitData", "prepare_data", "pooled_datasets", "swept_runs", "repeated_runs", "warn_table", "resolve_law", "load_table",
            "table_hash", "frame_hash"]
 
 
@@ -260,12 +260,50 @@ def unfinished_runs(df, source: str | None) -> tuple[str | None, list[str]]:
                if keep else "finished; no run here is marked finished")), [info["column"]]
 
 
+#: passes over the unique data (tokens / unique tokens) up to which a repeated token is worth about a new one
+#: (Muennighoff et al. 2023, "Scaling Data-Constrained Language Models": up to about 4 epochs)
+REPEAT_EPOCHS = 4.0
+
+
+def law_of_new_tokens(law) -> bool:
+    """True when ``law`` (a `Law`, a name, ``"auto"`` or None: unknown) counts every training token as new
+    data: a law in tokens D or compute C without unique tokens U (Chinchilla, Kaplan's laws, the stack)."""
+    if law is None or is_auto_law(law):
+        return True
+    try:
+        variables = set(law.variables if isinstance(law, Law) else resolve_law(law)[0].variables)
+    except (InputError, LawError, KeyError, LookupError, ValueError):
+        return False
+    return bool(variables & {"D", "C"}) and "U" not in variables
+
+
+def repeated_runs(df, source: str | None) -> str | None:
+    """The `DataWarning` text when runs repeat their unique tokens (``unique_tokens``) more than
+    `REPEAT_EPOCHS` times, else None: a law without U reads their tokens as new data, which overstates what
+    the repeats are worth, so it underpredicts their loss and overrates repetition in its forecasts. It names
+    the law that models repetition."""
+    if "unique_tokens" not in df.columns or "tokens" not in df.columns:
+        return None
+    with np.errstate(all="ignore"):
+        epochs = np.asarray(df["tokens"], float) / np.asarray(df["unique_tokens"], float)
+    ok = np.isfinite(epochs) & (epochs > 0)
+    many = ok & (epochs > REPEAT_EPOCHS)
+    if not many.any():
+        return None
+    return (f"{source or 'the run table'}: {int(many.sum())} of {int(ok.sum())} runs with unique_tokens repeat "
+            f"their data more than {REPEAT_EPOCHS:g} times (up to {np.max(epochs[ok]):,.0f} epochs); a law without "
+            "unique tokens U reads every repeated token as new data, which it is not (Muennighoff et al. 2023: "
+            "beyond about 4 epochs a repeat is worth less and less). To model repetition: --law data-constrained "
+            "(CLI) or fit(runs, 'data-constrained')")
+
+
 def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3, laws=(None,)) -> list[str]:
     """Say what the fit cannot tell from the arrays alone: the table pools several datasets
     (`pooled_datasets`) or several ladders under another text column (`split_runs`), sweeps hyperparameters (`swept_runs`), holds runs that did not finish
     (`unfinished_runs`) or logs runs at several checkpoints (`logged_checkpoints`; these two only when one of
     ``laws`` is `law_of_final_runs`: a loss-curve law such as ``lr-annealing`` is fitted to every checkpoint,
-    finished or not, by design). Each is one `DataWarning` (when ``warn``),
+    finished or not, by design), or repeats its data many times (`repeated_runs`, when no law of ``laws``
+    models unique tokens). Each is one `DataWarning` (when ``warn``),
     pointing ``stacklevel`` frames up from this function (3, the default: at the caller of the function that
     calls it, e.g. the user's call of `backtest`), as ``_stages.emit_warnings`` counts. Returns the columns
     the warnings were about (``dataset``, the swept ones, ``run_id`` and ``step`` when every law describes runs
@@ -279,8 +317,9 @@ def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3
     if not all(final):  # a loss-curve law among them needs the run and step columns: not to be dropped
         along = []
     stopped, state = unfinished_runs(df, source) if any(final) else (None, [])  # a loss curve may be part-way
+    repeated = repeated_runs(df, source) if all(law_of_new_tokens(law) for law in laws) else None
     for text, about in ((pooled, ["dataset"]), (split, split_cols), (stopped, state), (swept, cols),
-                        (logged, along)):
+                        (logged, along), (repeated, [])):
         if text:
             said += about
             if warn:
