@@ -160,3 +160,21 @@ def test_column_reads_a_published_tables_own_names_in_every_table_command(tmp_pa
     assert r.exit_code == 2 and "mapped twice" in r.output
     r = invoke("fit", path, "--column", "missing=params")
     assert r.exit_code == 2 and "'missing'" in r.output and "not a column here" in r.output
+
+
+def test_validate_names_runs_that_repeat_their_data(tmp_path):
+    """validate counts the runs trained beyond 4 passes over their unique_tokens (--json key repetition) and
+    says a law without unique tokens reads them as new data; a table without such runs says nothing."""
+    path = tmp_path / "rep.csv"
+    pd.DataFrame({"params": [1e8, 1e8, 4e8, 4e8], "tokens": [2e9, 2e10, 8e9, 4e10],
+                  "unique_tokens": [2e9, 2e9, 2e9, 4e9], "loss": [3.2, 3.0, 2.9, 2.7]}).to_csv(path, index=False)
+    r = invoke("validate", path, "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["repetition"] == {"runs": 4, "repeated": 2, "max_epochs": 10.0,
+                                                  "epochs_threshold": 4.0}
+    r = invoke("validate", path)
+    assert "repeated data: 2 of 4 runs with unique_tokens repeat their data more than 4 times (up to 10 epochs)" \
+        in " ".join(r.output.split()) and "--law data-constrained" in r.output
+    pd.read_csv(path).assign(unique_tokens=lambda d: d.tokens).to_csv(path, index=False)
+    r = invoke("validate", path)
+    assert r.exit_code == 0 and "repeated data" not in r.output

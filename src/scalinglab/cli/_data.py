@@ -140,6 +140,12 @@ def validate(
         flag = f"--where {info['column']}={info['finished']}" if info["finished"] else None
         out.print(f"unfinished: {_escape(describe_unfinished(info))}; a fit uses them as if they had finished"
                   + (f" unless you keep the finished ones ({_escape(flag)})" if flag else ""), highlight=False)
+    if summary["repetition"]["repeated"]:
+        from ..data.table import describe_repetition
+
+        out.print(f"repeated data: {_escape(describe_repetition(summary['repetition']))}; a law without unique "
+                  f"tokens reads them as new data ({_escape('--law data-constrained')} models repetition)",
+                  highlight=False)
     if summary["splits"]:
         from ..data.splits import describe_split, split_selection
 

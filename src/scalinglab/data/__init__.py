@@ -36,8 +36,8 @@ from .duplicates import configuration_columns, identifying_columns
 from .load import load_runs
 from .readers import readable_file
 from .schema import CANONICAL_COLUMNS, COLUMN_ALIASES, FLOPS_CONVENTIONS
-from .table import RunTable, dataset_counts
+from .table import RunTable, dataset_counts, repetition
 from .writers import _atomic_write, write_frame  # noqa: F401  (_atomic_write: the one atomic writer)
 
-__all__ = ["RunTable", "dataset_counts", "load_runs", "readable_file", "write_frame", "identifying_columns", "configuration_columns", "CANONICAL_COLUMNS",
+__all__ = ["RunTable", "dataset_counts", "repetition", "load_runs", "readable_file", "write_frame", "identifying_columns", "configuration_columns", "CANONICAL_COLUMNS",
            "COLUMN_ALIASES", "FLOPS_CONVENTIONS"]

@@ -21,7 +21,7 @@ from .problems import _error
 from .schema import _META_KEY, DEFAULT_LOSS_UNIT, is_seed_name
 from .writers import _atomic_write
 
-__all__ = ["RunTable", "dataset_counts"]
+__all__ = ["RunTable", "dataset_counts", "repetition", "describe_repetition", "REPEAT_EPOCHS"]
 
 #: a ``--where`` condition: column, operator, value(s)
 _CONDITION = re.compile(r"^\s*([^<>=!]+?)\s*(>=|<=|!=|=|>|<)\s*(.+?)\s*$")
@@ -33,6 +33,34 @@ def dataset_counts(df) -> dict[str, int]:
     if df is None or "dataset" not in getattr(df, "columns", ()):
         return {}
     return {str(k): int(v) for k, v in df["dataset"].dropna().astype(str).value_counts().items()}
+
+
+#: passes over the unique data (tokens / unique tokens) up to which a repeated token is worth about a new one
+#: (Muennighoff et al. 2023, "Scaling Data-Constrained Language Models": up to about 4 epochs)
+REPEAT_EPOCHS = 4.0
+
+
+def repetition(df) -> dict[str, Any]:
+    """How the runs repeat their unique data: ``runs`` (rows with positive, finite ``tokens`` and
+    ``unique_tokens``), ``repeated`` (those trained for more than ``epochs_threshold`` = `REPEAT_EPOCHS` passes
+    over it) and ``max_epochs`` (tokens / unique tokens, None without such rows)."""
+    out: dict[str, Any] = {"runs": 0, "repeated": 0, "max_epochs": None, "epochs_threshold": REPEAT_EPOCHS}
+    if df is None or not {"tokens", "unique_tokens"} <= set(getattr(df, "columns", ())):
+        return out
+    with np.errstate(all="ignore"):
+        epochs = pd.to_numeric(df["tokens"], errors="coerce").to_numpy(float) / pd.to_numeric(
+            df["unique_tokens"], errors="coerce").to_numpy(float)
+    epochs = epochs[np.isfinite(epochs) & (epochs > 0)]
+    if epochs.size:
+        out.update(runs=int(epochs.size), repeated=int(np.sum(epochs > REPEAT_EPOCHS)),
+                   max_epochs=float(np.max(epochs)))
+    return out
+
+
+def describe_repetition(info: dict[str, Any]) -> str:
+    """One phrase for a `repetition` result with repeated runs."""
+    return (f"{info['repeated']} of {info['runs']} runs with unique_tokens repeat their data more than "
+            f"{info['epochs_threshold']:g} times (up to {info['max_epochs']:,.0f} epochs)")
 
 
 class RunTable:
@@ -326,6 +354,11 @@ class RunTable:
 
         return unfinished(self._df)
 
+    def repetition(self) -> dict[str, Any]:
+        """How the runs repeat their unique data (``unique_tokens``): runs, those beyond `REPEAT_EPOCHS`
+        epochs and the most epochs. See `repetition`."""
+        return repetition(self._df)
+
     def final(self) -> RunTable:
         """The last checkpoint of each run (largest ``step``, else ``tokens``): the point a law of parameters
         and tokens describes when the rows before it were taken part-way through one learning-rate schedule
@@ -347,8 +380,9 @@ class RunTable:
         (``replicate_groups``, ``replicate_rows``, ``replicate_log_loss_sd``; see :meth:`replicates`) and the
         runs per dataset (``datasets``: `dataset_counts`), the hyperparameter sweep (``sweep``: :meth:`sweep`)
         and the checkpoints logged per run (``checkpoints``: :meth:`checkpoints`), the runs that did not
-        finish (``unfinished``: :meth:`unfinished`) and the columns that split the runs into several ladders
-        (``splits``: :meth:`splits`), as plain data."""
+        finish (``unfinished``: :meth:`unfinished`), the columns that split the runs into several ladders
+        (``splits``: :meth:`splits`) and the runs that repeat their data (``repetition``: :meth:`repetition`),
+        as plain data."""
         rep = self.replicates()
         return {
             "source": self.source,
@@ -367,6 +401,7 @@ class RunTable:
             "checkpoints": self.checkpoints(),
             "unfinished": self.unfinished(),
             "splits": self.splits(),
+            "repetition": self.repetition(),
         }
 
     def hash(self) -> str:

@@ -260,11 +260,6 @@ def unfinished_runs(df, source: str | None) -> tuple[str | None, list[str]]:
                if keep else "finished; no run here is marked finished")), [info["column"]]
 
 
-#: passes over the unique data (tokens / unique tokens) up to which a repeated token is worth about a new one
-#: (Muennighoff et al. 2023, "Scaling Data-Constrained Language Models": up to about 4 epochs)
-REPEAT_EPOCHS = 4.0
-
-
 def law_of_new_tokens(law) -> bool:
     """True when ``law`` (a `Law`, a name, ``"auto"`` or None: unknown) counts every training token as new
     data: a law in tokens D or compute C without unique tokens U (Chinchilla, Kaplan's laws, the stack)."""
@@ -278,23 +273,18 @@ def law_of_new_tokens(law) -> bool:
 
 
 def repeated_runs(df, source: str | None) -> str | None:
-    """The `DataWarning` text when runs repeat their unique tokens (``unique_tokens``) more than
-    `REPEAT_EPOCHS` times, else None: a law without U reads their tokens as new data, which overstates what
-    the repeats are worth, so it underpredicts their loss and overrates repetition in its forecasts. It names
-    the law that models repetition."""
-    if "unique_tokens" not in df.columns or "tokens" not in df.columns:
+    """The `DataWarning` text when runs repeat their unique tokens more than ``REPEAT_EPOCHS`` (4) times
+    (`scalinglab.data.repetition`), else None: a law without U reads their tokens as new data, which overstates
+    what the repeats are worth. It names the law that models repetition."""
+    from ..data.table import describe_repetition, repetition
+
+    info = repetition(df)
+    if not info["repeated"]:
         return None
-    with np.errstate(all="ignore"):
-        epochs = np.asarray(df["tokens"], float) / np.asarray(df["unique_tokens"], float)
-    ok = np.isfinite(epochs) & (epochs > 0)
-    many = ok & (epochs > REPEAT_EPOCHS)
-    if not many.any():
-        return None
-    return (f"{source or 'the run table'}: {int(many.sum())} of {int(ok.sum())} runs with unique_tokens repeat "
-            f"their data more than {REPEAT_EPOCHS:g} times (up to {np.max(epochs[ok]):,.0f} epochs); a law without "
-            "unique tokens U reads every repeated token as new data, which it is not (Muennighoff et al. 2023: "
-            "beyond about 4 epochs a repeat is worth less and less). To model repetition: --law data-constrained "
-            "(CLI) or fit(runs, 'data-constrained')")
+    return (f"{source or 'the run table'}: {describe_repetition(info)}; a law without unique tokens U reads every "
+            "repeated token as new data, which it is not (Muennighoff et al. 2023: beyond about 4 epochs a repeat "
+            "is worth less and less). To model repetition: --law data-constrained (CLI) or "
+            "fit(runs, 'data-constrained')")
 
 
 def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3, laws=(None,)) -> list[str]:
