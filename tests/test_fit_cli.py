@@ -65,6 +65,11 @@ def test_fit_out_then_predict(tmp_path, synth_csv):
     assert lo < truth < hi
     assert set(p["extrapolation"]) >= {"flops", "N", "D"}
     assert isinstance(p["warnings"], list)
+    short = tmp_path / "short.json"  # -o, as report and convert spell it
+    d2 = _json(runner.invoke(app, ["fit", str(synth_csv), "--law", "chinchilla", "--bootstrap", "50", "--seed",
+                                   "1", "-o", str(short), "--json"]))
+    saved, saved_short = json.loads(out.read_text()), json.loads(short.read_text())
+    assert d2["params"] == d["params"] and saved_short["theta"] == saved["theta"]
 
 
 def test_predict_preset_contract():

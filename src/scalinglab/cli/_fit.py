@@ -73,7 +73,7 @@ def fit_cmd(
                                            "intervals then come from the Gauss-Newton covariance).")] = 0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap resampling.")] = 0,
     level: Annotated[float, typer.Option("--level", help="Interval level, e.g. 0.8.")] = 0.8,
-    out_path: Annotated[str | None, typer.Option("--out", help="Write the full fit (JSON) here for "
+    out_path: Annotated[str | None, typer.Option("--out", "-o", help="Write the full fit (JSON) here for "
                                                  "`scalinglab predict`.")] = None,
     floor: Annotated[float | None, typer.Option("--floor", help="Fix the chance level of a sigmoid law "
                                                 "(e.g. 0.25 for 4-way multiple choice).")] = None,

@@ -295,7 +295,7 @@ def runs_export(
 @command("demo")
 def demo_cmd(
     quick: Annotated[bool, typer.Option("--quick", help="A < 1 minute version (tiny ladder).")] = False,
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the store, runs.csv, fit.json, "
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the store, runs.csv, fit.json, "
                                                         "summary.json and report.html.")] = Path("scalinglab-demo"),
     fresh: Annotated[bool, typer.Option("--fresh", help="Start from an empty store instead of resuming.")] = False,
     data: Annotated[str, typer.Option("--data", help="'markov': synthetic source with a known entropy rate "
