@@ -178,3 +178,29 @@ def test_validate_names_runs_that_repeat_their_data(tmp_path):
     pd.read_csv(path).assign(unique_tokens=lambda d: d.tokens).to_csv(path, index=False)
     r = invoke("validate", path)
     assert r.exit_code == 0 and "repeated data" not in r.output
+
+
+def test_a_selection_fits_the_column_y_names_in_a_table_without_a_loss(tmp_path):
+    """A table of losses on several eval sets (Gadre et al.'s c4_val, openlm_val) has no loss column: fit,
+    backtest and compare --y c4_val read it with --where as without, fitting the selected runs only; report,
+    which reads the loss, still says the column is missing."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    N, D = (a.ravel() for a in np.meshgrid(np.geomspace(2e7, 2e9, 5), np.geomspace(4e8, 1e11, 5)))
+    L = 1.8 + 400.0 / N ** 0.34 + 1200.0 / D ** 0.30
+    frames = [pd.DataFrame({"dataset": name, "params": N, "tokens": D, "c4_val": L * shift,
+                            "openlm_val": L * shift * np.exp(0.003 * rng.standard_normal(N.size))})
+              for name, shift in (("c4", 1.0), ("rpj", 1.3))]
+    path = tmp_path / "evals.csv"
+    pd.concat(frames).to_csv(path, index=False)
+    r = invoke("fit", path, "--y", "c4_val", "--where", "dataset=c4", "--law", "chinchilla", "--loss", "huber",
+               "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["n_points"] == N.size and doc["params"]["E"] == pytest.approx(1.8, rel=0.02)
+    for cmd in ("backtest", "compare"):
+        r = invoke(cmd, path, "--y", "c4_val", "--where", "dataset=rpj", "--json")
+        assert r.exit_code == 0, (cmd, r.output)
+    r = invoke("report", path, "--where", "dataset=c4", "-o", tmp_path / "r.html")
+    assert r.exit_code == 2 and "missing required column 'loss'" in r.output

@@ -58,20 +58,23 @@ LastCheckpointOpt = typer.Option(False, "--last-checkpoint", help="Keep the last
 
 
 def select_runs(file: str, where: list[str] | None, best_of: str | None = None, drop_duplicates: bool = False,
-                last_checkpoint: bool = False, columns: list[str] | None = None, drop_missing_loss: bool = False):
+                last_checkpoint: bool = False, columns: list[str] | None = None, drop_missing_loss: bool = False,
+                required: tuple[str, ...] = ("loss",)):
     """The run table ``file`` (or run store), or its rows matching ``--where``
     (:meth:`scalinglab.data.RunTable.where`), then the last checkpoint of each run (``--last-checkpoint``:
     :meth:`scalinglab.data.RunTable.final`), then the best run of each point over the ``--best-of`` columns
     (:meth:`scalinglab.data.RunTable.best_of`); ``--drop-duplicates`` drops exact duplicate rows of a file
     first, ``--drop-missing-loss`` leaves out its rows with an empty loss, and ``--column SRC=NAME`` reads its
-    columns under other names (``columns=`` and the like of :func:`scalinglab.data.load_runs`)."""
+    columns under other names (``columns=`` and the like of :func:`scalinglab.data.load_runs`). ``required``:
+    the columns the table must have (none for commands that fit the column ``--y`` names and check it
+    themselves, as they do when no selection is asked)."""
     if not (where or best_of or drop_duplicates or last_checkpoint or columns or drop_missing_loss):
         return file
     from ..data.schema import parse_column_map
     from ..report._inputs import load_any_runs
 
     runs = load_any_runs(file, drop_duplicates=drop_duplicates, columns=parse_column_map(columns) or None,
-                         drop_missing_loss=drop_missing_loss)
+                         drop_missing_loss=drop_missing_loss, required=required)
     if where:
         runs = runs.where(*where)
     if last_checkpoint:

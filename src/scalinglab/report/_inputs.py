@@ -21,10 +21,10 @@ _VARCOL = {"N": "params", "D": "tokens", "C": "flops", "U": "unique_tokens", "S"
 
 # --------------------------------------------------------------------------- runs
 def load_any_runs(source: Any, *, drop_duplicates: bool = False, columns: dict | None = None,
-                  drop_missing_loss: bool = False):
+                  drop_missing_loss: bool = False, required: tuple[str, ...] = ("loss",)):
     """A RunTable (or DataFrame) from a path, a store URL, a RunTable or a DataFrame. A path goes through
-    :func:`scalinglab.data.load_runs` (``drop_duplicates``, ``drop_missing_loss`` and the renames ``columns``
-    as there); a store is read whole; a table or frame is returned as it is.
+    :func:`scalinglab.data.load_runs` (``drop_duplicates``, ``drop_missing_loss``, the renames ``columns`` and
+    the ``required`` columns as there); a store is read whole; a table or frame is returned as it is.
 
     Raises
     ------
@@ -52,7 +52,8 @@ def load_any_runs(source: Any, *, drop_duplicates: bool = False, columns: dict |
             raise InputError(f"{text}: no such file")
         from ..data import load_runs
 
-        return load_runs(text, drop_duplicates=drop_duplicates, columns=columns, drop_missing_loss=drop_missing_loss)
+        return load_runs(text, drop_duplicates=drop_duplicates, columns=columns, drop_missing_loss=drop_missing_loss,
+                         required=required)
     return source
 
 
