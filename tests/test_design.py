@@ -109,9 +109,9 @@ def test_snapped_architecture_has_the_size(n):
 
 # --------------------------------------------------------------------------------------------- simulation
 def _coverage_bounds(n: int, level: float) -> tuple[int, int]:
-    """Two-sided 99 % binomial acceptance region for the number of covered targets out of n. At n = 24 and
-    80 % the upper end is 24: only under-coverage (a broken promise) can fail here; over-coverage is
-    measured by ``bench/design.py`` (40 seeds)."""
+    """Two-sided 99 % binomial acceptance region for the number of covered targets out of n (at n = 24 and
+    80 %: 14..23). The tests assert the lower end only: under-coverage is a broken promise; over-coverage (a
+    conservative band) is measured by ``bench/design.py`` (40 seeds)."""
     return int(binom.ppf(0.005, n, level)), int(binom.ppf(0.995, n, level))
 
 
@@ -126,7 +126,9 @@ def test_designed_ladder_covers_and_beats_log_uniform(family):
     budget = 1e20
     target = parse_target("N=7B,D=140B")
     d = design(target, budget, law=spec, noise=0.01, replicates=4, seed=0)
-    assert d.shape.kind == "isoflop"
+    chosen = [c for c in d.candidates if c["chosen"]]
+    assert len(chosen) == 1 and chosen[0]["interval_score"] == min(c["interval_score"] for c in d.candidates)
+    assert d.shape != LadderShape("log-uniform", 1, 1.0, 8, 1.5)  # the baseline below is not what it chose
     runs = np.array([[r.N, r.D] for r in d.runs])
     assert d.flops == pytest.approx(budget, rel=2e-3)
     base = log_uniform_ladder(d.flops, spec, n_sizes=8, span_decades=1.5)
@@ -135,9 +137,9 @@ def test_designed_ladder_covers_and_beats_log_uniform(family):
     n = 24
     ours = simulate(runs, target, spec, noise=0.01, replicates=n, seed=1000)
     theirs = simulate(base, target, spec, noise=0.01, replicates=n, seed=1000)
-    lo, hi = _coverage_bounds(n, 0.8)
+    lo, _ = _coverage_bounds(n, 0.8)
     covered = int(ours.covered.sum())
-    assert lo <= covered <= hi, (covered, lo, hi)
+    assert covered >= lo, (covered, lo)
     # narrower per FLOP at equal FLOPs: a smaller median width and a smaller interval score
     assert ours.median_width < theirs.median_width, (ours.median_width, theirs.median_width)
     assert ours.interval_score < theirs.interval_score, (ours.interval_score, theirs.interval_score)

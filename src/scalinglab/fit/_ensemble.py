@@ -242,9 +242,9 @@ def _assemble(fd, law, final: dict, cuts: list[dict], shrink: float, *, keep_mem
     """The stacked FitResult from the members (cheap: no refits)."""
     from ._objectives import get_objective
     from ._predict import interval_from_draws
+    from ._predict import robust_scale as _robust_scale
     from ._solvers import Problem
     from ._stages import covariance as _covariance
-    from ._stages import robust_scale as _robust_scale
 
     h, a = final["huber"], final["asymmetric"]
     w, info = _choose(law, fd, cuts, shrink, weights, max_weight, noise=h.noise, error_noise=error_noise)
@@ -333,7 +333,8 @@ def choose_stacked(ctx, first):
     import dataclasses as _dc
 
     from ._objectives import get_objective
-    from ._stages import ObjectiveChoice, robust_scale, solve
+    from ._predict import robust_scale
+    from ._stages import ObjectiveChoice, solve
 
     fd, law = ctx.data, ctx.law
     warm_ctx = _dc.replace(ctx, options=_dc.replace(ctx.options, starts=np.array([first.ms.theta])))

@@ -26,11 +26,15 @@ from ._predict import (
     keep_point_inside,
     linear_prediction_sd,
     predictive_quantiles,
+    robust_scale,
 )
 from ._profile import kept_alternates
 from ._space import FitSpace
 
-__all__ = ["FitResult", "Prediction", "Derived", "FORMAT_VERSION", "parameter_draws", "covariance_draws"]
+__all__ = ["FitResult", "Prediction", "Derived", "FORMAT_VERSION", "PRIOR_RULE", "parameter_draws", "covariance_draws"]
+
+#: the interval rule of a fit not calibrated by backtests (``_predict.py``'s module docstring)
+PRIOR_RULE = "boot+noise+reach/v1"
 
 FORMAT_VERSION = 1
 _N_PARAM_DRAWS = 1000
@@ -60,7 +64,7 @@ class Prediction:
     warnings: list
     variables: dict
     loss: float | np.ndarray | None = None
-    method: str = "boot+noise+reach/v1"
+    method: str = PRIOR_RULE
     unit: str | None = None
 
     def to_dict(self) -> dict:
@@ -187,7 +191,7 @@ class FitResult:
     covariance: np.ndarray | None = None
     conventions: dict = field(default_factory=dict)
     data: dict | None = None
-    calibration: dict = field(default_factory=lambda: {"method": "boot+noise+reach/v1",
+    calibration: dict = field(default_factory=lambda: {"method": PRIOR_RULE,
                                                        "reach_noise_per_decade": REACH_NOISE_PER_DECADE})
     preset: str | None = None
     stderr: dict | None = None
@@ -321,6 +325,27 @@ class FitResult:
         return (rc - float(ref.get("residual_shift", 0.0)), max(float(ref.get("noise", noise)), 1e-5), theta,
                 ref.get("covariance"))
 
+    def _prior_noise(self, noise: float, values=None) -> tuple[float, np.ndarray | None]:
+        """The run noise and the law's values over the parameter draws for a band not calibrated by backtests
+        (the prior rule of ``_predict.py``): the noise without the runs the fit passes through
+        (`_predict.robust_scale` with the law's parameter count; the plain MAD of a small ladder reads a
+        fraction of it), and the draws of the Gauss-Newton covariance, which scales with the noise, widened
+        by the same factor. ``values``: ``(B, m)`` or None; bootstrap draws are kept as they are. Other rules
+        (the downstream sigmoid's, which learnt its own reach per unit of its noise) keep both."""
+        cal = self.calibration or {}
+        r = np.asarray(self.residuals, float)
+        if not (cal.get("source") == "prior" or cal.get("method", PRIOR_RULE) == PRIOR_RULE):
+            return noise, values
+        if r.size <= self.law.n_params or not math.isfinite(noise):
+            return noise, values
+        fair = robust_scale(r, self.law.n_params)[0]
+        if not math.isfinite(fair) or fair <= noise:
+            return noise, values
+        if values is not None and (self.bootstrap is None or not len(self.bootstrap)) and self.covariance is not None:
+            mid = np.nanmedian(values, axis=0)
+            values = mid + (values - mid) * (fair / noise)
+        return fair, values
+
     def predict(self, level: float = 0.8, *, warn_factor: float = REACH_WARN_FACTOR, **variables) -> Prediction:
         """Predict the law at a point, e.g. ``result.predict(N=7e10, D="1.4T")``, with a prediction
         interval at ``level`` for an actual run there and the extrapolation it needs. ``warn_factor``:
@@ -395,7 +420,8 @@ class FitResult:
                 lo, hi = np.minimum(lo2, lo), np.maximum(hi2, hi)
         else:
             npd = float(cal.get("reach_noise_per_decade", REACH_NOISE_PER_DECADE))
-            lo, hi = predictive_quantiles(center, draw_values(), noise=noise, shift=float(self.residual_shift),
+            noise, values = self._prior_noise(noise, draw_values())
+            lo, hi = predictive_quantiles(center, values, noise=noise, shift=float(self.residual_shift),
                                           reach=reach, level=level, noise_per_decade=npd)
         # the point prediction lies strictly inside its interval
         lo, hi = keep_point_inside(lo, hi, center, noise, level)
@@ -452,7 +478,7 @@ class FitResult:
             exts["beyond_warn_factor"] = bool(np.max(reach) > warn_factor)
         return Prediction(value=value, interval=(lo, hi), level=level, extrapolation=exts, warnings=warnings,
                           variables=out_vars, loss=value if law.target == "loss" else None,
-                          method=str(self.calibration.get("method", "boot+noise+reach/v1")), unit=self.loss_unit)
+                          method=str(self.calibration.get("method", PRIOR_RULE)), unit=self.loss_unit)
 
     @property
     def loss_unit(self) -> str | None:

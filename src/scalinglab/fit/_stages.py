@@ -31,7 +31,7 @@ from ._degenerate import NO_TREND_P, WEAK_TREND_P, looks_flat, pinned_parameters
 from ._inputs import FitData, prepare_data, resolve_law
 from ._multistart import MultiStartResult, multistart, polish
 from ._objectives import Objective, get_objective
-from ._predict import interval_from_draws
+from ._predict import interval_from_draws, robust_scale
 from ._result import FitResult, parameter_draws
 from ._solvers import Problem, gauss_newton_covariance
 
@@ -229,15 +229,6 @@ def polish_solution(ctx: FitContext, sol: Solution) -> Solution:
         if trend["p_value"] <= WEAK_TREND_P:
             ms = polish(sol.problem, ms, W)
     return Solution(sol.objective, sol.problem, ms, trend)
-
-
-def robust_scale(r: np.ndarray) -> tuple[float, float]:
-    """``(1.4826 x MAD, median)`` of the finite residuals ``r``; ``(nan, 0)`` when none is finite."""
-    r = r[np.isfinite(r)]
-    if r.size == 0:
-        return math.nan, 0.0
-    med = float(np.median(r))
-    return float(1.4826 * np.median(np.abs(r - med))), med
 
 
 def covariance(problem: Problem, u: np.ndarray, noise: float, W) -> np.ndarray | None:

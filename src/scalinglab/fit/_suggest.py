@@ -167,6 +167,8 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
     calibrated = loss_target and bool(cal.get("quantile_lines"))
     fs_prob = Problem(law, X, np.asarray(res.data["y"], float), LeastSquares(), res.space)
     noise = max(float(res.noise), 1e-5)
+    if not calibrated:  # the prior rule's run noise, as `FitResult.predict` reads it
+        noise = res._prior_noise(noise)[0]
     Xt = None
     if loss_target:
         Xt = {}
