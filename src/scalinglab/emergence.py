@@ -59,10 +59,10 @@ def _scale_column(df, scale: str | None, source) -> tuple[str, str, float]:
     for c in _SCALE_COLUMNS:
         if c in df.columns:
             return c, c, 1.0
-    from .downstream._common import _named_as
+    from .data.schema import column_holding
 
     for c in ("params", "flops", "tokens"):
-        found = _named_as(df, c)
+        found = column_holding(df.columns, c)
         if found is not None:
             return found[0], c, found[1]
     raise DataError(f"no scale column: expected one of {', '.join(_SCALE_COLUMNS)} (or pass scale=)", file=source)

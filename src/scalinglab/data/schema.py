@@ -6,7 +6,7 @@ import re
 
 __all__ = ["CANONICAL_COLUMNS", "COLUMN_ALIASES", "FLOPS_CONVENTIONS", "MAX_PROBLEMS", "MAX_LISTED", "named_like",
            "choose_column_hint", "parse_column_map", "PERPLEXITY_NAMES", "is_perplexity", "scale_note",
-           "scaled_alias", "path_alias", "canonical_name", "qualified_alias"]
+           "scaled_alias", "path_alias", "canonical_name", "qualified_alias", "column_holding"]
 
 
 #: Canonical column names, in the order a loaded table lists them.
@@ -163,6 +163,17 @@ def canonical_name(name: str) -> tuple[str | None, float]:
     if scaled is not None:
         return scaled
     return path_alias(name), 1.0
+
+
+def column_holding(names, canonical: str) -> tuple[str, float] | None:
+    """The first of the column ``names`` that holds ``canonical`` under an accepted name (`canonical_name`), and
+    its unit factor: ``Model Size`` (params, 1), ``FLOPs (1E21)`` (flops, 1e21), ``Model Size (B)`` (params,
+    1e9); None when none does. How the downstream and emergence readers find a scale column."""
+    for name in map(str, names):
+        canon, factor = canonical_name(name)
+        if canon == canonical:
+            return name, factor
+    return None
 
 
 #: the letter papers write each count as (Kaplan et al. 2020, Hoffmann et al. 2022, Muennighoff et al. 2023)

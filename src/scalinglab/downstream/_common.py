@@ -56,18 +56,6 @@ def column(df, name: str, source, what: str) -> np.ndarray:
         raise DataError(f"{what} column {name!r} is not numeric", file=source, column=name) from None
 
 
-def _named_as(df, canonical: str) -> tuple[str, float] | None:
-    """The column of ``df`` that holds the count ``canonical`` under another accepted name, and its unit
-    factor: ``Model Size`` (params, 1), ``FLOPs (1E21)`` (flops, 1e21), ``Model Size (B)`` (params, 1e9)."""
-    from ..data.schema import canonical_name
-
-    for name in map(str, df.columns):
-        canon, factor = canonical_name(name)
-        if canon == canonical:
-            return name, factor
-    return None
-
-
 def scale_arrays(df, x: str | Sequence[str], source) -> dict[str, np.ndarray]:
     """Scale columns by name; a canonical name (``flops``, ``params``, ``tokens``) missing from the table is
     read from the column that holds it under an accepted name, in the unit its header names (ObsScaling's
@@ -79,8 +67,10 @@ def scale_arrays(df, x: str | Sequence[str], source) -> dict[str, np.ndarray]:
     DataError
         If a column is missing or not numeric.
     """
+    from ..data.schema import column_holding
+
     def count(c: str) -> np.ndarray | None:
-        found = (c, 1.0) if c in df.columns else _named_as(df, c)
+        found = (c, 1.0) if c in df.columns else column_holding(df.columns, c)
         return None if found is None else column(df, found[0], source, "scale") * found[1]
 
     cols = [x] if isinstance(x, str) else list(x)
