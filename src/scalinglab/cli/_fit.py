@@ -89,7 +89,8 @@ def fit_cmd(
     """Fit a law to a run table: robust multi-start fit, optional bootstrap intervals. Exits with code 2 and one error line on bad input."""
     from ..fit import fit
 
-    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss, required=())
+    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss,
+                       required=())
 
     if floor is not None:
         from ..laws import get_law
@@ -247,7 +248,8 @@ def backtest_cmd(
     """Fit on the smaller runs, predict the largest: errors and interval coverage. Exits with code 2 and one error line on bad input."""
     from ..fit import backtest, backtest_sweep
 
-    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss, required=())
+    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss,
+                       required=())
 
     if sweep or (cutoff_frac is None and cutoff_flops is None):
         bt = backtest_sweep(file, law, cutoff_fracs=(0.1, 0.2, 0.3, 0.4, 0.5), by=by, x=x, y=y, loss=loss,
@@ -307,7 +309,8 @@ def compare_cmd(
     """Rank laws by backtest error on a run table (automatic law selection). Exits with code 2 and one error line on bad input."""
     from ..fit import compare
 
-    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss, required=())
+    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss,
+                       required=())
     rows = compare(file, laws, x=x, y=y, loss=loss)
     if plot:
         from ..report import save_plot
@@ -360,7 +363,8 @@ def suggest_cmd(
     """Which run next: rank affordable runs by expected shrinkage of a target's interval per FLOP. Exits with code 2 and one error line on bad input."""
     from ..fit import suggest
 
-    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss, required=())
+    file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss,
+                       required=())
     s = suggest(file, law, target=target, candidates=candidates, budget=budget, level=level, top=top, loss=loss)
     d = s.to_dict()
     if json_:

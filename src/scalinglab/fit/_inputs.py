@@ -19,8 +19,8 @@ import numpy as np
 from .._errors import DataError, DataWarning, FitError, InputError, LawError
 from ..laws import VARIABLE_COLUMNS, Law, get_law, get_preset, law_from_spec
 
-__all__ = ["FitData", "prepare_data", "pooled_datasets", "swept_runs", "repeated_runs", "warn_table", "resolve_law", "load_table",
-           "table_hash", "frame_hash"]
+__all__ = ["FitData", "prepare_data", "pooled_datasets", "swept_runs", "repeated_runs", "warn_table", "resolve_law",
+           "load_table", "table_hash", "frame_hash"]
 
 
 @dataclass(frozen=True)

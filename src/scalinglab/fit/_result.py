@@ -31,7 +31,8 @@ from ._predict import (
 from ._profile import kept_alternates
 from ._space import FitSpace
 
-__all__ = ["FitResult", "Prediction", "Derived", "FORMAT_VERSION", "PRIOR_RULE", "parameter_draws", "covariance_draws"]
+__all__ = ["FitResult", "Prediction", "Derived", "FORMAT_VERSION", "PRIOR_RULE", "parameter_draws",
+           "covariance_draws"]
 
 #: the interval rule of a fit not calibrated by backtests (``_predict.py``'s module docstring)
 PRIOR_RULE = "boot+noise+reach/v1"
@@ -341,7 +342,8 @@ class FitResult:
         fair = robust_scale(r, self.law.n_params)[0]
         if not math.isfinite(fair) or fair <= noise:
             return noise, values
-        if values is not None and (self.bootstrap is None or not len(self.bootstrap)) and self.covariance is not None:
+        from_covariance = (self.bootstrap is None or not len(self.bootstrap)) and self.covariance is not None
+        if values is not None and from_covariance:
             mid = np.nanmedian(values, axis=0)
             values = mid + (values - mid) * (fair / noise)
         return fair, values
