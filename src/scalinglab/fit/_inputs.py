@@ -233,16 +233,22 @@ def logged_checkpoints(df, source: str | None) -> tuple[str | None, list[str]]:
 _ALONG_RUN = frozenset({"S", "S1", "S2"})
 
 
+def _variables_of(law) -> frozenset[str] | None:
+    """The variables of ``law`` (a `Law` or a name); None for None (unknown) or ``"auto"`` (the stack, in N and
+    D); empty when the name gives no law (its fit will say why)."""
+    if law is None or is_auto_law(law):
+        return None
+    try:
+        return frozenset(law.variables if isinstance(law, Law) else resolve_law(law)[0].variables)
+    except (InputError, LawError, KeyError, LookupError, ValueError):
+        return frozenset()
+
+
 def law_of_final_runs(law) -> bool:
     """True when ``law`` (a `Law`, a name, ``"auto"`` or None: unknown) describes runs at their end: a law of
     parameters or tokens (N, D) without a variable along the run (`_ALONG_RUN`)."""
-    if law is None or is_auto_law(law):
-        return True
-    try:
-        variables = set(law.variables if isinstance(law, Law) else resolve_law(law)[0].variables)
-    except (InputError, LawError, KeyError, LookupError, ValueError):
-        return False
-    return bool(variables & {"N", "D"}) and not variables & _ALONG_RUN
+    variables = _variables_of(law)
+    return variables is None or (bool(variables & {"N", "D"}) and not variables & _ALONG_RUN)
 
 
 def unfinished_runs(df, source: str | None) -> tuple[str | None, list[str]]:
@@ -263,13 +269,8 @@ def unfinished_runs(df, source: str | None) -> tuple[str | None, list[str]]:
 def law_of_new_tokens(law) -> bool:
     """True when ``law`` (a `Law`, a name, ``"auto"`` or None: unknown) counts every training token as new
     data: a law in tokens D or compute C without unique tokens U (Chinchilla, Kaplan's laws, the stack)."""
-    if law is None or is_auto_law(law):
-        return True
-    try:
-        variables = set(law.variables if isinstance(law, Law) else resolve_law(law)[0].variables)
-    except (InputError, LawError, KeyError, LookupError, ValueError):
-        return False
-    return bool(variables & {"D", "C"}) and "U" not in variables
+    variables = _variables_of(law)
+    return variables is None or (bool(variables & {"D", "C"}) and "U" not in variables)
 
 
 def repeated_runs(df, source: str | None) -> str | None:
