@@ -108,11 +108,11 @@ def test_snapped_architecture_has_the_size(n):
 
 
 # --------------------------------------------------------------------------------------------- simulation
-def _coverage_bounds(n: int, level: float) -> tuple[int, int]:
-    """Two-sided 99 % binomial acceptance region for the number of covered targets out of n (at n = 24 and
-    80 %: 14..23). The tests assert the lower end only: under-coverage is a broken promise; over-coverage (a
-    conservative band) is measured by ``bench/design.py`` (40 seeds)."""
-    return int(binom.ppf(0.005, n, level)), int(binom.ppf(0.995, n, level))
+def _coverage_floor(n: int, level: float) -> int:
+    """The lower end of the two-sided 99 % binomial acceptance region for the number of covered targets out of
+    n (at n = 24 and 80 %: 14). Only under-coverage is a broken promise; over-coverage (a conservative band)
+    is measured by ``bench/design.py`` (40 seeds)."""
+    return int(binom.ppf(0.005, n, level))
 
 
 @pytest.mark.slow
@@ -137,7 +137,7 @@ def test_designed_ladder_covers_and_beats_log_uniform(family):
     n = 24
     ours = simulate(runs, target, spec, noise=0.01, replicates=n, seed=1000)
     theirs = simulate(base, target, spec, noise=0.01, replicates=n, seed=1000)
-    lo, _ = _coverage_bounds(n, 0.8)
+    lo = _coverage_floor(n, 0.8)
     covered = int(ours.covered.sum())
     assert covered >= lo, (covered, lo)
     # narrower per FLOP at equal FLOPs: a smaller median width and a smaller interval score
