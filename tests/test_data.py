@@ -985,6 +985,23 @@ def test_a_papers_table_with_units_in_its_headers_reads_in_units(tmp_path):
     assert named_like("params", ["Params (M)", "params_N"]) == ["params_N"]
 
 
+def test_a_derived_count_outside_the_range_of_a_float_is_an_error_naming_the_row(tmp_path):
+    """6 N D of two finite counts can overflow (found by bench/fuzz.py: N = 4.7e223, D = 6.3e83) and C / 6N
+    underflow: an error naming file, row and the counts, never an inf or 0 in a loaded table."""
+    from scalinglab._errors import DataError
+
+    path = tmp_path / "huge.csv"
+    path.write_text("loss,tokens,params\n1.0,6.323354040149381e+83,4.738237343262448e+223\n2.0,1e9,1e8\n")
+    with pytest.raises(DataError) as e:
+        load_runs(path)
+    assert len(e.value.problems) == 1
+    assert f"{path}:1:params: flops derived under 6ND from params = 4.738e+223 and tokens = 6.323e+83 is inf" \
+        in str(e.value)
+    with pytest.raises(DataError, match=r":1:params: tokens derived under 6ND .* is 0, outside the range"):
+        load_runs(pd.DataFrame({"loss": [1.0], "flops": [1e-300], "params": [1e300]}))
+    assert load_runs(pd.DataFrame({"loss": [1.0], "flops": [6e20], "params": [1e9]})).df["tokens"][0] == 1e11
+
+
 def test_a_count_with_its_papers_letter_or_a_final_loss_reads_as_its_column():
     """params_N / N_params / tokens_D / unique_tokens_U / compute_C and final_val_loss / last_eval_loss name their
     canonical column; a width (d_model), a training loss (final_train_loss) or a ratio do not."""

@@ -275,6 +275,18 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
             else:
                 out["params"] = out["flops"] / (factor * out["tokens"])
         derived.add(missing_trio[0])
+        # counts that are each a float, whose product or quotient is not (6 x 6e83 x 5e223 FLOPs)
+        made = missing_trio[0]
+        given = [c for c in ("params", "tokens", "flops") if c != made]
+        with np.errstate(all="ignore"):
+            inputs_ok = np.logical_and.reduce([np.isfinite(out[c]) & (out[c] > 0) for c in given])  # else said
+            off = inputs_ok & ~(np.isfinite(out[made]) & (out[made] > 0))
+        for i in np.flatnonzero(off)[:MAX_PROBLEMS].tolist():
+            problems.append(_error(f"{made} derived under {convention} from {orig[given[0]]} = "
+                                   f"{out[given[0]][i]:.4g} and {orig[given[1]]} = {out[given[1]][i]:.4g} is "
+                                   f"{out[made][i]:.4g}, outside the range of a float: check their units",
+                                   file, row=int(rows[i]), column=orig[given[0]]))
+        total += int(np.count_nonzero(off))
     if "flops" not in out:
         convention = None
 
