@@ -511,6 +511,24 @@ def test_write_to_missing_directory(tmp_path, frame):
         load_runs(frame).to_csv(tmp_path / "no" / "x.csv")
 
 
+def test_write_onto_a_folder_is_an_input_error_and_leaves_no_temp_file(tmp_path, frame):
+    """-o out/ where a file was meant (found by bench/fuzz.py: `import mlflow -o DIR`): an InputError naming a
+    file to give, exit 2 on the command line, never IsADirectoryError; nothing is left in the folder."""
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    (tmp_path / "out").mkdir()
+    with pytest.raises(InputError, match=r"it is a folder; give a file name in it \(e.g. '.*out/runs.csv'\)"):
+        load_runs(frame).to_csv(tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    src = tmp_path / "runs.csv"
+    load_runs(frame).to_csv(src)
+    (tmp_path / "t.csv").mkdir()  # a folder named like a table
+    r = CliRunner().invoke(app, ["convert", str(src), str(tmp_path / "t.csv")])
+    assert r.exit_code == 2 and "it is a folder" in r.output and "Traceback" not in r.output
+
+
 # ---- the RunTable object ---------------------------------------------------------------------------------
 
 def test_runtable_is_immutable(frame):

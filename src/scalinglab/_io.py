@@ -25,11 +25,14 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> Path:
     Raises
     ------
     InputError
-        If the folder of ``path`` does not exist.
+        If the folder of ``path`` does not exist, or ``path`` is a folder (``-o out/`` where a file was meant).
     """
     target = Path(path)
     if not target.parent.is_dir():
         raise InputError(f"cannot write {os.fspath(path)!r}: directory {os.fspath(target.parent)!r} does not exist")
+    if target.is_dir():
+        raise InputError(f"cannot write {os.fspath(path)!r}: it is a folder; give a file name in it (e.g. "
+                         f"{os.fspath(target / 'runs.csv')!r})")
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     try:
