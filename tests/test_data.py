@@ -980,6 +980,67 @@ def test_runs_that_logged_no_loss_are_an_error_that_says_how_to_leave_them_out(t
     assert out.exit_code == 2 and "--drop-missing-loss" in out.output
 
 
+def test_rows_with_an_empty_count_leave_out_with_drop_missing_that_names_the_column(tmp_path, caplog):
+    """A table of published models where some do not state their training tokens: by default an error per
+    empty cell that names --drop-missing tokens; drop_missing=["tokens"] (canonical name, or the column's
+    name in the file, or a RunTable's NaN unique_tokens) leaves those rows out, logged, source rows kept; a
+    column the table does not have is an InputError naming its columns; the CLI's --drop-missing does the
+    same on fit and validate."""
+    import logging
+
+    from typer.testing import CliRunner
+
+    from scalinglab._errors import InputError
+    from scalinglab.cli import app
+
+    p = tmp_path / "published.csv"
+    p.write_text("model,Params (M),Tokens (B),loss\na,125,2.5,3.4\nb,350,,3.1\nc,760,15,2.9\nd,1300,,2.8\n"
+                 "e,2700,55,2.6\n")
+    with pytest.raises(DataError) as e:
+        load_runs(p)
+    assert [(x.row, x.column) for x in e.value.problems] == [(2, "Tokens (B)"), (4, "Tokens (B)")]
+    assert "--drop-missing tokens" in str(e.value)
+    for name in ("tokens", "Tokens (B)", ["tokens"]):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="scalinglab.data.load"):
+            rt = load_runs(p, drop_missing=name)
+        assert rt.source_rows.tolist() == [1, 3, 5]
+        assert rt.df["tokens"].tolist() == [2.5e9, 15e9, 55e9] and rt.df["params"].tolist() == [125e6, 760e6, 2.7e9]
+        said = name if isinstance(name, str) else name[0]
+        assert f"2 rows with no {said} left out (drop_missing {said}; rows 2, 4)" in caplog.text
+    with pytest.raises(InputError, match=r"published\.csv: drop_missing names 'flops'.*Params \(M\)"):
+        load_runs(p, drop_missing=["flops"])
+    # several columns at once, and the loss among them
+    q = tmp_path / "two.csv"
+    q.write_text("params,tokens,loss\n1e7,2e8,4.2\n3e7,,3.9\n1e8,2e9,\n3e8,6e9,3.2\n")
+    assert load_runs(q, drop_missing=["tokens", "loss"]).source_rows.tolist() == [1, 4]
+    # a RunTable whose optional unique_tokens is NaN for some runs
+    u = tmp_path / "u.csv"
+    u.write_text("params,tokens,unique_tokens,loss\n1e7,2e8,1e8,4.2\n3e7,6e8,,3.9\n1e8,2e9,1e9,3.5\n")
+    rt = load_runs(u)
+    assert rt.df["unique_tokens"].isna().sum() == 1
+    again = load_runs(rt, drop_missing=["unique_tokens"])
+    assert len(again) == 2 and again.source_rows.tolist() == [1, 3]
+    runner = CliRunner()
+    n = np.geomspace(1e7, 1e9, 10)
+    ladder = pd.DataFrame({"params": n, "tokens": 20 * n, "loss": 1.69 + 406.4 / n**0.34 + 410.7 / (20 * n) ** 0.28})
+    ladder.loc[[2, 6], "tokens"] = np.nan
+    ladder.to_csv(tmp_path / "ladder.csv", index=False)
+    out = runner.invoke(app, ["fit", str(tmp_path / "ladder.csv"), "--json"])
+    assert out.exit_code == 2 and "--drop-missing tokens" in out.output
+    out = runner.invoke(app, ["fit", str(tmp_path / "ladder.csv"), "--law", "chinchilla", "--drop-missing", "tokens",
+                              "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["n_points"] == 8
+    out = runner.invoke(app, ["validate", str(q), "--drop-missing", "tokens", "--drop-missing", "loss", "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["rows"] == 2
+    out = runner.invoke(app, ["validate", str(q), "--drop-missing", "flops"])
+    assert out.exit_code == 2 and "drop_missing names 'flops'" in out.output
+    out = runner.invoke(app, ["fit", str(tmp_path / "runs.db"), "--drop-missing", "tokens"])
+    assert out.exit_code == 2 and "--drop-missing applies to a run table file" in out.output
+
+
 def test_a_papers_table_with_units_in_its_headers_reads_in_units(tmp_path):
     """Papers publish 'Params (M)', 'Tokens (B)', 'Training FLOPs (1e18)': the numbers are that many units, so
     they read as params, tokens and flops scaled exactly (never 125 parameters), explicit renames included,

@@ -17,6 +17,7 @@ from ._common import (
     ColumnOpt,
     DropDuplicatesOpt,
     DropMissingLossOpt,
+    DropMissingOpt,
     JsonOpt,
     WhereOpt,
     command,
@@ -235,12 +236,14 @@ def quality_cmd(
     drop_duplicates: bool = DropDuplicatesOpt,
     column: list[str] | None = ColumnOpt,
     drop_missing_loss: bool = DropMissingLossOpt,
+    drop_missing: list[str] | None = DropMissingOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Effective-data multipliers of datasets from a joint fit with shared exponents. Exits with code 2 and one error line on bad input."""
     from ..quality import fit_quality
 
-    file = select_runs(file, where, None, drop_duplicates, False, column, drop_missing_loss)
+    file = select_runs(file, where, None, drop_duplicates, False, column, drop_missing_loss,
+                       drop_missing=drop_missing)
     res = fit_quality(file, dataset_col=dataset_col, reference=reference, shared_E=shared_e, bootstrap=bootstrap)
     d = res.to_dict()
     if plot:

@@ -48,6 +48,12 @@ DropMissingLossOpt = typer.Option(False, "--drop-missing-loss", help="Leave out 
                                   "(runs that crashed or were not evaluated yet) instead of stopping at them.")
 
 
+DropMissingOpt = typer.Option(None, "--drop-missing", metavar="COLUMN", help="Leave out the rows whose COLUMN cell "
+                              "is empty instead of stopping at them (repeatable; e.g. --drop-missing tokens for "
+                              "published models that do not state their training tokens; --drop-missing loss is "
+                              "--drop-missing-loss).")
+
+
 ColumnOpt = typer.Option(None, "--column", help="Read the table's column SRC as NAME (repeatable): --column "
                          "params_N=params --column final_val_loss=loss; NAME is a canonical column (params, tokens, "
                          "flops, loss, unique_tokens, dataset, step, run_id) or any name; SRC= drops the column.")
@@ -59,22 +65,23 @@ LastCheckpointOpt = typer.Option(False, "--last-checkpoint", help="Keep the last
 
 def select_runs(file: str, where: list[str] | None, best_of: str | None = None, drop_duplicates: bool = False,
                 last_checkpoint: bool = False, columns: list[str] | None = None, drop_missing_loss: bool = False,
-                required: tuple[str, ...] = ("loss",)):
+                required: tuple[str, ...] = ("loss",), drop_missing: list[str] | None = None):
     """The run table ``file`` (or run store), or its rows matching ``--where``
     (:meth:`scalinglab.data.RunTable.where`), then the last checkpoint of each run (``--last-checkpoint``:
     :meth:`scalinglab.data.RunTable.final`), then the best run of each point over the ``--best-of`` columns
     (:meth:`scalinglab.data.RunTable.best_of`); ``--drop-duplicates`` drops exact duplicate rows of a file
-    first, ``--drop-missing-loss`` leaves out its rows with an empty loss, and ``--column SRC=NAME`` reads its
+    first, ``--drop-missing-loss`` leaves out its rows with an empty loss (``--drop-missing COLUMN``: with an
+    empty COLUMN), and ``--column SRC=NAME`` reads its
     columns under other names (``columns=`` and the like of :func:`scalinglab.data.load_runs`). ``required``:
     the columns the table must have (none for commands that fit the column ``--y`` names and check it
     themselves, as they do when no selection is asked)."""
-    if not (where or best_of or drop_duplicates or last_checkpoint or columns or drop_missing_loss):
+    if not (where or best_of or drop_duplicates or last_checkpoint or columns or drop_missing_loss or drop_missing):
         return file
     from ..data.schema import parse_column_map
     from ..report._inputs import load_any_runs
 
     runs = load_any_runs(file, drop_duplicates=drop_duplicates, columns=parse_column_map(columns) or None,
-                         drop_missing_loss=drop_missing_loss, required=required)
+                         drop_missing_loss=drop_missing_loss, required=required, drop_missing=tuple(drop_missing or ()))
     if where:
         runs = runs.where(*where)
     if last_checkpoint:

@@ -10,7 +10,17 @@ from typing import Annotated, Any
 
 import typer
 
-from ._common import ColumnOpt, DropMissingLossOpt, JsonOpt, command, emit_json, err, out, unusual_unit
+from ._common import (
+    ColumnOpt,
+    DropMissingLossOpt,
+    DropMissingOpt,
+    JsonOpt,
+    command,
+    emit_json,
+    err,
+    out,
+    unusual_unit,
+)
 
 _COUNT_COLUMNS = ("params", "tokens", "flops", "unique_tokens")
 
@@ -78,6 +88,7 @@ def validate(
         "--drop-duplicates", help="Drop exact duplicate rows instead of reporting them.")] = False,
     column: list[str] | None = ColumnOpt,
     drop_missing_loss: bool = DropMissingLossOpt,
+    drop_missing: list[str] | None = DropMissingOpt,
     json: bool = JsonOpt,
 ) -> None:
     """Check a run table (CSV, TSV, Parquet, JSONL, JSON, XLSX): exit 0 with a summary, or exit 2 with one
@@ -85,7 +96,7 @@ def validate(
     """
     runs = _load(file, json, required=tuple(require) if require else ("loss",),
                  positive_loss=not allow_nonpositive_loss, drop_duplicates=drop_duplicates, column=column,
-                 drop_missing_loss=drop_missing_loss)
+                 drop_missing_loss=drop_missing_loss, drop_missing=tuple(drop_missing or ()))
     summary = runs.summary()
     if json:
         summary.pop("source", None)
@@ -170,6 +181,7 @@ def convert(
         "--drop-duplicates", help="Drop exact duplicate rows instead of reporting them.")] = False,
     column: list[str] | None = ColumnOpt,
     drop_missing_loss: bool = DropMissingLossOpt,
+    drop_missing: list[str] | None = DropMissingOpt,
     json: bool = JsonOpt,
 ) -> None:
     """Read a run table (CSV, TSV, Parquet, JSONL, JSON, XLSX), validate it and write it with canonical columns
@@ -180,7 +192,8 @@ def convert(
     suffix = dst.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise InputError(f"OUT must end in .csv or .parquet, got {dst.name!r}")
-    runs = _load(src, json, column, drop_duplicates=drop_duplicates, drop_missing_loss=drop_missing_loss)
+    runs = _load(src, json, column, drop_duplicates=drop_duplicates, drop_missing_loss=drop_missing_loss,
+                 drop_missing=tuple(drop_missing or ()))
     if suffix == ".csv":
         runs.to_csv(dst)
     else:

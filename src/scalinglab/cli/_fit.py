@@ -16,6 +16,7 @@ from ._common import (
     ColumnOpt,
     DropDuplicatesOpt,
     DropMissingLossOpt,
+    DropMissingOpt,
     JsonOpt,
     LastCheckpointOpt,
     WhereOpt,
@@ -83,6 +84,7 @@ def fit_cmd(
     drop_duplicates: bool = DropDuplicatesOpt,
     column: list[str] | None = ColumnOpt,
     drop_missing_loss: bool = DropMissingLossOpt,
+    drop_missing: list[str] | None = DropMissingOpt,
     last_checkpoint: bool = LastCheckpointOpt,
     json_: bool = JsonOpt,
 ) -> None:
@@ -90,7 +92,7 @@ def fit_cmd(
     from ..fit import fit
 
     file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss,
-                       required=())
+                       required=(), drop_missing=drop_missing)
 
     if floor is not None:
         from ..laws import get_law
@@ -242,6 +244,7 @@ def backtest_cmd(
     drop_duplicates: bool = DropDuplicatesOpt,
     column: list[str] | None = ColumnOpt,
     drop_missing_loss: bool = DropMissingLossOpt,
+    drop_missing: list[str] | None = DropMissingOpt,
     last_checkpoint: bool = LastCheckpointOpt,
     json_: bool = JsonOpt,
 ) -> None:
@@ -249,7 +252,7 @@ def backtest_cmd(
     from ..fit import backtest, backtest_sweep
 
     file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss,
-                       required=())
+                       required=(), drop_missing=drop_missing)
 
     if sweep or (cutoff_frac is None and cutoff_flops is None):
         bt = backtest_sweep(file, law, cutoff_fracs=(0.1, 0.2, 0.3, 0.4, 0.5), by=by, x=x, y=y, loss=loss,
@@ -303,6 +306,7 @@ def compare_cmd(
     drop_duplicates: bool = DropDuplicatesOpt,
     column: list[str] | None = ColumnOpt,
     drop_missing_loss: bool = DropMissingLossOpt,
+    drop_missing: list[str] | None = DropMissingOpt,
     last_checkpoint: bool = LastCheckpointOpt,
     json_: bool = JsonOpt,
 ) -> None:
@@ -310,7 +314,7 @@ def compare_cmd(
     from ..fit import compare
 
     file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss,
-                       required=())
+                       required=(), drop_missing=drop_missing)
     rows = compare(file, laws, x=x, y=y, loss=loss)
     if plot:
         from ..report import save_plot
@@ -357,6 +361,7 @@ def suggest_cmd(
     drop_duplicates: bool = DropDuplicatesOpt,
     column: list[str] | None = ColumnOpt,
     drop_missing_loss: bool = DropMissingLossOpt,
+    drop_missing: list[str] | None = DropMissingOpt,
     last_checkpoint: bool = LastCheckpointOpt,
     json_: bool = JsonOpt,
 ) -> None:
@@ -364,7 +369,7 @@ def suggest_cmd(
     from ..fit import suggest
 
     file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss,
-                       required=())
+                       required=(), drop_missing=drop_missing)
     s = suggest(file, law, target=target, candidates=candidates, budget=budget, level=level, top=top, loss=loss)
     d = s.to_dict()
     if json_:
@@ -408,6 +413,7 @@ def hparams_cmd(
     where: list[str] | None = WhereOpt,
     drop_duplicates: bool = DropDuplicatesOpt,
     drop_missing_loss: bool = DropMissingLossOpt,
+    drop_missing: list[str] | None = DropMissingOpt,
     last_checkpoint: bool = LastCheckpointOpt,
     json_: bool = JsonOpt,
 ) -> None:
@@ -417,7 +423,7 @@ def hparams_cmd(
 
     point = parse_assignments(at, what="--at", example="N=7B,D=140B") if at else None
     runs = select_runs(file, where, drop_duplicates=drop_duplicates, last_checkpoint=last_checkpoint,
-                       drop_missing_loss=drop_missing_loss, required=())
+                       drop_missing_loss=drop_missing_loss, required=(), drop_missing=drop_missing)
     res, points = fit_optimum(runs, column, y=y, level=level)
     pred = res.predict(level=level, **point).to_dict() if point else None
     if pred:

@@ -46,6 +46,7 @@ def report_cmd(
     drop_duplicates: bool = selection.DropDuplicatesOpt,
     column: list[str] | None = selection.ColumnOpt,
     drop_missing_loss: bool = selection.DropMissingLossOpt,
+    drop_missing: list[str] | None = selection.DropMissingOpt,
     last_checkpoint: bool = selection.LastCheckpointOpt,
     json_out: bool = JsonOpt,
 ) -> None:
@@ -68,7 +69,7 @@ def report_cmd(
             curve_frame = None
     # compute (read, fit, predict, backtest, hash), then draw
     runs = selection.select_runs(source, where, best_of, drop_duplicates, last_checkpoint, column,
-                                 drop_missing_loss)
+                                 drop_missing_loss, drop_missing=drop_missing)
     inputs = prepare(runs, fit=fit, plans=tuple(plan or ()), curves=curve_frame, law=law, auto_fit=not no_fit,
                      bootstrap=bootstrap, seed=seed, predictions=tuple(predict or ()),
                      backtest="auto" if backtest is None else backtest)

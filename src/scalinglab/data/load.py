@@ -165,7 +165,7 @@ def _canonical_convention(name: str | None) -> str | None:
 def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Sequence[str],
            flops_convention: str | None, positive_loss: bool, drop_duplicates: bool,
            check_duplicates: bool = True, loss_unit: str | None = None,
-           drop_missing_loss: bool = False) -> RunTable:
+           drop_missing_loss: bool = False, drop_missing: Sequence[str] = ()) -> RunTable:
     file = raw.file
     targets, claims = _map_columns(raw.names, columns, file)
     # a count column whose name carries its unit (Params (M), Tokens [B]): its numbers are that many units
@@ -188,13 +188,23 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
             keep = pa.array(~blank_np)
             cols_in = [_as_arrow(c).filter(keep) for c in cols_in]
             rows, n = rows[~blank_np], int((~blank_np).sum())
-    loss_in = [c for t, c in zip(targets, cols_in, strict=True) if t == "loss"]
-    if drop_missing_loss and n and loss_in:  # runs that logged no loss (crashed, still queued): left out
+    # rows with an empty cell where the user asked to leave them out (a run that logged no loss, a published
+    # model that does not state its tokens): left out, logged with their rows
+    drop = tuple(dict.fromkeys((*(("loss",) if drop_missing_loss else ()), *drop_missing)))
+    for name in drop if n else ():
+        held = [c for nm, t, c in zip(raw.names, targets, cols_in, strict=True) if t == name or nm == name]
+        if not held:
+            if name == "loss" and name not in drop_missing:
+                continue  # drop_missing_loss on a table without a loss column: nothing to leave out
+            raise InputError(f"{file}: drop_missing names {name!r}, which is no column of the table (its columns: "
+                             f"{', '.join(map(str, raw.names))}; give a canonical name such as tokens, or the "
+                             "column's name in the file)")
         empty = np.logical_and.reduce([np.asarray(_as_arrow(c).is_null().to_numpy(zero_copy_only=False), bool)
-                                       for c in loss_in])
+                                       for c in held])
         if empty.any():
-            logger.warning("%s: %d row%s with no loss left out (drop_missing_loss; rows %s)", file,
-                           int(empty.sum()), "s" if empty.sum() != 1 else "",
+            flag = "drop_missing_loss" if name == "loss" and drop_missing_loss else f"drop_missing {name}"
+            logger.warning("%s: %d row%s with no %s left out (%s; rows %s)", file, int(empty.sum()),
+                           "s" if empty.sum() != 1 else "", name, flag,
                            ", ".join(map(str, rows[empty][:10].tolist())) + (", ..." if empty.sum() > 10 else ""))
             keep = pa.array(~empty)
             cols_in = [_as_arrow(c).filter(keep) for c in cols_in]
@@ -233,6 +243,9 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
                     if target == "loss" and fl.missing is not None and fl.missing[i]:
                         why += (" (a run that logged no loss? leave such rows out with --drop-missing-loss or "
                                 "load_runs(..., drop_missing_loss=True))")
+                    elif fl.missing is not None and fl.missing[i]:
+                        why += (f" (a run that does not state its {target}? leave such rows out with --drop-missing "
+                                f"{target} or load_runs(..., drop_missing=[{target!r}]))")
                     problems.append(_error(why, file, row=int(rows[i]), column=name))
             if fl.marked is not None:  # 2.71*, 3.1†: a paper's footnote may say the number is not a plain one
                 at = rows[fl.marked]
@@ -326,7 +339,7 @@ def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
               required: Sequence[str] = ("loss",), flops_convention: str = "6ND",
               source_name: str | None = None, positive_loss: bool = True,
               drop_duplicates: bool = False, canonical: bool = True, loss_unit: str | None = None,
-              drop_missing_loss: bool = False) -> RunTable:
+              drop_missing_loss: bool = False, drop_missing: Sequence[str] = ()) -> RunTable:
     """Load and validate a run table; the one gate where runs enter scalinglab.
 
     Parameters
@@ -369,20 +382,30 @@ def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
         tracker's export lists them; a CSV's ``NA``, ``nan`` or ``null`` reads as empty), with a logged warning
         naming how many and which rows; without it such a cell is an error. Other bad cells (a negative or
         infinite loss, an empty ``params``) stay errors.
+    drop_missing
+        Columns (canonical names such as ``"tokens"``, or names as in the source) whose empty cells leave their
+        row out, as ``drop_missing_loss`` does for the loss: a table of published models, some of which do not
+        state their training tokens, reads with ``drop_missing=["tokens"]`` (logged, naming the rows). Without
+        it an empty count cell is an error that names this option. ``drop_missing=["loss"]`` is
+        ``drop_missing_loss=True``.
 
     Raises
     ------
     DataError
         With one entry in ``.problems`` per bad cell (``FILE:ROW:COLUMN: reason``; ROW is the 1-based data
         row, COLUMN the name as in the source), listing every problem found.
+    InputError
+        If ``drop_missing`` names a column the table does not have.
     """
+    drop_missing = (drop_missing,) if isinstance(drop_missing, str) else tuple(drop_missing)
     if isinstance(source, RunTable):
-        if columns is None and all(c in source.columns for c in required) and not drop_duplicates:
+        if columns is None and all(c in source.columns for c in required) and not (drop_duplicates or drop_missing):
             return source
         again = _build(_from_pandas(source.df, source_name or source.source), columns=columns,
                        required=tuple(required), flops_convention=source.flops_convention or flops_convention,
                        positive_loss=positive_loss, drop_duplicates=drop_duplicates,
-                       loss_unit=loss_unit or source.loss_unit, drop_missing_loss=drop_missing_loss)
+                       loss_unit=loss_unit or source.loss_unit, drop_missing_loss=drop_missing_loss,
+                       drop_missing=drop_missing)
         return again._with(derived=source.derived | again.derived,
                            source_rows=source.source_rows[again.source_rows - 1])
     if columns is not None and not isinstance(columns, Mapping):
@@ -394,4 +417,4 @@ def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
         raw = melt_seed_columns(split_spreads(raw), keep=set(columns or ()))
     return _build(raw, columns=columns, required=tuple(required), flops_convention=flops_convention,
                   positive_loss=positive_loss, drop_duplicates=drop_duplicates, check_duplicates=canonical,
-                  loss_unit=loss_unit, drop_missing_loss=drop_missing_loss)
+                  loss_unit=loss_unit, drop_missing_loss=drop_missing_loss, drop_missing=drop_missing)

@@ -21,16 +21,17 @@ _VARCOL = {"N": "params", "D": "tokens", "C": "flops", "U": "unique_tokens", "S"
 
 # --------------------------------------------------------------------------- runs
 def load_any_runs(source: Any, *, drop_duplicates: bool = False, columns: dict | None = None,
-                  drop_missing_loss: bool = False, required: tuple[str, ...] = ("loss",)):
+                  drop_missing_loss: bool = False, required: tuple[str, ...] = ("loss",),
+                  drop_missing: tuple[str, ...] = ()):
     """A RunTable (or DataFrame) from a path, a store URL, a RunTable or a DataFrame. A path goes through
-    :func:`scalinglab.data.load_runs` (``drop_duplicates``, ``drop_missing_loss``, the renames ``columns`` and
+    :func:`scalinglab.data.load_runs` (``drop_duplicates``, ``drop_missing_loss``, ``drop_missing``, the renames ``columns`` and
     the ``required`` columns as there); a store is read whole; a table or frame is returned as it is.
 
     Raises
     ------
     InputError
         If a path does not exist, a run store cannot be opened (the store module is unavailable), or
-        ``drop_duplicates``, ``drop_missing_loss`` or ``columns`` is asked of a store (it holds each run once,
+        ``drop_duplicates``, ``drop_missing_loss``, ``drop_missing`` or ``columns`` is asked of a store (it holds each run once,
         in canonical columns).
     """
     if source is None:
@@ -38,8 +39,9 @@ def load_any_runs(source: Any, *, drop_duplicates: bool = False, columns: dict |
     if isinstance(source, str | Path):
         text = str(source)
         if is_store(text):
-            if drop_duplicates or columns or drop_missing_loss:
-                flag = "drop-duplicates" if drop_duplicates else "column" if columns else "drop-missing-loss"
+            if drop_duplicates or columns or drop_missing_loss or drop_missing:
+                flag = ("drop-duplicates" if drop_duplicates else "column" if columns else "drop-missing-loss"
+                        if drop_missing_loss else "drop-missing")
                 raise InputError(f"{text}: --{flag} applies to a run table file; a run store holds each run once, "
                                  "in canonical columns")
             try:
@@ -53,7 +55,7 @@ def load_any_runs(source: Any, *, drop_duplicates: bool = False, columns: dict |
         from ..data import load_runs
 
         return load_runs(text, drop_duplicates=drop_duplicates, columns=columns, drop_missing_loss=drop_missing_loss,
-                         required=required)
+                         drop_missing=drop_missing, required=required)
     return source
 
 
