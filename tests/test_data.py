@@ -861,6 +861,17 @@ def test_mean_plus_minus_spread_cells_read_as_the_mean_and_a_spread_column(tmp_p
     with pytest.raises(DataError) as e:
         load_runs(q)
     assert [(x.row, x.column) for x in e.value.problems] == [(1, "loss"), (2, "loss")]
+    # numbers as tables write them (thousands commas, as the unit reader takes them) on both sides of the ±;
+    # a spread that overflows a float is not read as inf
+    c = tmp_path / "commas.csv"
+    c.write_text('params,tokens,loss\n"1,000,000 ± 20,000",2e7,3.5 ± .05\n3e6,6e7,3.1\n', encoding="utf-8")
+    rt = load_runs(c)
+    assert rt.df["params"].tolist() == [1e6, 3e6] and rt.df["params_sd"].iloc[0] == 2e4
+    assert rt.df["loss_sd"].iloc[0] == 0.05
+    c.write_text("params,tokens,loss\n1e6,2e7,3.5 ± 1e999\n3e6,6e7,3.1\n", encoding="utf-8")
+    with pytest.raises(DataError) as e:
+        load_runs(c)
+    assert [(x.row, x.column) for x in e.value.problems] == [(1, "loss")]
 
 
 def test_footnote_marks_and_thousands_separators_in_a_copied_table(tmp_path, caplog):

@@ -30,8 +30,10 @@ SUFFIXES: dict[str, float] = {
     "E": 1e18,
 }
 _UNIT_WORDS = r"(?:params?|parameters?|tokens?|toks?|flops?|FLOPs?|FLOP|samples?|steps?|examples?)"
-_NUMBER = r"[+-]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d[\d_]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
-_QTY = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<suf>[A-Za-z]{{1,2}})?\s*(?:{_UNIT_WORDS})?\s*$")
+#: a plain number as tables write it: 3.1, .5, 1e-3, 1,000,000 (thousands commas), 1_000 (the one pattern
+#: of a number; the cell readers of `scalinglab.data` use it too)
+NUMBER = r"[+-]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d[\d_]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+_QTY = re.compile(rf"^\s*(?P<num>{NUMBER})\s*(?P<suf>[A-Za-z]{{1,2}})?\s*(?:{_UNIT_WORDS})?\s*$")
 _POW = re.compile(r"^\s*(?P<base>\d+(?:\.\d+)?)\s*(?:\^|\*\*)\s*(?P<exp>[+-]?\d+(?:\.\d+)?)\s*$")
 
 

@@ -14,15 +14,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._errors import UnitError
+from ..units import NUMBER, parse_quantity
 from .cells import _as_arrow, _to_pandas
 from .readers import _Raw
 from .schema import PLUS_MINUS, SEED_WORDS, SPREAD_NOTE, canonical_name
 
 logger = logging.getLogger(__name__)
 
-_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 #: a cell ``mean ± spread`` (also ``+/-``, ``+-``)
-_SPREAD_CELL = re.compile(rf"^\s*({_NUM})\s*{PLUS_MINUS}\s*({_NUM})\s*$")
+_SPREAD_CELL = re.compile(rf"^\s*({NUMBER})\s*{PLUS_MINUS}\s*({NUMBER})\s*$")
 #: a column of one seed's values: ``loss_seed0``, ``val loss (seed 2)``, ``loss-run3``, ``seed1_loss``
 _SEED_AFTER = re.compile(rf"^(?P<base>.*?[^\s_\-(\[])(?:[\s_\-]+[\(\[]?|[\(\[])\s*(?:{SEED_WORDS}|run)"
                          r"[\s_\-#=]*(?P<k>\d+)\s*[\)\]]?$", re.IGNORECASE)
@@ -49,10 +50,14 @@ def split_spreads(raw: _Raw) -> _Raw:
         spreads: list[float] = []
         for cell in cells:
             m = _SPREAD_CELL.match(cell) if cell is not None else None
+            try:
+                spread = parse_quantity(m[2]) if m else np.nan
+            except UnitError:  # 3.2 ± 1e999
+                m = None
             if m is None and cell is not None and re.search(PLUS_MINUS, cell):
                 break  # a cell with ± that is not two numbers: left as it is, to be reported as it reads
             means.append(m[1] if m else cell)
-            spreads.append(float(m[2]) if m else np.nan)
+            spreads.append(spread)
         else:
             name = SPREAD_NOTE.sub("", str(names[j])) or str(names[j])
             sd = f"{'loss' if canonical_name(name)[0] == 'loss' else name}_sd"
