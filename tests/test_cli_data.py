@@ -63,6 +63,12 @@ def test_validate_missing_file_and_markup_in_values(tmp_path):
     odd.write_text("params,loss\n1e6,[bold]x[/bold]\n")
     r = invoke("validate", odd)
     assert r.exit_code == 2 and "[bold]x[/bold]" in r.output
+    # FILE:ROW:COLUMN stays machine-readable: row 100 is ':100:', not Rich's emoji code for 💯
+    rows = tmp_path / "rows.csv"
+    rows.write_text("params,tokens,loss\n" + "".join(f"{i}M,{20 * i}M,{'' if i == 100 else 3.0}\n"
+                                                      for i in range(1, 120)))
+    r = invoke("validate", rows)
+    assert r.exit_code == 2 and f"{rows}:100:loss: empty cell" in r.output and "\U0001f4af" not in r.output
 
 
 def test_validate_require_and_loss_options(tmp_path):

@@ -27,8 +27,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON to stdout instead of tables.")
 WhereOpt = typer.Option(None, "--where", help="Only the runs where COLUMN=VALUE (repeatable; also a,b for any "

@@ -49,7 +49,7 @@ def render_fit(fit: Any, console=None) -> None:
     """Print :func:`fit_table` (and the fit's status message when it is not plain success)."""
     from rich.console import Console
 
-    console = console or Console()
+    console = console or Console(emoji=False)
     console.print(fit_table(fit))
     status = getattr(fit, "status", None)
     message = getattr(fit, "message", "")
@@ -113,7 +113,7 @@ def render_plan(plan: Any, console=None) -> None:
     """Print :func:`plan_table` followed by the plan's warnings in yellow."""
     from rich.console import Console
 
-    console = console or Console()
+    console = console or Console(emoji=False)
     console.print(plan_table(plan))
     for w in as_plan_dict(plan).get("warnings") or ():
         console.print(f"[yellow]warning:[/] {w}", markup=True, highlight=False)

@@ -106,7 +106,7 @@ def run_demo(*, quick: bool = False, out: str | Path = "scalinglab-demo", consol
     from .executor import run_sweep
     from .spec import expand_spec
 
-    console = console or Console()
+    console = console or Console(emoji=False)
     mode = "quick" if quick else ("text" if data == "text" else "full")
     p = DEMO_PRESETS[mode]
     out = Path(out)
@@ -238,7 +238,7 @@ def run_emergence_demo(*, out: str | Path = "scalinglab-demo", console: Any = No
     from ..emergence import analyze_emergence, metrics_by_model
     from .tasks import TOY_EMERGENCE, toy_emergence_ladder
 
-    console = console or Console()
+    console = console or Console(emoji=False)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     console.print("[bold]toy emergence[/]: a tiny GPT learns a 16-token key→value lookup; "

@@ -245,7 +245,7 @@ def _execute(ex: Executor, tasks: list[RunTask], runs: list[RunConfig], done_alr
         TimeRemainingColumn,
     )
 
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, emoji=False)
     fpt = {cfg.run_id: cfg.flops_per_token() for cfg in runs}
     with Progress(TextColumn("{task.description}"), BarColumn(bar_width=24), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
