@@ -574,6 +574,20 @@ def test_report_shows_calibration_reach_and_backtest(tmp_path, runs, fitted):
     assert HOSTILE not in text
 
 
+def test_the_open_last_reach_bin_of_a_backtest_reads_as_at_least_its_lower_end():
+    """A backtest whose predictions reach 100x or more has an open last bin; as JSON (a fit file, or the report's
+    own dict) its upper end is null, and the report labels it '≥ 100×' (it died with a TypeError)."""
+    from scalinglab.report.html import _backtest_section, _Report
+
+    row = {"n_predictions": 3, "median_rel_error": 0.01, "max_rel_error": 0.02, "coverage": {"0.8": 1.0}}
+    d = {"law": "chinchilla", "by": "flops", "cutoff": 1e20, "coverage": {"0.8": 0.9}, "n_predictions": 5,
+         "by_extrapolation": [{**row, "extrapolation_min": 0.0, "extrapolation_max": 2.0},
+                              {**row, "extrapolation_min": 100.0, "extrapolation_max": None}]}
+    out = _backtest_section(d, _Report("t"))
+    table = out.split('class="by-extrapolation"', 1)[1]
+    assert "<td>&lt; 2×</td>" in table and "<td>≥ 100×</td>" in table
+
+
 def test_report_backtests_by_itself_and_warns_on_prior_calibration(tmp_path, runs):
     from scalinglab.fit import fit
     from scalinglab.report import write_report

@@ -458,9 +458,9 @@ def _backtest_section(bt: Any, rep: _Report) -> str:
                   "max |rel. error|"] + [f"{float(k):.0%} coverage" for k in levels]
         body = []
         for r in by:
-            lo, hi = r.get("extrapolation_min", 0.0), r.get("extrapolation_max", math.inf)
-            span = f"< {hi:g}×" if not lo else (f"≥ {lo:g}×" if not math.isfinite(float(hi)) else
-                                                 f"{lo:g}–{hi:g}×")
+            lo, hi = r.get("extrapolation_min") or 0.0, r.get("extrapolation_max")
+            hi = math.inf if hi is None else float(hi)  # the open last bucket (JSON has no inf: null)
+            span = f"< {hi:g}×" if not lo else (f"≥ {lo:g}×" if not math.isfinite(hi) else f"{lo:g}–{hi:g}×")
             body.append([span, str(r.get("n_predictions", "")), _pct(r.get("median_rel_error")),
                          _pct(r.get("max_rel_error"))] + [_pct((r.get("coverage") or {}).get(k), 0) for k in levels])
         out.append("<h3>Error and coverage by extrapolation factor (by_extrapolation)</h3>"
