@@ -874,6 +874,22 @@ def test_mean_plus_minus_spread_cells_read_as_the_mean_and_a_spread_column(tmp_p
     assert [(x.row, x.column) for x in e.value.problems] == [(1, "loss")]
 
 
+def test_a_cell_with_its_own_unit_under_a_header_that_names_one_is_not_scaled_twice(tmp_path, caplog):
+    """'Params (M)' holding '70M' is 70e6, not 70e12: the header's unit scales plain numbers only; the cells
+    with their own suffix are named in a warning (a column that mixes the two is worth a look)."""
+    import logging
+
+    p = tmp_path / "mixed.csv"
+    p.write_text("Params (M),Tokens (B),loss\n70M,1.4B,3.92\n160,3.2,3.45\n410,8.2B,3.10\n")
+    with caplog.at_level(logging.WARNING, logger="scalinglab.data.load"):
+        rt = load_runs(p)
+    assert rt.df["params"].tolist() == [70e6, 160e6, 410e6]
+    assert rt.df["tokens"].tolist() == pytest.approx([1.4e9, 3.2e9, 8.2e9], rel=1e-15)
+    assert rt.df["flops"].tolist() == pytest.approx([6 * 70e6 * 1.4e9, 6 * 160e6 * 3.2e9, 6 * 410e6 * 8.2e9])
+    assert "1 cell of 'Params (M)' carries its own unit (rows 1)" in caplog.text
+    assert "2 cells of 'Tokens (B)' carry their own unit (rows 1, 3)" in caplog.text
+
+
 def test_footnote_marks_and_thousands_separators_in_a_copied_table(tmp_path, caplog):
     """A table copied from a paper: '2.71*', '2.95†', '3.05[a]' read as their numbers with a warning naming the
     rows (the mark may mean 'diverged'); '7,000M' is 7e9; a mark alone is still not a number."""

@@ -81,6 +81,17 @@ def parse_quantity(text: str | float | int, *, what: str = "value") -> float:
     return _finite(num * SUFFIXES[suf], text, what)
 
 
+def scale_suffix(text: str) -> str | None:
+    """The scale suffix a unit string carries (``"70M"`` -> ``"M"``, ``"1.4 T tokens"`` -> ``"T"``); None for
+    a plain number or anything `parse_quantity` would not read with a suffix.
+
+    >>> scale_suffix("70M"), scale_suffix("3.2e9"), scale_suffix("70 params")
+    ('M', None, None)
+    """
+    m = _QTY.match(str(text))
+    return m["suf"] if m and m["suf"] in SUFFIXES else None
+
+
 def _finite(value: float, text: str, what: str) -> float:
     if not math.isfinite(value):
         raise UnitError(f"{what}: {text!r} is not a finite number")

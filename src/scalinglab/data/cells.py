@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._errors import UnitError
-from ..units import parse_quantity
+from ..units import parse_quantity, scale_suffix
 from .schema import _MAY_BE_EMPTY
 
 
@@ -79,6 +79,16 @@ class _Floats:
     failed: np.ndarray | None  # text that is not a number
     why: Callable[[int], str] = lambda i: "not a number"
     marked: np.ndarray | None = None  # numbers read past a footnote mark (_FOOTNOTE)
+    suffixed: np.ndarray | None = None  # counts written with their own scale suffix (70M, 1.4T)
+
+    def scaled(self, scale: float) -> np.ndarray:
+        """The values in a column whose header names a unit (``Params (M)``: ``scale`` 1e6): plain numbers
+        times ``scale``, cells that carry their own suffix (``70M``) as they are written."""
+        if scale == 1.0:
+            return self.values
+        if self.suffixed is None:
+            return self.values * scale
+        return np.where(self.suffixed, self.values, self.values * scale)
 
 
 def _floats(col: Any, counts: bool) -> _Floats:
@@ -115,10 +125,12 @@ def _floats(col: Any, counts: bool) -> _Floats:
     unique_values = np.full(len(uniques) + 1, np.nan)  # last slot: null cells
     unique_failed = np.zeros(len(uniques) + 1, bool)
     unique_marked = np.zeros(len(uniques) + 1, bool)
+    unique_suffixed = np.zeros(len(uniques) + 1, bool)
     reasons: list[str] = [""] * (len(uniques) + 1)
     for k, text in enumerate(uniques):
         try:
             unique_values[k] = parse(text)
+            unique_suffixed[k] = counts and scale_suffix(text) is not None
         except ValueError as exc:
             unique_failed[k], reasons[k] = True, str(exc)
             bare = _FOOTNOTE.sub("", text)
@@ -129,9 +141,10 @@ def _floats(col: Any, counts: bool) -> _Floats:
                 except ValueError:
                     pass
     codes = encoded.indices.fill_null(len(uniques)).to_numpy(zero_copy_only=False).astype(np.int64)
-    failed, marked = unique_failed[codes], unique_marked[codes]
+    failed, marked, suffixed = unique_failed[codes], unique_marked[codes], unique_suffixed[codes]
     return _Floats(unique_values[codes], missing, failed if failed.any() else None,
-                   lambda i: reasons[codes[i]], marked if marked.any() else None)
+                   lambda i: reasons[codes[i]], marked if marked.any() else None,
+                   suffixed if suffixed.any() else None)
 
 
 def _check_numeric(fl: _Floats, target: str, positive_loss: bool) -> np.ndarray:

@@ -123,10 +123,10 @@ def _resolve_claims(names: list[str], targets: list[str | None], claims: dict[st
         first, *others = [cols[at[n]] for n in ns]
         if t in _NUMERIC:
             parsed[ns[0]] = _floats(first, counts=t != "loss")
-            a = parsed[ns[0]].values * scales.get(ns[0], 1.0)
+            a = parsed[ns[0]].scaled(scales.get(ns[0], 1.0))
             bad = np.zeros(len(a), bool)
             for n_other, col in zip(ns[1:], others, strict=True):
-                b = _floats(col, counts=t != "loss").values * scales.get(n_other, 1.0)
+                b = _floats(col, counts=t != "loss").scaled(scales.get(n_other, 1.0))
                 with np.errstate(all="ignore"):
                     rel = np.abs(a - b) / np.maximum(np.abs(a), np.abs(b))
                 bad |= (np.isfinite(a) != np.isfinite(b)) | (np.isfinite(a) & np.isfinite(b) & (rel > CLAIM_RTOL))
@@ -253,7 +253,13 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
                                "it: check what the mark means in the source", file, at.size, "s" * (at.size != 1),
                                name, "ies" if at.size == 1 else "y", ", ".join(map(str, at[:10].tolist()))
                                + (", ..." if at.size > 10 else ""), "s" * (at.size != 1))
-            out[target] = fl.values * scales[name] if name in scales else fl.values
+            if name in scales and fl.suffixed is not None:  # Params (M) holding 70M: not 70M x 1e6
+                at = rows[fl.suffixed]
+                logger.warning("%s: %d cell%s of %r %s (rows %s): read as written, not scaled by the header's "
+                               "%g", file, at.size, "s" * (at.size != 1), name,
+                               "carries its own unit" if at.size == 1 else "carry their own unit", ", ".join(map(str, at[:10].tolist()))
+                               + (", ..." if at.size > 10 else ""), scales[name])
+            out[target] = fl.scaled(scales.get(name, 1.0))
         else:
             out[target] = _to_pandas(col)
             if target in ("run_id", "dataset"):
