@@ -125,6 +125,9 @@ def test_cli_fit_predict_sigmoid_contract(tmp_path):
     assert p["interval"][0] < p["value"] < p["interval"][1]
     r = runner.invoke(app, ["fit", str(csv), "--law", "power", "--x", "flops", "--y", "MMLU", "--floor", "0.25"])
     assert r.exit_code == 2 and "floor" in r.stderr
+    # the table a sigmoid fit prints says what it did, with no multi-start counts it does not have ("None of None")
+    r = runner.invoke(app, ["fit", str(csv), "--law", "sigmoid", "--x", "flops", "--y", "MMLU", "--floor", "0.25"])
+    assert r.exit_code == 0 and "None" not in r.output and "method accuracy-sigmoid" in r.output
 
 
 def test_cli_downstream(tmp_path):
@@ -161,3 +164,25 @@ def test_a_benchmark_table_with_units_in_its_headers_gives_the_same_forecast(tmp
         outs.append(json.loads(r.stdout)["predictions"][0])
     assert outs[1]["value"] == pytest.approx(outs[0]["value"], rel=1e-9)
     assert outs[1]["interval"] == pytest.approx(outs[0]["interval"], rel=1e-9)
+
+
+def test_sigmoid_parameter_draws_read_the_covariance_in_the_space_it_was_taken_in():
+    """A fitted-ceiling sigmoid without bootstrap (Gauss-Newton covariance): its parameter draws map the
+    covariance back through the fit space it was computed in, so a ceiling of 0.9 gets an interval near it and
+    a prediction inside the data a band as wide as the models' scatter (the covariance was taken in the
+    bounded space of the solve and read in the law's own: ceiling [-0.9, 2.5], prediction bands [0, 0.96] on a
+    public MMLU table)."""
+    from scalinglab.downstream import fit_accuracy_sigmoid
+
+    rng = np.random.default_rng(3)
+    C = np.logspace(20, 25, 60)
+    truth = {"ceiling": 0.9, "k": 1.8, "x0": 23.5}
+    law = get_law("sigmoid", floor=0.25)
+    acc = law(truth, C=C) + rng.normal(0, 0.05, C.size)
+    r = fit_accuracy_sigmoid({"flops": C, "MMLU": acc}, x="flops", y="MMLU", floor=0.25, bootstrap=0)
+    assert r.bootstrap is None and r.covariance is not None
+    lo, hi = r.intervals["ceiling"]
+    assert 0.7 < lo < 0.9 < hi < 1.15
+    p = r.predict(flops=1e23)
+    assert p.interval[1] - p.interval[0] < 4 * 1.2816 * 0.05  # run noise 0.05: the 80 % band is ~0.13 wide
+    assert p.interval[0] < float(law(truth, C=1e23)[0]) < p.interval[1]

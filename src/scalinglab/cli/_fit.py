@@ -133,9 +133,11 @@ def fit_cmd(
         t.add_row(k, _fmt(v), f"[{_fmt(lo)}, {_fmt(hi)}]")
     out.print(t)
     d = res.diagnostics
-    out.print(f"objective {res.objective:.8g}; {d.get('n_in_best_basin')} of {d.get('n_polished')} polished "
-              f"starts in the best basin ({d.get('method')}, {d.get('n_starts')} candidates); "
-              f"noise (robust residual sd) {res.noise:.3g}; status: {res.status}")
+    starts = (f"{d.get('n_in_best_basin')} of {d.get('n_polished')} polished starts in the best basin "
+              f"({d.get('method')}, {d.get('n_starts')} candidates)" if d.get("n_polished") is not None
+              else f"method {d.get('method')}")
+    out.print(f"objective {res.objective:.8g}; {starts}; noise (robust residual sd) {res.noise:.3g}; "
+              f"status: {res.status}")
     cal = res.calibration or {}
     if cal.get("source") == "backtest":
         out.print(f"prediction intervals calibrated on these runs: {cal.get('n_cuts')} backtest cuts, "
@@ -163,7 +165,8 @@ def fit_cmd(
         if won and choice.get("n_cuts") and choice.get("win_tolerance"):
             out.print(f"backtest cuts won (median and max error within {choice['win_tolerance'] - 1:.0%} of the "
                       "better bare Chinchilla fit's): "
-                      + ", ".join(f"{r['law']} ({r['objective']}) {r['wins']}/{choice['n_cuts']}" for r in won))
+                      + ", ".join(f"{r['law']} ({r['objective']}) {r['wins']}/{choice['n_cuts']}"
+                                  + (f" ({r['error']})" if r.get("error") else "") for r in won))
         agree, need, first = choice.get("sign_agreement"), choice.get("min_sign_agreement"), choice.get("first_member")
         ratio, need_ratio = choice.get("error_noise_ratio"), choice.get("min_error_noise_ratio")
         if None not in (agree, need, ratio, need_ratio) and first and len(choice.get("ranking", [])) > 1:

@@ -255,7 +255,9 @@ def fit_accuracy(law: Law, x: np.ndarray, y: np.ndarray, *, column: str | None =
     reach = reach_per_decade(law, x, y, bounded, default_reach, **kw) if calibrate else default_reach
     cov = None
     if B is None:
-        problem = Problem(law, X, y, LeastSquares(), "linear", bounds=accuracy_bounds(law, np.log10(x), y, bounded))
+        # in the law's own fit space, which `covariance_draws` maps back through (the bounds of the solve, a
+        # different transform, read as the law's gave a ceiling interval of [-0.9, 2.5] on a public table)
+        problem = Problem(law, X, y, LeastSquares(), "linear")
         cov = gauss_newton_covariance(problem, problem.fitspace.to_fit(th), scale)
     draws = B
     if B is None and cov is not None:
