@@ -186,3 +186,34 @@ def test_sigmoid_parameter_draws_read_the_covariance_in_the_space_it_was_taken_i
     p = r.predict(flops=1e23)
     assert p.interval[1] - p.interval[0] < 4 * 1.2816 * 0.05  # run noise 0.05: the 80 % band is ~0.13 wide
     assert p.interval[0] < float(law(truth, C=1e23)[0]) < p.interval[1]
+
+
+def test_downstream_names_the_models_it_leaves_out(tmp_path):
+    """A model without compute or without a score on the benchmark cannot enter the fit; the selection says
+    which rows it left out (a DataWarning with their rows) instead of fitting the rest silently, and a
+    complete table says nothing."""
+    import warnings
+
+    from scalinglab import DataWarning
+    from scalinglab.downstream import select_downstream
+
+    rng = np.random.default_rng(4)
+    C = np.logspace(20, 24, 16)
+    acc = get_law("sigmoid", floor=0.25)({"ceiling": 0.9, "k": 1.5, "x0": 22.3}, C=C) + rng.normal(0, 0.01, 16)
+    rows = [f"m{i},{c:.6g},{a:.4f}" for i, (c, a) in enumerate(zip(C, acc, strict=True))]
+    rows[2] = "m2,,0.31"   # no compute
+    rows[4] = "m4,3e20,"   # no score
+    csv = tmp_path / "models.csv"
+    csv.write_text("model,flops,MMLU\n" + "\n".join(rows) + "\n")
+    with pytest.warns(DataWarning, match=r"2 of 16 rows left out, with no usable flops / MMLU .*: rows 3, 5$"):
+        sel = select_downstream(str(csv), "MMLU", floor=0.25, bootstrap=0)
+    kept = tmp_path / "kept.csv"  # the same models without those two rows: the same forecast
+    kept.write_text("model,flops,MMLU\n" + "\n".join(r for i, r in enumerate(rows) if i not in (2, 4)) + "\n")
+    same = select_downstream(str(kept), "MMLU", floor=0.25, bootstrap=0)
+    assert sel.predict(flops=1e24).value == pytest.approx(same.predict(flops=1e24).value, rel=1e-9)
+    full = tmp_path / "full.csv"
+    full.write_text("model,flops,MMLU\n" + "\n".join(f"m{i},{c:.6g},{a:.4f}" for i, (c, a) in
+                                                     enumerate(zip(C, acc, strict=True))) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        select_downstream(str(full), "MMLU", floor=0.25, bootstrap=0)

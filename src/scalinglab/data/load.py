@@ -165,7 +165,7 @@ def _canonical_convention(name: str | None) -> str | None:
 def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Sequence[str],
            flops_convention: str | None, positive_loss: bool, drop_duplicates: bool,
            check_duplicates: bool = True, loss_unit: str | None = None,
-           drop_missing_loss: bool = False, drop_missing: Sequence[str] = ()) -> RunTable:
+           drop_missing_loss: bool = False, drop_missing: Sequence[str] = (), allow_empty: bool = False) -> RunTable:
     file = raw.file
     targets, claims = _map_columns(raw.names, columns, file)
     # a count column whose name carries its unit (Params (M), Tokens [B]): its numbers are that many units
@@ -233,6 +233,8 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
                 with np.errstate(all="ignore"):
                     fl = replace(fl, values=np.where(fl.values > 0, np.log(fl.values), np.nan))
             bad = _check_numeric(fl, target, positive_loss)
+            if allow_empty and fl.missing is not None:  # a table that is not a run table: empty is missing
+                bad &= ~fl.missing
             n_bad = int(np.count_nonzero(bad))
             if n_bad:
                 total += n_bad
@@ -377,7 +379,8 @@ def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
     canonical
         False keeps every column under its name in the source (no alias renames) and does not look for
         duplicate runs: for tables that are not run tables, such as benchmark or per-example results
-        (``n_tokens`` there is not ``tokens``, and many rows share a model).
+        (``n_tokens`` there is not ``tokens``, and many rows share a model); their empty cells read as
+        missing values (NaN), which such a table has (a published model that does not state its compute).
     loss_unit
         The unit of the ``loss`` column (e.g. ``"bits/byte"``), recorded on the table (`RunTable.loss_unit`)
         and on every fit of it. Default: what the column's name says (``val_bpb``, ``bpb``,
@@ -423,4 +426,5 @@ def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
         raw = melt_seed_columns(split_spreads(raw), keep=set(columns or ()))
     return _build(raw, columns=columns, required=tuple(required), flops_convention=flops_convention,
                   positive_loss=positive_loss, drop_duplicates=drop_duplicates, check_duplicates=canonical,
-                  loss_unit=loss_unit, drop_missing_loss=drop_missing_loss, drop_missing=drop_missing)
+                  loss_unit=loss_unit, drop_missing_loss=drop_missing_loss, drop_missing=drop_missing,
+                  allow_empty=not canonical)

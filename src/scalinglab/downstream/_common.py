@@ -36,7 +36,27 @@ def load_frame(data):
     if hasattr(data, "df") and hasattr(data, "source"):  # a RunTable: its columns as they are
         return data.df, getattr(data, "source", None)
     rt = load_runs(data, required=(), positive_loss=False, canonical=False)
-    return rt.df.drop(columns=[c for c in rt.derived if c in rt.df.columns]), getattr(rt, "source", None)
+    df = rt.df.drop(columns=[c for c in rt.derived if c in rt.df.columns])
+    df.attrs["source_rows"] = np.asarray(rt.source_rows)  # each row's number in the source, for messages
+    return df, getattr(rt, "source", None)
+
+
+def warn_left_out(df, usable: np.ndarray, source, columns: Sequence[str], stacklevel: int = 3) -> None:
+    """A `DataWarning` naming the rows of ``df`` that are not ``usable`` (an empty or non-positive scale, an
+    empty accuracy or task loss in ``columns``): they are left out of the fit, and a user should know which
+    (a table of published models may lack the compute of its largest one)."""
+    bad = ~np.asarray(usable, bool)
+    if not bad.any():
+        return
+    import warnings
+
+    from .._errors import DataWarning
+
+    rows = np.asarray(df.attrs.get("source_rows", np.arange(1, len(df) + 1)))[bad]
+    warnings.warn(f"{source or 'the table'}: {int(bad.sum())} of {len(df)} rows left out, with no usable "
+                  f"{' / '.join(columns)} (an empty cell, or a scale that is not positive): rows "
+                  + ", ".join(map(str, rows[:10].tolist())) + (", ..." if rows.size > 10 else ""),
+                  DataWarning, stacklevel=stacklevel)
 
 
 def column(df, name: str, source, what: str) -> np.ndarray:

@@ -12,7 +12,16 @@ import numpy as np
 
 from .._errors import FitError, InputError, ScalingLabError
 from ..fit._accuracy import accuracy_scale
-from ._common import LEVELS, DownstreamPrediction, column, compute_of, load_frame, scale_arrays, squeeze
+from ._common import (
+    LEVELS,
+    DownstreamPrediction,
+    column,
+    compute_of,
+    load_frame,
+    scale_arrays,
+    squeeze,
+    warn_left_out,
+)
 from .sigmoid import SigmoidPredictor
 from .two_step import TwoStepPredictor
 
@@ -230,6 +239,13 @@ def select_downstream(data, accuracy: str, *, x: str = "flops", loss: str | None
     """
     df, source = load_frame(data)
     acc = column(df, accuracy, source, "accuracy")
+    usable = np.isfinite(acc)
+    for v in scale_arrays(df, x, source).values():
+        with np.errstate(invalid="ignore"):
+            usable &= np.isfinite(v) & (v > 0)
+    if loss is not None:
+        usable &= np.isfinite(column(df, loss, source, "task loss"))
+    warn_left_out(df, usable, source, [x, accuracy] + ([loss] if loss else []))
     bounds = accuracy_scale(acc[np.isfinite(acc)])
     quick = {"bootstrap": 0, "seed": seed, "calibrate": False}
     cands: dict = {}
