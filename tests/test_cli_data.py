@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -184,6 +186,54 @@ def test_validate_names_runs_that_repeat_their_data(tmp_path):
     pd.read_csv(path).assign(unique_tokens=lambda d: d.tokens).to_csv(path, index=False)
     r = invoke("validate", path)
     assert r.exit_code == 0 and "repeated data" not in r.output
+
+
+def test_validate_and_fit_name_counts_in_another_unit_and_a_single_allocation(tmp_path):
+    """Tokens written in billions under a plain header (a unit slip: 0.05-80 'tokens' for 1e7-1e9 parameters)
+    and parameters in millions are named by validate (--json key unit_slips) and by a fit's DataWarning,
+    pointing at a header that names the unit; a ladder with one tokens-per-parameter ratio (every run at 20)
+    is named too (--json key allocation), and a fit of a law in N and D warns that its split comes from the
+    law's form, while a law in compute alone does not; a ladder with several ratios says nothing."""
+    from scalinglab import DataWarning
+    from scalinglab.fit import fit
+
+    N = np.repeat(np.logspace(7, 9, 5), 3)
+    D = N * np.tile([5, 20, 80], 5)
+    L = 1.69 + 406.4 / N**0.34 + 410.7 / D**0.28
+    good = tmp_path / "good.csv"
+    pd.DataFrame({"params": N, "tokens": D, "loss": L}).to_csv(good, index=False)
+    slip = tmp_path / "slip.csv"
+    pd.DataFrame({"params": N, "tokens": D / 1e9, "loss": L}).to_csv(slip, index=False)
+    millions = tmp_path / "millions.csv"
+    pd.DataFrame({"params": N / 1e6, "tokens": D, "loss": L}).to_csv(millions, index=False)
+    r = invoke("validate", good, "--json")
+    doc = json.loads(r.stdout)
+    assert doc["unit_slips"] == [] and doc["allocation"] == {"runs": 15, "min": 5.0, "max": 80.0, "single": False}
+    assert "units" not in invoke("validate", good).output
+    slips = json.loads(invoke("validate", slip, "--json").stdout)["unit_slips"]
+    assert len(slips) == 2 and slips[0].startswith("every run saw fewer than 1,000,000 tokens (at most 80)")
+    assert slips[1].startswith("every run saw fewer than 0.1 tokens per parameter (at most 8e-08)")
+    assert "'Tokens (B)'" in " ".join(invoke("validate", slip).output.split())
+    slips = json.loads(invoke("validate", millions, "--json").stdout)["unit_slips"]
+    assert slips[0].startswith("every model has fewer than 10,000 parameters (at most 1,000)")
+    assert slips[1].startswith("every run saw more than 100,000 tokens per parameter (at least 5e+06)")
+    with pytest.warns(DataWarning, match=r"tokens in billions\?"):
+        fit(str(slip), "chinchilla", calibrate=False)
+    # one allocation: every run at 20 tokens per parameter
+    one = tmp_path / "one.csv"
+    n = np.logspace(7, 9, 15)
+    pd.DataFrame({"params": n, "tokens": 20 * n, "loss": 1.69 + 406.4 / n**0.34 + 410.7 / (20 * n) ** 0.28}).to_csv(
+        one, index=False)
+    doc = json.loads(invoke("validate", one, "--json").stdout)
+    assert doc["allocation"]["single"] is True and doc["allocation"]["min"] == pytest.approx(20)
+    assert "one allocation: every one of the 15 runs was trained on about 20 tokens per parameter" in " ".join(
+        invoke("validate", one).output.split())
+    with pytest.warns(DataWarning, match="comes from the law's form"):
+        fit(str(one), "chinchilla", calibrate=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        fit(str(one), "power", x="flops", calibrate=False)  # a law in compute alone: nothing to split
+        fit(str(good), "chinchilla", calibrate=False)
 
 
 def test_a_selection_fits_the_column_y_names_in_a_table_without_a_loss(tmp_path):

@@ -157,6 +157,15 @@ def validate(
         out.print(f"repeated data: {_escape(describe_repetition(summary['repetition']))}; a law without unique "
                   f"tokens reads them as new data ({_escape('--law data-constrained')} models repetition)",
                   highlight=False)
+    for slip in summary["unit_slips"]:
+        out.print(f"[bold yellow]units[/]: {_escape(slip)}", highlight=False)
+    if summary["allocation"]["single"]:
+        from ..data.table import describe_allocation
+
+        out.print(f"[bold yellow]one allocation[/]: {_escape(describe_allocation(summary['allocation']))}; a "
+                  "law in N and D fitted to them takes its compute-optimal split from its form, not from these "
+                  "runs (runs at other tokens per parameter, as an IsoFLOP sweep has, tell them apart)",
+                  highlight=False)
     if summary["splits"]:
         from ..data.splits import describe_split, split_selection
 

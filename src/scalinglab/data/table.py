@@ -21,7 +21,8 @@ from .problems import _error
 from .schema import _META_KEY, DEFAULT_LOSS_UNIT, is_seed_name
 from .writers import _atomic_write
 
-__all__ = ["RunTable", "dataset_counts", "repetition", "describe_repetition", "REPEAT_EPOCHS"]
+__all__ = ["RunTable", "dataset_counts", "repetition", "describe_repetition", "REPEAT_EPOCHS", "count_slips",
+           "allocation", "describe_allocation"]
 
 #: a ``--where`` condition: column, operator, value(s)
 _CONDITION = re.compile(r"^\s*([^<>=!]+?)\s*(>=|<=|!=|=|>|<)\s*(.+?)\s*$")
@@ -61,6 +62,80 @@ def describe_repetition(info: dict[str, Any]) -> str:
     """One phrase for a `repetition` result with repeated runs."""
     return (f"{info['repeated']} of {info['runs']} runs with unique_tokens repeat their data more than "
             f"{info['epochs_threshold']:g} times (up to {info['max_epochs']:,.0f} epochs)")
+
+
+#: tokens per parameter that a whole table of real runs lies beyond only by a unit slip: below 0.1 in every
+#: run (a checkpoint log's first steps may be, its last ones are not), above 1e5 in every run (the smallest
+#: models of over-training studies reach ~1e4)
+PLAUSIBLE_TOKENS_PER_PARAM = (0.1, 1e5)
+#: every model under this many parameters, or every run under `MIN_TOKENS` tokens: counts written in
+#: thousands, millions or billions
+MIN_PARAMS = 1e4
+MIN_TOKENS = 1e6
+#: tokens per parameter spanning less than this factor over the runs: one allocation, N and D moving together
+SINGLE_ALLOCATION_SPAN = 1.5
+
+
+def _positive(df, column: str) -> np.ndarray | None:
+    if df is None or column not in getattr(df, "columns", ()):
+        return None
+    v = pd.to_numeric(df[column], errors="coerce").to_numpy(float)
+    return np.where(np.isfinite(v) & (v > 0), v, np.nan)
+
+
+def count_slips(df) -> list[str]:
+    """Phrases for counts that look written in another unit than their column's (empty when none): tokens per
+    parameter beyond `PLAUSIBLE_TOKENS_PER_PARAM` in every run, every model under `MIN_PARAMS` parameters or
+    every run under `MIN_TOKENS` tokens. A header that names the unit (``Params (M)``, ``Tokens (B)``) reads
+    the numbers in it."""
+    N, D = _positive(df, "params"), _positive(df, "tokens")
+    out = []
+    if N is not None and np.isfinite(N).any() and np.nanmax(N) < MIN_PARAMS:
+        out.append(f"every model has fewer than {MIN_PARAMS:,.0f} parameters (at most {np.nanmax(N):,.4g}): "
+                   "parameters in millions or billions? A header such as 'Params (M)' reads its numbers in "
+                   "millions")
+    if D is not None and np.isfinite(D).any() and np.nanmax(D) < MIN_TOKENS:
+        out.append(f"every run saw fewer than {MIN_TOKENS:,.0f} tokens (at most {np.nanmax(D):,.4g}): tokens in "
+                   "billions? A header such as 'Tokens (B)' reads its numbers in billions")
+    if N is not None and D is not None:
+        with np.errstate(all="ignore"):
+            ratio = D / N
+        ratio = ratio[np.isfinite(ratio)]
+        lo, hi = PLAUSIBLE_TOKENS_PER_PARAM
+        if ratio.size and ratio.max() < lo:
+            out.append(f"every run saw fewer than {lo:g} tokens per parameter (at most {ratio.max():.3g}): tokens in "
+                       "billions, or parameters in units smaller than the tokens'? A header such as 'Tokens (B)' "
+                       "reads its numbers in billions")
+        elif ratio.size and ratio.min() > hi:
+            out.append(f"every run saw more than {hi:,.0f} tokens per parameter (at least {ratio.min():,.4g}): "
+                       "parameters in millions? A header such as 'Params (M)' reads its numbers in millions")
+    return out
+
+
+def allocation(df) -> dict[str, Any]:
+    """Tokens per parameter over the runs: ``runs`` (rows with positive, finite ``params`` and ``tokens``),
+    ``min``, ``max`` (None without such rows) and ``single`` (at least 4 runs whose ratios span less than
+    `SINGLE_ALLOCATION_SPAN`: model size and tokens grew together, so a law in N and D cannot tell their
+    effects apart)."""
+    N, D = _positive(df, "params"), _positive(df, "tokens")
+    out: dict[str, Any] = {"runs": 0, "min": None, "max": None, "single": False}
+    if N is None or D is None:
+        return out
+    with np.errstate(all="ignore"):
+        ratio = D / N
+    ratio = ratio[np.isfinite(ratio)]
+    if ratio.size:
+        out.update(runs=int(ratio.size), min=float(ratio.min()), max=float(ratio.max()),
+                   single=bool(ratio.size >= 4 and ratio.max() < SINGLE_ALLOCATION_SPAN * ratio.min()))
+    return out
+
+
+def describe_allocation(info: dict[str, Any]) -> str:
+    """One phrase for an `allocation` result with a single allocation."""
+    span = (f"about {info['min']:.3g}" if info["max"] < 1.01 * info["min"] else
+            f"{info['min']:.3g}-{info['max']:.3g}")
+    return (f"every one of the {info['runs']} runs was trained on {span} tokens per parameter: model size and "
+            "tokens grew together, so the runs cannot tell their effects apart")
 
 
 class RunTable:
@@ -381,8 +456,9 @@ class RunTable:
         runs per dataset (``datasets``: `dataset_counts`), the hyperparameter sweep (``sweep``: :meth:`sweep`)
         and the checkpoints logged per run (``checkpoints``: :meth:`checkpoints`), the runs that did not
         finish (``unfinished``: :meth:`unfinished`), the columns that split the runs into several ladders
-        (``splits``: :meth:`splits`) and the runs that repeat their data (``repetition``: :meth:`repetition`),
-        as plain data."""
+        (``splits``: :meth:`splits`), the runs that repeat their data (``repetition``: :meth:`repetition`),
+        their tokens per parameter (``allocation``: `allocation`) and counts that look written in another unit
+        (``unit_slips``: `count_slips`), as plain data."""
         rep = self.replicates()
         return {
             "source": self.source,
@@ -402,6 +478,8 @@ class RunTable:
             "unfinished": self.unfinished(),
             "splits": self.splits(),
             "repetition": self.repetition(),
+            "allocation": allocation(self._df),
+            "unit_slips": count_slips(self._df),
         }
 
     def hash(self) -> str:

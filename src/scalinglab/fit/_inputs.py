@@ -288,13 +288,46 @@ def repeated_runs(df, source: str | None) -> str | None:
             "fit(runs, 'data-constrained')")
 
 
+def law_of_allocation(law) -> bool:
+    """True when ``law`` (a `Law`, a name, ``"auto"`` or None: unknown) splits compute into model size N and
+    tokens D (both among its variables): its compute-optimal split needs runs at several tokens per
+    parameter."""
+    variables = _variables_of(law)
+    return variables is None or {"N", "D"} <= variables
+
+
+def one_allocation(df, source: str | None) -> str | None:
+    """The `DataWarning` text when every run has about the same tokens per parameter
+    (`scalinglab.data.table.allocation`), else None."""
+    from ..data.table import allocation, describe_allocation
+
+    info = allocation(df)
+    if not info["single"]:
+        return None
+    return (f"{source or 'the run table'}: {describe_allocation(info)}; a law in N and D fits them, but its "
+            "compute-optimal split (plan, the exponents a and b) comes from the law's form, not from these runs. "
+            "Add runs at other tokens per parameter (an IsoFLOP sweep), or fit a law in compute alone: --law "
+            "power --x flops (CLI) or fit(runs, 'power', x='flops')")
+
+
+def unit_slips(df, source: str | None) -> str | None:
+    """The `DataWarning` text when the counts look written in another unit than their column's
+    (`scalinglab.data.table.count_slips`), else None."""
+    from ..data.table import count_slips
+
+    slips = count_slips(df)
+    return f"{source or 'the run table'}: " + "; ".join(slips) if slips else None
+
+
 def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3, laws=(None,)) -> list[str]:
     """Say what the fit cannot tell from the arrays alone: the table pools several datasets
     (`pooled_datasets`) or several ladders under another text column (`split_runs`), sweeps hyperparameters (`swept_runs`), holds runs that did not finish
     (`unfinished_runs`) or logs runs at several checkpoints (`logged_checkpoints`; these two only when one of
     ``laws`` is `law_of_final_runs`: a loss-curve law such as ``lr-annealing`` is fitted to every checkpoint,
     finished or not, by design), or repeats its data many times (`repeated_runs`, when no law of ``laws``
-    models unique tokens). Each is one `DataWarning` (when ``warn``),
+    models unique tokens), or its counts look written in another unit (`unit_slips`), or every run has one
+    tokens-per-parameter ratio (`one_allocation`, when a law of ``laws`` splits compute into N and D). Each is
+    one `DataWarning` (when ``warn``),
     pointing ``stacklevel`` frames up from this function (3, the default: at the caller of the function that
     calls it, e.g. the user's call of `backtest`), as ``_stages.emit_warnings`` counts. Returns the columns
     the warnings were about (``dataset``, the swept ones, ``run_id`` and ``step`` when every law describes runs
@@ -309,8 +342,10 @@ def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3
         along = []
     stopped, state = unfinished_runs(df, source) if any(final) else (None, [])  # a loss curve may be part-way
     repeated = repeated_runs(df, source) if all(law_of_new_tokens(law) for law in laws) else None
+    slips = unit_slips(df, source)
+    single = one_allocation(df, source) if any(law_of_allocation(law) for law in laws) else None
     for text, about in ((pooled, ["dataset"]), (split, split_cols), (stopped, state), (swept, cols),
-                        (logged, along), (repeated, [])):
+                        (logged, along), (repeated, []), (slips, []), (single, [])):
         if text:
             said += about
             if warn:
