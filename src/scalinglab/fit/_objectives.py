@@ -12,6 +12,7 @@ so every accepted step decreases the true objective), ``curvature="exact"`` retu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -57,6 +58,46 @@ class Objective:
         """JSON-able description (``name`` plus options) that `objective_from_spec` rebuilds."""
         return {"name": self.name}
 
+    def pieces(self) -> tuple[tuple[float, float, float, float], ...]:
+        """``psi`` as linear pieces ``(a, b, c0, c1)``: ``psi(r) = c0 + c1 r`` for ``a < r < b`` (each objective
+        here is piecewise linear); empty where unknown."""
+        return ()
+
+    def noise_scale(self, sigma: float) -> float:
+        """The scale ``s`` that makes ``s^2 (J^T W J)^-1`` the covariance of this objective's estimate when runs
+        scatter normally with sd ``sigma`` about the law (residual units): the M-estimator sandwich
+        ``sqrt(E[psi^2]) / E[psi']`` at the centre where ``E[psi] = 0`` (Huber 1964; Huber & Ronchetti 2009,
+        ch. 6). Least squares: ``sigma``; a Huber threshold far below the noise: ``sigma sqrt(pi / 2)``, the
+        least-absolute-deviations limit (the median of a sample scatters 1.25x more than its mean); the
+        asymmetric objective, which centres the fit on an upper quantile of the runs, more. ``sigma`` as it
+        is where the pieces are unknown or ``sigma`` is not a positive finite number."""
+        pieces = self.pieces()
+        if not pieces or not (math.isfinite(sigma) and sigma > 0):
+            return sigma
+
+        def moments(mu: float) -> tuple[float, float, float]:  # E[psi], E[psi^2], E[psi'] for r ~ N(mu, sigma^2)
+            e1 = e2 = d = 0.0
+            for a, b, c0, c1 in pieces:
+                za, zb = (a - mu) / sigma, (b - mu) / sigma
+                pr = _ncdf(zb) - _ncdf(za)
+                fa, fb = _npdf(za), _npdf(zb)
+                m1 = mu * pr + sigma * (fa - fb)  # E[r; a < r < b]
+                m2 = (mu * mu + sigma * sigma) * pr + 2 * mu * sigma * (fa - fb) + sigma * sigma * (
+                    (za * fa if math.isfinite(za) else 0.0) - (zb * fb if math.isfinite(zb) else 0.0))
+                e1 += c0 * pr + c1 * m1
+                e2 += c0 * c0 * pr + 2 * c0 * c1 * m1 + c1 * c1 * m2
+                d += c1 * pr
+            return e1, e2, d
+
+        span = 20 * sigma + max((abs(v) for piece in pieces for v in piece[:2] if math.isfinite(v)), default=0.0)
+        mu = 0.0
+        if moments(0.0)[0] != 0.0:  # E[psi(r)] rises with mu (psi never falls): its root brackets in the span
+            from scipy.optimize import brentq
+
+            mu = brentq(lambda m: moments(m)[0], -span, span, xtol=1e-12 * sigma)
+        _, e2, d = moments(mu)
+        return math.sqrt(e2) / d if d > 0 and e2 > 0 else sigma
+
 
 @dataclass(frozen=True)
 class Huber(Objective):
@@ -91,6 +132,11 @@ class Huber(Objective):
         """``{"name": "huber", "delta": delta}``."""
         return {"name": self.name, "delta": self.delta}
 
+    def pieces(self):
+        """``-delta`` below ``-delta``, ``r`` within, ``delta`` above."""
+        d = self.delta
+        return ((-math.inf, -d, -d, 0.0), (-d, d, 0.0, 1.0), (d, math.inf, d, 0.0))
+
 
 @dataclass(frozen=True)
 class LeastSquares(Objective):
@@ -109,6 +155,10 @@ class LeastSquares(Objective):
     def curvature(self, r, kind="irls"):
         """All ones, shape of ``r`` (for both ``kind`` values)."""
         return np.ones_like(r, dtype=float)
+
+    def pieces(self):
+        """``psi(r) = r`` everywhere."""
+        return ((-math.inf, math.inf, 0.0, 1.0),)
 
 
 @dataclass(frozen=True)
@@ -147,6 +197,19 @@ class Asymmetric(Objective):
     def spec(self):
         """``{"name": "asymmetric", "delta": delta, "weight": weight}``."""
         return {"name": self.name, "delta": self.delta, "weight": self.weight}
+
+    def pieces(self):
+        """Huber's pieces, those above zero times ``weight``."""
+        d, w = self.delta, self.weight
+        return ((-math.inf, -d, -d, 0.0), (-d, 0.0, 0.0, 1.0), (0.0, d, 0.0, w), (d, math.inf, w * d, 0.0))
+
+
+def _ncdf(z: float) -> float:
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
+def _npdf(z: float) -> float:
+    return math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi) if math.isfinite(z) else 0.0
 
 
 OBJECTIVES = {"huber": Huber, "ls": LeastSquares, "asymmetric": Asymmetric}

@@ -330,9 +330,9 @@ class FitResult:
         """The run noise and the law's values over the parameter draws for a band not calibrated by backtests
         (the prior rule of ``_predict.py``): the noise without the runs the fit passes through
         (`_predict.robust_scale` with the law's parameter count; the plain MAD of a small ladder reads a
-        fraction of it), and the draws of the Gauss-Newton covariance, which scales with the noise, widened
-        by the same factor. ``values``: ``(B, m)`` or None; bootstrap draws are kept as they are. Other rules
-        (the downstream sigmoid's, which learnt its own reach per unit of its noise) keep both."""
+        fraction of it). ``values``: ``(B, m)`` or None, returned as they are (the Gauss-Newton covariance
+        is already at that noise: `_stages.parameter_scale`). Other rules (the downstream sigmoid's, which
+        learnt its own reach per unit of its noise) keep the noise."""
         cal = self.calibration or {}
         r = np.asarray(self.residuals, float)
         if not (cal.get("source") == "prior" or cal.get("method", PRIOR_RULE) == PRIOR_RULE):
@@ -342,10 +342,6 @@ class FitResult:
         fair = robust_scale(r, self.law.n_params)[0]
         if not math.isfinite(fair) or fair <= noise:
             return noise, values
-        from_covariance = (self.bootstrap is None or not len(self.bootstrap)) and self.covariance is not None
-        if values is not None and from_covariance:
-            mid = np.nanmedian(values, axis=0)
-            values = mid + (values - mid) * (fair / noise)
         return fair, values
 
     def predict(self, level: float = 0.8, *, warn_factor: float = REACH_WARN_FACTOR, **variables) -> Prediction:

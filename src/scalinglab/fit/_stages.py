@@ -232,9 +232,22 @@ def polish_solution(ctx: FitContext, sol: Solution) -> Solution:
 
 
 def covariance(problem: Problem, u: np.ndarray, noise: float, W) -> np.ndarray | None:
-    """Gauss-Newton covariance of the fit-space parameters, ``noise^2 (J^T W J)^-1`` (see
-    `scalinglab.fit._solvers.gauss_newton_covariance`)."""
-    return gauss_newton_covariance(problem, u, noise, W)
+    """Gauss-Newton covariance of the fit-space parameters at ``u``, ``s^2 (J^T W J)^-1`` (see
+    `scalinglab.fit._solvers.gauss_newton_covariance`) at the scale ``s`` of the problem's objective
+    (`parameter_scale`; ``noise``: the fit's robust residual scale)."""
+    return gauss_newton_covariance(problem, u, parameter_scale(problem, u, noise), W)
+
+
+def parameter_scale(problem: Problem, u: np.ndarray, noise: float) -> float:
+    """The residual scale that the parameters' Gauss-Newton covariance takes: the run noise without the runs
+    the fit passes through (`robust_scale` with the law's parameter count; at least ``noise``), times the
+    objective's sandwich factor (`Objective.noise_scale`: a Huber fit with a small threshold scatters like a
+    median, sqrt(pi / 2) x a mean). With the plain MAD as ``noise^2 (J^T W J)^-1``, a 35-run Chinchilla
+    ladder's 80 % parameter intervals held the true constants in 53-63 % of 30 fits."""
+    r = np.asarray(problem.residuals(np.asarray(u, float)), float)[: len(problem.y)]
+    fair = robust_scale(r, problem.law.n_params)[0] if r.size > problem.law.n_params else math.nan
+    sigma = max(noise, fair) if math.isfinite(fair) else noise
+    return problem.objective.noise_scale(sigma)
 
 
 def _trend_words(law: Law, fd: FitData) -> str:
