@@ -292,3 +292,21 @@ def test_a_ladder_too_small_for_chinchilla_says_why_and_what_to_fit(tmp_path):
     j = json.loads(p.stdout)
     truth = 1.7 + 400 / 7e9 ** 0.34 + 410 / 1.4e11 ** 0.28
     assert j["value"] == pytest.approx(truth, rel=0.05) and j["extrapolation"]["flops"] > 50
+
+
+def test_a_member_whose_fit_runs_a_parameter_to_its_bound_is_not_chosen():
+    """A Chinchilla-law ladder (E 1.8, A 400, B 2000, alpha 0.34, beta 0.37, 1 % noise; 6 sizes x 10/20/40
+    tokens per parameter) on which chinchilla-joint ties Chinchilla-Huber on cuts won and scores 7 % lower,
+    with its joint exponent at the bound (gamma = 5): not eligible (its allocation came from the bound: a =
+    0.75 against the truth's 0.52), so the stack keeps Chinchilla; the ranking says why."""
+    sizes = np.repeat([2e7, 5e7, 1e8, 2e8, 4e8, 8e8], 3)
+    tpp = np.tile([10, 20, 40], 6)
+    loss = [4.8193, 4.4725, 4.1351, 3.9447, 3.739, 3.5009, 3.4656, 3.2792, 3.1334, 3.173, 2.9855, 2.8917,
+            2.8018, 2.7199, 2.5939, 2.5963, 2.5446, 2.452]
+    res, choice = stack_laws(pd.DataFrame({"params": sizes, "tokens": sizes * tpp, "loss": loss}))
+    joint = next(r for r in choice["ranking"] if r["law"] == "chinchilla-joint")
+    assert joint["error"] == "parameters not determined by the data (gamma): not eligible" and joint["rank"] is None
+    assert joint["wins"] >= next(r["wins"] for r in choice["ranking"] if r["law"] == "chinchilla"
+                                 and r["objective"] == "huber")  # it would have won on its backtests
+    assert choice["law"] == "chinchilla" and res.law.name == "chinchilla"
+    assert res.compute_optimal_exponents()["a"] == pytest.approx(0.37 / (0.34 + 0.37), abs=0.08)

@@ -299,7 +299,7 @@ def _choose(state: dict, criterion: str, shrink: float, max_weight: float, refit
         rows.append({"law": law_name, "objective": obj, "median_rel_error": med, "max_rel_error": mx,
                      "bias": float(np.mean(signed)) if signed else None, "wins": int(wins),
                      "score": (1 - max_weight) * med + max_weight * mx, "coverage": None,
-                     "error": None})
+                     "error": None if m == members[0] else _undetermined(whole[m], whole[members[0]])})
     first = rows[0]
     ok = [r for r in rows if r["error"] is None and math.isfinite(r["score"])]
     first_bias = [state["bias"][members[0]][k] for k in common]
@@ -356,6 +356,19 @@ def _choose(state: dict, criterion: str, shrink: float, max_weight: float, refit
                             + _gate_text(agreement, error_noise)}
     choice["_runner_up_fit"] = None if runner is None else whole[(runner["law"], runner["objective"])]
     return final, choice
+
+
+def _undetermined(res, first) -> str | None:
+    """Why a member other than the first cannot be chosen: its whole-table fit leaves parameters that the
+    runs do not determine (at a bound, or exploding: `_degenerate.pinned_parameters`) beyond those of the
+    first member's fit (a joint exponent run to its bound is a law the runs do not support, whatever its
+    backtests scored: its compute-optimal split then comes from the bound); None when it can be."""
+    def undetermined(r) -> set:
+        d = getattr(r, "diagnostics", None) or {}
+        return set(d.get("pinned") or ()) | set(d.get("exploding") or ())
+
+    extra = sorted(undetermined(res) - (undetermined(first) if first is not None else set()))
+    return f"parameters not determined by the data ({', '.join(extra)}): not eligible" if extra else None
 
 
 def _refit(state: dict, member: tuple[str, str]):
