@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from scalinglab import ConvergenceWarning, DataError, FitError
+from scalinglab import ConvergenceWarning, DataError, FitError, InputError
 from scalinglab.fit import Asymmetric, FitResult, Huber, fit
 
 TRUTH = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
@@ -122,10 +122,24 @@ def test_predict_interval_and_extrapolation(synth_fit):
     ext = p.extrapolation
     assert ext["N"] == pytest.approx(7e10 / synth_fit.data_ranges["N"][1])
     assert ext["flops"] > 1
-    # further out -> wider interval and a reach warning beyond 100x compute
-    far = synth_fit.predict(N=1e13, D=1e15)
+    # further out -> wider interval and a reach warning beyond 100x compute: in its warnings, its repr and as
+    # an ExtrapolationWarning (unless the caller reports the warnings itself: warn=False)
+    from scalinglab import ExtrapolationWarning
+
+    with pytest.warns(ExtrapolationWarning, match=r"prediction of 'chinchilla': extrapolates .*x beyond the "
+                                                  r"largest fitted run in compute"):
+        far = synth_fit.predict(N=1e13, D=1e15)
     assert (far.interval[1] - far.interval[0]) / far.value > (hi - lo) / p.value
     assert any("beyond the largest fitted run" in w for w in far.warnings)
+    assert f"reach={far.extrapolation['reach']:.3g}x, warnings={len(far.warnings)})" in repr(far)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ExtrapolationWarning)
+        synth_fit.predict(N=1e13, D=1e15, warn=False)
+        synth_fit.predict(N=1e9, D=2e10)  # within the fitted runs: nothing to say
+    # a point given by position is read as the level: the error says how to give it
+    with pytest.raises(InputError, match=r"level must be between 0 and 1, got 7e\+10 \(the point goes by "
+                                         r"name: predict\(N=\.\.\., D=\.\.\.\)\)"):
+        synth_fit.predict(7e10)
     # arrays broadcast
     arr = synth_fit.predict(N=[1e9, 1e10], D=1e11)
     assert np.shape(arr.value) == (2,)

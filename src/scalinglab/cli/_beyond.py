@@ -83,7 +83,7 @@ def coverage_cmd(
     targets = _floats(extrapolate, "--extrapolate")
     preds = []
     for kk in targets:
-        p = res.predict(level=level, k=kk)
+        p = res.predict(level=level, warn=False, k=kk)
         preds.append({"k": kk, "value": p.value, "interval": list(p.interval),
                       "extrapolation": float(kk / np.max(k)), "warnings": list(p.warnings)})
     d = {"law": "coverage", "formula": res.law.formula, "params": res.params,

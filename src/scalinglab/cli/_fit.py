@@ -203,7 +203,7 @@ def predict_cmd(
 
     res = FitResult.load(fit_or_preset)
     point = parse_assignments(" ".join(assignments or []), what="prediction point", example="N=70B D=1.4T")
-    p = res.predict(level=level, warn_factor=warn_factor, **point)
+    p = res.predict(level=level, warn_factor=warn_factor, warn=False, **point)
     d = p.to_dict()
     if json_:
         emit_json(d)
@@ -428,7 +428,7 @@ def hparams_cmd(
     runs = select_runs(file, where, drop_duplicates=drop_duplicates, last_checkpoint=last_checkpoint,
                        drop_missing_loss=drop_missing_loss, required=(), drop_missing=drop_missing)
     res, points = fit_optimum(runs, column, y=y, level=level)
-    pred = res.predict(level=level, **point).to_dict() if point else None
+    pred = res.predict(level=level, warn=False, **point).to_dict() if point else None
     if pred:
         pred.pop("loss", None)  # the value is the hyperparameter, not a loss
     excluded = points.loc[~points["used"], "method"].value_counts().to_dict()

@@ -131,7 +131,7 @@ def value_samples(res, X: dict[str, np.ndarray], rng, n: int = N_MC) -> np.ndarr
     them), so the two-step interval inherits that calibration."""
     qs, vals = [], []
     for lv in _Q_LEVELS:
-        p = res.predict(level=lv, **X)
+        p = res.predict(level=lv, warn=False, **X)
         lo, hi = np.atleast_1d(p.interval[0]), np.atleast_1d(p.interval[1])
         a = (1.0 - lv) / 2.0
         qs += [a, 1.0 - a]

@@ -74,8 +74,8 @@ def fit_auto(data, *, laws=None, target: dict | None = None, **fit_kwargs):
         if names[0] == names[1]:  # same law, two objectives
             names = (f"{names[0]} ({best.loss.get('name')})", f"{names[1]} ({second.loss.get('name')})")
         try:
-            p1 = best.predict(**target).value
-            p2 = second.predict(**{v: target[v] for v in second.law.variables if v in target}).value
+            p1 = best.predict(warn=False, **target).value
+            p2 = second.predict(warn=False, **{v: target[v] for v in second.law.variables if v in target}).value
             choice["forecast_change"] = {"at": target, names[0]: float(p1), names[1]: float(p2),
                                          "rel_difference": float((p2 - p1) / p1)}
         except Exception as exc:  # noqa: BLE001 - variables of the two laws may differ

@@ -126,7 +126,7 @@ def _run_one(fd, law: Law, train: np.ndarray, test: np.ndarray, *, level_set, fi
         data["__y__"] = fd.y[train]
         res = fit(data, law, y="__y__", **fit_kwargs)
     Xt = {v: fd.X[v][test] for v in law.variables}
-    preds = {lv: res.predict(level=lv, **Xt) for lv in level_set}
+    preds = {lv: res.predict(level=lv, warn=False, **Xt) for lv in level_set}
     p0 = preds[level_set[0]]
     val = np.atleast_1d(np.asarray(p0.value, float))
     actual = fd.y[test]

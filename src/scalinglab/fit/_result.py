@@ -6,13 +6,14 @@ import html
 import json
 import math
 import os
+import warnings as _warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .._errors import CatalogError, InputError, LawError
+from .._errors import CatalogError, ExtrapolationWarning, InputError, LawError
 from .._io import atomic_write_text
 from .._json import to_jsonable as _jsonable
 from ..laws import Law, as_theta, get_preset, law_from_spec
@@ -83,7 +84,10 @@ class Prediction:
 
     def __repr__(self) -> str:
         lo, hi = self.interval
-        return f"Prediction(value={self.value!r}, interval=({lo!r}, {hi!r}), level={self.level})"
+        reach = self.extrapolation.get("reach") if isinstance(self.extrapolation, dict) else None
+        more = f", reach={float(np.max(reach)):.3g}x" if reach is not None and np.size(reach) else ""
+        more += f", warnings={len(self.warnings)}" if self.warnings else ""
+        return f"Prediction(value={self.value!r}, interval=({lo!r}, {hi!r}), level={self.level}{more})"
 
 
 @dataclass(frozen=True)
@@ -344,10 +348,14 @@ class FitResult:
             return noise, values
         return fair, values
 
-    def predict(self, level: float = 0.8, *, warn_factor: float = REACH_WARN_FACTOR, **variables) -> Prediction:
+    def predict(self, level: float = 0.8, *, warn_factor: float = REACH_WARN_FACTOR, warn: bool = True,
+                **variables) -> Prediction:
         """Predict the law at a point, e.g. ``result.predict(N=7e10, D="1.4T")``, with a prediction
         interval at ``level`` for an actual run there and the extrapolation it needs. ``warn_factor``:
-        extrapolation factor (compute, else the single variable) beyond which the prediction warns.
+        extrapolation factor (compute, else the single variable) beyond which the prediction warns: its
+        ``warnings`` say so and, with ``warn`` (the default), one `ExtrapolationWarning` says it too (with
+        every other extrapolation note: reach in unique tokens or epochs, outside the fitted hull, below the
+        fitted range). Callers that report ``warnings`` themselves pass ``warn=False``.
 
         Variables are given by law variable (``N``, ``D``, ``C``, ...) or by the run-table column the fit used
         (``params``, ``tokens``, ``flops``), as numbers, arrays or unit strings (``"70B"``); arrays broadcast,
@@ -369,7 +377,9 @@ class FitResult:
         """
         level = float(level)
         if not 0 < level < 1:
-            raise InputError(f"level must be between 0 and 1, got {level}")
+            hint = (f" (the point goes by name: predict({', '.join(f'{v}=...' for v in self.law.variables)}))"
+                    if level > 1 and not variables else "")
+            raise InputError(f"level must be between 0 and 1, got {level:g}{hint}")
         point = self._compute_law_point(variables)  # N and D for a law in compute alone
         X = self._parse_point(point or variables)
         scalar = all(np.ndim(v) == 0 or (isinstance(v, str)) for v in variables.values())
@@ -437,6 +447,7 @@ class FitResult:
                             f"{self.conventions.get('flops') or '6ND'} of the given N and D; how that compute "
                             "splits into parameters and tokens is not modelled (the forecast holds for runs split "
                             "as the fitted ones were)")
+        n_before = len(warnings)
         if ext:
             rmax = float(np.max(reach))
             if rmax > warn_factor:
@@ -457,6 +468,9 @@ class FitResult:
                                 + ") data")
             if np.any(ext.get("below_range", False)):
                 warnings.append("point lies below the smallest fitted value of a variable")
+        if warn and len(warnings) > n_before:
+            _warnings.warn(ExtrapolationWarning(f"prediction of {law.name!r}: " + "; ".join(warnings[n_before:])),
+                           stacklevel=2)
         for name in law.param_names:
             if name.lower().startswith(("alpha", "beta")) and name in self.intervals:
                 ilo, ihi = self.intervals[name]

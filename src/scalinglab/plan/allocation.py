@@ -103,7 +103,7 @@ def _run_prediction(spec: LawSpec, N: float, D: float, fixed, level: float):
     if fit is None or spec.law is not getattr(fit, "law", None):
         return None
     point = {"N": N, "D": D, **{k: v for k, v in (fixed or {}).items() if k in spec.variables}}
-    return fit.predict(level=level, **point)
+    return fit.predict(level=level, warn=False, **point)
 
 
 def _finish(spec: LawSpec, *, query: str, C: np.ndarray, N: np.ndarray, D: np.ndarray, L: np.ndarray,

@@ -378,7 +378,7 @@ def simulate(runs: np.ndarray, target: Target | str, law: object = None, *, nois
                       level=level, warn=False)
             if res.status in ("failed", "no_trend"):
                 continue
-            p = res.predict(level, N=target.N, D=target.D)
+            p = res.predict(level, warn=False, N=target.N, D=target.D)
         except ScalingLabError as exc:
             log.debug("simulated fit %d failed: %s", i, exc)
             continue

@@ -92,7 +92,7 @@ def prediction_dict(pred: Any, fv: FitView | None = None, level: float | None = 
     if fv is None or not hasattr(fv.obj, "predict"):
         raise InputError(f"cannot predict at {_point_text(point)}: no fit")
     with np.errstate(all="ignore"):
-        return dict(fv.obj.predict(level=level or fv.level, **point).to_dict())
+        return dict(fv.obj.predict(level=level or fv.level, warn=False, **point).to_dict())
 
 
 def _plan_prediction(d: dict, fv: FitView | None) -> dict | None:

@@ -244,7 +244,7 @@ def target_interval(fr, target: Mapping[str, float], level: float) -> tuple[floa
         lo, hi = np.exp(np.quantile(logs, [q, 1 - q]))
         return value, float(min(lo, value)), float(max(hi, value))
     point = {k: v for k, v in target.items() if k != "quantity"}
-    pred = fr.predict(level=level, **point)
+    pred = fr.predict(level=level, warn=False, **point)
     lo, hi = pred.interval
     return float(pred.value), float(lo), float(hi)
 

@@ -141,7 +141,7 @@ def run_demo(*, quick: bool = False, out: str | Path = "scalinglab-demo", consol
     D_t = tcfg.steps_for(tcfg.tokens) * tcfg.batch_tokens
     C_t = tcfg.flops_per_token() * D_t
     c_ladder = float(runs["flops"].max())
-    pred = fr.predict(N=N_t, D=D_t, level=0.8)
+    pred = fr.predict(N=N_t, D=D_t, level=0.8, warn=False)
     lo, hi = (float(v) for v in pred.interval)
     console.print(f"[bold]3. predict[/]: target N = {N_t:,} params, D = {D_t:,} tokens, C = {C_t:.3g} FLOPs "
                   f"({C_t / c_ladder:.1f}x the largest ladder run): {float(pred.value):.4f} nats/token, "
