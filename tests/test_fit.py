@@ -339,6 +339,27 @@ def test_solves_run_blas_on_one_thread_and_lift_the_limit_after():
     assert blas_threads() == before
 
 
+def test_fit_without_a_law_chooses_it_as_the_cli_does(tmp_path):
+    """fit(runs) and fit(runs, "auto") choose the law by backtests as `scalinglab fit` does (the forecast stack
+    for tables with parameters and tokens, the choice in diagnostics["auto"], kept through JSON); a table with
+    compute alone gets the power law in compute; starts= needs one law."""
+    from scalinglab.fit import fit_auto
+
+    data = synthetic_chinchilla(n=60, noise=0.01, seed=11)
+    res = fit(data, calibrate=False)
+    same, choice = fit_auto(data, calibrate=False)
+    assert res.law.name == same.law.name == choice["law"] and res.diagnostics["auto"]["method"] == "lawstack/v1"
+    assert res.params == pytest.approx(same.params, rel=1e-9)
+    back = FitResult.load(res.to_json(tmp_path / "fit.json"))
+    assert back.diagnostics["auto"]["law"] == choice["law"]
+    C = np.logspace(18, 23, 8)
+    flat = fit({"flops": C, "loss": 1.7 + 30 * C ** -0.08}, "auto", calibrate=False)
+    assert flat.law.variables in (("flops",), ("C",)) and flat.diagnostics["auto"]["law"] in ("power", "kaplan-c")
+    assert flat.predict(flops=1e24).value == pytest.approx(1.7 + 30 * 1e24 ** -0.08, rel=0.02)
+    with pytest.raises(InputError, match="starts= needs one law"):
+        fit(data, starts=np.ones((1, 5)))
+
+
 def test_a_law_in_compute_predicts_from_model_size_and_tokens():
     """A law fitted in compute alone (here ``power`` on the flops a params + tokens table derives) takes the
     point as N and D too: the same prediction as at C = 6 N D, with a warning that the split is not modelled;

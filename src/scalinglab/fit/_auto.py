@@ -46,10 +46,12 @@ def fit_auto(data, *, laws=None, target: dict | None = None, **fit_kwargs):
     else:
         if laws is None:
             laws = AUTO_LAWS["ND"] if nd else AUTO_LAWS["C"]
+            if not nd and fit_kwargs.get("x") is None and "flops" in cols:  # the power law in compute
+                fit_kwargs = {**fit_kwargs, "x": "flops"}
         kw = {k: v for k, v in fit_kwargs.items() if k not in ("bootstrap", "seed", "level")}
         if str(kw.get("loss", "auto")).lower() == "auto":  # rank laws with huber; the final fit chooses its own
             kw["loss"] = "huber"
-        ranked = compare(data, list(laws), **{"warn": False, **kw})  # a law's trouble is in its row
+        ranked = compare(data, list(laws), **{**kw, "warn": False})  # a law's trouble is in its row
         ok = [r for r in ranked if r.get("error") is None]
         if not ok:
             raise FitError("--law auto: no candidate law could be fitted: "
