@@ -158,6 +158,31 @@ def test_fit_with_bootstrap_gives_bootstrap_intervals():
     assert p.details["extrapolation"]["N"]["factor_beyond"] == pytest.approx(p.N_opt / 1e10)
 
 
+def test_a_plan_with_unique_tokens_from_a_fit_keeps_the_fits_prediction_interval():
+    """--unique-tokens under a fitted (N, D) law plans at Muennighoff et al.'s effective data; its loss
+    interval is the fit's prediction interval for a run at that effective data (run noise and reach
+    included), not the parameter draws alone (which were ~3x narrower than the plan without the limit)."""
+    import warnings
+
+    from scalinglab.fit import fit
+
+    rng = np.random.default_rng(2)
+    N = np.repeat(np.logspace(7.5, 9, 6), 4)
+    D = N * np.tile([5, 10, 20, 40], 6)
+    L = 1.69 + 406.4 / N**0.34 + 410.7 / D**0.28
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit({"params": N, "tokens": D, "loss": L * np.exp(0.01 * rng.standard_normal(L.size))}, "chinchilla")
+    free = compute_optimal(1e22, res)
+    tight = compute_optimal(1e22, res, unique_tokens=1e10)
+    D_eff = effective_tokens(tight.D_opt, 1e10)
+    want = res.predict(N=tight.N_opt, D=D_eff, warn=False)
+    assert tight.loss == pytest.approx(float(want.value), rel=1e-9)
+    assert tight.intervals["loss"] == pytest.approx(tuple(map(float, want.interval)), rel=1e-9)
+    width = np.log(tight.intervals["loss"][1] / tight.intervals["loss"][0])
+    assert width > 0.5 * np.log(free.intervals["loss"][1] / free.intervals["loss"][0])
+
+
 # --------------------------------------------------------------------------------------------- rules
 def test_scaling_ratios_kaplan_vs_chinchilla():
     r = scaling_ratios(10)

@@ -97,11 +97,19 @@ def _extrapolation(spec: LawSpec, N: float, D: float) -> tuple[dict, list[str]]:
 
 def _run_prediction(spec: LawSpec, N: float, D: float, fixed, level: float):
     """The fit's prediction for an actual run at ``N`` parameters and ``D`` tokens (other variables from
-    ``fixed``), or ``None`` when the plan is not made from a fit of this very law (presets, pairs, and the
-    repeated-data wrapper a fit of an (N, D) law gets from ``unique_tokens``)."""
+    ``fixed``), or ``None`` when the plan is not made from a fit of this very law (presets, pairs). Under the
+    repeated-data wrapper a fit of an (N, D) law gets from ``unique_tokens``, the fit's prediction at the
+    effective data D'(D, U) (its calibrated band, not the parameter draws alone)."""
     fit = spec.predictor
-    if fit is None or spec.law is not getattr(fit, "law", None):
+    law = getattr(spec.law, "base", spec.law)  # RepeatedDataLaw: the fitted (N, D) law behind it
+    if fit is None or law is not getattr(fit, "law", None):
         return None
+    if law is not spec.law:
+        from .data_constrained import effective_tokens
+
+        U = float((fixed or {})["U"])
+        return fit.predict(level=level, warn=False, N=N, D=effective_tokens(np.asarray(D, float), U,
+                                                                             spec.law.r_d_star))
     point = {"N": N, "D": D, **{k: v for k, v in (fixed or {}).items() if k in spec.variables}}
     return fit.predict(level=level, warn=False, **point)
 

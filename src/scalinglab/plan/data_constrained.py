@@ -146,9 +146,10 @@ class RepeatedDataLaw:
 
 
 def with_repetition(spec: LawSpec) -> LawSpec:
-    """``spec`` with its (N, D) law replaced by :class:`RepeatedDataLaw` (same parameters and draws)."""
+    """``spec`` with its (N, D) law replaced by :class:`RepeatedDataLaw` (same parameters, draws and fit, which
+    predicts a run at its effective data)."""
     r_star, r_src = _r_d_star(spec)
-    return replace(spec, law=RepeatedDataLaw(spec.law, r_star, r_src), predictor=None)
+    return replace(spec, law=RepeatedDataLaw(spec.law, r_star, r_src))
 
 
 @dataclass(frozen=True)
