@@ -67,6 +67,24 @@ def test_inference_unique_tokens_and_rules():
     assert rules["kaplan"]["ratio_params"] == pytest.approx(10**0.73)
 
 
+def test_the_text_says_what_an_inference_aware_plan_and_a_budgets_ends_spend():
+    """An inference-aware plan trains on more FLOPs than the compute given (the compute-optimal model's loss
+    with a smaller model): the text says how much more and why; a budget plan's cost range spans every price
+    and MFU, and the text says that each end costs the budget at its own."""
+    res = runner.invoke(app, ["plan", "--compute", "1e23", "--inference-tokens", "2T"])
+    assert res.exit_code == 0, res.output
+    d = run_json("plan", "--compute", "1e23", "--inference-tokens", "2T")
+    more = d["flops"] / d["compute_optimal"]["flops"] - 1
+    assert more > 0.05
+    assert (f"it trains on {more:.0%} more FLOPs than the compute given, to reach the loss of that compute's "
+            "optimal model with a smaller one, cheaper to serve") in " ".join(res.output.split())
+    res = runner.invoke(app, ["plan", "--budget-usd", "5M"])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert text.count("(over every catalog price and MFU; at this end's own price and MFU it costs the $5M "
+                      "budget)") == 2
+
+
 def test_params_and_tokens():
     out = run_json("plan", "--params", "70B", "--tokens", "1.4T")
     assert out["flops"] == pytest.approx(6 * 70e9 * 1.4e12)

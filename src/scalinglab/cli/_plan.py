@@ -59,7 +59,7 @@ def _table(t) -> None:
         out.width = old
 
 
-def _render_plan(d: dict, title: str) -> None:
+def _render_plan(d: dict, title: str, cost_note: str = "") -> None:
     from rich.table import Table
 
     t = Table(title=title, title_justify="left")
@@ -77,13 +77,17 @@ def _render_plan(d: dict, title: str) -> None:
     c = d.get("cost")
     if c:
         out.print(f"cost: {_rng(c.get('gpu_hours'))} GPU-hours · {_rng(c.get('days'), _f('{:.3g}'))} days · "
-                  f"${_rng(c.get('usd'))} on {c.get('n_gpus')}× {c.get('gpu')} at MFU {_rng(c.get('mfu'), _f('{:g}'))}")
+                  f"${_rng(c.get('usd'))} on {c.get('n_gpus')}× {c.get('gpu')} at MFU {_rng(c.get('mfu'), _f('{:g}'))}"
+                  + cost_note)
     inf = d.get("inference")
     co = d.get("compute_optimal")
     if inf and co and "lifetime_flops" in co:  # the headline is the inference-aware plan
+        more = d.get("flops", 0.0) / co["flops"] - 1.0 if co.get("flops") else 0.0
         out.print(f"[bold]inference-aware[/] for a demand of {_qty(inf['inference_tokens'])} tokens at loss "
                   f"{inf['target_loss']:.4f}: {inf['overtraining_factor']:.3g}× over-trained; lifetime "
-                  f"{inf['total_flops']:.3g} FLOPs vs {co['lifetime_flops']:.3g} — saves {inf['saving_fraction']:.1%}")
+                  f"{inf['total_flops']:.3g} FLOPs vs {co['lifetime_flops']:.3g} — saves {inf['saving_fraction']:.1%}"
+                  + (f"; it trains on {more:.0%} more FLOPs than the compute given, to reach the loss of that "
+                     "compute's optimal model with a smaller one, cheaper to serve" if more > 0.005 else ""))
         out.print(f"compute-optimal (ignoring inference): {_qty(co['N_opt'])} params on {_qty(co['D_opt'])} tokens "
                   f"({co['tokens_per_param']:.3g} tokens/param), {co['flops']:.3g} training FLOPs")
     elif inf:
@@ -230,8 +234,10 @@ def plan_cmd(
     if isinstance(result, P.BudgetPlan):
         out.print(f"[bold]${_qty(result.budget_usd)}[/] buys {result.flops_range[0]:.3g} – "
                   f"{result.flops_range[1]:.3g} FLOPs on {gpus}× {gpu} (MFU {mfu}, catalog price range)")
-        _render_plan(data["low"], f"{_headline(data['low'])}: low end (high price, low MFU)")
-        _render_plan(data["high"], f"{_headline(data['high'])}: high end (low price, high MFU)")
+        note = (f" (over every catalog price and MFU; at this end's own price and MFU it costs the "
+                f"${_qty(result.budget_usd)} budget)")
+        _render_plan(data["low"], f"{_headline(data['low'])}: low end (high price, low MFU)", note)
+        _render_plan(data["high"], f"{_headline(data['high'])}: high end (low price, high MFU)", note)
     else:
         _render_plan(data, f"{_headline(data)} ({data['query']}) under {spec.name}")
     if rules:
