@@ -198,6 +198,29 @@ def test_a_small_ladders_band_holds_its_level(n_budgets, per):
     assert np.mean(hits) >= 0.75, np.mean(hits)
 
 
+def test_the_prior_rules_band_does_not_take_the_sandwich_factor():
+    """The parameters' covariance carries the objective's sandwich factor (for honest parameter intervals);
+    the prior rule's band, whose constants were learnt without it, does not: a 9-run Huber fit's band equals
+    that of the same fit recorded as least squares with the covariance a factor-free estimate would have."""
+    import dataclasses
+
+    from scalinglab.fit._objectives import sandwich_factor
+    from scalinglab.fit._predict import robust_scale
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit(_small_ladder(2, 3, 3), "chinchilla", loss="huber")
+    assert res.calibration["source"] == "prior"
+    sigma = max(res.noise, robust_scale(np.asarray(res.residuals), 5)[0])
+    k = sandwich_factor(res.loss, sigma)
+    assert 1.05 < k < 1.26  # Huber at delta 1e-3 with run noise of about 1 %
+    plain = dataclasses.replace(res, loss={"name": "ls"}, covariance=res.covariance / k**2)
+    C = np.array([1e20, 1e21])
+    N = np.sqrt(C / 120)
+    band = res.predict(N=N, D=C / (6 * N), warn=False).interval
+    assert np.allclose(band, plain.predict(N=N, D=C / (6 * N), warn=False).interval, rtol=1e-12)
+
+
 def test_too_few_held_out_predictions_fall_back_to_prior():
     """Two backtest cuts with fewer held-out predictions than quantile lines: the prior rule, saying why."""
     from scalinglab.fit._calibrate import MIN_PREDICTIONS, QR_TAUS, calibrate_scores

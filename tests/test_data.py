@@ -874,6 +874,17 @@ def test_mean_plus_minus_spread_cells_read_as_the_mean_and_a_spread_column(tmp_p
     assert [(x.row, x.column) for x in e.value.problems] == [(1, "loss")]
 
 
+def test_a_frames_named_index_is_one_of_its_columns():
+    """A DataFrame indexed by a column (df.set_index("params"), or a MultiIndex of params and tokens) reads that
+    index as the column it was; an unnamed index (row labels after a filter) is not a column."""
+    df = pd.DataFrame({"params": [1e7, 1e8, 1e9], "tokens": [2e8, 2e9, 2e10], "loss": [3.9, 3.2, 2.7]})
+    for frame in (df.set_index("params"), df.set_index(["params", "tokens"]), df.iloc[[0, 2]]):
+        rt = load_runs(frame)
+        assert rt.df["params"].tolist() == frame.reset_index()["params"].tolist()
+        assert list(rt.df.columns[:4]) == ["params", "tokens", "flops", "loss"]
+        assert "index" not in rt.df.columns
+
+
 def test_a_cell_with_its_own_unit_under_a_header_that_names_one_is_not_scaled_twice(tmp_path, caplog):
     """'Params (M)' holding '70M' is 70e6, not 70e12: the header's unit scales plain numbers only; the cells
     with their own suffix are named in a warning (a column that mixes the two is worth a look)."""
@@ -1089,6 +1100,13 @@ def test_a_papers_table_with_units_in_its_headers_reads_in_units(tmp_path):
     assert scale_note("Loss (nats)") is None and scale_note("(M)") is None
     assert scale_note("Tokens [T]") == ("Tokens", 1e12)
     assert named_like("params", ["Params (M)", "params_N"]) == ["params_N"]
+    # a unit word after the name, as code writes it: params_millions, tokens_billions, "Tokens in billions"
+    w = tmp_path / "snake.csv"
+    w.write_text("params_millions,tokens_billions,loss\n70,1.4,3.9\n160,3.2,3.4\n")
+    rt = load_runs(w)
+    assert rt.df["params"].tolist() == [70e6, 160e6] and rt.df["tokens"].tolist() == pytest.approx([1.4e9, 3.2e9])
+    assert scale_note("Tokens in billions") == ("Tokens", 1e9) and scale_note("n_params_mn") == ("n_params", 1e6)
+    assert scale_note("millions") is None and scale_note("loss_nats") is None
 
 
 def test_a_derived_count_outside_the_range_of_a_float_is_an_error_naming_the_row(tmp_path):

@@ -45,6 +45,10 @@ def test_backtest_cut_is_by_largest_budgets():
     assert bt.median_rel_error < 0.005
     assert set(bt.coverage) == {"0.5", "0.8", "0.95"}
     assert all(p["extrapolation"] > 1 for p in bt.points)
+    # its repr is the summary a notebook shows, not every held-out point (27 of them here)
+    text = repr(bt)
+    assert "points=" not in text and "by_extrapolation=" not in text and len(text) < 600
+    assert "n_predictions=27" in text and f"median_rel_error={bt.median_rel_error!r}" in text
 
 
 def test_interval_coverage_on_well_specified_data():

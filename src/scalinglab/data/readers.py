@@ -382,6 +382,9 @@ def _records(obj: list, file: str) -> _Raw:
 
 
 def _from_pandas(df: pd.DataFrame, file: str) -> _Raw:
+    named = [str(n) for n in df.index.names if n is not None]
+    if named and not set(named) & {str(c) for c in df.columns}:  # df.set_index("params"): its index is a column
+        df = df.reset_index()
     names = [str(c) for c in df.columns]
     cols = [df.iloc[:, j] for j in range(df.shape[1])]
     return _Raw(file, names, cols, len(df), kind="frame")

@@ -103,6 +103,9 @@ def is_tokens_per_param(name: str) -> bool:
 #: a unit in brackets at the end of a column name: ``Params (M)``, ``Training tokens [B]``, ``FLOPs (1e18)``
 _SCALE_NOTE = re.compile(r"^(?P<base>.*?)[\s_]*[(\[]\s*(?:x|×|in)?\s*(?P<unit>k|thousands?|m|mn|millions?|b|bn|"
                          r"billions?|t|tn|trillions?|1e\d{1,2}|10\^\d{1,2})\s*[)\]]\s*$", re.IGNORECASE)
+#: ... or a unit word after it: ``params_millions``, ``tokens in billions``, ``Tokens (bn)`` above
+_SCALE_SUFFIX = re.compile(r"^(?P<base>.*?\w)[\s_\-]+(?:in[\s_\-]+)?(?P<unit>thousands?|millions?|mn|billions?|bn|"
+                           r"trillions?|tn)\s*$", re.IGNORECASE)
 _SCALE_WORDS = {"k": 1e3, "thousand": 1e3, "thousands": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6,
                 "millions": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9, "billions": 1e9, "t": 1e12, "tn": 1e12,
                 "trillion": 1e12, "trillions": 1e12}
@@ -111,8 +114,9 @@ _SCALE_WORDS = {"k": 1e3, "thousand": 1e3, "thousands": 1e3, "m": 1e6, "mn": 1e6
 def scale_note(name: str) -> tuple[str, float] | None:
     """``(name without the note, factor)`` for a count column whose name ends in its unit in brackets, as
     papers' tables write them: ``Params (M)`` (1e6), ``Tokens [B]`` (1e9), ``Training FLOPs (1e18)``,
-    ``Parameters (millions)``; None otherwise. A number in such a column is that many units."""
-    m = _SCALE_NOTE.match(str(name).strip())
+    ``Parameters (millions)``, or in a unit word after it (``params_millions``, ``tokens in billions``); None
+    otherwise. A number in such a column is that many units."""
+    m = _SCALE_NOTE.match(str(name).strip()) or _SCALE_SUFFIX.match(str(name).strip())
     if not m or not m["base"].strip():
         return None
     unit = m["unit"].lower()

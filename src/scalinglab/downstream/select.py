@@ -187,7 +187,7 @@ def backtest_downstream(data, predictor, *, cutoff_frac: float = 0.3, x: str | N
 class DownstreamSelection:
     """The chosen predictor (fitted on all rows), the backtest score of every candidate, and why."""
 
-    result: object
+    result: object = dataclasses.field(repr=False)
     method: str
     scores: dict
     reason: str

@@ -10,8 +10,7 @@ from ._accuracy import ACCURACY_LAWS, fit_accuracy
 from ._calibrate import calibrate_intervals
 from ._degenerate import looks_flat
 from ._ensemble import choose_stacked
-from .._errors import InputError
-from ._inputs import is_auto_law, prepare_data, resolve_law, warn_table
+from ._inputs import prepare_data, resolve_law, warn_table
 from ._objectives import Objective, get_objective
 from ._result import FitResult
 from ._stages import (
@@ -39,7 +38,7 @@ log = logging.getLogger(__name__)
 DEFAULT_LOSS = "auto"
 
 
-def fit(data, law: Law | str = "auto", *, x: str | None = None, y: str | None = "loss", loss: str | Objective = DEFAULT_LOSS,
+def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", loss: str | Objective = DEFAULT_LOSS,
         delta: float = 1e-3, weights=None, starts=None, bootstrap: int = 0, seed: int = 0, level: float = 0.8,
         method: str = "auto", space: str = "auto", throw: bool = True, calibrate: bool = True,
         warn: bool = True) -> FitResult:
@@ -47,9 +46,7 @@ def fit(data, law: Law | str = "auto", *, x: str | None = None, y: str | None = 
 
     ``data``: RunTable, DataFrame, path or mapping of arrays; law variables map to columns via
     ``VARIABLE_COLUMNS`` (N -> params, D -> tokens, C -> flops) or to ``x`` for one-variable laws.
-    ``law``: a `Law`, catalog name, preset name (its constants join the starts) or expression; ``"auto"``
-    (the default, as ``scalinglab fit``'s): the law chosen by backtests on these runs (`fit_auto`; for tables
-    with parameters and tokens the forecast stack), its choice in ``diagnostics["auto"]``.
+    ``law``: a `Law`, catalog name, preset name (its constants join the starts) or expression.
     ``loss``: ``"huber"`` (``delta`` on log residuals, summed), ``"ls"``, ``"asymmetric"`` (lower envelope:
     the law passing above a run costs 10x), ``"auto"`` (huber or asymmetric, whichever predicts the
     largest runs better in internal backtests; the choice and both scores are in
@@ -91,16 +88,6 @@ def fit(data, law: Law | str = "auto", *, x: str | None = None, y: str | None = 
         single value, a constant target) or, with ``throw=True``, if the law shows no detectable trend or
         no start reaches a finite objective.
     """
-    if is_auto_law(law):
-        if starts is not None:
-            raise InputError("starts= needs one law; with law='auto' each candidate law takes its own starts")
-        import dataclasses
-
-        from ._auto import fit_auto
-
-        res, choice = fit_auto(data, x=x, y=y, loss=loss, delta=delta, weights=weights, bootstrap=bootstrap,
-                               seed=seed, level=level, method=method, space=space, calibrate=calibrate, warn=warn)
-        return dataclasses.replace(res, diagnostics={**res.diagnostics, "auto": choice})
     return fit_reusing(data, law, x=x, y=y, loss=loss, delta=delta, weights=weights, starts=starts,
                        bootstrap=bootstrap, seed=seed, level=level, method=method, space=space, throw=throw,
                        calibrate=calibrate, warn=warn, cut_fits=None, stacklevel=4)

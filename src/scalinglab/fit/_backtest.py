@@ -36,14 +36,14 @@ class BacktestResult:
     cutoff: float | list
     n_train: int
     n_predictions: int
-    points: list = field(default_factory=list)
+    points: list = field(default_factory=list, repr=False)
     median_rel_error: float = math.nan
     max_rel_error: float = math.nan
     mean_rel_error: float = math.nan
     bias: float = math.nan
     coverage: dict = field(default_factory=dict)
     max_extrapolation: float = math.nan
-    by_extrapolation: list = field(default_factory=list)
+    by_extrapolation: list = field(default_factory=list, repr=False)
     fits: list = field(default_factory=list, repr=False)
     loss_unit: str | None = None  # of the actual and predicted losses (the run table's, e.g. bits/byte)
 

@@ -139,9 +139,8 @@ def resolve_law(law, x: str | None = None) -> tuple[Law, dict | None]:
         obj = law
     elif isinstance(law, str):
         if is_auto_law(law):  # the CLI's default; in Python it returns the choice beside the fit
-            raise LawError("law 'auto' chooses the law by backtests, as `scalinglab fit` does by default: "
-                           "scalinglab.fit.fit(data) does that (its choice in diagnostics['auto']), and "
-                           "scalinglab.fit.fit_auto(data) returns (FitResult, choice); this function takes one law")
+            raise LawError("law 'auto' chooses the law by backtests, as `scalinglab fit` does by default: call "
+                           "scalinglab.fit.fit_auto(data), which returns (FitResult, choice); fit() takes one law")
         try:
             obj, preset = get_preset(law)
             preset_values = dict(preset.values)

@@ -381,7 +381,7 @@ def _refit(state: dict, member: tuple[str, str]):
 
     law_name, obj = member
     defaults = {k: p.default for k, p in inspect.signature(fit).parameters.items()
-                if p.default is not inspect.Parameter.empty and k != "law"}
+                if p.default is not inspect.Parameter.empty}
     args = {**defaults, **state["kw"], **state["fit_kwargs"], "loss": obj}
     index = {t.tobytes(): k for k, t in enumerate(state["cuts"])}
     law = state["laws"][law_name]

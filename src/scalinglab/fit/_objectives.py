@@ -237,6 +237,16 @@ def get_objective(loss: str | Objective, delta: float = 1e-3, **options) -> Obje
     return Asymmetric(delta=float(delta), weight=float(options.get("weight", 10.0)))
 
 
+def sandwich_factor(spec: dict | None, sigma: float) -> float:
+    """``noise_scale(sigma) / sigma`` of the objective a fit records as ``spec`` (1 for least squares, or
+    where the record names no objective here, such as the accuracy sigmoid's)."""
+    try:
+        scale = objective_from_spec(spec or {}).noise_scale(sigma)
+    except (KeyError, TypeError, ValueError, InputError):
+        return 1.0
+    return scale / sigma if sigma > 0 and math.isfinite(scale / sigma) else 1.0
+
+
 def objective_from_spec(spec: dict) -> Objective:
     """Rebuild an objective from its ``spec()`` mapping (as stored in fit.json)."""
     spec = dict(spec)

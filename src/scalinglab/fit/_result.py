@@ -17,6 +17,7 @@ from .._errors import CatalogError, ExtrapolationWarning, InputError, LawError
 from .._io import atomic_write_text
 from .._json import to_jsonable as _jsonable
 from ..laws import Law, as_theta, get_preset, law_from_spec
+from ._objectives import sandwich_factor
 from ._predict import (
     OTHER_REACH_WARN,
     REACH_NOISE_PER_DECADE,
@@ -243,7 +244,7 @@ class FitResult:
 
     def compute_optimal_exponents(self, level: float | None = None) -> dict:
         """``a = beta/(alpha+beta)`` (N_opt ~ C^a) and ``b = alpha/(alpha+beta)`` (D_opt ~ C^b) with
-        intervals, for laws with ``alpha`` and ``beta`` (Chinchilla form).
+        intervals, for laws in model size N and tokens D with ``alpha`` and ``beta`` (Chinchilla form).
 
         N_opt is in parameters, D_opt in tokens and C in training FLOPs. Returns a dict with ``a``,
         ``a_interval``, ``b``, ``b_interval`` (``(lo, hi)`` at ``level``, NaN when no parameter draws are
@@ -257,6 +258,9 @@ class FitResult:
         names = set(self.law.param_names)
         if not {"alpha", "beta"} <= names:
             raise LawError(f"law {self.law.name!r} has no alpha/beta exponents for a compute-optimal allocation")
+        if not {"N", "D"} <= set(self.law.variables):  # E + A/N^alpha + B/T^beta: T is a parameter, not D
+            raise LawError(f"law {self.law.name!r} is not a law of model size N and tokens D (its variables: "
+                           f"{', '.join(self.law.variables)}): no compute-optimal split between them")
         a = self.derived(lambda p: p["beta"] / (p["alpha"] + p["beta"]), level)
         b = self.derived(lambda p: p["alpha"] / (p["alpha"] + p["beta"]), level)
         return {"a": a.value, "a_interval": a.interval, "b": b.value, "b_interval": b.interval,
@@ -330,23 +334,43 @@ class FitResult:
         return (rc - float(ref.get("residual_shift", 0.0)), max(float(ref.get("noise", noise)), 1e-5), theta,
                 ref.get("covariance"))
 
-    def _prior_noise(self, noise: float, values=None) -> tuple[float, np.ndarray | None]:
-        """The run noise and the law's values over the parameter draws for a band not calibrated by backtests
-        (the prior rule of ``_predict.py``): the noise without the runs the fit passes through
-        (`_predict.robust_scale` with the law's parameter count; the plain MAD of a small ladder reads a
-        fraction of it). ``values``: ``(B, m)`` or None, returned as they are (the Gauss-Newton covariance
-        is already at that noise: `_stages.parameter_scale`). Other rules (the downstream sigmoid's, which
-        learnt its own reach per unit of its noise) keep the noise."""
+    def _prior_noise(self, noise: float, X: Mapping[str, np.ndarray] | None = None) -> tuple[float, np.ndarray | None]:
+        """The run noise and the law's values at ``X`` over the parameter draws (``(B, m)``; None without
+        ``X`` or draws) for a band not calibrated by backtests (the prior rule of ``_predict.py``).
+
+        The noise: without the runs the fit passes through (`_predict.robust_scale` with the law's parameter
+        count; the plain MAD ``noise`` of a small ladder reads a fraction of it). The values: the prior rule's
+        constants were learnt with draws of the covariance at the plain MAD, their spread in the law's value
+        then widened linearly by that noise over the MAD; the fit's covariance is now taken at that noise
+        times the objective's sandwich factor (`_stages.parameter_scale`, for honest parameter intervals), so
+        it is scaled back to the MAD for these draws (drawn at their full width, the law's nonlinearity made
+        9-run ladders' bands, which already covered 97 %, up to 2.5x wider). Bootstrap draws are used as they
+        are. Other rules (the downstream sigmoid's, which learnt its own reach per unit of its noise) keep the
+        noise and the draws."""
         cal = self.calibration or {}
         r = np.asarray(self.residuals, float)
-        if not (cal.get("source") == "prior" or cal.get("method", PRIOR_RULE) == PRIOR_RULE):
-            return noise, values
-        if r.size <= self.law.n_params or not math.isfinite(noise):
-            return noise, values
-        fair = robust_scale(r, self.law.n_params)[0]
-        if not math.isfinite(fair) or fair <= noise:
-            return noise, values
-        return fair, values
+        prior = cal.get("source") == "prior" or cal.get("method", PRIOR_RULE) == PRIOR_RULE
+        sigma = noise
+        if prior and r.size > self.law.n_params and math.isfinite(noise):
+            fair = robust_scale(r, self.law.n_params)[0]
+            sigma = fair if math.isfinite(fair) and fair > noise else noise
+        if X is None:
+            return sigma, None
+        from_covariance = (self.bootstrap is None or not len(self.bootstrap)) and self.covariance is not None
+        if prior and from_covariance and sigma > 0:
+            shrink = noise / (sandwich_factor(self.loss, sigma) * sigma)
+            draws = covariance_draws(self.law, self.theta, np.asarray(self.covariance, float) * shrink ** 2)
+        else:
+            draws = self.parameter_draws()
+        if draws is None:
+            return sigma, None
+        log = self.space == "log"
+        with np.errstate(all="ignore"):
+            values = self.law.log_evaluate(draws, X) if log else self.law.evaluate(draws, X)
+        if prior and from_covariance and sigma > noise:
+            mid = np.nanmedian(values, axis=0)
+            values = mid + (values - mid) * (sigma / noise)
+        return sigma, values
 
     def predict(self, level: float = 0.8, *, warn_factor: float = REACH_WARN_FACTOR, warn: bool = True,
                 **variables) -> Prediction:
@@ -428,7 +452,7 @@ class FitResult:
                 lo, hi = np.minimum(lo2, lo), np.maximum(hi2, hi)
         else:
             npd = float(cal.get("reach_noise_per_decade", REACH_NOISE_PER_DECADE))
-            noise, values = self._prior_noise(noise, draw_values())
+            noise, values = self._prior_noise(noise, X)
             lo, hi = predictive_quantiles(center, values, noise=noise, shift=float(self.residual_shift),
                                           reach=reach, level=level, noise_per_decade=npd)
         # the point prediction lies strictly inside its interval
@@ -521,8 +545,8 @@ class FitResult:
                                                                     "reason") if k in self.calibration}}
         if "objective_choice" in self.diagnostics:
             out["objective_choice"] = {k: v for k, v in self.diagnostics["objective_choice"].items() if k != "cuts"}
-        if {"alpha", "beta"} <= set(self.law.param_names) and (self.bootstrap is not None or
-                                                                self.covariance is not None or self.stderr):
+        if ({"alpha", "beta"} <= set(self.law.param_names) and {"N", "D"} <= set(self.law.variables)
+                and (self.bootstrap is not None or self.covariance is not None or self.stderr)):
             out["compute_optimal"] = self.compute_optimal_exponents()
         return _jsonable(out)
 

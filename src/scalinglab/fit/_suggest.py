@@ -142,9 +142,10 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
     from ._api import fit
     from ._calibrate import PRIOR, edge_offset
     from ._inputs import is_auto_law
-    from ._objectives import LeastSquares
+    from ._objectives import LeastSquares, objective_from_spec
     from ._predict import calibrated_band, compute_of, extrapolation, keep_point_inside
     from ._solvers import Problem
+    from ._stages import parameter_scale, run_noise
 
     level = float(level)
     if not 0 < level < 1:
@@ -197,7 +198,17 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
 
     J = jac_at(X)
     w = np.ones(len(J)) if res.data.get("weights") is None else np.asarray(res.data["weights"], float)
-    H = J.T @ (J * w[:, None]) / noise ** 2
+    # the residual scale of the fit's parameter covariance (`_stages.parameter_scale`: the noise without the
+    # runs the fit passes through, times its objective's sandwich factor), so v0 is the spread `predict` uses
+    # and a candidate run adds what one more run of that objective's fit adds
+    ref = cal.get("reference") if calibrated else None
+    try:
+        objective = objective_from_spec((ref or {}).get("loss") or res.loss)
+    except (InputError, KeyError, TypeError):  # a fit with its own loss record (the sigmoid's): plain noise
+        objective = LeastSquares()
+    scale_of = parameter_scale if calibrated else run_noise  # the prior rule's draws are at the run noise
+    s = scale_of(Problem(law, X, np.asarray(res.data["y"], float), objective, res.space), u, noise)
+    H = J.T @ (J * w[:, None]) / s ** 2
     Hinv = np.linalg.pinv(H, rcond=1e-12, hermitian=True)
 
     # target gradient (fit space) and value
@@ -251,7 +262,7 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
     v0 = float(grad @ Hinv @ grad)
     a = Jc @ Hinv @ grad  # (m,)
     b = np.einsum("ij,jk,ik->i", Jc, Hinv, Jc)
-    v1 = np.maximum(v0 - a ** 2 / (1.0 + b / noise ** 2) / noise ** 2, 0.0)
+    v1 = np.maximum(v0 - a ** 2 / (1.0 + b / s ** 2) / s ** 2, 0.0)
 
     def to_width(lo, hi):
         if res.space == "log" or not loss_target:

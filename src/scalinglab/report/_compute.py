@@ -6,7 +6,21 @@ All use the ``C = 6·N·D`` FLOP convention (stated in every figure that uses th
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
+
+
+def quiet_predict(predict, **kwargs):
+    """``predict(**kwargs)`` of a fit drawn in a figure, with floating-point warnings off (a grid may leave a
+    law's domain) and, where the predictor takes it, ``warn=False``: a band over a plot's grid reaches past the
+    fitted runs by design, and the report states each prediction's extrapolation itself."""
+    try:
+        quiet = "warn" in inspect.signature(predict).parameters
+    except (TypeError, ValueError):
+        quiet = False
+    with np.errstate(all="ignore"):
+        return predict(**kwargs, **({"warn": False} if quiet else {}))
 
 PF_DAY = 8.64e19  # FLOPs in one petaflop/s-day
 

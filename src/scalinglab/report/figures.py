@@ -24,6 +24,7 @@ from ._compute import (
     kaplan_allocation,
     optimal_frontier,
     parabola_optimum,
+    quiet_predict,
 )
 from ._inputs import (
     FitView,
@@ -99,8 +100,7 @@ def _prediction_band(fv: FitView, level: float, **X) -> tuple[np.ndarray, np.nda
     if predict is None:
         return None
     try:
-        with np.errstate(all="ignore"):
-            pred = predict(level=level, **{k: np.asarray(v, float) for k, v in X.items()})
+        pred = quiet_predict(predict, level=level, **{k: np.asarray(v, float) for k, v in X.items()})
         lo, hi = (np.ravel(np.asarray(b, float)) for b in pred.interval)
     except (ScalingLabError, TypeError, ValueError, AttributeError):
         return None

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError, ScalingLabError
+from ._compute import quiet_predict
 from ._render import FigureSpec, Layer, Panel, render
 from ._style import ROLE, SERIES, axis_label, format_tick, sequential_colors, tick_kind
 
@@ -58,7 +59,7 @@ def _quiet(fn, *args, **kwargs):
 def _predict_band(fit: Any, level: float, **X) -> tuple[np.ndarray, np.ndarray] | None:
     """The fit's own prediction interval (parameters, noise and reach) at the grid points, or None."""
     try:
-        p = _quiet(fit.predict, level=level, **{k: np.asarray(v, float) for k, v in X.items()})
+        p = quiet_predict(fit.predict, level=level, **{k: np.asarray(v, float) for k, v in X.items()})
         lo, hi = (np.ravel(np.asarray(b, float)) for b in p.interval)
     except (ScalingLabError, TypeError, ValueError, AttributeError):
         return None
@@ -291,7 +292,7 @@ def downstream_plot(result: Any, *, at=None, level: float = 0.8, extend: float =
     grid = _grid(xmin / 1.5, max([xmax * extend] + [1.5 * a for a in at]), point=xmax)
     p = Panel(title="Accuracy vs compute (sigmoid)", xlabel=axis_label(col), ylabel="accuracy (fraction)",
               xscale="log", xkind=tick_kind(col) if tick_kind(col) != "plain" else "count")
-    pr = _quiet(res.predict, level=level, **{col: grid})
+    pr = quiet_predict(res.predict, level=level, **{col: grid})
     p.add(Layer("band", grid, np.ravel(pr.interval[0]), y2=np.ravel(pr.interval[1]), color=ROLE["band"],
                 name=f"{level:.0%} prediction interval"))
     if data is not None and var in data[0]:
@@ -304,7 +305,7 @@ def downstream_plot(result: Any, *, at=None, level: float = 0.8, extend: float =
 
 def _mark_predictions(panel: Panel, res: Any, col: str, at: list, level: float, task_loss: bool = False) -> None:
     for a in at:
-        pr = _quiet(res.predict, level=level, **{col: float(a)})
+        pr = quiet_predict(res.predict, level=level, **{col: float(a)})
         if task_loss:
             y, (lo, hi) = pr.task_loss, pr.task_loss_interval
         else:
@@ -366,7 +367,7 @@ def _two_step_plot(res: Any, at: list, level: float, extend: float, backend: str
         p2.add(Layer("hline", y=ceiling, name=f"ceiling {ceiling:.3g}", color=ROLE["chinchilla"], dash="dot"))
         meta["ceiling"] = ceiling
     for a in at:
-        pr = _quiet(res.predict, level=level, **{col: float(a)})
+        pr = quiet_predict(res.predict, level=level, **{col: float(a)})
         p2.add(Layer("scatter", [pr.task_loss], [pr.value], err_lo=[pr.interval[0]], err_hi=[pr.interval[1]],
                      color=ROLE["plan"], marker="*", size=10, name="prediction", legend=a == at[0]))
     # composed
@@ -375,7 +376,7 @@ def _two_step_plot(res: Any, at: list, level: float, extend: float, backend: str
     gsmall = grid[:: max(1, len(grid) // 60)]
     if gsmall[-1] != grid[-1]:
         gsmall = np.append(gsmall, grid[-1])
-    pr = _quiet(res.predict, level=level, **{col: gsmall})
+    pr = quiet_predict(res.predict, level=level, **{col: gsmall})
     p3.add(Layer("band", gsmall, np.ravel(pr.interval[0]), y2=np.ravel(pr.interval[1]), color=ROLE["band"],
                  name=f"{level:.0%} prediction interval"))
     if d1 is not None and d2 is not None and len(d1[1]) == len(d2[1]):
