@@ -65,6 +65,16 @@ def test_validate_missing_file_and_markup_in_values(tmp_path):
     odd.write_text("params,loss\n1e6,[bold]x[/bold]\n")
     r = invoke("validate", odd)
     assert r.exit_code == 2 and "[bold]x[/bold]" in r.output
+    # a table with nothing to count FLOPs from says so (not "FLOP convention: None")
+    zero = tmp_path / "zero.csv"
+    zero.write_text("params,tokens,loss\n1e6,2e7,0\n2e6,4e7,2.9\n")
+    r = invoke("validate", zero)
+    assert r.exit_code == 2 and "validate --allow-nonpositive-loss" in r.output
+    loss_only = tmp_path / "loss_only.csv"
+    loss_only.write_text("params,loss\n1e6,3.1\n2e6,2.9\n")
+    r = invoke("validate", loss_only)
+    assert r.exit_code == 0 and "no FLOPs (neither a flops column nor params and tokens" in " ".join(r.output.split())
+    assert "None" not in r.output
     # FILE:ROW:COLUMN stays machine-readable: row 100 is ':100:', not Rich's emoji code for 💯
     rows = tmp_path / "rows.csv"
     rows.write_text("params,tokens,loss\n" + "".join(f"{i}M,{20 * i}M,{'' if i == 100 else 3.0}\n"

@@ -140,6 +140,8 @@ def test_predict_interval_and_extrapolation(synth_fit):
     with pytest.raises(InputError, match=r"level must be between 0 and 1, got 7e\+10 \(the point goes by "
                                          r"name: predict\(N=\.\.\., D=\.\.\.\)\)"):
         synth_fit.predict(7e10)
+    with pytest.raises(InputError, match=r"N must be a positive number, got -5$"):  # not np.float64(-5.0)
+        synth_fit.predict(N=np.array([1e9, -5.0]), D=1e10)
     # arrays broadcast
     arr = synth_fit.predict(N=[1e9, 1e10], D=1e11)
     assert np.shape(arr.value) == (2,)

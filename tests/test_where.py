@@ -138,6 +138,10 @@ def test_console_script_shows_our_warnings_as_one_line(two_corpora):
     assert "_inputs.py" not in r.stderr and "_lawstack.py" not in r.stderr and "_api.py" not in r.stderr
     assert "x.py:1: UserWarning: other" in r.stderr
     assert json.loads(r.stdout)["n_points"] == 72
+    # -q: errors only, so no warning lines either
+    quiet = code.replace("['scalinglab', 'fit'", "['scalinglab', '-q', 'fit'")
+    r = subprocess.run([sys.executable, "-c", quiet, str(two_corpora)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "warning:" not in r.stderr and json.loads(r.stdout)["n_points"] == 72
 
 
 def test_warnings_point_at_the_users_call(two_corpora):

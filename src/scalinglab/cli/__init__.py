@@ -59,7 +59,8 @@ def _root(
                                 help="More log output on stderr: -v info (sweep and run progress, store "
                                      "migrations, fit timings), -vv debug."),
     quiet: int = typer.Option(0, "-q", "--quiet", count=True,
-                              help="Less log output on stderr: -q errors only, -qq critical only."),
+                              help="Less output on stderr: -q errors only (no log or warning lines), -qq "
+                                   "critical only."),
 ) -> None:
     """A scaling-law laboratory: runs → law → fit → prediction / plan → report."""
     configure_logging(log_level(verbose, quiet))
@@ -70,6 +71,8 @@ def show_warning(message, category, filename, lineno, file=None, line=None, _def
     one ``warning: ...`` line on stderr, without the library's file and source line; any other warning as
     Python shows it."""
     if isinstance(category, type) and issubclass(category, ScalingLabWarning):
+        if logging.getLogger("scalinglab").getEffectiveLevel() > logging.WARNING:  # -q: errors only
+            return
         from rich.markup import escape
 
         from ._common import err

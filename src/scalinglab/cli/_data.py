@@ -122,7 +122,8 @@ def validate(
         table.add_row(_escape(c), _escape(source), str(dtypes[c]),
                       "" if lo is None else _fmt(c, lo), "" if hi is None else _fmt(c, hi))
     out.print(f"[bold green]ok[/] {_escape(str(file))}: {len(runs)} rows, {len(runs.columns)} columns; "
-              f"FLOP convention: {_escape(str(runs.flops_convention))}"
+              + (f"FLOP convention: {_escape(str(runs.flops_convention))}" if runs.flops_convention else
+                 "no FLOPs (neither a flops column nor params and tokens to derive it)")
               + (f"; derived: {', '.join(sorted(runs.derived))}" if runs.derived else "")
               + (f"; loss in {unit}" if (unit := unusual_unit(runs.loss_unit)) else ""),
               highlight=False)

@@ -177,5 +177,6 @@ def _reason(fl: _Floats, i: int, target: str) -> str:
     if target == "step":
         return f"step must be a whole number >= 0 and < 2^63 (got {v:g})"
     if target == "loss":
-        return f"loss must be > 0 for log-space fits (got {v:g}); pass positive_loss=False to allow it"
+        return (f"loss must be > 0 for log-space fits (got {v:g}); to read it anyway: load_runs(..., "
+                "positive_loss=False) or validate --allow-nonpositive-loss")
     return f"{target} must be > 0 (got {v:g})"

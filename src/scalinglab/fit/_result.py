@@ -317,7 +317,7 @@ class FitResult:
         out = {v: np.ravel(a) for v, a in zip(self.law.variables, arrs, strict=True)}
         for v, a in out.items():
             if np.any(~np.isfinite(a)) or np.any(a <= 0):
-                raise InputError(f"{v} must be a positive number, got {a[~np.isfinite(a) | (a <= 0)][0]!r}")
+                raise InputError(f"{v} must be a positive number, got {float(a[~np.isfinite(a) | (a <= 0)][0]):g}")
         return out
 
     def _band_fit(self, X: dict, center, noise: float) -> tuple:

@@ -31,7 +31,7 @@ def _positive(value, what: str) -> float:
     except (TypeError, ValueError):
         raise PlanError(f"{what} must be a number, got {value!r}") from None
     if not math.isfinite(v) or v <= 0:
-        raise PlanError(f"{what} must be a positive finite number, got {value!r}")
+        raise PlanError(f"{what} must be a positive finite number, got {v:g}")
     return v
 
 
