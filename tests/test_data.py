@@ -874,6 +874,17 @@ def test_mean_plus_minus_spread_cells_read_as_the_mean_and_a_spread_column(tmp_p
     assert [(x.row, x.column) for x in e.value.problems] == [(1, "loss")]
 
 
+def test_the_column_hint_quotes_names_for_the_shell():
+    """A suggested --y/--column for a name with spaces or brackets is quoted so it can be pasted into a shell,
+    and the Python spelling (y=...) is given beside it."""
+    from scalinglab.data.schema import choose_column_hint
+
+    hint = choose_column_hint("loss", ["Loss (val)", "step"])
+    assert "--y 'Loss (val)' (fit, backtest, compare; y='Loss (val)' in Python)" in hint
+    assert "--column 'Loss (val)=loss'" in hint and "columns={'Loss (val)': 'loss'}" in hint
+    assert "--column params_N=params" in choose_column_hint("params", ["params_N"])
+
+
 def test_a_frames_named_index_is_one_of_its_columns():
     """A DataFrame indexed by a column (df.set_index("params"), or a MultiIndex of params and tokens) reads that
     index as the column it was; an unnamed index (row labels after a filter) is not a column."""

@@ -237,12 +237,15 @@ def choose_column_hint(canonical: str, names) -> str:
         return ""
     listed = ", ".join(map(repr, named[:8])) + (", ..." if len(named) > 8 else "")
     first = named[0]
+    import shlex
+
     # a perplexity mapped to the loss reads as its log; --y would fit the perplexity itself
-    y = f"--y {first} (fit, backtest, compare), " if canonical == "loss" and not is_perplexity(first) else ""
+    y = (f"--y {shlex.quote(str(first))} (fit, backtest, compare; y={str(first)!r} in Python), "
+         if canonical == "loss" and not is_perplexity(first) else "")
     if canonical == "loss" and is_perplexity(first):
         listed += " (perplexities: mapped to the loss, one reads as its natural log)"
     return (f"; columns named like {'a loss' if canonical == 'loss' else repr(canonical)} here: {listed}: choose "
-            f"one with {y}--column {first}={canonical} (any command that reads a table) or "
+            f"one with {y}--column {shlex.quote(f'{first}={canonical}')} (any command that reads a table) or "
             f"columns={{{first!r}: {canonical!r}}}")
 
 
