@@ -297,7 +297,7 @@ class RunTable:
             for col in dict.fromkeys(cols):
                 vals = pd.unique(self._df[col].astype(str))
                 found.append(f"{col}: " + ", ".join(map(str, vals[:8])) + (", ..." if len(vals) > 8 else ""))
-            raise InputError(f"--where {' '.join(map(str, conditions))}: no run in {self.source} matches "
+            raise InputError(f"where {' '.join(map(str, conditions))}: no run in {self.source} matches "
                              f"(values found: {'; '.join(found)})")
         return out
 
@@ -309,17 +309,17 @@ class RunTable:
 
         m = _CONDITION.match(text)
         if m is None:
-            raise InputError(f"--where {text!r}: expected COLUMN=VALUE (or !=, >=, <=, >, <), e.g. dataset=c4 "
+            raise InputError(f"where {text!r}: expected COLUMN=VALUE (or !=, >=, <=, >, <), e.g. dataset=c4 "
                              f"or params>=100M")
         name, op, raw = m.group(1).strip(), m.group(2), m.group(3).strip()
         col = name if name in self._df.columns else COLUMN_ALIASES.get(_norm(name), name)
         if col not in self._df.columns:
-            raise InputError(f"--where {text!r}: no column {name!r} in {self.source} "
+            raise InputError(f"where {text!r}: no column {name!r} in {self.source} "
                              f"(columns: {', '.join(self.columns)})")
         s = self._df[col]
         values = [v.strip() for v in raw.split(",")] if op in ("=", "!=") else [raw]
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            vals = [parse_quantity(v, what=f"--where {text!r}") for v in values]
+            vals = [parse_quantity(v, what=f"where {text!r}") for v in values]
 
             def hit(col_values: pd.Series) -> np.ndarray:
                 x = col_values.to_numpy(float)
@@ -328,7 +328,7 @@ class RunTable:
                 return _COMPARE[op](x, vals[0])
         else:
             if op not in ("=", "!="):
-                raise InputError(f"--where {text!r}: column {col!r} is not numeric; compare it with = or !=")
+                raise InputError(f"where {text!r}: column {col!r} is not numeric; compare it with = or !=")
 
             def hit(col_values: pd.Series) -> np.ndarray:
                 return col_values.astype(str).isin(values).to_numpy(bool)
