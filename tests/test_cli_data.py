@@ -81,6 +81,8 @@ def test_validate_missing_file_and_markup_in_values(tmp_path):
                                                       for i in range(1, 120)))
     r = invoke("validate", rows)
     assert r.exit_code == 2 and f"{rows}:100:loss: empty cell" in r.output and "\U0001f4af" not in r.output
+    assert "FILE:ROW:COLUMN counts ROW from the first data row (row 1 is the line after the header)" in " ".join(
+        r.output.split())
 
 
 def test_validate_require_and_loss_options(tmp_path):

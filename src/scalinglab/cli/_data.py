@@ -45,8 +45,11 @@ def _report_problems(exc: Any, file: Path, as_json: bool) -> None:
             err.print(f"{_where(p)}: {p.reason}", markup=False, highlight=False)
         if total > len(problems):
             err.print(f"... and {total - len(problems)} more", markup=False, highlight=False)
+        rows = any(p.row is not None for p in problems)
         err.print(f"[bold red]error:[/] {total} problem{'s' if total != 1 else ''} in "
-                  f"{_escape(str(file))}; nothing was loaded", highlight=False)
+                  f"{_escape(str(file))}; nothing was loaded"
+                  + ("; FILE:ROW:COLUMN counts ROW from the first data row (row 1 is the line after the header)"
+                     if rows else ""), highlight=False)
     raise typer.Exit(2)
 
 
