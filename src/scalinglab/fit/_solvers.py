@@ -23,16 +23,24 @@ from ._space import FitSpace
 __all__ = ["Problem", "LMResult", "levenberg_marquardt", "certify", "gauss_newton_covariance", "one_blas_thread"]
 
 
+_BLAS: list = []  # the threadpoolctl controller of the BLAS libraries, found once (a scan reads files: ~1 ms)
+
+
 def one_blas_thread():
     """A context in which BLAS runs on one thread (`threadpoolctl`; the limit is lifted on leaving it). The
     solves here are tiny (a handful of parameters, at most thousands of runs), and OpenBLAS threads that
     spin-wait for work made a fit 2-3x slower on a busy 2-core machine (7.4-8.0 s against 3.2 s for one
-    public table's default fit); a no-op without threadpoolctl."""
+    public table's default fit); a no-op without threadpoolctl. The libraries are found once, numpy's and
+    scipy's (whose L-BFGS-B `certify` uses): scanning them on every solve cost a default fit 25 %."""
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - a dependency; kept optional for old environments
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    if not _BLAS:
+        import scipy.optimize  # noqa: F401  (loads scipy's own OpenBLAS before the scan)
+
+        _BLAS.append(ThreadpoolController().select(user_api="blas"))
+    return _BLAS[0].limit(limits=1)
 
 
 @dataclass(frozen=True)
