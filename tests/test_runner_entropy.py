@@ -68,9 +68,11 @@ def test_full_demo_fits_entropy_and_predicts_within_interval(tmp_path):
     assert s["fitted_E_bpb"] == pytest.approx(s["true_entropy_floor_bpb"], rel=0.02)
     assert s["compute_multiple"] >= 10
     assert s["inside_interval"]
-    # the default fit's band (law chosen by backtests) is narrower than Chinchilla-Huber's on the same ladder,
-    # whose calibration learnt a drift from backtest cuts of 10..18 runs: [1.466, 1.812] nats/token for the
-    # target when this test was written, the point 1.489 near its lower edge
+    # the default fit's band (law chosen by backtests, here chinchilla-joint: one constant more) is about as
+    # wide as Chinchilla-Huber's on the same ladder and spans under a fifth of the prediction, the point inside
+    # (before issue 19 it was [point, point + 33 %]). Measured when the parameters' covariance took the
+    # sandwich factor: [1.428, 1.637] nats/token around 1.504, Chinchilla-Huber's [1.463, 1.662]; before it,
+    # [1.470, 1.613] and [1.466, 1.812]
     store = Store(tmp_path / "demo" / "runs.db")
     ladder = store.to_frame(sweep="demo-full-ladder")
     store.close()
@@ -79,6 +81,7 @@ def test_full_demo_fits_entropy_and_predicts_within_interval(tmp_path):
         warnings.simplefilter("ignore")
         chin = fit(ladder, "chinchilla", loss="huber", bootstrap=200, seed=0).predict(N=t["params"], D=t["tokens"])
     lo, hi = s["prediction"]["interval_nats"]
-    assert lo < s["prediction"]["loss_nats"] < hi
+    point = s["prediction"]["loss_nats"]
+    assert lo < point < hi
     c_lo, c_hi = (float(v) for v in chin.interval)
-    assert (hi - lo) < 0.5 * (c_hi - c_lo)
+    assert (hi - lo) < 1.25 * (c_hi - c_lo) and (hi - lo) < 0.2 * point
