@@ -995,6 +995,14 @@ def test_a_small_table_is_read_without_arrow_reader_threads(tmp_path, monkeypatc
     assert seen[-1] == ("csv", True)
 
 
+def _refused(path, cells: list, hint: str) -> None:
+    """Loading ``path`` is a DataError at exactly ``cells`` ((row, column) pairs) whose message names ``hint``."""
+    with pytest.raises(DataError) as e:
+        load_runs(path)
+    assert [(x.row, x.column) for x in e.value.problems] == cells
+    assert hint in str(e.value)
+
+
 def test_runs_that_logged_no_loss_are_an_error_that_says_how_to_leave_them_out(tmp_path, caplog):
     """A tracker's export lists crashed or queued runs with an empty loss: by default an error naming each row
     and the flag; with drop_missing_loss / --drop-missing-loss those rows are left out (logged, source rows
@@ -1008,10 +1016,7 @@ def test_runs_that_logged_no_loss_are_an_error_that_says_how_to_leave_them_out(t
     p = tmp_path / "export.csv"
     p.write_text("params,tokens,loss,state\n1e7,2e8,4.2,finished\n3e7,6e8,,crashed\n1e8,2e9,3.5,finished\n"
                  "3e8,6e9,,running\n1e9,2e10,3.0,finished\n")
-    with pytest.raises(DataError) as e:
-        load_runs(p)
-    assert [(x.row, x.column) for x in e.value.problems] == [(2, "loss"), (4, "loss")]
-    assert "--drop-missing-loss" in str(e.value)
+    _refused(p, [(2, "loss"), (4, "loss")], "--drop-missing-loss")
     with caplog.at_level(logging.WARNING, logger="scalinglab.data.load"):
         rt = load_runs(p, drop_missing_loss=True)
     assert rt.df["loss"].tolist() == [4.2, 3.5, 3.0] and rt.source_rows.tolist() == [1, 3, 5]
@@ -1045,10 +1050,7 @@ def test_rows_with_an_empty_count_leave_out_with_drop_missing_that_names_the_col
     p = tmp_path / "published.csv"
     p.write_text("model,Params (M),Tokens (B),loss\na,125,2.5,3.4\nb,350,,3.1\nc,760,15,2.9\nd,1300,,2.8\n"
                  "e,2700,55,2.6\n")
-    with pytest.raises(DataError) as e:
-        load_runs(p)
-    assert [(x.row, x.column) for x in e.value.problems] == [(2, "Tokens (B)"), (4, "Tokens (B)")]
-    assert "--drop-missing tokens" in str(e.value)
+    _refused(p, [(2, "Tokens (B)"), (4, "Tokens (B)")], "--drop-missing tokens")
     for name in ("tokens", "Tokens (B)", ["tokens"]):
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="scalinglab.data.load"):
