@@ -66,8 +66,8 @@ class Objective:
     def noise_scale(self, sigma: float) -> float:
         """The scale ``s`` that makes ``s^2 (J^T W J)^-1`` the covariance of this objective's estimate when runs
         scatter normally with sd ``sigma`` about the law (residual units): the M-estimator sandwich
-        ``sqrt(E[psi^2]) / E[psi']`` at the centre where ``E[psi] = 0`` (Huber 1964; Huber & Ronchetti 2009,
-        ch. 6). Least squares: ``sigma``; a Huber threshold far below the noise: ``sigma sqrt(pi / 2)``, the
+        ``sqrt(E[psi^2]) / E[psi']`` at the centre where ``E[psi] = 0`` (Huber 1964, the asymptotic variance
+        of an M-estimate). Least squares: ``sigma``; a Huber threshold far below the noise: ``sigma sqrt(pi / 2)``, the
         least-absolute-deviations limit (the median of a sample scatters 1.25x more than its mean); the
         asymmetric objective, which centres the fit on an upper quantile of the runs, more. ``sigma`` as it
         is where the pieces are unknown or ``sigma`` is not a positive finite number."""

@@ -204,6 +204,17 @@ def robust_scale(r: np.ndarray, n_params: int = 0) -> tuple[float, float]:
     return float(1.4826 * np.median(dev[k:])), med
 
 
+def run_noise_of(r: np.ndarray, n_params: int, noise: float) -> float:
+    """The run noise of a fit with residuals ``r`` and ``n_params`` parameters: `robust_scale` without the runs
+    the fit passes through when there are more residuals than parameters and it reads above ``noise`` (the
+    plain robust scale), else ``noise``."""
+    r = np.asarray(r, float)
+    if r.size <= n_params or not math.isfinite(noise):
+        return noise
+    fair = robust_scale(r, n_params)[0]
+    return fair if math.isfinite(fair) and fair > noise else noise
+
+
 def interval_from_draws(values: np.ndarray, level: float) -> tuple[float, float]:
     """Percentile interval of 1-D draws (NaNs ignored)."""
     v = np.asarray(values, float)

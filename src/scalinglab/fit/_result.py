@@ -28,7 +28,7 @@ from ._predict import (
     keep_point_inside,
     linear_prediction_sd,
     predictive_quantiles,
-    robust_scale,
+    run_noise_of,
 )
 from ._profile import kept_alternates
 from ._space import FitSpace
@@ -350,10 +350,7 @@ class FitResult:
         cal = self.calibration or {}
         r = np.asarray(self.residuals, float)
         prior = cal.get("source") == "prior" or cal.get("method", PRIOR_RULE) == PRIOR_RULE
-        sigma = noise
-        if prior and r.size > self.law.n_params and math.isfinite(noise):
-            fair = robust_scale(r, self.law.n_params)[0]
-            sigma = fair if math.isfinite(fair) and fair > noise else noise
+        sigma = run_noise_of(r, self.law.n_params, noise) if prior else noise
         if X is None:
             return sigma, None
         from_covariance = (self.bootstrap is None or not len(self.bootstrap)) and self.covariance is not None

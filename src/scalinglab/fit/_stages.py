@@ -31,7 +31,7 @@ from ._degenerate import NO_TREND_P, WEAK_TREND_P, looks_flat, pinned_parameters
 from ._inputs import FitData, prepare_data, resolve_law
 from ._multistart import MultiStartResult, multistart, polish
 from ._objectives import Objective, get_objective
-from ._predict import interval_from_draws, robust_scale
+from ._predict import interval_from_draws, robust_scale, run_noise_of
 from ._result import FitResult, parameter_draws
 from ._solvers import Problem, gauss_newton_covariance
 
@@ -241,9 +241,7 @@ def covariance(problem: Problem, u: np.ndarray, noise: float, W) -> np.ndarray |
 def run_noise(problem: Problem, u: np.ndarray, noise: float) -> float:
     """The run noise of a fit at ``u``: its residuals' robust scale without the runs the fit passes through
     (`robust_scale` with the law's parameter count), at least ``noise`` (the plain robust scale)."""
-    r = np.asarray(problem.residuals(np.asarray(u, float)), float)[: len(problem.y)]
-    fair = robust_scale(r, problem.law.n_params)[0] if r.size > problem.law.n_params else math.nan
-    return max(noise, fair) if math.isfinite(fair) else noise
+    return run_noise_of(problem.residuals(np.asarray(u, float))[: len(problem.y)], problem.law.n_params, noise)
 
 
 def parameter_scale(problem: Problem, u: np.ndarray, noise: float) -> float:
