@@ -97,18 +97,15 @@ def count_slips(df) -> list[str]:
     if D is not None and np.isfinite(D).any() and np.nanmax(D) < MIN_TOKENS:
         out.append(f"every run saw fewer than {MIN_TOKENS:,.0f} tokens (at most {np.nanmax(D):,.4g}): tokens in "
                    "billions? A header such as 'Tokens (B)' reads its numbers in billions")
-    if N is not None and D is not None:
-        with np.errstate(all="ignore"):
-            ratio = D / N
-        ratio = ratio[np.isfinite(ratio)]
-        lo, hi = PLAUSIBLE_TOKENS_PER_PARAM
-        if ratio.size and ratio.max() < lo:
-            out.append(f"every run saw fewer than {lo:g} tokens per parameter (at most {ratio.max():.3g}): tokens in "
-                       "billions, or parameters in units smaller than the tokens'? A header such as 'Tokens (B)' "
-                       "reads its numbers in billions")
-        elif ratio.size and ratio.min() > hi:
-            out.append(f"every run saw more than {hi:,.0f} tokens per parameter (at least {ratio.min():,.4g}): "
-                       "parameters in millions? A header such as 'Params (M)' reads its numbers in millions")
+    ratio = allocation(df)  # tokens per parameter over the runs
+    lo, hi = PLAUSIBLE_TOKENS_PER_PARAM
+    if ratio["runs"] and ratio["max"] < lo:
+        out.append(f"every run saw fewer than {lo:g} tokens per parameter (at most {ratio['max']:.3g}): tokens in "
+                   "billions, or parameters in units smaller than the tokens'? A header such as 'Tokens (B)' "
+                   "reads its numbers in billions")
+    elif ratio["runs"] and ratio["min"] > hi:
+        out.append(f"every run saw more than {hi:,.0f} tokens per parameter (at least {ratio['min']:,.4g}): "
+                   "parameters in millions? A header such as 'Params (M)' reads its numbers in millions")
     return out
 
 
