@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from .._errors import InputError
 from .cells import _as_arrow, _check_numeric, _floats, _reason, _to_pandas
 from .duplicates import _duplicates, _take
-from .problems import _collected, _error
+from .problems import _collected, _error, rows_text
 from .readers import _from_pandas, _Raw, _read_any
 from .reshape import melt_seed_columns, split_spreads
 from .schema import (
@@ -204,8 +204,7 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
         if empty.any():
             flag = "drop_missing_loss" if name == "loss" and drop_missing_loss else f"drop_missing {name}"
             logger.warning("%s: %d row%s with no %s left out (%s; rows %s)", file, int(empty.sum()),
-                           "s" if empty.sum() != 1 else "", name, flag,
-                           ", ".join(map(str, rows[empty][:10].tolist())) + (", ..." if empty.sum() > 10 else ""))
+                           "s" if empty.sum() != 1 else "", name, flag, rows_text(rows[empty]))
             keep = pa.array(~empty)
             cols_in = [_as_arrow(c).filter(keep) for c in cols_in]
             rows, n = rows[~empty], int((~empty).sum())
@@ -253,14 +252,12 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
                 at = rows[fl.marked]
                 logger.warning("%s: %d cell%s of %r carr%s a footnote mark (rows %s), read as the number%s before "
                                "it: check what the mark means in the source", file, at.size, "s" * (at.size != 1),
-                               name, "ies" if at.size == 1 else "y", ", ".join(map(str, at[:10].tolist()))
-                               + (", ..." if at.size > 10 else ""), "s" * (at.size != 1))
+                               name, "ies" if at.size == 1 else "y", rows_text(at), "s" * (at.size != 1))
             if name in scales and fl.suffixed is not None:  # Params (M) holding 70M: not 70M x 1e6
                 at = rows[fl.suffixed]
+                own = "carries its own unit" if at.size == 1 else "carry their own unit"
                 logger.warning("%s: %d cell%s of %r %s (rows %s): read as written, not scaled by the header's "
-                               "%g", file, at.size, "s" * (at.size != 1), name,
-                               "carries its own unit" if at.size == 1 else "carry their own unit", ", ".join(map(str, at[:10].tolist()))
-                               + (", ..." if at.size > 10 else ""), scales[name])
+                               "%g", file, at.size, "s" * (at.size != 1), name, own, rows_text(at), scales[name])
             out[target] = fl.scaled(scales.get(name, 1.0))
         else:
             out[target] = _to_pandas(col)

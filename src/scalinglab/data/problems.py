@@ -10,6 +10,12 @@ from .._errors import DataError
 from .schema import MAX_LISTED, MAX_PROBLEMS
 
 
+def rows_text(rows, limit: int = 10) -> str:
+    """Source row numbers for a message: the first ``limit`` of them, then ``...`` when there are more."""
+    rows = [int(r) for r in rows]
+    return ", ".join(map(str, rows[:limit])) + (", ..." if len(rows) > limit else "")
+
+
 def _where(file: str | None, row: int | None, column: str | None) -> str:
     """``FILE:ROW:COLUMN`` with trailing empty parts left out."""
     parts = [file or "<table>", "" if row is None else str(row), column or ""]

@@ -51,11 +51,11 @@ def warn_left_out(df, usable: np.ndarray, source, columns: Sequence[str], stackl
     import warnings
 
     from .._errors import DataWarning
+    from ..data.problems import rows_text
 
     rows = np.asarray(df.attrs.get("source_rows", np.arange(1, len(df) + 1)))[bad]
     warnings.warn(f"{source or 'the table'}: {int(bad.sum())} of {len(df)} rows left out, with no usable "
-                  f"{' / '.join(columns)} (an empty cell, or a scale that is not positive): rows "
-                  + ", ".join(map(str, rows[:10].tolist())) + (", ..." if rows.size > 10 else ""),
+                  f"{' / '.join(columns)} (an empty cell, or a scale that is not positive): rows {rows_text(rows)}",
                   DataWarning, stacklevel=stacklevel)
 
 
