@@ -62,7 +62,7 @@ def holdout(df, **kw):
     te = df[top]
     ivs, value = {}, None
     for lv in (0.5, 0.8, 0.95):
-        p = res.predict(level=lv, N=te["params"].to_numpy(float), D=te["tokens"].to_numpy(float))
+        p = res.predict(level=lv, warn=False, N=te["params"].to_numpy(float), D=te["tokens"].to_numpy(float))
         ivs[lv] = tuple(map(np.asarray, p.interval))
         value = np.asarray(p.value)
     return value, ivs, te["loss"].to_numpy(float)
