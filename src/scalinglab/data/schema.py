@@ -100,12 +100,13 @@ def is_tokens_per_param(name: str) -> bool:
     return _norm(name) in TOKENS_PER_PARAM_NAMES
 
 
+#: a scale written as a word (the keys of `_SCALE_WORDS` longer than one letter)
+_SCALE_WORD = r"thousands?|millions?|mn|billions?|bn|trillions?|tn"
 #: a unit in brackets at the end of a column name: ``Params (M)``, ``Training tokens [B]``, ``FLOPs (1e18)``
-_SCALE_NOTE = re.compile(r"^(?P<base>.*?)[\s_]*[(\[]\s*(?:x|×|in)?\s*(?P<unit>k|thousands?|m|mn|millions?|b|bn|"
-                         r"billions?|t|tn|trillions?|1e\d{1,2}|10\^\d{1,2})\s*[)\]]\s*$", re.IGNORECASE)
-#: ... or a unit word after it: ``params_millions``, ``tokens in billions``, ``Tokens (bn)`` above
-_SCALE_SUFFIX = re.compile(r"^(?P<base>.*?\w)[\s_\-]+(?:in[\s_\-]+)?(?P<unit>thousands?|millions?|mn|billions?|bn|"
-                           r"trillions?|tn)\s*$", re.IGNORECASE)
+_SCALE_NOTE = re.compile(rf"^(?P<base>.*?)[\s_]*[(\[]\s*(?:x|×|in)?\s*(?P<unit>{_SCALE_WORD}|k|m|b|t|1e\d{{1,2}}|"
+                         r"10\^\d{1,2})\s*[)\]]\s*$", re.IGNORECASE)
+#: ... or a scale word after it: ``params_millions``, ``tokens in billions``
+_SCALE_SUFFIX = re.compile(rf"^(?P<base>.*?\w)[\s_\-]+(?:in[\s_\-]+)?(?P<unit>{_SCALE_WORD})\s*$", re.IGNORECASE)
 _SCALE_WORDS = {"k": 1e3, "thousand": 1e3, "thousands": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6,
                 "millions": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9, "billions": 1e9, "t": 1e12, "tn": 1e12,
                 "trillion": 1e12, "trillions": 1e12}
