@@ -91,7 +91,8 @@ class Objective:
 
         span = 20 * sigma + max((abs(v) for piece in pieces for v in piece[:2] if math.isfinite(v)), default=0.0)
         mu = 0.0
-        if moments(0.0)[0] != 0.0:  # E[psi(r)] rises with mu (psi never falls): its root brackets in the span
+        e1, e2, _ = moments(0.0)
+        if abs(e1) > 1e-9 * math.sqrt(e2):  # E[psi(r)] rises with mu (psi never falls): its root brackets in the span
             from scipy.optimize import brentq
 
             mu = brentq(lambda m: moments(m)[0], -span, span, xtol=1e-12 * sigma)
