@@ -801,6 +801,21 @@ def test_a_spreadsheet_export_with_semicolons_and_decimal_commas_reads_as_it_say
     assert list(load_runs(h, columns={"model;size": "params"}).df["params"]) == [1e6]
 
 
+def test_a_semicolon_export_reads_its_decimal_comma_in_cells_with_a_unit_too(tmp_path):
+    """'1,4 B' in a ';' file is 1.4e9 (it failed to parse), beside plain '3,92' read as 3.92 in the same column;
+    names keep their commas; in a ',' file the comma stays a thousands separator ('1,400 M' is 1.4e9)."""
+    p = tmp_path / "eu.csv"
+    p.write_text("model;params;tokens;loss\n1,5-small;70 M;1,4 B;3,92\nb;160 M;3,2B;3,51\n"
+                 "c;410 M;8,25e9;3,20\nd;1,0 B;20000000000;2,95\n")
+    rt = load_runs(p)
+    assert rt.df["params"].tolist() == [7e7, 1.6e8, 4.1e8, 1e9]
+    assert rt.df["tokens"].tolist() == [1.4e9, 3.2e9, 8.25e9, 2e10]
+    assert rt.df["loss"].tolist() == [3.92, 3.51, 3.2, 2.95] and rt.df["model"].tolist()[0] == "1,5-small"
+    q = tmp_path / "us.csv"
+    q.write_text('params,tokens,loss\n"1,400 M",2.8e10,3.1\n70M,1.4B,3.9\n')
+    assert load_runs(q).df["params"].tolist() == [1.4e9, 7e7]
+
+
 def test_an_excel_workbook_reads_its_table_below_a_title_with_excel_row_numbers(tmp_path, caplog):
     """A workbook as researchers keep one: a title line above the header, a unit note in a header, unit strings
     and numbers mixed in a column, a blank row and a stray empty column; errors name Excel's own row numbers;

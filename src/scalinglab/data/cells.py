@@ -51,6 +51,20 @@ def _to_pandas(col: Any) -> pd.Series:
     return _as_arrow(col).to_pandas()
 
 
+#: a number written with a decimal comma (``1,4 B``, ``3,92``, ``2,5e3``): its one comma, before the fraction
+_DECIMAL_COMMA = r"^(\s*[+-]?\d*),(\d+(?:[eE][+-]?\d+)?(?:\s*[^\s,\d][^,]*)?\s*)$"
+
+
+def decimal_comma(col: Any) -> Any:
+    """A text column of a file whose decimal mark is the comma (a ``;``-separated spreadsheet export), with the
+    comma of each number read as the point: Arrow reads such a file's plain numbers (``3,92``) that way, and
+    cells with a unit (``1,4 B``) or beside text stay text, to be parsed here. Other columns as they are."""
+    arr = _as_arrow(col)
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return col
+    return pc.replace_substring_regex(arr, pattern=_DECIMAL_COMMA, replacement=r"\1.\2")
+
+
 def _parse_count(text: str) -> float:
     try:
         return parse_quantity(text)

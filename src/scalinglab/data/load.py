@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._errors import InputError
-from .cells import _as_arrow, _check_numeric, _floats, _reason, _to_pandas
+from .cells import _as_arrow, _check_numeric, _floats, _reason, _to_pandas, decimal_comma
 from .duplicates import _duplicates, _take
 from .problems import _collected, _error, rows_text
 from .readers import _from_pandas, _Raw, _read_any
@@ -175,6 +175,9 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
     perplexity = {n for n, t in zip(raw.names, targets, strict=True) if t == "loss" and is_perplexity(n)}
     order = {n: j for j, n in enumerate(raw.names)}
     cols_in = list(raw.columns)
+    if raw.meta.get("decimal_comma"):  # a ';' export: its comma is the decimal mark in text cells too (1,4 B)
+        cols_in = [decimal_comma(c) if t in _NUMERIC or (t == nm and is_tokens_per_param(nm)) else c
+                   for nm, t, c in zip(raw.names, targets, cols_in, strict=True)]
     n = raw.n_rows
     rows = raw.rows if raw.rows is not None else np.arange(1, n + 1, dtype=np.int64)
 

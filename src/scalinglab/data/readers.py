@@ -283,6 +283,7 @@ def _read_csv(data: bytes, file: str, delimiter: str) -> _Raw:
                                    column=column))
     raw = _from_arrow(table, file, kind="file")
     raw.rows, raw.problems, raw.blank_rows = rows, problems, True
+    raw.meta["decimal_comma"] = delimiter == ";"
     _decode_binary_columns(raw)
     return raw
 
