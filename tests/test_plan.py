@@ -83,6 +83,20 @@ def test_pivoted_draws_match_published_standard_errors():
     assert np.median(A) == pytest.approx(482.01, rel=0.15)
 
 
+def test_a_preset_predicts_the_loss_interval_its_plan_gives():
+    """One draw for a preset's published standard errors: `predict` from chinchilla-epoch gave [1.891, 2.118]
+    at the plan's own (N*, D*), independent draws, where the plan (pivoted draws) gave [1.937, 2.013]."""
+    from scalinglab.fit import FitResult
+
+    p = compute_optimal(5.76e23, "chinchilla-epoch")
+    r = FitResult.load("chinchilla-epoch")
+    pred = r.predict(N=p.N_opt, D=p.D_opt, warn=False)
+    assert pred.value == pytest.approx(p.loss, rel=1e-9)
+    np.testing.assert_allclose(pred.interval, p.intervals["loss"], rtol=2e-3)
+    assert r.data_ranges == {"N": (7e7, 1.6e10), "D": (5e9, 5e11)}
+    assert any("N reaches 4.5" in w and "parameter uncertainty only" in w for w in pred.warnings)
+
+
 # --------------------------------------------------------------------------------------------- solvers
 @pytest.mark.parametrize("flops", [1e19, 5.76e23, 1e27])
 def test_closed_form_matches_numeric_solver(flops):

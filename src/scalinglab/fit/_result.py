@@ -121,11 +121,12 @@ def covariance_draws(law, theta, covariance, n: int = _N_PARAM_DRAWS, seed: int 
 
 
 def parameter_draws(law, theta, *, bootstrap=None, covariance=None, stderr: dict | None = None,
-                    n: int = _N_PARAM_DRAWS, seed: int = 0) -> np.ndarray | None:
+                    n: int = _N_PARAM_DRAWS, seed: int = 0,
+                    ranges: Mapping[str, tuple[float, float]] | None = None) -> np.ndarray | None:
     """Natural-space parameter draws ``(B, P)`` of a fit at ``theta`` ``(P,)``: the ``bootstrap`` draws,
     else ``n`` draws from the fit-space Gauss-Newton ``covariance`` ``(P, P)``, else from published
-    standard errors ``stderr`` (by parameter name; log-normal for log-scale parameters); None when none is
-    known."""
+    standard errors ``stderr`` (by parameter name; log-normal for log-scale parameters; for the Chinchilla
+    form with the fitted ``ranges`` of N and D known, pivoted: `pivoted_draws`); None when none is known."""
     if bootstrap is not None and len(bootstrap):
         return np.asarray(bootstrap, float)
     rng = np.random.default_rng(seed)
@@ -133,6 +134,8 @@ def parameter_draws(law, theta, *, bootstrap=None, covariance=None, stderr: dict
         draws = covariance_draws(law, theta, covariance, n, seed)
         if draws is not None:
             return draws
+    if stderr and ranges and "N" in ranges and "D" in ranges and is_chinchilla_form(law):
+        return pivoted_draws(theta, stderr, ranges, n, seed)
     if stderr:
         draws = np.tile(theta, (n, 1))
         for j, p in enumerate(law.params):
@@ -150,6 +153,39 @@ def parameter_draws(law, theta, *, bootstrap=None, covariance=None, stderr: dict
                 draws[:, j] = np.clip(d, lo + 1e-9 * max(1, abs(v)), hi - 1e-9 * max(1, abs(v)))
         return draws
     return None
+
+
+def is_chinchilla_form(law) -> bool:
+    """True for the ``E + A/N^alpha + B/D^beta`` law in N and D (closed-form answers, pivoted draws)."""
+    return (getattr(law, "name", "") == "chinchilla" and tuple(law.variables) == ("N", "D")
+            and tuple(law.param_names) == ("E", "A", "B", "alpha", "beta"))
+
+
+def pivoted_draws(theta: np.ndarray, stderr: Mapping[str, float], ranges: Mapping[str, tuple[float, float]],
+                  n: int, seed: int) -> np.ndarray:
+    """Parametric draws ``(n, 5)`` for the Chinchilla form that respect the A–alpha and B–beta correlation of
+    a fit.
+
+    Published standard errors come without their correlations, and in a Chinchilla fit A is almost a
+    function of alpha (and B of beta): the data pin the N-term ``A N^-alpha`` near the middle of the fitted
+    sizes, not A itself. Independent draws therefore give absurd allocations (tokens/param from ~1 to ~500
+    at 5.76e23 FLOPs for chinchilla-epoch). Here E, alpha, beta are drawn from their standard errors (E
+    log-normal) and ``A = A0 N_p^(alpha - alpha0)``, ``B = B0 D_p^(beta - beta0)`` with the pivots
+    ``N_p``, ``D_p`` at the geometric centre of the fitted ``ranges`` (parameters, tokens). For
+    chinchilla-epoch the implied spread of A and B (10th-90th pct ~285-820 and ~1170-3610) matches the
+    published standard errors (482 ± 125, 2085 ± 1293), which supports the construction.
+    """
+    rng = np.random.default_rng(seed)
+    E0, A0, B0, al0, be0 = (float(v) for v in theta)
+    Np = float(np.sqrt(ranges["N"][0] * ranges["N"][1]))
+    Dp = float(np.sqrt(ranges["D"][0] * ranges["D"][1]))
+    se = {k: float(stderr.get(k, 0.0) or 0.0) for k in ("E", "alpha", "beta")}
+    E = E0 * np.exp(rng.normal(0.0, se["E"] / E0, n)) if se["E"] > 0 else np.full(n, E0)
+    al = np.clip(rng.normal(al0, se["alpha"], n), 1e-3, 5.0)
+    be = np.clip(rng.normal(be0, se["beta"], n), 1e-3, 5.0)
+    A = A0 * Np ** (al - al0)
+    B = B0 * Dp ** (be - be0)
+    return np.column_stack([E, A, B, al, be])
 
 
 def _interval_from_json(law: Law, name: str, pair) -> tuple[float, float]:
@@ -228,7 +264,7 @@ class FitResult:
         """Natural-space parameter draws ``(B, P)``: bootstrap draws, else Gauss-Newton covariance draws,
         else a preset's standard errors (log-normal for log-scale parameters); None when none is known."""
         return parameter_draws(self.law, self.theta, bootstrap=self.bootstrap, covariance=self.covariance,
-                               stderr=self.stderr, n=n, seed=seed)
+                               stderr=self.stderr, n=n, seed=seed, ranges=self.data_ranges if self.preset else None)
 
     # ------------------------------------------------------------------ derived quantities
     def derived(self, fn: Callable[[dict], float], level: float | None = None) -> Derived:
@@ -425,9 +461,18 @@ class FitResult:
         else:
             ext = {}
             reach = np.ones_like(center)
-            warnings.append("no fitted data recorded (preset): extrapolation distance unknown; the interval "
-                            "covers parameter uncertainty only" if self.preset else
-                            "no fitted data recorded: extrapolation distance unknown")
+            if self.preset and self.data_ranges:  # the published fit's ranges: say how far beyond them
+                reach_of = {v: float(np.nanmax(np.asarray(X[v], float))) / hi
+                            for v, (_, hi) in self.data_ranges.items() if v in X and hi > 0}
+                beyond = "; ".join(f"{v} reaches {r:.3g}x beyond the largest" for v, r in reach_of.items() if r > 1)
+                warnings.append(f"preset {self.preset!r} was fitted on " + ", ".join(
+                    f"{v} in [{lo:.3g}, {hi:.3g}]" for v, (lo, hi) in self.data_ranges.items())
+                    + (f" ({beyond})" if beyond else "") + ": the interval covers its published parameter "
+                    "uncertainty only, not run-to-run noise or the reach")
+            else:
+                warnings.append("no fitted data recorded (preset): extrapolation distance unknown; the interval "
+                                "covers parameter uncertainty only" if self.preset else
+                                "no fitted data recorded: extrapolation distance unknown")
         noise = max(float(self.noise), 1e-5) if math.isfinite(self.noise) else float(self.noise)
         cal = self.calibration or {}
         if cal.get("quantile_lines"):
@@ -653,12 +698,13 @@ class FitResult:
         theta = as_theta(law, preset.values)
         stderr = dict(getattr(preset, "stderr", {}) or {})
         ints = {}
+        ranges = {k: tuple(map(float, v)) for k, v in dict(getattr(preset, "data_ranges", {}) or {}).items()}
         if stderr:
-            draws = parameter_draws(law, theta, stderr=stderr)
+            draws = parameter_draws(law, theta, stderr=stderr, ranges=ranges)
             ints = {name: interval_from_draws(draws[:, j], level) for j, name in enumerate(law.param_names)
                     if name in stderr}
         return cls(law=law, params=dict(zip(law.param_names, map(float, theta), strict=True)), theta=theta,
-                   objective=math.nan, residuals=np.zeros(0), n_points=0, data_ranges={},
+                   objective=math.nan, residuals=np.zeros(0), n_points=0, data_ranges=ranges,
                    variables={v: v for v in law.variables}, status="preset",
                    message=(f"published constants of preset {preset.name!r} ({preset.source})"
                             + ("" if stderr else "; no standard errors published: no parameter intervals")),

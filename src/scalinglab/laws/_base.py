@@ -81,6 +81,9 @@ class Preset:
     stderr: Mapping[str, float] = field(default_factory=dict)
     #: constructor options of the law this preset is for (e.g. ``{"variable": "C"}``), see :meth:`Law.spec`.
     law_options: Mapping[str, object] = field(default_factory=dict)
+    #: the ranges of the runs the constants were fitted on, by variable (``{"N": (7e7, 1.6e10)}``: parameters,
+    #: tokens), where the source states them: extrapolation notes and the pivot of the parameter draws.
+    data_ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
 
 class Law:

@@ -17,6 +17,8 @@ _CHINCHILLA_CONV = {"params": "total (embeddings included)", "tokens": "training
                     "loss": "nats/token", "dataset": "MassiveText (SentencePiece tokenizer)"}
 _KAPLAN_CONV = {"params": "non-embedding", "tokens": "training tokens", "flops": "6ND (non-embedding N)",
                 "loss": "nats/token", "dataset": "WebText2 (GPT-2 BPE, vocab 50257, context 1024)"}
+#: the runs of the Chinchilla fits: Hoffmann et al. 2022 trained 70M..16B params on 5B..500B tokens
+_CHINCHILLA_RANGES = {"N": (7e7, 1.6e10), "D": (5e9, 5e11)}
 _KAPLAN_SRC = "Kaplan et al. 2020, Scaling Laws for Neural Language Models, arXiv 2001.08361"
 
 _presets = [
@@ -29,7 +31,7 @@ _presets = [
                "itself, 70B on 1.4T tokens) and Epoch's refit (chinchilla-epoch) give ~20 tokens/param. "
                "Rounding beta 0.2849 -> 0.28 moves the frontier a lot; Besiroglu et al. 2024 also argue the "
                "original fit stopped early. Use chinchilla-epoch for planning (the default)."),
-        conventions=_CHINCHILLA_CONV,
+        conventions=_CHINCHILLA_CONV, data_ranges=_CHINCHILLA_RANGES,
     ),
     Preset(
         "chinchilla-hoffmann-unrounded", "chinchilla",
@@ -40,7 +42,7 @@ _presets = [
         notes=("e = log E = 0.5267228, a = log A = 6.0073404, b = log B = 6.0179186, alpha = 0.33917084, "
                "beta = 0.2849083. Reproduces Chinchilla's own Approach-3 frontier better than the printed "
                "values (~40B params, ~59 tokens/param at 5.76e23 FLOPs); still far from ~20 tokens/param."),
-        conventions=_CHINCHILLA_CONV,
+        conventions=_CHINCHILLA_CONV, data_ranges=_CHINCHILLA_RANGES,
     ),
     Preset(
         "chinchilla-epoch", "chinchilla",
@@ -51,7 +53,7 @@ _presets = [
                "beta 0.02. Consistent with Approaches 1/2: a = beta/(alpha+beta) ~ 0.51, ~20 tokens/param "
                "(~72B params, ~18 tokens/param at 5.76e23 FLOPs). The planning default."),
         conventions=_CHINCHILLA_CONV,
-        stderr={"E": 0.03, "A": 124.58, "B": 1293.23, "alpha": 0.02, "beta": 0.02},
+        stderr={"E": 0.03, "A": 124.58, "B": 1293.23, "alpha": 0.02, "beta": 0.02}, data_ranges=_CHINCHILLA_RANGES,
     ),
 ]
 
@@ -90,6 +92,7 @@ _presets += [
                "use for trends and comparisons."),
         conventions={"params": "total", "tokens": "training tokens", "unique_tokens": "unique tokens",
                      "flops": "6ND", "loss": "nats/token", "dataset": "C4 (GPT-2 tokenizer)"},
+        data_ranges={"N": (1e7, 9e9), "D": (1e8, 9e11)},  # up to 9B params on 900B tokens
     ),
     Preset("transfer-text-python", "transfer", {"k": 1.9e4, "alpha": 0.18, "beta": 0.38},
            "Hernandez et al. 2021, Scaling Laws for Transfer, arXiv 2102.01293, Table 1 (text -> python)",

@@ -11,9 +11,11 @@ and resolves it once, here, into a :class:`LawSpec`: the law, its central parame
 parameter draws that carries the uncertainty into every planned quantity:
 
 * fits with bootstrap draws use them (``interval_method = "bootstrap"``);
-* presets with published standard errors (``chinchilla-epoch``) get a seeded *parametric* draw: log-normal
-  for parameters the law fits in log space (E, A, B), normal for the others, drawn independently. Published
-  standard errors come without correlations, so these intervals ignore them and are conservative (wide);
+* presets with published standard errors (``chinchilla-epoch``) get a seeded *parametric* draw, the one a
+  prediction from the preset takes (`scalinglab.fit._result.parameter_draws`): for the Chinchilla form with the
+  preset's fitted ranges known, E, alpha, beta from their standard errors with A and B pivoted at the centre
+  of the fitted data; otherwise each parameter independently (log-normal for those the law fits in log
+  space). Published standard errors come without correlations, so independent draws are conservative (wide);
 * anything else plans without an interval (``interval_method = "none"``) and says so in its warnings.
 """
 
@@ -33,16 +35,6 @@ __all__ = ["LawSpec", "resolve_law", "DEFAULT_LAW", "DEFAULT_DRAWS"]
 #: (70B params on 1.4T tokens at 5.76e23 FLOPs); Hoffmann's printed constants give ~93 tokens/param there.
 DEFAULT_LAW = "chinchilla-epoch"
 DEFAULT_DRAWS = 400
-
-#: Training ranges of the published fits (for extrapolation notes and the pivot of parametric draws):
-#: Hoffmann et al. 2022 trained 70M..16B params on 5B..500B tokens; Muennighoff et al. 2023 up to 9B / 900B.
-PRESET_RANGES: dict[str, dict[str, tuple[float, float]]] = {
-    "chinchilla-hoffmann": {"N": (7e7, 1.6e10), "D": (5e9, 5e11)},
-    "chinchilla-hoffmann-unrounded": {"N": (7e7, 1.6e10), "D": (5e9, 5e11)},
-    "chinchilla-epoch": {"N": (7e7, 1.6e10), "D": (5e9, 5e11)},
-    "muennighoff-2023": {"N": (1e7, 9e9), "D": (1e8, 9e11)},
-}
-
 
 @dataclass(frozen=True, eq=False)
 class LawSpec:
@@ -85,8 +77,9 @@ class LawSpec:
     @property
     def is_chinchilla(self) -> bool:
         """True for the ``E + A/N^alpha + B/D^beta`` form, which has closed-form answers."""
-        return (getattr(self.law, "name", "") == "chinchilla" and tuple(self.law.variables) == ("N", "D")
-                and tuple(self.law.param_names) == ("E", "A", "B", "alpha", "beta"))
+        from ..fit._result import is_chinchilla_form
+
+        return is_chinchilla_form(self.law)
 
     @property
     def flop_convention(self) -> str:
@@ -206,16 +199,16 @@ def _from_preset(name: str, *, n_draws: int, seed: int) -> LawSpec:
     theta = np.asarray(as_theta(law, preset.values), dtype=float)
     stderr = dict(getattr(preset, "stderr", {}) or {})
     draws, method = None, "none"
-    ranges = PRESET_RANGES.get(preset.name, {})
+    ranges = {k: tuple(map(float, v)) for k, v in dict(getattr(preset, "data_ranges", {}) or {}).items()}
     if stderr and n_draws > 0:
-        spec = LawSpec(law=law, theta=theta, name=preset.name)
-        if spec.is_chinchilla and "N" in ranges and "D" in ranges:
-            draws = _pivoted_draws(theta, stderr, ranges, n_draws, seed)
+        from ..fit._result import is_chinchilla_form, parameter_draws
+
+        draws = parameter_draws(law, theta, stderr=stderr, n=n_draws, seed=seed, ranges=ranges)
+        if is_chinchilla_form(law) and "N" in ranges and "D" in ranges:
             method = (f"parametric: {n_draws} draws (seed {seed}) of E, alpha, beta from the published standard "
                       "errors, with A and B pivoted so every draw keeps the fitted N- and D-terms at the centre "
-                      "of the fitted data (see scalinglab.plan._law)")
+                      "of the fitted data (scalinglab.fit._result.pivoted_draws)")
         else:
-            draws = _parametric_draws(law, theta, stderr, n_draws, seed)
             method = (f"parametric: {n_draws} independent draws from the published standard errors "
                       f"(seed {seed}; log-normal for log-space params; correlations unknown, so conservative)")
     return LawSpec(law=law, theta=theta, draws=draws, name=preset.name, source=preset.source,
@@ -229,47 +222,6 @@ def _safe_laws() -> list[dict]:
         return list_laws()
     except Exception:  # pragma: no cover - the catalog is part of the package
         return []
-
-
-def _parametric_draws(law, theta: np.ndarray, stderr: Mapping[str, float], n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    out = np.repeat(theta[None, :], n, axis=0)
-    for j, p in enumerate(law.params):
-        se = float(stderr.get(p.name, 0.0) or 0.0)
-        if se <= 0:
-            continue
-        v = theta[j]
-        if p.log and v > 0:
-            out[:, j] = v * np.exp(rng.normal(0.0, se / v, n))
-        else:
-            out[:, j] = np.clip(rng.normal(v, se, n), p.lower if np.isfinite(p.lower) else -np.inf,
-                                p.upper if np.isfinite(p.upper) else np.inf)
-    return out
-
-
-def _pivoted_draws(theta: np.ndarray, stderr: Mapping[str, float], ranges, n: int, seed: int) -> np.ndarray:
-    """Parametric draws for the Chinchilla form that respect the A–alpha and B–beta correlation of a fit.
-
-    Published standard errors come without their correlations, and in a Chinchilla fit A is almost a
-    function of alpha (and B of beta): the data pin the N-term ``A N^-alpha`` near the middle of the fitted
-    sizes, not A itself. Independent draws therefore give absurd allocations (tokens/param from ~1 to ~500
-    at 5.76e23 FLOPs for chinchilla-epoch). Here E, alpha, beta are drawn from their standard errors (E
-    log-normal) and ``A = A0 N_p^(alpha - alpha0)``, ``B = B0 D_p^(beta - beta0)`` with the pivots
-    ``N_p``, ``D_p`` at the geometric centre of the fitted data. For chinchilla-epoch the implied spread of
-    A and B (10th-90th pct ~285-820 and ~1170-3610) matches the published standard errors (482 ± 125,
-    2085 ± 1293), which supports the construction.
-    """
-    rng = np.random.default_rng(seed)
-    E0, A0, B0, al0, be0 = (float(v) for v in theta)
-    Np = float(np.sqrt(ranges["N"][0] * ranges["N"][1]))
-    Dp = float(np.sqrt(ranges["D"][0] * ranges["D"][1]))
-    se = {k: float(stderr.get(k, 0.0) or 0.0) for k in ("E", "alpha", "beta")}
-    E = E0 * np.exp(rng.normal(0.0, se["E"] / E0, n)) if se["E"] > 0 else np.full(n, E0)
-    al = np.clip(rng.normal(al0, se["alpha"], n), 1e-3, 5.0)
-    be = np.clip(rng.normal(be0, se["beta"], n), 1e-3, 5.0)
-    A = A0 * Np ** (al - al0)
-    B = B0 * Dp ** (be - be0)
-    return np.column_stack([E, A, B, al, be])
 
 
 def _from_fit(fit, *, name: str) -> LawSpec:
