@@ -171,7 +171,7 @@ def test_a_fit_of_bits_per_byte_says_its_unit_everywhere(tmp_path):
     r = runner.invoke(app, ["predict", str(tmp_path / "g.json"), "N=7B", "D=140B"])
     assert r.exit_code == 0 and r.output.splitlines()[0].endswith("bits/byte"), r.output
     r = runner.invoke(app, ["predict", "chinchilla-epoch", "N=7B", "D=140B", "--json"])
-    assert json.loads(r.stdout)["unit"] == "nats/token"
+    assert json.loads(r.stdout)["unit"] == json.loads(r.stdout)["loss_unit"] == "nats/token"
     r = runner.invoke(app, ["plan", "--fit", str(tmp_path / "g.json"), "-C", "1e21"])
     assert r.exit_code == 0 and "predicted loss (bits/byte)" in r.output, r.output
     r = runner.invoke(app, ["validate", str(path)])

@@ -73,14 +73,14 @@ class Prediction:
     def to_dict(self) -> dict:
         """JSON-ready mapping: ``value``, ``interval`` ``[lo, hi]``, ``level``, ``extrapolation``, ``warnings``,
         ``variables``, ``interval_method`` and, for loss laws, ``loss`` and its ``unit`` (``"nats/token"``,
-        ``"bits/byte"``...). Arrays become lists."""
+        ``"bits/byte"``...; also as ``loss_unit``, the key `backtest` and `validate` use). Arrays become lists."""
         d = {"value": self.value, "interval": list(self.interval), "level": self.level,
              "extrapolation": self.extrapolation, "warnings": list(self.warnings),
              "variables": self.variables, "interval_method": self.method}
         if self.loss is not None:
             d = {"loss": self.loss, **d}
         if self.unit is not None:
-            d["unit"] = self.unit
+            d["unit"] = d["loss_unit"] = self.unit
         return _jsonable(d)
 
     def __repr__(self) -> str:
