@@ -252,8 +252,8 @@ def test_backtest_of_the_stack_rechooses_on_each_cut(tmp_path):
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert d["law"] == "auto" and d["median_rel_error"] == pytest.approx(auto.median_rel_error, rel=1e-9)
-    r = CliRunner().invoke(app, ["backtest", str(path), "--law", "auto"])
-    assert "chosen on the cuts: chinchilla-joint (huber)" in r.output
+    r = CliRunner().invoke(app, ["backtest", str(path)])  # auto is the default, as it is fit's
+    assert "chosen on the cuts: chinchilla-joint (huber)" in r.output and r.output.startswith("auto: fitted")
     # compare ranks the stack beside single laws, and names the member it chose on all the runs
     from scalinglab.fit import compare
 

@@ -223,9 +223,9 @@ def predict_cmd(
 @command("backtest", help="Fit on the smaller runs, predict the largest: errors and interval coverage.")
 def backtest_cmd(
     file: Annotated[str, typer.Argument(help="Run table.")],
-    law: Annotated[str, typer.Option("--law", help="Catalog name, preset or expression; auto: the forecast "
-                                     "stack `scalinglab fit` uses by default, rechosen on each cut's smaller "
-                                     "runs.")] = "chinchilla",
+    law: Annotated[str, typer.Option("--law", help="Catalog name, preset or expression; auto (the default): "
+                                     "the forecast stack `scalinglab fit` uses by default, rechosen on each "
+                                     "cut's smaller runs.")] = "auto",
     cutoff_frac: Annotated[float | None, typer.Option("--cutoff-frac", help="Fraction of the LARGEST runs held "
                                                       "out (ties kept together); one cut. Without it (and "
                                                       "without --cutoff-flops) the report pools the cuts "

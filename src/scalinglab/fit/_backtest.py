@@ -186,11 +186,12 @@ def _summarise(law_name: str, by: str, cutoff, n_train: int, pts: list, fits: li
                           by_extrapolation=_by_reach(pts), fits=fits, loss_unit=loss_unit)
 
 
-def backtest(data, law: Law | str, *, cutoff_frac: float | None = 0.3, cutoff_flops: float | None = None,
+def backtest(data, law: Law | str = "auto", *, cutoff_frac: float | None = 0.3, cutoff_flops: float | None = None,
              by: str = "flops", x: str | None = None, y: str | None = "loss", **fit_kwargs) -> BacktestResult:
     """Fit ``law`` on the smaller runs and predict the held-out larger ones (see the module docstring).
-    ``law="auto"``: the forecast stack ``scalinglab fit`` uses by default, chosen on the smaller runs alone
-    (each point's ``law`` names the member it chose).
+    ``law="auto"`` (the default): the forecast stack ``scalinglab fit`` uses by default, chosen on the
+    smaller runs alone (each point's ``law`` names the member it chose), so the backtest measures what a
+    default fit does.
 
     ``fit_kwargs`` go to :func:`fit` (``loss``, ``delta``, ``bootstrap``, ``seed`` ...). Returns per-point
     relative errors ``(pred - actual) / actual``, their median/max absolute value, and the fraction of
@@ -226,8 +227,8 @@ def backtest(data, law: Law | str, *, cutoff_frac: float | None = 0.3, cutoff_fl
                       loss_unit=fd.conventions.get("loss_unit"))
 
 
-def backtest_sweep(data, law: Law | str, *, cutoff_fracs: Sequence[float] = (0.2, 0.3, 0.4), by: str = "flops",
-                   x: str | None = None, y: str | None = "loss", **fit_kwargs) -> BacktestResult:
+def backtest_sweep(data, law: Law | str = "auto", *, cutoff_fracs: Sequence[float] = (0.2, 0.3, 0.4),
+                   by: str = "flops", x: str | None = None, y: str | None = "loss", **fit_kwargs) -> BacktestResult:
     """Backtests at several cutoffs, pooled (each held-out run counted once per cutoff that predicts it).
 
     Cutoffs that leave too few runs to fit are skipped. ``law="auto"`` reruns the forecast stack on each
