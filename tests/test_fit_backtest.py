@@ -74,6 +74,24 @@ def test_backtest_sweep_pools_cutoffs():
         backtest(df.iloc[:6], "chinchilla", cutoff_frac=0.9)
 
 
+def test_the_default_backtest_is_the_default_fit_also_on_a_compute_only_table():
+    """law defaults to auto (fit's default): the stack on a parameter + token table; on a table of compute and
+    loss alone (the default used to be chinchilla, which needs N and D) the power law in flops, whose
+    forecasts of L = 1.7 + 3 (C/1e15)^-0.15 at 1 % noise land within a few per cent."""
+    df = isoflop_table()
+    sw = backtest_sweep(df, cutoff_fracs=(0.3,))
+    assert sw.law == "auto" and {p["law"] for p in sw.points} <= {"chinchilla (huber)", "chinchilla (asymmetric)",
+                                                                  "chinchilla-joint (huber)"}
+    rng = np.random.default_rng(0)
+    C = np.geomspace(1e17, 1e21, 24)
+    only = pd.DataFrame({"flops": C, "loss": (1.7 + 3 * (C / 1e15) ** -0.15) * np.exp(rng.normal(0, 0.01, 24))})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bt = backtest(only)
+    assert bt.law == "power" and bt.n_train == 16 and bt.n_predictions == 8  # the largest 30 %, rounded up
+    assert bt.median_rel_error < 0.03 and bt.fits[0].params["alpha"] == pytest.approx(0.15, abs=0.05)
+
+
 def test_backtest_errors_on_public_isoflop_data(shared_data):
     """Real IsoFLOP runs: errors stay at the percent level."""
     with warnings.catch_warnings():

@@ -18,7 +18,7 @@ import numpy as np
 from .._errors import FitError, InputError, ScalingLabError
 from ..laws import Law, law_from_spec
 from ._api import fit
-from ._inputs import AUTO_LAW, is_auto_law, prepare_data, resolve_law, warn_table
+from ._inputs import AUTO_LAW, is_auto_law, load_table, prepare_data, resolve_law, warn_table
 from ._levels import level_threshold
 from ._predict import compute_of
 
@@ -96,16 +96,23 @@ def _split(values: np.ndarray, cutoff_frac: float | None, cutoff: float | None) 
     return values >= thr, thr
 
 
-def _resolve(law, x):
-    """The law to prepare the runs with, and whether ``law`` is ``"auto"`` (backtest what ``scalinglab fit``
-    does by default, the forecast stack of ``_lawstack``): then the stack's shared (N, D) form (its members are
-    laws of parameters and tokens)."""
-    if is_auto_law(law):
-        if x is not None:
-            raise InputError("law 'auto' (the forecast stack) is a law of parameters and tokens; x= is for "
-                             "one-variable laws")
-        return resolve_law("chinchilla", None)[0], True
-    return resolve_law(law, x)[0], False
+def _resolve(law, x, data):
+    """``(law, auto, x, data)``: the law to prepare the runs with, whether ``law`` is ``"auto"`` (backtest what
+    ``scalinglab fit`` does by default, the forecast stack of ``_lawstack``: then the stack's shared (N, D)
+    form, its members being laws of parameters and tokens), the variable column of a one-variable law, and
+    the runs (read once here when auto looks at their columns). Auto on a table with compute and neither
+    parameters nor tokens backtests the power law in flops (``E + A C^-alpha``, which `fit_auto` ranks beside
+    ``kaplan-c`` there)."""
+    if not is_auto_law(law):
+        return resolve_law(law, x)[0], False, x, data
+    if x is not None:
+        raise InputError("law 'auto' (the forecast stack) is a law of parameters and tokens; x= is for "
+                         "one-variable laws")
+    data = load_table(data)
+    cols = set(map(str, data.df.columns))
+    if "flops" in cols and "params" not in cols:
+        return resolve_law("power", "flops")[0], False, "flops", data
+    return resolve_law("chinchilla", None)[0], True, None, data
 
 
 def _run_one(fd, law: Law, train: np.ndarray, test: np.ndarray, *, level_set, fit_kwargs,
@@ -212,7 +219,7 @@ def backtest(data, law: Law | str = "auto", *, cutoff_frac: float | None = 0.3, 
     FitError
         If the cut leaves fewer runs to fit than the law has parameters, or none to predict.
     """
-    law_obj, auto = _resolve(law, x)
+    law_obj, auto, x, data = _resolve(law, x, data)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=fit_kwargs.pop("weights", None))
     warn_table(fd.frame, fd.source, warn=fit_kwargs.get("warn", True), laws=(law_obj,))  # at our caller
     values, by_name = _order_values(fd, law_obj, by)
@@ -251,7 +258,7 @@ def backtest_sweep(data, law: Law | str = "auto", *, cutoff_fracs: Sequence[floa
         If no cutoff in ``cutoff_fracs`` leaves enough runs to fit (more than the law's parameters, and at
         least 3) and at least one to predict.
     """
-    law_obj, auto = _resolve(law, x)
+    law_obj, auto, x, data = _resolve(law, x, data)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=fit_kwargs.pop("weights", None))
     warn_table(fd.frame, fd.source, warn=fit_kwargs.get("warn", True), laws=(law_obj,))  # at our caller
     values, by_name = _order_values(fd, law_obj, by)
