@@ -196,6 +196,7 @@ def test_sigkill_sweep_then_rerun_resumes_from_checkpoint_exactly_once(tmp_path)
     assert len(st.evaluations(cfg.run_id)) == 1                   # exactly once
     logs = [g["message"] for g in st.logs(cfg.run_id)]
     assert any("resuming from" in m and "ckpt_" in m for m in logs), logs
+    assert st.attempts(cfg.run_id)[-1]["resumed_from_step"] >= 10    # the attempt history says so (was NULL)
     resumed_loss = st.evaluations(cfg.run_id)[0]["loss_nats"]
     st.close()
     # the same run uninterrupted gives the same loss (batches are a pure function of (seed, step))
@@ -260,6 +261,63 @@ def test_hung_trainer_is_killed_by_no_progress_timeout_and_retried(tmp_path):
                        sizes="{ n_layer = 1, d_model = 16, n_heads = 2 }", mults="[4]", name="slow")
     res = run_sweep(load_spec(spec), tmp_path / "slow.db", show_progress=False, max_retries=0)
     assert res[0].status == "failed" and "timed out after 1.5 s" in res[0].error
+
+
+def test_a_diverged_trainer_fails_at_once_on_both_routes(tmp_path, caplog):
+    """A trainer whose loss turns NaN: the regex route recorded the run as done with the last finite loss and
+    a smaller D (the NaN lines did not match '[0-9.]+'); the track route said 'exited 0 without a final loss'
+    and retried from the diverged checkpoint. Now both fail once, saying the run diverged, with no retry."""
+    spec = _regex_spec(tmp_path, extra_args=', "--diverge_at=8"', sizes="{ n_layer = 1, d_model = 16, n_heads = 2 }",
+                       mults="[4]", name="nan")
+    res = run_sweep(load_spec(spec), tmp_path / "nan.db", show_progress=False, max_retries=2)
+    assert res[0].status == "failed" and "diverged" in res[0].error and "val_loss nan" in res[0].error
+    st = Store(tmp_path / "nan.db")
+    assert st.get_run(res[0].run_id)["attempts"] == 1 and not st.evaluations(res[0].run_id)
+    st.close()
+    (tmp_path / "nan_track.py").write_text("from scalinglab import track\ntrack.log(step=1, tokens=64, val_loss=3.0)"
+                                          "\ntrack.log(step=2, tokens=128, val_loss=float('nan'))\n"
+                                          "track.finish(loss=float('nan'))\n")
+    (tmp_path / "nan_final.py").write_text("from scalinglab import track\ntrack.finish(loss=float('inf'))\n")
+    for script, needle in (("nan_track.py", "val_loss = nan at step 2"), ("nan_final.py", "final loss is inf")):
+        spec = tmp_path / f"{script}.toml"
+        spec.write_text(f"""
+[defaults]
+arch = {{ vocab_size = 64 }}
+[[runs]]
+arch = {{ n_layer = 1, d_model = 16, n_heads = 2 }}
+tokens = 1000
+[trainer]
+command = [{PY}, "{script}"]
+""")
+        with caplog.at_level("WARNING", logger="scalinglab.runner"):
+            res = run_sweep(load_spec(spec), tmp_path / f"{script}.db", show_progress=False, max_retries=2)
+        assert res[0].status == "failed" and needle in res[0].error and "diverged" in res[0].error, res[0].error
+        st = Store(tmp_path / f"{script}.db")
+        assert st.get_run(res[0].run_id)["attempts"] == 1
+        st.close()
+    # the console line names the error, not just "last output:"
+    assert any("diverged" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+
+def test_a_new_store_does_not_reuse_the_run_folder_of_a_deleted_one(tmp_path):
+    """The run folder (checkpoints, track.jsonl, the trainer's own files) of a deleted store's run was reused
+    by a new store in the same place: its runs 'trained' in 0.1 s from the old final checkpoint. Here a trainer
+    that fails once (a marker file in its run folder) fails once again in the new store, as in the first; the
+    old folder is kept aside; the log numbers attempts as the store does."""
+    spec = _regex_spec(tmp_path, extra_args=', "--fail_at=3", "--fail_marker={run_dir}/failed-once"',
+                       sizes="{ n_layer = 1, d_model = 16, n_heads = 2 }", mults="[4]", name="again")
+    for db in ("first.db", "second.db"):
+        res = run_sweep(load_spec(spec), tmp_path / db, show_progress=False, max_retries=1)
+        assert res[0].status == "done"
+        st = Store(tmp_path / db)
+        assert st.get_run(res[0].run_id)["attempts"] == 2
+        logs = [g["message"] for g in st.logs(res[0].run_id)]
+        assert any(m.startswith("attempt 2: launching") for m in logs), logs
+        assert [a["resumed_from_step"] for a in st.attempts(res[0].run_id)] == [None, 0]
+        st.close()
+    aside = list((tmp_path / ".scalinglab-checkpoints").glob(f"{res[0].run_id}.stale-*"))
+    assert len(aside) == 1 and (aside[0] / "failed-once").exists()
+    assert any("set aside" in m for m in logs)
 
 
 HOSTILE = "x; rm -rf ~; $(touch pwned) `touch pwned2` 'q\" | cat > pwned3 && echo"
@@ -350,7 +408,7 @@ def test_track_client_writes_flushed_jsonl_and_is_a_noop_standalone(tmp_path, mo
     subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, check=True, capture_output=True)
     recs = [json.loads(x) for x in (tmp_path / "track.jsonl").read_text().splitlines()]
     assert [r["event"] for r in recs] == ["log", "checkpoint", "finish"]
-    assert recs[0]["val_loss"] is None and recs[0]["loss"] == 3.5 and recs[2]["loss"] == 3.25
+    assert recs[0]["val_loss"] == "nan" and recs[0]["loss"] == 3.5 and recs[2]["loss"] == 3.25  # NaN kept, as text
     assert recs[1]["path"] == str(tmp_path / "c.pt")
 
 

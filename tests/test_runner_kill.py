@@ -114,3 +114,55 @@ def test_sigkill_mid_sweep_then_rerun_finishes_every_run_exactly_once(tmp_path):
     assert again.returncode == 0
     assert st.counts()["metrics"] == ref.counts()["metrics"]
     assert not list((tmp_path / ".scalinglab-checkpoints").glob("**/*.pt"))
+
+
+POOL_DRIVER = """
+import multiprocessing as mp, os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+
+from scalinglab.runner.executor import _worker_init
+
+def pid():
+    return os.getpid()
+
+if __name__ == "__main__":
+    pool = ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                               initargs=(os.getpid(),))
+    print(" ".join(map(str, sorted({pool.submit(pid).result() for _ in range(16)}))), flush=True)
+    time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"   # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux's")
+def test_pool_workers_die_with_a_killed_sweep(tmp_path):
+    """`--workers 2` with the driver SIGKILLed: its two pool workers stayed alive (parent PID 1), one started
+    a new run nobody waited for, both idled on until killed by hand. Workers now die with the driver."""
+    from scalinglab.runner.executor import LocalExecutor, _worker_init
+
+    script = tmp_path / "driver.py"
+    script.write_text(POOL_DRIVER)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    pids = [int(p) for p in proc.stdout.readline().split()]
+    assert pids and all(_alive(p) for p in pids)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    deadline = time.time() + 20
+    while time.time() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in pids)
+    ex = LocalExecutor(workers=2)  # the executor's own pool starts its workers so
+    try:
+        from scalinglab.runner.executor import RunTask
+
+        ex.submit(RunTask({}, "sqlite:///" + str(tmp_path / "x.db"), str(tmp_path))).exception(60)
+        assert ex._pool._initializer is _worker_init and ex._pool._initargs == (os.getpid(),)
+    finally:
+        ex.shutdown()

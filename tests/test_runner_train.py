@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -123,3 +124,50 @@ def test_process_pool_executor_matches_in_process(tmp_path):
 
     fut = LocalExecutor().submit(RunTask(sweep.runs[0].to_dict(), str(tmp_path / "a.db"), str(tmp_path / "ca")))
     assert fut.result().status == "skipped"  # already done in store a
+
+
+def test_a_new_store_sets_aside_a_checkpoint_it_did_not_write(tmp_path):
+    """Run ids hash the config, not the store: a new store beside the folder of a deleted one resumed the
+    deleted store's checkpoint and recorded that training as its own. Its first attempt now sets the folder aside
+    (renamed, nothing deleted) and trains from step 0 to the loss of an uninterrupted run."""
+    cfg = _cfg("cosine", (8192,))
+    ref = train_run(cfg, store=Store(tmp_path / "ref.db"), workdir=tmp_path / "ck-ref")
+    old = Store(tmp_path / "old.db")
+    assert train_run(cfg, store=old, workdir=tmp_path / "ck", stop_after_steps=9).status == "interrupted"
+    assert load_checkpoint(tmp_path / "ck" / cfg.run_id / "last.pt", cfg.run_id)["step"] == 9
+    new = Store(tmp_path / "new.db")
+    res = train_run(cfg, store=new, workdir=tmp_path / "ck")
+    assert res.status == "done" and res.resumed_from_step == 0
+    assert res.final_loss_nats == pytest.approx(ref.final_loss_nats, rel=1e-5)
+    aside = list((tmp_path / "ck").glob(f"{cfg.run_id}.stale-*"))
+    assert len(aside) == 1 and load_checkpoint(aside[0] / "last.pt", cfg.run_id)["step"] == 9
+    assert any("set aside" in g["message"] and g["level"] == "warning" for g in new.logs(cfg.run_id))
+    assert [a["resumed_from_step"] for a in new.attempts(cfg.run_id)] == [0]
+
+
+def test_a_checkpoint_of_other_data_is_not_resumed_and_changed_data_stops_a_sweep(tmp_path):
+    """A run interrupted on one corpus resumed on the edited corpus (its curve half one, half the other); a
+    sweep whose finished runs were scored on the old corpus skipped them beside new runs scored on the new one.
+    Now the checkpoint is set aside (content hash differs) and the sweep refuses, naming the data."""
+    from scalinglab import InputError
+    from scalinglab.runner.executor import run_sweep
+
+    words = "the river stone light house field winter morning letter garden".split()
+    text = " ".join(words[i] for i in np.random.default_rng(0).integers(0, len(words), 12_000))
+    (tmp_path / "corpus.txt").write_text(text)
+    spec = {"sweep": {"name": "d"}, "defaults": {"data": {"path": str(tmp_path / "corpus.txt")}, "seq_len": 16,
+                                                 "batch_size": 8, "eval_every": 8, "eval_windows": 8,
+                                                 "checkpoint_every": 4},
+            "runs": [{"arch": {"n_layer": 1, "d_model": 16, "n_heads": 2}, "tokens": 2048}]}
+    cfg = expand_spec(spec).runs[0]
+    st = Store(tmp_path / "r.db")
+    assert train_run(cfg, store=st, workdir=tmp_path / "ck", stop_after_steps=6).status == "interrupted"
+    (tmp_path / "corpus.txt").write_text(text[::-1])                   # the data changed
+    res = train_run(cfg, store=st, workdir=tmp_path / "ck")
+    assert res.status == "done" and res.resumed_from_step == 0
+    assert len(list((tmp_path / "ck").glob(f"{cfg.run_id}.stale-*"))) == 1
+    assert any("other data" in g["message"] for g in st.logs(cfg.run_id))
+    st.close()
+    (tmp_path / "corpus.txt").write_text(text)
+    with pytest.raises(InputError, match=r"corpus.txt changed since 1 finished run"):
+        run_sweep(expand_spec(spec), tmp_path / "r.db", workdir=tmp_path / "ck", show_progress=False)

@@ -9,8 +9,9 @@ those constants back from its output::
     command = ["python", "print_only.py", "--params={params}", "--tokens={tokens}", "--steps={steps}"]
     metrics_regex = 'step (?P<step>\\d+) tokens (?P<tokens>\\d+) train_loss (?P<loss>[0-9.]+) val_loss (?P<val_loss>[0-9.]+)'
 
-Options ``--fail_at`` (exit 3 at that step, after printing an error to stderr) and ``--hang_at`` (stop
-printing and sleep forever at that step) show how the runner records, retries and kills broken trainers.
+Options ``--fail_at`` (exit 3 at that step, after printing an error to stderr), ``--hang_at`` (stop
+printing and sleep forever at that step) and ``--diverge_at`` (print ``nan`` losses from that step on, then
+exit 0, as a run whose lr is too high) show how the runner records, retries and kills broken trainers.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main() -> None:
     ap.add_argument("--fail_marker", default="", help="fail only while this file does not exist (then create it)")
     ap.add_argument("--hang_at", type=int, default=-1)
     ap.add_argument("--hang_marker", default="", help="hang only while this file does not exist (then create it)")
+    ap.add_argument("--diverge_at", type=int, default=-1)
     a = ap.parse_args()
     for step in range(1, a.steps + 1):
         if step == a.fail_at and not (a.fail_marker and os.path.exists(a.fail_marker)):
@@ -51,7 +53,7 @@ def main() -> None:
             time.sleep(10**6)
         tokens = round(a.tokens * step / a.steps)
         if step % a.every == 0 or step == a.steps:
-            val = law(a.params, tokens)
+            val = law(a.params, tokens) if not 0 < a.diverge_at <= step else float("nan")
             print(f"step {step} tokens {tokens} train_loss {val * 0.99:.6f} val_loss {val:.6f}", flush=True)
 
 

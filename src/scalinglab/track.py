@@ -47,9 +47,10 @@ def resume_path() -> str | None:
 
 
 def _clean(value: Any) -> Any:
-    """A JSON-safe form of one value: numbers (numpy / torch scalars too) as numbers, NaN/inf as null and
-    containers as ``{"unsupported": type}`` (as extra metrics the runner skips both with a warning naming the
-    key), other objects as their ``str``."""
+    """A JSON-safe form of one value: numbers (numpy / torch scalars too) as numbers, NaN/inf as the strings
+    ``"nan"``, ``"inf"``, ``"-inf"`` (a loss that is one fails the run as diverged; an extra metric that is one
+    is skipped with a warning naming the key), containers as ``{"unsupported": type}`` (skipped likewise),
+    other objects as their ``str``."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int):
@@ -60,7 +61,7 @@ def _clean(value: Any) -> Any:
         f = float(value)  # numpy / torch scalars
     except (TypeError, ValueError):
         return str(value)
-    return f if math.isfinite(f) else None
+    return f if math.isfinite(f) else str(f)
 
 
 def _write(record: dict, *, sync: bool = False) -> None:

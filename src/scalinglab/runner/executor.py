@@ -114,7 +114,8 @@ class LocalExecutor:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
 
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"),
+                                             initializer=_worker_init, initargs=(os.getpid(),))
         threads = max(1, (os.cpu_count() or 1) // self.workers)
         return self._pool.submit(execute_task, replace(task, threads=task.threads or threads))
 
@@ -136,10 +137,22 @@ class LocalExecutor:
 
         threads = max(1, (os.cpu_count() or 1) // self.workers)
         tasks = [replace(t, threads=t.threads or threads) for t in tasks]
-        with ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                                 initargs=(os.getpid(),)) as pool:
             futures = [pool.submit(execute_task, t) for t in tasks]
             for f in as_completed(futures):
                 yield f.result()
+
+
+def _worker_init(parent_pid: int) -> None:  # pragma: no cover - runs in the pool's worker processes
+    """A pool worker dies with the sweep's process (Linux: PR_SET_PDEATHSIG), instead of staying behind
+    and starting runs nobody is waiting for when the driver is killed (``kill -9``); one whose parent is
+    already gone exits at once."""
+    from .external import die_with_parent
+
+    die_with_parent()
+    if os.getppid() != parent_pid:
+        os._exit(1)
 
 
 #: executor name → factory(workers=...) (a Ray executor registers itself here later).
@@ -198,11 +211,12 @@ def run_sweep(sweep: Sweep | Iterable[RunConfig], store: Any = "scalinglab-runs.
     runs = list(sweep.runs if isinstance(sweep, Sweep) else sweep)
     if workdir is None:
         workdir = default_workdir(store)
-    prepare_sweep_data(runs, default_cache_dir(workdir))  # data errors before the store is touched
+    sources = prepare_sweep_data(runs, default_cache_dir(workdir))  # data errors before the store is touched
     st = store if isinstance(store, Store) else Store(store)
     ex = get_executor(executor, workers) if isinstance(executor, str) else executor
     for cfg in runs:
         register(st, cfg)
+    _check_same_data(st, runs, sources)
     url = st.url.render_as_string(hide_password=False)
     tasks = [RunTask(cfg.to_dict(), url, str(workdir), device, max_retries=max_retries)
              for cfg in runs if st.status(cfg.run_id) != "done"]
@@ -220,13 +234,53 @@ def run_sweep(sweep: Sweep | Iterable[RunConfig], store: Any = "scalinglab-runs.
             pass
 
 
+def _check_same_data(st: Any, runs: list[RunConfig], sources: dict) -> None:
+    """Refuse a sweep whose user data changed since some of its runs finished: a finished run is skipped, so
+    its loss (measured on the old validation tokens) would sit in one table beside runs scored on the new
+    ones. Compares the content hash each finished run recorded (``environment.data``) with the data's now.
+
+    Raises
+    ------
+    InputError
+        Naming the data, how many finished runs were trained on other contents, and what to do.
+    """
+    import json
+
+    changed: dict[str, list[str]] = {}
+    for cfg in runs:
+        src = sources.get(json.dumps(dict(cfg.data), sort_keys=True, default=str))
+        now = (src.info.get("content_sha256") if src is not None else None)
+        if not now or st.status(cfg.run_id) != "done":
+            continue
+        was = ((st.get_run(cfg.run_id) or {}).get("environment") or {}).get("data", {}).get("content_sha256")
+        if was and was != now:
+            changed.setdefault(str(cfg.data.get("path")), []).append(cfg.name or cfg.run_id)
+    if changed:
+        path, names = next(iter(changed.items()))
+        raise InputError(f"the data {path} changed since {len(names)} finished run(s) of this sweep were trained "
+                         f"on it ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}): their losses were "
+                         "measured on other validation tokens and would be mixed with the new runs'. Give the "
+                         "sweep a new store (--store) for the new data, or restore the data")
+
+
 def _logged(res: RunResult) -> RunResult:
     """Log a finished run (INFO when done, WARNING otherwise) and hand it back."""
     if res.status == "done":
         log.info("run %s done: val loss %s nats/token", res.run_id, res.final_loss_nats)
     else:
-        log.warning("run %s %s: %s", res.run_id, res.status, (res.error or "").splitlines()[0] if res.error else "")
+        log.warning("run %s %s: %s", res.run_id, res.status, _brief(res.error))
     return res
+
+
+def _brief(error: str | None) -> str:
+    """A failed run's error on one console line: its first line and, when the error goes on (a trainer's
+    output tail), its last non-empty line (``trainer failed (exit code 1); last output: … ValueError: boom``);
+    ``scalinglab runs show`` prints it all."""
+    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    if not lines:
+        return ""
+    text = lines[0] if len(lines) == 1 else f"{lines[0]} … {lines[-1]}"
+    return text if len(text) <= 300 else text[:300] + "…"
 
 
 def _execute(ex: Executor, tasks: list[RunTask], runs: list[RunConfig], done_already: int, console: Any,
@@ -250,7 +304,8 @@ def _execute(ex: Executor, tasks: list[RunTask], runs: list[RunConfig], done_alr
     with Progress(TextColumn("{task.description}"), BarColumn(bar_width=24), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
                   console=console, transient=False) as bar:
-        overall = bar.add_task(f"runs ({done_already} were done)" if done_already else "runs", total=len(runs),
+        overall = bar.add_task(f"runs ({done_already} {'was' if done_already == 1 else 'were'} done)"
+                               if done_already else "runs", total=len(runs),
                                completed=done_already, info="")
         current = {"task": None}
 
@@ -274,7 +329,7 @@ def _execute(ex: Executor, tasks: list[RunTask], runs: list[RunConfig], done_alr
             results.append(_logged(res))
             loss = f"{res.final_loss_nats:.4f} nats/token" + (
                 f" = {res.final_loss_bpb:.4f} bits/byte" if res.final_loss_bpb is not None else "") \
-                if res.final_loss_nats is not None else (res.error or res.status).splitlines()[0]
+                if res.final_loss_nats is not None else (_brief(res.error) or res.status)
             label = (res.name or res.run_id).rsplit("/", 1)[-1]
             bar.update(overall, advance=1, info=f"{label}: {res.status}, val {loss}")
         if current["task"] is not None:

@@ -54,7 +54,7 @@ from typing import Any
 from .._errors import StoreError
 from ..store import LeaseLostError
 from .spec import RunConfig, render_command
-from .train import RunResult, environment, register
+from .train import RunResult, environment, register, set_aside_stale
 
 __all__ = ["run_external", "render_command", "last_checkpoint", "one_gpu", "visible_gpus", "TRACK_FILE",
            "MAX_EXTRA_STR"]
@@ -97,7 +97,8 @@ def _extra_value(v: Any) -> float | int | str | None:
 
 def _extras(rec: dict, reserved: frozenset, warn: Callable[[str], None]) -> dict:
     """The extra metrics of ``rec`` (keys not in ``reserved``), cleaned by :func:`_extra_value`; each rejected
-    key is passed to ``warn`` with the reason (None included: ``scalinglab.track`` writes NaN/inf as null)."""
+    key is passed to ``warn`` with the reason (None included; ``scalinglab.track`` writes NaN/inf as ``"nan"``,
+    ``"inf"``)."""
     out = {}
     for k, v in rec.items():
         if k in reserved:
@@ -115,7 +116,7 @@ def _extras(rec: dict, reserved: frozenset, warn: Callable[[str], None]) -> dict
 
 def _describe(v: Any) -> str:
     if v is None:
-        return "null (None, NaN or inf)"
+        return "null (None)"
     text = repr(v)
     return f"{type(v).__name__} {text[:40]}{'…' if len(text) > 40 else ''}"
 
@@ -167,7 +168,9 @@ def one_gpu(lock_dir: Path, wait_s: float = 0.5):
 
 
 # ------------------------------------------------------------------------------------------ process
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask Linux to SIGKILL this process when its parent dies (a trainer when the driver is killed, a pool
+    worker when the sweep is); elsewhere nothing (the process group kill still applies to trainers)."""
     try:
         import ctypes
 
@@ -234,9 +237,31 @@ def last_checkpoint(run_dir: Path) -> tuple[str, int]:
 
 
 class _AttemptFailed(Exception):
-    def __init__(self, reason: str, tail: str):
+    """An attempt that failed; ``final``: retrying cannot help (a diverged run), so it is not retried."""
+
+    def __init__(self, reason: str, tail: str, final: bool = False):
         super().__init__(reason)
-        self.reason, self.tail = reason, tail
+        self.reason, self.tail, self.final = reason, tail, final
+
+
+#: a loss printed as NaN or infinite (``val_loss nan``, ``loss: inf``): a diverged run, also where the
+#: ``metrics_regex`` (``[0-9.]+``) does not match such a line
+_NONFINITE_LOSS = re.compile(r"(?i)\b(?:val_?loss|loss)\b[^\w\n]{0,3}[-+]?(?:nan|inf(?:inity)?)\b")
+
+
+def _nonfinite(v: Any) -> bool:
+    """True for a value that reads as NaN or an infinity (``float("nan")``, ``"nan"``, ``"-inf"``)."""
+    try:
+        return not math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _printable(line: str, limit: int = 500) -> str:
+    """An output line as it may be stored and printed: control characters and undecodable bytes shown as
+    ``?``, at most ``limit`` characters."""
+    text = "".join(c if c.isprintable() or c == "\t" else "?" for c in line.replace("\ufffd", "?"))
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 class _LeaseLost(Exception):
@@ -262,14 +287,16 @@ def run_external(cfg: RunConfig, *, store, workdir: str | os.PathLike, owner: st
     register(store, cfg)
     if store.status(run_id) == "done":
         return RunResult(run_id, cfg.name, status="skipped")
-    if not store.claim_run(run_id, owner):
+    attempt = store.claim_run(run_id, owner)  # the store's attempt number: what its history and log say
+    if not attempt:
         return RunResult(run_id, cfg.name, status="leased")
     run_dir = (Path(workdir) / run_id).resolve()
+    set_aside_stale(run_dir, attempt, store, run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
-    attempt = 0
+    tries = 0
     t_start = time.time()
     while True:
-        attempt += 1
+        tries += 1
         try:
             return _attempt(cfg, store=store, owner=owner, run_dir=run_dir, workdir=Path(workdir), device=device,
                             progress=progress, poll_s=poll_s, heartbeat_s=heartbeat_s, attempt=attempt,
@@ -278,15 +305,16 @@ def run_external(cfg: RunConfig, *, store, workdir: str | os.PathLike, owner: st
             return RunResult(run_id, cfg.name, status="leased")
         except _AttemptFailed as exc:
             msg = f"{exc.reason}; last output:\n{exc.tail}" if exc.tail else exc.reason
-            last = attempt > max_retries
+            last = tries > max_retries or exc.final
             with contextlib.suppress(StoreError):
                 store.log(run_id, f"attempt {attempt} failed: {msg}", level="error")
                 store.release_run(run_id, owner, status="failed", error=msg[-4000:])
             if last:
                 return RunResult(run_id, cfg.name, status="failed", error=msg[-4000:])
             log.warning("run %s: attempt %d failed (%s); retrying (%d/%d)", run_id, attempt, exc.reason,
-                        attempt, max_retries)
-            if not store.claim_run(run_id, owner):
+                        tries, max_retries)
+            attempt = store.claim_run(run_id, owner)
+            if not attempt:
                 return RunResult(run_id, cfg.name, status="leased")
         except BaseException as exc:
             interrupted = isinstance(exc, KeyboardInterrupt)
@@ -336,7 +364,7 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
         try:
             proc = subprocess.Popen(argv, cwd=tr["cwd"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, start_new_session=True,
-                                    preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+                                    preexec_fn=die_with_parent if sys.platform.startswith("linux") else None)
         except OSError as exc:
             raise _AttemptFailed(f"cannot start the trainer {argv[0]!r}: {exc}", "") from None
         q: queue.Queue = queue.Queue()
@@ -352,7 +380,11 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
 
         def tail() -> str:
             t = list(tails["stderr"]) or list(tails["stdout"])
-            return "\n".join(t[-20:])
+            return "\n".join(_printable(line) for line in t[-20:])
+
+        def diverged(what: str) -> _AttemptFailed:
+            return _AttemptFailed(f"the trainer reported {what}: the run diverged (lower the lr); not retried",
+                                  tail(), final=True)
 
         def record(rec: dict) -> None:
             nonlocal last_val, last_tokens
@@ -360,6 +392,9 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
             if step is None:
                 return
             step = int(step)
+            for key in ("val_loss", "loss"):
+                if _nonfinite(rec.get(key)):
+                    raise diverged(f"{key} = {rec[key]} at step {step}")
             tokens = rec.get("tokens")
             tokens = int(tokens) if tokens is not None else step * cfg.batch_tokens
             last_tokens = max(last_tokens, tokens)
@@ -387,9 +422,9 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
                 if rows[-1]["loss_nats"] is not None:
                     emit(step=step, event="step", loss=rows[-1]["loss_nats"], tokens_per_second=tokens / elapsed)
 
-        for rec in earlier:  # points an interrupted driver may not have stored yet
-            record(rec)
         try:
+            for rec in earlier:  # points an interrupted driver may not have stored yet
+                record(rec)
             while True:
                 now = time.time()
                 for rec in follower.read():
@@ -411,11 +446,15 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
                             continue
                         last_activity = time.time()
                         tails[name].append(line)
-                        if name == "stdout":
+                        if name == "stdout" and regexes:
+                            matched = False
                             for rx in regexes:
                                 m = rx.search(line)
                                 if m:
+                                    matched = True
                                     record({k: v for k, v in m.groupdict().items() if v is not None})
+                            if not matched and _NONFINITE_LOSS.search(line):
+                                raise diverged(f"a non-finite loss ({_printable(line, 120)!r})")
                 except queue.Empty:
                     pass
                 if open_streams == 0 and proc.poll() is not None:
@@ -448,6 +487,9 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
         raise _AttemptFailed(f"trainer failed ({how})", tail())
     if final is None and last_val is not None and regexes:
         final = {"loss": last_val["loss"], "step": last_val["step"], "tokens": last_val["tokens"]}
+    if final is not None and _nonfinite(final.get("loss")):
+        raise _AttemptFailed(f"the trainer's final loss is {final['loss']}: the run diverged (lower the lr); not "
+                             "retried", "", final=True)
     if final is None or _f(final.get("loss")) is None:
         raise _AttemptFailed("trainer exited 0 without a final loss: call scalinglab.track.finish(loss=...) or "
                              "print a line that metrics_regex matches with val_loss", tail())
@@ -500,7 +542,7 @@ def _finish(cfg: RunConfig, *, store, owner: str, final: dict, last_tokens: int,
         by_conv = {**by_conv, "trainer": int(final["params"])}
     tps = tokens / wall if wall > 0 else None
     summary = {"wall_seconds": wall, "tokens_per_second": tps, "flops_per_second": tps * fpt if tps else None,
-               "final_loss_nats": loss, "final_loss_bpb": bpb,
+               "final_loss_nats": loss, "final_loss_bpb": bpb, "resumed_from_step": resumed_step,
                "params_by_convention": json.dumps(by_conv, sort_keys=True),
                "environment": {**_env(device), "trainer": "external", "command": list(cfg.trainer["command"]),
                                "reported": reported, "evaluations": evals_extra,

@@ -22,6 +22,7 @@ import copy
 import errno
 import hashlib
 import io
+import logging
 import math
 import os
 import platform
@@ -40,6 +41,8 @@ from .datasets import check_source_fits, default_cache_dir
 from .hparams import lr_at
 from .model import GPT, check_param_count
 from .spec import RunConfig
+
+log = logging.getLogger(__name__)
 
 __all__ = ["train_run", "RunResult", "save_checkpoint", "load_checkpoint", "register", "environment"]
 
@@ -150,6 +153,37 @@ def load_checkpoint(path: Path, run_id: str | None = None) -> dict | None:
     return None
 
 
+def set_aside(run_dir: Path, store, run_id: str, why: str) -> Path | None:
+    """Rename a run's checkpoint folder ``run_dir`` to ``<run_id>.stale-<UTC time>`` beside it (nothing is
+    deleted), logging ``why`` (in the store too), so the run starts from step 0. Returns the new path, or None
+    when the folder is missing or empty."""
+    if not run_dir.is_dir() or not any(run_dir.iterdir()):
+        return None
+    aside = run_dir.with_name(f"{run_dir.name}.stale-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+    n = 1
+    while aside.exists():
+        aside, n = aside.with_name(f"{aside.name.split('~')[0]}~{n}"), n + 1
+    run_dir.rename(aside)
+    msg = f"{why}: not resumed; set aside as {aside} (training starts at step 0)"
+    log.warning("run %s: %s", run_id, msg)
+    if store is not None:
+        with contextlib.suppress(StoreError):
+            store.log(run_id, msg, level="warning")
+    return aside
+
+
+def set_aside_stale(run_dir: Path, attempt: int, store, run_id: str) -> Path | None:
+    """On this store's first attempt at a run (``attempt`` 1, what `Store.claim_run` returned), set aside
+    (`set_aside`) whatever its checkpoint folder holds: checkpoints or an external trainer's ``track.jsonl``
+    left by a run this store never trained (a deleted store, or another store beside the same folder: run ids
+    hash the config, not the store, the data or the trainer). Resuming from them would record another run's
+    training, on data that may since have changed, as this one's."""
+    if attempt != 1:
+        return None
+    return set_aside(run_dir, store, run_id, "its checkpoint folder holds files from a run this store never "
+                     "trained (a deleted store, or another store beside it)")
+
+
 # ------------------------------------------------------------------------------------------ helpers
 def environment(device: str) -> dict:
     """What a run was trained with (versions, device, threads), stored with each run for provenance."""
@@ -246,8 +280,10 @@ def train_run(cfg: RunConfig, *, store=None, workdir: str | os.PathLike = ".scal
         register(store, cfg)
         if store.status(run_id) == "done":
             return RunResult(run_id, cfg.name, status="skipped")
-        if not store.claim_run(run_id, owner):
+        attempt = store.claim_run(run_id, owner)
+        if not attempt:
             return RunResult(run_id, cfg.name, status="leased")
+        set_aside_stale(Path(workdir) / run_id, attempt, store, run_id)
     try:
         result = _train(cfg, store=store, workdir=Path(workdir), owner=owner, device=device, threads=threads,
                         progress=progress, stop_after_steps=stop_after_steps, keep_checkpoints=keep_checkpoints,
@@ -397,7 +433,12 @@ def _train(cfg: RunConfig, *, store, workdir: Path, owner: str, device: str, thr
     # --- resume --------------------------------------------------------------------------------------
     ckpt_path = workdir / run_id / "last.pt"
     step, branch_results, train_acc, prior_wall = 0, {}, [0.0, 0], 0.0
+    data_sha = src.info.get("content_sha256")
     state = load_checkpoint(ckpt_path, run_id)
+    if state is not None and data_sha and state.get("data_sha256") not in (None, data_sha):
+        set_aside(ckpt_path.parent, store, run_id, f"its checkpoint was trained on other data (content sha256 "
+                  f"{str(state['data_sha256'])[:12]}…, the data now {data_sha[:12]}…)")
+        state = None
     if state is not None:
         raw_model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -414,7 +455,7 @@ def _train(cfg: RunConfig, *, store, workdir: Path, owner: str, device: str, thr
         save_checkpoint(ckpt_path, {
             "run_id": run_id, "step": step, "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(),
             "branches": branch_results, "train_acc": [train_acc[0], train_acc[1]],
-            "wall_seconds": prior_wall + (time.perf_counter() - t0)},
+            "wall_seconds": prior_wall + (time.perf_counter() - t0), "data_sha256": data_sha},
             still_ours=(lambda: store.heartbeat(run_id, owner)) if store is not None else None)
 
     def emit(**info: Any) -> None:
