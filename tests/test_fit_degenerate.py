@@ -91,6 +91,34 @@ def test_weak_trend_with_exponent_at_its_bound_is_degenerate():
     assert p.interval[0] < 3.0 < p.interval[1]
 
 
+#: a 3 sizes x 3 budgets ladder of the built-in GPT on a small text folder (a new user's first CPU ladder):
+#: over 7.7k-34k parameters the loss hardly depends on N, and the fit switches the N-term off
+TINY_LADDER = {"params": [7728] * 3 + [21600] * 3 + [33952] * 3,
+               "tokens": [38880, 77280, 154560, 108480, 216000, 432000, 170240, 340480, 679680],
+               "loss": [3.04879, 2.75535, 2.38951, 2.67388, 2.42553, 2.16395, 2.63953, 2.30144, 2.04807]}
+
+
+def test_a_vanished_term_gives_open_intervals_and_no_plan():
+    """E -> 3e-10 and A N^-alpha -> 0 (alpha at 4.99): the Gauss-Newton pseudo-inverse gave E, A, alpha zero-width
+    80 % intervals ([2.72249e-10, 2.72249e-10]), status success, a = 0.027 [0.022, 0.034], and `plan` at 1e13
+    FLOPs proposed N = 0.096 parameters. Now they are unidentified: open intervals, status degenerate, the
+    exponent split unknown, and a plan refuses."""
+    import pandas as pd
+
+    from scalinglab import PlanError
+    from scalinglab.plan import compute_optimal
+
+    with pytest.warns(ConvergenceWarning, match="changing them changes no fitted value"):
+        r = fit(pd.DataFrame(TINY_LADDER), "chinchilla", loss="huber")
+    assert set(r.diagnostics["unidentified"]) >= {"A", "alpha"} and r.status == "degenerate"
+    assert r.intervals["alpha"] == (0.0, 5.0) and r.intervals["A"] == (0.0, np.inf)
+    lo, hi = r.intervals["beta"]
+    assert 0 < lo < r.params["beta"] < hi < 1  # the determined ones keep theirs
+    assert r.compute_optimal_exponents()["a_interval"] == (0.0, 1.0)
+    with pytest.raises(PlanError, match="alpha"):
+        compute_optimal(1e13, r)
+
+
 def test_two_variable_law_on_noise():
     rng = np.random.default_rng(4)
     N = np.repeat(np.logspace(7, 10, 5), 5)

@@ -152,7 +152,11 @@ def fit_cmd(
     oc = summary.get("objective_choice")
     if oc:
         sc = ", ".join(f"{k} {v:.3%}" for k, v in oc["scores"].items() if v is not None)
-        out.print(f"objective: {oc['chosen']} (--loss auto, backtest score {sc}: {oc['criterion']})")
+        if sc:
+            out.print(f"objective: {oc['chosen']} (--loss auto, backtest score {sc}: {oc['criterion']})")
+        else:  # no backtest cuts were scored (too few runs, or a weak trend)
+            out.print(f"objective: {oc['chosen']} (--loss auto; no backtest cuts scored: "
+                      f"{oc.get('reason') or 'too few runs'})")
         if oc.get("error_noise_ratio") is not None and oc.get("min_error_noise_ratio"):
             out.print(f"huber's backtest errors: {oc['error_noise_ratio']:.2g}x its run noise (asymmetric "
                       f"considered from {oc['min_error_noise_ratio']:g}x)")

@@ -365,7 +365,7 @@ def _undetermined(res, first) -> str | None:
     backtests scored: its compute-optimal split then comes from the bound); None when it can be."""
     def undetermined(r) -> set:
         d = getattr(r, "diagnostics", None) or {}
-        return set(d.get("pinned") or ()) | set(d.get("exploding") or ())
+        return set(d.get("pinned") or ()) | set(d.get("exploding") or ()) | set(d.get("unidentified") or ())
 
     extra = sorted(undetermined(res) - (undetermined(first) if first is not None else set()))
     return f"parameters not determined by the data ({', '.join(extra)}): not eligible" if extra else None

@@ -299,6 +299,9 @@ class FitResult:
                            f"{', '.join(self.law.variables)}): no compute-optimal split between them")
         a = self.derived(lambda p: p["beta"] / (p["alpha"] + p["beta"]), level)
         b = self.derived(lambda p: p["alpha"] / (p["alpha"] + p["beta"]), level)
+        if {"alpha", "beta"} & set((self.diagnostics or {}).get("unidentified") or ()):
+            # an exponent the runs do not constrain (its term vanished): the split can be anything
+            return {"a": a.value, "a_interval": (0.0, 1.0), "b": b.value, "b_interval": (0.0, 1.0), "level": a.level}
         return {"a": a.value, "a_interval": a.interval, "b": b.value, "b_interval": b.interval,
                 "level": a.level}
 

@@ -304,6 +304,29 @@ def _certify(fun, u, minimize, maxiter):
     return u, f0, float(np.linalg.norm(g0))
 
 
+#: eigenvalues of ``J^T W J`` below this fraction of the largest are directions the runs do not constrain:
+#: the covariance's pseudo-inverse gives them zero variance (`gauss_newton_covariance`), so the parameters
+#: along them are reported as unidentified instead (`unidentified_parameters`)
+NULL_RCOND = 1e-12
+
+
+def unidentified_parameters(problem: Problem, u: np.ndarray, W=None) -> list[int]:
+    """Indices of the parameters that move the fit along a direction the runs do not constrain at ``u``: an
+    eigenvector of ``J^T W J`` with eigenvalue at most `NULL_RCOND` of the largest, on which the parameter has
+    at least 5 % of its weight (a term that has vanished from every run: ``A N^-alpha`` with alpha at 5 and A
+    near 0, an E of 1e-10 beside losses of 3). The covariance's pseudo-inverse would give them zero width."""
+    r, J = problem.residuals_jac(np.asarray(u, float)[None, :])
+    J = J[0]
+    if not np.all(np.isfinite(J)):
+        return []
+    w = problem.pad_weights(np.ones(len(problem.y)) if W is None else np.asarray(W, float))
+    lam, V = np.linalg.eigh(J.T @ (J * w[:, None]))
+    null = lam <= NULL_RCOND * max(float(lam[-1]), 0.0)
+    if not np.any(null):
+        return []
+    return [int(j) for j in np.flatnonzero(np.max(V[:, null] ** 2, axis=1) >= 0.05)]
+
+
 def gauss_newton_covariance(problem: Problem, u: np.ndarray, noise: float, W=None) -> np.ndarray | None:
     """Gauss-Newton covariance ``noise^2 (J^T W J)^-1`` ``(P, P)`` of the fit-space parameters ``u`` ``(P,)``
     (``noise``: residual sd in residual units; ``W``: run weights ``(n,)``); None when it is not finite."""
@@ -314,7 +337,7 @@ def gauss_newton_covariance(problem: Problem, u: np.ndarray, noise: float, W=Non
         return None
     H = J.T @ (J * w[:, None])
     try:
-        cov = np.linalg.pinv(H, rcond=1e-12, hermitian=True) * max(noise, 1e-12) ** 2
+        cov = np.linalg.pinv(H, rcond=NULL_RCOND, hermitian=True) * max(noise, 1e-12) ** 2
     except np.linalg.LinAlgError:
         return None
     return cov if np.all(np.isfinite(cov)) else None

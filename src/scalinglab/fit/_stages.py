@@ -33,7 +33,7 @@ from ._multistart import MultiStartResult, multistart, polish
 from ._objectives import Objective, get_objective
 from ._predict import interval_from_draws, robust_scale, run_noise_of
 from ._result import FitResult, parameter_draws
-from ._solvers import Problem, gauss_newton_covariance
+from ._solvers import Problem, gauss_newton_covariance, unidentified_parameters
 
 __all__ = ["FitOptions", "FitContext", "Solution", "ObjectiveChoice", "Diagnosis", "check_options",
            "make_context", "solve", "judge_trend", "polish_solution", "diagnose", "bootstrap_draws",
@@ -323,7 +323,7 @@ def failed_result(ctx: FitContext, sol: Solution, diagnostics: dict) -> tuple[Fi
     return res, [msg]
 
 
-def _degeneracy(law: Law, fd: FitData, theta, trend, pinned, exploding, status, message):
+def _degeneracy(law: Law, fd: FitData, theta, trend, pinned, exploding, status, message, unidentified=()):
     """Status, message and warning texts for weak trends, unidentified parameters and fits without
     residual freedom (see _degenerate.py)."""
     p = trend["p_value"]
@@ -340,9 +340,12 @@ def _degeneracy(law: Law, fd: FitData, theta, trend, pinned, exploding, status, 
             status = "poor_fit"
     elif p > WEAK_TREND_P:
         notes.append(f"weak trend (against a constant the law's improvement has p = {p:.2g}, robust F-test)")
-    if pinned or exploding:
+    unidentified = [n for n in unidentified if n not in pinned and n not in exploding]
+    if pinned or exploding or unidentified:
         what = ", ".join([f"{n} at its bound" for n in pinned]
-                         + [f"{n} = {theta[law.param_names.index(n)]:.3g}" for n in exploding])
+                         + [f"{n} = {theta[law.param_names.index(n)]:.3g}" for n in exploding]
+                         + ([f"{', '.join(unidentified)}: changing them changes no fitted value (a term that "
+                             "has vanished from every run)"] if unidentified else []))
         notes.append(f"parameters not determined by the data ({what})")
         if weak and status == "success":
             status = "degenerate"
@@ -379,10 +382,14 @@ def diagnose(ctx: FitContext, sol: Solution) -> Diagnosis:
     if on_bound:
         message += f"; parameter(s) at a bound: {', '.join(on_bound)}"
     pinned, exploding = pinned_parameters(law, sol.problem.fitspace, theta)
-    status, message, more = _degeneracy(law, fd, theta, sol.trend, pinned, exploding, status, message)
-    cov = covariance(sol.problem, sol.problem.fitspace.to_fit(theta), noise, fd.weights)
+    u = sol.problem.fitspace.to_fit(theta)
+    unidentified = [law.param_names[j] for j in unidentified_parameters(sol.problem, u, fd.weights)]
+    status, message, more = _degeneracy(law, fd, theta, sol.trend, pinned, exploding, status, message,
+                                        unidentified)
+    cov = covariance(sol.problem, u, noise, fd.weights)
     return Diagnosis(status=status, message=message, noise=noise, shift=shift, covariance=cov, residuals=r,
-                     diagnostics={"trend_test": sol.trend, "pinned": pinned, "exploding": exploding},
+                     diagnostics={"trend_test": sol.trend, "pinned": pinned, "exploding": exploding,
+                                  "unidentified": unidentified},
                      warnings=tuple(warns + more))
 
 
@@ -423,6 +430,10 @@ def build_result(ctx: FitContext, sol: Solution, diag: Diagnosis, *, diagnostics
         if wide != intervals:
             intervals = wide
             diagnostics["interval_source"] = f"{source} and profile refits"
+    else:  # no profile refits: a parameter the runs do not constrain at all spans its whole range
+        for name in diagnostics.get("unidentified") or ():
+            p = law.params[law.param_names.index(name)]
+            intervals[name] = (p.lower, p.upper)
     diagnostics["time_total_s"] = time.perf_counter() - ctx.t0
     extra = {} if calibration is None else {"calibration": calibration}
     return FitResult(

@@ -229,6 +229,16 @@ def _from_fit(fit, *, name: str) -> LawSpec:
     if preset and getattr(fit, "bootstrap", None) is None:
         return _from_preset(str(preset), n_draws=DEFAULT_DRAWS, seed=0)  # FitResult.load("chinchilla-epoch")
     law = fit.law
+    # the constants of the model-size and token terms, which set every allocation
+    split = [n for n in ((getattr(fit, "diagnostics", None) or {}).get("unidentified") or ())
+             if n in ("A", "alpha", "B", "beta") and n in law.param_names]
+    if split and not (getattr(fit, "calibration", None) or {}).get("alternates"):
+        # e.g. A N^-alpha vanished from every run: the optimum would come from a bound (a fit that stored
+        # profile refits spans what the runs cannot rule out instead, below)
+        raise PlanError(f"{name}: the fit leaves {', '.join(split)} undetermined (changing them changes no fitted "
+                        "value: a term of the law has vanished from every run), so any split of compute between "
+                        "parameters and tokens from it is arbitrary; refit on runs that span more model sizes and "
+                        "token counts")
     theta = np.asarray(fit.theta, dtype=float)
     boot = getattr(fit, "bootstrap", None)
     draws, method = None, "none"
