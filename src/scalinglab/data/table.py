@@ -85,11 +85,15 @@ def _positive(df, column: str) -> np.ndarray | None:
 
 def count_slips(df) -> list[str]:
     """Phrases for counts that look written in another unit than their column's (empty when none): tokens per
-    parameter beyond `PLAUSIBLE_TOKENS_PER_PARAM` in every run, every model under `MIN_PARAMS` parameters or
-    every run under `MIN_TOKENS` tokens. A header that names the unit (``Params (M)``, ``Tokens (B)``) reads
-    the numbers in it."""
+    parameter beyond `PLAUSIBLE_TOKENS_PER_PARAM` in every run; in a table without both counts, every model
+    under `MIN_PARAMS` parameters or every run under `MIN_TOKENS` tokens (with both, a plausible ratio says a
+    small ladder is small: a CPU ladder of 8k-34k parameters on 40k-680k tokens). A header that names the
+    unit (``Params (M)``, ``Tokens (B)``) reads the numbers in it."""
     N, D = _positive(df, "params"), _positive(df, "tokens")
     out = []
+    ratio = allocation(df)  # tokens per parameter over the runs
+    if ratio["runs"]:
+        N = D = None  # the ratio below tells
     if N is not None and np.isfinite(N).any() and np.nanmax(N) < MIN_PARAMS:
         out.append(f"every model has fewer than {MIN_PARAMS:,.0f} parameters (at most {np.nanmax(N):,.4g}): "
                    "parameters in millions or billions? A header such as 'Params (M)' reads its numbers in "
@@ -97,7 +101,6 @@ def count_slips(df) -> list[str]:
     if D is not None and np.isfinite(D).any() and np.nanmax(D) < MIN_TOKENS:
         out.append(f"every run saw fewer than {MIN_TOKENS:,.0f} tokens (at most {np.nanmax(D):,.4g}): tokens in "
                    "billions? A header such as 'Tokens (B)' reads its numbers in billions")
-    ratio = allocation(df)  # tokens per parameter over the runs
     lo, hi = PLAUSIBLE_TOKENS_PER_PARAM
     if ratio["runs"] and ratio["max"] < lo:
         out.append(f"every run saw fewer than {lo:g} tokens per parameter (at most {ratio['max']:.3g}): tokens in "
