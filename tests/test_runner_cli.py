@@ -88,6 +88,13 @@ def test_run_then_list_show_export(tmp_path):
     assert len(df) == 2 and {"params", "tokens", "flops", "loss", "run_id"} <= set(df.columns)
     r = _invoke("runs", "export", "--store", db, "--json")
     assert json.loads(r.stdout)["rows"] == 2
+    # commands that read a run table read a store as report does (fit said 'sqlite:///r.db: no such file')
+    from scalinglab.cli._common import select_runs
+
+    for src in (f"sqlite:///{db}", str(db)):
+        assert select_runs(src, None).df["loss"].tolist() == pytest.approx(df["loss"].tolist())
+    r = _invoke("fit", f"sqlite:///{db}", "--law", "power", "--x", "tokens")
+    assert r.output.startswith("error: 2 run(s) cannot determine the 3 parameters"), r.output  # the runs, read
 
 
 @pytest.mark.torch

@@ -75,10 +75,12 @@ def select_runs(file: str, where: list[str] | None, best_of: str | None = None, 
     columns under other names (``columns=`` and the like of :func:`scalinglab.data.load_runs`). ``required``:
     the columns the table must have (none for commands that fit the column ``--y`` names and check it
     themselves, as they do when no selection is asked)."""
-    if not (where or best_of or drop_duplicates or last_checkpoint or columns or drop_missing_loss or drop_missing):
+    from ..report._inputs import is_store, load_any_runs
+
+    if not (where or best_of or drop_duplicates or last_checkpoint or columns or drop_missing_loss or drop_missing
+            or is_store(file)):  # a run store (sqlite:///runs.db, runs.db, postgresql://...) is read here
         return file
     from ..data.schema import parse_column_map
-    from ..report._inputs import load_any_runs
 
     runs = load_any_runs(file, drop_duplicates=drop_duplicates, columns=parse_column_map(columns) or None,
                          drop_missing_loss=drop_missing_loss, required=required, drop_missing=tuple(drop_missing or ()))

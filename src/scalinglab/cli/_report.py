@@ -83,4 +83,4 @@ def report_cmd(
         emit_json({"path": str(path), "figures": n_fig, "warnings": n_warn, "bytes": len(text.encode())})
     else:
         out.print(f"wrote [bold]{path}[/] ({len(text.encode()) / 1e6:.1f} MB, {n_fig} interactive figures, "
-                  f"{n_warn} warnings); it opens offline", markup=True, highlight=False)
+                  f"{n_warn} warning{'' if n_warn == 1 else 's'}); it opens offline", markup=True, highlight=False)

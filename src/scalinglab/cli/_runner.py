@@ -73,7 +73,7 @@ def run_cmd(
     memory_per_run: Annotated[str | None, typer.Option("--memory-per-run", help="Ray: memory reserved per "
                                                                                 "run, e.g. 8GiB.")] = None,
     max_retries: Annotated[int, typer.Option("--max-retries", min=0, help="Re-runs of a failed run: an external "
-                                                                           "[trainer] that exits non-zero, times "
+                                                                           "\\[trainer] that exits non-zero, times "
                                                                            "out or stalls (local and Ray); on "
                                                                            "Ray also a run whose worker died.")] = 3,
     workdir: Annotated[Path | None, typer.Option("--workdir", help="Checkpoint folder (default: "
