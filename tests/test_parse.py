@@ -205,3 +205,22 @@ def test_evaluation_never_warns():
     with np.errstate(all="raise"):
         y = law.evaluate(np.array([1.0, 1.0, 0.5]), {"N": np.array([0.0, 1e300, 1.0]), "D": np.array([1, 1, 2])})
     assert y.shape == (3,) and not np.isfinite(y).any()
+
+
+def test_a_constant_named_like_a_column_is_refused_at_fit_time():
+    """'B/tokens**beta' fitted 'tokens' as a constant (7.456): the law lost its D dependence, 34x the noise,
+    status success, no warning. A formula constant that names a column of the table (by its canonical name
+    here) is refused with the variable to write; an ordinary constant is not."""
+    import pandas as pd
+
+    from scalinglab.fit import fit
+
+    N = np.repeat(np.logspace(7, 9, 5), 4)
+    D = N * np.tile([5, 10, 20, 40], 5)
+    df = pd.DataFrame({"params": N, "Training tokens": D, "loss": 1.69 + 406.4 / N**0.34 + 410.7 / D**0.28})
+    with pytest.raises(LawError, match=r"'tokens' is a column of .*write it as D"):  # read from 'Training tokens'
+        fit(df, "E + A/N**alpha + B/tokens**beta", calibrate=False)
+    with pytest.raises(LawError, match=r"'params' is a column"):
+        fit(df, "E + A/params**alpha + B/D**beta", calibrate=False)
+    res = fit(df, "E + A/N**alpha + B/D**beta", calibrate=False)
+    assert res.params["beta"] == pytest.approx(0.28, abs=0.01)

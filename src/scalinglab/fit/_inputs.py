@@ -353,6 +353,29 @@ def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3
     return said
 
 
+def _check_constants_are_not_columns(law: Law, columns: list, rt, where: str, y: str) -> None:
+    """A user formula's names that are not variables are fitted constants; one that names a column of the
+    table (``B/tokens**beta``) is a variable written as a column, which would silently lose its dependence.
+
+    Raises
+    ------
+    LawError
+        Naming the constant, the column and the variable to write instead.
+    """
+    from ..laws._parse import ExpressionLaw
+
+    if not isinstance(law, ExpressionLaw):
+        return
+    names = {str(c) for c in columns} | set(rt.column_map)
+    for p in law.param_names:
+        if p in names and p != y:
+            var = next((v for v, c in VARIABLE_COLUMNS.items() if c == (rt.column_map.get(p) or p)), None)
+            instead = (f"write it as {var} (the variable read from column {VARIABLE_COLUMNS[var]!r})" if var else
+                       "a one-variable law reads a column as x (--x COLUMN / x=)")
+            raise LawError(f"law {law.name!r}: {p!r} is a column of {where}, but in a formula a name that is not a "
+                           f"variable ({', '.join(VARIABLE_COLUMNS)}, x, ...) is a constant to fit: {instead}")
+
+
 def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss",
                  weights=None) -> FitData:
     """Checked arrays for fitting ``law``; raises `DataError` / `FitError` with clear messages.
@@ -381,6 +404,7 @@ def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss"
     if y not in columns:
         raise DataError(f"no column {y!r} to fit (columns: {', '.join(map(str, columns))})"
                         f"{choose_column_hint(y, columns)}", file=source, column=y)
+    _check_constants_are_not_columns(law, columns, rt, where, y)
     variables: dict[str, str] = {}
     derived: dict[str, np.ndarray] = {}
     conventions: dict = {}
