@@ -132,3 +132,23 @@ def test_cli_bnsl(shared_data):
     assert d["n_breaks"] in (1, 2) and all(b["interval"][0] <= b["location"] <= b["interval"][1]
                                            for b in d["breaks"])
     assert d["heldout"]["bnsl_median_rel_error"] < d["heldout"]["power_median_rel_error"]
+
+
+def test_a_reward_table_with_a_column_d_fits_the_reward_law_without_unit_warnings(tmp_path):
+    """A best-of-n table with columns d, score: 'd' reads as tokens (an alias), so 'rm-bon needs variable d'
+    failed even with --x d, and the fit warned 'tokens in billions?'. The law's d is found through the
+    table's column map; the counts warning is for laws that read counts; the constants come back."""
+    import warnings
+
+    import pandas as pd
+
+    d = np.linspace(0.3, 6.0, 20)
+    score = d * (1.2 - 0.08 * d) * np.exp(np.random.default_rng(0).normal(0, 0.01, 20))
+    p = tmp_path / "bon.csv"
+    pd.DataFrame({"d": d, "score": score}).to_csv(p, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DataWarning about units
+        for x in (None, "d"):
+            r = fit(str(p), "rm-bon", y="score", x=x)
+            assert r.params["alpha"] == pytest.approx(1.2, rel=0.05) and r.params["beta"] == pytest.approx(0.08, rel=0.2)
+    assert r.predict(d=6.0).value == pytest.approx(6.0 * (1.2 - 0.08 * 6.0), rel=0.03)

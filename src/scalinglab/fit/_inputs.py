@@ -155,13 +155,17 @@ def resolve_law(law, x: str | None = None) -> tuple[Law, dict | None]:
     return obj, preset_values
 
 
-def _column_for(var: str, columns, x: str | None, law: Law) -> str | None:
+def _column_for(var: str, columns, x: str | None, law: Law, column_map: Mapping[str, str] | None = None) -> str | None:
+    """The column law variable ``var`` is read from: ``x`` for a one-variable law, else the variable's name or
+    its canonical column (D -> tokens); a name as the file spells it that the table reads under a canonical
+    name (a column ``d`` read as ``tokens``) is found through ``column_map`` (source name -> canonical)."""
+    cmap = column_map or {}
     if x is not None and len(law.variables) == 1:
-        return x if x in columns else None
+        return x if x in columns else (cmap[x] if cmap.get(x) in columns else None)
     for c in (var, VARIABLE_COLUMNS.get(var)):
         if c is not None and c in columns:
             return c
-    return None
+    return cmap[var] if cmap.get(var) in columns else None
 
 
 def pooled_datasets(df, source: str | None) -> str | None:
@@ -296,6 +300,15 @@ def law_of_allocation(law) -> bool:
     return variables is None or {"N", "D"} <= variables
 
 
+def law_of_counts(law) -> bool:
+    """True when ``law`` (a `Law`, a name, ``"auto"`` or None: unknown) reads model size, tokens or compute
+    (N, D, C or U among its variables, or a variable read from such a column: ``--x tokens``; or unknown):
+    units of those counts matter to it."""
+    variables = _variables_of(law)
+    return variables is None or bool((set(VARIABLE_COLUMNS) - {"S"} | {"params", "tokens", "flops",
+                                                                     "unique_tokens"}) & variables)
+
+
 def one_allocation(df, source: str | None) -> str | None:
     """The `DataWarning` text when every run has about the same tokens per parameter
     (`scalinglab.data.table.allocation`), else None."""
@@ -325,7 +338,8 @@ def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3
     (`unfinished_runs`) or logs runs at several checkpoints (`logged_checkpoints`; these two only when one of
     ``laws`` is `law_of_final_runs`: a loss-curve law such as ``lr-annealing`` is fitted to every checkpoint,
     finished or not, by design), or repeats its data many times (`repeated_runs`, when no law of ``laws``
-    models unique tokens), or its counts look written in another unit (`unit_slips`), or every run has one
+    models unique tokens), or its counts look written in another unit (`unit_slips`, when a law of ``laws``
+    reads counts: `law_of_counts`), or every run has one
     tokens-per-parameter ratio (`one_allocation`, when a law of ``laws`` splits compute into N and D). Each is
     one `DataWarning` (when ``warn``),
     pointing ``stacklevel`` frames up from this function (3, the default: at the caller of the function that
@@ -342,7 +356,8 @@ def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3
         along = []
     stopped, state = unfinished_runs(df, source) if any(final) else (None, [])  # a loss curve may be part-way
     repeated = repeated_runs(df, source) if all(law_of_new_tokens(law) for law in laws) else None
-    slips = unit_slips(df, source)
+    # counts in another unit matter to a law that reads them as counts (not a reward law's d, read as tokens)
+    slips = unit_slips(df, source) if any(law_of_counts(law) for law in laws) else None
     single = one_allocation(df, source) if any(law_of_allocation(law) for law in laws) else None
     for text, about in ((pooled, ["dataset"]), (split, split_cols), (stopped, state), (swept, cols),
                         (logged, along), (repeated, []), (slips, []), (single, [])):
@@ -409,7 +424,7 @@ def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss"
     derived: dict[str, np.ndarray] = {}
     conventions: dict = {}
     for v in law.variables:
-        col = _column_for(v, columns, x, law)
+        col = _column_for(v, columns, x, law, rt.column_map)
         if col is None:
             # derive tokens / params / flops under C = 6 N D when one of the three is missing
             cN, cD, cC = (_column_for(k, columns, None, law) or VARIABLE_COLUMNS[k] for k in ("N", "D", "C"))
