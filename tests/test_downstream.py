@@ -217,3 +217,30 @@ def test_downstream_names_the_models_it_leaves_out(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", DataWarning)
         select_downstream(str(full), "MMLU", floor=0.25, bootstrap=0)
+
+
+def test_a_floor_outside_the_accuracy_scale_is_refused_and_one_in_the_wrong_unit_is_named(tmp_path):
+    """--floor 1.5 (or -0.1) on accuracies in 0..1 was fitted silently (x0 interval [-18, 40], 'success'); a
+    fraction floor on a table of percentages was used as 0.25 % (forecast 73.7 where 25 gives 89.6). Now the
+    first is an error naming the file, the second one warning line; the text output prints the warnings its
+    --json carries (an extrapolation of 7.6e3x said nothing)."""
+    from scalinglab import DataWarning, InputError
+    from scalinglab.downstream import fit_accuracy_sigmoid
+
+    d = _ladder()
+    csv = tmp_path / "ladder.csv"
+    csv.write_text("flops,acc\n" + "\n".join(f"{c:.6g},{a:.6f}" for c, a in zip(d["flops"], d["acc"], strict=True)))
+    pct = tmp_path / "pct.csv"
+    pct.write_text("flops,acc\n" + "\n".join(f"{c:.6g},{100 * a:.4f}" for c, a in zip(d["flops"], d["acc"],
+                                                                                    strict=True)))
+    for bad in (1.5, -0.1, 1.0):
+        with pytest.raises(InputError, match=rf"floor \(--floor\) {bad:g} is outside the accuracy scale of "
+                                             r".*ladder.csv \(0 to 1\)"):
+            select_downstream(str(csv), "acc", floor=bad)
+    with pytest.warns(DataWarning, match=r"percentages, is 0.25 %: chance at 25 % is --floor 25") as rec:
+        select_downstream(str(pct), "acc", floor=0.25)
+    assert sum("--floor" in str(w.message) for w in rec) == 1  # once, not once per candidate fit
+    with pytest.raises(InputError, match="outside the accuracy scale"):
+        fit_accuracy_sigmoid(str(csv), y="acc", floor=2.0)
+    r = CliRunner().invoke(app, ["downstream", str(csv), "--y", "acc", "--at", "1e28"])
+    assert r.exit_code == 0 and "warning: extrapolates" in r.output, r.output

@@ -177,6 +177,8 @@ def downstream_cmd(
         lo, hi = p["interval"]
         out.print(f"  {x} = {p[x]:.3g}: {y} {p['value']:.4f}  {level:.0%} interval [{lo:.4f}, {hi:.4f}]  "
                   f"({p['extrapolation']:.3g}x the largest model)")
+    for w in dict.fromkeys(w for p in preds for w in p.get("warnings") or ()):  # as --json has them, once each
+        out.print(f"[yellow]warning:[/] {w}", highlight=False)
 
 
 @command("bnsl", help="Broken neural scaling law (Caballero 2023): pick 1..k breaks by backtest, report break "

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import InputError
-from ..fit._accuracy import accuracy_scale
+from ..fit._accuracy import accuracy_scale, check_floor
 from ._common import (
     DownstreamPrediction,
     column,
@@ -182,6 +182,7 @@ class TwoStepPredictor:
             L2 = np.concatenate([L2, column(df2, self.loss, src2, "task-loss")])
             a2 = np.concatenate([a2, column(df2, self.accuracy, src2, "accuracy")])
         ok2 = np.isfinite(L2) & np.isfinite(a2)
+        check_floor(self.floor, a2[ok2], source)
         law2 = get_law("sigmoid-loss", floor=self.floor, ceiling=self.ceiling)
         r2 = fit({"L": L2[ok2], "__acc__": a2[ok2]}, law2, y="__acc__", loss=self.fit_loss,
                  bootstrap=self.bootstrap, seed=self.seed + 1, calibrate=False, warn=False)

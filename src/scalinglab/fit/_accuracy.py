@@ -64,6 +64,45 @@ def accuracy_scale(acc: np.ndarray) -> tuple[float, float] | None:
     return None
 
 
+def check_floor(floor: float | None, y: np.ndarray, source: str | None = None) -> None:
+    """Check a fixed chance accuracy ``floor`` against the accuracies ``y`` it is for.
+
+    Raises
+    ------
+    InputError
+        If it is not a number, or lies outside the table's accuracy scale (0-1 or 0-100) or at its top.
+
+    Warns
+    -----
+    DataWarning
+        For a floor under 1 on a table of percentages (0.25 there is 0.25 %: chance at 25 % is 25), or one
+        above every model's accuracy (the sigmoid then has no rise to fit).
+    """
+    import warnings
+
+    from .._errors import DataWarning
+
+    if floor is None:
+        return
+    where = source or "the table"
+    f = float(floor)
+    if not math.isfinite(f):
+        raise InputError(f"floor (--floor) must be a number, got {floor!r}")
+    y = np.asarray(y, float)
+    y = y[np.isfinite(y)]
+    bounded = accuracy_scale(y)
+    if bounded is not None and not bounded[0] <= f < bounded[1]:
+        raise InputError(f"floor (--floor) {f:g} is outside the accuracy scale of {where} ({bounded[0]:g} to "
+                         f"{bounded[1]:g}): give the chance accuracy in the table's unit, e.g. "
+                         f"{0.25 * bounded[1]:g} for 4-way multiple choice")
+    if bounded == (0.0, 100.0) and 0 < f < 1 and y.size and y.min() > 1:
+        warnings.warn(DataWarning(f"floor (--floor) {f:g} on {where}, whose accuracies are percentages, is {f:g} %: "
+                                  f"chance at {100 * f:g} % is --floor {100 * f:g}"), stacklevel=3)
+    elif y.size and f >= y.max():
+        warnings.warn(DataWarning(f"floor (--floor) {f:g} is at or above every model's accuracy in {where} (at most "
+                                  f"{y.max():.4g}): the sigmoid has no rise to fit"), stacklevel=3)
+
+
 def accuracy_bounds(law: Law, lx: np.ndarray, y: np.ndarray, bounded) -> tuple[np.ndarray, np.ndarray]:
     """Natural-space box ``(lower, upper)`` of a sigmoid law's parameters from the data: log10 scale
     ``lx``, accuracies ``y`` and the accuracy scale ``bounded`` (see the module docstring)."""
@@ -234,6 +273,7 @@ def fit_accuracy(law: Law, x: np.ndarray, y: np.ndarray, *, column: str | None =
     if ok.sum() < 3:
         raise FitError(f"sigmoid fit: {int(ok.sum())} usable model(s) in {source or 'the table'}; need at least 3")
     x, y = x[ok], y[ok]
+    check_floor((law.spec() or {}).get("floor"), y, source)
     bounded = accuracy_scale(y)
     kw = {"prior_sd": prior_sd, "prior_center": prior_center, "ceiling_sd": ceiling_sd, "fit_loss": fit_loss}
     th, scale = fit_sigmoid_map(law, x, y, bounded=bounded, **kw)
