@@ -244,3 +244,23 @@ def test_a_floor_outside_the_accuracy_scale_is_refused_and_one_in_the_wrong_unit
         fit_accuracy_sigmoid(str(csv), y="acc", floor=2.0)
     r = CliRunner().invoke(app, ["downstream", str(csv), "--y", "acc", "--at", "1e28"])
     assert r.exit_code == 0 and "warning: extrapolates" in r.output, r.output
+
+
+def test_fit_sigmoid_bounded_is_downstreams_bounded_sigmoid(tmp_path):
+    """`fit --law sigmoid-bounded` went through the loss pipeline (Huber on log residuals, the asymmetric
+    objective considered) with the ceiling fitted (0.78 on a public MMLU table, where downstream's
+    sigmoid-bounded fixes it at 1): two models under one name. Now it is the accuracy route with the ceiling at
+    the top of the table's scale, and its forecast is downstream's."""
+    import pandas as pd
+
+    from scalinglab.downstream import SigmoidPredictor
+    from scalinglab.fit import fit
+
+    d = _ladder()
+    df = pd.DataFrame({"flops": d["flops"], "acc": d["acc"]})
+    r = fit(df, "sigmoid-bounded", x="flops", y="acc")
+    assert r.law.ceiling == 1.0 and r.loss["name"] in ("ls", "least_squares") and set(r.params) == {"floor", "k", "x0"}
+    ref = SigmoidPredictor("acc", ceiling=1.0, bootstrap=0, calibrate=False).fit(df)
+    assert r.predict(flops=1e26).value == pytest.approx(ref.predict(flops=1e26).value, abs=0.02)
+    pct = fit(df.assign(acc=100 * df["acc"]), "sigmoid-bounded", x="flops", y="acc")
+    assert pct.law.ceiling == 100.0

@@ -46,7 +46,7 @@ CEILING_PRIOR_SD = 0.1
 #: per-decade extrapolation sd (fraction of the top of the scale) when it is not learned
 DEFAULT_REACH = 0.01
 #: catalog laws that ``fit(..., loss="auto")`` sends through `fit_accuracy`
-ACCURACY_LAWS = ("sigmoid",)
+ACCURACY_LAWS = ("sigmoid", "sigmoid-bounded")
 #: robust objective scale (accuracy units, fractions) of ``fit_loss="huber"``
 HUBER_SCALE = 0.05
 

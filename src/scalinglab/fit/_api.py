@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
-from ..laws import Law
-from ._accuracy import ACCURACY_LAWS, fit_accuracy
+from ..laws import Law, law_from_spec
+from ._accuracy import ACCURACY_LAWS, accuracy_scale, fit_accuracy
 from ._calibrate import calibrate_intervals
 from ._degenerate import looks_flat
 from ._ensemble import choose_stacked
@@ -111,6 +111,10 @@ def fit_reusing(data, law: Law | str, *, x, y, loss, delta, weights, starts, boo
         # benchmark accuracy vs compute: bounded least squares with a weak slope/ceiling prior (_accuracy.py);
         # the one route of `fit(..., "sigmoid")`, `scalinglab fit --law sigmoid` and downstream's sigmoids
         var = law_obj.variables[0]
+        top = accuracy_scale(fd.y)
+        if law_obj.name == "sigmoid-bounded" and getattr(law_obj, "ceiling", None) is None and top is not None:
+            # bounded: the ceiling is the top of the accuracy scale (1, or 100 for percentages), as downstream's
+            law_obj = law_from_spec({**law_obj.spec(), "ceiling": top[1]})
         return fit_accuracy(law_obj, fd.X[var], fd.y, column=fd.variables[var], bootstrap=int(bootstrap), seed=seed,
                             level=level, calibrate=calibrate, source=fd.source,
                             conventions={**fd.conventions, "data_hash": fd.data_hash(), "y_column": fd.y_column})
