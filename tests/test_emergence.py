@@ -73,3 +73,28 @@ def test_a_table_with_its_size_in_billions_reads_in_parameters():
     a, b = metrics_by_model(df), metrics_by_model(noted)
     assert b["params"].to_numpy() == pytest.approx(a["params"].to_numpy(), rel=1e-12)
     assert b["exact_match"].tolist() == a["exact_match"].tolist()
+
+
+@pytest.mark.parametrize("n_models", [8, 16])
+def test_a_jump_that_saturates_is_sharp_with_its_knee_in_the_gap(n_models):
+    """Per-token accuracy 0.30 below 1e9 parameters and 0.97 above (a step, then a plateau): a broken line has
+    no single knee for it, and it was called smooth ('no metric shows a sharp jump', dAICc -10) with an 80 %
+    knee interval [1.8e8, 2.2e8], 3-5x below the jump. The clipped ramp calls it sharp, its knee lies between
+    the models on either side of the jump, and the interval spans that gap."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    Ns = np.logspace(7, 10, n_models)
+    rows = []
+    for i, N in enumerate(Ns):
+        t = rng.binomial(10, 0.3 if N < 1e9 else 0.97, 200)
+        rows.append(pd.DataFrame({"model": f"m{i}", "params": N, "example_id": np.arange(200), "tokens_correct": t,
+                                  "n_tokens": 10, "exact": (t == 10).astype(int)}))
+    rep = analyze_emergence(pd.concat(rows), bootstrap=50)
+    below, above = Ns[Ns < 1e9].max(), Ns[Ns >= 1e9].min()
+    for m in ("token_accuracy", "exact_match"):
+        a = rep.metrics[m]
+        assert a.verdict == "sharp", a.reason
+        assert below <= a.knee_scale <= above
+        lo, hi = a.knee_scale_interval
+        assert lo <= below * 1.001 and hi >= above * 0.999 and lo > 2.5e8

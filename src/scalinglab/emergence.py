@@ -22,8 +22,15 @@ search over the knee) and calls a metric **sharp** when
    and
 3. the knee is interior (at least one model on each side).
 
+A jump that saturates (near chance, a jump, then a plateau: Wei et al.'s step) has no single knee a broken
+line can follow; it is also **sharp** when a *clipped ramp* (flat, a straight rise between two knees, flat:
+`fit_ramp`) beats the straight line by ``min_delta_aicc``, rises in the direction of improvement from a flat
+start (at least one model before the rise) and rises at least ``min_slope_ratio`` times as steeply as the
+straight line; its knee is the middle of the rise.
+
 Everything else is **smooth** (including curves that are merely concave — fast early progress that
-saturates). The knee (breakpoint scale) gets a bootstrap interval from resampling examples.
+saturates). The knee (breakpoint scale) gets a bootstrap interval from resampling examples, from the model
+that gave the verdict.
 :func:`generate_mirage` makes the classic illustration: per-token accuracy ``p(N) = exp(-CE(N))`` with a
 power-law cross-entropy (smooth) and exact match on L tokens ``p**L`` (looks sudden).
 """
@@ -39,7 +46,7 @@ import numpy as np
 from ._errors import DataError, InputError
 
 __all__ = ["metrics_by_model", "analyze_emergence", "EmergenceReport", "MetricAnalysis", "generate_mirage",
-           "fit_broken_line", "METRIC_DIRECTION"]
+           "fit_broken_line", "fit_ramp", "METRIC_DIRECTION"]
 
 #: +1 when larger is better, -1 when smaller is better.
 METRIC_DIRECTION = {"exact_match": 1, "token_accuracy": 1, "logprob": 1, "brier": -1, "edit_distance": -1}
@@ -222,6 +229,37 @@ def fit_broken_line(x: np.ndarray, y: np.ndarray, n_grid: int = 200) -> dict:
             "slope_after": float(coef[i, 2]), "rss": float(rss[i])}
 
 
+def fit_ramp(x: np.ndarray, y: np.ndarray, n_grid: int = 48) -> dict:
+    """Least-squares clipped ramp ``y = y0 + slope * (clip(x, k1, k2) - k1)``: flat up to ``k1``, straight up
+    to ``k2``, flat after (a jump that saturates). The knees are searched over every pair of a grid spanning
+    the x range; for each pair the fit is linear least squares (batched). Returns ``{"k1", "k2", "knee"
+    (their middle), "y0", "slope", "rss"}``.
+
+    Raises
+    ------
+    InputError
+        If ``x`` has fewer than 4 distinct values.
+    """
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    xs = np.sort(np.unique(x))
+    if len(xs) < 4:
+        raise InputError(f"a ramp needs at least 4 distinct scales, got {len(xs)}")
+    g = np.linspace(xs[0], xs[-1], n_grid)
+    i, j = np.triu_indices(n_grid, k=1)
+    k1, k2 = g[i], g[j]
+    z = np.clip(x[None, :], k1[:, None], k2[:, None]) - k1[:, None]  # (P, n)
+    zc = z - z.mean(axis=1, keepdims=True)
+    yc = y - y.mean()
+    var = np.sum(zc ** 2, axis=1)
+    slope = np.where(var > 0, zc @ yc / np.maximum(var, 1e-300), 0.0)
+    y0 = y.mean() - slope * z.mean(axis=1)
+    rss = np.sum((y0[:, None] + slope[:, None] * z - y[None, :]) ** 2, axis=1)
+    b = int(np.argmin(rss))
+    return {"k1": float(k1[b]), "k2": float(k2[b]), "knee": float(0.5 * (k1[b] + k2[b])), "y0": float(y0[b]),
+            "slope": float(slope[b]), "rss": float(rss[b])}
+
+
 @dataclass(frozen=True)
 class MetricAnalysis:
     """One metric's verdict. Scales are log10 of the scale column. ``knee_interval``: bootstrap
@@ -289,10 +327,20 @@ def _classify(x, y, direction, min_delta_aicc, min_slope_ratio):
     d_aicc = _aicc(rss_line + floor, n, 2) - _aicc(br["rss"] + floor, n, 4)
     s1, s2 = direction * br["slope_before"], direction * br["slope_after"]
     ratio = s2 / max(abs(s1), 1e-9 * scale_y) if s2 > 0 else 0.0
+    ramp = fit_ramp(x, y)
+    d_ramp = _aicc(rss_line + floor, n, 2) - _aicc(ramp["rss"] + floor, n, 4)
+    steep = direction * ramp["slope"] / max(abs(coef[1]), 1e-9 * scale_y)
+    flat_start = bool(np.sum(x < ramp["k1"]) >= 1)
     if d_aicc >= min_delta_aicc and ratio >= min_slope_ratio:
         verdict = "sharp"
         reason = (f"a broken line beats a straight line in log-scale (dAICc {d_aicc:.1f}) and the slope "
                   f"improves {ratio:.3g}x at the knee: near-flat, then a jump")
+    elif d_ramp >= min_delta_aicc and flat_start and steep >= min_slope_ratio:
+        verdict = "sharp"
+        reason = (f"flat, a jump between 10^{ramp['k1']:.2f} and 10^{ramp['k2']:.2f}, then flat: a clipped ramp "
+                  f"beats a straight line in log-scale (dAICc {d_ramp:.1f}) and rises {steep:.3g}x as steeply")
+        d_aicc, ratio = d_ramp, steep
+        br = {**br, "knee": ramp["knee"], "ramp": ramp}
     elif d_aicc >= min_delta_aicc:
         verdict = "smooth"
         reason = (f"curved (dAICc {d_aicc:.1f}) but it does not accelerate at the knee (slope ratio "
@@ -334,8 +382,13 @@ def analyze_emergence(data, *, scale: str | None = None, model: str = "model",
     unknown = [m for m in (metrics or []) if m not in agg]
     if unknown:
         raise InputError(f"metric(s) {', '.join(unknown)} not available; have {', '.join(agg)}")
+    classified = {}
+    for m in names:
+        y = agg[m]
+        ok = np.isfinite(y)
+        classified[m] = _classify(x[ok], y[ok], METRIC_DIRECTION.get(m, 1), min_delta_aicc, min_slope_ratio)
     rng = np.random.default_rng(seed)
-    # bootstrap: resample rows within each model (stratified)
+    # bootstrap: resample rows within each model (stratified); the knee of the model that gave the verdict
     by_model = [np.flatnonzero(pe["codes"] == k) for k in range(K)]
     boot_knees = {m: [] for m in names}
     for _ in range(int(bootstrap)):
@@ -344,16 +397,19 @@ def analyze_emergence(data, *, scale: str | None = None, model: str = "model",
         for m in names:
             yb = a[m]
             if np.all(np.isfinite(yb)):
-                boot_knees[m].append(fit_broken_line(x, yb)["knee"])
+                knee_of = fit_ramp if "ramp" in classified[m][3] else fit_broken_line
+                boot_knees[m].append(knee_of(x, yb)["knee"])
     out = {}
     q = (1.0 - level) / 2.0
     for m in names:
         y = agg[m]
-        ok = np.isfinite(y)
-        verdict, reason, line, br, d, ratio = _classify(x[ok], y[ok], METRIC_DIRECTION.get(m, 1),
-                                                       min_delta_aicc, min_slope_ratio)
+        verdict, reason, line, br, d, ratio = classified[m]
         kb = np.asarray(boot_knees[m])
         ki = (float(np.quantile(kb, q)), float(np.quantile(kb, 1 - q))) if kb.size else (math.nan, math.nan)
+        if "ramp" in br:  # the jump lies somewhere between the last model before the rise and the first after it
+            before, after = x[x <= br["ramp"]["k1"]], x[x >= br["ramp"]["k2"]]
+            ki = (min(ki[0], float(before.max())) if before.size else ki[0],
+                  max(ki[1], float(after.min())) if after.size else ki[1])
         out[m] = MetricAnalysis(metric=m, verdict=verdict, values=[float(v) for v in y[np.argsort(sc)]], line=line, broken=br,
                                 delta_aicc=d, slope_ratio=ratio, knee=br["knee"], knee_interval=ki,
                                 knee_scale=float(10 ** br["knee"]),
