@@ -362,7 +362,11 @@ def suggest_cmd(
                                                    "the data.")] = None,
     level: Annotated[float, typer.Option("--level", help="Interval level.")] = 0.8,
     top: Annotated[int, typer.Option("--top", help="How many candidates to list.")] = 10,
-    loss: Annotated[str, typer.Option("--loss", help=_LOSS_HELP)] = "huber",
+    rank: Annotated[str, typer.Option("--rank", help="per_flop (cheapest useful runs first), reduction (the "
+                                      "most useful run within --budget first) or auto: reduction when --budget "
+                                      "is given, else per_flop.")] = "auto",
+    loss: Annotated[str, typer.Option("--loss", help=_LOSS_HELP + " Default auto, as `scalinglab fit`: the "
+                                      "target's forecast is the fit's.")] = "auto",
     where: list[str] | None = WhereOpt,
     best_of: str | None = BestOfOpt,
     drop_duplicates: bool = DropDuplicatesOpt,
@@ -377,7 +381,8 @@ def suggest_cmd(
 
     file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss,
                        required=(), drop_missing=drop_missing)
-    s = suggest(file, law, target=target, candidates=candidates, budget=budget, level=level, top=top, loss=loss)
+    s = suggest(file, law, target=target, candidates=candidates, budget=budget, level=level, top=top, loss=loss,
+                rank=rank)
     d = s.to_dict()
     if json_:
         emit_json(d)
@@ -387,7 +392,10 @@ def suggest_cmd(
     q = s.target.get("quantity", "loss")
     out.print(f"target {q} = {s.value:.4g} under {d.get('law', law)}; {level:.0%} interval width now "
               f"{s.width_before:.4g}")
-    t = Table(title="candidate runs ranked by expected interval-width reduction per FLOP")
+    by_reduction = rank == "reduction" or (rank == "auto" and budget is not None)
+    t = Table(title="candidate runs ranked by expected interval-width reduction"
+                    + (f" (at most {budget:.3g} FLOPs each)" if by_reduction and budget is not None else
+                       "" if by_reduction else " per FLOP"))
     for c in ("rank", "N (params)", "D (tokens)", "cost (FLOPs)", "width after", "reduction", "per 1e18 FLOPs"):
         t.add_column(c, justify="right")
     from ..units import format_quantity
