@@ -544,6 +544,8 @@ def test_report_shows_calibration_reach_and_backtest(tmp_path, runs, fitted):
     assert f"<td>calibration source</td><td>{cal['source']}: " in fit_sec
     assert f"<td>calibration cuts (n_cuts)</td><td>{cal['n_cuts']}</td>" in fit_sec
     assert "<td>calibration reason</td>" in fit_sec
+    # the parameter intervals say where they come from (a report's own fit bootstraps; `fit` does not)
+    assert f"80% interval ({fitted.diagnostics['interval_source']})</th>" in fit_sec
     # predictions: reach in compute, beyond the warning factor, outside the hull, and their warnings
     d = point.to_dict()
     assert d["extrapolation"]["beyond_warn_factor"] and d["extrapolation"]["outside_hull"]

@@ -191,8 +191,12 @@ def _fit_section(rep: _Report, fv: FitView) -> str:
         iv = fv.intervals.get(name)
         rows.append((name, fmt_num(fv.params.get(name, math.nan), 5),
                      f"[{fmt_num(iv[0])}, {fmt_num(iv[1])}]" if iv else "—", p.unit or "", p.description or ""))
+    src = (fv.diagnostics or {}).get("interval_source")
+    # the source says why these may differ from another fit's intervals (`scalinglab fit` without --bootstrap
+    # takes the Gauss-Newton covariance; a report fits with 200 bootstrap resamples)
     out = [f"<p>Law <b>{_E(fv.name)}</b>: <code>{_E(fv.formula)}</code></p>",
-           _table(["parameter", "value", f"{level:.0%} interval", "unit", "meaning"], rows)]
+           _table(["parameter", "value", f"{level:.0%} interval" + (f" ({_E(str(src))})" if src else ""), "unit",
+                   "meaning"], rows)]
     meta = [("objective", fmt_num(fv.objective) if fv.objective is not None else "—"),
             ("points fitted", fv.n_points if fv.n_points is not None else "—")]
     obj = fv.obj
