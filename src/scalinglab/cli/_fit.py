@@ -275,7 +275,7 @@ def backtest_cmd(
         return
     if plot:
         out.print(f"plot: {d['plot']}")
-    cut = bt.cutoff if not isinstance(bt.cutoff, list) else ", ".join(f"{c:.3g}" for c in bt.cutoff)
+    cut = f"{bt.cutoff:.4g}" if not isinstance(bt.cutoff, list) else ", ".join(f"{c:.3g}" for c in bt.cutoff)
     out.print(f"{bt.law}: fitted {bt.n_train} runs, predicted {bt.n_predictions} (cut by {bt.by} at "
               f"{cut}), extrapolating up to {bt.max_extrapolation:.3g}x")
     if bt.law == "auto":  # which member the stack chose on each cut's smaller runs
