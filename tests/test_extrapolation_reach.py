@@ -270,3 +270,30 @@ def test_a_law_without_unique_tokens_warns_when_runs_repeat_their_data(tmp_path)
         fit(df[ep <= 4.0], "chinchilla", calibrate=False)
     assert repeated_runs(df.drop(columns="unique_tokens"), None) is None
     assert repeated_runs(df.assign(unique_tokens=np.nan), None) is None
+
+
+def test_a_decay_constant_the_runs_do_not_constrain_reads_open_above():
+    """Runs of 1-4 epochs from muennighoff-2023's law (R_D* = 15.4) at 1 % noise, seed 4: the fit ran R_D* to
+    1.4e12 and its interval read [15.0, 1.39e12], the estimate itself as the upper end (the covariance gives
+    the saturated constant no width). An unidentified constant whose interval ends at the estimate is open
+    there: [15.0, inf], the truth inside."""
+    from scalinglab.fit import fit
+    from scalinglab.laws import get_preset
+
+    law, preset = get_preset("muennighoff-2023")
+    rng = np.random.default_rng(4)
+    N, D, U = [], [], []
+    for n in np.logspace(7.5, 9, 5):
+        for tpp in (10, 20, 40):
+            for ep in (1, 2, 4):
+                N.append(n)
+                D.append(n * tpp)
+                U.append(n * tpp / ep)
+    N, D, U = map(np.array, (N, D, U))
+    L = law(preset.values, N=N, D=D, U=U) * np.exp(rng.normal(0, 0.01, len(N)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = fit({"params": N, "tokens": D, "unique_tokens": U, "loss": L}, "data-constrained")
+    assert r.params["R_D_star"] > 1e6 and "R_D_star" in r.diagnostics["unidentified"]
+    lo, hi = r.intervals["R_D_star"]
+    assert hi == np.inf and lo <= 15.39

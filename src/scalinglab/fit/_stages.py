@@ -430,6 +430,14 @@ def build_result(ctx: FitContext, sol: Solution, diag: Diagnosis, *, diagnostics
         if wide != intervals:
             intervals = wide
             diagnostics["interval_source"] = f"{source} and profile refits"
+        for name in diagnostics.get("unidentified") or ():
+            # an end at the estimate (the covariance gives an unconstrained direction no width, and no refit
+            # reached past it): the runs rule out nothing beyond it
+            j = law.param_names.index(name)
+            p, v = law.params[j], float(theta[j])
+            lo, hi = intervals[name]
+            tol = 1e-3 * max(abs(v), 1e-12)
+            intervals[name] = (p.lower if v - lo <= tol else lo, p.upper if hi - v <= tol else hi)
     else:  # no profile refits: a parameter the runs do not constrain at all spans its whole range
         for name in diagnostics.get("unidentified") or ():
             p = law.params[law.param_names.index(name)]
