@@ -428,3 +428,31 @@ def test_regex_route_on_the_ray_executor(tmp_path):
     assert all(r["attempts"] == 2 for r in st.list_runs())           # failed once each, retried
     assert len(st.to_frame()) == 2
     st.close()
+
+
+def test_an_external_runs_step_and_planned_tokens_are_the_trainers(tmp_path):
+    """A trainer that logs steps 1..20 and finishes without a step was exported at step 151 (tokens over the
+    spec's batch x seq_len, the runner's count) with 'planned D' rounded up to whole batches (38,656 for the
+    38,640 it was given). Now the step is the trainer's last logged one and D planned is {tokens}."""
+    (tmp_path / "steps.py").write_text(
+        "import sys\nfrom scalinglab import track\ntok = int(sys.argv[1])\n"
+        "for s in range(1, 21):\n    track.log(step=s, tokens=tok * s // 20, val_loss=5.0 - 0.1 * s)\n"
+        "track.finish(loss=3.0)\n")
+    spec = tmp_path / "steps.toml"
+    spec.write_text(f"""
+[defaults]
+seq_len = 16
+batch_size = 3
+arch = {{ vocab_size = 64 }}
+[[runs]]
+arch = {{ n_layer = 1, d_model = 16, n_heads = 2 }}
+tokens = 38640
+[trainer]
+command = [{PY}, "steps.py", "{{tokens}}"]
+""")
+    res = run_sweep(load_spec(spec), tmp_path / "s.db", show_progress=False)
+    assert res[0].status == "done", res[0].error
+    st = Store(tmp_path / "s.db")
+    assert [e["step"] for e in st.evaluations(res[0].run_id)] == [20]
+    assert st.get_run(res[0].run_id)["tokens_planned"] == 38640
+    st.close()

@@ -493,6 +493,8 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
     if final is None or _f(final.get("loss")) is None:
         raise _AttemptFailed("trainer exited 0 without a final loss: call scalinglab.track.finish(loss=...) or "
                              "print a line that metrics_regex matches with val_loss", tail())
+    if final.get("step") is None and last_val is not None:  # the trainer's own step count, not the runner's
+        final = {**final, "step": last_val["step"]}
     return _finish(cfg, store=store, owner=owner, final=final, last_tokens=last_tokens, device=device,
                    wall=time.time() - t_start, emit=emit, resumed_step=resume_step, run_dir=run_dir,
                    extra=_extras(final, _FINISH_KEYS, warn_extra))

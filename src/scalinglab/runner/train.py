@@ -244,7 +244,8 @@ def register(store, cfg: RunConfig) -> None:
         dataset=_dataset_label(cfg.data), params=pc.by_convention(cfg.param_convention),
         param_convention=cfg.param_convention, params_by_convention=conventions,
         flops_convention=cfg.flops_convention, flops_per_token=float(flops_per_token(arch, cfg.flops_convention)),
-        tokens_planned=int(cfg.steps_for(cfg.tokens) * cfg.batch_tokens))
+        # the built-in trainer trains whole batches; an external one is given {tokens} as the spec states it
+        tokens_planned=int(cfg.tokens) if cfg.trainer else int(cfg.steps_for(cfg.tokens) * cfg.batch_tokens))
 
 
 def _dataset_label(data: dict) -> str:
