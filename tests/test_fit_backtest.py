@@ -128,3 +128,23 @@ def test_three_approaches_recover_exponent():
     for r in (a1, a2, a3):
         lo, hi = r.a_interval
         assert lo <= hi
+
+
+def test_a_backtest_says_which_side_misses_and_what_the_width_costs():
+    """Coverage alone hid a band whose 80 % 'coverage' came from a useless low tail while every miss was a run
+    worse than forecast. Per level: the share above and below the interval (with the share inside, all runs),
+    the median width relative to the prediction, and the mean interval score relative to the actual."""
+    bt = backtest(isoflop_table(seed=3), "chinchilla", cutoff_frac=0.3)
+    for lv in ("0.5", "0.8", "0.95"):
+        m = bt.misses[lv]
+        assert m["above"] + m["below"] + bt.coverage[lv] == pytest.approx(1.0)
+        lo, hi = np.array([p[f"interval_{lv}"] for p in bt.points]).T
+        y = np.array([p["actual"] for p in bt.points])
+        pred = np.array([p["predicted"] for p in bt.points])
+        assert m["above"] == pytest.approx(np.mean(y > hi)) and m["below"] == pytest.approx(np.mean(y < lo))
+        assert bt.interval_width[lv] == pytest.approx(np.median((hi - lo) / pred))
+        a = 1 - float(lv)
+        score = ((hi - lo) + 2 / a * (np.maximum(lo - y, 0) + np.maximum(y - hi, 0))) / y
+        assert bt.interval_score[lv] == pytest.approx(np.mean(score))
+    assert bt.interval_width["0.5"] < bt.interval_width["0.8"] < bt.interval_width["0.95"]
+    assert set(bt.to_dict()) >= {"misses", "interval_width", "interval_score"}

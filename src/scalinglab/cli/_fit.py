@@ -287,6 +287,11 @@ def backtest_cmd(
     out.print(f"median |rel error| {bt.median_rel_error:.2%}, max {bt.max_rel_error:.2%}, bias {bt.bias:+.2%}")
     out.print("coverage of nominal intervals: " + ", ".join(f"{float(k):.0%}: {v:.0%}"
                                                            for k, v in bt.coverage.items()))
+    if "0.8" in bt.misses:  # which side the misses fall on, and what the coverage costs in width
+        m = bt.misses["0.8"]
+        out.print(f"80% intervals: median width {bt.interval_width['0.8']:.2%} of the prediction, interval score "
+                  f"{bt.interval_score['0.8']:.2%}; actual above the interval {m['above']:.0%}, below "
+                  f"{m['below']:.0%}")
     from rich.table import Table
 
     t = Table(title="error by extrapolation factor (compute / largest fitted run)")

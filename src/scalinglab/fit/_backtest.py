@@ -18,6 +18,7 @@ import numpy as np
 from .._errors import FitError, InputError, ScalingLabError
 from ..laws import Law, law_from_spec
 from ._api import fit
+from ._calibrate import interval_score
 from ._inputs import AUTO_LAW, is_auto_law, load_table, prepare_data, resolve_law, warn_table
 from ._levels import level_threshold
 from ._predict import compute_of
@@ -46,6 +47,13 @@ class BacktestResult:
     by_extrapolation: list = field(default_factory=list, repr=False)
     fits: list = field(default_factory=list, repr=False)
     loss_unit: str | None = None  # of the actual and predicted losses (the run table's, e.g. bits/byte)
+    #: per nominal level: the fraction of held-out runs above and below the interval (which side misses)
+    misses: dict = field(default_factory=dict, repr=False)
+    #: per nominal level: the median interval width relative to the prediction
+    interval_width: dict = field(default_factory=dict, repr=False)
+    #: per nominal level: the mean interval score (width plus 2/(1-level) times the miss), relative to the
+    #: actual loss: lower is better, and a band that covers by being wide pays for it (Gneiting & Raftery 2007)
+    interval_score: dict = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:
         """JSON-ready summary: every field except ``fits`` (numpy values become plain floats/lists).
@@ -62,7 +70,8 @@ class BacktestResult:
                           "bias": self.bias, "coverage": self.coverage,
                           "max_extrapolation": self.max_extrapolation,
                           "by_extrapolation": self.by_extrapolation, "points": self.points,
-                          "loss_unit": self.loss_unit})
+                          "loss_unit": self.loss_unit, "misses": self.misses, "interval_width": self.interval_width,
+                          "interval_score": self.interval_score})
 
 
 def _order_values(fd, law: Law, by: str) -> tuple[np.ndarray, str]:
@@ -185,7 +194,16 @@ def _summarise(law_name: str, by: str, cutoff, n_train: int, pts: list, fits: li
                               loss_unit=loss_unit)
     rel = np.array([p["rel_error"] for p in pts])
     cov = {f"{lv:g}": float(np.mean([p[f"covered_{lv:g}"] for p in pts])) for lv in COVERAGE_LEVELS}
+    y = np.array([p["actual"] for p in pts])
+    pred = np.array([p["predicted"] for p in pts])
+    misses, width, score = {}, {}, {}
+    for lv in COVERAGE_LEVELS:
+        lo, hi = np.array([p[f"interval_{lv:g}"] for p in pts], float).T
+        misses[f"{lv:g}"] = {"above": float(np.mean(y > hi)), "below": float(np.mean(y < lo))}
+        width[f"{lv:g}"] = float(np.median((hi - lo) / pred))
+        score[f"{lv:g}"] = float(np.mean(interval_score(lo, hi, y, lv) / y))
     return BacktestResult(law=law_name, by=by, cutoff=cutoff, n_train=n_train, n_predictions=len(pts),
+                          misses=misses, interval_width=width, interval_score=score,
                           points=pts, median_rel_error=float(np.median(np.abs(rel))),
                           max_rel_error=float(np.max(np.abs(rel))), mean_rel_error=float(np.mean(np.abs(rel))),
                           bias=float(np.median(rel)), coverage=cov,
