@@ -296,9 +296,10 @@ class Simulation:
         times the miss of the simulated run; a failed fit scores 1 (an interval as wide as the loss)."""
         if not len(self.width):
             return math.inf
-        a = 1.0 - self.level
-        miss = np.maximum(self.lo - self.observed, 0.0) + np.maximum(self.observed - self.hi, 0.0)
-        s = self.width + (2.0 / a) * miss / self.truth
+        from ..fit._calibrate import interval_score
+
+        with np.errstate(invalid="ignore"):
+            s = interval_score(self.lo, self.hi, self.observed, self.level) / self.truth
         return float(np.mean(np.where(np.isfinite(s), s, 1.0)))
 
     @property
