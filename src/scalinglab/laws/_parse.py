@@ -82,7 +82,8 @@ class _Validator:
 
     def walk(self, node: ast.AST, depth: int = 0, in_exponent: bool = False):
         if depth > MAX_DEPTH:
-            raise self.fail(node, f"expression is nested deeper than {MAX_DEPTH} levels")
+            raise self.fail(node, f"expression is nested deeper than {MAX_DEPTH} levels (each operator of a long "
+                                  f"sum or product counts as one: at most about {MAX_DEPTH} terms)")
         if isinstance(node, ast.Expression):
             return self.walk(node.body, depth + 1)
         if isinstance(node, ast.Constant):
