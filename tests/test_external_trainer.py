@@ -55,6 +55,20 @@ metrics_regex = {REGEX}
     return p
 
 
+def _one_run_spec(path, command: str, *, defaults: str = "", tokens: int = 1000):
+    """A spec of one tiny external-trainer run; ``command`` as TOML (a list of strings)."""
+    path.write_text(f"""
+[defaults]
+{defaults}arch = {{ vocab_size = 64 }}
+[[runs]]
+arch = {{ n_layer = 1, d_model = 16, n_heads = 2 }}
+tokens = {tokens}
+[trainer]
+command = {command}
+""")
+    return path
+
+
 def _builtin_columns(tmp_path):
     spec = {"defaults": {"data": {"name": "markov", "alphabet": 16, "order": 1, "train_tokens": 20000,
                                   "val_tokens": 4096, "chain_len": 64}, "seq_len": 16, "batch_size": 4,
@@ -279,16 +293,7 @@ def test_a_diverged_trainer_fails_at_once_on_both_routes(tmp_path, caplog):
                                           "track.finish(loss=float('nan'))\n")
     (tmp_path / "nan_final.py").write_text("from scalinglab import track\ntrack.finish(loss=float('inf'))\n")
     for script, needle in (("nan_track.py", "val_loss = nan at step 2"), ("nan_final.py", "final loss is inf")):
-        spec = tmp_path / f"{script}.toml"
-        spec.write_text(f"""
-[defaults]
-arch = {{ vocab_size = 64 }}
-[[runs]]
-arch = {{ n_layer = 1, d_model = 16, n_heads = 2 }}
-tokens = 1000
-[trainer]
-command = [{PY}, "{script}"]
-""")
+        spec = _one_run_spec(tmp_path / f"{script}.toml", f'[{PY}, "{script}"]')
         with caplog.at_level("WARNING", logger="scalinglab.runner"):
             res = run_sweep(load_spec(spec), tmp_path / f"{script}.db", show_progress=False, max_retries=2)
         assert res[0].status == "failed" and needle in res[0].error and "diverged" in res[0].error, res[0].error
@@ -366,16 +371,7 @@ command = [{PY}, "argv_dump.py", "--name={{name}}", "{{name}}", "--n={{n_layer}}
     ('["python", "t.py", "--x={"]', "placeholder syntax"),
 ])
 def test_bad_trainer_commands_are_spec_errors_before_anything_starts(tmp_path, command, needle):
-    spec = tmp_path / "bad.toml"
-    spec.write_text(f"""
-[defaults]
-arch = {{ vocab_size = 64 }}
-[[runs]]
-arch = {{ n_layer = 1, d_model = 16, n_heads = 2 }}
-tokens = 1000
-[trainer]
-command = {command}
-""")
+    spec = _one_run_spec(tmp_path / "bad.toml", command)
     with pytest.raises(SpecError) as ei:
         load_spec(spec)
     assert needle in str(ei.value) and "trainer.command" in ei.value.location
@@ -438,18 +434,8 @@ def test_an_external_runs_step_and_planned_tokens_are_the_trainers(tmp_path):
         "import sys\nfrom scalinglab import track\ntok = int(sys.argv[1])\n"
         "for s in range(1, 21):\n    track.log(step=s, tokens=tok * s // 20, val_loss=5.0 - 0.1 * s)\n"
         "track.finish(loss=3.0)\n")
-    spec = tmp_path / "steps.toml"
-    spec.write_text(f"""
-[defaults]
-seq_len = 16
-batch_size = 3
-arch = {{ vocab_size = 64 }}
-[[runs]]
-arch = {{ n_layer = 1, d_model = 16, n_heads = 2 }}
-tokens = 38640
-[trainer]
-command = [{PY}, "steps.py", "{{tokens}}"]
-""")
+    spec = _one_run_spec(tmp_path / "steps.toml", f'[{PY}, "steps.py", "{{tokens}}"]',
+                         defaults="seq_len = 16\nbatch_size = 3\n", tokens=38640)
     res = run_sweep(load_spec(spec), tmp_path / "s.db", show_progress=False)
     assert res[0].status == "done", res[0].error
     st = Store(tmp_path / "s.db")

@@ -200,6 +200,15 @@ def _broken_fits(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> tuple[np.nda
     return coef, rss
 
 
+def _scales(x, y, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(x, y, distinct sorted x)`` as float arrays; `InputError` naming ``what`` under 4 distinct scales."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    xs = np.sort(np.unique(x))
+    if len(xs) < 4:
+        raise InputError(f"{what} needs at least 4 distinct scales, got {len(xs)}")
+    return x, y, xs
+
+
 def fit_broken_line(x: np.ndarray, y: np.ndarray, n_grid: int = 200) -> dict:
     """Least-squares broken line ``y = y0 + s1 min(x - xb, 0) + s2 max(x - xb, 0)``.
 
@@ -212,11 +221,7 @@ def fit_broken_line(x: np.ndarray, y: np.ndarray, n_grid: int = 200) -> dict:
     InputError
         If ``x`` has fewer than 4 distinct values.
     """
-    x = np.asarray(x, float)
-    y = np.asarray(y, float)
-    xs = np.sort(np.unique(x))
-    if len(xs) < 4:
-        raise InputError(f"a broken line needs at least 4 distinct scales, got {len(xs)}")
+    x, y, xs = _scales(x, y, "a broken line")
     grid = np.linspace(xs[1], xs[-2], n_grid)
     for _ in range(2):  # coarse grid, then two refinements around the best knee
         coef, rss = _broken_fits(x, y, grid)
@@ -240,11 +245,7 @@ def fit_ramp(x: np.ndarray, y: np.ndarray, n_grid: int = 48) -> dict:
     InputError
         If ``x`` has fewer than 4 distinct values.
     """
-    x = np.asarray(x, float)
-    y = np.asarray(y, float)
-    xs = np.sort(np.unique(x))
-    if len(xs) < 4:
-        raise InputError(f"a ramp needs at least 4 distinct scales, got {len(xs)}")
+    x, y, xs = _scales(x, y, "a ramp")
     g = np.linspace(xs[0], xs[-1], n_grid)
     i, j = np.triu_indices(n_grid, k=1)
     k1, k2 = g[i], g[j]
