@@ -3,16 +3,14 @@ larger ones, keep the plain sigmoid in log-compute unless another predictor is c
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from .._errors import DataWarning, FitError, InputError, ScalingLabError
+from .._errors import FitError, InputError, ScalingLabError
 from ..fit._accuracy import accuracy_scale, check_floor
 from ._common import (
     LEVELS,
@@ -205,15 +203,6 @@ class DownstreamSelection:
                 "fit": self.result.to_dict()}
 
 
-@contextlib.contextmanager
-def _floor_checked():
-    """Inside: the floor's DataWarnings (`check_floor`) are not repeated; `select_downstream` gave them once,
-    naming the file, before its many fits of slices of the table."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"floor \(--floor\)", category=DataWarning)
-        yield
-
-
 def select_downstream(data, accuracy: str, *, x: str = "flops", loss: str | None = None,
                       floor: float | None = None, cutoff_fracs: Sequence[float] = ROUTE_CUTOFF_FRACS,
                       margin: float = ROUTE_MARGIN, bootstrap: int = 100, seed: int = 0,
@@ -259,7 +248,7 @@ def select_downstream(data, accuracy: str, *, x: str = "flops", loss: str | None
     warn_left_out(df, usable, source, [x, accuracy] + ([loss] if loss else []))
     check_floor(floor, acc[usable], source)  # once, naming the file; the fits below do not repeat it
     bounds = accuracy_scale(acc[np.isfinite(acc)])
-    quick = {"bootstrap": 0, "seed": seed, "calibrate": False}
+    quick = {"bootstrap": 0, "seed": seed, "calibrate": False, "floor_checked": True}
     cands: dict = {}
     if bounds is not None:
         cands["sigmoid-bounded"] = SigmoidPredictor(accuracy, x=x, floor=floor, ceiling=bounds[1],
@@ -274,8 +263,7 @@ def select_downstream(data, accuracy: str, *, x: str = "flops", loss: str | None
         errs, cuts = [], []
         for f in cutoff_fracs:
             try:  # the candidates' own fits are quiet (warn=False): a cut's trouble shows in its error
-                with _floor_checked():
-                    bt = backtest_downstream(df, pred, cutoff_frac=f, x=x)
+                bt = backtest_downstream(df, pred, cutoff_frac=f, x=x)
             except ScalingLabError:
                 continue
             errs.append(bt["mean_abs_error"])
@@ -304,7 +292,6 @@ def select_downstream(data, accuracy: str, *, x: str = "flops", loss: str | None
     for name in weights:
         final = dataclasses.replace(cands[name], bootstrap=bootstrap,
                                     calibrate=calibrate if name != "two-step" else False)
-        with _floor_checked():
-            fitted[name] = final.fit(df)
+        fitted[name] = final.fit(df)
     result = fitted[chosen] if len(fitted) == 1 else StackedResult(components=fitted, weights=weights)
     return DownstreamSelection(result=result, method=chosen, scores=scores, reason=reason)

@@ -4,7 +4,7 @@ ceiling prior) — the same route as ``fit(..., "sigmoid")`` and ``scalinglab fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -149,6 +149,8 @@ class SigmoidPredictor:
     slope_prior: float | None = SLOPE_PRIOR_SD
     slope_center: float = SLOPE_PRIOR_CENTER
     ceiling_prior: float | None = CEILING_PRIOR_SD
+    #: the floor was checked against the whole table already (`select_downstream`): its warnings not repeated
+    floor_checked: bool = field(default=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -173,7 +175,8 @@ class SigmoidPredictor:
         """
         r = fit_accuracy(self._law(), C, acc, column=self.x, bootstrap=int(self.bootstrap), seed=self.seed,
                          level=level, calibrate=self.calibrate, fit_loss=self.fit_loss, prior_sd=self.slope_prior,
-                         prior_center=self.slope_center, ceiling_sd=self.ceiling_prior, source=source)
+                         prior_center=self.slope_center, ceiling_sd=self.ceiling_prior, source=source,
+                         warn_floor=not self.floor_checked)
         bounded = accuracy_scale(r.data["y"])
         reach_sd = float(r.calibration["reach_noise_per_decade"]) * float(r.noise)
         if not self.calibrate:

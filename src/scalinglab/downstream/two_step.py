@@ -15,7 +15,7 @@ residual noise is added. Accuracies are fractions (or percentages, as in the tab
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -134,6 +134,8 @@ class TwoStepPredictor:
     seed: int = 0
     fit_loss: str = "huber"
     calibrate: bool = False
+    #: the floor was checked against the whole table already (`select_downstream`): its warnings not repeated
+    floor_checked: bool = field(default=False, repr=False)
 
     def fit(self, data, *, step2_data=None) -> TwoStepResult:
         """Fit both steps on a run table (path, DataFrame, mapping); ``step2_data`` (optional, with the same
@@ -182,7 +184,7 @@ class TwoStepPredictor:
             L2 = np.concatenate([L2, column(df2, self.loss, src2, "task-loss")])
             a2 = np.concatenate([a2, column(df2, self.accuracy, src2, "accuracy")])
         ok2 = np.isfinite(L2) & np.isfinite(a2)
-        check_floor(self.floor, a2[ok2], source)
+        check_floor(self.floor, a2[ok2], source, warn=not self.floor_checked)
         law2 = get_law("sigmoid-loss", floor=self.floor, ceiling=self.ceiling)
         r2 = fit({"L": L2[ok2], "__acc__": a2[ok2]}, law2, y="__acc__", loss=self.fit_loss,
                  bootstrap=self.bootstrap, seed=self.seed + 1, calibrate=False, warn=False)

@@ -64,7 +64,7 @@ def accuracy_scale(acc: np.ndarray) -> tuple[float, float] | None:
     return None
 
 
-def check_floor(floor: float | None, y: np.ndarray, source: str | None = None) -> None:
+def check_floor(floor: float | None, y: np.ndarray, source: str | None = None, *, warn: bool = True) -> None:
     """Check a fixed chance accuracy ``floor`` against the accuracies ``y`` it is for.
 
     Raises
@@ -76,7 +76,8 @@ def check_floor(floor: float | None, y: np.ndarray, source: str | None = None) -
     -----
     DataWarning
         For a floor under 1 on a table of percentages (0.25 there is 0.25 %: chance at 25 % is 25), or one
-        above every model's accuracy (the sigmoid then has no rise to fit).
+        above every model's accuracy (the sigmoid then has no rise to fit); not with ``warn=False`` (a fit of
+        part of a table whose floor was checked on all of it).
     """
     import warnings
 
@@ -95,6 +96,8 @@ def check_floor(floor: float | None, y: np.ndarray, source: str | None = None) -
         raise InputError(f"floor (--floor) {f:g} is outside the accuracy scale of {where} ({bounded[0]:g} to "
                          f"{bounded[1]:g}): give the chance accuracy in the table's unit, e.g. "
                          f"{0.25 * bounded[1]:g} for 4-way multiple choice")
+    if not warn:
+        return
     if bounded == (0.0, 100.0) and 0 < f < 1 and y.size and y.min() > 1:
         warnings.warn(DataWarning(f"floor (--floor) {f:g} on {where}, whose accuracies are percentages, is {f:g} %: "
                                   f"chance at {100 * f:g} % is --floor {100 * f:g}"), stacklevel=3)
@@ -248,14 +251,15 @@ def fit_accuracy(law: Law, x: np.ndarray, y: np.ndarray, *, column: str | None =
                  seed: int = 0, level: float = 0.8, calibrate: bool = True, fit_loss: str = "ls",
                  prior_sd: float | None = SLOPE_PRIOR_SD, prior_center: float = SLOPE_PRIOR_CENTER,
                  ceiling_sd: float | None = CEILING_PRIOR_SD, conventions: dict | None = None,
-                 source: str | None = None) -> FitResult:
+                 source: str | None = None, warn_floor: bool = True) -> FitResult:
     """Fit a sigmoid accuracy law (``sigmoid`` or ``sigmoid-bounded``, one variable, e.g. FLOPs) to
     accuracies ``y`` at scales ``x`` and return a complete `FitResult` (see the module docstring).
 
     ``column``: the table column of the variable (recorded in ``variables``); ``bootstrap``: resamples of
     the models for the parameter draws (0: Gauss-Newton covariance); ``calibrate``: learn the per-decade
     extrapolation term from internal backtests (else ``DEFAULT_REACH`` of the scale's top per decade);
-    ``fit_loss``: ``"ls"`` or ``"huber"``; ``prior_sd``/``prior_center``/``ceiling_sd``: the prior.
+    ``fit_loss``: ``"ls"`` or ``"huber"``; ``prior_sd``/``prior_center``/``ceiling_sd``: the prior;
+    ``warn_floor``: warn about a fixed floor in the wrong unit (`check_floor`; errors are raised either way).
 
     Raises
     ------
@@ -273,7 +277,7 @@ def fit_accuracy(law: Law, x: np.ndarray, y: np.ndarray, *, column: str | None =
     if ok.sum() < 3:
         raise FitError(f"sigmoid fit: {int(ok.sum())} usable model(s) in {source or 'the table'}; need at least 3")
     x, y = x[ok], y[ok]
-    check_floor((law.spec() or {}).get("floor"), y, source)
+    check_floor((law.spec() or {}).get("floor"), y, source, warn=warn_floor)
     bounded = accuracy_scale(y)
     kw = {"prior_sd": prior_sd, "prior_center": prior_center, "ceiling_sd": ceiling_sd, "fit_loss": fit_loss}
     th, scale = fit_sigmoid_map(law, x, y, bounded=bounded, **kw)

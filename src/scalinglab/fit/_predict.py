@@ -253,11 +253,12 @@ def _line_quantiles(lines: dict, d: np.ndarray, dmax: float, z: np.ndarray, kapp
     i_med = int(np.argmin(np.abs(tl - 0.5)))
     med = Q[i_med]
     dev = Q - med[None, :]
-    # beyond the calibrated distance: continue the median line, and widen (quadrature) at the prior's rate
+    # beyond the calibrated distance: hold the median where the backtests last saw it (a bias trend learnt
+    # within d_max decades is not extrapolated: continued, it drove a 24-run ladder's band at 2,000x reach to
+    # [0.17, 3.6] around 2.0 with the point at its top), and widen (quadrature) at the prior's rate. Harness,
+    # leave-one-dataset-out: default 80 % coverage 78.6 -> 79.0 %, interval score 4.87 -> 4.86 %.
     extra = np.maximum(d - dmax, 0.0)
     if np.any(extra > 0):
-        a, b = lt[i_med][1]
-        med = med + b * extra
         dev = np.sign(dev) * np.sqrt(dev ** 2 + (zl[:, None] * kappa0 * extra[None, :]) ** 2)
     # target taus: interpolate deviations in the normal score; scale beyond the outermost lines
     out = np.empty((len(z), len(d)))
@@ -297,8 +298,9 @@ def keep_point_inside(lo, hi, center, noise: float, level: float) -> tuple:
 
 def calibrated_quantiles(calibration: dict, d, taus) -> np.ndarray:
     """Quantiles ``(len(taus), m)`` of the error of an actual run, in units of the run noise, at ``d``
-    decades beyond the fitted compute: the backtest quantile lines (rearranged to be monotone, widened
-    beyond the calibrated distance at the prior's rate) mixed with the prior rule."""
+    decades beyond the fitted compute: the backtest quantile lines (rearranged to be monotone; beyond the
+    calibrated distance their median held and their spread widened at the prior's rate) mixed with the prior
+    rule."""
     d = np.atleast_1d(np.asarray(d, float))
     taus = np.asarray(taus, float)
     z = np.array([_zt(t) for t in taus])
