@@ -305,8 +305,8 @@ def law_of_counts(law) -> bool:
     (N, D, C or U among its variables, or a variable read from such a column: ``--x tokens``; or unknown):
     units of those counts matter to it."""
     variables = _variables_of(law)
-    return variables is None or bool((set(VARIABLE_COLUMNS) - {"S"} | {"params", "tokens", "flops",
-                                                                     "unique_tokens"}) & variables)
+    counts = (set(VARIABLE_COLUMNS) - {"S"}) | {"params", "tokens", "flops", "unique_tokens"}
+    return variables is None or bool(counts & variables)
 
 
 def one_allocation(df, source: str | None) -> str | None:

@@ -310,32 +310,41 @@ def _certify(fun, u, minimize, maxiter):
 NULL_RCOND = 1e-12
 
 
-def unidentified_parameters(problem: Problem, u: np.ndarray, W=None) -> list[int]:
-    """Indices of the parameters that move the fit along a direction the runs do not constrain at ``u``: an
-    eigenvector of ``J^T W J`` with eigenvalue at most `NULL_RCOND` of the largest, on which the parameter has
-    at least 5 % of its weight (a term that has vanished from every run: ``A N^-alpha`` with alpha at 5 and A
-    near 0, an E of 1e-10 beside losses of 3). The covariance's pseudo-inverse would give them zero width."""
+def gauss_newton_information(problem: Problem, u: np.ndarray, W=None) -> np.ndarray | None:
+    """``J^T W J`` ``(P, P)`` of the fit-space parameters ``u`` (``W``: run weights ``(n,)``); None when the
+    Jacobian is not finite."""
     r, J = problem.residuals_jac(np.asarray(u, float)[None, :])
     J = J[0]
     if not np.all(np.isfinite(J)):
-        return []
+        return None
     w = problem.pad_weights(np.ones(len(problem.y)) if W is None else np.asarray(W, float))
-    lam, V = np.linalg.eigh(J.T @ (J * w[:, None]))
+    return J.T @ (J * w[:, None])
+
+
+def unidentified_parameters(H: np.ndarray | None) -> list[int]:
+    """Indices of the parameters that move the fit along a direction the runs do not constrain, from the
+    information ``H`` (`gauss_newton_information`): an eigenvector with eigenvalue at most `NULL_RCOND` of the
+    largest, on which the parameter has at least 5 % of its weight (a term that has vanished from every run:
+    ``A N^-alpha`` with alpha at 5 and A near 0, an E of 1e-10 beside losses of 3). The covariance's
+    pseudo-inverse would give them zero width."""
+    if H is None:
+        return []
+    lam, V = np.linalg.eigh(H)
     null = lam <= NULL_RCOND * max(float(lam[-1]), 0.0)
     if not np.any(null):
         return []
     return [int(j) for j in np.flatnonzero(np.max(V[:, null] ** 2, axis=1) >= 0.05)]
 
 
-def gauss_newton_covariance(problem: Problem, u: np.ndarray, noise: float, W=None) -> np.ndarray | None:
+def gauss_newton_covariance(problem: Problem, u: np.ndarray, noise: float, W=None,
+                            H: np.ndarray | None = None) -> np.ndarray | None:
     """Gauss-Newton covariance ``noise^2 (J^T W J)^-1`` ``(P, P)`` of the fit-space parameters ``u`` ``(P,)``
-    (``noise``: residual sd in residual units; ``W``: run weights ``(n,)``); None when it is not finite."""
-    r, J = problem.residuals_jac(np.asarray(u, float)[None, :])
-    J = J[0]
-    w = problem.pad_weights(np.ones(len(problem.y)) if W is None else np.asarray(W, float))
-    if not np.all(np.isfinite(J)):
+    (``noise``: residual sd in residual units; ``W``: run weights ``(n,)``; ``H``: ``J^T W J`` when already
+    computed, `gauss_newton_information`); None when it is not finite."""
+    if H is None:
+        H = gauss_newton_information(problem, u, W)
+    if H is None:
         return None
-    H = J.T @ (J * w[:, None])
     try:
         cov = np.linalg.pinv(H, rcond=NULL_RCOND, hermitian=True) * max(noise, 1e-12) ** 2
     except np.linalg.LinAlgError:

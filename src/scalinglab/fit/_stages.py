@@ -33,7 +33,7 @@ from ._multistart import MultiStartResult, multistart, polish
 from ._objectives import Objective, get_objective
 from ._predict import interval_from_draws, robust_scale, run_noise_of
 from ._result import FitResult, parameter_draws
-from ._solvers import Problem, gauss_newton_covariance, unidentified_parameters
+from ._solvers import Problem, gauss_newton_covariance, gauss_newton_information, unidentified_parameters
 
 __all__ = ["FitOptions", "FitContext", "Solution", "ObjectiveChoice", "Diagnosis", "check_options",
            "make_context", "solve", "judge_trend", "polish_solution", "diagnose", "bootstrap_draws",
@@ -231,11 +231,11 @@ def polish_solution(ctx: FitContext, sol: Solution) -> Solution:
     return Solution(sol.objective, sol.problem, ms, trend)
 
 
-def covariance(problem: Problem, u: np.ndarray, noise: float, W) -> np.ndarray | None:
+def covariance(problem: Problem, u: np.ndarray, noise: float, W, H: np.ndarray | None = None) -> np.ndarray | None:
     """Gauss-Newton covariance of the fit-space parameters at ``u``, ``s^2 (J^T W J)^-1`` (see
-    `scalinglab.fit._solvers.gauss_newton_covariance`) at the scale ``s`` of the problem's objective
-    (`parameter_scale`; ``noise``: the fit's robust residual scale)."""
-    return gauss_newton_covariance(problem, u, parameter_scale(problem, u, noise), W)
+    `scalinglab.fit._solvers.gauss_newton_covariance`; ``H``: ``J^T W J`` when already computed) at the scale
+    ``s`` of the problem's objective (`parameter_scale`; ``noise``: the fit's robust residual scale)."""
+    return gauss_newton_covariance(problem, u, parameter_scale(problem, u, noise), W, H=H)
 
 
 def run_noise(problem: Problem, u: np.ndarray, noise: float) -> float:
@@ -383,10 +383,11 @@ def diagnose(ctx: FitContext, sol: Solution) -> Diagnosis:
         message += f"; parameter(s) at a bound: {', '.join(on_bound)}"
     pinned, exploding = pinned_parameters(law, sol.problem.fitspace, theta)
     u = sol.problem.fitspace.to_fit(theta)
-    unidentified = [law.param_names[j] for j in unidentified_parameters(sol.problem, u, fd.weights)]
+    H = gauss_newton_information(sol.problem, u, fd.weights)  # once, for both below
+    unidentified = [law.param_names[j] for j in unidentified_parameters(H)]
     status, message, more = _degeneracy(law, fd, theta, sol.trend, pinned, exploding, status, message,
                                         unidentified)
-    cov = covariance(sol.problem, u, noise, fd.weights)
+    cov = covariance(sol.problem, u, noise, fd.weights, H=H)
     return Diagnosis(status=status, message=message, noise=noise, shift=shift, covariance=cov, residuals=r,
                      diagnostics={"trend_test": sol.trend, "pinned": pinned, "exploding": exploding,
                                   "unidentified": unidentified},

@@ -151,7 +151,7 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
     from ._inputs import is_auto_law
     from ._objectives import LeastSquares, objective_from_spec
     from ._predict import calibrated_band, compute_of, extrapolation, keep_point_inside
-    from ._solvers import Problem
+    from ._solvers import NULL_RCOND, Problem
     from ._stages import parameter_scale, run_noise
 
     level = float(level)
@@ -219,7 +219,7 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
     scale_of = parameter_scale if calibrated else run_noise  # the prior rule's draws are at the run noise
     s = scale_of(Problem(law, X, np.asarray(res.data["y"], float), objective, res.space), u, noise)
     H = J.T @ (J * w[:, None]) / s ** 2
-    Hinv = np.linalg.pinv(H, rcond=1e-12, hermitian=True)
+    Hinv = np.linalg.pinv(H, rcond=NULL_RCOND, hermitian=True)  # as the fit's covariance takes it
 
     # target gradient (fit space) and value
     if not loss_target:
