@@ -183,5 +183,6 @@ def test_with_a_budget_the_first_run_is_the_one_that_narrows_most():
                                                                           for c in per.candidates))
     assert by_red.candidates[0]["width_reduction"] > 2 * per.candidates[0]["width_reduction"]
     assert all(c["flops"] <= 1e20 for c in by_red.candidates)
+    assert (by_red.rank, per.rank) == ("reduction", "per_flop") and by_red.to_dict()["rank"] == "reduction"
     with pytest.raises(InputError, match="rank must be"):
         suggest(runs(2), target="N=7B,D=140B", rank="cheapest")

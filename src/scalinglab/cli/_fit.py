@@ -397,10 +397,9 @@ def suggest_cmd(
     q = s.target.get("quantity", "loss")
     out.print(f"target {q} = {s.value:.4g} under {d.get('law', law)}; {level:.0%} interval width now "
               f"{s.width_before:.4g}")
-    by_reduction = rank == "reduction" or (rank == "auto" and budget is not None)
     t = Table(title="candidate runs ranked by expected interval-width reduction"
-                    + (f" (at most {budget:.3g} FLOPs each)" if by_reduction and budget is not None else
-                       "" if by_reduction else " per FLOP"))
+                    + (" per FLOP" if s.rank == "per_flop" else
+                       f" (at most {budget:.3g} FLOPs each)" if budget is not None else ""))
     for c in ("rank", "N (params)", "D (tokens)", "cost (FLOPs)", "width after", "reduction", "per 1e18 FLOPs"):
         t.add_column(c, justify="right")
     from ..units import format_quantity

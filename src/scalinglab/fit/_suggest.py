@@ -44,16 +44,19 @@ class Suggestion:
     candidates: list = field(default_factory=list)
     fit: object = field(default=None, repr=False)
     frontier: list = field(default_factory=list)
+    #: how ``candidates`` are ordered: ``"per_flop"`` or ``"reduction"``
+    rank: str = "per_flop"
 
     def to_dict(self) -> dict:
         """JSON-ready dict; keys ``target``, ``level``, ``value`` (the target's predicted value), ``width_before``
-        (its current interval width), ``candidates`` (ranked, best first), ``frontier`` (the cost-reduction
-        Pareto front, cheapest first, rows as in ``candidates``) and ``law`` (the fitted law and its objective).
+        (its current interval width), ``candidates`` (ranked, best first), ``rank`` (by ``"per_flop"`` or
+        ``"reduction"``), ``frontier`` (the cost-reduction Pareto front, cheapest first, rows as in
+        ``candidates``) and ``law`` (the fitted law and its objective).
         """
         from ._result import _jsonable
 
         out = {"target": self.target, "level": self.level, "value": self.value, "width_before": self.width_before,
-               "candidates": self.candidates, "frontier": self.frontier}
+               "candidates": self.candidates, "frontier": self.frontier, "rank": self.rank}
         if self.fit is not None:  # the law the ranking is for (the member the stack chose, for law="auto")
             out["law"] = f"{self.fit.law.name} ({(self.fit.loss or {}).get('name')})"
         return _jsonable(out)
@@ -342,4 +345,4 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
     order = ranked if top is None else ranked[: int(top)]
     target_out = {**tgt, "quantity": what if loss_target else "N_opt"}
     return Suggestion(target=target_out, level=level, width_before=w0, value=value,
-                      candidates=[row(int(i)) for i in order], fit=res, frontier=front)
+                      candidates=[row(int(i)) for i in order], fit=res, frontier=front, rank=by)
