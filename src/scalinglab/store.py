@@ -443,8 +443,10 @@ class Store:
         def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised via every connection
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            # the busy timeout first: switching an older store to WAL takes its lock, which a process opening
+            # it at the same moment may hold (three openers of an old store: one read 'database is locked')
             cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
