@@ -264,3 +264,22 @@ def test_fit_sigmoid_bounded_is_downstreams_bounded_sigmoid(tmp_path):
     assert r.predict(flops=1e26).value == pytest.approx(ref.predict(flops=1e26).value, abs=0.02)
     pct = fit(df.assign(acc=100 * df["acc"]), "sigmoid-bounded", x="flops", y="acc")
     assert pct.law.ceiling == 100.0
+
+
+def test_fit_takes_a_catalog_laws_options_by_keyword():
+    """fit(data, "sigmoid", floor=0.25) was a TypeError (the options had to go through get_law); now the same
+    fit as with get_law, and a misspelt keyword is a LawError naming it."""
+    import pandas as pd
+
+    from scalinglab import LawError
+    from scalinglab.fit import fit
+
+    d = _ladder()
+    df = pd.DataFrame({"flops": d["flops"], "acc": d["acc"]})
+    a = fit(df, "sigmoid", x="flops", y="acc", floor=0.25)
+    b = fit(df, get_law("sigmoid", floor=0.25), x="flops", y="acc")
+    assert a.law.spec() == b.law.spec() and a.params == pytest.approx(b.params)
+    with pytest.raises(LawError, match="bootsrap.*check their spelling"):
+        fit(df, "sigmoid", x="flops", y="acc", bootsrap=10)
+    with pytest.raises(LawError, match="catalog law given by name"):
+        fit(df, get_law("sigmoid"), x="flops", y="acc", floor=0.25)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
-from ..laws import Law, law_from_spec
+from .._errors import LawError
+from ..laws import Law, get_law, law_from_spec
 from ._accuracy import ACCURACY_LAWS, accuracy_scale, fit_accuracy
 from ._calibrate import calibrate_intervals
 from ._degenerate import looks_flat
@@ -41,7 +42,7 @@ DEFAULT_LOSS = "auto"
 def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", loss: str | Objective = DEFAULT_LOSS,
         delta: float = 1e-3, weights=None, starts=None, bootstrap: int = 0, seed: int = 0, level: float = 0.8,
         method: str = "auto", space: str = "auto", throw: bool = True, calibrate: bool = True,
-        warn: bool = True) -> FitResult:
+        warn: bool = True, **law_options) -> FitResult:
     """Fit ``law`` to runs by robust multi-start minimisation.
 
     ``data``: RunTable, DataFrame, path or mapping of arrays; law variables map to columns via
@@ -59,7 +60,9 @@ def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", l
     smaller runs, predict the larger; see ``scalinglab.fit._calibrate``), stored in ``result.calibration``;
     False uses the cross-dataset prior rule (faster: no refits). ``warn``: emit a `ConvergenceWarning` when
     the fit is not clean (False: the same text is only in ``status`` and ``message``, for callers that fit
-    many subsets). Inputs are never modified.
+    many subsets). ``law_options``: options of a catalog law given by name, e.g. ``fit(data, "sigmoid",
+    x="flops", y="MMLU", floor=0.25)``, the same as passing ``get_law("sigmoid", floor=0.25)``. Inputs are
+    never modified.
 
     The stages, in order (each in ``scalinglab.fit._stages`` unless named): check the options, resolve the
     law, prepare the runs, solve (multi-start), judge the trend (a flat law ends here), choose the objective
@@ -82,12 +85,23 @@ def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", l
         Its subclass `DataError` (naming file and column) if the runs lack a column the law needs or hold
         non-numeric, non-finite or (for log-space fits) non-positive values.
     LawError
-        If ``law`` is a name or expression that does not give a valid law.
+        If ``law`` is a name or expression that does not give a valid law, or ``law_options`` are given
+        with a law that is not a catalog name or are not options of that law (a misspelt keyword of
+        ``fit`` lands here too, and is named).
     FitError
         If the runs cannot determine the law's parameters (fewer runs than parameters, a variable with a
         single value, a constant target) or, with ``throw=True``, if the law shows no detectable trend or
         no start reaches a finite objective.
     """
+    if law_options:
+        if not isinstance(law, str):
+            raise LawError(f"option(s) {sorted(law_options)} go to a catalog law given by name, e.g. "
+                           f"fit(data, 'sigmoid', floor=0.25); {type(law).__name__} takes none (or they are "
+                           "misspelt keywords of fit)")
+        try:
+            law = get_law(law, **law_options)
+        except LawError as exc:
+            raise LawError(f"{exc} (keywords fit does not take go to the law: check their spelling)") from None
     return fit_reusing(data, law, x=x, y=y, loss=loss, delta=delta, weights=weights, starts=starts,
                        bootstrap=bootstrap, seed=seed, level=level, method=method, space=space, throw=throw,
                        calibrate=calibrate, warn=warn, cut_fits=None, stacklevel=4)
