@@ -89,11 +89,10 @@ def count_slips(df) -> list[str]:
     under `MIN_PARAMS` parameters or every run under `MIN_TOKENS` tokens (with both, a plausible ratio says a
     small ladder is small: a CPU ladder of 8k-34k parameters on 40k-680k tokens). A header that names the
     unit (``Params (M)``, ``Tokens (B)``) reads the numbers in it."""
-    N, D = _positive(df, "params"), _positive(df, "tokens")
     out = []
     ratio = allocation(df)  # tokens per parameter over the runs
-    if ratio["runs"]:
-        N = D = None  # the ratio below tells
+    # the sizes alone only without a ratio to tell (read here, after `allocation`'s own read of both counts)
+    N, D = (None, None) if ratio["runs"] else (_positive(df, "params"), _positive(df, "tokens"))
     if N is not None and np.isfinite(N).any() and np.nanmax(N) < MIN_PARAMS:
         out.append(f"every model has fewer than {MIN_PARAMS:,.0f} parameters (at most {np.nanmax(N):,.4g}): "
                    "parameters in millions or billions? A header such as 'Params (M)' reads its numbers in "

@@ -249,10 +249,11 @@ def _check_same_data(st: Any, runs: list[RunConfig], sources: dict) -> None:
     changed: dict[str, list[str]] = {}
     for cfg in runs:
         src = sources.get(json.dumps(dict(cfg.data), sort_keys=True, default=str))
-        now = (src.info.get("content_sha256") if src is not None else None)
-        if not now or st.status(cfg.run_id) != "done":
+        now = src.info.get("content_sha256") if src is not None else None
+        run = st.get_run(cfg.run_id) if now else None  # one query: its status and what it was scored on
+        if not run or run.get("status") != "done":
             continue
-        was = ((st.get_run(cfg.run_id) or {}).get("environment") or {}).get("data", {}).get("content_sha256")
+        was = ((run.get("environment") or {}).get("data") or {}).get("content_sha256")
         if was and was != now:
             changed.setdefault(str(cfg.data.get("path")), []).append(cfg.name or cfg.run_id)
     if changed:
