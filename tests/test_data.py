@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from scalinglab import DataError, InputError
 from scalinglab.data import COLUMN_ALIASES, RunTable, load_runs
+from scalinglab.data.schema import flops_factor
 
 
 def write(tmp_path, name, text, encoding="utf-8"):
@@ -278,6 +279,19 @@ def test_derived_flops_is_exactly_6nd():
     assert runs.derived == {"flops"} and runs.flops_convention == "6ND"
     (C,) = runs.arrays("flops")
     assert np.array_equal(C, 6 * N * D)
+
+
+def test_given_flops_are_labelled_by_their_own_count():
+    N = np.geomspace(1e7, 1e9, 5)
+    D = 20 * N
+    loss = np.linspace(3, 2.5, 5)
+    kaplan = load_runs({"params": N, "tokens": D, "flops": 6.3 * N * D, "loss": loss})
+    assert kaplan.derived == frozenset() and kaplan.flops_convention == "as given (C = 6.3ND median)"
+    assert flops_factor(kaplan.flops_convention) == pytest.approx(6.3)
+    near = load_runs({"params": N, "tokens": D, "flops": 6.06 * N * D, "loss": loss})  # within 2 %: rounding
+    assert near.flops_convention == "6ND" and flops_factor("6ND") == 6.0
+    said = load_runs({"params": N, "tokens": D, "flops": 6.3 * N * D, "loss": loss}, flops_convention="kaplan")
+    assert said.flops_convention == "kaplan" and flops_factor("kaplan") is None
 
 
 def test_derived_tokens_from_flops(shared_data):

@@ -396,3 +396,8 @@ def test_a_law_in_compute_predicts_from_model_size_and_tokens():
     other = dataclasses.replace(res, conventions={**res.conventions, "flops": "kaplan"})
     with pytest.raises(InputError, match="FLOP convention 'kaplan'"):
         other.predict(N=7e9, D=1.4e11)
+    # a table that counts its own FLOPs as 6.3 N D: a point given as N, D takes the table's factor
+    given = fit({"params": N, "tokens": D, "flops": 1.05 * C, "loss": loss}, "power", x="flops")
+    assert given.conventions["flops"] == "as given (C = 6.3ND median)"
+    assert given.predict(N="7B", D="140B").value == pytest.approx(
+        given.predict(flops=6.3 * 7e9 * 1.4e11).value, rel=1e-12)

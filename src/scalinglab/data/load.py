@@ -33,6 +33,7 @@ from .schema import (
     _norm,
     canonical_name,
     choose_column_hint,
+    given_convention,
     is_perplexity,
     is_tokens_per_param,
     loss_unit_of,
@@ -308,6 +309,8 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
                                    f"{out[made][i]:.4g}, outside the range of a float: check their units",
                                    file, row=int(rows[i]), column=orig[given[0]]))
         total += int(np.count_nonzero(off))
+    elif not missing_trio and convention == "6ND" and not raw.meta.get("flops_convention"):
+        convention = given_convention(out["params"], out["tokens"], out["flops"])
     if "flops" not in out:
         convention = None
 
@@ -365,7 +368,8 @@ def load_runs(source: Any, *, columns: Mapping[str, str | None] | None = None,
     flops_convention
         How the ``flops`` column counts FLOPs. When ``flops`` (or ``tokens``/``params``) is missing it is
         derived as C = 6·N·D, which needs ``"6ND"``. A Parquet file written by :meth:`RunTable.to_parquet`
-        records its own convention, which wins over the default.
+        records its own convention, which wins over the default; a table that gives all three under the
+        default is labelled by its own counts (``"as given (C = 6.3ND median)"`` unless within 2 % of 6ND).
     source_name
         Name used for the source in errors and provenance (default: the path, or ``<DataFrame>``).
     positive_loss

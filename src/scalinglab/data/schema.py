@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["CANONICAL_COLUMNS", "COLUMN_ALIASES", "FLOPS_CONVENTIONS", "MAX_PROBLEMS", "MAX_LISTED", "named_like",
+import numpy as np
+
+__all__ = ["CANONICAL_COLUMNS", "COLUMN_ALIASES", "FLOPS_CONVENTIONS", "given_convention", "flops_factor", "MAX_PROBLEMS", "MAX_LISTED", "named_like",
            "choose_column_hint", "parse_column_map", "PERPLEXITY_NAMES", "is_perplexity", "scale_note",
            "scaled_alias", "path_alias", "canonical_name", "qualified_alias", "column_holding"]
 
@@ -22,6 +24,35 @@ _MAY_BE_EMPTY = ("unique_tokens",)
 
 #: Conventions under which a missing flops/tokens/params column can be derived: C = factor · N · D.
 FLOPS_CONVENTIONS: dict[str, float] = {"6ND": 6.0}
+
+#: a table's own FLOPs within this fraction of 6ND (median over its runs) are labelled 6ND
+_SIX_ND_TOLERANCE = 0.02
+_GIVEN = re.compile(r"as given \(C = ([0-9.eE+-]+)ND median\)")
+
+
+def given_convention(params, tokens, flops) -> str:
+    """The FLOP convention of a table that gives params, tokens and FLOPs itself (arrays): ``"6ND"`` when its
+    FLOPs are within 2 % of 6·N·D (median over the runs), else ``"as given (C = 6.3ND median)"`` (counts with
+    attention or embeddings ...): a report and a prediction carry the table's convention, not the default the
+    loader would use to derive a missing column. `flops_factor` reads the factor back."""
+    with np.errstate(all="ignore"):
+        ratio = np.asarray(flops, float) / (np.asarray(params, float) * np.asarray(tokens, float))
+    ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
+    if ratio.size == 0:
+        return "6ND"
+    med = float(np.median(ratio))
+    if abs(med / FLOPS_CONVENTIONS["6ND"] - 1.0) <= _SIX_ND_TOLERANCE:
+        return "6ND"
+    return f"as given (C = {med:.3g}ND median)"
+
+
+def flops_factor(convention: str | None) -> float | None:
+    """FLOPs per parameter per token of a run table's convention (6 for ``"6ND"``, the median factor of an
+    ``"as given (C = ...ND median)"`` label); None for a convention that is not ``factor x N x D``."""
+    if convention in FLOPS_CONVENTIONS:
+        return FLOPS_CONVENTIONS[convention]
+    m = _GIVEN.fullmatch(str(convention or ""))
+    return float(m.group(1)) if m else None
 
 MAX_PROBLEMS = 1000  # DataError.problems keeps at most this many (the message says how many in all)
 

@@ -148,7 +148,9 @@ class RunTable:
     source : str
         The file (or ``<DataFrame>``) the runs came from.
     flops_convention : str or None
-        How ``flops`` counts FLOPs (``"6ND"`` when derived); None when there is no ``flops`` column.
+        How ``flops`` counts FLOPs: ``"6ND"`` when derived or when the table's own FLOPs are 6·N·D (within 2 %),
+        ``"as given (C = 6.3ND median)"`` when it gives all three and its FLOPs follow another count; None when
+        there is no ``flops`` column.
     derived : frozenset[str]
         Columns computed rather than read (``{"flops"}`` when C = 6·N·D was derived).
     column_map : dict[str, str]

@@ -75,6 +75,7 @@ def load_table(data):
     import pandas as pd
 
     from ..data import RunTable, load_runs
+    from ..data.schema import given_convention
 
     if isinstance(data, RunTable):
         return data
@@ -86,7 +87,9 @@ def load_table(data):
         lengths = {len(v) for v in cols.values()}
         if len(lengths) > 1:
             raise InputError(f"array input: columns have different lengths {sorted(lengths)}")
-        return RunTable(pd.DataFrame(cols), source=None)
+        conv = given_convention(cols["params"], cols["tokens"], cols["flops"]) if {
+            "params", "tokens", "flops"} <= set(cols) else None  # arrays that give their own FLOPs: their count
+        return RunTable(pd.DataFrame(cols), source=None, flops_convention=conv)
     return load_runs(data, required=(), positive_loss=False)
 
 

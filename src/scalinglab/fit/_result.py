@@ -310,7 +310,7 @@ class FitResult:
         """For a law in training compute alone (``C``, or a variable read from the ``flops`` column) given a point
         as model size and tokens (``N=7B D=140B``, or ``params``/``tokens``) and no compute: the point with its
         compute, ``factor x N x D`` under the fit's FLOP convention; None when that does not apply."""
-        from ..data.schema import FLOPS_CONVENTIONS
+        from ..data.schema import flops_factor
         from ..units import parse_quantity
 
         if len(self.law.variables) != 1:
@@ -324,7 +324,7 @@ class FitResult:
         if n is None or d is None:
             return None
         conv = self.conventions.get("flops") or "6ND"
-        factor = FLOPS_CONVENTIONS.get(conv)
+        factor = flops_factor(conv)
         if factor is None:
             raise InputError(f"law {self.law.name!r} is in training compute, counted under the FLOP convention "
                              f"{conv!r}, which does not follow from N and D: give {col}=... instead")
