@@ -152,3 +152,33 @@ def test_a_reward_table_with_a_column_d_fits_the_reward_law_without_unit_warning
             r = fit(str(p), "rm-bon", y="score", x=x)
             assert r.params["alpha"] == pytest.approx(1.2, rel=0.05) and r.params["beta"] == pytest.approx(0.08, rel=0.2)
     assert r.predict(d=6.0).value == pytest.approx(6.0 * (1.2 - 0.08 * 6.0), rel=0.03)
+
+
+def test_cli_bnsl_predicts_at_new_scales_with_calibrated_intervals(tmp_path):
+    """`bnsl --at` gives the chosen BNSL's prediction at each scale with its interval, reach and warnings (the
+    command only located breaks); the final fit is calibrated, so the truth beyond the data lies inside."""
+    import json
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    theta = [0.05, 3.0, 0.02, 1.5, 3e4, 0.1]
+    x = np.logspace(2, 6, 30)
+    y = _bnsl(theta, x, 1) * np.exp(np.random.default_rng(0).normal(0, 0.005, 30))
+    path = tmp_path / "curve.csv"
+    pd.DataFrame({"size": x, "err": y}).to_csv(path, index=False)
+    r = CliRunner().invoke(app, ["bnsl", str(path), "--x", "size", "--y", "err", "--max-breaks", "2",
+                                 "--at", "2e6,4e6", "--json"])
+    assert r.exit_code == 0, r.output
+    preds = json.loads(r.stdout)["predictions"]
+    assert [p["size"] for p in preds] == [2e6, 4e6]
+    truth = _bnsl(theta, np.array([2e6, 4e6]), 1)
+    for p, t in zip(preds, truth, strict=True):
+        lo, hi = p["interval"]
+        assert lo < p["value"] < hi and lo <= t <= hi and p["level"] == 0.8
+        assert abs(p["value"] / t - 1) < 0.05
+    assert [p["extrapolation"]["reach"] for p in preds] == pytest.approx([2.0, 4.0], rel=1e-9)
+    text = CliRunner().invoke(app, ["bnsl", str(path), "--x", "size", "--y", "err", "--at", "4e6"])
+    assert text.exit_code == 0 and "size = 4e+06: err" in text.output and "(4x the largest size)" in text.output

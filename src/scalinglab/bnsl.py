@@ -56,14 +56,16 @@ def bnsl_starts(x: np.ndarray, y: np.ndarray, n_breaks: int, n_locations: int = 
     return np.asarray(starts, float)
 
 
-def _fit_n(x, y, n, *, bootstrap=0, seed=0, level=0.8, warn=False):
+def _fit_n(x, y, n, *, bootstrap=0, seed=0, level=0.8, final=False):
     from .fit import fit
     from .laws import get_law
 
     law = get_law("bnsl" if n == 1 else f"bnsl-{n}", variable="x")
-    # a candidate of the selection (warn=False: its status is compared) or the final fit (warn=True)
+    # a candidate of the selection (its status and backtest error are compared) or the final fit, which warns
+    # and predicts with the calibrated band: the bootstrap band alone covered 50-56 % of the runs at 3-10x
+    # the largest x on 16 synthetic broken curves, the calibrated one 62-81 %
     return fit({"x": x, "y": y}, law, y="y", starts=bnsl_starts(x, y, n), bootstrap=bootstrap, seed=seed,
-               level=level, calibrate=False, warn=warn)
+               level=level, calibrate=final, warn=final)
 
 
 def _fit_power(x, y):
@@ -191,7 +193,7 @@ def select_bnsl(x, y, *, max_breaks: int = 3, holdout: float = 0.25, margin: flo
             chosen, best = n, err
     reason = (f"{chosen} break(s): backtest median |rel err| {best:.3g} on the largest {n_test} points"
               + (f" (more breaks did not improve it by > {margin:.0%})" if chosen < max(k for k, _ in ok) else ""))
-    final = _fit_n(x, y, chosen, bootstrap=bootstrap, seed=seed, level=level, warn=True)
+    final = _fit_n(x, y, chosen, bootstrap=bootstrap, seed=seed, level=level, final=True)
     breaks = []
     for i in range(1, chosen + 1):
         lo, hi = final.intervals.get(f"d{i}", (math.nan, math.nan))

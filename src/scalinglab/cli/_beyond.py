@@ -190,11 +190,16 @@ def bnsl_cmd(
     max_breaks: Annotated[int, typer.Option("--max-breaks", help="Largest number of breaks to try.")] = 3,
     train_col: Annotated[str | None, typer.Option("--train-col", help="0/1 column: fit on rows with 1, "
                                                   "report the error on rows with 0.")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="Scale(s) to predict with the chosen BNSL, "
+                                           "comma-separated, e.g. 1e6,3e6.")] = None,
+    level: Annotated[float, typer.Option("--level", help="Interval level of the breaks and predictions.")
+                     ] = 0.8,
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP)] = None,
     json_: bool = JsonOpt,
 ) -> None:
     """Broken neural scaling law (Caballero 2023): pick 1..k breaks by backtest, report break locations
-    with intervals. Exits with code 2 and one error line on bad input.
+    with intervals and, with ``--at``, predictions with intervals. Exits with code 2 and one error line on
+    bad input.
     """
     import numpy as np
 
@@ -205,10 +210,12 @@ def bnsl_cmd(
     xv = _column(df, x, source, "scale")
     yv = _column(df, y, source, "metric")
     mask = np.ones(len(xv), bool) if train_col is None else _column(df, train_col, source, "train flag") > 0
-    sel = select_bnsl(xv[mask], yv[mask], max_breaks=max_breaks)
+    sel = select_bnsl(xv[mask], yv[mask], max_breaks=max_breaks, level=level)
     d = sel.to_dict()
     if train_col is not None and (~mask).any():
         d["heldout"] = sel.evaluate(xv[~mask], yv[~mask])
+    if at is not None:
+        d["predictions"] = [{x: v, **sel.predict(v, level=level).to_dict()} for v in _floats(at, "--at")]
     if plot:
         d["plot"] = _plot(sel, plot, xlabel=x, ylabel=y)
     if json_:
@@ -221,6 +228,12 @@ def bnsl_cmd(
         h = d["heldout"]
         out.print(f"held-out rows: BNSL median |rel err| {h['bnsl_median_rel_error']:.2%}, "
                   f"power law {h['power_median_rel_error']:.2%}")
+    for p in d.get("predictions", []):
+        lo, hi = p["interval"]
+        out.print(f"  {x} = {p[x]:.4g}: {y} {p['value']:.4g}  {level:.0%} interval [{lo:.4g}, {hi:.4g}]  "
+                  f"({p['extrapolation']['reach']:.3g}x the largest {x})")
+    for w in dict.fromkeys(w for p in d.get("predictions", []) for w in p.get("warnings") or ()):
+        out.print(f"[yellow]warning:[/] {w}", highlight=False)
 
 
 @command("quality", help="Effective-data multipliers of datasets from a joint fit with shared exponents.")
