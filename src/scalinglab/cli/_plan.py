@@ -110,6 +110,8 @@ def _render_plan(d: dict, title: str, cost_note: str = "") -> None:
     if dc:
         line = (f"data: {_qty(dc['unique_tokens'])} unique tokens → {dc['epochs']:.3g} epochs, effective "
                 f"{_qty(dc['effective_tokens'])} tokens")
+        if "effective_params" in dc:
+            line += f", effective {_qty(dc['effective_params'])} params"
         if "loss_with_repetition" in dc:
             line += f", loss with repetition {dc['loss_with_repetition']:.4f}"
         out.print(line)

@@ -10,7 +10,17 @@ import numpy as np
 from ._base import Param
 from ._catalog_base import CatalogLaw, _cols, _exp_grid, _log, _lse
 
-__all__ = ["DataConstrainedLaw"]
+__all__ = ["DataConstrainedLaw", "effective_data"]
+
+
+def effective_data(D, U, r_d_star):
+    """Muennighoff et al.'s effective tokens ``D' = U_D (1 + R_D* (1 - exp(-R_D / R_D*)))`` for ``D`` training
+    tokens drawn from ``U`` unique ones (``U_D = min(U, D)``, ``R_D = D / U_D - 1`` repeats; ``D' = D`` when
+    ``D <= U``), broadcast over the arrays given."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        UD = np.minimum(U, D)
+        RD = np.maximum(D / UD - 1.0, 0.0)
+        return UD * (1.0 + r_d_star * -np.expm1(-RD / r_d_star))
 
 
 class DataConstrainedLaw(CatalogLaw):
@@ -45,10 +55,9 @@ class DataConstrainedLaw(CatalogLaw):
         """Effective parameters ``N'`` and effective tokens ``D'``, each of shape ``(..., n)``."""
         E, A, B, alpha, beta, RDs, RNs = _cols(theta, 7)
         N, D, U = self._x(X, "N"), self._x(X, "D"), self._x(X, "U")
+        Dp = effective_data(D, U, RDs)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             UD = np.minimum(U, D)
-            RD = np.maximum(D / UD - 1.0, 0.0)
-            Dp = UD * (1.0 + RDs * -np.expm1(-RD / RDs))
             G = (alpha * A / (beta * B)) ** (1.0 / (alpha + beta))
             Nopt = G * (UD * G) ** (beta / alpha)
             UN = np.minimum(N, Nopt)

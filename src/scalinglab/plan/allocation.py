@@ -99,17 +99,27 @@ def _run_prediction(spec: LawSpec, N: float, D: float, fixed, level: float):
     """The fit's prediction for an actual run at ``N`` parameters and ``D`` tokens (other variables from
     ``fixed``), or ``None`` when the plan is not made from a fit of this very law (presets, pairs). Under the
     repeated-data wrapper a fit of an (N, D) law gets from ``unique_tokens``, the fit's prediction at the
-    effective data D'(D, U) (its calibrated band, not the parameter draws alone)."""
+    effective parameters and data N', D' (its calibrated band, not the parameter draws alone), widened to the
+    band of the actual run at (N, D) and with that run's reach."""
     fit = spec.predictor
     law = getattr(spec.law, "base", spec.law)  # RepeatedDataLaw: the fitted (N, D) law behind it
     if fit is None or law is not getattr(fit, "law", None):
         return None
     if law is not spec.law:
-        from .data_constrained import effective_tokens
-
-        U = float((fixed or {})["U"])
-        return fit.predict(level=level, warn=False, N=N, D=effective_tokens(np.asarray(D, float), U,
-                                                                             spec.law.r_d_star))
+        eff = spec.law.effective(spec.theta, {"N": np.atleast_1d(np.asarray(N, float)),
+                                              "D": np.atleast_1d(np.asarray(D, float)), "U": (fixed or {})["U"]})
+        at_eff = fit.predict(level=level, warn=False, N=eff["N"].reshape(np.shape(N)),
+                             D=eff["D"].reshape(np.shape(D)))
+        # the band of the actual run (N, D), as far beyond the fitted runs as it is, around the loss at its
+        # effective size: N', D' can lie back inside the fitted range while the run and the repetition
+        # constants taken from Muennighoff et al. do not
+        actual = fit.predict(level=level, warn=False, N=N, D=D)
+        v, va = np.asarray(at_eff.value, float), np.asarray(actual.value, float)
+        lo = np.fmin(np.asarray(at_eff.interval[0], float), v * np.asarray(actual.interval[0], float) / va)
+        hi = np.fmax(np.asarray(at_eff.interval[1], float), v * np.asarray(actual.interval[1], float) / va)
+        scalar = np.ndim(at_eff.value) == 0
+        return replace(at_eff, interval=(float(lo), float(hi)) if scalar else (lo, hi),
+                       extrapolation=actual.extrapolation)
     point = {"N": N, "D": D, **{k: v for k, v in (fixed or {}).items() if k in spec.variables}}
     return fit.predict(level=level, warn=False, **point)
 
@@ -246,8 +256,8 @@ def compute_optimal(flops, law=None, *, level: float = 0.8, gpu: str | None = No
     N, D, L = optimum(spec, C, fixed=fixed)
     details = {}
     if fixed and "U" in fixed and "U" in spec.variables:
-        central = LawSpec(law=spec.law, theta=spec.theta, name=spec.name)
-        Nu, Du, Lu = (float(a[0]) for a in optimum(central, C, fixed={**fixed, "U": 1e300}))
+        central, free = _unlimited(spec, fixed)
+        Nu, Du, Lu = (float(a[0]) for a in optimum(central, C, fixed=free))
         details["unconstrained"] = {"N_opt": Nu, "D_opt": Du, "tokens_per_param": Du / Nu, "loss": Lu,
                                     "loss_penalty": float(L[0]) - Lu,
                                     "note": "same law with unlimited unique tokens"}
@@ -272,6 +282,16 @@ def _constrained(spec: LawSpec, fixed, unique_tokens) -> tuple[LawSpec, dict | N
 
         return with_repetition(spec), {**(fixed or {}), "U": _quantity(unique_tokens, "unique tokens")}
     return spec, _with_unique(spec, fixed, unique_tokens)
+
+
+def _unlimited(spec: LawSpec, fixed: dict) -> tuple[LawSpec, dict | None]:
+    """The central law and fixed values of the same plan with unlimited unique tokens: the user's own law behind
+    a repeated-data wrapper (no U), else the law's U at 1e300 tokens."""
+    if getattr(spec.law, "base", None) is not None:
+        base = _unwrapped(spec)
+        return LawSpec(law=base.law, theta=base.theta, name=base.name), {k: v for k, v in fixed.items()
+                                                                          if k != "U"} or None
+    return LawSpec(law=spec.law, theta=spec.theta, name=spec.name), {**fixed, "U": 1e300}
 
 
 def _unwrapped(spec: LawSpec) -> LawSpec:
@@ -325,10 +345,10 @@ def plan_for_loss(target_loss: float, law=None, *, level: float = 0.8, gpu=None,
                         "at all (their irreducible loss is above it)")
     details = {}
     if fixed and "U" in fixed and "U" in spec.variables:
-        central = LawSpec(law=spec.law, theta=spec.theta, name=spec.name)
-        Cu = float(_compute_for_loss_rows(central, target, fixed={**fixed, "U": 1e300})[0])
+        central, free = _unlimited(spec, fixed)
+        Cu = float(_compute_for_loss_rows(central, target, fixed=free)[0])
         if math.isfinite(Cu):
-            Nu, Du, _ = (float(a[0]) for a in optimum(central, Cu, fixed={**fixed, "U": 1e300}))
+            Nu, Du, _ = (float(a[0]) for a in optimum(central, Cu, fixed=free))
             details["unconstrained"] = {"flops": Cu, "N_opt": Nu, "D_opt": Du, "tokens_per_param": Du / Nu,
                                         "flops_penalty": float(C[0]) / Cu,
                                         "note": "same law with unlimited unique tokens"}

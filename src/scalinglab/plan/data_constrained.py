@@ -12,7 +12,8 @@ data; beyond ~R_D* + 1 epochs extra repeats add almost nothing.
   the ``data-constrained`` law (preset ``muennighoff-2023``), found numerically along C = 6ND (the repo
   offers no closed form), with the epochs, effective data and the loss penalty against unlimited data.
 * :func:`repetition_check` — what the chinchilla route adds with ``--unique-tokens``: epochs, effective
-  data D', the loss with D' in place of D ("repeated-data effective loss") and warnings.
+  data D' (and, for the Chinchilla form, effective parameters N'), the loss at them ("repeated-data
+  effective loss") and warnings. :class:`RepeatedDataLaw` is the law such a plan optimises.
 """
 
 from __future__ import annotations
@@ -39,24 +40,24 @@ GOOD_EPOCHS = 4.0
 
 def effective_tokens(tokens, unique_tokens, r_d_star: float = R_D_STAR):
     """Effective training tokens D' for D tokens drawn from U unique ones (D' = D when D <= U)."""
-    D = np.asarray(tokens, dtype=float)
-    U = np.asarray(unique_tokens, dtype=float)
-    Ud = np.minimum(U, D)
-    R = D / Ud - 1.0
-    out = Ud + Ud * r_d_star * (1.0 - np.exp(-R / r_d_star))
+    from ..laws._data_constrained import effective_data
+
+    out = effective_data(np.asarray(tokens, dtype=float), np.asarray(unique_tokens, dtype=float), r_d_star)
     return float(out) if out.ndim == 0 else out
+
+
+def _preset_value(name: str) -> float:
+    """A constant of the ``muennighoff-2023`` preset (``R_D_star``, ``R_N_star``)."""
+    from ..laws import get_preset
+
+    _, preset = get_preset(DEFAULT_DATA_LAW)
+    return float(preset.values[name])
 
 
 def _r_d_star(spec: LawSpec | None) -> tuple[float, str]:
     if spec is not None and "R_D_star" in spec.law.param_names:
         return float(spec.theta[spec.law.param_names.index("R_D_star")]), spec.name
-    try:
-        from ..laws import get_preset
-
-        _, preset = get_preset(DEFAULT_DATA_LAW)
-        return float(preset.values["R_D_star"]), DEFAULT_DATA_LAW
-    except Exception:  # pragma: no cover - the preset ships with the package
-        return R_D_STAR, DEFAULT_DATA_LAW
+    return _preset_value("R_D_star"), DEFAULT_DATA_LAW
 
 
 def _r_d_star_interval(spec: LawSpec | None) -> tuple[float, float, float] | None:
@@ -104,52 +105,88 @@ def repetition_check(spec: LawSpec, N: float, D: float, U: float) -> tuple[dict,
     Dp = effective_tokens(D, U, r_star)
     section = {"unique_tokens": U, "epochs": D / U, "repeats": max(D / U - 1.0, 0.0), "effective_tokens": Dp,
                "R_D_star": r_star, "R_D_star_source": r_src, "effective_cap_tokens": U * (1 + r_star)}
-    if "U" not in spec.variables and spec.variables[:2] == ("N", "D"):
+    if "U" not in spec.variables and tuple(spec.variables) == ("N", "D"):
+        rep = with_repetition(spec).law
         with np.errstate(all="ignore"):
-            L_rep = float(spec.law.evaluate(spec.theta, {"N": np.array([N]), "D": np.array([Dp])})[0])
+            L_rep = float(rep.evaluate(spec.theta, {"N": np.array([N]), "D": np.array([D]), "U": np.array([U])})[0])
             L = float(spec.law.evaluate(spec.theta, {"N": np.array([N]), "D": np.array([D])})[0])
         section["loss_with_repetition"] = L_rep
         section["loss_penalty"] = L_rep - L
-        section["method"] = ("the law evaluated at the effective data D' (Muennighoff et al.'s D' with "
-                             f"R_D* = {r_star:.4g}) instead of D")
+        if rep.r_n_star is not None:
+            Np = float(rep.effective(spec.theta, {"N": np.array([N]), "D": np.array([D]), "U": np.array([U])})["N"][0])
+            section.update(effective_params=Np, R_N_star=rep.r_n_star, R_N_star_source=DEFAULT_DATA_LAW)
+            section["method"] = ("the law evaluated at Muennighoff et al.'s effective data D' (R_D* = "
+                                 f"{r_star:.4g}) and effective parameters N' (parameters beyond the compute-optimal "
+                                 f"size for the unique tokens decay, R_N* = {rep.r_n_star:.4g})")
+        else:
+            section["method"] = ("the law evaluated at the effective data D' (Muennighoff et al.'s D' with "
+                                 f"R_D* = {r_star:.4g}) instead of D")
     warnings = _warnings(D, U, r_star, _r_d_star_interval(spec))
     if "loss_penalty" in section and section["loss_penalty"] > 1e-4:
         warnings.append(f"data: with repetition the predicted loss rises by {section['loss_penalty']:.4f} to "
-                        f"{section['loss_with_repetition']:.4f} (effective data {format_quantity(Dp)} tokens)")
+                        f"{section['loss_with_repetition']:.4f} (effective data {format_quantity(Dp)} tokens"
+                        + (f", effective size {format_quantity(section['effective_params'])} parameters"
+                           if "effective_params" in section else "") + ")")
     return section, warnings
 
 
 class RepeatedDataLaw:
-    """A law of (N, D) evaluated at the effective data of Muennighoff et al.: ``L(N, D'(D, U))``.
+    """A law of (N, D) evaluated at Muennighoff et al.'s effective parameters and data: ``L(N', D')``.
 
-    Variables N (parameters), D (training tokens) and U (unique tokens); ``D'`` is :func:`effective_tokens`
-    with ``r_d_star`` (R_D*, epochs). Parameters, their names and units are the base law's. Planning with
-    ``--unique-tokens`` under a law without U optimises this law, so the plan accounts for repetition.
+    Variables N (parameters), D (training tokens) and U (unique tokens). For the Chinchilla form
+    ``E + A/N^alpha + B/D^beta`` this is the ``data-constrained`` law with the base law's constants and
+    Muennighoff et al.'s ``R_D*`` and ``R_N*``: repeated tokens decay in value (``D'``) and so do parameters
+    beyond the compute-optimal size for the unique data (``N'``, ``U_N = N_opt(U)``); with data short, extra
+    compute goes to epochs rather than parameters, as in the paper. For any other (N, D) law only ``D'``
+    applies (``r_n_star`` None: the compute-optimal size for U needs the Chinchilla form). Parameters, their
+    names and units are the base law's. Planning with ``--unique-tokens`` under a law without U optimises
+    this law, so the plan accounts for repetition.
     """
 
-    def __init__(self, base: object, r_d_star: float, r_d_star_source: str = ""):
+    def __init__(self, base: object, r_d_star: float, r_d_star_source: str = "", r_n_star: float | None = None):
+        from ..laws import get_law
+
         self.base = base
         self.r_d_star = float(r_d_star)
         self.r_d_star_source = r_d_star_source
+        self.r_n_star = None if r_n_star is None else float(r_n_star)
+        self._dc = get_law("data-constrained") if self.r_n_star is not None else None
         self.variables = (*tuple(base.variables), "U")
         self.param_names = tuple(base.param_names)
         self.name = f"{getattr(base, 'name', 'law')}+repeated-data"
-        self.formula = f"{getattr(base, 'formula', '')} with D -> D'(D, U), R_D* = {self.r_d_star:.4g}"
+        decay = "" if self.r_n_star is None else f", N -> N'(N, U), R_N* = {self.r_n_star:.4g}"
+        self.formula = f"{getattr(base, 'formula', '')} with D -> D'(D, U), R_D* = {self.r_d_star:.4g}{decay}"
+
+    def _dc_theta(self, theta) -> np.ndarray:
+        theta = np.asarray(theta, dtype=float)
+        extra = np.broadcast_to(np.array([self.r_d_star, self.r_n_star]), (*theta.shape[:-1], 2))
+        return np.concatenate([theta, extra], axis=-1)
+
+    def effective(self, theta, X) -> dict:
+        """The base law's variables at ``X``: ``N'`` (``N`` itself without ``r_n_star``) and ``D'`` for ``U``."""
+        X = dict(X)
+        U = np.broadcast_to(np.asarray(X.pop("U"), dtype=float), np.shape(X["D"]))
+        if self._dc is None:
+            return {**X, "D": effective_tokens(np.asarray(X["D"], dtype=float), U, self.r_d_star)}
+        Np, Dp = self._dc.effective(self._dc_theta(theta), {**X, "U": U})
+        return {**X, "N": Np, "D": Dp}
 
     def evaluate(self, theta, X):
-        """The base law's prediction (its unit) at ``N`` and the effective data ``D'(D, U)``."""
-        X = dict(X)
-        U = np.asarray(X.pop("U"), dtype=float)
-        X["D"] = effective_tokens(np.asarray(X["D"], dtype=float), np.broadcast_to(U, np.shape(X["D"])),
-                                  self.r_d_star)
-        return self.base.evaluate(theta, X)
+        """The base law's prediction (its unit) at the effective parameters and data."""
+        if self._dc is not None:
+            return self._dc.evaluate(self._dc_theta(theta), X)
+        return self.base.evaluate(theta, self.effective(theta, X))
 
 
 def with_repetition(spec: LawSpec) -> LawSpec:
     """``spec`` with its (N, D) law replaced by :class:`RepeatedDataLaw` (same parameters, draws and fit, which
-    predicts a run at its effective data)."""
+    predicts a run at its effective parameters and data); a Chinchilla-form law takes ``R_N*`` from
+    ``muennighoff-2023``."""
+    from ..fit._result import is_chinchilla_form
+
     r_star, r_src = _r_d_star(spec)
-    return replace(spec, law=RepeatedDataLaw(spec.law, r_star, r_src))
+    r_n = _preset_value("R_N_star") if is_chinchilla_form(spec.law) else None
+    return replace(spec, law=RepeatedDataLaw(spec.law, r_star, r_src, r_n))
 
 
 @dataclass(frozen=True)
