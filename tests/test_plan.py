@@ -583,3 +583,62 @@ def test_cli_plan_answers_the_question_asked():
     assert json.loads(r.stdout)["N_opt"] == pytest.approx(compute_optimal(1e23).N_opt, rel=1e-9)
     r = cli.invoke(app, ["plan", "--compute", "1e23", "--unique-tokens", "100B"], env={"COLUMNS": "160"})
     assert r.exit_code == 0 and r.output.startswith("data-constrained plan")
+
+
+# ------------------------------------------------------------------------------- budgets and targets, honestly
+def test_a_target_near_the_floor_has_an_unbounded_interval_around_its_point():
+    """Draws whose floor E is at or above the target need unbounded compute: they count as +inf (they were left
+    out, and at loss 1.82 the point 3.7e33 FLOPs lay above its own '80 % interval' [6e26, 1.8e32])."""
+    from scalinglab.laws import get_preset
+
+    E, sd = get_preset("chinchilla-epoch")[1].values["E"], get_preset("chinchilla-epoch")[1].stderr["E"]
+    for target in (E + 0.05 * sd, E + 1.1 * sd, E + 1.5 * sd):  # ~48 %, ~14 %, ~7 % of draws never reach
+        p = plan_for_loss(target)
+        draws = resolve_law(None).thetas()[1:, 0]
+        never = float(np.mean(draws >= target))
+        lo, hi = p.intervals["flops"]
+        assert lo <= p.flops <= hi
+        assert (hi == math.inf) == (never > 0.1)          # the 90th percentile is infinite past 10 %
+        assert p.intervals["N_opt"][1] == hi and p.intervals["D_opt"][1] == hi  # same draws, same verdict
+        if never > 0.05:
+            assert any(f"{never:.0%} of the parameter draws cannot reach" in w for w in p.warnings)
+    assert plan_for_loss(2.0).intervals["flops"][1] < math.inf
+
+
+def test_a_target_loss_plan_costs_its_flops_interval_too():
+    p = plan_for_loss(2.0, mfu=0.4, price_per_hour=2.0)
+    lo, hi = p.intervals["flops"]
+    c = p.cost
+    per_flop = c["usd"][0] / p.flops                      # one MFU, one price: dollars are linear in FLOPs
+    assert c["usd"][0] == pytest.approx(c["usd"][1])
+    assert c["usd_with_flops_interval"] == pytest.approx([per_flop * lo, per_flop * hi], rel=1e-9)
+    assert c["gpu_hours_with_flops_interval"][1] / c["gpu_hours"][1] == pytest.approx(hi / p.flops, rel=1e-9)
+    assert "usd_with_flops_interval" not in compute_optimal(1e23).cost  # a fixed budget has no FLOPs interval
+
+
+def test_a_dollar_budget_with_inference_demand_trains_within_the_budget():
+    """Each end's inference-aware plan trains on what that end buys (it trained 4 % more at 2T tokens of demand,
+    292 % more at 200T, and said it cost the budget)."""
+    for demand in ("2T", "200T"):
+        b = plan_budget("5M", mfu=0.4, inference_tokens=demand)
+        for end, flops in zip((b.low, b.high), b.flops_range, strict=True):
+            assert 6 * end.N_opt * end.D_opt == pytest.approx(flops, rel=1e-6)
+            assert max(end.cost["usd"]) == pytest.approx(5e6, rel=1e-6) or min(end.cost["usd"]) == pytest.approx(
+                5e6, rel=1e-6)
+            co = end.details["compute_optimal"]
+            assert end.N_opt < co["N_opt"] and co["flops"] < flops  # smaller, trained longer, same loss
+            assert end.loss == pytest.approx(co["loss"], rel=1e-9)
+    free = plan_budget("5M", mfu=0.4)
+    assert b.high.loss > free.high.loss                      # serving cost bought with some loss
+
+
+def test_a_price_quote_and_a_gpu_count_are_the_users():
+    q = plan_budget("5M", mfu=0.4, price_per_hour=2.5)
+    assert q.flops_range[0] == pytest.approx(q.flops_range[1])    # one price, one MFU: one FLOP count
+    hours = 5e6 / 2.5
+    from scalinglab.hardware import get_gpu
+
+    assert q.flops_range[0] == pytest.approx(hours * 3600 * 0.4 * get_gpu("H100").peak_flops("bf16"), rel=1e-9)
+    assert compute_optimal(1e24, price_per_hour=2.0).cost["price_per_hour"] == [2.0, 2.0]
+    with pytest.raises(PlanError, match="positive integer, got 0"):
+        compute_optimal(1e24, n_gpus=0)                      # it silently became 1,024

@@ -140,3 +140,13 @@ def test_plan_plot_writes_a_png(tmp_path):
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["plot"] == str(path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+def test_plan_takes_a_price_quote_and_refuses_zero_gpus():
+    d = run_json("plan", "--compute", "1e24", "--price", "2", "--mfu", "0.4")
+    assert d["cost"]["usd"][0] == pytest.approx(d["cost"]["usd"][1]) and d["cost"]["price_per_hour"] == [2.0, 2.0]
+    b = run_json("plan", "--budget-usd", "5M", "--price", "2.5", "--mfu", "0.4")
+    assert b["flops"][0] == pytest.approx(b["flops"][1])
+    assert "positive integer, got 0" in run_error("plan", "--compute", "1e24", "--gpus", "0")
+    t = runner.invoke(app, ["plan", "--target-loss", "1.85"])
+    assert t.exit_code == 0 and "– ∞" in t.output and "over the 80% FLOPs interval as well" in t.output

@@ -38,6 +38,8 @@ def _rng(pair, f=_qty) -> str:
     if not pair:
         return "—"
     lo, hi = pair
+    if lo is not None and (hi is None or hi == math.inf):  # unbounded above (a target out of reach; JSON null)
+        return f"{f(lo)} – ∞"
     return f(lo) if lo == hi else f"{f(lo)} – {f(hi)}"
 
 
@@ -79,6 +81,10 @@ def _render_plan(d: dict, title: str, cost_note: str = "") -> None:
         out.print(f"cost: {_rng(c.get('gpu_hours'))} GPU-hours · {_rng(c.get('days'), _f('{:.3g}'))} days · "
                   f"${_rng(c.get('usd'))} on {c.get('n_gpus')}× {c.get('gpu')} at MFU {_rng(c.get('mfu'), _f('{:g}'))}"
                   + cost_note)
+        if c.get("usd_with_flops_interval"):
+            out.print(f"  over the {int(round(d.get('level', 0.8) * 100))}% FLOPs interval as well: "
+                      f"{_rng(c.get('gpu_hours_with_flops_interval'))} GPU-hours · "
+                      f"${_rng(c.get('usd_with_flops_interval'))}")
     inf = d.get("inference")
     co = d.get("compute_optimal")
     if inf and co and "lifetime_flops" in co:  # the headline is the inference-aware plan
@@ -86,7 +92,10 @@ def _render_plan(d: dict, title: str, cost_note: str = "") -> None:
         out.print(f"[bold]inference-aware[/] for a demand of {_qty(inf['inference_tokens'])} tokens at loss "
                   f"{inf['target_loss']:.4f}: {inf['overtraining_factor']:.3g}× over-trained; lifetime "
                   f"{inf['total_flops']:.3g} FLOPs vs {co['lifetime_flops']:.3g} — saves {inf['saving_fraction']:.1%}"
-                  + (f"; it trains on {more:.0%} more FLOPs than the compute given, to reach the loss of that "
+                  + ("; it spends the training budget on a smaller model, cheaper to serve, that reaches the loss "
+                     f"of the compute-optimal model of {co['flops']:.3g} FLOPs"
+                     if "budget_rule" in (d.get("assumptions") or {}) else
+                     f"; it trains on {more:.0%} more FLOPs than the compute given, to reach the loss of that "
                      "compute's optimal model with a smaller one, cheaper to serve" if more > 0.005 else ""))
         out.print(f"compute-optimal (ignoring inference): {_qty(co['N_opt'])} params on {_qty(co['D_opt'])} tokens "
                   f"({co['tokens_per_param']:.3g} tokens/param), {co['flops']:.3g} training FLOPs")
@@ -186,6 +195,9 @@ def plan_cmd(
     gpus: Annotated[int, typer.Option("--gpus", help="Number of accelerators.")] = 1024,
     mfu: Annotated[str, typer.Option("--mfu", help="Model FLOPs utilisation, a value or range: 0.4, 0.3-0.5.")
                    ] = "0.3-0.5",
+    price: Annotated[str | None, typer.Option("--price", help="USD per GPU-hour (a quote: a value or a range, "
+                                              "e.g. 2.5 or 1.5-4); default: the catalog's indicative range.")
+                     ] = None,
     inference_tokens: Annotated[str | None, typer.Option("--inference-tokens", help="Lifetime inference "
                                                          "demand in tokens (e.g. 2T; 0 = none): the plan becomes the "
                                                          "inference-aware optimum (Sardana et al. 2024), the "
@@ -215,7 +227,7 @@ def plan_cmd(
     if law is not None and fit is not None:
         raise PlanError("give --law or --fit, not both")
     spec = P.resolve_law(fit if fit is not None else law, n_draws=draws, seed=seed)
-    kwargs = dict(gpu=gpu, n_gpus=gpus, mfu=mfu, level=level, inference_tokens=inference_tokens,
+    kwargs = dict(gpu=gpu, n_gpus=gpus, mfu=mfu, price_per_hour=price, level=level, inference_tokens=inference_tokens,
                   unique_tokens=unique_tokens, active_ratio=active_ratio)
     C = _q(compute, "--compute")
     result = P.plan(C, spec, budget_usd=_q(budget_usd, "--budget-usd"), target_loss=target_loss,
@@ -235,8 +247,9 @@ def plan_cmd(
         return
     if isinstance(result, P.BudgetPlan):
         out.print(f"[bold]${_qty(result.budget_usd)}[/] buys {result.flops_range[0]:.3g} – "
-                  f"{result.flops_range[1]:.3g} FLOPs on {gpus}× {gpu} (MFU {mfu}, catalog price range)")
-        note = (f" (over every catalog price and MFU; at this end's own price and MFU it costs the "
+                  f"{result.flops_range[1]:.3g} FLOPs on {gpus}× {gpu} (MFU {mfu}, "
+                  + (f"${price}/GPU-hour)" if price else "catalog price range)"))
+        note = (f" (over every {'' if price else 'catalog '}price and MFU; at this end's own price and MFU it costs the "
                 f"${_qty(result.budget_usd)} budget)")
         _render_plan(data["low"], f"{_headline(data['low'])}: low end (high price, low MFU)", note)
         _render_plan(data["high"], f"{_headline(data['high'])}: high end (low price, high MFU)", note)

@@ -56,14 +56,16 @@ def parse_mfu(value: object) -> tuple[float, float]:
 
 
 def plan_cost(flops: float, gpu: str = DEFAULT_GPU, n_gpus: int = DEFAULT_N_GPUS,
-              mfu: tuple[float, float] = DEFAULT_MFU) -> dict:
-    """Cost estimate dict: ``gpu_hours``, ``days``, ``usd`` as ``[lo, hi]``, plus what it assumed.
+              mfu: tuple[float, float] = DEFAULT_MFU, price_per_hour=None) -> dict:
+    """Cost estimate dict: ``gpu_hours``, ``days``, ``usd`` as ``[lo, hi]``, plus what it assumed;
+    ``price_per_hour`` (USD per GPU-hour, a value or a range) replaces the catalog's indicative range.
 
     Raises :class:`~scalinglab.CatalogError` for an unknown GPU.
     """
     if not n_gpus or n_gpus < 1:
         raise InputError(f"number of GPUs must be a positive integer, got {n_gpus!r}")
-    est = hardware.estimate_cost(float(flops), gpu, n_gpus=int(n_gpus), mfu=tuple(mfu))
+    est = hardware.estimate_cost(float(flops), gpu, n_gpus=int(n_gpus), mfu=tuple(mfu),
+                                 price_per_hour=price_per_hour)
     d = dict(est.to_dict())
     d.setdefault("flops", float(flops))
     d.setdefault("gpu", gpu)
@@ -73,8 +75,9 @@ def plan_cost(flops: float, gpu: str = DEFAULT_GPU, n_gpus: int = DEFAULT_N_GPUS
 
 
 def usd_to_flops(usd: float, gpu: str = DEFAULT_GPU, n_gpus: int = DEFAULT_N_GPUS,
-                 mfu: tuple[float, float] = DEFAULT_MFU) -> tuple[float, float]:
-    """Training FLOPs a dollar budget buys, as ``(lo, hi)`` over the MFU and price ranges of the catalog.
+                 mfu: tuple[float, float] = DEFAULT_MFU, price_per_hour=None) -> tuple[float, float]:
+    """Training FLOPs a dollar budget buys, as ``(lo, hi)`` over the MFU range and the price range (the
+    catalog's, or ``price_per_hour`` USD per GPU-hour: a quote, a value or a range).
 
     Cost is linear in FLOPs, so a reference estimate at 1e24 FLOPs gives FLOPs per dollar at both ends:
     the low end pairs the high price with the low MFU, the high end the low price with the high MFU.
@@ -87,6 +90,6 @@ def usd_to_flops(usd: float, gpu: str = DEFAULT_GPU, n_gpus: int = DEFAULT_N_GPU
     if not usd > 0:
         raise PlanError(f"budget must be a positive number of US dollars, got {usd!r}")
     ref = 1e24
-    est = hardware.estimate_cost(ref, gpu, n_gpus=int(n_gpus), mfu=tuple(mfu))
+    est = hardware.estimate_cost(ref, gpu, n_gpus=int(n_gpus), mfu=tuple(mfu), price_per_hour=price_per_hour)
     usd_lo, usd_hi = (float(x) for x in est.usd)
     return (usd * ref / usd_hi, usd * ref / usd_lo)

@@ -134,7 +134,8 @@ def _eval_rows(law, thetas: np.ndarray, X: Mapping[str, np.ndarray], chunk: int 
 
 
 def _compute_for_loss_rows(spec: LawSpec, target: float, *, fixed=None, max_draws: int = 100) -> np.ndarray:
-    """Minimal C with ``L*(C) = target`` per row of ``spec.thetas()`` (NaN where unreachable)."""
+    """Minimal C with ``L*(C) = target`` per row of ``spec.thetas()``: +inf where the row's loss stays above
+    the target at any budget (its floor is at or above it), NaN where no answer was found."""
     thetas = spec.thetas()
     if spec.is_chinchilla and not fixed:
         E, A, B, al, be = _chinchilla_cols(thetas)
@@ -143,7 +144,7 @@ def _compute_for_loss_rows(spec: LawSpec, target: float, *, fixed=None, max_draw
             G = (al * A / (be * B)) ** (1.0 / s)
             k = A * G ** -al * (1.0 + al / be)  # L* - E = k (C/6)^(-al*be/s)
             C = 6.0 * ((target - E) / k) ** (-s / (al * be))
-        return np.where(target > E, C, np.nan)
+        return np.where(target > E, C, np.where(np.isfinite(E), np.inf, np.nan))
     rows = thetas[: 1 + max_draws]
     out = np.full(rows.shape[0], np.nan)
     for r, th in enumerate(rows):
@@ -153,13 +154,16 @@ def _compute_for_loss_rows(spec: LawSpec, target: float, *, fixed=None, max_draw
 
 
 def _bisect_log(f, lo: float, hi: float, iters: int = 80) -> float:
-    """Root of a decreasing ``f`` in ``[lo, hi]`` by bisection in log space; NaN without a sign change."""
+    """Root of a decreasing ``f`` in ``[lo, hi]`` by bisection in log space; +inf when ``f`` is still positive
+    at the top of the bracket (the target is out of reach), NaN without an answer."""
     a, b = math.log(lo), math.log(hi)
     fa, fb = f(lo), f(hi)
     while not np.isfinite(fb) and b - a > 2 * math.log(10):  # no optimum that far out: shrink the bracket
         b -= math.log(10)
         fb = f(math.exp(b))
-    if not (np.isfinite(fa) and np.isfinite(fb)) or fa < 0 or fb > 0:
+    if np.isfinite(fa) and np.isfinite(fb) and fb > 0:
+        return math.inf
+    if not (np.isfinite(fa) and np.isfinite(fb)) or fa < 0:
         return math.nan
     for _ in range(iters):
         m = 0.5 * (a + b)
@@ -218,11 +222,12 @@ def _frontier_tokens_rows(spec: LawSpec, N: float, *, fixed=None, max_draws: int
 
 def optimum_for_loss_rows(spec: LawSpec, target: float, *, fixed=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row of ``spec.thetas()``: the least compute ``C`` (FLOPs) whose compute-optimal loss is
-    ``target`` (nats/token) and the compute-optimal ``N`` (parameters), ``D`` (tokens) there; NaN where
-    the row cannot reach it."""
+    ``target`` (nats/token) and the compute-optimal ``N`` (parameters), ``D`` (tokens) there; +inf where
+    the row never reaches it (no budget does: its draw of the law needs unbounded compute), NaN where no
+    answer was found."""
     C = _compute_for_loss_rows(spec, target, fixed=fixed)
-    N = np.full(C.shape, np.nan)
-    D = np.full(C.shape, np.nan)
+    N = np.where(np.isinf(C), np.inf, np.nan)
+    D = N.copy()
     for r in np.flatnonzero(np.isfinite(C)):
         row = LawSpec(law=spec.law, theta=spec.thetas()[r], name=spec.name)
         n, d, _ = optimum(row, C[r], fixed=fixed)

@@ -16,14 +16,17 @@ __all__ = ["Plan", "interval", "fmt"]
 
 
 def interval(values: np.ndarray, level: float) -> tuple[float, float]:
-    """Central ``level`` interval (e.g. 10th-90th percentile for 0.8) of the finite ``values``."""
+    """Central ``level`` interval (e.g. 10th-90th percentile for 0.8) of ``values``, NaN (no answer) left out
+    and an infinite value kept as one (a draw that never reaches a target loss needs unbounded compute: when
+    more than ``(1 - level) / 2`` of them do, the upper end is infinite)."""
     v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
+    v = v[~np.isnan(v)]
     if v.size == 0:
         return (math.nan, math.nan)
     q = (1.0 - level) / 2.0
-    lo, hi = np.quantile(v, [q, 1.0 - q])
-    return (float(lo), float(hi))
+    big = np.finfo(float).max
+    lo, hi = np.quantile(np.clip(v, -big, big), [q, 1.0 - q])  # +-inf as the largest float: no inf - inf
+    return tuple(float(x) if abs(x) < big / 2 else math.copysign(math.inf, x) for x in (lo, hi))
 
 
 def fmt(value: float | None, kind: str = "count") -> str:

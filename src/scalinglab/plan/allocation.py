@@ -59,7 +59,10 @@ __all__ = [
 
 # --------------------------------------------------------------------------------------------- assembling plans
 def _options(gpu, n_gpus, mfu):
-    return gpu or DEFAULT_GPU, int(n_gpus or DEFAULT_N_GPUS), parse_mfu(DEFAULT_MFU if mfu is None else mfu)
+    if n_gpus is not None and (isinstance(n_gpus, bool) or not float(n_gpus) >= 1 or not float(n_gpus).is_integer()):
+        raise PlanError(f"number of GPUs must be a positive integer, got {n_gpus!r}")  # 0 is not "the default"
+    return gpu or DEFAULT_GPU, int(DEFAULT_N_GPUS if n_gpus is None else n_gpus), parse_mfu(
+        DEFAULT_MFU if mfu is None else mfu)
 
 
 def _assumptions(spec: LawSpec, level: float, gpu, n_gpus, mfu, cost: dict | None) -> dict:
@@ -125,17 +128,18 @@ def _run_prediction(spec: LawSpec, N: float, D: float, fixed, level: float):
 
 
 def _finish(spec: LawSpec, *, query: str, C: np.ndarray, N: np.ndarray, D: np.ndarray, L: np.ndarray,
-            level: float, gpu, n_gpus, mfu, warnings: list[str], details: dict | None = None,
+            level: float, gpu, n_gpus, mfu, warnings: list[str], details: dict | None = None, price_per_hour=None,
             interval_keys=("flops", "N_opt", "D_opt", "tokens_per_param", "loss"),
             unique_tokens=None, active_ratio=None, inference_tokens=None, fixed=None) -> Plan:
     C, N, D, L = (np.atleast_1d(np.asarray(a, dtype=float)) for a in (C, N, D, L))
     if not (np.isfinite(N[0]) and np.isfinite(D[0])):
         raise PlanError(f"law {spec.name!r} has no interior compute-optimal allocation at this budget "
                         "(its loss keeps falling towards the edge of the search range)")
-    values = {"flops": C, "N_opt": N, "D_opt": D, "tokens_per_param": D / N, "loss": L}
+    with np.errstate(invalid="ignore"):  # inf / inf: a draw that never reaches a target has no ratio
+        values = {"flops": C, "N_opt": N, "D_opt": D, "tokens_per_param": D / N, "loss": L}
     intervals = {}
     if N.size > 1:
-        bad = int(np.sum(~np.isfinite(N[1:])))
+        bad = int(np.sum(np.isnan(N[1:])))  # +inf: a draw that never reaches a target (kept)
         if bad:
             warnings.append(f"{bad} of {N.size - 1} parameter draws gave no solution and were left out "
                             "of the intervals")
@@ -157,7 +161,7 @@ def _finish(spec: LawSpec, *, query: str, C: np.ndarray, N: np.ndarray, D: np.nd
         details["inference"] = inf.to_dict()
         warnings.extend(inf.warnings)
         if query in ("compute", "target-loss"):  # the allocation is free: the plan asked for leads
-            co_cost = plan_cost(head["flops"], gpu, n_gpus, mfu)
+            co_cost = plan_cost(head["flops"], gpu, n_gpus, mfu, price_per_hour)
             details["compute_optimal"] = {**head, "tokens_per_param": head["D_opt"] / head["N_opt"],
                                           "intervals": {k: list(v) for k, v in intervals.items()},
                                           "cost": co_cost, "lifetime_flops": inf.compute_optimal["total_flops"],
@@ -178,7 +182,9 @@ def _finish(spec: LawSpec, *, query: str, C: np.ndarray, N: np.ndarray, D: np.nd
         details["loss_prediction"] = {**run.to_dict(), "note": "the loss an actual run of this plan is predicted "
                                       "to reach: the fit's calibrated prediction interval (FitResult.predict)"}
         warnings.extend(run.warnings)
-    cost = plan_cost(head["flops"], gpu, n_gpus, mfu)
+    cost = plan_cost(head["flops"], gpu, n_gpus, mfu, price_per_hour)
+    if query == "target-loss" and "flops" in intervals and objective is None:
+        cost.update(_cost_over(intervals["flops"], gpu, n_gpus, mfu, price_per_hour))
     ext, w = _extrapolation(spec, head["N_opt"], head["D_opt"])
     warnings.extend(w)
     if ext:
@@ -203,6 +209,18 @@ def _finish(spec: LawSpec, *, query: str, C: np.ndarray, N: np.ndarray, D: np.nd
     return Plan(query=query, flops=head["flops"], N_opt=head["N_opt"], D_opt=head["D_opt"],
                 tokens_per_param=head["D_opt"] / head["N_opt"], loss=head["loss"], intervals=intervals, cost=cost,
                 warnings=tuple(dict.fromkeys(warnings)), assumptions=assumptions, details=details, level=level)
+
+
+def _cost_over(flops_interval, gpu, n_gpus, mfu, price_per_hour) -> dict:
+    """GPU-hours, days and dollars over a plan's FLOPs interval as well as the hardware ranges (``*_with_flops_
+    interval`` keys, ``[lo, hi]``; the upper ends infinite when the FLOPs interval is)."""
+    lo, hi = (float(x) for x in flops_interval)
+    if not (math.isfinite(lo) and lo > 0):
+        return {}
+    a = plan_cost(lo, gpu, n_gpus, mfu, price_per_hour)
+    b = plan_cost(hi, gpu, n_gpus, mfu, price_per_hour) if math.isfinite(hi) else None
+    return {f"{k}_with_flops_interval": [float(a[k][0]), float(b[k][1]) if b else math.inf]
+            for k in ("gpu_hours", "days", "usd")}
 
 
 def _demand(inference_tokens) -> float:
@@ -240,10 +258,14 @@ def _moe_section(N_active: float, ratio: float) -> tuple[dict, list[str]]:
 
 # --------------------------------------------------------------------------------------------- public queries
 def compute_optimal(flops, law=None, *, level: float = 0.8, gpu: str | None = None, n_gpus: int | None = None,
-                    mfu=None, unique_tokens=None, active_ratio=None, inference_tokens=None,
+                    mfu=None, price_per_hour=None, unique_tokens=None, active_ratio=None, inference_tokens=None,
                     fixed: Mapping[str, float] | None = None, n_draws: int = DEFAULT_DRAWS,
                     seed: int = 0) -> Plan:
     """Compute-optimal N*, D*, tokens/param and loss for a budget of ``flops`` training FLOPs (C = 6ND).
+
+    Cost on ``n_gpus`` x ``gpu`` at ``mfu`` (a fraction or a range) and ``price_per_hour`` USD per GPU-hour
+    (a quote, a value or a range; default the catalog's indicative range). With ``inference_tokens`` the
+    inference-aware plan of the same loss leads (it trains more than ``flops``: Sardana et al. 2024).
 
     >>> p = compute_optimal(5.76e23, "chinchilla-hoffmann")
     >>> round(p.N_opt / 1e9, 1), round(p.tokens_per_param)
@@ -262,7 +284,7 @@ def compute_optimal(flops, law=None, *, level: float = 0.8, gpu: str | None = No
                                     "loss_penalty": float(L[0]) - Lu,
                                     "note": "same law with unlimited unique tokens"}
     return _finish(spec, query="compute", C=np.full(N.shape, C), N=N, D=D, L=L, level=level, gpu=gpu,
-                   n_gpus=n_gpus, mfu=mfu, warnings=[], details=details,
+                   n_gpus=n_gpus, mfu=mfu, price_per_hour=price_per_hour, warnings=[], details=details,
                    interval_keys=("N_opt", "D_opt", "tokens_per_param", "loss"), unique_tokens=unique_tokens,
                    active_ratio=active_ratio, inference_tokens=inference_tokens, fixed=fixed)
 
@@ -322,6 +344,7 @@ def _unreachable(spec: LawSpec, target: float, extra: str = "") -> PlanError:
 
 
 def plan_for_loss(target_loss: float, law=None, *, level: float = 0.8, gpu=None, n_gpus=None, mfu=None,
+                  price_per_hour=None,
                   unique_tokens=None, active_ratio=None, inference_tokens=None, fixed=None,
                   n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> Plan:
     """Least compute that reaches ``target_loss`` (min C s.t. L(N, D) = target, C = 6ND), with N*, D*.
@@ -340,9 +363,12 @@ def plan_for_loss(target_loss: float, law=None, *, level: float = 0.8, gpu=None,
     if not np.isfinite(C[0]):
         raise _unreachable(spec, target, " (no budget up to 1e40 FLOPs reaches it)")
     warnings = []
-    if C.size > 1 and np.mean(~np.isfinite(C[1:])) > 0.05:
-        warnings.append(f"{np.mean(~np.isfinite(C[1:])):.0%} of the parameter draws cannot reach loss {target:g} "
-                        "at all (their irreducible loss is above it)")
+    never = float(np.mean(np.isinf(C[1:]))) if C.size > 1 else 0.0
+    if never > 0.05:
+        tail = (" and the upper ends of the FLOPs, N and D intervals are infinite" if never > (1 - level) / 2
+                else "; they count as unbounded compute in the intervals")
+        warnings.append(f"{never:.0%} of the parameter draws cannot reach loss {target:g} at any budget (their "
+                        f"floor is at or above it){tail}")
     details = {}
     if fixed and "U" in fixed and "U" in spec.variables:
         central, free = _unlimited(spec, fixed)
@@ -353,13 +379,13 @@ def plan_for_loss(target_loss: float, law=None, *, level: float = 0.8, gpu=None,
                                         "flops_penalty": float(C[0]) / Cu,
                                         "note": "same law with unlimited unique tokens"}
     return _finish(spec, query="target-loss", C=C, N=N, D=D, L=np.full(C.shape, target), level=level, gpu=gpu,
-                   n_gpus=n_gpus, mfu=mfu, warnings=warnings, details=details,
+                   n_gpus=n_gpus, mfu=mfu, price_per_hour=price_per_hour, warnings=warnings, details=details,
                    interval_keys=("flops", "N_opt", "D_opt", "tokens_per_param"), unique_tokens=unique_tokens,
                    active_ratio=active_ratio, inference_tokens=inference_tokens, fixed=fixed)
 
 
 def plan_for_params(params, law=None, *, tokens=None, target_loss=None, flops=None, level: float = 0.8,
-                    gpu=None, n_gpus=None, mfu=None, unique_tokens=None, active_ratio=None,
+                    gpu=None, n_gpus=None, mfu=None, price_per_hour=None, unique_tokens=None, active_ratio=None,
                     inference_tokens=None, fixed=None, n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> Plan:
     """Plans for a model of ``params`` parameters.
 
@@ -418,8 +444,9 @@ def plan_for_params(params, law=None, *, tokens=None, target_loss=None, flops=No
     else:
         details = {}
     return _finish(spec, query=query, C=C, N=N, D=D, L=L, level=level, gpu=gpu, n_gpus=n_gpus, mfu=mfu,
-                   warnings=warnings, details=details, interval_keys=keys, unique_tokens=unique_tokens,
-                   active_ratio=active_ratio, inference_tokens=inference_tokens, fixed=fixed)
+                   price_per_hour=price_per_hour, warnings=warnings, details=details, interval_keys=keys,
+                   unique_tokens=unique_tokens, active_ratio=active_ratio, inference_tokens=inference_tokens,
+                   fixed=fixed)
 
 
 def loss_at(params, tokens, law=None, *, level: float = 0.8, fixed=None, n_draws: int = DEFAULT_DRAWS,
@@ -471,15 +498,47 @@ class BudgetPlan:
                 f"{self.flops_range[1]:.3g} FLOPs{self.low._repr_html_()}{self.high._repr_html_()}</div>")
 
 
-def plan_budget(usd, law=None, *, gpu=None, n_gpus=None, mfu=None, level: float = 0.8, **kwargs) -> BudgetPlan:
-    """Convert a dollar budget to a FLOP range (catalog price range × MFU range) and plan at both ends."""
+def plan_budget(usd, law=None, *, gpu=None, n_gpus=None, mfu=None, price_per_hour=None, level: float = 0.8,
+                **kwargs) -> BudgetPlan:
+    """Convert a dollar budget to a FLOP range (price range x MFU range: the catalog's prices, or
+    ``price_per_hour`` USD per GPU-hour) and plan at both ends.
+
+    With ``inference_tokens`` each end's plan is the inference-aware plan whose training spends that end's
+    FLOPs (the budget is a limit on training): the loss it aims at is solved for, instead of taking the loss of
+    the compute-optimal plan of the budget, whose inference-aware plan trains more than the budget buys."""
     budget = _quantity(usd, "budget (USD)")
     g, n, m = _options(gpu, n_gpus, mfu)
-    lo, hi = usd_to_flops(budget, g, n, m)
+    lo, hi = usd_to_flops(budget, g, n, m, price_per_hour)
     spec = resolve_law(law, n_draws=kwargs.pop("n_draws", DEFAULT_DRAWS), seed=kwargs.pop("seed", 0))
-    low = compute_optimal(lo, spec, gpu=g, n_gpus=n, mfu=m, level=level, **kwargs)
-    high = compute_optimal(hi, spec, gpu=g, n_gpus=n, mfu=m, level=level, **kwargs)
-    return BudgetPlan(budget_usd=budget, flops_range=(lo, hi), low=low, high=high)
+    hw = {"gpu": g, "n_gpus": n, "mfu": m, "price_per_hour": price_per_hour, "level": level}
+    demand = kwargs.get("inference_tokens")
+    if demand is not None and _demand(demand) > 0:
+        ends = [_inference_within(F, spec, hw, kwargs) for F in (lo, hi)]
+    else:
+        ends = [compute_optimal(F, spec, **hw, **kwargs) for F in (lo, hi)]
+    return BudgetPlan(budget_usd=budget, flops_range=(lo, hi), low=ends[0], high=ends[1])
+
+
+def _inference_within(flops: float, spec: LawSpec, hw: dict, kwargs: dict) -> Plan:
+    """The inference-aware plan that trains on ``flops`` FLOPs: the compute budget ``C0 <= flops`` whose
+    compute-optimal loss the inference-aware plan reaches with exactly ``flops`` of training (bisection in
+    log C0 on the central law; the training FLOPs grow with C0)."""
+    central = LawSpec(law=spec.law, theta=spec.theta, name=spec.name, conventions=spec.conventions)
+
+    def trained(log_c0: float) -> float:
+        return compute_optimal(math.exp(log_c0), central, **{**hw, "level": 0.8}, **kwargs).flops
+
+    a, b = math.log(flops) - math.log(1e6), math.log(flops)
+    if not trained(a) <= flops:
+        raise PlanError(f"inference-aware plan within {flops:.3g} training FLOPs not found (the demand needs "
+                        "more than a million times the budget's training compute)")
+    for _ in range(60):
+        mid = 0.5 * (a + b)
+        a, b = (mid, b) if trained(mid) <= flops else (a, mid)
+    out = compute_optimal(math.exp(a), spec, **hw, **kwargs)
+    note = (f"within the budget: the inference-aware plan whose training spends {flops:.3g} FLOPs (aims at the "
+            f"compute-optimal loss of {math.exp(a):.3g} FLOPs)")
+    return replace(out, assumptions={**out.assumptions, "budget_rule": note})
 
 
 def plan(compute=None, law=None, *, budget_usd=None, target_loss=None, params=None, tokens=None, **kwargs):
