@@ -137,7 +137,8 @@ def test_column_reads_a_published_tables_own_names_in_every_table_command(tmp_pa
     # the paper's letters and "final" read without a map: no other column claims those names
     r = invoke("validate", path, "--json")
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["column_map"] == {"params_N": "params", "tokens_D": "tokens", "final_val_loss": "loss"}
+    assert json.loads(r.stdout)["column_map"] == {"name": "run_id", "params_N": "params", "tokens_D": "tokens",
+                                                  "final_val_loss": "loss"}  # a run's name is its label
     r = invoke("fit", path, "--law", "chinchilla", "--loss", "huber", "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["params"]["alpha"] == pytest.approx(truth["alpha"], abs=0.03)
@@ -155,8 +156,8 @@ def test_column_reads_a_published_tables_own_names_in_every_table_command(tmp_pa
     r = invoke("validate", path, *cols, "--json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
-    assert doc["rows"] == N.size and doc["column_map"] == {"params_N": "params", "tokens_D": "tokens",
-                                                           "final_val_loss": "loss"}
+    assert doc["rows"] == N.size and doc["column_map"] == {"name": "run_id", "params_N": "params",
+                                                           "tokens_D": "tokens", "final_val_loss": "loss"}
     r = invoke("convert", path, tmp_path / "canon.csv", *cols, "--column", "tokens_per_param=")
     assert r.exit_code == 0, r.output
     canon = load_runs(tmp_path / "canon.csv")

@@ -807,9 +807,9 @@ def test_a_spreadsheet_export_with_semicolons_and_decimal_commas_reads_as_it_say
     assert rt.df["loss"].tolist() == [5.125, 4.25, 3.5]
     assert rt.df["params"].tolist() == [1e6, 1e7, 1e8] and rt.df["tokens"].tolist() == [2e7, 2e8, 2e9]
     q = tmp_path / "comma.csv"
-    q.write_text('name,params,tokens,loss\n"a;b",1e6,2e7,5.1\n"c;d",1e7,2e8,4.2\n')
+    q.write_text('note,params,tokens,loss\n"a;b",1e6,2e7,5.1\n"c;d",1e7,2e8,4.2\n')
     rt = load_runs(q)
-    assert rt.df["loss"].tolist() == [5.1, 4.2] and rt.df["name"].tolist() == ["a;b", "c;d"]
+    assert rt.df["loss"].tolist() == [5.1, 4.2] and rt.df["note"].tolist() == ["a;b", "c;d"]
     h = tmp_path / "quoted_header.csv"
     h.write_text('"model;size",tokens,loss\n1e6,2e7,5.1\n')
     assert list(load_runs(h, columns={"model;size": "params"}).df["params"]) == [1e6]
@@ -1247,3 +1247,25 @@ def test_a_trackers_export_reads_its_config_paths_and_skips_unfinished_runs(tmp_
     assert rt.df["loss"].tolist() == [4.2, 3.5] and rt.df["step"].tolist() == [1000, 1000]
     assert rt.df["model.d"].tolist() == [64, 128] and "config.data" in rt.columns
     assert rt.column_map["model.n_params"] == "params"
+
+
+def test_a_trackers_run_name_tells_the_checkpoints_of_a_run_apart(tmp_path):
+    """W&B's runs export labels a run 'Name': a checkpoint log under it read as 350 runs (mid-run losses fitted
+    as final ones) while --last-checkpoint said it kept the last of each. Beside a run_id the name keeps its
+    own column (MLflow writes both)."""
+    rows = [{"Name": f"r{i}", "params": 1e7 * (i + 1), "tokens": 2e8 * (i + 1) * s / 4, "step": s, "loss": 4 - s / 10}
+            for i in range(3) for s in (1, 2, 3, 4)]
+    p = tmp_path / "history.csv"
+    pd.DataFrame(rows).to_csv(p, index=False)
+    rt = load_runs(p)
+    assert rt.column_map["Name"] == "run_id" and rt.checkpoints()["runs"] == 3
+    last = rt.final()
+    assert len(last) == 3 and last.df["step"].tolist() == [4, 4, 4]
+    both = tmp_path / "both.csv"
+    pd.DataFrame(rows).assign(run_id=lambda d: "id-" + d["Name"]).to_csv(both, index=False)
+    rb = load_runs(both)
+    assert rb.df["run_id"].str.startswith("id-").all() and "Name" in rb.df.columns and len(rb.final()) == 3
+    # 'model' and 'experiment' group many runs: not run labels
+    grouped = tmp_path / "grouped.csv"
+    pd.DataFrame(rows).drop(columns="Name").assign(model="gpt").to_csv(grouped, index=False)
+    assert load_runs(grouped).checkpoints()["runs"] == 0

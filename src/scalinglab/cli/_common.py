@@ -88,13 +88,18 @@ def select_runs(file: str, where: list[str] | None, best_of: str | None = None, 
         runs = runs.where(*where)
     if last_checkpoint:
         n = len(runs)
+        if not runs.checkpoints()["runs"]:
+            err.print(f"--last-checkpoint: all {n} rows kept: no run has more than one row (a run is told by a "
+                      "run_id column, e.g. --column job=run_id, or by a planned-length column such as "
+                      "total_steps beside step)", highlight=False)
         runs = runs.final()
         from ..data.checkpoints import short_of_plan
 
         short = short_of_plan(runs.df)
-        err.print(f"--last-checkpoint: {len(runs)} of {n} rows kept, the last checkpoint of each run"
-                  + (f"; {short} of them stop short of the planned length (crashed or unfinished: part-way "
-                     "through the schedule)" if short else ""), highlight=False)
+        if len(runs) < n or short:
+            err.print(f"--last-checkpoint: {len(runs)} of {n} rows kept, the last checkpoint of each run"
+                      + (f"; {short} of them stop short of the planned length (crashed or unfinished: part-way "
+                         "through the schedule)" if short else ""), highlight=False)
     if best_of:
         cols = [c.strip() for c in best_of.split(",") if c.strip()]
         n = len(runs)

@@ -103,6 +103,9 @@ def _map_columns(names: list[str], explicit: Mapping[str, str | None] | None,
     return targets, claims
 
 
+#: label columns whose claimants need not agree: the preferred one takes the name, the others keep theirs
+_LABELS = ("run_id",)
+
 #: columns that claim one canonical name (``D`` and ``train_tokens``) are one column when their values agree
 #: within this relative tolerance (a nominal and an actual token count differ by a partial batch)
 CLAIM_RTOL = 0.01
@@ -132,6 +135,9 @@ def _resolve_claims(names: list[str], targets: list[str | None], claims: dict[st
                     rel = np.abs(a - b) / np.maximum(np.abs(a), np.abs(b))
                 bad |= (np.isfinite(a) != np.isfinite(b)) | (np.isfinite(a) & np.isfinite(b) & (rel > CLAIM_RTOL))
             how = f"differ by more than {CLAIM_RTOL:.0%}"
+        elif t in _LABELS:  # a run's id beside its display name (MLflow's run_id and name): the first is the id
+            bad = np.zeros(len(rows), bool)
+            how = "differ"
         else:
             a = _to_pandas(first).astype(str).to_numpy()
             bad = np.zeros(len(a), bool)

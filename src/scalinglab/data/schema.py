@@ -72,7 +72,10 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "step": ("step", "steps", "iter", "iteration", "global_step", "train_step", "current_step", "current_steps"),
     "unique_tokens": ("unique_tokens", "u", "n_unique_tokens", "unique_data", "u_d"),
     "dataset": ("dataset", "data_set", "corpus"),
-    "run_id": ("run_id", "runid", "run", "run_name"),
+    # a tracker's run label (W&B's runs export: Name, ID; MLflow: run_uuid; a study's job_name): one per run in
+    # every public table at hand. Not "model" or "experiment": those group many runs (OpenAthena's 947 runs
+    # carry 4 model and 8 experiment labels)
+    "run_id": ("run_id", "runid", "run", "run_name", "name", "id", "job_name", "run_uuid", "wandb_id"),
 }
 
 #: Accepted column names (lower-cased, punctuation and spaces collapsed to ``_``) → canonical name.
