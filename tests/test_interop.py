@@ -163,6 +163,45 @@ def test_wandb_history_with_runs_table(tmp_path):
     assert lr.attrs["missing_params"] == ["L4-d128", "L8-d256"]
 
 
+def test_a_crashed_runs_state_and_planned_length_come_through(tmp_path):
+    """A runs table's State and planned steps: a crashed run logged to step 300 of 1000 has tokens D x 300/1000
+    (not its full planned D) and its state, so the run table names it as unfinished (both were dropped)."""
+    from scalinglab.data import load_runs
+
+    hist = _wandb_export(tmp_path / "h.csv", steps=(100, 200, 300))
+    pd.DataFrame({"Name": [r[0] for r in RUNS], "State": ["finished", "finished", "crashed"],
+                  "params": [r[1] for r in RUNS], "tokens": [r[2] for r in RUNS],
+                  "max_steps": [300, 300, 1000]}).to_csv(tmp_path / "r.csv", index=False)
+    df = read_wandb_history(hist, runs=tmp_path / "r.csv", curves=False)
+    by = df.set_index("name")
+    assert by.loc["L8-d256", "tokens"] == pytest.approx(300_000_000 * 300 / 1000)
+    assert by.loc["L4-d128", "tokens"] == pytest.approx(80_000_000)
+    assert by.loc["L8-d256", "state"] == "crashed" and by.loc["L8-d256", "total_steps"] == 1000
+    df.to_csv(tmp_path / "runs.csv", index=False)
+    info = load_runs(tmp_path / "runs.csv").unfinished()
+    assert info["rows"] == 1 and info["states"] == {"crashed": 1} and info["finished"] == "finished"
+
+
+def test_mlflow_keeps_each_runs_status(mlruns):
+    """A FAILED run came in as a finished one (the status was dropped), so the unfinished-runs warning never fired."""
+    mlflow = pytest.importorskip("mlflow")
+    mlflow.set_tracking_uri(mlruns.as_uri())
+    try:
+        mlflow.set_experiment("ladder")
+        with mlflow.start_run(run_name="died"):
+            mlflow.log_params({"n_params": 1e9, "tokens": 2e10})
+            mlflow.log_metric("val_loss", 3.5, step=10)
+            mlflow.end_run(status="FAILED")
+    finally:
+        mlflow.set_tracking_uri(None)
+    df = read_mlflow(mlruns, experiment="ladder")
+    by = df.set_index("name")
+    assert by.loc["died", "status"] == "FAILED" and set(by.drop(index="died")["status"]) == {"FINISHED"}
+    from scalinglab.data import load_runs
+
+    assert load_runs(df).unfinished()["states"] == {"FAILED": 1}
+
+
 def test_wandb_cli_and_errors(tmp_path):
     from scalinglab.data import load_runs
 

@@ -89,6 +89,10 @@ def _read_meta(path: Path) -> dict[str, str]:
     return out
 
 
+#: a file store's meta.yaml writes a run's status as the RunStatus number
+_MLFLOW_STATUS = {"1": "RUNNING", "2": "SCHEDULED", "3": "FINISHED", "4": "FAILED", "5": "KILLED"}
+
+
 def _file_store_runs(root: Path, experiment: str | None, include_deleted: bool) -> list[dict]:
     experiments = []
     for meta in sorted(root.glob("*/meta.yaml")):
@@ -133,7 +137,8 @@ def _file_store_runs(root: Path, experiment: str | None, include_deleted: bool) 
             tags = kv("tags")
             runs.append({"run_id": m.get("run_id", run_dir.name), "name": m.get("run_name") or tags.get(
                 "mlflow.runName", ""), "experiment": exp_name, "params": kv("params"), "tags": tags,
-                "metrics": metrics, "source": str(run_dir)})
+                "metrics": metrics, "source": str(run_dir), "status": _MLFLOW_STATUS.get(
+                    str(m.get("status", "")).strip(), str(m.get("status", "")).strip())})
     return runs
 
 
@@ -158,7 +163,7 @@ def _client_runs(uri: str, experiment: str | None, include_deleted: bool) -> lis
                        for k in r.data.metrics}
             runs.append({"run_id": r.info.run_id, "name": r.info.run_name or "", "experiment": e.name,
                          "params": dict(r.data.params), "tags": dict(r.data.tags), "metrics": metrics,
-                         "source": uri})
+                         "source": uri, "status": str(r.info.status or "")})
     return runs
 
 
@@ -171,7 +176,8 @@ def read_mlflow(location: str | os.PathLike, *, experiment: str | None = None, p
     overrides), D likewise from ``tokens``/``n_tokens``/… (``tokens_key``), the loss from the last logged
     point of ``loss``/``val_loss``/… (``loss_key``). ``curves=True`` gives one row per logged step of the
     loss instead, with ``tokens`` from a logged tokens metric at that step when there is one (else from
-    the ``tokens_per_step`` param × step, else the run's D scaled by step / last step).
+    the ``tokens_per_step`` param × step, else the run's D scaled by step / last step). ``status`` carries
+    the run's state (FINISHED, FAILED, KILLED, RUNNING): a run table warns about runs that did not finish.
     Runs without N, D or a loss are skipped, listed in ``df.attrs["skipped"]``.
 
     Raises
@@ -211,7 +217,8 @@ def read_mlflow(location: str | os.PathLike, *, experiment: str | None = None, p
         n = _number(merged[kp], file=where, column=kp)
         d = _number(merged[kt], file=where, column=kt)
         base = {"params": n, "run_id": r["run_id"], "name": r["name"], "experiment": r["experiment"],
-                "dataset": r["tags"].get("dataset", r["params"].get("dataset", "")), "source": "mlflow"}
+                "dataset": r["tags"].get("dataset", r["params"].get("dataset", "")), "source": "mlflow",
+                "status": r.get("status", "")}
         pts = sorted(r["metrics"][kl])
         if not curves:
             step, loss = pts[-1]
@@ -231,7 +238,8 @@ def read_mlflow(location: str | os.PathLike, *, experiment: str | None = None, p
             else:
                 t = d * step / last
             rows.append({**base, "tokens": t, "loss": loss, "step": step})
-    cols = ["params", "tokens", "flops", "loss", "step", "run_id", "name", "experiment", "dataset", "source"]
+    cols = ["params", "tokens", "flops", "loss", "step", "run_id", "name", "experiment", "dataset", "status",
+            "source"]
     df = pd.DataFrame(rows, columns=[c for c in cols if c != "flops" or any("flops" in r for r in rows)])
     if curves:
         df = df[df["tokens"] > 0].reset_index(drop=True) if len(df) else df
@@ -252,7 +260,9 @@ def read_wandb_history(path: str | os.PathLike, *, metric: str | None = None, ru
     N and D per run come from ``runs`` (a W&B runs-table CSV export or DataFrame: a ``Name`` column and
     config columns named like ``params``/``tokens``), or from the ``params``/``tokens`` mappings (run name →
     value). With ``tokens_per_step`` the curve's tokens are ``Step × tokens_per_step``; otherwise they are
-    the run's D × step / last step. ``curves=False`` keeps only each run's last point. ``loss_min``/
+    the run's D × step / its planned steps (a runs table's ``total_steps``, ``max_steps``... column), else /
+    its last logged step. The runs table's ``State`` is carried as ``state`` and its planned steps as
+    ``total_steps``: a crashed run's last point is not its end, and the run table warns about it. ``curves=False`` keeps only each run's last point. ``loss_min``/
     ``loss_max`` carry the ``__MIN``/``__MAX`` columns (W&B's bucketed min/max) when present.
 
     Raises
@@ -307,7 +317,7 @@ def read_wandb_history(path: str | os.PathLike, *, metric: str | None = None, ru
         info = meta.get(run, {})
         n = (params or {}).get(run, info.get("params"))
         d = (tokens or {}).get(run, info.get("tokens"))
-        last = float(sub[step_col].max()) or 1.0
+        last = float(info.get("planned_steps") or sub[step_col].max()) or 1.0  # the run's planned end
         if not curves:
             sub = sub[sub[step_col] == sub[step_col].max()]
         for i, rec in sub.iterrows():
@@ -320,6 +330,10 @@ def read_wandb_history(path: str | os.PathLike, *, metric: str | None = None, ru
                 t = math.nan
             row = {"params": math.nan if n is None else float(n), "tokens": t, "loss": float(rec[cols[""]]),
                    "step": int(step), "run_id": run, "name": run, "source": "wandb"}
+            if "state" in info:
+                row["state"] = info["state"]
+            if "planned_steps" in info:
+                row["total_steps"] = info["planned_steps"]
             if "__MIN" in cols:
                 row["loss_min"] = float(rec[cols["__MIN"]])
             if "__MAX" in cols:
@@ -335,9 +349,12 @@ def read_wandb_history(path: str | os.PathLike, *, metric: str | None = None, ru
     return df
 
 
-def _runs_meta(runs: Any) -> dict[str, dict[str, float]]:
-    """name → {params, tokens} from a W&B runs-table export (path or DataFrame)."""
+def _runs_meta(runs: Any) -> dict[str, dict[str, Any]]:
+    """name → {params, tokens, state, planned_steps} (those it has) from a W&B runs-table export (path or
+    DataFrame)."""
     import pandas as pd
+
+    from .data.checkpoints import planned_column, state_column
 
     src = str(runs) if not isinstance(runs, pd.DataFrame) else "<runs table>"
     df = runs if isinstance(runs, pd.DataFrame) else pd.read_csv(runs)
@@ -346,6 +363,7 @@ def _runs_meta(runs: Any) -> dict[str, dict[str, float]]:
         raise DataError("the runs table has no 'Name' column", file=src)
     kp = _pick({c: 1 for c in df.columns}, None, PARAM_KEYS)
     kt = _pick({c: 1 for c in df.columns}, None, TOKEN_KEYS)
+    ks, kn = state_column(df.columns), planned_column(df.columns)
     out = {}
     for i, rec in df.iterrows():
         entry = {}
@@ -353,6 +371,10 @@ def _runs_meta(runs: Any) -> dict[str, dict[str, float]]:
             entry["params"] = _number(rec[kp], file=src, row=int(i) + 2, column=kp)
         if kt is not None and pd.notna(rec[kt]):
             entry["tokens"] = _number(rec[kt], file=src, row=int(i) + 2, column=kt)
+        if ks is not None and pd.notna(rec[ks]):
+            entry["state"] = str(rec[ks]).strip()
+        if kn is not None and pd.notna(rec[kn]):
+            entry["planned_steps"] = _number(rec[kn], file=src, row=int(i) + 2, column=kn)
         out[str(rec[name_col])] = entry
     return out
 

@@ -33,7 +33,7 @@ from .schema import _norm, is_seed_name
 from .sweeps import _groups
 
 __all__ = ["run_groups", "checkpoints", "describe_checkpoints", "final_rows", "short_of_plan", "unfinished",
-           "describe_unfinished"]
+           "describe_unfinished", "planned_column", "state_column"]
 
 #: the columns that change along one run (its position), not between runs
 _ALONG = ("step", "tokens", "flops")
@@ -70,13 +70,25 @@ def run_groups(df: pd.DataFrame) -> tuple[np.ndarray, list[str]] | None:
 def _planned(df: pd.DataFrame) -> tuple[str, np.ndarray] | None:
     """``(the planned-length column, which rows stop short of it)`` when the table has a ``step`` and such a
     column; else None."""
-    planned = next((str(c) for c in df.columns if _PLANNED.match(_norm(str(c)))), None)
+    planned = planned_column(df.columns)
     if planned is None or "step" not in df.columns:
         return None
     step = pd.to_numeric(df["step"], errors="coerce").to_numpy(float)
     total = pd.to_numeric(df[planned], errors="coerce").to_numpy(float)
     with np.errstate(invalid="ignore"):
         return planned, step < PART_WAY * total
+
+
+def planned_column(columns) -> str | None:
+    """The first of ``columns`` that holds each run's planned length in optimiser steps (``total_steps``,
+    ``max_steps``, ``num_train_steps``...), else None."""
+    return next((str(c) for c in columns if _PLANNED.match(_norm(str(c)))), None)
+
+
+def state_column(columns) -> str | None:
+    """The first of ``columns`` that holds a tracker's run state (W&B's ``State``, MLflow's ``status``), else
+    None."""
+    return next((str(c) for c in columns if _STATE.match(_norm(str(c)))), None)
 
 
 def short_of_plan(df: pd.DataFrame) -> int:
@@ -170,7 +182,7 @@ def unfinished(df: pd.DataFrame) -> dict[str, Any]:
     running; MLflow's ``status``: FAILED, KILLED, RUNNING): ``{"column": its name or None, "rows": how many,
     "states": {state: rows}, "finished": the value the finished runs have (for ``--where``) or None}``. Their
     loss is that of a run stopped part-way through its schedule, not a run trained to its tokens."""
-    column = next((str(c) for c in df.columns if _STATE.match(_norm(str(c)))), None)
+    column = state_column(df.columns)
     none = {"column": None, "rows": 0, "states": {}, "finished": None}
     if column is None or pd.api.types.is_numeric_dtype(df[column]):
         return none
