@@ -1269,3 +1269,20 @@ def test_a_trackers_run_name_tells_the_checkpoints_of_a_run_apart(tmp_path):
     grouped = tmp_path / "grouped.csv"
     pd.DataFrame(rows).drop(columns="Name").assign(model="gpt").to_csv(grouped, index=False)
     assert load_runs(grouped).checkpoints()["runs"] == 0
+
+
+def test_units_written_in_headers_survive_a_hand_mapping(tmp_path):
+    """'Loss (bits/byte)' is a loss in bits/byte, read or mapped (mapped it was labelled nats/token: 3.15 printed
+    for 2.18 nats); 'Compute (PF-days)' is petaflop/s-days, read or mapped (2.27 PF-days read as 2.27 FLOPs)."""
+    from scalinglab.data.schema import PF_DAY
+
+    N = np.array([1e7, 4e7, 1.6e8])
+    D = 20 * N
+    p = tmp_path / "paper.csv"
+    pd.DataFrame({"params": N, "Compute (PF-days)": 6 * N * D / PF_DAY,
+                  "Loss (bits/byte)": [1.2, 1.1, 1.0]}).to_csv(p, index=False)
+    for cols in (None, {"Loss (bits/byte)": "loss", "Compute (PF-days)": "flops"}):
+        rt = load_runs(p, columns=cols)
+        assert rt.loss_unit == "bits/byte"
+        assert np.allclose(rt.df["flops"], 6 * N * D, rtol=1e-12) and np.allclose(rt.df["tokens"], D, rtol=1e-9)
+    assert PF_DAY == 8.64e19

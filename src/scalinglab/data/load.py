@@ -33,12 +33,12 @@ from .schema import (
     _norm,
     canonical_name,
     choose_column_hint,
+    count_scale,
     given_convention,
     is_perplexity,
     is_tokens_per_param,
     loss_unit_of,
     qualified_alias,
-    scale_note,
 )
 from .table import RunTable
 
@@ -176,8 +176,8 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
     file = raw.file
     targets, claims = _map_columns(raw.names, columns, file)
     # a count column whose name carries its unit (Params (M), Tokens [B]): its numbers are that many units
-    scales = {n: note[1] for n, t in zip(raw.names, targets, strict=True)
-              if t in _COUNTS and (note := scale_note(n)) is not None}
+    scales = {n: f for n, t in zip(raw.names, targets, strict=True)
+              if t in _COUNTS and (f := count_scale(n, t)) is not None}
     # a perplexity read as the loss (val_ppl, or mapped to it): the loss is its natural log, nats/token
     perplexity = {n for n, t in zip(raw.names, targets, strict=True) if t == "loss" and is_perplexity(n)}
     order = {n: j for j, n in enumerate(raw.names)}

@@ -6,9 +6,10 @@ import re
 
 import numpy as np
 
-__all__ = ["CANONICAL_COLUMNS", "COLUMN_ALIASES", "FLOPS_CONVENTIONS", "given_convention", "flops_factor", "MAX_PROBLEMS", "MAX_LISTED", "named_like",
-           "choose_column_hint", "parse_column_map", "PERPLEXITY_NAMES", "is_perplexity", "scale_note",
-           "scaled_alias", "path_alias", "canonical_name", "qualified_alias", "column_holding"]
+__all__ = ["CANONICAL_COLUMNS", "COLUMN_ALIASES", "FLOPS_CONVENTIONS", "given_convention", "flops_factor",
+           "MAX_PROBLEMS", "MAX_LISTED", "named_like", "choose_column_hint", "parse_column_map", "PERPLEXITY_NAMES",
+           "is_perplexity", "scale_note", "scaled_alias", "count_scale", "path_alias", "canonical_name",
+           "qualified_alias", "column_holding"]
 
 
 #: Canonical column names, in the order a loaded table lists them.
@@ -96,7 +97,10 @@ LOSS_UNIT_ALIASES: dict[str, tuple[str, ...]] = {
 _LOSS_UNIT_OF: dict[str, str] = {alias: unit for unit, names in LOSS_UNIT_ALIASES.items() for alias in names}
 #: a tracker's per-dataset metric ending in the unit (``eval/paloma/c4_en/bpb``, ``val/enwik8_bpc``)
 _LOSS_UNIT_SUFFIX = (("_bpb", "bits/byte"), ("_bits_per_byte", "bits/byte"), ("_bpc", "bits/char"),
-                     ("_bits_per_char", "bits/char"))
+                     ("_bits_per_char", "bits/char"),
+                     # a header's unit note: Loss (bits/byte), loss (bits/token), val loss (nats)
+                     ("_bits_byte", "bits/byte"), ("_bits_char", "bits/char"), ("_bits_token", "bits/token"),
+                     ("_bits_per_token", "bits/token"), ("_nats_token", "nats/token"), ("_nats", "nats/token"))
 
 
 def loss_unit_of(name: str) -> str | None:
@@ -171,9 +175,31 @@ def path_alias(name: str) -> str | None:
     return canon if canon in _COUNTS else None
 
 
+#: compute in petaflop/s-days (Kaplan et al. 2020, OpenAI's AI-and-compute): ``Compute (PF-days)``, ``pf_days``
+_PF_DAYS = re.compile(r"^(?P<base>.*?)[\s_]*[(\[]?\s*(?:pf|petaflops?)(?:[\s_\-]*/?s)?[\s_\-]*days?\s*[)\]]?\s*$",
+                      re.IGNORECASE)
+#: FLOPs in one petaflop/s-day: 1e15 FLOP/s for 86,400 s
+PF_DAY = 1e15 * 86_400
+
+
+def count_scale(name: str, canonical: str) -> float | None:
+    """The factor a count column's name gives its numbers when read as ``canonical``: its unit note
+    (`scale_note`: ``Params (M)`` 1e6), petaflop/s-days for FLOPs (``Compute (PF-days)`` 8.64e19); None
+    without one. A column mapped by hand (``--column 'Compute (PF-days)=flops'``) keeps its unit too."""
+    if canonical == "flops" and _PF_DAYS.match(str(name).strip()):
+        return PF_DAY
+    note = scale_note(name)
+    return None if note is None else note[1]
+
+
 def scaled_alias(name: str) -> tuple[str, float] | None:
     """``(canonical count column, factor)`` for a name that is an accepted name plus a unit note
-    (`scale_note`: ``Params (M)`` -> ``("params", 1e6)``); None otherwise."""
+    (`scale_note`: ``Params (M)`` -> ``("params", 1e6)``; ``Compute (PF-days)`` -> ``("flops", 8.64e19)``);
+    None otherwise."""
+    pf = _PF_DAYS.match(str(name).strip())
+    if pf and (not _norm(pf["base"]) or COLUMN_ALIASES.get(_norm(pf["base"])) == "flops"
+               or _norm(pf["base"]).endswith("compute")):
+        return "flops", PF_DAY
     note = scale_note(name)
     if note is None:
         return None
