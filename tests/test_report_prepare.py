@@ -106,3 +106,24 @@ def test_point_text_is_parsed_by_the_one_parser():
     assert parse_assignments("N=70 B D=1.4 T") == {"N": "70 B", "D": "1.4 T"}  # a value may hold a space
     with pytest.raises(InputError, match="VAR=VALUE"):
         parse_assignments("N=70B,7B")
+
+
+def test_the_report_says_what_fit_says_about_the_table_and_the_fit(tmp_path):
+    """The report fitted with warnings off and dropped the table's warnings (a checkpoint log read as 0 warnings);
+    two evaluation sets 8 % apart pooled under 'eval_set' fitted with status success and no word from `fit`
+    (alpha 0.75, noise 5.8 %): both `fit` and the report now name the misfit."""
+    from scalinglab.fit import fit
+    from scalinglab.report import prepare
+
+    base = _runs()
+    ckpt = pd.concat([base.assign(run_id=[f"r{i}" for i in range(len(base))], step=s,
+                                  tokens=base.tokens * s / 4, loss=base.loss * (1 + 0.05 * (4 - s)))
+                      for s in (1, 2, 3, 4)], ignore_index=True)
+    ckpt.to_csv(tmp_path / "ckpt.csv", index=False)
+    inputs = prepare(tmp_path / "ckpt.csv", fit=fit(ckpt, "chinchilla", calibrate=False, warn=False), backtest=False)
+    assert any("logged at several checkpoints" in w and "40 runs" in w for w in inputs.warnings)
+    pooled = pd.concat([base.assign(eval_set="c4"), base.assign(eval_set="pile", loss=base.loss * 1.08)])
+    res = fit(pooled, "chinchilla", calibrate=False, warn=False)
+    assert res.status == "success" and len(res.quality_warnings) == 1
+    assert "fit quality: RMS log residual" in res.quality_warnings[0] and res.summary()["warnings"]
+    assert fit(base, "chinchilla", calibrate=False, warn=False).quality_warnings == []

@@ -350,6 +350,16 @@ def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3
     the warnings were about (``dataset``, the swept ones, ``run_id`` and ``step`` when every law describes runs
     at their end), so a caller that fits the table again can drop them instead of saying it twice."""
     said = []
+    for text, about in table_notes(df, source, laws=laws):
+        said += about
+        if warn:
+            warnings.warn(text, DataWarning, stacklevel=stacklevel)
+    return said
+
+
+def table_notes(df, source: str | None, *, laws=(None,)) -> list[tuple[str, list[str]]]:
+    """The `warn_table` messages for ``df`` fitted by ``laws``, each with the columns it is about, in order (for
+    callers that show them, e.g. the report's warnings)."""
     pooled = pooled_datasets(df, source)
     split, split_cols = split_runs(df, source)
     swept, cols = swept_runs(df, source)
@@ -362,13 +372,9 @@ def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3
     # counts in another unit matter to a law that reads them as counts (not a reward law's d, read as tokens)
     slips = unit_slips(df, source) if any(law_of_counts(law) for law in laws) else None
     single = one_allocation(df, source) if any(law_of_allocation(law) for law in laws) else None
-    for text, about in ((pooled, ["dataset"]), (split, split_cols), (stopped, state), (swept, cols),
-                        (logged, along), (repeated, []), (slips, []), (single, [])):
-        if text:
-            said += about
-            if warn:
-                warnings.warn(text, DataWarning, stacklevel=stacklevel)
-    return said
+    return [(text, about) for text, about in ((pooled, ["dataset"]), (split, split_cols), (stopped, state),
+                                              (swept, cols), (logged, along), (repeated, []), (slips, []),
+                                              (single, [])) if text]
 
 
 def _check_constants_are_not_columns(law: Law, columns: list, rt, where: str, y: str) -> None:

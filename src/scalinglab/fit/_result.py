@@ -199,6 +199,27 @@ def _interval_from_json(law: Law, name: str, pair) -> tuple[float, float]:
     return lo, hi
 
 
+#: a loss law whose RMS log residual exceeds this misses its runs (run-to-run noise is ~0.5-1 %): say so
+MISFIT_RMS = 0.03
+
+
+def misfit_warning(residuals, space: str = "log") -> str | None:
+    """The warning a fit of a loss law in log space gets when its RMS log residual exceeds `MISFIT_RMS`: the law
+    misses the data (a bend it cannot follow, or several ladders pooled: two evaluation sets 8 % apart fitted as
+    one gave alpha 0.75 with status success); None otherwise. `FitResult.quality_warnings` and the report's
+    warnings read it."""
+    r = np.asarray(residuals, float)
+    r = r[np.isfinite(r)]
+    if space != "log" or r.size == 0:
+        return None
+    rms = float(np.sqrt(np.mean(r ** 2)))
+    if rms <= MISFIT_RMS:
+        return None
+    return (f"fit quality: RMS log residual {rms:.3f} (> {MISFIT_RMS:.0%} of the loss): the law misses the data; "
+            "look for runs pooled from several ladders or evaluation sets (fit each with --where), or a law that "
+            "misses the shape (compare laws)")
+
+
 @dataclass(frozen=True)
 class FitResult:
     """Immutable outcome of :func:`scalinglab.fit.fit`.
@@ -573,6 +594,12 @@ class FitResult:
             return DEFAULT_LOSS_UNIT
         return unit
 
+    @property
+    def quality_warnings(self) -> list[str]:
+        """What the fit's own residuals say is wrong with it (`misfit_warning`), for the CLI and the report."""
+        w = misfit_warning(self.residuals, self.space) if self.law.target == "loss" else None
+        return [w] if w else []
+
     # ------------------------------------------------------------------ serialisation
     def summary(self) -> dict:
         """The compact JSON of ``scalinglab fit --json``."""
@@ -586,6 +613,7 @@ class FitResult:
                "variables": dict(self.variables), "conventions": dict(self.conventions),
                "law_spec": self.law.spec(), "formula": self.law.formula,
                "n_bootstrap": 0 if self.bootstrap is None else int(len(self.bootstrap)),
+               "warnings": self.quality_warnings,
                "calibration": {k: self.calibration.get(k) for k in ("method", "source", "n_cuts", "n_predictions",
                                                                     "reason") if k in self.calibration}}
         if "objective_choice" in self.diagnostics:

@@ -196,6 +196,10 @@ def prepare(runs: Any = None, *, fit: Any = None, plans: Sequence[Any] = (), pre
             backtest = _auto_backtest(table, fv, seed, notes, AUTO_BACKTEST_MAX_RUNS if auto else None,
                                       law="auto" if fitted_stack else None)
 
+    if df is not None:  # what fit says about the table (pooled datasets, checkpoints, unfinished runs ...)
+        from ..fit._inputs import table_notes
+
+        warns += [text for text, _ in table_notes(df, source, laws=(getattr(fv, "law", None) if fv else law,))]
     digest = None
     if table is not None:
         from ..fit._inputs import table_hash

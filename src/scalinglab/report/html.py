@@ -310,9 +310,11 @@ def _fit_warnings(fv: FitView, df) -> list[str]:
                  + (f": {cal['reason']}" if cal.get("reason") else "") + ")")
     r = fv.residuals
     if r is not None and r.size and getattr(fv.law, "target", "loss") == "loss":
-        rms = float(np.sqrt(np.mean(np.square(r[np.isfinite(r)])))) if np.isfinite(r).any() else math.nan
-        if rms > 0.03:
-            w.append(f"fit quality: RMS log residual {rms:.3f} (> 3% of the loss): the law misses the data")
+        from ..fit._result import misfit_warning
+
+        note = misfit_warning(r)
+        if note:
+            w.append(note)
     return w
 
 
