@@ -1286,3 +1286,32 @@ def test_units_written_in_headers_survive_a_hand_mapping(tmp_path):
         assert rt.loss_unit == "bits/byte"
         assert np.allclose(rt.df["flops"], 6 * N * D, rtol=1e-12) and np.allclose(rt.df["tokens"], D, rtol=1e-9)
     assert PF_DAY == 8.64e19
+
+
+@pytest.mark.parametrize("mark", ["-", "—", "?", "None", " ", "n.a."])
+def test_a_papers_missing_marks_are_empty_cells(tmp_path, mark):
+    """'—' (not run), '-', '?', 'None' and a blank were 'not a number' errors that --drop-missing-loss could not
+    remove; they are empty cells: named as such, and left out on request."""
+    p = tmp_path / "t.csv"
+    p.write_text(f"params,tokens,loss\n1e7,2e8,3.1\n2e7,4e8,{mark}\n4e7,8e8,2.9\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"t.csv:2:loss: empty cell"):
+        load_runs(p)
+    rt = load_runs(p, drop_missing_loss=True)
+    assert rt.df["loss"].tolist() == [3.1, 2.9] and list(rt.source_rows) == [1, 3]
+
+
+def test_comment_lines_are_read_past_and_rows_keep_their_numbers(tmp_path):
+    """'# ...' lines above the header and among the rows gave 37 errors ('row has 3 fields but the header has 1');
+    they are comments: rows keep their line numbers after the header, and a column named '#' is a column."""
+    p = tmp_path / "c.csv"
+    p.write_text("# ladder from run 2024-05\n# loss in nats\nparams,tokens,loss\n1e7,2e8,3.1\n# a note\n"
+                 "2e7,4e8,oops\n# end\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_runs(p)
+    assert locations(info.value) == [(3, "loss")]
+    p.write_text(p.read_text(encoding="utf-8").replace("oops", "3.0"), encoding="utf-8")
+    rt = load_runs(p)
+    assert rt.df["loss"].tolist() == [3.1, 3.0] and list(rt.source_rows) == [1, 3]
+    q = tmp_path / "index.csv"
+    q.write_text("#,params,tokens,loss\n1,1e7,2e8,3.1\n2,2e7,4e8,3.0\n", encoding="utf-8")
+    assert load_runs(q).df["#"].tolist() == [1, 2]

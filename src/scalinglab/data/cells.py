@@ -86,6 +86,22 @@ def _parse_plain(text: str) -> float:
 _FOOTNOTE = re.compile(r"\s*(?:[*†‡§¶#⁰¹²³⁴⁵⁶⁷⁸⁹ᵃᵇᶜᵈ]+|\[\w{1,2}\])\s*$")
 
 
+#: what tables write in a cell for "no value" beyond the readers' nulls (empty, NA, N/A, NaN, null): a dash
+#: (papers' "not run"), a question mark, None, dots; read as empty cells (so --drop-missing can leave them out)
+MISSING_MARKS = frozenset({"", "-", "--", "–", "—", "?", "none", "n.a.", "n/a", "na", "nan", "null", "...", "…"})
+
+
+def empty_cells(col: Any) -> np.ndarray:
+    """Boolean mask of a column's empty cells: nulls, and text cells holding a missing mark (`MISSING_MARKS`:
+    ``-``, ``—``, ``?``, ``None`` ...)."""
+    arr = _as_arrow(col)
+    empty = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), bool)
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        marked = pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(arr)), value_set=pa.array(sorted(MISSING_MARKS)))
+        empty |= np.asarray(pc.fill_null(marked, False).to_numpy(zero_copy_only=False), bool)
+    return empty
+
+
 @dataclass
 class _Floats:
     values: np.ndarray  # float64, NaN where missing or unparsable
@@ -140,8 +156,12 @@ def _floats(col: Any, counts: bool) -> _Floats:
     unique_failed = np.zeros(len(uniques) + 1, bool)
     unique_marked = np.zeros(len(uniques) + 1, bool)
     unique_suffixed = np.zeros(len(uniques) + 1, bool)
+    unique_missing = np.zeros(len(uniques) + 1, bool)
     reasons: list[str] = [""] * (len(uniques) + 1)
     for k, text in enumerate(uniques):
+        if text is None or text.strip().lower() in MISSING_MARKS:
+            unique_missing[k] = True
+            continue
         try:
             unique_values[k] = parse(text)
             unique_suffixed[k] = counts and scale_suffix(text) is not None
@@ -156,6 +176,8 @@ def _floats(col: Any, counts: bool) -> _Floats:
                     pass
     codes = encoded.indices.fill_null(len(uniques)).to_numpy(zero_copy_only=False).astype(np.int64)
     failed, marked, suffixed = unique_failed[codes], unique_marked[codes], unique_suffixed[codes]
+    if unique_missing.any():
+        missing = unique_missing[codes] | (missing if missing is not None else False)
     return _Floats(unique_values[codes], missing, failed if failed.any() else None,
                    lambda i: reasons[codes[i]], marked if marked.any() else None,
                    suffixed if suffixed.any() else None)

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._errors import InputError
-from .cells import _as_arrow, _check_numeric, _floats, _reason, _to_pandas, decimal_comma
+from .cells import _as_arrow, _check_numeric, _floats, _reason, _to_pandas, decimal_comma, empty_cells
 from .duplicates import _duplicates, _take
 from .problems import _collected, _error, rows_text
 from .readers import _from_pandas, _Raw, _read_any
@@ -209,8 +209,7 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
             raise InputError(f"{file}: drop_missing names {name!r}, which is no column of the table (its columns: "
                              f"{', '.join(map(str, raw.names))}; give a canonical name such as tokens, or the "
                              "column's name in the file)")
-        empty = np.logical_and.reduce([np.asarray(_as_arrow(c).is_null().to_numpy(zero_copy_only=False), bool)
-                                       for c in held])
+        empty = np.logical_and.reduce([empty_cells(c) for c in held])
         if empty.any():
             flag = "drop_missing_loss" if name == "loss" and drop_missing_loss else f"drop_missing {name}"
             logger.warning("%s: %d row%s with no %s left out (%s; rows %s)", file, int(empty.sum()),

@@ -212,6 +212,21 @@ def _csv_delimiter(data: bytes) -> str:
     return ";" if b";" in unquoted and b"," not in unquoted else ","
 
 
+def _drop_comments(data: bytes, delimiter: str) -> bytes:
+    """A CSV without its comment lines (``# ladder from run 2024-05``): those before the header are removed,
+    those after it blanked, so rows keep their numbers (row 1 is the line after the header). A ``#`` followed
+    by the delimiter is a column named ``#`` (a paper's row index), not a comment."""
+    if b"#" not in data:
+        return data
+    comment = re.compile(rb"^[ \t]*#(?![ \t]*" + re.escape(delimiter.encode()) + rb")")
+    lines = data.splitlines(keepends=True)
+    start = 0
+    while start < len(lines) and comment.match(lines[start]):
+        start += 1
+    body = [b"\n" if comment.match(ln) else ln for ln in lines[start + 1:]]
+    return b"".join(lines[start:start + 1] + body)
+
+
 def _read_csv(data: bytes, file: str, delimiter: str) -> _Raw:
     """A CSV (or TSV) file's table; ``delimiter=";"`` also reads decimal commas (``5,1``, `_csv_delimiter`)."""
     import pyarrow.csv as pacsv
@@ -225,6 +240,7 @@ def _read_csv(data: bytes, file: str, delimiter: str) -> _Raw:
     except UnicodeDecodeError as exc:
         raise _error(f"header line has bytes that are not UTF-8 ({header[exc.start:exc.end]!r}); save the "
                      "file as UTF-8", file) from None
+    data = _drop_comments(data, delimiter)
     data, bad_bytes = _replace_bad_utf8(data, file, delimiter)
     forced: dict[str, pa.DataType] = {}
     threads = len(data) >= THREADED_READ_BYTES
