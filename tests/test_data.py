@@ -721,7 +721,7 @@ def test_fit_accepts_every_table_validate_accepts(tmp_path, shape):
         frame["seed"] = np.repeat([0, 1], len(N) // 2)
     if shape == "tags":
         frame["optimizer"] = "adamw"
-        frame["note"] = np.repeat(["first", "second"], len(N) // 2)
+        frame["schedule"] = np.repeat(["cosine", "wsd"], len(N) // 2)  # a tag: two configurations, not seeds
     frame.to_csv(tmp_path / "t.csv", index=False)
     cli = CliRunner()
     r = cli.invoke(app, ["validate", str(tmp_path / "t.csv"), "--json"])
@@ -1315,3 +1315,21 @@ def test_comment_lines_are_read_past_and_rows_keep_their_numbers(tmp_path):
     q = tmp_path / "index.csv"
     q.write_text("#,params,tokens,loss\n1,1e7,2e8,3.1\n2,2e7,4e8,3.0\n", encoding="utf-8")
     assert load_runs(q).df["#"].tolist() == [1, 2]
+
+
+def test_a_run_exported_twice_is_a_duplicate_not_a_checkpoint(tmp_path):
+    """The same run exported twice (only 'exported_at' differs) read as a run logged at two checkpoints, and a
+    repeat whose params differ by 1e-12 (a unit round trip) as another run: both double-weighted the largest
+    runs. A date or note column does not tell runs apart; counts equal to 1e-9 are one value."""
+    rows = pd.DataFrame({"params": [1e7, 2e7, 4e7], "tokens": [2e8, 4e8, 8e8], "loss": [3.1, 3.0, 2.9],
+                         "run_id": ["a", "b", "c"], "exported_at": "2024-05-01"})
+    twice = pd.concat([rows, rows.iloc[[2]].assign(exported_at="2024-05-02")], ignore_index=True)
+    twice.to_csv(tmp_path / "twice.csv", index=False)
+    with pytest.raises(DataError, match="exact duplicate of row 3"):
+        load_runs(tmp_path / "twice.csv")
+    assert len(load_runs(tmp_path / "twice.csv", drop_duplicates=True)) == 3
+    near = pd.concat([rows, rows.iloc[[2]].assign(params=4e7 * (1 + 1e-12))], ignore_index=True).drop(
+        columns=["run_id", "exported_at"])
+    near.to_csv(tmp_path / "near.csv", index=False)
+    with pytest.raises(DataError, match="exact duplicate of row 3"):
+        load_runs(tmp_path / "near.csv")

@@ -139,7 +139,8 @@ def _along(df: pd.DataFrame) -> str | None:
 def describe_checkpoints(info: dict[str, Any]) -> str:
     """One phrase for a `checkpoints` result with several rows per run."""
     by = " and ".join(info["run_columns"])
-    text = (f"{info['runs']} runs are logged at several checkpoints ({info['rows']} rows; a run told by {by}"
+    text = (f"{info['runs']} run{' is' if info['runs'] == 1 else 's are'} logged at several checkpoints "
+            f"({info['rows']} rows; a run told by {by}"
             + (f", its rows by {info['along']})" if info["along"] else ")"))
     if info.get("short"):
         text += (f"; {info['short']} of them stop short of the planned length (crashed or unfinished: the last "

@@ -40,6 +40,14 @@ def _block_codes(col: Any) -> tuple[np.ndarray, int] | None:
     return code, len(starts)
 
 
+def _significant(v: np.ndarray, digits: int = 9) -> np.ndarray:
+    """``v`` rounded to ``digits`` significant digits (NaN and zeros as they are)."""
+    with np.errstate(all="ignore"):
+        scale = 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(v))))
+        out = np.round(v * scale) / scale
+    return np.where(np.isfinite(out), out, v)
+
+
 def _key_codes(values: Sequence[Any]) -> np.ndarray:
     """One int64 code per row for the tuple of ``values`` columns; ordered where the columns are sorted."""
     code: np.ndarray | None = None
@@ -50,8 +58,8 @@ def _key_codes(values: Sequence[Any]) -> np.ndarray:
             integral = v.dtype.kind in "iu" or bool(np.all(np.mod(v, 1) == 0))
             if integral and hi - lo < 4 * len(v) + 16:  # dense integers (steps): the value is the code
                 c, k = (v - lo).astype(np.int64, copy=False), int(hi - lo) + 1
-            else:
-                c, uniq = pd.factorize(v, sort=True)
+            else:  # counts equal to 1e-9 are one value (1e7 and 1e7 x (1 + 1e-12) after a unit round trip)
+                c, uniq = pd.factorize(_significant(v) if v.dtype.kind == "f" else v, sort=True)
                 c, k = c.astype(np.int64, copy=False) + 1, len(uniq) + 1
         else:
             blocks = _block_codes(v) if isinstance(v, pa.ChunkedArray | pa.Array | pd.Series) else None
@@ -78,6 +86,8 @@ def _same(a: Any, b: Any) -> np.ndarray:
     b = b.to_numpy() if isinstance(b, pd.Series) else b
     with np.errstate(invalid="ignore"):
         eq = np.asarray(a == b, dtype=bool)
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f" and isinstance(b, np.ndarray) and b.dtype.kind == "f":
+            eq |= np.abs(a - b) <= 1e-9 * np.maximum(np.abs(a), np.abs(b))  # a unit round trip's last digits
     return eq | (np.asarray(pd.isna(a), bool) & np.asarray(pd.isna(b), bool))
 
 
@@ -95,12 +105,18 @@ _TAG_NAME = re.compile(rf"(^|_)({SEED_WORDS}|{HYPERPARAMETER_WORDS}|width|depth|
                        r"tag|config|arch|architecture|variant|shape)($|_)")
 
 
+#: text columns that record about a row, not what run it is: when it was logged or exported, notes, links
+_METADATA_NAME = re.compile(r"(^|_)(date|time|timestamp|datetime|created|updated|exported|logged|modified|"
+                            r"notes?|comments?|remarks?|description|url|link|path|file)($|_)")
+
+
 def identifying_columns(columns: Mapping[str, Any] | pd.DataFrame) -> list[str]:
     """Columns that identify a run or checkpoint rather than measure it, in key order.
 
     These are the canonical ``run_id``, ``dataset``, ``unique_tokens``, ``params``, ``tokens`` and ``step``
     (``flops`` only when ``params`` or ``tokens`` is missing), then every other column that holds text,
-    categories or booleans (tags such as ``optimizer``), and numeric columns named like a tag (``seed``,
+    categories or booleans (tags such as ``optimizer``; not a date, time, note or link: ``exported_at``,
+    ``notes``, which record about a row rather than name a run), and numeric columns named like a tag (``seed``,
     ``lr``, ``batch_size``, ``n_layers``, ``d_model``, ...). Numeric columns with other names (``loss``,
     accuracies, ...) are measurements. ``columns`` maps column name to values (arrays or Series).
     """
@@ -114,7 +130,7 @@ def identifying_columns(columns: Mapping[str, Any] | pd.DataFrame) -> list[str]:
         v = columns[c]
         numeric = (isinstance(v, np.ndarray) and v.dtype.kind in "fiu") or (
             isinstance(v, pd.Series) and pd.api.types.is_numeric_dtype(v) and not pd.api.types.is_bool_dtype(v))
-        if not numeric or _TAG_NAME.search(_norm(c)):
+        if (not numeric and not _METADATA_NAME.search(_norm(c))) or _TAG_NAME.search(_norm(c)):
             ids.append(c)
     return ids
 
@@ -157,8 +173,9 @@ def _duplicates(cols: dict[str, Any], orig: Mapping[str, str], rows: np.ndarray,
     uniq, first_idx = np.unique(code, return_index=True)
     first = first_idx[np.searchsorted(uniq, code[idx])]
     exact = np.ones(len(idx), bool)
-    for v in cols.values():
-        exact &= _same(_take(v, idx), _take(v, first))
+    for name, v in cols.items():  # a row exported twice differs only in when: still the same row
+        if not _METADATA_NAME.search(_norm(str(name))):
+            exact &= _same(_take(v, idx), _take(v, first))
     key_text = ", ".join(key) if key else "all columns"
     anchor = next((c for c in ("step", "tokens") if c in key), key[-1] if key else None)
     where = orig.get(anchor, anchor) if anchor else None
