@@ -1333,3 +1333,14 @@ def test_a_run_exported_twice_is_a_duplicate_not_a_checkpoint(tmp_path):
     near.to_csv(tmp_path / "near.csv", index=False)
     with pytest.raises(DataError, match="exact duplicate of row 3"):
         load_runs(tmp_path / "near.csv")
+
+
+def test_rows_that_share_one_count_alone_are_not_replicates():
+    """A compute-only table's rows at one budget (an IsoFLOP set, or seeds) were 'replicate groups' with a
+    'run-to-run noise' 10x the seed noise: one count alone does not fix a run."""
+    C = np.repeat([1e18, 1e19], 3)
+    assert load_runs({"flops": C, "loss": [3.0, 2.9, 3.1, 2.7, 2.6, 2.8]}).replicates()["groups"] == 0
+    both = load_runs({"params": [1e7] * 2 + [2e7] * 2, "tokens": [2e8] * 2 + [4e8] * 2, "loss": [3.0, 3.03, 2.9, 2.88]})
+    rep = both.replicates()
+    assert rep["groups"] == 2 and rep["log_loss_sd"] == pytest.approx(
+        np.sqrt(((np.log(3.03) - np.log(3.0)) ** 2 / 2 + (np.log(2.9) - np.log(2.88)) ** 2 / 2) / 2), rel=1e-9)

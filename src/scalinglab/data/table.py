@@ -353,12 +353,16 @@ class RunTable:
         (N, D), with or without a ``seed`` column. They are kept (a fit uses every row, and their spread is a
         direct estimate of the noise).
 
+        A configuration needs two of params, tokens and flops: rows that share one of them alone (a compute
+        budget: an IsoFLOP set or seeds, the table cannot tell) are not counted.
+
         Returns ``{"groups": number of such groups, "rows": rows in them, "columns": the configuration
         columns compared, "log_loss_sd": the pooled within-group standard deviation of ln(loss)}`` (the
         relative run-to-run noise, dimensionless; None without replicates or a positive ``loss`` column).
         """
         cfg = [c for c in configuration_columns({c: self._df[c] for c in self._df.columns}) if not is_seed_name(c)]
-        if not set(cfg) & {"params", "tokens", "flops"} or len(self) < 2:
+        if len(set(cfg) & {"params", "tokens", "flops"}) < 2 or len(self) < 2:  # one count alone does not fix a
+            # run: rows of one compute are an IsoFLOP set or seeds, of one size several token budgets
             return {"groups": 0, "rows": 0, "columns": cfg, "log_loss_sd": None}
         group = self._df.groupby(cfg, dropna=False, sort=False, observed=True).ngroup().to_numpy()
         sizes = np.bincount(group)
