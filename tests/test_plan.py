@@ -642,3 +642,16 @@ def test_a_price_quote_and_a_gpu_count_are_the_users():
     assert compute_optimal(1e24, price_per_hour=2.0).cost["price_per_hour"] == [2.0, 2.0]
     with pytest.raises(PlanError, match="positive integer, got 0"):
         compute_optimal(1e24, n_gpus=0)                      # it silently became 1,024
+
+
+def test_a_target_out_of_reach_of_limited_data_names_the_data_limited_floor():
+    """Loss 2.2 with 10B unique tokens under Muennighoff et al.'s law: the error said 2.2 'is not above the
+    law's floor 1.8691'; the best loss the law reaches there (~2.265 by hand, at 1e26 FLOPs) is what stops it."""
+    with pytest.raises(PlanError) as info:
+        plan_for_loss(2.2, "muennighoff-2023", unique_tokens="10B")
+    msg = str(info.value)
+    assert "not above" not in msg and "with 10B unique tokens" in msg
+    best = float(msg.split("the best loss it reaches is ")[1][:6])
+    at_1e26 = data_constrained_optimum(1e26, 1e10).loss
+    assert best == pytest.approx(at_1e26, abs=2e-3) and best > 2.2
+    assert plan_for_loss(2.3, "muennighoff-2023", unique_tokens="10B").loss == 2.3

@@ -343,6 +343,26 @@ def _unreachable(spec: LawSpec, target: float, extra: str = "") -> PlanError:
                      f"under {spec.name}{extra}")
 
 
+def _out_of_reach(spec: LawSpec, target: float, fixed) -> PlanError:
+    """The error for a target above the law's floor E that no budget reaches: the best loss the law reaches
+    (with limited unique tokens, repeated data caps the effective data, so the floor is higher than E)."""
+    central = LawSpec(law=spec.law, theta=spec.theta, name=spec.name)
+    best = math.nan
+    for c in (1e40, 1e36, 1e32, 1e28):  # the largest budget the optimiser finds an optimum at
+        best = float(optimum(central, c, fixed=fixed)[2][0])
+        if math.isfinite(best):
+            break
+    U = (fixed or {}).get("U")
+    with_u = f" with {format_quantity(float(U))} unique tokens" if U is not None else ""
+    why = (": repeated data is worth less and less (the effective data is capped at a multiple of the unique "
+           "tokens); more unique tokens lower it" if U is not None else "")
+    reach = f"; the best loss it reaches is {best:.4f}" if math.isfinite(best) else ""
+    E = _floor(spec)
+    floor = f" (above the irreducible loss {E:.4f})" if math.isfinite(E) else ""
+    return PlanError(f"unreachable: no budget up to 1e40 FLOPs reaches loss {target:g}{floor} under {spec.name}"
+                     f"{with_u}{reach}{why}")
+
+
 def plan_for_loss(target_loss: float, law=None, *, level: float = 0.8, gpu=None, n_gpus=None, mfu=None,
                   price_per_hour=None,
                   unique_tokens=None, active_ratio=None, inference_tokens=None, fixed=None,
@@ -361,7 +381,7 @@ def plan_for_loss(target_loss: float, law=None, *, level: float = 0.8, gpu=None,
         raise _unreachable(spec, target)
     C, N, D = optimum_for_loss_rows(spec, target, fixed=fixed)
     if not np.isfinite(C[0]):
-        raise _unreachable(spec, target, " (no budget up to 1e40 FLOPs reaches it)")
+        raise _out_of_reach(spec, target, fixed)
     warnings = []
     never = float(np.mean(np.isinf(C[1:]))) if C.size > 1 else 0.0
     if never > 0.05:
