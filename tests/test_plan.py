@@ -400,7 +400,7 @@ def test_plan_to_dict_and_html():
     d = p.to_dict()
     for key in ("N_opt", "D_opt", "tokens_per_param", "loss", "intervals", "cost", "warnings", "assumptions"):
         assert key in d
-    assert set(d["intervals"]) == {"N_opt", "D_opt", "tokens_per_param", "loss"}
+    assert set(d["intervals"]) == {"flops", "N_opt", "D_opt", "tokens_per_param", "loss"}  # training FLOPs vary
     # the headline is the inference-aware plan; the compute-optimal one (72.2B params) is nested
     assert d["tokens_per_param"] == d["inference"]["tokens_per_param"] > d["compute_optimal"]["tokens_per_param"]
     assert f"{d['compute_optimal']['N_opt'] / 1e9:.1f}" == "72.2"
@@ -655,3 +655,17 @@ def test_a_target_out_of_reach_of_limited_data_names_the_data_limited_floor():
     at_1e26 = data_constrained_optimum(1e26, 1e10).loss
     assert best == pytest.approx(at_1e26, abs=2e-3) and best > 2.2
     assert plan_for_loss(2.3, "muennighoff-2023", unique_tokens="10B").loss == 2.3
+
+
+def test_inference_aware_intervals_are_conditioned_as_the_compute_optimal_ones():
+    """At a compute budget each draw aims at its own compute-optimal loss (the intervals were taken at one fixed
+    loss: --inference-tokens 0, documented as the compute-optimal plan, gave N in [38.5B, 157B] against
+    [68.6B, 75.9B]); the inference plan's training FLOPs vary by draw and get an interval."""
+    co = compute_optimal(5.76e23)
+    zero = compute_optimal(5.76e23, inference_tokens=0)
+    for k in ("N_opt", "D_opt", "loss"):
+        assert zero.intervals[k] == pytest.approx(co.intervals[k], rel=1e-6)
+    inf = compute_optimal(5.76e23, inference_tokens="2T")
+    assert inf.intervals["N_opt"][1] < co.N_opt                  # smaller than compute-optimal in every draw
+    lo, hi = inf.intervals["flops"]
+    assert lo < inf.flops < hi and lo > 5.76e23                  # trains more than the budget, with a spread

@@ -155,9 +155,11 @@ def _finish(spec: LawSpec, *, query: str, C: np.ndarray, N: np.ndarray, D: np.nd
     if inference_tokens is not None:
         from .inference import inference_optimal
 
+        # a compute budget: each draw aims at its own compute-optimal loss there (the intervals then compare
+        # with the compute-optimal plan's, and a demand of 0 gives them back); a target loss: that loss
         inf = inference_optimal(_demand(inference_tokens), law=_unwrapped(spec),
                                 flops=float(C[0]) if query == "compute" else None,
-                                target_loss=float(L[0]), level=level)
+                                target_loss=None if query == "compute" else float(L[0]), level=level)
         details["inference"] = inf.to_dict()
         warnings.extend(inf.warnings)
         if query in ("compute", "target-loss"):  # the allocation is free: the plan asked for leads
@@ -172,6 +174,8 @@ def _finish(spec: LawSpec, *, query: str, C: np.ndarray, N: np.ndarray, D: np.nd
             intervals = {key: tuple(iv[src]) for key, src in (("N_opt", "N"), ("D_opt", "D_train"),
                                                               ("tokens_per_param", "tokens_per_param"))
                          if src in iv and key in interval_keys}
+            if query == "compute" and "train_flops" in iv:  # each draw trains what its own target needs
+                intervals["flops"] = tuple(iv["train_flops"])
             if "loss" in interval_keys and "loss" in details["compute_optimal"]["intervals"]:
                 intervals["loss"] = tuple(details["compute_optimal"]["intervals"]["loss"])  # same loss per draw
             objective = ("inference-aware: least lifetime FLOPs (6 N D_train + 2 N D_inf) at the compute-optimal "

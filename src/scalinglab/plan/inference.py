@@ -195,7 +195,7 @@ def inference_optimal(inference_tokens: float, law=None, *, flops: float | None 
     total_c = 6 * N0 * Dc + 2 * N0 * D_inf
     saving = total_c - (train + inf)
     over = (D / N) / (Dc / N0)
-    values = {"N": N, "D_train": D, "tokens_per_param": D / N, "total_flops": train + inf,
+    values = {"N": N, "D_train": D, "tokens_per_param": D / N, "train_flops": train, "total_flops": train + inf,
               "saving_fraction": saving / total_c, "overtraining_factor": over}
     intervals = {k: spec.interval(v, level) for k, v in values.items()} if len(N) > 1 else {}
     warnings = []
