@@ -669,3 +669,14 @@ def test_inference_aware_intervals_are_conditioned_as_the_compute_optimal_ones()
     assert inf.intervals["N_opt"][1] < co.N_opt                  # smaller than compute-optimal in every draw
     lo, hi = inf.intervals["flops"]
     assert lo < inf.flops < hi and lo > 5.76e23                  # trains more than the budget, with a spread
+
+
+def test_inference_aware_sizing_under_limited_unique_tokens_reaches_its_own_loss():
+    """--inference-tokens with --unique-tokens solved as if every token were new: its headline loss (1.9758)
+    was not what its own repetition check gave (1.9783). It now solves the repeated-data law."""
+    p = compute_optimal(5.76e23, inference_tokens="2T", unique_tokens="400B", n_draws=40)
+    d = p.to_dict()
+    co = d["compute_optimal"]
+    assert p.loss == pytest.approx(d["data_constrained"]["loss_with_repetition"], rel=1e-6)
+    assert p.loss == pytest.approx(co["loss"], rel=1e-6)          # the same loss, reached by a smaller model
+    assert p.N_opt < co["N_opt"] and p.flops > 5.76e23

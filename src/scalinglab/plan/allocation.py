@@ -157,7 +157,7 @@ def _finish(spec: LawSpec, *, query: str, C: np.ndarray, N: np.ndarray, D: np.nd
 
         # a compute budget: each draw aims at its own compute-optimal loss there (the intervals then compare
         # with the compute-optimal plan's, and a demand of 0 gives them back); a target loss: that loss
-        inf = inference_optimal(_demand(inference_tokens), law=_unwrapped(spec),
+        inf = inference_optimal(_demand(inference_tokens), law=_inference_law(spec, fixed),
                                 flops=float(C[0]) if query == "compute" else None,
                                 target_loss=None if query == "compute" else float(L[0]), level=level)
         details["inference"] = inf.to_dict()
@@ -318,6 +318,16 @@ def _unlimited(spec: LawSpec, fixed: dict) -> tuple[LawSpec, dict | None]:
         return LawSpec(law=base.law, theta=base.theta, name=base.name), {k: v for k, v in fixed.items()
                                                                           if k != "U"} or None
     return LawSpec(law=spec.law, theta=spec.theta, name=spec.name), {**fixed, "U": 1e300}
+
+
+def _inference_law(spec: LawSpec, fixed) -> LawSpec:
+    """The law of N and D the inference-aware plan solves: the user's own, or under limited unique tokens the
+    repeated-data law at those tokens (it solved as if every token were new and missed its own target)."""
+    if getattr(spec.law, "base", None) is not None and (fixed or {}).get("U") is not None:
+        from .data_constrained import AtUniqueTokens
+
+        return replace(spec, law=AtUniqueTokens(spec.law, float(fixed["U"])), predictor=None)
+    return _unwrapped(spec)
 
 
 def _unwrapped(spec: LawSpec) -> LawSpec:

@@ -29,7 +29,7 @@ from ._law import DEFAULT_DRAWS, LawSpec, resolve_law
 from ._optimum import FLOP_CONVENTION, _positive, optimum
 
 __all__ = ["R_D_STAR", "effective_tokens", "repetition_check", "data_constrained_optimum",
-           "DataConstrainedPlan", "DEFAULT_DATA_LAW", "RepeatedDataLaw", "with_repetition"]
+           "DataConstrainedPlan", "DEFAULT_DATA_LAW", "RepeatedDataLaw", "AtUniqueTokens", "with_repetition"]
 
 DEFAULT_DATA_LAW = "muennighoff-2023"
 #: Muennighoff et al. 2023 (official repo huggingface/datablations README, "Parametric Fit").
@@ -176,6 +176,24 @@ class RepeatedDataLaw:
         if self._dc is not None:
             return self._dc.evaluate(self._dc_theta(theta), X)
         return self.base.evaluate(theta, self.effective(theta, X))
+
+
+class AtUniqueTokens:
+    """A :class:`RepeatedDataLaw` with its unique tokens fixed at ``unique_tokens``: a law of N and D again (for
+    the solvers that take one, such as the inference-aware plan), whose runs repeat data as the plan's do."""
+
+    def __init__(self, law: RepeatedDataLaw, unique_tokens: float):
+        self.repeated = law
+        self.unique_tokens = float(unique_tokens)
+        self.variables = ("N", "D")
+        self.param_names = law.param_names
+        self.name = law.name
+        self.formula = f"{law.formula}, U = {format_quantity(self.unique_tokens)}"
+
+    def evaluate(self, theta, X):
+        """The repeated-data law at ``X`` (N, D) with the fixed unique tokens."""
+        D = np.asarray(X["D"], dtype=float)
+        return self.repeated.evaluate(theta, {**X, "U": np.full(D.shape, self.unique_tokens)})
 
 
 def with_repetition(spec: LawSpec) -> LawSpec:
