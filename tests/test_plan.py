@@ -680,3 +680,13 @@ def test_inference_aware_sizing_under_limited_unique_tokens_reaches_its_own_loss
     assert p.loss == pytest.approx(d["data_constrained"]["loss_with_repetition"], rel=1e-6)
     assert p.loss == pytest.approx(co["loss"], rel=1e-6)          # the same loss, reached by a smaller model
     assert p.N_opt < co["N_opt"] and p.flops > 5.76e23
+
+
+def test_a_budget_mostly_spent_on_repeats_past_their_value_says_so():
+    """Under Muennighoff et al.'s law with 10B unique tokens, 1e24 FLOPs reach 2.2653 and a tenth of it 2.2655
+    (hand); the plan spent it all without a word that would make the user question it."""
+    p = compute_optimal(1e24, "muennighoff-2023", unique_tokens="10B")
+    tenth = compute_optimal(1e23, "muennighoff-2023", unique_tokens="10B")
+    w = [x for x in p.warnings if "a tenth of this budget" in x]
+    assert len(w) == 1 and f"reaches loss {tenth.loss:.4f}" in w[0] and tenth.loss - p.loss < 1e-3
+    assert not any("a tenth of this budget" in x for x in compute_optimal(5.76e23, unique_tokens="400B").warnings)

@@ -287,8 +287,11 @@ def compute_optimal(flops, law=None, *, level: float = 0.8, gpu: str | None = No
         details["unconstrained"] = {"N_opt": Nu, "D_opt": Du, "tokens_per_param": Du / Nu, "loss": Lu,
                                     "loss_penalty": float(L[0]) - Lu,
                                     "note": "same law with unlimited unique tokens"}
+        warnings = _wasted_compute(spec, central, C, float(L[0]), Lu, fixed, free)
+    else:
+        warnings = []
     return _finish(spec, query="compute", C=np.full(N.shape, C), N=N, D=D, L=L, level=level, gpu=gpu,
-                   n_gpus=n_gpus, mfu=mfu, price_per_hour=price_per_hour, warnings=[], details=details,
+                   n_gpus=n_gpus, mfu=mfu, price_per_hour=price_per_hour, warnings=warnings, details=details,
                    interval_keys=("N_opt", "D_opt", "tokens_per_param", "loss"), unique_tokens=unique_tokens,
                    active_ratio=active_ratio, inference_tokens=inference_tokens, fixed=fixed)
 
@@ -308,6 +311,26 @@ def _constrained(spec: LawSpec, fixed, unique_tokens) -> tuple[LawSpec, dict | N
 
         return with_repetition(spec), {**(fixed or {}), "U": _quantity(unique_tokens, "unique tokens")}
     return spec, _with_unique(spec, fixed, unique_tokens)
+
+
+#: with limited unique tokens, warn when the last 90 % of a budget buys less than this share of the loss it
+#: would buy with unlimited data (it mostly repeats data past its value)
+WASTE_SHARE = 0.1
+
+
+def _wasted_compute(spec: LawSpec, free_law: LawSpec, C: float, L: float, Lu: float, fixed: dict,
+                    free: dict | None) -> list[str]:
+    """A warning when most of a data-constrained budget buys almost nothing: the loss a tenth of it reaches
+    under the same unique tokens, against what the last 90 % would buy with unlimited data."""
+    central = LawSpec(law=spec.law, theta=spec.theta, name=spec.name)
+    L10 = float(optimum(central, C / 10, fixed=fixed)[2][0])
+    Lu10 = float(optimum(free_law, C / 10, fixed=free)[2][0])
+    gain, free_gain = L10 - L, Lu10 - Lu
+    if not (math.isfinite(gain) and math.isfinite(free_gain) and free_gain > 0) or gain >= WASTE_SHARE * free_gain:
+        return []
+    return [f"data: a tenth of this budget ({C / 10:.3g} FLOPs) reaches loss {L10:.4f} with the same unique "
+            f"tokens; the other 90 % buys {gain:.4f} of loss (with unlimited data it would buy {free_gain:.4f}): "
+            "most of it repeats data past its value"]
 
 
 def _unlimited(spec: LawSpec, fixed: dict) -> tuple[LawSpec, dict | None]:
