@@ -150,3 +150,15 @@ def test_plan_takes_a_price_quote_and_refuses_zero_gpus():
     assert "positive integer, got 0" in run_error("plan", "--compute", "1e24", "--gpus", "0")
     t = runner.invoke(app, ["plan", "--target-loss", "1.85"])
     assert t.exit_code == 0 and "– ∞" in t.output and "over the 80% FLOPs interval as well" in t.output
+
+
+def test_a_kaplan_plan_says_how_far_it_reaches_and_what_n_counts():
+    """Kaplan et al. fitted 768 .. 1.5e9 non-embedding parameters on 22e6 .. 23e9 tokens: a 1e22-FLOP plan
+    (23.4B on 71B tokens by hand) is 15.6x beyond in N and 3.1x in D; it said neither, nor that N is
+    non-embedding."""
+    d = run_json("plan", "--compute", "1e22", "--law", "kaplan-2020-nd")
+    ext = d["extrapolation"]
+    assert ext["N"]["factor_beyond"] == pytest.approx(d["N_opt"] / 1.5e9) and d["N_opt"] == pytest.approx(23.44e9, rel=2e-3)
+    assert ext["D"]["factor_beyond"] == pytest.approx(d["D_opt"] / 2.3e10)
+    text = runner.invoke(app, ["plan", "--compute", "1e22", "--law", "kaplan-2020-nd"]).output
+    assert "N = non-embedding parameters" in text and "15.6× beyond" in text

@@ -133,7 +133,9 @@ def _render_plan(d: dict, title: str, cost_note: str = "") -> None:
         out.print(f"compute-optimal at the same FLOPs: {_qty(co['N_opt'])} params on {_qty(co['D_opt'])} tokens, "
                   f"loss {co['loss']:.4f} (gap {co['loss_gap']:+.4f})")
     a = d.get("assumptions", {})
-    out.print(f"[dim]law {a.get('law')} ({a.get('law_source')}); {a.get('flop_convention')}; "
+    pconv = str(a.get("params_convention") or "")
+    own = f"N = {pconv} parameters; " if pconv and pconv not in ("total", "as in the law's data") else ""
+    out.print(f"[dim]law {a.get('law')} ({a.get('law_source')}); {own}{a.get('flop_convention')}; "
               f"interval: {a.get('interval')}[/]")
     _render_warnings(d.get("warnings", []))
 

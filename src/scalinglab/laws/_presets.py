@@ -19,6 +19,8 @@ _KAPLAN_CONV = {"params": "non-embedding", "tokens": "training tokens", "flops":
                 "loss": "nats/token", "dataset": "WebText2 (GPT-2 BPE, vocab 50257, context 1024)"}
 #: the runs of the Chinchilla fits: Hoffmann et al. 2022 trained 70M..16B params on 5B..500B tokens
 _CHINCHILLA_RANGES = {"N": (7e7, 1.6e10), "D": (5e9, 5e11)}
+#: Kaplan et al. 2020's runs: 768 .. 1.5e9 non-embedding parameters, 22e6 .. 23e9 tokens (Sec. 1 and Fig. 1)
+_KAPLAN_RANGES = {"N": (768.0, 1.5e9), "D": (2.2e7, 2.3e10)}
 _KAPLAN_SRC = "Kaplan et al. 2020, Scaling Laws for Neural Language Models, arXiv 2001.08361"
 
 _presets = [
@@ -60,9 +62,10 @@ _presets = [
 _presets += [
     Preset("kaplan-2020-n", "kaplan-n", {"Nc": 8.8e13, "alpha_N": 0.076}, _KAPLAN_SRC + ", eq. 1.1 / Table 5",
            notes="Models trained to convergence on large data; N = non-embedding parameters.",
-           conventions=_KAPLAN_CONV),
+           conventions=_KAPLAN_CONV, data_ranges={"N": _KAPLAN_RANGES["N"]}),
     Preset("kaplan-2020-d", "kaplan-d", {"Dc": 5.4e13, "alpha_D": 0.095}, _KAPLAN_SRC + ", eq. 1.2 / Table 5",
-           notes="Large models with early stopping; D = training tokens.", conventions=_KAPLAN_CONV),
+           notes="Large models with early stopping; D = training tokens.", conventions=_KAPLAN_CONV,
+           data_ranges={"D": _KAPLAN_RANGES["D"]}),
     Preset("kaplan-2020-cmin", "kaplan-c", {"Cc": 3.1e8, "alpha_C": 0.050}, _KAPLAN_SRC + ", eq. 1.3 / Table 5",
            notes=("L(C_min): compute at batch size << B_crit. Cc is in PF-days (1 PF-day = 8.64e19 FLOPs); "
                   "the law's variable C is in FLOPs and converted. Use this one (not the naive L(C)) for "
@@ -74,7 +77,7 @@ _presets += [
     Preset("kaplan-2020-nd", "kaplan-nd", {"Nc": 6.4e13, "Dc": 1.8e13, "alpha_N": 0.076, "alpha_D": 0.103},
            _KAPLAN_SRC + ", eq. 1.5 with Table 2 joint fit",
            notes=("Early-stopped test loss with 10% dropout (possibly multi-epoch), not a single-epoch 6ND "
-                  "law. Poor fit near D ~ 2e7 tokens."), conventions=_KAPLAN_CONV),
+                  "law. Poor fit near D ~ 2e7 tokens."), conventions=_KAPLAN_CONV, data_ranges=_KAPLAN_RANGES),
     Preset("kaplan-2020-ns", "kaplan-ns", {"Nc": 6.5e13, "Sc": 2.1e3, "alpha_N": 0.077, "alpha_S": 0.76},
            _KAPLAN_SRC + ", eq. 1.6 with Table 3 fit",
            notes=("S = S_min, steps at batch >> B_crit (convert with scalinglab.laws.s_min; "
