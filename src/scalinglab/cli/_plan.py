@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._common import JsonOpt, app, command, emit_json, out, unusual_unit
+from ._common import JsonOpt, app, command, emit_json, out
 
 _LAW_HELP = ("Preset to plan from (default chinchilla-epoch: Besiroglu et al. 2024's refit of Chinchilla, "
              "which reproduces the paper's own ~20 tokens/param and 70B/1.4T at 5.76e23 FLOPs; the printed "
@@ -69,7 +69,9 @@ def _render_plan(d: dict, title: str, cost_note: str = "") -> None:
     t.add_column("value", justify="right")
     t.add_column(f"{int(round(d.get('level', 0.8) * 100))}% interval", justify="right")
     iv = d.get("intervals", {})
-    unit = unusual_unit((d.get("loss_prediction") or {}).get("unit"))  # the fitted table's loss unit
+    # the loss unit: the fitted table's, else the law's (nats/token for the presets); said in every plan
+    unit = (d.get("loss_prediction") or {}).get("unit") or (d.get("assumptions") or {}).get("loss_unit")
+    unit = unit if unit and "/" in str(unit) else None
     spec = [("training FLOPs", "flops", _f("{:.3g}")), ("parameters N", "N_opt", _qty),
             ("tokens D", "D_opt", _qty), ("tokens / param", "tokens_per_param", _f("{:.3g}")),
             ("predicted loss" + (f" ({unit})" if unit else ""), "loss", _f("{:.4f}"))]
