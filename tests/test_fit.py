@@ -401,3 +401,21 @@ def test_a_law_in_compute_predicts_from_model_size_and_tokens():
     assert given.conventions["flops"] == "as given (C = 6.3ND median)"
     assert given.predict(N="7B", D="140B").value == pytest.approx(
         given.predict(flops=6.3 * 7e9 * 1.4e11).value, rel=1e-12)
+
+
+def test_a_point_takes_a_variables_letter_or_column_once():
+    """predict C=... for a law read from the flops column was refused although C is the documented alias; a
+    variable given twice (N=7e9 D=1.4e11 D=1e20) silently took the last."""
+    from scalinglab import InputError
+    from scalinglab.units import parse_assignments
+
+    rng = np.random.default_rng(0)
+    N = np.geomspace(2e7, 2e9, 12)
+    C = 6 * N * 20 * N
+    loss = (1.9 + 2700 * C ** -0.18) * np.exp(0.003 * rng.standard_normal(N.size))
+    res = fit({"flops": C, "loss": loss}, "power", x="flops", calibrate=False)
+    assert res.predict(C=1e22).value == res.predict(flops=1e22).value
+    with pytest.raises(InputError, match="second time"):
+        res.predict(C=1e22, flops=1e22)
+    with pytest.raises(InputError, match="D is given twice"):
+        parse_assignments("N=7e9 D=1.4e11 D=1e20")

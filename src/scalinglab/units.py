@@ -124,7 +124,8 @@ def parse_assignments(text: str, *, what: str = "point", example: str = "N=70B,D
     Raises
     ------
     InputError
-        If a part is not ``VAR=VALUE``; the message names ``what`` and shows ``example``.
+        If a part is not ``VAR=VALUE``, or a variable is given twice; the message names ``what`` and shows
+        ``example``.
     """
     import re
 
@@ -138,5 +139,7 @@ def parse_assignments(text: str, *, what: str = "point", example: str = "N=70B,D
         if "=" not in part:
             raise InputError(f"{what} {text!r}: expected VAR=VALUE pairs such as {example}, got {part!r}")
         k, v = part.split("=", 1)
+        if k.strip() in out:
+            raise InputError(f"{what} {text!r}: {k.strip()} is given twice ({out[k.strip()]} and {v.strip()})")
         out[k.strip()] = v.strip()
     return out

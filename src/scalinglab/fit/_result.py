@@ -359,8 +359,17 @@ class FitResult:
         variables = self._compute_law_point(variables) or variables
         col_to_var = {c: v for v, c in self.variables.items()}
         X = {}
+        from ..laws._base import VARIABLE_COLUMNS
+
+        letters = {c: v for v, c in VARIABLE_COLUMNS.items()}
         for k, val in variables.items():
             v = k if k in self.law.variables else col_to_var.get(k)
+            if v is None:  # C=... for a law read from the flops column (N, D, U, S likewise), or the reverse
+                v = col_to_var.get(VARIABLE_COLUMNS.get(k, ""))
+                if v is None and letters.get(k) in self.law.variables:
+                    v = letters[k]
+            if v is not None and v in X:
+                raise InputError(f"{k!r} gives {v} a second time: give each variable once")
             if v is None:
                 raise InputError(f"law {self.law.name!r} takes {', '.join(self.law.variables)} "
                                  f"(columns {', '.join(self.variables.values())}); got {k!r}")
