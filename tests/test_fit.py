@@ -419,3 +419,21 @@ def test_a_point_takes_a_variables_letter_or_column_once():
         res.predict(C=1e22, flops=1e22)
     with pytest.raises(InputError, match="D is given twice"):
         parse_assignments("N=7e9 D=1.4e11 D=1e20")
+
+
+def test_an_accuracy_written_as_a_percentage_is_read_as_its_fraction(tmp_path):
+    """'45.2%' cells made fit --y acc say "column 'acc' is not numeric" (no row); they read as 0.452, and a cell
+    that is no number is named with its row."""
+    import pandas as pd
+
+    from scalinglab import DataError
+
+    C = np.geomspace(1e18, 1e23, 12)
+    acc = 0.25 + 0.5 / (1 + np.exp(-2.0 * (np.log10(C) - 21)))
+    pd.DataFrame({"flops": C, "acc": [f"{100 * a:.2f}%" for a in acc]}).to_csv(tmp_path / "acc.csv", index=False)
+    res = fit(tmp_path / "acc.csv", "sigmoid", x="flops", y="acc", calibrate=False, warn=False)
+    assert res.predict(flops=1e21).value == pytest.approx(0.5, abs=0.01)
+    pd.DataFrame({"flops": C, "acc": ["n/r"] + [f"{a:.3f}" for a in acc[1:]]}).to_csv(tmp_path / "bad.csv",
+                                                                                    index=False)
+    with pytest.raises(DataError, match=r"bad.csv:1:acc: column 'acc' is not numeric: not a number: 'n/r'"):
+        fit(tmp_path / "bad.csv", "sigmoid", x="flops", y="acc", calibrate=False, warn=False)

@@ -75,10 +75,32 @@ def _parse_count(text: str) -> float:
 
 
 def _parse_plain(text: str) -> float:
+    t = text.strip()
     try:
-        return float(text.strip())
+        if t.endswith("%"):  # 45.2% (an accuracy as a percentage): the fraction it means
+            return float(t[:-1].strip()) / 100.0
+        return float(t)
     except ValueError:
         raise ValueError(f"not a number: {text!r}") from None
+
+
+def numeric_column(values: Any, *, file: str | None, column: str, what: str = "") -> np.ndarray:
+    """A column's values as float64 (NaN for empty cells), text cells read as the loader reads a loss or a
+    metric (``45.2%`` is 0.452, a footnote mark is read past); a `DataError` naming the file, the first bad
+    row (1-based position) and the column when a cell is not a number. The one reader `fit` and the
+    downstream readers take a metric column through."""
+    from .._errors import DataError
+
+    arr = _as_arrow(values)
+    if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_boolean(arr.type):
+        return np.asarray(pc.fill_null(pc.cast(arr, pa.float64()), np.nan).to_numpy(zero_copy_only=False),
+                          dtype=np.float64)
+    fl = _floats(arr, counts=False)
+    if fl.failed is not None:
+        i = int(np.flatnonzero(fl.failed)[0])
+        label = f"{what} column" if what else "column"
+        raise DataError(f"{label} {column!r} is not numeric: {fl.why(i)}", file=file, row=i + 1, column=column)
+    return fl.values
 
 
 #: footnote marks papers put after a number (``2.71*``, ``3.1†``, ``2.9[a]``, ``2.9¹``): read past, each such cell

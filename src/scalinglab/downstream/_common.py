@@ -70,10 +70,9 @@ def column(df, name: str, source, what: str) -> np.ndarray:
     if name not in df.columns:
         raise DataError(f"no {what} column {name!r} (columns: {', '.join(map(str, df.columns))})", file=source,
                         column=name)
-    try:
-        return df[name].to_numpy(dtype=float)
-    except (TypeError, ValueError):
-        raise DataError(f"{what} column {name!r} is not numeric", file=source, column=name) from None
+    from ..data.cells import numeric_column
+
+    return numeric_column(df[name], file=source, column=name, what=what)
 
 
 def scale_arrays(df, x: str | Sequence[str], source) -> dict[str, np.ndarray]:

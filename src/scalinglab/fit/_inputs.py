@@ -460,19 +460,15 @@ def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss"
                             file=source, column=want)
         variables[v] = col
     # arrays + validation
+    from ..data.cells import numeric_column
+
     X: dict[str, np.ndarray] = {}
     for v, col in variables.items():
         if v in derived:
             X[v] = derived[v]
             continue
-        try:
-            X[v] = df[col].to_numpy(dtype=float)
-        except (TypeError, ValueError):
-            raise DataError(f"column {col!r} is not numeric", file=source, column=col) from None
-    try:
-        yv = df[y].to_numpy(dtype=float)
-    except (TypeError, ValueError):
-        raise DataError(f"column {y!r} is not numeric", file=source, column=y) from None
+        X[v] = numeric_column(df[col], file=source, column=col)
+    yv = numeric_column(df[y], file=source, column=y)
     n = len(yv)
     w = None
     if weights is not None:
