@@ -1344,3 +1344,11 @@ def test_rows_that_share_one_count_alone_are_not_replicates():
     rep = both.replicates()
     assert rep["groups"] == 2 and rep["log_loss_sd"] == pytest.approx(
         np.sqrt(((np.log(3.03) - np.log(3.0)) ** 2 / 2 + (np.log(2.9) - np.log(2.88)) ** 2 / 2) / 2), rel=1e-9)
+
+
+def test_a_list_of_records_is_a_run_table():
+    """One dict per run (what json.load of a records file or a loop of results gives) was refused."""
+    rt = load_runs([{"params": 1e7, "tokens": 2e8, "loss": 3.1}, {"params": 2e7, "tokens": 4e8, "loss": 3.0}])
+    assert len(rt) == 2 and rt.df["flops"].tolist() == [6 * 1e7 * 2e8, 6 * 2e7 * 4e8]
+    with pytest.raises(DataError, match="<records>:2:loss: not a number: 'x'"):
+        load_runs([{"params": 1e7, "tokens": 2e8, "loss": 3.1}, {"params": 2e7, "tokens": 4e8, "loss": "x"}])

@@ -91,8 +91,11 @@ def _read_any(source: Any, name: str | None) -> _Raw:
         return _from_arrow(source, name or "<pyarrow.Table>", kind="frame")
     if isinstance(source, Mapping):
         return _from_mapping(source, name or "<dict>")
+    if isinstance(source, list | tuple) and source and all(isinstance(r, Mapping) for r in source):
+        return _from_pandas(pd.DataFrame.from_records(source), name or "<records>")  # one dict per run
     raise InputError(f"load_runs: cannot read a {type(source).__name__}; give a file path (CSV, TSV, Parquet, "
-                     "JSONL, JSON), a pandas or polars DataFrame, a dict of arrays or a RunTable")
+                     "JSONL, JSON), a pandas or polars DataFrame, a dict of arrays, a list of dicts (one per run) "
+                     "or a RunTable")
 
 
 def _read_path(path: Path, file: str) -> _Raw:
