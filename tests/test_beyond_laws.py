@@ -182,3 +182,17 @@ def test_cli_bnsl_predicts_at_new_scales_with_calibrated_intervals(tmp_path):
     assert [p["extrapolation"]["reach"] for p in preds] == pytest.approx([2.0, 4.0], rel=1e-9)
     text = CliRunner().invoke(app, ["bnsl", str(path), "--x", "size", "--y", "err", "--at", "4e6"])
     assert text.exit_code == 0 and "size = 4e+06: err" in text.output and "(4x the largest size)" in text.output
+
+
+def test_bnsl_on_a_pure_power_law_reports_no_break():
+    """The plain power law was scored and never eligible: a curve with no break got 1-2 narrow 'breaks' while
+    the backtest scored the power law ~4x better."""
+    rng = np.random.default_rng(0)
+    x = np.logspace(5, 8.5, 15)
+    y = (1.5 + 50 * x**-0.25) * np.exp(rng.normal(0, 0.01, x.size))
+    sel = select_bnsl(x, y, max_breaks=3, bootstrap=10)
+    assert sel.n_breaks == 0 and sel.breaks == [] and sel.fit.law.name == "power"
+    assert sel.scores["0"]["median_rel_error"] <= min(v["median_rel_error"] for k, v in sel.scores.items()
+                                                      if k != "0" and v.get("median_rel_error") is not None)
+    p = sel.predict(1e9)
+    assert p.interval[0] < p.value < p.interval[1] and p.interval[0] <= 1.5 + 50 * 1e9**-0.25 <= p.interval[1]

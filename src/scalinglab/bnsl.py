@@ -134,7 +134,8 @@ class BNSLSelection:
 
 def select_bnsl(x, y, *, max_breaks: int = 3, holdout: float = 0.25, margin: float = 0.1, bootstrap: int = 60,
                 seed: int = 0, level: float = 0.8) -> BNSLSelection:
-    """Fit BNSLs with 1..``max_breaks`` breaks and choose the number of breaks by backtest.
+    """Fit a power law and BNSLs with 1..``max_breaks`` breaks and choose the number of breaks (0: the power law)
+    by backtest.
 
     ``x``: scale (parameters, tokens, examples, FLOPs; > 0); ``y``: a positive metric (loss, error).
     ``holdout``: fraction of the largest-x points held out to score each candidate (at least 2 points);
@@ -182,9 +183,9 @@ def select_bnsl(x, y, *, max_breaks: int = 3, holdout: float = 0.25, margin: flo
                               "max_rel_error": float(np.max(np.abs(e))), "law": res.law.name}
         except ScalingLabError as exc:
             scores[str(n)] = {"median_rel_error": None, "error": str(exc)}
-    ok = [(int(k), v["median_rel_error"]) for k, v in scores.items() if k != "0" and
-          v.get("median_rel_error") is not None and math.isfinite(v["median_rel_error"])]
-    if not ok:
+    ok = sorted((int(k), v["median_rel_error"]) for k, v in scores.items()
+                if v.get("median_rel_error") is not None and math.isfinite(v["median_rel_error"]))
+    if not [k for k, _ in ok if k > 0]:
         raise FitError("select_bnsl: no BNSL candidate could be fitted and backtested; need more points "
                        f"(have {len(x)}, hold out {n_test})")
     chosen, best = ok[0]
@@ -193,7 +194,12 @@ def select_bnsl(x, y, *, max_breaks: int = 3, holdout: float = 0.25, margin: flo
             chosen, best = n, err
     reason = (f"{chosen} break(s): backtest median |rel err| {best:.3g} on the largest {n_test} points"
               + (f" (more breaks did not improve it by > {margin:.0%})" if chosen < max(k for k, _ in ok) else ""))
-    final = _fit_n(x, y, chosen, bootstrap=bootstrap, seed=seed, level=level, final=True)
+    if chosen == 0:  # a plain power law forecasts best: no break to report (one was always reported)
+        from .fit import fit
+
+        final = fit({"x": x, "y": y}, "power", x="x", y="y", bootstrap=bootstrap, seed=seed, level=level)
+    else:
+        final = _fit_n(x, y, chosen, bootstrap=bootstrap, seed=seed, level=level, final=True)
     breaks = []
     for i in range(1, chosen + 1):
         lo, hi = final.intervals.get(f"d{i}", (math.nan, math.nan))
