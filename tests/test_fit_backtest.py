@@ -148,3 +148,22 @@ def test_a_backtest_says_which_side_misses_and_what_the_width_costs():
         assert bt.interval_score[lv] == pytest.approx(np.mean(score))
     assert bt.interval_width["0.5"] < bt.interval_width["0.8"] < bt.interval_width["0.95"]
     assert set(bt.to_dict()) >= {"misses", "interval_width", "interval_score"}
+
+
+def test_one_set_of_held_out_runs_is_one_cut():
+    """A ladder of 3 budgets whose FLOPs within a budget differ in their last digits (as recorded 6ND of rounded
+    sizes do) had its one valid cut counted twice: each held-out run listed twice, the coverage averaged over
+    the copies, and the fit's calibration said '2 cuts, 10 held-out predictions' (past the 10-prediction bar)."""
+    from scalinglab.fit import fit
+    from scalinglab.fit._calibrate import _cuts
+
+    t = isoflop_table(budgets=np.geomspace(1e18, 1e20, 3), k=5)
+    t["flops"] = t["budget"] * (1 + 1e-13 * np.arange(len(t)))  # one level, thresholds differing in rounding
+    t = t.drop(columns="budget")
+    bt = backtest_sweep(t, "chinchilla", cutoff_fracs=(0.2, 0.3, 0.4))
+    assert bt.n_predictions == 5 and len(bt.cutoff) == 1
+    order = t["flops"].to_numpy()
+    masks = _cuts(order, 8, (0.2, 0.3, 0.4))
+    assert len(masks) == len({m.tobytes() for m in masks}) == 1
+    res = fit(t, "chinchilla", warn=False)
+    assert res.calibration.get("n_cuts", 0) <= 1 and res.calibration.get("n_predictions", 0) <= 5

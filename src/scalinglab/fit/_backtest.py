@@ -284,9 +284,9 @@ def backtest_sweep(data, law: Law | str = "auto", *, cutoff_fracs: Sequence[floa
     seen = set()
     for f in cutoff_fracs:
         test, thr = _split(values, f, None)
-        if thr in seen:
-            continue
-        seen.add(thr)
+        if test.tobytes() in seen:  # the same held-out runs: counted once (thresholds of one level differ in
+            continue              # their last digits, and each copy was pooled as more evidence)
+        seen.add(test.tobytes())
         train = ~test
         if train.sum() < max(law_obj.n_params + 1, 3) or test.sum() == 0:
             continue

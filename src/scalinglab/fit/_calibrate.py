@@ -144,10 +144,10 @@ def _cuts(order: np.ndarray, n_min: int, fracs=CAL_FRACS) -> list[np.ndarray]:
     for f in fracs:
         k = max(1, math.ceil(f * n))
         thr = level_threshold(order, float(srt[n - k]))  # never split a compute level
-        if thr in seen:
-            continue
-        seen.add(thr)
         test = order >= thr
+        if test.tobytes() in seen:  # the same held-out runs (thresholds of one level differ in rounding)
+            continue
+        seen.add(test.tobytes())
         if (~test).sum() >= n_min and test.sum() >= 1:
             out.append(test)
     return out
