@@ -112,6 +112,11 @@ def test_demo_quick_end_to_end(tmp_path):
     assert "backtest" in s["law_choice"] and set(s["fit"]) >= {"E", "A", "B", "alpha", "beta"}
     assert s["measured"]["loss_nats"] > s["true_entropy_floor_nats"]
     assert (tmp_path / "demo" / "runs.csv").exists()
+    # the report shows the ladder that was fitted (its cooldown branches are runs, not checkpoints) and the
+    # target as a prediction: no warning that the fit was made on other runs, none about checkpoints
+    html = (tmp_path / "demo" / "report.html").read_text(encoding="utf-8")
+    assert "the fit was made on other runs" not in html and "logged at several checkpoints" not in html
+    assert 'id="predictions"' in html
     # a second invocation resumes from the store: nothing is retrained, same numbers
     r2 = _invoke("demo", "--quick", "--out", tmp_path / "demo", "--json")
     assert r2.exit_code == 0

@@ -203,8 +203,10 @@ def run_demo(*, quick: bool = False, out: str | Path = "scalinglab-demo", consol
                    "branch": m["branch"]} for m in store.metrics() if m["split"] == "val"]
         import pandas as pd
 
-        report_path = write_report(all_runs[["params", "tokens", "flops", "loss", "run_id", "step", "dataset"]],
-                                   fit=fr, curves=pd.DataFrame(curves), path=out / "report.html",
+        # the ladder the fit was made on (its cooldown branches one row each, as fitted: not checkpoints), the
+        # target as the prediction it was; the measured target is in summary.json and runs.csv
+        report_path = write_report(runs, fit=fr, curves=pd.DataFrame(curves), path=out / "report.html",
+                                   predictions=[f"N={N_t},D={D_t}"],
                                    title="scalinglab demo: small ladder → prediction → check")
         report_path = str(report_path or out / "report.html")
     except Exception as exc:  # the report is optional: never fail the demo because of it
