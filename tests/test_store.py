@@ -157,6 +157,7 @@ def test_to_frame_is_the_run_table(store):
     assert len(store.to_frame(per_checkpoint=True)) == 6
     rt = store.to_runtable(per_checkpoint=True)          # the scalinglab.data RunTable fitting reads
     assert len(rt.df) == 6 and set(rt.df["run_id"]) == {"a", "b"}
+    assert rt.source == mask_url(store.url)  # a fit of the store says where its runs came from
 
 
 def test_export_formats(store, tmp_path):

@@ -1001,10 +1001,11 @@ class Store:
         return pd.DataFrame(rows, columns=cols + _spread_extra(rows, cols))
 
     def to_runtable(self, *, per_checkpoint: bool = False, sweep: str | None = None):
-        """:meth:`to_frame` wrapped as a ``scalinglab.data.RunTable``."""
+        """:meth:`to_frame` wrapped as a ``scalinglab.data.RunTable`` whose source is the store (its URL, the
+        password masked), so a fit of it says where its runs came from."""
         from .data import load_runs
 
-        return load_runs(self.to_frame(per_checkpoint=per_checkpoint, sweep=sweep))
+        return load_runs(self.to_frame(per_checkpoint=per_checkpoint, sweep=sweep), source_name=mask_url(self.url))
 
     def export(self, path: str | os.PathLike, *, per_checkpoint: bool = False, curves: bool = False) -> Path:
         """Write the run table (with ``curves=True``: the loss curves of :meth:`curves_frame` instead) to

@@ -498,7 +498,8 @@ class RunTable:
                 kind = "i" if pd.api.types.is_integer_dtype(s) else "f"
                 arr = s.to_numpy(dtype="<i8" if kind == "i" else "<f8")
                 h.update(kind.encode() + np.ascontiguousarray(arr).tobytes())
-            else:
+            else:  # an empty text cell is a missing one (a CSV reads '' back as null: one hash by every route)
+                s = s.astype(object).where(~s.astype(str).eq(""), None) if len(s) else s
                 hashed = pd.util.hash_pandas_object(s, index=False).to_numpy()  # same for str/object/category
                 h.update(b"s" + hashed.astype("<u8").tobytes())
         return h.hexdigest()
