@@ -192,3 +192,22 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     assert st.counts()["metrics"] == 300
     st.close()
     assert os.path.exists(path)
+
+
+def test_a_run_tables_rows_carry_their_training_settings(store):
+    """After changing lr, the export had no lr (nor seed, batch, schedule) column: the old and new runs passed
+    for replicates and the lr effect for run-to-run noise. The settings come with each row; the run table
+    then sees a sweep."""
+    owner = default_owner()
+    for rid, lr, loss in (("a", 1e-2, 2.00), ("b", 3e-3, 2.04), ("c", 1e-2, 1.80), ("d", 3e-3, 1.83)):
+        big = rid in "cd"
+        store.register_run(rid, config={"lr": lr, "batch_size": 8, "seed": 0, "schedule": "cosine"}, name=rid,
+                           sweep="s", params=2000 if big else 1000, param_convention="total",
+                           flops_convention="6N", flops_per_token=12000.0 if big else 6000.0, tokens_planned=10_000)
+        store.claim_run(rid, owner)
+        store.finish_run(rid, owner, evaluations=[{**_eval(10_000, loss), "params": 2000 if big else 1000}])
+    df = store.to_frame()
+    assert df.sort_values("run_id")["lr"].tolist() == [1e-2, 3e-3, 1e-2, 3e-3]
+    assert set(df["batch_size"]) == {8} and set(df["seed"]) == {0} and set(df["schedule"]) == {"cosine"}
+    rt = store.to_runtable()
+    assert rt.replicates()["groups"] == 0 and rt.sweep()["columns"] == ["lr"]

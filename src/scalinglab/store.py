@@ -296,6 +296,11 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
+#: the run settings a run table carries (from each run's config): what tells a learning-rate sweep or a seed
+#: replicate apart from one run
+_TRAINING_SETTINGS = ("lr", "batch_size", "schedule", "weight_decay", "seed")
+
+
 def mask_url(url: str | URL) -> str:
     """The URL with any password replaced by ``***`` (safe to print or log)."""
     try:
@@ -926,7 +931,8 @@ class Store:
         Columns: ``params`` (N, under the run's parameter convention), ``tokens`` (D), ``flops`` (C under
         ``flops_convention``), ``loss`` (validation, nats/token), ``loss_bpb`` (bits/byte), ``run_id``,
         ``branch``, ``step``, ``dataset``, ``name``, ``sweep``, ``param_convention``, ``flops_convention``,
-        ``n_layer``, ``d_model``. With ``per_checkpoint=True``, also one row per validation eval of done runs
+        ``n_layer``, ``d_model`` and the training settings ``lr``, ``batch_size``, ``schedule``, ``weight_decay``,
+        ``seed`` (runs that differ in one are a sweep or replicates to the run table, not one run). With ``per_checkpoint=True``, also one row per validation eval of done runs
         on the main trajectory (``branch='checkpoint'``, ``tokens`` = tokens seen, ``flops`` =
         flops_per_token × tokens), except at steps that already have a final/branch evaluation, so
         (run_id, step) stays unique.
@@ -966,12 +972,14 @@ class Store:
                     r["branch"] = "checkpoint"
                     rows.append(r)
         cols = ["params", "tokens", "flops", "loss", "loss_bpb", "run_id", "branch", "step", "dataset", "name",
-                "sweep", "param_convention", "flops_convention", "n_layer", "d_model"]
+                "sweep", "param_convention", "flops_convention", "n_layer", "d_model", *_TRAINING_SETTINGS]
         for r in rows:
             r["loss"] = r.pop("loss_nats")
             cfg = json.loads(r.pop("config") or "{}")
             r["n_layer"] = cfg.get("arch", {}).get("n_layer")
             r["d_model"] = cfg.get("arch", {}).get("d_model")
+            for k in _TRAINING_SETTINGS:  # so a table of runs with other settings says so (not replicates)
+                r[k] = cfg.get(k)
         df = pd.DataFrame(rows, columns=cols + _spread_extra(rows, cols))
         return df.astype({"params": "int64", "tokens": "int64", "step": "int64"}) if len(df) else df
 

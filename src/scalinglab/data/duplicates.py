@@ -158,6 +158,50 @@ def _duplicates(cols: dict[str, Any], orig: Mapping[str, str], rows: np.ndarray,
         return None, [], 0
     key = identifying_columns(cols)
     by_run = "run_id" in key
+    again = _same_run_twice(cols, rows, file, drop, arrow, key, orig) if by_run else (None, [], 0)
+    keep, problems, count = _keyed_duplicates(cols, orig, rows, file, drop, arrow, key, by_run)
+    if again[0] is not None:
+        keep = again[0] if keep is None else keep & again[0]
+    return keep, again[1] + problems, again[2] + count
+
+
+def _same_run_twice(cols: dict[str, Any], rows: np.ndarray, file: str, drop: bool, arrow: Mapping[str, Any],
+                    key: list[str], orig: Mapping[str, str]) -> tuple[np.ndarray | None, list[DataError], int]:
+    """Rows equal in every column but their ``run_id`` (and a date or note): one training run recorded under
+    two ids (a setting that does not change training, such as how often it evaluates, makes a new id and the
+    same losses to the last digit). They counted as replicates with zero noise; they are duplicates."""
+    key2 = [c for c in key if c != "run_id"]
+    if not key2:
+        return None, [], 0
+    code = _key_codes([arrow.get(c, cols[c]) for c in key2])
+    dup = pd.Index(code).duplicated(keep="first")
+    if not dup.any():
+        return None, [], 0
+    idx = np.flatnonzero(dup)
+    uniq, first_idx = np.unique(code, return_index=True)
+    first = first_idx[np.searchsorted(uniq, code[idx])]
+    same = ~_same(_take(cols["run_id"], idx), _take(cols["run_id"], first))  # one id twice: the keyed pass
+    for name, v in cols.items():
+        if name != "run_id" and not _METADATA_NAME.search(_norm(str(name))):
+            same &= _same(_take(v, idx), _take(v, first))
+    if not same.any():
+        return None, [], 0
+    if drop:
+        keep = np.ones(len(rows), bool)
+        keep[idx[same]] = False
+        return keep, [], 0
+    where = orig.get("loss", "loss") if "loss" in cols else None
+    problems = [_error(f"the same run as row {rows[f]} under another run_id (every other value equal): drop such "
+                       "rows with load_runs(..., drop_duplicates=True) or --drop-duplicates", file, row=int(rows[i]),
+                       column=where) for i, f in zip(idx[same].tolist(), first[same].tolist(), strict=True)]
+    return None, problems[:MAX_PROBLEMS], int(same.sum())
+
+
+def _keyed_duplicates(cols: dict[str, Any], orig: Mapping[str, str], rows: np.ndarray, file: str, drop: bool,
+                      arrow: Mapping[str, Any], key: list[str], by_run: bool
+                      ) -> tuple[np.ndarray | None, list[DataError], int]:
+    """The keyed pass of `_duplicates`: exact duplicates, and with a ``run_id`` one run's point twice."""
+    n = len(rows)
     if by_run and "step" in key:  # a run's tokens/flops are set by its step
         key = [c for c in key if c not in ("tokens", "flops")]
     if key:
