@@ -194,7 +194,8 @@ def test_cli_report_of_the_tuned_ladder(sweep_csv, tmp_path):
     html = out.read_text(encoding="utf-8")
     best = load_runs(sweep_csv).best_of("lr").df
     assert len(best) == 30 and "<tr><td>runs</td><td>30</td></tr>" in html
-    kept, dropped = best["job_name"].iloc[0], set(load_runs(sweep_csv).df["job_name"]) - set(best["job_name"])
+    # a job name is the run's label (read as its run_id)
+    kept, dropped = best["run_id"].iloc[0], set(load_runs(sweep_csv).df["run_id"]) - set(best["run_id"])
     assert kept in html and not any(name in html for name in dropped)
     from scalinglab.report._inputs import as_frame, run_labels
 

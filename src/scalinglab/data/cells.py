@@ -88,7 +88,13 @@ def numeric_column(values: Any, *, file: str | None, column: str, what: str = ""
     """A column's values as float64 (NaN for empty cells), text cells read as the loader reads a loss or a
     metric (``45.2%`` is 0.452, a footnote mark is read past); a `DataError` naming the file, the first bad
     row (1-based position) and the column when a cell is not a number. The one reader `fit` and the
-    downstream readers take a metric column through."""
+    downstream readers take a metric column through.
+
+    Raises
+    ------
+    DataError
+        If a cell is not a number (naming the file, row and column).
+    """
     from .._errors import DataError
 
     arr = _as_arrow(values)
