@@ -135,7 +135,7 @@ def _finish(spec: LawSpec, *, query: str, C: np.ndarray, N: np.ndarray, D: np.nd
     if not (np.isfinite(N[0]) and np.isfinite(D[0])):
         raise PlanError(f"law {spec.name!r} has no interior compute-optimal allocation at this budget "
                         "(its loss keeps falling towards the edge of the search range)")
-    with np.errstate(invalid="ignore"):  # inf / inf: a draw that never reaches a target has no ratio
+    with np.errstate(invalid="ignore", over="ignore"):  # inf / inf: a draw that never reaches a target: no ratio
         values = {"flops": C, "N_opt": N, "D_opt": D, "tokens_per_param": D / N, "loss": L}
     intervals = {}
     if N.size > 1:
