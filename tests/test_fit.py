@@ -437,3 +437,26 @@ def test_an_accuracy_written_as_a_percentage_is_read_as_its_fraction(tmp_path):
                                                                                     index=False)
     with pytest.raises(DataError, match=r"bad.csv:1:acc: column 'acc' is not numeric: not a number: 'n/r'"):
         fit(tmp_path / "bad.csv", "sigmoid", x="flops", y="acc", calibrate=False, warn=False)
+
+
+def test_an_accuracy_band_stays_within_the_scale_when_the_ceiling_sits_at_its_top():
+    """The README's fit(..., 'sigmoid', floor=0.25) on a curve still rising at the data's end: the ceiling sat
+    at the scale top (1.0) with a wide covariance, its draws went below the chance floor and the 80 % band at
+    1e21 (inside the data) read (0.0, 0.33) around 0.30. Draws stay within the bounds of the solve."""
+    floor_, ceil_, k, x0 = 0.25, 0.9, 1.5, 22.5
+
+    def acc(C):
+        return floor_ + (ceil_ - floor_) / (1 + np.exp(-k * (np.log10(C) - x0)))
+
+    C = np.logspace(19, 22, 16)
+    covered = 0
+    for seed in range(4):
+        y = acc(C) + np.random.default_rng(seed).normal(0, 0.02, C.size)
+        res = fit({"flops": C, "acc": y}, "sigmoid", x="flops", y="acc", floor=0.25, warn=False)
+        lo, hi = res.predict(flops=1e21, warn=False).interval
+        assert floor_ < lo < hi <= 1.0
+        covered += lo <= acc(1e21) <= hi
+        draws = res.parameter_draws()
+        b_lo, b_hi = (np.asarray(v) for v in res.diagnostics["bounds"])
+        assert np.all(draws >= b_lo) and np.all(draws <= b_hi)
+    assert covered >= 3

@@ -304,8 +304,10 @@ def fit_accuracy(law: Law, x: np.ndarray, y: np.ndarray, *, column: str | None =
         problem = Problem(law, X, y, LeastSquares(), "linear")
         cov = gauss_newton_covariance(problem, problem.fitspace.to_fit(th), scale)
     draws = B
-    if B is None and cov is not None:
+    bounds = accuracy_bounds(law, np.log10(x), y, bounded)
+    if B is None and cov is not None:  # within the bounds of the solve (FitResult._within_bounds)
         draws = covariance_draws(law, th, cov, seed=seed)
+        draws = None if draws is None else np.clip(draws, *(np.asarray(b, float) for b in bounds))
     ivs = ({n: interval_from_draws(draws[:, i], float(level)) for i, n in enumerate(law.param_names)}
            if draws is not None else {})
     return FitResult(
@@ -316,8 +318,7 @@ def fit_accuracy(law: Law, x: np.ndarray, y: np.ndarray, *, column: str | None =
               "ceiling_prior_sd": ceiling_sd},
         space="linear", status="success",
         message=f"least squares{' + slope prior' if prior_sd else ''} ({source or 'table'})",
-        diagnostics={"method": "accuracy-sigmoid", "bounds": [list(map(float, b)) for b in
-                                                              accuracy_bounds(law, np.log10(x), y, bounded)]},
+        diagnostics={"method": "accuracy-sigmoid", "bounds": [list(map(float, b)) for b in bounds]},
         bootstrap=B, intervals=ivs, level=float(level), noise=float(scale), covariance=cov,
         conventions=dict(conventions or {}), data={"X": {var: x.tolist()}, "y": y.tolist(), "weights": None},
         calibration={"method": "downstream-sigmoid/v1", "reach_noise_per_decade": reach / max(scale, 1e-12),

@@ -284,8 +284,19 @@ class FitResult:
     def parameter_draws(self, n: int = _N_PARAM_DRAWS, seed: int = 0) -> np.ndarray | None:
         """Natural-space parameter draws ``(B, P)``: bootstrap draws, else Gauss-Newton covariance draws,
         else a preset's standard errors (log-normal for log-scale parameters); None when none is known."""
-        return parameter_draws(self.law, self.theta, bootstrap=self.bootstrap, covariance=self.covariance,
-                               stderr=self.stderr, n=n, seed=seed, ranges=self.data_ranges if self.preset else None)
+        draws = parameter_draws(self.law, self.theta, bootstrap=self.bootstrap, covariance=self.covariance,
+                                stderr=self.stderr, n=n, seed=seed, ranges=self.data_ranges if self.preset else None)
+        return self._within_bounds(draws)
+
+    def _within_bounds(self, draws: np.ndarray | None) -> np.ndarray | None:
+        """``draws`` clipped to the bounds the fit was solved within (``diagnostics["bounds"]``, the accuracy
+        route's chance floor and scale top): a Gauss-Newton draw past a bound is no model the fit could give
+        (a ceiling at the top with a wide covariance drew ceilings below the floor, and bands down to 0)."""
+        b = (self.diagnostics or {}).get("bounds")
+        if draws is None or not b:
+            return draws
+        lo, hi = (np.asarray(v, float) for v in b)
+        return np.clip(draws, lo, hi) if lo.shape == hi.shape == draws.shape[1:] else draws
 
     # ------------------------------------------------------------------ derived quantities
     def derived(self, fn: Callable[[dict], float], level: float | None = None) -> Derived:
@@ -425,7 +436,8 @@ class FitResult:
         from_covariance = (self.bootstrap is None or not len(self.bootstrap)) and self.covariance is not None
         if prior and from_covariance and sigma > 0:
             shrink = noise / (sandwich_factor(self.loss, sigma) * sigma)
-            draws = covariance_draws(self.law, self.theta, np.asarray(self.covariance, float) * shrink ** 2)
+            draws = self._within_bounds(covariance_draws(self.law, self.theta,
+                                                         np.asarray(self.covariance, float) * shrink ** 2))
         else:
             draws = self.parameter_draws()
         if draws is None:
