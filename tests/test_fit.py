@@ -460,3 +460,15 @@ def test_an_accuracy_band_stays_within_the_scale_when_the_ceiling_sits_at_its_to
         b_lo, b_hi = (np.asarray(v) for v in res.diagnostics["bounds"])
         assert np.all(draws >= b_lo) and np.all(draws <= b_hi)
     assert covered >= 3
+
+
+@pytest.mark.parametrize("bootstrap", [True, 1, 2, 9])
+def test_a_bootstrap_too_small_for_a_percentile_interval_is_refused(bootstrap):
+    """bootstrap=True (one resample) or 2 gave zero-width intervals that excluded the fit's own point."""
+    from scalinglab import InputError
+
+    N = np.geomspace(1e7, 1e9, 8)
+    D = 20 * N * np.tile([1, 4], 4)
+    with pytest.raises(InputError, match="bootstrap"):
+        fit({"params": N, "tokens": D, "loss": 1.7 + 400 / N**0.34 + 410 / D**0.28}, "chinchilla",
+            bootstrap=bootstrap)

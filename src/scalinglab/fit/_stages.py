@@ -42,6 +42,8 @@ __all__ = ["FitOptions", "FitContext", "Solution", "ObjectiveChoice", "Diagnosis
 
 #: most bootstrap resamples accepted (each holds a (runs x params) batch in memory)
 MAX_BOOTSTRAP = 100_000
+#: fewer resamples than this give no percentile interval worth the name (0 means none: covariance intervals)
+MIN_BOOTSTRAP = 10
 #: L-BFGS-B iterations of the final polish when the trend is weak or a parameter is at its bound
 CERTIFY_ITERS_DEGENERATE = 100
 #: L-BFGS-B iterations before judging the trend of a batched solve that did not converge
@@ -141,13 +143,19 @@ def check_options(*, delta: float = 1e-3, method: str = "auto", space: str = "au
     Raises
     ------
     InputError
-        If ``level`` is not in (0, 1), ``bootstrap`` is negative or above ``MAX_BOOTSTRAP``, ``seed`` is
+        If ``level`` is not in (0, 1), ``bootstrap`` is a bool, negative, between 1 and ``MIN_BOOTSTRAP``
+        or above ``MAX_BOOTSTRAP``, ``seed`` is
         negative, or ``method`` / ``space`` is unknown.
     """
     if not 0 < float(level) < 1:
         raise InputError(f"level must be between 0 and 1, got {level}")
+    if isinstance(bootstrap, bool):
+        raise InputError(f"bootstrap is a number of resamples (e.g. 200; 0 for none), got {bootstrap}")
     if int(bootstrap) < 0:
         raise InputError(f"bootstrap must be >= 0, got {bootstrap}")
+    if 0 < int(bootstrap) < MIN_BOOTSTRAP:  # percentiles of 2 draws excluded the fit's own point
+        raise InputError(f"bootstrap needs at least {MIN_BOOTSTRAP} resamples for a percentile interval (0 for "
+                         f"none: intervals from the Gauss-Newton covariance), got {bootstrap}")
     if int(bootstrap) > MAX_BOOTSTRAP:
         raise InputError(f"bootstrap must be at most {MAX_BOOTSTRAP:,} resamples, got {bootstrap}")
     if int(seed) < 0:
