@@ -472,3 +472,14 @@ def test_a_bootstrap_too_small_for_a_percentile_interval_is_refused(bootstrap):
     with pytest.raises(InputError, match="bootstrap"):
         fit({"params": N, "tokens": D, "loss": 1.7 + 400 / N**0.34 + 410 / D**0.28}, "chinchilla",
             bootstrap=bootstrap)
+
+
+def test_a_fits_level_is_its_predictions_default():
+    """fit(level=0.95) gave 95 % parameter intervals and 80 % prediction intervals unless asked again."""
+    N = np.geomspace(1e7, 1e9, 8)
+    D = 20 * N * np.tile([1, 4], 4)
+    L = (1.7 + 400 / N**0.34 + 410 / D**0.28) * np.exp(0.01 * np.random.default_rng(0).standard_normal(8))
+    res = fit({"params": N, "tokens": D, "loss": L}, "chinchilla", level=0.95, warn=False)
+    p = res.predict(N=1e10, D=2e11, warn=False)
+    assert p.level == 0.95 and p.interval == res.predict(0.95, N=1e10, D=2e11, warn=False).interval
+    assert res.predict(0.8, N=1e10, D=2e11, warn=False).level == 0.8

@@ -450,10 +450,11 @@ class FitResult:
             values = mid + (values - mid) * (sigma / noise)
         return sigma, values
 
-    def predict(self, level: float = 0.8, *, warn_factor: float = REACH_WARN_FACTOR, warn: bool = True,
+    def predict(self, level: float | None = None, *, warn_factor: float = REACH_WARN_FACTOR, warn: bool = True,
                 **variables) -> Prediction:
         """Predict the law at a point, e.g. ``result.predict(N=7e10, D="1.4T")``, with a prediction
-        interval at ``level`` for an actual run there and the extrapolation it needs. ``warn_factor``:
+        interval at ``level`` (default: the fit's own ``level``, 0.8 unless the fit was asked for another) for an
+        actual run there and the extrapolation it needs. ``warn_factor``:
         extrapolation factor (compute, else the single variable) beyond which the prediction warns: its
         ``warnings`` say so and, with ``warn`` (the default), one `ExtrapolationWarning` says it too (with
         every other extrapolation note: reach in unique tokens or epochs, outside the fitted hull, below the
@@ -477,7 +478,7 @@ class FitResult:
             If ``level`` is not in (0, 1), a variable is missing or not one of the law's, or a value is not
             a positive finite number (its subclass `UnitError` for an unreadable unit string).
         """
-        level = float(level)
+        level = float(self.level if level is None else level)
         if not 0 < level < 1:
             hint = (f" (the point goes by name: predict({', '.join(f'{v}=...' for v in self.law.variables)}))"
                     if level > 1 and not variables else "")
