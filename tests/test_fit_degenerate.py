@@ -293,3 +293,18 @@ def test_few_runs_are_too_few_to_test_not_a_flat_law():
     L = (1.69 + 406.4 / N**0.34 + 410.7 / D**0.28) * np.exp(0.01 * rng.standard_normal(5))
     exact = fit({"params": N, "tokens": D, "loss": L}, "chinchilla", warn=False, throw=False)
     assert exact.status == "degenerate" and "interpolates them exactly" in exact.message
+
+
+def test_a_constant_the_runs_cannot_determine_is_said_even_with_a_clear_trend():
+    """A misspelt variable (A/M**alpha: M a constant, a law in D alone) or a redundant product (A*K) fitted with
+    status success, ok and no warning; the constants come back open and a ConvergenceWarning names them."""
+    rng = np.random.default_rng(3)
+    N = np.repeat(np.geomspace(1e7, 1e9, 5), 3)
+    D = N * np.tile([10.0, 20.0, 40.0], 5)
+    L = (1.69 + 406.4 / N**0.34 + 410.7 / D**0.28) * np.exp(0.005 * rng.standard_normal(N.size))
+    with pytest.warns(ConvergenceWarning, match=r"K not determined by the data.*K: a name that is not a variable"):
+        res = fit({"params": N, "tokens": D, "loss": L}, "E + A*K/N**alpha + B/D**beta")
+    assert res.intervals["K"] == (-np.inf, np.inf) or not np.all(np.isfinite(res.intervals["K"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # the well-posed form says nothing of the kind
+        fit({"params": N, "tokens": D, "loss": L}, "E + A/N**alpha + B/D**beta")

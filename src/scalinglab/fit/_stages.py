@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._errors import ConvergenceWarning, FitError, InputError, ScalingLabError
-from ..laws import Law, as_theta
+from ..laws import VARIABLE_COLUMNS, Law, as_theta
 from ._bootstrap import bootstrap_refit
 from ._degenerate import NO_TREND_P, WEAK_TREND_P, looks_flat, pinned_parameters, trend_test, underpowered
 from ._inputs import FitData, prepare_data, resolve_law
@@ -370,6 +370,13 @@ def _degeneracy(law: Law, fd: FitData, theta, trend, pinned, exploding, status, 
     if weak:  # a strong trend with an exponent at its bound is a finding, not a failure: no warning
         message += "; treat the fitted constants as unreliable"
         warns.append(f"fit of {law.name!r}: " + "; ".join(notes))
+    elif unidentified:  # constants the runs cannot tell apart: a redundant formula, said even with a clear trend
+        typos = [n for n in unidentified if len(n) == 1 and n.isupper() and n not in law.variables
+                 and n not in "EAB"]  # E, A, B: the constants of the usual forms, not variables
+        hint = (f" ({', '.join(typos)}: a name that is not a variable ({', '.join(VARIABLE_COLUMNS)}) is a constant "
+                "to fit; a misspelt variable?)" if typos else "")
+        warns.append(f"fit of {law.name!r}: {', '.join(unidentified)} not determined by the data: changing them "
+                     f"changes no fitted value{hint}")
     return status, message, warns
 
 
