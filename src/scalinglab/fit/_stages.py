@@ -27,7 +27,7 @@ import numpy as np
 from .._errors import ConvergenceWarning, FitError, InputError, ScalingLabError
 from ..laws import VARIABLE_COLUMNS, Law, as_theta
 from ._bootstrap import bootstrap_refit
-from ._degenerate import NO_TREND_P, WEAK_TREND_P, looks_flat, pinned_parameters, trend_test, underpowered
+from ._degenerate import NO_TREND_P, WEAK_TREND_P, looks_flat, pinned_parameters, trend_test
 from ._inputs import FitData, prepare_data, resolve_law
 from ._multistart import MultiStartResult, multistart, polish
 from ._objectives import Objective, get_objective
@@ -342,10 +342,6 @@ def _degeneracy(law: Law, fd: FitData, theta, trend, pinned, exploding, status, 
                      "checks the fit and its intervals measure no noise; add runs")
         if status == "success":
             status = "degenerate"
-    elif p > NO_TREND_P and underpowered(trend):
-        notes.append(f"{fd.n} runs for {law.n_params} parameters: too few to test the trend (p = {p:.2g} with "
-                     f"{fd.n - law.n_params} residual degree(s) of freedom, though the law cuts the runs' spread "
-                     f"{trend['scale_constant'] / trend['scale']:.3g}-fold); add runs")
     elif p > NO_TREND_P:
         notes.append(f"the law fits no better than a constant (p = {p:.2g}, robust F-test; robust residual scale "
                      f"{trend['scale']:.3g} vs {trend['scale_constant']:.3g} for a constant): the data have "
