@@ -141,3 +141,19 @@ def test_batches_are_a_pure_function_of_seed_and_step():
     assert not np.array_equal(x, src.train_batch(8, 4, 16, seed=0))
     m = MarkovSource(alphabet=16, order=2, support=3)
     assert m.to_bytes(np.array([0, 1, 15])) == b"abp"
+
+
+def test_a_budget_below_one_optimiser_step_is_said(caplog):
+    """A designed run of 22 tokens with 4 x 256-token batches trains one step, 1,024 tokens: 46x the budget and
+    FLOPs that the dry run and design stated, without a word."""
+    import logging
+
+    from scalinglab.runner.spec import expand_spec
+
+    with caplog.at_level(logging.WARNING, logger="scalinglab.runner.spec"):
+        sw = expand_spec({"sweep": {"name": "t", "kind": "list"}, "defaults": {"seq_len": 256, "batch_size": 4},
+                          "runs": [{"arch": {"n_layer": 1, "d_model": 16}, "tokens": 22},
+                                   {"arch": {"n_layer": 1, "d_model": 16}, "tokens": 4096}]})
+    assert sw.runs[0].steps_for(22) * sw.runs[0].batch_tokens == 1024
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "22 below one optimiser step (1024 tokens" in said[0] and "46.5x" in said[0]

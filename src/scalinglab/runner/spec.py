@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 from collections.abc import Mapping
@@ -52,6 +53,8 @@ from .._errors import InputError
 from . import hparams
 
 __all__ = ["RunConfig", "SpecError", "Sweep", "load_spec", "expand_spec", "render_command", "placeholder_names"]
+
+logger = logging.getLogger(__name__)
 
 #: RunConfig fields that do not change what is trained (excluded from the content hash).
 COSMETIC = ("name", "checkpoint_every", "sweep")
@@ -452,7 +455,14 @@ def _make_config(arch: dict, budgets: list[int], over: dict, *, name: str, sweep
     if cfg.warmup_steps < 0:
         steps = max(1, math.ceil(min(budgets) / (bs * cfg.seq_len)))
         changes["warmup_steps"] = int(min(max(1, round(n / (bs * cfg.seq_len))), max(1, steps // 10)))
-    return replace(cfg, **changes)
+    out = replace(cfg, **changes)
+    short = [b for b in budgets if b < out.batch_tokens] if not out.trainer else []
+    if short:  # one optimiser step is the least a built-in run trains: a smaller budget is not what it trains
+        logger.warning("%s: token budget(s) %s below one optimiser step (%d tokens = batch_size x seq_len): "
+                       "the run trains %d tokens, up to %.3gx its budget and FLOPs (lower batch_size or seq_len, "
+                       "or raise the budget)", name, ", ".join(map(str, short)), out.batch_tokens,
+                       out.batch_tokens, out.batch_tokens / min(short))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- trainer
