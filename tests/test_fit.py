@@ -483,3 +483,14 @@ def test_a_fits_level_is_its_predictions_default():
     p = res.predict(N=1e10, D=2e11, warn=False)
     assert p.level == 0.95 and p.interval == res.predict(0.95, N=1e10, D=2e11, warn=False).interval
     assert res.predict(0.8, N=1e10, D=2e11, warn=False).level == 0.8
+
+
+def test_a_list_of_unit_strings_is_a_list_of_points():
+    """predict(N=["7B", "70B"], D=[...]) raised a bare ValueError (could not convert string to float)."""
+    N = np.geomspace(1e7, 1e9, 8)
+    D = 20 * N * np.tile([1, 4], 4)
+    res = fit({"params": N, "tokens": D, "loss": 1.7 + 400 / N**0.34 + 410 / D**0.28}, "chinchilla",
+              calibrate=False, warn=False)
+    p = res.predict(N=["7B", 7e10], D=["140B", "1.4T"], warn=False)
+    q = res.predict(N=[7e9, 7e10], D=[1.4e11, 1.4e12], warn=False)
+    assert np.array_equal(p.value, q.value)

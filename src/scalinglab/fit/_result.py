@@ -386,6 +386,8 @@ class FitResult:
                                  f"(columns {', '.join(self.variables.values())}); got {k!r}")
             if isinstance(val, str):
                 val = parse_quantity(val, what=k)
+            elif isinstance(val, list | tuple) and any(isinstance(x, str) for x in val):  # ["70B", "1.4T"]
+                val = [parse_quantity(x, what=k) if isinstance(x, str) else x for x in val]
             X[v] = np.atleast_1d(np.asarray(val, float))
         missing = [v for v in self.law.variables if v not in X]
         if missing:
@@ -546,7 +548,8 @@ class FitResult:
         # the point prediction lies strictly inside its interval
         lo, hi = keep_point_inside(lo, hi, center, noise, level)
         if log:
-            value, lo, hi = np.exp(center), np.exp(lo), np.exp(hi)
+            with np.errstate(over="ignore"):  # a band beyond any float is infinite, said by its reach warning
+                value, lo, hi = np.exp(center), np.exp(lo), np.exp(hi)
         else:
             value = center
             vlo, vhi = law.value_range(self.theta)
