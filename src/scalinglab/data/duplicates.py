@@ -165,6 +165,29 @@ def _duplicates(cols: dict[str, Any], orig: Mapping[str, str], rows: np.ndarray,
     return keep, again[1] + problems, again[2] + count
 
 
+def _repeats(code: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Positions of the rows whose key ``code`` an earlier row has, and that earlier row's position; None
+    when every key is new."""
+    if bool(np.all(code[1:] > code[:-1])):  # sorted and unique: the common case for logs, O(n)
+        return None
+    dup = pd.Index(code).duplicated(keep="first")
+    if not dup.any():
+        return None
+    idx = np.flatnonzero(dup)
+    uniq, first_idx = np.unique(code, return_index=True)
+    return idx, first_idx[np.searchsorted(uniq, code[idx])]
+
+
+def _equal_rows(cols: dict[str, Any], idx: np.ndarray, first: np.ndarray, skip: str | None = None) -> np.ndarray:
+    """Whether rows ``idx`` equal rows ``first`` in every column but ``skip`` and a date, time, note or link (a
+    row exported twice differs only in when: still the same row)."""
+    same = np.ones(len(idx), bool)
+    for name, v in cols.items():
+        if name != skip and not _METADATA_NAME.search(_norm(str(name))):
+            same &= _same(_take(v, idx), _take(v, first))
+    return same
+
+
 def _same_run_twice(cols: dict[str, Any], rows: np.ndarray, file: str, drop: bool, arrow: Mapping[str, Any],
                     key: list[str], orig: Mapping[str, str]) -> tuple[np.ndarray | None, list[DataError], int]:
     """Rows equal in every column but their ``run_id`` (and a date or note): one training run recorded under
@@ -173,17 +196,12 @@ def _same_run_twice(cols: dict[str, Any], rows: np.ndarray, file: str, drop: boo
     key2 = [c for c in key if c != "run_id"]
     if not key2:
         return None, [], 0
-    code = _key_codes([arrow.get(c, cols[c]) for c in key2])
-    dup = pd.Index(code).duplicated(keep="first")
-    if not dup.any():
+    found = _repeats(_key_codes([arrow.get(c, cols[c]) for c in key2]))
+    if found is None:
         return None, [], 0
-    idx = np.flatnonzero(dup)
-    uniq, first_idx = np.unique(code, return_index=True)
-    first = first_idx[np.searchsorted(uniq, code[idx])]
+    idx, first = found
     same = ~_same(_take(cols["run_id"], idx), _take(cols["run_id"], first))  # one id twice: the keyed pass
-    for name, v in cols.items():
-        if name != "run_id" and not _METADATA_NAME.search(_norm(str(name))):
-            same &= _same(_take(v, idx), _take(v, first))
+    same &= _equal_rows(cols, idx, first, skip="run_id")
     if not same.any():
         return None, [], 0
     if drop:
@@ -208,18 +226,11 @@ def _keyed_duplicates(cols: dict[str, Any], orig: Mapping[str, str], rows: np.nd
         code = _key_codes([arrow.get(c, cols[c]) for c in key])
     else:  # no identifying columns: only exact duplicate rows are errors
         code = pd.util.hash_pandas_object(pd.DataFrame(cols), index=False).to_numpy().view(np.int64)
-    if bool(np.all(code[1:] > code[:-1])):  # sorted and unique: the common case for logs, O(n)
+    found = _repeats(code)
+    if found is None:
         return None, [], 0
-    dup = pd.Index(code).duplicated(keep="first")
-    if not dup.any():
-        return None, [], 0
-    idx = np.flatnonzero(dup)
-    uniq, first_idx = np.unique(code, return_index=True)
-    first = first_idx[np.searchsorted(uniq, code[idx])]
-    exact = np.ones(len(idx), bool)
-    for name, v in cols.items():  # a row exported twice differs only in when: still the same row
-        if not _METADATA_NAME.search(_norm(str(name))):
-            exact &= _same(_take(v, idx), _take(v, first))
+    idx, first = found
+    exact = _equal_rows(cols, idx, first)
     key_text = ", ".join(key) if key else "all columns"
     anchor = next((c for c in ("step", "tokens") if c in key), key[-1] if key else None)
     where = orig.get(anchor, anchor) if anchor else None
