@@ -105,9 +105,10 @@ _TAG_NAME = re.compile(rf"(^|_)({SEED_WORDS}|{HYPERPARAMETER_WORDS}|width|depth|
                        r"tag|config|arch|architecture|variant|shape)($|_)")
 
 
-#: text columns that record about a row, not what run it is: when it was logged or exported, notes, links
+#: text columns that record about a row, not what run it is: when it was logged or exported, notes, links (not
+#: a path or file name: a run's data file tells runs apart)
 _METADATA_NAME = re.compile(r"(^|_)(date|time|timestamp|datetime|created|updated|exported|logged|modified|"
-                            r"notes?|comments?|remarks?|description|url|link|path|file)($|_)")
+                            r"notes?|comments?|remarks?|description|url|link)($|_)")
 
 
 def identifying_columns(columns: Mapping[str, Any] | pd.DataFrame) -> list[str]:

@@ -16,7 +16,7 @@ import numpy as np
 from .._errors import CatalogError, ExtrapolationWarning, InputError, LawError
 from .._io import atomic_write_text
 from .._json import to_jsonable as _jsonable
-from ..laws import Law, as_theta, get_preset, law_from_spec
+from ..laws import VARIABLE_COLUMNS, Law, as_theta, get_preset, law_from_spec
 from ._objectives import sandwich_factor
 from ._predict import (
     OTHER_REACH_WARN,
@@ -370,8 +370,6 @@ class FitResult:
         variables = self._compute_law_point(variables) or variables
         col_to_var = {c: v for v, c in self.variables.items()}
         X = {}
-        from ..laws._base import VARIABLE_COLUMNS
-
         letters = {c: v for v, c in VARIABLE_COLUMNS.items()}
         for k, val in variables.items():
             v = k if k in self.law.variables else col_to_var.get(k)
