@@ -63,7 +63,7 @@ def test_v3_store_file_opens_upgraded_with_its_data_and_takes_extras(tmp_path):
     assert [a["outcome"] for a in st.attempts(DONE)] == ["done"]
     df = st.to_frame()
     assert df["run_id"].tolist() == [DONE] and df["loss"].tolist() == [2.5] and df["params"].tolist() == [123456]
-    assert list(df.columns)[-1] == "d_model"  # no extra columns without extras
+    assert list(df.columns)[-1] == "seed"  # no extra columns without extras (the run settings close the table)
     # and the upgraded store takes extra metrics
     _use_extras(st)
     assert {(m["split"], m["step"]): m["extra"] for m in st.metrics(QUEUED)} == {

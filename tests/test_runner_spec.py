@@ -145,15 +145,33 @@ def test_batches_are_a_pure_function_of_seed_and_step():
 
 def test_a_budget_below_one_optimiser_step_is_said(caplog):
     """A designed run of 22 tokens with 4 x 256-token batches trains one step, 1,024 tokens: 46x the budget and
-    FLOPs that the dry run and design stated, without a word."""
+    FLOPs that the dry run and design stated, without a word. The log says so (info) and the dry run shows the
+    tokens trained."""
     import logging
 
     from scalinglab.runner.spec import expand_spec
 
-    with caplog.at_level(logging.WARNING, logger="scalinglab.runner.spec"):
+    with caplog.at_level(logging.INFO, logger="scalinglab.runner.spec"):
         sw = expand_spec({"sweep": {"name": "t", "kind": "list"}, "defaults": {"seq_len": 256, "batch_size": 4},
                           "runs": [{"arch": {"n_layer": 1, "d_model": 16}, "tokens": 22},
                                    {"arch": {"n_layer": 1, "d_model": 16}, "tokens": 4096}]})
     assert sw.runs[0].steps_for(22) * sw.runs[0].batch_tokens == 1024
-    said = [r.getMessage() for r in caplog.records]
+    said = [r.getMessage() for r in caplog.records if "optimiser step" in r.getMessage()]
     assert len(said) == 1 and "22 below one optimiser step (1024 tokens" in said[0] and "46.5x" in said[0]
+
+
+def test_the_dry_run_shows_the_tokens_a_tiny_budget_trains(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    spec = tmp_path / "tiny.toml"
+    spec.write_text('[sweep]\nname = "t"\nkind = "list"\n[defaults]\nseq_len = 256\nbatch_size = 4\n'
+                    '[[runs]]\narch = { n_layer = 1, d_model = 16 }\ntokens = 22\n', encoding="utf-8")
+    r = CliRunner().invoke(app, ["run", str(spec), "--store", str(tmp_path / "s.db"), "--dry-run", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["runs"][0]["trained_tokens"] == [1024]
+    text = CliRunner().invoke(app, ["run", str(spec), "--store", str(tmp_path / "s.db"), "--dry-run"])
+    assert "trains D=[1024] (whole optimiser steps)" in text.output

@@ -114,6 +114,8 @@ def run_cmd(
         rows = [{"run_id": c.run_id, "name": c.name, "params": c.n_params(), "budgets_tokens": list(c.budgets),
                  "flops": c.flops_per_token() * c.tokens, "flops_convention": c.flops_convention, "lr": c.lr,
                  "batch_size": c.batch_size, "warmup_steps": c.warmup_steps, "schedule": c.schedule,
+                 # what the built-in trainer trains: whole optimiser steps (one at least)
+                 **({} if c.trainer else {"trained_tokens": [c.steps_for(b) * c.batch_tokens for b in c.budgets]}),
                  **({"command": render_command(c, run_dir="{run_dir}", resume="{resume}")} if c.trainer else {})}
                 for c in sweep.runs]
         if json_:
@@ -122,8 +124,13 @@ def run_cmd(
             from rich.markup import escape
 
             for r in rows:
+                trained = r.get("trained_tokens")  # a budget under one step trains a whole step: say so
+                more = (f"  [yellow]trains D={trained} (whole optimiser steps)[/]"
+                        if trained and any(t > 1.5 * b for t, b in zip(trained, r["budgets_tokens"], strict=True))
+                        else "")
                 out.print(f"{r['run_id']}  {r['name']}  N={r['params']:,}  D={r['budgets_tokens']}  "
-                          f"C={r['flops']:.3g} ({r['flops_convention']})  lr={r['lr']:.2g}  batch={r['batch_size']}")
+                          f"C={r['flops']:.3g} ({r['flops_convention']})  lr={r['lr']:.2g}  batch={r['batch_size']}"
+                          + more)
                 if "command" in r:  # an external trainer: the exact argv it gets (no shell)
                     import shlex
 

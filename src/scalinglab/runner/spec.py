@@ -458,10 +458,10 @@ def _make_config(arch: dict, budgets: list[int], over: dict, *, name: str, sweep
     out = replace(cfg, **changes)
     short = [b for b in budgets if b < out.batch_tokens] if not out.trainer else []
     if short:  # one optimiser step is the least a built-in run trains: a smaller budget is not what it trains
-        logger.warning("%s: token budget(s) %s below one optimiser step (%d tokens = batch_size x seq_len): "
-                       "the run trains %d tokens, up to %.3gx its budget and FLOPs (lower batch_size or seq_len, "
-                       "or raise the budget)", name, ", ".join(map(str, short)), out.batch_tokens,
-                       out.batch_tokens, out.batch_tokens / min(short))
+        logger.info("%s: token budget(s) %s below one optimiser step (%d tokens = batch_size x seq_len): "
+                    "the run trains %d tokens, up to %.3gx its budget and FLOPs (lower batch_size or seq_len, "
+                    "or raise the budget)", name, ", ".join(map(str, short)), out.batch_tokens,
+                    out.batch_tokens, out.batch_tokens / min(short))
     return out
 
 
