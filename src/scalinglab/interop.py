@@ -262,7 +262,8 @@ def read_wandb_history(path: str | os.PathLike, *, metric: str | None = None, ru
     value). With ``tokens_per_step`` the curve's tokens are ``Step × tokens_per_step``; otherwise they are
     the run's D × step / its planned steps (a runs table's ``total_steps``, ``max_steps``... column), else /
     its last logged step. The runs table's ``State`` is carried as ``state`` and its planned steps as
-    ``total_steps``: a crashed run's last point is not its end, and the run table warns about it. ``curves=False`` keeps only each run's last point. ``loss_min``/
+    ``total_steps``: a crashed run's last point is not its end, and the run table warns about it.
+    ``curves=False`` keeps only each run's last point. ``loss_min``/
     ``loss_max`` carry the ``__MIN``/``__MAX`` columns (W&B's bucketed min/max) when present.
 
     Raises

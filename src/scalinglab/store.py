@@ -932,7 +932,8 @@ class Store:
         ``flops_convention``), ``loss`` (validation, nats/token), ``loss_bpb`` (bits/byte), ``run_id``,
         ``branch``, ``step``, ``dataset``, ``name``, ``sweep``, ``param_convention``, ``flops_convention``,
         ``n_layer``, ``d_model`` and the training settings ``lr``, ``batch_size``, ``schedule``, ``weight_decay``,
-        ``seed`` (runs that differ in one are a sweep or replicates to the run table, not one run). With ``per_checkpoint=True``, also one row per validation eval of done runs
+        ``seed`` (runs that differ in one are a sweep or replicates to the run table, not one run). With
+        ``per_checkpoint=True``, also one row per validation eval of done runs
         on the main trajectory (``branch='checkpoint'``, ``tokens`` = tokens seen, ``flops`` =
         flops_per_token × tokens), except at steps that already have a final/branch evaluation, so
         (run_id, step) stays unique.

@@ -253,7 +253,8 @@ def plan_cmd(
         out.print(f"[bold]${_qty(result.budget_usd)}[/] buys {result.flops_range[0]:.3g} – "
                   f"{result.flops_range[1]:.3g} FLOPs on {gpus}× {gpu} (MFU {mfu}, "
                   + (f"${price}/GPU-hour)" if price else "catalog price range)"))
-        note = (f" (over every {'' if price else 'catalog '}price and MFU; at this end's own price and MFU it costs the "
+        note = (f" (over every {'' if price else 'catalog '}price and MFU; at this end's own price and MFU it "
+                "costs the "
                 f"${_qty(result.budget_usd)} budget)")
         _render_plan(data["low"], f"{_headline(data['low'])}: low end (high price, low MFU)", note)
         _render_plan(data["high"], f"{_headline(data['high'])}: high end (low price, high MFU)", note)
