@@ -331,6 +331,14 @@ def failed_result(ctx: FitContext, sol: Solution, diagnostics: dict) -> tuple[Fi
     return res, [msg]
 
 
+def _user_formula(law: Law) -> bool:
+    """Whether ``law`` was written by the user as a formula (not a catalog law, whose constants are never
+    redundant)."""
+    from ..laws._parse import ExpressionLaw
+
+    return isinstance(law, ExpressionLaw)
+
+
 def _degeneracy(law: Law, fd: FitData, theta, trend, pinned, exploding, status, message, unidentified=()):
     """Status, message and warning texts for weak trends, unidentified parameters and fits without
     residual freedom (see _degenerate.py)."""
@@ -366,7 +374,9 @@ def _degeneracy(law: Law, fd: FitData, theta, trend, pinned, exploding, status, 
     if weak:  # a strong trend with an exponent at its bound is a finding, not a failure: no warning
         message += "; treat the fitted constants as unreliable"
         warns.append(f"fit of {law.name!r}: " + "; ".join(notes))
-    elif unidentified:  # constants the runs cannot tell apart: a redundant formula, said even with a clear trend
+    elif unidentified and _user_formula(law):  # a user formula's constants the runs cannot tell apart (A*K, a
+        # misspelt variable): redundant, said even with a clear trend; in a catalog law it is a term that has
+        # vanished from every run (E of a ladder far above its floor), a finding the message records
         typos = [n for n in unidentified if len(n) == 1 and n.isupper() and n not in law.variables
                  and n not in "EAB"]  # E, A, B: the constants of the usual forms, not variables
         hint = (f" ({', '.join(typos)}: a name that is not a variable ({', '.join(VARIABLE_COLUMNS)}) is a constant "
