@@ -144,3 +144,18 @@ def test_demo_emergence_flag(tmp_path):
     assert np.all(np.abs(em - tok ** e["answer_tokens"]) < 0.15)
     assert np.all(np.diff(e["logprob"]) > 0)
     assert e["logprob_per_token"] == pytest.approx([v / e["answer_tokens"] for v in e["logprob"]])
+
+
+def test_an_interrupted_sweep_says_how_to_resume(tmp_path, monkeypatch):
+    """Ctrl-C ended the command with rc 130 and nothing after the progress line: it now says the finished runs
+    are kept and the same command resumes the others."""
+    import scalinglab.runner.executor as executor
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(executor, "run_sweep", interrupted)
+    p = tmp_path / "s.toml"
+    p.write_text(SPEC)
+    r = _invoke("run", p, "--store", tmp_path / "s.db")
+    assert r.exit_code == 130 and "run the same command again to resume" in r.output

@@ -211,3 +211,19 @@ def test_a_run_tables_rows_carry_their_training_settings(store):
     assert set(df["batch_size"]) == {8} and set(df["seed"]) == {0} and set(df["schedule"]) == {"cosine"}
     rt = store.to_runtable()
     assert rt.replicates()["groups"] == 0 and rt.sweep()["columns"] == ["lr"]
+
+
+def test_runs_list_shows_whole_run_ids_on_a_narrow_terminal(store):
+    """On an 80-column pipe the run id was cut to '07ad4…', which `runs show` cannot take."""
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    owner = default_owner()
+    _reg(store, "0123456789abcdef")
+    store.claim_run("0123456789abcdef", owner)
+    store.finish_run("0123456789abcdef", owner, evaluations=[_eval()])
+    url = str(store.url)
+    r = CliRunner().invoke(app, ["runs", "list", "--store", url], env={"COLUMNS": "60"})
+    assert r.exit_code == 0, r.output
+    assert "0123456789abcdef" in r.output

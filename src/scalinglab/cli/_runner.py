@@ -155,8 +155,13 @@ def run_cmd(
         from .._errors import InputError
 
         raise InputError("--address needs --executor ray")
-    results = run_sweep(sweep, st, executor=ex, workers=workers, workdir=workdir, device=device,
-                        console=err, show_progress=not json_, max_retries=max_retries)
+    try:
+        results = run_sweep(sweep, st, executor=ex, workers=workers, workdir=workdir, device=device,
+                            console=err, show_progress=not json_, max_retries=max_retries)
+    except KeyboardInterrupt:  # the runs go back to the queue with their checkpoints: say how to go on
+        err.print(f"interrupted: finished runs are kept in {st}; run the same command again to resume the "
+                  "others from their last checkpoints")
+        raise typer.Exit(130) from None
     counts = {s: sum(r.status == s for r in results) for s in ("done", "failed", "leased", "skipped")}
     if json_:
         from ..store import mask_url
@@ -194,7 +199,10 @@ def runs_list(
 
     t = Table(title=f"{len(rows)} runs in {st}")
     for c in ("run_id", "name", "status", "N", "D planned", "C planned", "loss nats", "bits/byte", "tok/s"):
-        t.add_column(c, justify="right" if c not in ("run_id", "name", "status") else "left")
+        # the run id whole, on any terminal width (cut to '07ad4…' it could not be given to `runs show`): the
+        # other columns wrap instead
+        t.add_column(c, justify="right" if c not in ("run_id", "name", "status") else "left",
+                     **({"no_wrap": True, "min_width": 16} if c == "run_id" else {}))
     for r in rows:
         t.add_row(r["id"], r["name"], r["status"], _fmt(r["params"], ","), _fmt(r["tokens_planned"], ","),
                   _fmt(r["flops_planned"], ".3g"), _fmt(r["final_loss_nats"]), _fmt(r["final_loss_bpb"]),
