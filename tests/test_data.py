@@ -1364,3 +1364,9 @@ def test_one_data_hash_by_every_route(tmp_path):
     assert back.df["branch"].isna().tolist() == [False, False, True]
     assert direct.hash() == back.hash()
     assert load_runs(frame.assign(branch=["D=1", "D=2", "D=3"])).hash() != direct.hash()
+
+
+def test_a_comment_above_a_semicolon_header_does_not_decide_the_delimiter(tmp_path):
+    p = tmp_path / "semi.csv"
+    p.write_text("# ladder, run 2024\nparams;tokens;loss\n1e7;2e8;3,1\n2e7;4e8;3,0\n", encoding="utf-8")
+    assert load_runs(p).df["loss"].tolist() == [3.1, 3.0]

@@ -210,7 +210,12 @@ def _read_excel(path: Path, file: str, sheet: str | None) -> _Raw:
 def _csv_delimiter(data: bytes) -> str:
     """``","``, or ``";"`` when the header line has semicolons and no comma outside quotes: a spreadsheet's CSV
     export where the decimal mark is the comma (Excel in most of Europe), whose numbers then read ``5,1``."""
-    header = re.split(rb"\r\n|\r|\n", data.lstrip(b"\xef\xbb\xbf"), maxsplit=1)[0]
+    header = b""
+    for m in re.finditer(rb"[^\r\n]*", data.lstrip(b"\xef\xbb\xbf")):  # line by line, from the top
+        header = m.group()
+        # the header is the first line that is no comment (`_drop_comments`: '# ...', not a column named '#')
+        if header and not re.match(rb"[ \t]*#(?![ \t]*[,;])", header):
+            break
     unquoted = re.sub(rb'"[^"]*"', b"", header)
     return ";" if b";" in unquoted and b"," not in unquoted else ","
 
