@@ -589,7 +589,7 @@ def _inference_within(flops: float, spec: LawSpec, hw: dict, kwargs: dict) -> Pl
     if not trained(a) <= flops:
         raise PlanError(f"inference-aware plan within {flops:.3g} training FLOPs not found (the demand needs "
                         "more than a million times the budget's training compute)")
-    for _ in range(60):
+    for _ in range(40):  # six decades to 1e-11 of a decade
         mid = 0.5 * (a + b)
         a, b = (mid, b) if trained(mid) <= flops else (a, mid)
     out = compute_optimal(math.exp(a), spec, **hw, **kwargs)

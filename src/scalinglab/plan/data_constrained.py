@@ -107,13 +107,14 @@ def repetition_check(spec: LawSpec, N: float, D: float, U: float) -> tuple[dict,
                "R_D_star": r_star, "R_D_star_source": r_src, "effective_cap_tokens": U * (1 + r_star)}
     if "U" not in spec.variables and tuple(spec.variables) == ("N", "D"):
         rep = with_repetition(spec).law
+        point = {"N": np.array([N]), "D": np.array([D]), "U": np.array([U])}
         with np.errstate(all="ignore"):
-            L_rep = float(rep.evaluate(spec.theta, {"N": np.array([N]), "D": np.array([D]), "U": np.array([U])})[0])
-            L = float(spec.law.evaluate(spec.theta, {"N": np.array([N]), "D": np.array([D])})[0])
+            L_rep = float(rep.evaluate(spec.theta, point)[0])
+            L = float(spec.law.evaluate(spec.theta, {"N": point["N"], "D": point["D"]})[0])
         section["loss_with_repetition"] = L_rep
         section["loss_penalty"] = L_rep - L
         if rep.r_n_star is not None:
-            Np = float(rep.effective(spec.theta, {"N": np.array([N]), "D": np.array([D]), "U": np.array([U])})["N"][0])
+            Np = float(rep.effective(spec.theta, point)["N"][0])
             section.update(effective_params=Np, R_N_star=rep.r_n_star, R_N_star_source=DEFAULT_DATA_LAW)
             section["method"] = ("the law evaluated at Muennighoff et al.'s effective data D' (R_D* = "
                                  f"{r_star:.4g}) and effective parameters N' (parameters beyond the compute-optimal "
