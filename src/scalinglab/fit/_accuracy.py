@@ -31,7 +31,7 @@ from ..laws import Law
 from ._multistart import multistart
 from ._objectives import Huber, LeastSquares, Penalty
 from ._predict import interval_from_draws
-from ._result import FitResult, covariance_draws
+from ._result import FitResult, covariance_draws, within_bounds
 from ._solvers import Problem, gauss_newton_covariance
 
 __all__ = ["SLOPE_PRIOR_CENTER", "SLOPE_PRIOR_SD", "CEILING_PRIOR_SD", "accuracy_scale", "accuracy_bounds",
@@ -305,9 +305,8 @@ def fit_accuracy(law: Law, x: np.ndarray, y: np.ndarray, *, column: str | None =
         cov = gauss_newton_covariance(problem, problem.fitspace.to_fit(th), scale)
     draws = B
     bounds = accuracy_bounds(law, np.log10(x), y, bounded)
-    if B is None and cov is not None:  # within the bounds of the solve (FitResult._within_bounds)
-        draws = covariance_draws(law, th, cov, seed=seed)
-        draws = None if draws is None else np.clip(draws, *(np.asarray(b, float) for b in bounds))
+    if B is None and cov is not None:  # within the bounds of the solve, as FitResult's draws are
+        draws = within_bounds(covariance_draws(law, th, cov, seed=seed), bounds)
     ivs = ({n: interval_from_draws(draws[:, i], float(level)) for i, n in enumerate(law.param_names)}
            if draws is not None else {})
     return FitResult(

@@ -34,7 +34,7 @@ from ._profile import kept_alternates
 from ._space import FitSpace
 
 __all__ = ["FitResult", "Prediction", "Derived", "FORMAT_VERSION", "PRIOR_RULE", "parameter_draws",
-           "covariance_draws"]
+           "covariance_draws", "within_bounds"]
 
 #: the interval rule of a fit not calibrated by backtests (``_predict.py``'s module docstring)
 PRIOR_RULE = "boot+noise+reach/v1"
@@ -118,6 +118,15 @@ def covariance_draws(law, theta, covariance, n: int = _N_PARAM_DRAWS, seed: int 
         w, V = np.linalg.eigh(cov)
         L = V * np.sqrt(np.maximum(w, 0))
     return fs.to_natural(u0 + np.random.default_rng(seed).standard_normal((n, len(u0))) @ L.T)
+
+
+def within_bounds(draws: np.ndarray | None, bounds) -> np.ndarray | None:
+    """Parameter draws ``(B, P)`` clipped to ``bounds`` (``(lower (P,), upper (P,))``, the bounds a fit was
+    solved within); ``draws`` as they are without bounds of their shape."""
+    if draws is None or not bounds:
+        return draws
+    lo, hi = (np.asarray(v, float) for v in bounds)
+    return np.clip(draws, lo, hi) if lo.shape == hi.shape == draws.shape[1:] else draws
 
 
 def parameter_draws(law, theta, *, bootstrap=None, covariance=None, stderr: dict | None = None,
@@ -292,11 +301,7 @@ class FitResult:
         """``draws`` clipped to the bounds the fit was solved within (``diagnostics["bounds"]``, the accuracy
         route's chance floor and scale top): a Gauss-Newton draw past a bound is no model the fit could give
         (a ceiling at the top with a wide covariance drew ceilings below the floor, and bands down to 0)."""
-        b = (self.diagnostics or {}).get("bounds")
-        if draws is None or not b:
-            return draws
-        lo, hi = (np.asarray(v, float) for v in b)
-        return np.clip(draws, lo, hi) if lo.shape == hi.shape == draws.shape[1:] else draws
+        return within_bounds(draws, (self.diagnostics or {}).get("bounds"))
 
     # ------------------------------------------------------------------ derived quantities
     def derived(self, fn: Callable[[dict], float], level: float | None = None) -> Derived:
