@@ -198,3 +198,20 @@ def test_runs_a_tracker_marks_unfinished_are_named_and_can_be_left_out(tmp_path)
     r = CliRunner().invoke(app, ["fit", str(path), "--law", "chinchilla", "--loss", "huber", "--where",
                                  "State=finished", "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["n_points"] == 21, r.output
+
+
+def test_last_checkpoint_says_when_no_run_has_two_rows(tmp_path):
+    """Without a run column --last-checkpoint kept all 350 rows and said it kept 'the last checkpoint of each
+    run': it says nothing was grouped, and how a run is told."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    N = np.repeat([1e7, 2e7, 4e7], 3)
+    D = N * np.tile([5.0, 10.0, 20.0], 3)
+    pd.DataFrame({"params": N, "tokens": D, "step": np.tile([1, 2, 3], 3),
+                  "loss": 1.7 + 400 / N**0.34 + 410 / D**0.28}).to_csv(tmp_path / "t.csv", index=False)
+    r = CliRunner().invoke(app, ["fit", str(tmp_path / "t.csv"), "--law", "chinchilla", "--last-checkpoint"])
+    assert r.exit_code == 0, r.output
+    assert "all 9 rows kept: no run has more than one row" in r.output and "of each run" not in r.output

@@ -88,11 +88,11 @@ def select_runs(file: str, where: list[str] | None, best_of: str | None = None, 
         runs = runs.where(*where)
     if last_checkpoint:
         n = len(runs)
-        if not runs.checkpoints()["runs"]:
+        runs = runs.final()  # every row kept exactly when no run has more than one row
+        if len(runs) == n:
             err.print(f"--last-checkpoint: all {n} rows kept: no run has more than one row (a run is told by a "
                       "run_id column, e.g. --column job=run_id, or by a planned-length column such as "
                       "total_steps beside step)", highlight=False)
-        runs = runs.final()
         from ..data.checkpoints import short_of_plan
 
         short = short_of_plan(runs.df)
