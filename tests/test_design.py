@@ -213,3 +213,51 @@ def test_cli_bad_budget_is_one_line():
     assert res.exit_code == 2
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "budget" in lines[0], res.stderr
+
+
+# --------------------------------------------------------------------------------------------- small budgets
+def test_tiny_budget_gives_distinct_runs():
+    """At 1e12 FLOPs the sizes of a wide IsoFLOP level fall below the smallest runner GPT: the design keeps
+    only ladders whose runs stay distinct once snapped (the runner would train a repeated run once)."""
+    d = design("N=7B,D=140B", 1e12, replicates=1)
+    keys = {(tuple(sorted(r.arch.items())), r.D) for r in d.runs}
+    assert len(keys) == len(d.runs) >= 15
+    assert d.flops <= 1e12 * 1.001
+
+
+def test_budget_below_any_ladder_names_the_smallest_gpt():
+    n_smallest = snap_architecture(1.0)[1]
+    with pytest.raises(PlanError, match=rf"smallest runner GPT \({n_smallest / 1e3:.3g}k parameters"):
+        design("N=7B,D=140B", 1e9, replicates=1)
+
+
+def test_design_warns_when_its_interval_misses_in_simulation(monkeypatch):
+    """A design whose interval covers the simulated target run far less often than its level says so."""
+    import dataclasses
+
+    import scalinglab.plan.design as mod
+
+    real = mod.simulate
+
+    def missing(*args, replicates=8, **kw):  # the final scoring (2 × replicates) misses every time
+        sim = real(*args, replicates=replicates, **kw)
+        return dataclasses.replace(sim, observed=sim.hi * 2) if replicates > 1 else sim
+
+    monkeypatch.setattr(mod, "simulate", missing)
+    d = mod.design("N=7B,D=140B", 1e20, replicates=1)
+    assert d.simulated_coverage == 0.0
+    assert any("covered the target run in only 0% of 2 ladders" in w for w in d.warnings), d.warnings
+
+
+def test_written_spec_says_its_corpus_is_a_placeholder(tmp_path):
+    from importlib import resources
+
+    from scalinglab.plan import design as mod
+
+    corpus = resources.files("scalinglab") / "runner" / "_corpus" / "public_domain.txt"
+    assert mod._TEXT_CORPUS_TOKENS == len(corpus.read_bytes())  # byte tokens
+    d = design("N=7B,D=140B", 1e18, replicates=1)
+    text = mod.sweep_spec_text(d)
+    top = max(r.D for r in d.runs)
+    assert f"{top / len(corpus.read_bytes()):.3g} passes over" in text
+    assert "placeholder" not in mod.sweep_spec_text(d, data={"path": "corpus/*.txt"})

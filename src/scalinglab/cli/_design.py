@@ -67,24 +67,36 @@ def design_cmd(
     _table(tbl)
     lo, hi = d.expected_interval
     out.print(f"expected {d.level:.0%} interval at the target: [bold]{lo:.4g} – {hi:.4g}[/] around "
-              f"{d.expected_loss:.4g} (width {d.width:.2%} of the loss; {d.width_spread[0]:.2%} – "
-              f"{d.width_spread[1]:.2%} over {d.replicates} simulations, which covered the run "
+              f"{d.expected_loss:.4g} (width {_share(d.width)} of the loss; {_share(d.width_spread[0])} – "
+              f"{_share(d.width_spread[1])} over {d.replicates} simulations, which covered the run "
               f"{d.simulated_coverage:.0%} of the time)")
-    out.print(f"extrapolation: {d.extrapolation_decades:.2g} decades of compute beyond the largest run "
-              f"({d.top_flops:.3g} FLOPs)")
+    dec = d.extrapolation_decades
+    out.print(f"extrapolation: {dec:.2g} decades of compute beyond the largest run ({d.top_flops:.3g} FLOPs)"
+              if dec >= 0.01 else f"extrapolation: none in compute (the largest run, {d.top_flops:.3g} FLOPs, "
+                                  "reaches the target's)")
     c = d.cost
     if c:
         usd = c.get("usd") or [float("nan")] * 2
-        out.print(f"cost: {d.flops:.3g} FLOPs · {_qty(c['gpu_hours'][0])} – {_qty(c['gpu_hours'][1])} "
-                  f"{c.get('gpu')} GPU-hours · ${_qty(usd[0])} – ${_qty(usd[1])} at MFU "
-                  f"{c['mfu'][0]:g}-{c['mfu'][1]:g}")
+        out.print(f"cost: {d.flops:.3g} FLOPs · {_span(c['gpu_hours'], _qty)} {c.get('gpu')} GPU-hours · "
+                  f"{_span(usd, lambda v: '$' + _qty(v))} at MFU {_span(c['mfu'], lambda v: f'{v:g}')}")
     if d.max_width is not None:
         verdict = "[green]met[/]" if d.meets_max_width else "[red]not met[/]"
         need = d.budget_for_max_width
-        out.print(f"max-width {d.max_width:.2%}: {verdict}" + (f"; about {need:.3g} FLOPs would meet it"
-                                                                 if need is not None else ""))
+        out.print(f"max-width {_share(d.max_width)}: {verdict}" + (f"; about {need:.3g} FLOPs would meet it"
+                                                                     if need is not None else ""))
     if "spec" in data:
         out.print(f"sweep spec written to {data['spec']} (run it with `scalinglab run {data['spec']}`)")
     out.print(f"[dim]noise {d.noise:g} (relative); candidates ranked by interval score in simulation; "
               "FLOPs C = 6ND, N = total parameters[/]")
     _render_warnings(d.warnings)
+
+
+def _share(v: float) -> str:
+    """A relative width as a percentage: ``0.0213`` → ``2.13%``; past 1000 % in scientific notation."""
+    return f"{v:.2%}" if v < 10 else f"{100 * v:.3g}%"
+
+
+def _span(pair, fmt) -> str:
+    """``lo – hi`` with ``fmt``, or one value when both ends are the same."""
+    lo, hi = pair[0], pair[1]
+    return fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)} – {fmt(hi)}"

@@ -68,6 +68,12 @@ DEFAULT_NOISE = 0.01
 LADDER_TPP_FACTORS = (1 / 3, 1.0, 3.0)
 #: budget multiples at which the chosen shape is simulated to find the budget that meets ``max_width``
 BUDGET_SCAN = (0.25, 4.0, 16.0)
+#: byte tokens of the runner's bundled text corpus (``runner/_corpus/public_domain.txt``), the placeholder
+#: data of a written sweep spec
+_TEXT_CORPUS_TOKENS = 434_901
+#: shortfall of the simulated coverage below the nominal level that earns a warning: about two binomial
+#: standard deviations of 10 simulated ladders at 80 % (sqrt(0.8 * 0.2 / 10) = 0.13)
+UNDER_COVERAGE = 0.25
 #: sequence length and vocabulary of the written sweep (the runner's bundled text corpus: bytes, vocab 256)
 DEFAULT_SEQ_LEN = 256
 DEFAULT_VOCAB = 256
@@ -191,6 +197,9 @@ DEFAULT_SHAPES: tuple[LadderShape, ...] = (
 #: alone; before the prior's run noise left out the runs the fit passes through, 9- and 12-run ladders of
 #: the 5-parameter Chinchilla law covered the target in 0-40 % of simulated draws at nominal 80 %)
 MIN_RUNS_PER_PARAM = 3
+#: fewest distinct model sizes a candidate ladder may have once snapped to runner architectures (a law of
+#: N needs sizes to tell its size term apart from its floor)
+MIN_SIZES = 3
 
 
 def _central(spec: LawSpec) -> LawSpec:
@@ -443,6 +452,19 @@ class DesignRun:
                 "arch": dict(self.arch), "level": self.level, "level_flops": self.level_flops}
 
 
+def _distinct(runs: Sequence[DesignRun]) -> list[DesignRun]:
+    """``runs`` without repeats: runs snapped to the same architecture and token budget are one run (the
+    runner would train it once), e.g. the sizes of a tiny budget that all fall below the smallest GPT."""
+    seen: set = set()
+    out = []
+    for r in runs:
+        key = (tuple(sorted(r.arch.items())), r.N, r.D)
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
 def _snap(runs: np.ndarray, vocab_size: int, seq_len: int) -> list[DesignRun]:
     out = []
     flops = 6.0 * runs[:, 0] * runs[:, 1]
@@ -589,10 +611,16 @@ def design(target: str | Mapping[str, Any] | Target, budget: float | str, *, law
     # 1. search: every shape on the same seeds, fast objective
     cands = []
     min_runs = MIN_RUNS_PER_PARAM * spec.law.n_params
+    merged = 0
     for shape in shapes:
         runs = ladder_runs(shape, B, spec, max_top_flops=cap)
-        if len(runs) < min_runs:
-            log.info("design candidate %s skipped: %d runs < %d", shape.label, len(runs), min_runs)
+        # sizes below the smallest runner GPT snap to the same run: count the runs that stay distinct
+        distinct = _distinct(_snap(runs, vocab_size, seq_len))
+        n_sizes = len({r.N for r in distinct})
+        if len(distinct) < min_runs or n_sizes < MIN_SIZES:
+            merged = max(merged, len(runs) - len(distinct))
+            log.info("design candidate %s skipped: %d distinct runs (of %d; %d sizes), fewer than %d runs or "
+                     "%d sizes", shape.label, len(distinct), len(runs), n_sizes, min_runs, MIN_SIZES)
             continue
         sim = simulate(runs, tgt, spec, noise=sigma, replicates=replicates, seed=seed, level=level,
                        loss=search_loss)
@@ -605,6 +633,13 @@ def design(target: str | Mapping[str, Any] | Target, budget: float | str, *, law
                  "replicates", shape.label, sim.median_width, sim.interval_score, sim.coverage, replicates)
     # every candidate spends the same budget: the lowest interval score (narrow *and* covering) wins
     if not cands:
+        if merged:
+            smallest, n = snap_architecture(1.0, vocab_size=vocab_size, seq_len=seq_len)
+            raise PlanError(f"the budget ({B:.3g} FLOPs) is too small for a ladder: the model sizes it affords "
+                            f"fall below the smallest runner GPT ({format_quantity(n)} parameters, n_layer "
+                            f"{smallest['n_layer']}, d_model {smallest['d_model']}), so fewer than {min_runs} "
+                            f"distinct runs ({MIN_RUNS_PER_PARAM} per law parameter) or {MIN_SIZES} model sizes "
+                            "remain; raise the budget")
         raise PlanError(f"every candidate ladder has fewer than {min_runs} runs ({MIN_RUNS_PER_PARAM} per law "
                         "parameter); give shapes with more runs")
     order = sorted(range(len(cands)), key=lambda i: (cands[i]["interval_score"], cands[i]["flops"]))
@@ -613,7 +648,12 @@ def design(target: str | Mapping[str, Any] | Target, budget: float | str, *, law
         c["chosen"] = i == order[0]
 
     # 2. the chosen shape, snapped to architectures, scored with the default fit on fresh seeds
-    runs = _snap(ladder_runs(best, B, spec, max_top_flops=cap), vocab_size, seq_len)
+    snapped = _snap(ladder_runs(best, B, spec, max_top_flops=cap), vocab_size, seq_len)
+    runs = _distinct(snapped)
+    if len(runs) < len(snapped):
+        notes.append(f"{len(snapped) - len(runs)} of the shape's {len(snapped)} runs snapped to the same runner "
+                     f"architecture and token budget as another and were merged: {len(runs)} distinct runs "
+                     "(the budget is small for this spread of model sizes)")
     if sum(r.flops for r in runs) > B * 1.001:  # rounding of architectures: scale tokens back into budget
         scale = B / sum(r.flops for r in runs)
         runs = [DesignRun(N=r.N, D=float(max(1, int(r.D * scale))), flops=6.0 * r.N * max(1, int(r.D * scale)),
@@ -626,6 +666,10 @@ def design(target: str | Mapping[str, Any] | Target, budget: float | str, *, law
     if np.mean(np.isfinite(final.width)) < 0.5:
         notes.append("most simulated ladders of this design gave no usable fit: the budget is too small for "
                      "the law to be determined; raise the budget")
+    elif final.coverage < float(level) - UNDER_COVERAGE:
+        notes.append(f"in simulation the {float(level):.0%} interval covered the target run in only "
+                     f"{final.coverage:.0%} of {len(final.width)} ladders: this design's interval is not to be "
+                     "trusted at the target (too few runs or too far a reach); raise the budget")
 
     # 3. what budget would meet max_width
     need = None
@@ -701,13 +745,21 @@ def sweep_spec_text(d: Design, *, name: str = "design", data: Mapping[str, Any] 
     ``data`` defaults to the bundled text corpus (bytes, vocabulary 256, which the architectures were counted
     with); ``schedule`` ``cosine`` trains every run to its own budget, as the Chinchilla fits assume.
     """
+    stand_in = data is None
     data = dict(data or {"name": "text"})
     t = d.target
     lines = [f"# scalinglab design: {len(d.runs)} runs, {d.flops:.4g} FLOPs (C = 6ND) for target "
              f"N={format_quantity(t.N)}, D={format_quantity(t.D)} ({t.flops:.3g} FLOPs)",
              f"# expected {d.level:.0%} interval at the target: [{d.expected_interval[0]:.4g}, "
-             f"{d.expected_interval[1]:.4g}] (width {d.width:.3g}; prior {d.law}, noise {d.noise:g})",
-             "", "[sweep]", f"name = {_toml_value(name)}", 'kind = "list"', "", "[defaults]",
+             f"{d.expected_interval[1]:.4g}] (width {d.width:.3g}; prior {d.law}, noise {d.noise:g})"]
+    if stand_in:  # the design assumed fresh tokens: say what the placeholder corpus gives
+        top = max(r.D for r in d.runs)
+        lines += ["# data: the bundled text corpus is a placeholder so that this spec runs as written; the design",
+                  "# assumed fresh tokens, and the largest run reads "
+                  f"{format_quantity(top)} tokens, {top / _TEXT_CORPUS_TOKENS:.3g} passes over its "
+                  f"{format_quantity(_TEXT_CORPUS_TOKENS)} byte tokens.",
+                  "# For a real study set [defaults] data to your corpus, e.g. data = { path = \"corpus/*.txt\" }"]
+    lines += ["", "[sweep]", f"name = {_toml_value(name)}", 'kind = "list"', "", "[defaults]",
              f"data = {_toml_value(data)}", f"seq_len = {int(seq_len)}", f"schedule = {_toml_value(schedule)}",
              'flops_convention = "6N"', 'param_convention = "total"']
     for r in d.runs:
