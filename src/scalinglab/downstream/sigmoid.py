@@ -14,15 +14,14 @@ from ..fit._accuracy import (
     DEFAULT_REACH,
     SLOPE_PRIOR_CENTER,
     SLOPE_PRIOR_SD,
+    accuracy_band,
     accuracy_scale,
     fit_accuracy,
 )
 from ._common import (
-    N_MC,
     DownstreamPrediction,
     column,
     load_frame,
-    quantiles,
     scale_arrays,
     squeeze,
     warn_reach,
@@ -84,31 +83,12 @@ class SigmoidResult:
         if not 0 < float(level) < 1:
             raise InputError(f"level must be between 0 and 1, got {level}")
         xv = self._scale(variables)
-        law = self.fit.law
-        var = law.variables[0]
-        cmax = float(np.max(self.fit.data["X"][var]))
+        cmax = float(np.max(self.fit.data["X"][self.fit.law.variables[0]]))
         reach = xv / cmax
-        with np.errstate(all="ignore"):
-            center = np.atleast_1d(law.evaluate(self.fit.theta, {var: xv}))
-        rng = np.random.default_rng(self.seed)
-        draws = self.fit.bootstrap if self.fit.bootstrap is not None and len(self.fit.bootstrap) else \
-            self.fit.theta[None, :]
-        S = max(N_MC // 2, len(draws))
-        j = rng.integers(0, len(draws), S)
-        samples = np.empty((S, len(xv)))
-        with np.errstate(all="ignore"):
-            for u in np.unique(j):
-                rows = j == u
-                samples[rows] = law.evaluate(draws[u], {var: xv})[None, :]
-        res = self.residuals if self.residuals is not None and len(self.residuals) else np.zeros(1)
-        samples += rng.choice(res, size=(S, 1)) * np.ones((1, len(xv)))
-        decades = np.maximum(np.log10(np.maximum(reach, 1e-300)), 0.0)
-        samples += rng.standard_normal((S, 1)) * self.reach_sd * decades[None, :]
-        if self.bounded is not None:
-            samples = np.clip(samples, *self.bounded)
-            center = np.clip(center, *self.bounded)
-        lo, hi = quantiles(samples, level)
-        lo, hi = np.minimum(lo, center), np.maximum(hi, center)
+        boot = self.fit.bootstrap
+        center, lo, hi = accuracy_band(self.fit.law, self.fit.theta, boot if boot is not None else None,
+                                       self.residuals if self.residuals is not None else np.zeros(0), self.reach_sd,
+                                       xv, cmax, float(level), bounded=self.bounded, seed=self.seed)
         return DownstreamPrediction(value=squeeze(center), interval=(squeeze(lo), squeeze(hi)), level=float(level),
                                     extrapolation=squeeze(reach), method=self.name, warnings=warn_reach(reach))
 

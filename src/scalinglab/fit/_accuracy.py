@@ -28,6 +28,7 @@ import numpy as np
 
 from .._errors import FitError, InputError
 from ..laws import Law
+from ._accuracy_band import ACCURACY_METHOD, accuracy_band, accuracy_scale
 from ._multistart import multistart
 from ._objectives import Huber, LeastSquares, Penalty
 from ._predict import interval_from_draws
@@ -35,7 +36,8 @@ from ._result import FitResult, covariance_draws, within_bounds
 from ._solvers import Problem, gauss_newton_covariance
 
 __all__ = ["SLOPE_PRIOR_CENTER", "SLOPE_PRIOR_SD", "CEILING_PRIOR_SD", "accuracy_scale", "accuracy_bounds",
-           "sigmoid_penalty", "fit_sigmoid_map", "reach_per_decade", "fit_accuracy", "ACCURACY_LAWS"]
+           "sigmoid_penalty", "fit_sigmoid_map", "reach_per_decade", "fit_accuracy", "accuracy_band",
+           "ACCURACY_LAWS", "ACCURACY_BOOTSTRAP", "ACCURACY_METHOD"]
 
 #: steepness k (per decade of compute) above which the one-sided slope prior acts
 SLOPE_PRIOR_CENTER = 1.0
@@ -49,19 +51,10 @@ DEFAULT_REACH = 0.01
 ACCURACY_LAWS = ("sigmoid", "sigmoid-bounded")
 #: robust objective scale (accuracy units, fractions) of ``fit_loss="huber"``
 HUBER_SCALE = 0.05
-
-
-def accuracy_scale(acc: np.ndarray) -> tuple[float, float] | None:
-    """``(0, 1)`` for accuracies that are fractions, ``(0, 100)`` for percentages, else None."""
-    acc = np.asarray(acc, float)
-    acc = acc[np.isfinite(acc)]
-    if not acc.size:
-        return None
-    if acc.min() >= 0 and acc.max() <= 1:
-        return (0.0, 1.0)
-    if acc.min() >= 0 and acc.max() <= 100:
-        return (0.0, 100.0)
-    return None
+#: bootstrap resamples of the models when none are asked for: the draws of the interval (a sigmoid's
+#: Gauss-Newton covariance misstates its spread: 80 % bands at 10x compute covered 100 % of simulated MMLU-like
+#: tasks at 5x the width, and 33 % of late-rising GSM8K-like ones)
+ACCURACY_BOOTSTRAP = 100
 
 
 def check_floor(floor: float | None, y: np.ndarray, source: str | None = None, *, warn: bool = True) -> None:
@@ -277,6 +270,8 @@ def fit_accuracy(law: Law, x: np.ndarray, y: np.ndarray, *, column: str | None =
     if ok.sum() < 3:
         raise FitError(f"sigmoid fit: {int(ok.sum())} usable model(s) in {source or 'the table'}; need at least 3")
     x, y = x[ok], y[ok]
+    o = np.lexsort((y, x))  # by scale: the row order of a table does not change the bootstrap or the band
+    x, y = x[o], y[o]
     check_floor((law.spec() or {}).get("floor"), y, source, warn=warn_floor)
     bounded = accuracy_scale(y)
     kw = {"prior_sd": prior_sd, "prior_center": prior_center, "ceiling_sd": ceiling_sd, "fit_loss": fit_loss}
@@ -320,5 +315,7 @@ def fit_accuracy(law: Law, x: np.ndarray, y: np.ndarray, *, column: str | None =
         diagnostics={"method": "accuracy-sigmoid", "bounds": [list(map(float, b)) for b in bounds]},
         bootstrap=B, intervals=ivs, level=float(level), noise=float(scale), covariance=cov,
         conventions=dict(conventions or {}), data={"X": {var: x.tolist()}, "y": y.tolist(), "weights": None},
-        calibration={"method": "downstream-sigmoid/v1", "reach_noise_per_decade": reach / max(scale, 1e-12),
+        calibration={"method": ACCURACY_METHOD, "reach_noise_per_decade": reach / max(scale, 1e-12),
+                     "reach_per_decade": float(reach), "seed": int(seed),
                      "source": "reach-backtest" if calibrate else "fixed"})
+

@@ -7,7 +7,7 @@ import time
 
 from .._errors import LawError
 from ..laws import Law, get_law, law_from_spec
-from ._accuracy import ACCURACY_LAWS, accuracy_scale, fit_accuracy
+from ._accuracy import ACCURACY_BOOTSTRAP, ACCURACY_LAWS, accuracy_scale, fit_accuracy
 from ._calibrate import calibrate_intervals
 from ._degenerate import looks_flat
 from ._ensemble import choose_stacked
@@ -129,7 +129,9 @@ def fit_reusing(data, law: Law | str, *, x, y, loss, delta, weights, starts, boo
         if law_obj.name == "sigmoid-bounded" and getattr(law_obj, "ceiling", None) is None and top is not None:
             # bounded: the ceiling is the top of the accuracy scale (1, or 100 for percentages), as downstream's
             law_obj = law_from_spec({**law_obj.spec(), "ceiling": top[1]})
-        return fit_accuracy(law_obj, fd.X[var], fd.y, column=fd.variables[var], bootstrap=int(bootstrap), seed=seed,
+        # no resamples asked for: the downstream route's bootstrap (its band's draws; a covariance misstates them)
+        return fit_accuracy(law_obj, fd.X[var], fd.y, column=fd.variables[var],
+                            bootstrap=int(bootstrap) or ACCURACY_BOOTSTRAP, seed=seed,
                             level=level, calibrate=calibrate, source=fd.source,
                             conventions={**fd.conventions, "data_hash": fd.data_hash(), "y_column": fd.y_column})
     objective = get_objective("huber" if auto else loss, delta=delta)  # auto: judged by backtest after the trend

@@ -17,6 +17,7 @@ from .._errors import CatalogError, ExtrapolationWarning, InputError, LawError
 from .._io import atomic_write_text
 from .._json import to_jsonable as _jsonable
 from ..laws import VARIABLE_COLUMNS, Law, as_theta, get_preset, law_from_spec
+from ._accuracy_band import ACCURACY_METHOD, accuracy_band, accuracy_scale
 from ._objectives import sandwich_factor
 from ._predict import (
     OTHER_REACH_WARN,
@@ -526,7 +527,16 @@ class FitResult:
                                 "no fitted data recorded: extrapolation distance unknown")
         noise = max(float(self.noise), 1e-5) if math.isfinite(self.noise) else float(self.noise)
         cal = self.calibration or {}
-        if cal.get("quantile_lines"):
+        accuracy = cal.get("method") == ACCURACY_METHOD and len(law.variables) == 1 and self.data
+        if accuracy:  # an accuracy sigmoid: the band of downstream's SigmoidPredictor, one engine (_accuracy.py)
+            var = law.variables[0]
+            y = np.asarray(self.data["y"], float)
+            center, lo, hi = accuracy_band(
+                law, self.theta, self.bootstrap, np.asarray(self.residuals, float),
+                float(cal.get("reach_per_decade", float(cal.get("reach_noise_per_decade", 0.0)) * noise)),
+                np.asarray(X[var], float), float(np.max(self.data["X"][var])), level,
+                bounded=accuracy_scale(y), seed=int(cal.get("seed", 0)))
+        elif cal.get("quantile_lines"):
             base, noise, btheta, bcov = self._band_fit(X, center, noise)
             # the parameter spread the calibration normalised its backtest errors by (`linear_prediction_sd`)
             sp = (linear_prediction_sd(law, btheta, bcov, X, self.space) if cal.get("scale") == "noise+param"
@@ -548,8 +558,9 @@ class FitResult:
             noise, values = self._prior_noise(noise, X)
             lo, hi = predictive_quantiles(center, values, noise=noise, shift=float(self.residual_shift),
                                           reach=reach, level=level, noise_per_decade=npd)
-        # the point prediction lies strictly inside its interval
-        lo, hi = keep_point_inside(lo, hi, center, noise, level)
+        # the point prediction lies strictly inside its interval (an accuracy's band may touch the scale's end)
+        if not accuracy:
+            lo, hi = keep_point_inside(lo, hi, center, noise, level)
         if log:
             with np.errstate(over="ignore"):  # a band beyond any float is infinite, said by its reach warning
                 value, lo, hi = np.exp(center), np.exp(lo), np.exp(hi)
