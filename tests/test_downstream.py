@@ -306,3 +306,56 @@ def test_a_sigmoid_fit_predicts_downstreams_band(tmp_path):
     assert np.all(np.asarray(p.interval[1]) - np.asarray(p.interval[0]) > 0)
     back = FitResult.load(r.to_json(tmp_path / "sig.json"))
     np.testing.assert_allclose(np.asarray(back.predict(flops=C).interval), np.asarray(p.interval), rtol=1e-9)
+
+
+def _long_table(tmp_path):
+    """A paper-style long table: `Model,Params,Tokens,benchmark,accuracy` (unit strings, percent points)."""
+    d = _ladder(n=8)
+    N = d["flops"] / (6 * 20)  # 20 tokens per parameter
+    rows = []
+    for bench, shift in (("MMLU", 0.0), ("GSM8K", -0.2)):
+        for i in range(8):
+            n = N[i] ** 0.5
+            rows.append(f"m{i},{n / 1e6:.6g}M,{20 * n / 1e9:.6g}B,{bench},{100 * max(d['acc'][i] + shift, 0.01):.2f}")
+    path = tmp_path / "long.csv"
+    path.write_text("Model,Params,Tokens,benchmark,accuracy\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_a_long_tables_benchmarks_are_named_not_pooled(tmp_path):
+    from scalinglab._errors import DataWarning
+
+    path = _long_table(tmp_path)
+    with pytest.warns(DataWarning, match=r"column 'benchmark' splits the runs into 2 groups.*--where benchmark="):
+        select_downstream(path, "accuracy")
+    one = select_downstream(path, "accuracy", where=["benchmark=MMLU"])
+    assert one.result is not None
+    res = CliRunner().invoke(app, ["downstream", str(path), "--y", "accuracy", "--at", "1e25", "--where",
+                                   "benchmark=MMLU", "--json"])
+    assert res.exit_code == 0, res.output
+    assert "splits the runs" not in res.stderr
+    ref = select_downstream({"flops": _ladder(n=8)["flops"], "accuracy": 100 * _ladder(n=8)["acc"]}, "accuracy")
+    got = json.loads(res.stdout)["predictions"][0]
+    assert got["value"] == pytest.approx(float(ref.predict(flops=1e25).value), rel=1e-3)  # Params '70M' read
+
+
+@pytest.mark.parametrize(("cells", "words"), [
+    (["25.9%", "30.1%", "128.0%", "40.2%"], r"long\.csv:3:acc: accuracy '128\.0%' is outside 0-100 %"),
+    (["25.9%", "30.1", "35.0", "40.2"], r"long\.csv:2:acc: .*mixes percentages \(row 1: '25\.9%'"),
+])
+def test_impossible_or_two_scale_accuracies_are_refused(tmp_path, cells, words):
+    from scalinglab._errors import DataError
+
+    path = tmp_path / "long.csv"
+    path.write_text("flops,acc\n" + "\n".join(f"{c:g},{a}" for c, a in zip([1e20, 1e21, 1e22, 1e23], cells,
+                                                                          strict=True)) + "\n")
+    with pytest.raises(DataError, match=words):
+        select_downstream(path, "acc")
+
+
+def test_fit_sigmoid_names_a_long_tables_benchmark_column(tmp_path):
+    from scalinglab._errors import DataWarning
+    from scalinglab.fit import fit
+
+    with pytest.warns(DataWarning, match=r"column 'benchmark' splits the runs"):
+        fit(_long_table(tmp_path), "sigmoid", x="flops", y="accuracy")

@@ -156,6 +156,7 @@ def downstream_cmd(
     floor: Annotated[float | None, typer.Option("--floor", help="Chance accuracy, e.g. 0.25.")] = None,
     level: Annotated[float, typer.Option("--level", help="Interval level.")] = 0.8,
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP)] = None,
+    where: list[str] | None = WhereOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Predict benchmark accuracy at a larger scale (sigmoid in log-compute or two-step via task loss,
@@ -163,7 +164,7 @@ def downstream_cmd(
     """
     from ..downstream import select_downstream
 
-    sel = select_downstream(file, y, x=x, loss=loss, floor=floor)
+    sel = select_downstream(file, y, x=x, loss=loss, floor=floor, where=where or ())
     targets = _floats(at, "--at")
     preds = [{x: v, **sel.predict(level=level, **{x: v}).to_dict()} for v in targets]
     d = {"method": sel.method, "reason": sel.reason, "scores": sel.scores, "predictions": preds}

@@ -84,11 +84,14 @@ def _parse_plain(text: str) -> float:
         raise ValueError(f"not a number: {text!r}") from None
 
 
-def numeric_column(values: Any, *, file: str | None, column: str, what: str = "") -> np.ndarray:
+def numeric_column(values: Any, *, file: str | None, column: str, what: str = "", counts: bool = False,
+                   scale: float = 1.0) -> np.ndarray:
     """A column's values as float64 (NaN for empty cells), text cells read as the loader reads a loss or a
     metric (``45.2%`` is 0.452, a footnote mark is read past); a `DataError` naming the file, the first bad
     row (1-based position) and the column when a cell is not a number. The one reader `fit` and the
-    downstream readers take a metric column through.
+    downstream readers take a metric column through. ``counts``: the column holds counts (parameters,
+    tokens, FLOPs), read as the loader reads them (``70M``, ``1.4T``); ``scale``: the unit its header names
+    (``Params (B)``: 1e9), applied to plain numbers and not to cells with their own suffix.
 
     Raises
     ------
@@ -99,14 +102,35 @@ def numeric_column(values: Any, *, file: str | None, column: str, what: str = ""
 
     arr = _as_arrow(values)
     if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_boolean(arr.type):
-        return np.asarray(pc.fill_null(pc.cast(arr, pa.float64()), np.nan).to_numpy(zero_copy_only=False),
-                          dtype=np.float64)
-    fl = _floats(arr, counts=False)
+        return scale * np.asarray(pc.fill_null(pc.cast(arr, pa.float64()), np.nan).to_numpy(zero_copy_only=False),
+                                  dtype=np.float64)
+    fl = _floats(arr, counts=counts)
+    label = f"{what} column" if what else "column"
     if fl.failed is not None:
         i = int(np.flatnonzero(fl.failed)[0])
-        label = f"{what} column" if what else "column"
         raise DataError(f"{label} {column!r} is not numeric: {fl.why(i)}", file=file, row=i + 1, column=column)
-    return fl.values
+    if not counts:
+        pct = percent_cells(arr)
+        with np.errstate(invalid="ignore"):
+            bare = ~pct & (np.abs(fl.values) > 1)
+        if pct.any() and bare.any():  # 25.9% beside 25.1: one column on two scales
+            i, j = int(np.flatnonzero(pct)[0]), int(np.flatnonzero(bare)[0])
+            raise DataError(f"{label} {column!r} mixes percentages (row {i + 1}: {_cell_text(arr[i].as_py())!r}, "
+                            f"read as {fl.values[i]:g}) with bare numbers on a percent scale "
+                            f"({_cell_text(arr[j].as_py())!r}); write every cell one way", file=file, row=j + 1,
+                            column=column)
+    return fl.scaled(scale)
+
+
+def percent_cells(col: Any) -> np.ndarray:
+    """Boolean mask of the text cells written as a percentage (``45.2%``)."""
+    arr = _as_arrow(col)
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.cast(arr.type.value_type)
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return np.zeros(len(arr), bool)
+    ends = pc.ends_with(pc.utf8_rtrim_whitespace(arr), "%")
+    return np.asarray(pc.fill_null(ends, False).to_numpy(zero_copy_only=False), bool)
 
 
 #: footnote marks papers put after a number (``2.71*``, ``3.1†``, ``2.9[a]``, ``2.9¹``): read past, each such cell

@@ -56,18 +56,20 @@ def _candidates(df: pd.DataFrame) -> list[str]:
     return out
 
 
-def splits(df: pd.DataFrame) -> list[dict[str, Any]]:
+def splits(df: pd.DataFrame, y: str = "loss", key: list[str] | None = None) -> list[dict[str, Any]]:
     """The text columns that split the runs into groups with different losses (module docstring), each as
     ``{"column", "levels": {value: rows}, "points": shared points compared, "ratio": median over them of the
     largest / smallest group's median loss, "lowest": the value with the lowest loss at most points}``,
-    strongest split first; empty when there is none (or no positive ``loss``)."""
-    key = _point_key(df)
-    if key is None or "loss" not in df.columns or len(df) < 2:
+    strongest split first; empty when there is none (or no positive ``y``). ``y``: the column compared
+    (``loss``, or a benchmark's accuracy: a long table's ``benchmark`` column splits it too); ``key``: the
+    columns of a point (default ``params`` and ``tokens``, or one of them with ``flops``)."""
+    key = _point_key(df) if key is None else list(key)
+    if key is None or y not in df.columns or len(df) < 2 or not set(key) <= set(df.columns):
         return []
-    loss = pd.to_numeric(df["loss"], errors="coerce")
+    loss = pd.to_numeric(df[y], errors="coerce")
     ok = loss.notna().to_numpy() & (loss.to_numpy(float) > 0)
     out = []
-    for c in _candidates(df):
+    for c in (c for c in _candidates(df) if c not in key and c != y):
         frame = df.loc[ok, key + [c]].assign(_loss=np.log(loss[ok].to_numpy(float))).dropna(subset=[c])
         med = frame.groupby(key + [c], dropna=False, observed=True, sort=False)["_loss"].median().reset_index()
         per = med.groupby(key, dropna=False, observed=True, sort=False)["_loss"]

@@ -16,7 +16,7 @@ LEVELS = (0.5, 0.8, 0.95)
 N_MC = 4000
 
 
-def load_frame(data):
+def load_frame(data, where: Sequence[str] = ()):
     """``(DataFrame, source)`` from a path (CSV, TSV, Parquet, JSON, JSONL), DataFrame, RunTable or mapping,
     read by `scalinglab.data.load_runs` (the one table reader: formats, encodings, unit strings such as
     ``7B``; no column is required and values may be zero or negative). Columns keep the names they have
@@ -34,8 +34,11 @@ def load_frame(data):
     from ..data import load_runs
 
     if hasattr(data, "df") and hasattr(data, "source"):  # a RunTable: its columns as they are
-        return data.df, getattr(data, "source", None)
+        rt = data.where(*where) if where else data
+        return rt.df, getattr(rt, "source", None)
     rt = load_runs(data, required=(), positive_loss=False, canonical=False)
+    if where:
+        rt = rt.where(*where)
     df = rt.df.drop(columns=[c for c in rt.derived if c in rt.df.columns])
     df.attrs["source_rows"] = np.asarray(rt.source_rows)  # each row's number in the source, for messages
     return df, getattr(rt, "source", None)
@@ -59,8 +62,8 @@ def warn_left_out(df, usable: np.ndarray, source, columns: Sequence[str], stackl
                   DataWarning, stacklevel=stacklevel)
 
 
-def column(df, name: str, source, what: str) -> np.ndarray:
-    """Column ``name`` of ``df`` as floats.
+def column(df, name: str, source, what: str, *, counts: bool = False, scale: float = 1.0) -> np.ndarray:
+    """Column ``name`` of ``df`` as floats (``counts``/``scale``: see `scalinglab.data.cells.numeric_column`).
 
     Raises
     ------
@@ -72,7 +75,18 @@ def column(df, name: str, source, what: str) -> np.ndarray:
                         column=name)
     from ..data.cells import numeric_column
 
-    return numeric_column(df[name], file=source, column=name, what=what)
+    v = numeric_column(df[name], file=source, column=name, what=what, counts=counts, scale=scale)
+    if what == "accuracy":  # a fraction in [0, 1] (45.2% is 0.452) or points in [0, 100]
+        from ..data.cells import percent_cells
+
+        with np.errstate(invalid="ignore"):
+            bad = (v < 0) | (v > 100) | (percent_cells(df[name]) & (v > 1))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            rows = np.asarray(df.attrs.get("source_rows", np.arange(1, len(df) + 1)))
+            raise DataError(f"accuracy {df[name].iloc[i]!r} is outside 0-100 %", file=source, row=int(rows[i]),
+                            column=name)
+    return v
 
 
 def scale_arrays(df, x: str | Sequence[str], source) -> dict[str, np.ndarray]:
@@ -90,7 +104,8 @@ def scale_arrays(df, x: str | Sequence[str], source) -> dict[str, np.ndarray]:
 
     def count(c: str) -> np.ndarray | None:
         found = (c, 1.0) if c in df.columns else column_holding(df.columns, c)
-        return None if found is None else column(df, found[0], source, "scale") * found[1]
+        # parameters, tokens and FLOPs as the loader reads them: 70M, 300B (a header's unit for plain numbers)
+        return None if found is None else column(df, found[0], source, "scale", counts=True, scale=found[1])
 
     cols = [x] if isinstance(x, str) else list(x)
     out = {}
@@ -184,3 +199,20 @@ def warn_reach(reach: np.ndarray) -> list[str]:
     """A warning line when a prediction extrapolates more than 100x beyond the largest fitted model."""
     r = float(np.max(reach))
     return [f"extrapolates {r:.3g}x beyond the largest fitted model in compute"] if r > 100 else []
+
+
+def warn_pooled(df, source, y: str, x: Sequence[str], stacklevel: int = 3) -> None:
+    """A `DataWarning` when a text column splits the table into groups whose ``y`` differ at the same scale
+    (a long table's ``benchmark`` column, `scalinglab.data.splits`): one curve fitted to all of them
+    describes none. It names the ``--where`` that keeps one."""
+    from ..data.splits import describe_split, split_selection, splits
+
+    found = splits(df, y, key=[c for c in x if c in df.columns] or None)
+    if found:
+        import warnings
+
+        from .._errors import DataWarning
+
+        keep = split_selection(found)
+        warnings.warn(f"{source or 'the table'}: {describe_split(found)}; one curve is fitted to all of them. To fit "
+                      f"one: --where {keep} (CLI) or where=[{keep!r}]", DataWarning, stacklevel=stacklevel)

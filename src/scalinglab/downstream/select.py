@@ -21,6 +21,7 @@ from ._common import (
     scale_arrays,
     squeeze,
     warn_left_out,
+    warn_pooled,
 )
 from .sigmoid import SigmoidPredictor
 from .two_step import TwoStepPredictor
@@ -208,7 +209,7 @@ def select_downstream(data, accuracy: str, *, x: str = "flops", loss: str | None
                       margin: float = ROUTE_MARGIN, bootstrap: int = 100, seed: int = 0,
                       calibrate: bool = True, slope_prior: float | None = ROUTE_SLOPE_PRIOR_SD,
                       ceiling_slope_prior: float | None = CEILING_SLOPE_PRIOR_SD,
-                      stack_power: float | None = STACK_POWER) -> DownstreamSelection:
+                      stack_power: float | None = STACK_POWER, where: Sequence[str] = ()) -> DownstreamSelection:
     """Choose a downstream predictor by backtest and fit it on all rows.
 
     ``data``: table (path, DataFrame, mapping) with the scale column ``x`` (FLOPs by default; params and
@@ -227,7 +228,9 @@ def select_downstream(data, accuracy: str, *, x: str = "flops", loss: str | None
     (`stack_weights`; ``None``: switch to it), so one lucky backtest cannot move the forecast far from the
     plain sigmoid. ``method``: the admitted challenger (else the baseline);
     ``scores[name]["weight"]``: each candidate's weight. ``calibrate``: learn the interval's per-decade
-    extrapolation term from internal backtests (sigmoids; cheap). Every default constant was chosen
+    extrapolation term from internal backtests (sigmoids; cheap). ``where``: conditions selecting rows
+    (``["benchmark=MMLU"]``: one benchmark of a long table; a text column that splits the table into groups
+    with different accuracies at the same scale is warned about). Every default constant was chosen
     leave-one-table-out by ``bench/extrapolation_downstream.py --lodo``. Returns a `DownstreamSelection`.
 
     Raises
@@ -237,12 +240,14 @@ def select_downstream(data, accuracy: str, *, x: str = "flops", loss: str | None
     FitError
         When the chosen candidate cannot be fitted.
     """
-    df, source = load_frame(data)
+    df, source = load_frame(data, where)
     acc = column(df, accuracy, source, "accuracy")
     usable = np.isfinite(acc)
-    for v in scale_arrays(df, x, source).values():
+    scales = scale_arrays(df, x, source)
+    for v in scales.values():
         with np.errstate(invalid="ignore"):
             usable &= np.isfinite(v) & (v > 0)
+    warn_pooled(df.assign(**{f"__{k}": v for k, v in scales.items()}), source, accuracy, [f"__{k}" for k in scales])
     if loss is not None:
         usable &= np.isfinite(column(df, loss, source, "task loss"))
     warn_left_out(df, usable, source, [x, accuracy] + ([loss] if loss else []))

@@ -119,7 +119,7 @@ def fit_reusing(data, law: Law | str, *, x, y, loss, delta, weights, starts, boo
     law_obj, preset_values = resolve_law(law, x)
     fd = prepare_data(data, law_obj, x=x, y=y, weights=weights)
     if opts.warn:  # internal refits (warn=False) would only compute what no one is told
-        warn_table(fd.frame, fd.source, stacklevel=stacklevel, laws=(law_obj,))
+        warn_table(fd.frame, fd.source, stacklevel=stacklevel, laws=(law_obj,), y=fd.y_column)
     auto = isinstance(loss, str) and loss.strip().lower() == "auto"
     if auto and law_obj.name in ACCURACY_LAWS and space == "auto" and starts is None and weights is None:
         # benchmark accuracy vs compute: bounded least squares with a weak slope/ceiling prior (_accuracy.py);

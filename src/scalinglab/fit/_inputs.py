@@ -187,13 +187,13 @@ def pooled_datasets(df, source: str | None) -> str | None:
             f"load_runs(...).where('dataset={first}')")
 
 
-def split_runs(df, source: str | None) -> tuple[str | None, list[str]]:
+def split_runs(df, source: str | None, y: str = "loss") -> tuple[str | None, list[str]]:
     """The `DataWarning` text when a text column splits the runs into groups whose losses differ at the same
     size (`scalinglab.data.splits`: two kinds of loss, corpora or tokenizers in one table), else None, and
     those columns: one law fitted to all of them describes none. It names the selection that fits one."""
     from ..data.splits import describe_split, split_selection, splits
 
-    found = splits(df)
+    found = splits(df, y)
     if not found:
         return None, []
     keep = split_selection(found)
@@ -335,7 +335,8 @@ def unit_slips(df, source: str | None) -> str | None:
     return f"{source or 'the run table'}: " + "; ".join(slips) if slips else None
 
 
-def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3, laws=(None,)) -> list[str]:
+def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3, laws=(None,),
+               y: str = "loss") -> list[str]:
     """Say what the fit cannot tell from the arrays alone: the table pools several datasets
     (`pooled_datasets`) or several ladders under another text column (`split_runs`), sweeps hyperparameters (`swept_runs`), holds runs that did not finish
     (`unfinished_runs`) or logs runs at several checkpoints (`logged_checkpoints`; these two only when one of
@@ -350,18 +351,18 @@ def warn_table(df, source: str | None, *, warn: bool = True, stacklevel: int = 3
     the warnings were about (``dataset``, the swept ones, ``run_id`` and ``step`` when every law describes runs
     at their end), so a caller that fits the table again can drop them instead of saying it twice."""
     said = []
-    for text, about in table_notes(df, source, laws=laws):
+    for text, about in table_notes(df, source, laws=laws, y=y):
         said += about
         if warn:
             warnings.warn(text, DataWarning, stacklevel=stacklevel)
     return said
 
 
-def table_notes(df, source: str | None, *, laws=(None,)) -> list[tuple[str, list[str]]]:
+def table_notes(df, source: str | None, *, laws=(None,), y: str = "loss") -> list[tuple[str, list[str]]]:
     """The `warn_table` messages for ``df`` fitted by ``laws``, each with the columns it is about, in order (for
-    callers that show them, e.g. the report's warnings)."""
+    callers that show them, e.g. the report's warnings); ``y``: the fitted column."""
     pooled = pooled_datasets(df, source)
-    split, split_cols = split_runs(df, source)
+    split, split_cols = split_runs(df, source, y if y in getattr(df, "columns", ()) else "loss")
     swept, cols = swept_runs(df, source)
     final = [law_of_final_runs(law) for law in laws]
     logged, along = logged_checkpoints(df, source) if any(final) else (None, [])
