@@ -144,7 +144,11 @@ def _finish(spec: LawSpec, *, query: str, C: np.ndarray, N: np.ndarray, D: np.nd
             warnings.append(f"{bad} of {N.size - 1} parameter draws gave no solution and were left out "
                             "of the intervals")
         for k in interval_keys:
-            intervals[k] = spec.interval(values[k], level)
+            lo, hi = spec.interval(values[k], level)
+            point = float(values[k][0])
+            # an interval holds its point: draws that never reach a target loss have no tokens/param, and the
+            # rest (lower floors, less compute) can leave the point above them all
+            intervals[k] = (min(lo, point), max(hi, point)) if math.isfinite(point) else (lo, hi)
     else:
         warnings.append("no interval: the law has no bootstrap draws or standard errors "
                         "(fit with bootstrap=... to get one)")
