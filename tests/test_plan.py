@@ -709,3 +709,16 @@ def test_every_interval_of_a_target_loss_plan_holds_its_point():
         for key, point in (("flops", p.flops), ("N_opt", p.N_opt), ("D_opt", p.D_opt),
                            ("tokens_per_param", p.tokens_per_param)):
             assert p.intervals[key][0] <= point <= p.intervals[key][1], (target, key, point, p.intervals[key])
+
+
+def test_an_unreachable_target_says_how_sure_the_floor_is():
+    from scalinglab._errors import PlanError
+    from scalinglab.laws import get_preset
+
+    E, sd = get_preset("chinchilla-epoch")[1].values["E"], get_preset("chinchilla-epoch")[1].stderr["E"]
+    draws = resolve_law(None).thetas()[1:, 0]
+    target = E - 0.5 * sd
+    with pytest.raises(PlanError, match=rf"irreducible loss is {E:.4f} \(80% interval \[{np.quantile(draws, 0.1):.4f}, "
+                                        rf"{np.quantile(draws, 0.9):.4f}\] over the parameter draws; "
+                                        rf"{np.mean(draws < target):.0%} of them are below the target\)"):
+        plan_for_loss(target)

@@ -380,6 +380,12 @@ def _floor(spec: LawSpec) -> float:
 def _unreachable(spec: LawSpec, target: float, extra: str = "") -> PlanError:
     E = _floor(spec)
     floor = f"irreducible loss is {E:.4f}" if math.isfinite(E) else "the law never reaches it"
+    if math.isfinite(E) and spec.draws is not None and len(spec.draws) > 1:
+        # how sure the floor is: a target just under the point may be above many draws' floors
+        Es = spec.thetas()[1:, spec.law.param_names.index("E")]
+        reach = float(np.mean(Es < target))
+        floor += (f" (80% interval [{np.quantile(Es, 0.1):.4f}, {np.quantile(Es, 0.9):.4f}] over the parameter "
+                  f"draws{f'; {reach:.0%} of them are below the target' if reach > 0 else ''})")
     return PlanError(f"unreachable: target loss {target:g} is not above the law's floor; {floor} "
                      f"under {spec.name}{extra}")
 
