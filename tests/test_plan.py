@@ -722,3 +722,23 @@ def test_an_unreachable_target_says_how_sure_the_floor_is():
                                         rf"{np.quantile(draws, 0.9):.4f}\] over the parameter draws; "
                                         rf"{np.mean(draws < target):.0%} of them are below the target\)"):
         plan_for_loss(target)
+
+
+def test_data_wall_range_follows_the_stock_and_must_hold_it():
+    from scalinglab._errors import PlanError
+    from scalinglab.plan import data_wall
+
+    d = data_wall()
+    assert d.stock_range == pytest.approx((1e14, 1e15))  # the published 100T-1000T around 300T
+    f = data_wall(stock=30e12)
+    assert f.stock_range == pytest.approx((1e13, 1e14))
+    assert f.year_range[0] <= f.year <= f.year_range[1]
+    assert data_wall(stock=10e12).year == 2024.0         # below the 15T training set of 2024: already reached
+    with pytest.raises(PlanError, match=r"stock \(1e\+13 tokens\) lies outside its range \[1e\+15, 2e\+15\]"):
+        data_wall(stock=10e12, stock_range=(1e15, 2e15))
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    r = CliRunner().invoke(app, ["forecast", "data-wall", "--stock", "10T"])
+    assert r.exit_code == 0 and "data wall already reached" in r.output

@@ -314,8 +314,10 @@ def _sub(*args, **kwargs):
 def data_wall_cmd(
     stock: Annotated[str, typer.Option("--stock", help="Usable stock of text in tokens (default 300T, "
                                        "Villalobos et al. 2024).")] = "300T",
-    stock_low: Annotated[str, typer.Option("--stock-low", help="Low end of the stock.")] = "100T",
-    stock_high: Annotated[str, typer.Option("--stock-high", help="High end of the stock.")] = "1000T",
+    stock_low: Annotated[str | None, typer.Option("--stock-low", help="Low end of the stock (default: --stock / "
+                                                  "3, the published spread: 100T for 300T).")] = None,
+    stock_high: Annotated[str | None, typer.Option("--stock-high", help="High end of the stock (default: "
+                                                   "--stock × 10/3: 1000T for 300T).")] = None,
     current_tokens: Annotated[str, typer.Option("--current-tokens", help="Largest training set now.")] = "15T",
     current_year: Annotated[int, typer.Option("--current-year", help="Year of --current-tokens.")] = 2024,
     method: Annotated[str, typer.Option("--method", help="compute (datasets ∝ C^0.5, compute ×4-5/yr) or "
@@ -325,14 +327,20 @@ def data_wall_cmd(
 ) -> None:
     """Year the largest training set reaches the stock of public text (tokens), with a range. Exits with code 2 and one error line on bad input."""
     from ..plan import data_wall
+    from ..plan.forecast import STOCK_RANGE_FACTORS
 
-    f = data_wall(stock=_q(stock, "--stock"), stock_range=(_q(stock_low, "--stock-low"),
-                                                            _q(stock_high, "--stock-high")),
+    S = _q(stock, "--stock")
+    lo = S * STOCK_RANGE_FACTORS[0] if stock_low is None else _q(stock_low, "--stock-low")
+    hi = S * STOCK_RANGE_FACTORS[1] if stock_high is None else _q(stock_high, "--stock-high")
+    f = data_wall(stock=S, stock_range=(lo, hi),
                   current_tokens=_q(current_tokens, "--current-tokens"), current_year=current_year,
                   method=method, growth=growth)
     if json_:
         emit_json(f.to_dict())
         return
+    if f.current_tokens >= f.stock_tokens:
+        out.print(f"[bold]data wall already reached[/]: the largest training set ({_qty(f.current_tokens)} tokens "
+                  f"in {f.current_year}) is at least the stock given")
     out.print(f"[bold]data wall ≈ {f.year:.1f}[/] (range {f.year_range[0]:.1f} – {f.year_range[1]:.1f}; "
               f"published {f.published_range[0]}–{f.published_range[1]})")
     out.print(f"stock {_qty(f.stock_tokens)} tokens ({_qty(f.stock_range[0])}–{_qty(f.stock_range[1])}); largest "

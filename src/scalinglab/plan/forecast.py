@@ -125,7 +125,11 @@ def _exhaustion(stock: float, current: float, year0: int, growth: float) -> floa
     return year0 + math.log(stock / current) / math.log(growth)
 
 
-def data_wall(*, stock: float = 3e14, stock_range: tuple[float, float] | None = (1e14, 1e15),
+#: the published stock's 90 % range relative to its median (Villalobos et al. 2024: 100T-1000T around 300T)
+STOCK_RANGE_FACTORS = (1 / 3, 10 / 3)
+
+
+def data_wall(*, stock: float = 3e14, stock_range: tuple[float, float] | None = None,
               current_tokens: float = 15e12, current_year: int = 2024, method: str = "compute",
               growth: float | None = None, growth_range: tuple[float, float] | None = None,
               compute_growth: tuple[float, float] = (4.0, 5.0), data_exponent: float = 0.5,
@@ -136,16 +140,25 @@ def data_wall(*, stock: float = 3e14, stock_range: tuple[float, float] | None = 
     ``method="compute"``: datasets grow as ``compute_growth ** data_exponent`` per year (compute-optimal
     scaling); ``"historical"``: ``historical_growth`` per year. ``growth`` (and ``growth_range``) override
     either. The range combines the stock range with the growth range (earliest: small stock, fast growth).
+    ``stock_range``: (low, high) tokens around ``stock``; default the published range's spread around its
+    median (`STOCK_RANGE_FACTORS`: 100T-1000T for the default 300T) applied to ``stock``. A stock at or below
+    ``current_tokens`` is already reached: its year is ``current_year``.
 
     Raises
     ------
     PlanError
-        If ``method`` is unknown, a stock/token/growth number is not positive, the growth is not above 1×
-        per year, or ``current_year`` is more than 1000 years before the horizon.
+        If ``method`` is unknown, a stock/token/growth number is not positive, the stock lies outside its
+        range, the growth is not above 1× per year, or ``current_year`` is more than 1000 years before the
+        horizon.
     """
     stock = _pos(stock, "stock of tokens")
     current = _pos(current_tokens, "current largest training set (tokens)")
+    if stock_range is None:
+        stock_range = (stock * STOCK_RANGE_FACTORS[0], stock * STOCK_RANGE_FACTORS[1])
     s_lo, s_hi = _rng(stock_range, "stock range", stock)
+    if not s_lo <= stock <= s_hi:
+        raise PlanError(f"the stock ({stock:.3g} tokens) lies outside its range [{s_lo:.3g}, {s_hi:.3g}]; give a "
+                        "range around it (or none: the published spread around the stock)")
     cg = _rng(compute_growth, "compute growth per year")
     scen = {
         "compute": (math.sqrt(cg[0] * cg[1]) ** data_exponent, (cg[0] ** data_exponent, cg[1] ** data_exponent),
