@@ -742,3 +742,26 @@ def test_data_wall_range_follows_the_stock_and_must_hold_it():
 
     r = CliRunner().invoke(app, ["forecast", "data-wall", "--stock", "10T"])
     assert r.exit_code == 0 and "data wall already reached" in r.output
+
+
+def test_audit_says_how_far_beyond_the_fit_each_verdict_reaches():
+    from scalinglab.plan import audit
+
+    models = [{"name": "inside", "params": 5e8, "tokens": 1e10}, {"name": "far", "params": 7e10, "tokens": 1.4e12}]
+    law = _fitted_chinchilla()
+    a = audit(law, models)
+    hi_N, hi_D = law.data_ranges["N"][1], law.data_ranges["D"][1]
+    assert a.row("inside")["reach"] == 1.0
+    assert a.row("far")["reach"] == pytest.approx(max(7e10 / hi_N, 1.4e12 / hi_D))
+    assert a.warnings and "1 of 2 models lie more than 10x beyond" in a.warnings[0]
+    assert "reach" in a.to_dict()["models"][0] and a.to_dict()["warnings"] == list(a.warnings)
+
+
+def _fitted_chinchilla():
+    from scalinglab.fit import fit
+
+    rng = np.random.default_rng(1)
+    N = np.repeat(np.geomspace(1e7, 1e9, 8), 3)
+    D = N * np.tile([5.0, 20.0, 80.0], 8)
+    L = (1.8 + 400 * N ** -0.34 + 410.7 * D ** -0.28) * np.exp(0.01 * rng.standard_normal(N.size))
+    return fit({"params": N, "tokens": D, "loss": L}, "chinchilla", warn=False)

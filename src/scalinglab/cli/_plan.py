@@ -286,16 +286,21 @@ def audit_cmd(
         emit_json(a.to_dict())
         return
     t = Table(title=f"notable models vs the compute-optimal frontier of {a.law} (C = 6ND)", title_justify="left")
-    for col in ("model", "N", "D", "C", "tok/param", "optimal tok/param", "ratio", "verdict", "loss", "optimal loss"):
+    for col in ("model", "N", "D", "C", "tok/param", "optimal tok/param", "ratio", "verdict", "loss",
+                "optimal loss", "reach"):
         t.add_column(col, justify="left" if col in ("model", "verdict") else "right")
     colour = {"under-trained": "cyan", "over-trained": "magenta", "near compute-optimal": "green"}
     for r in a.rows:
         t.add_row(r["name"], _qty(r["active_params"]), _qty(r["tokens"]), f"{r['flops']:.3g}",
                   f"{r['tokens_per_param']:.3g}", f"{r['optimal_tokens_per_param']:.3g}", f"{r['ratio']:.3g}",
-                  f"[{colour[r['verdict']]}]{r['verdict']}[/]", f"{r['loss']:.4f}", f"{r['optimal_loss']:.4f}")
+                  f"[{colour[r['verdict']]}]{r['verdict']}[/]", f"{r['loss']:.4f}", f"{r['optimal_loss']:.4f}",
+                  "—" if r["reach"] is None else f"{r['reach']:.3g}x")
     _table(t)
+    out.print(f"[dim]loss: the law's prediction at each model's N and D ({a.loss_unit}), not its measured loss; "
+              "reach: times beyond the law's fitted N or D range[/]")
     if a.skipped:
         out.print(f"[dim]skipped (no token count): {', '.join(a.skipped)}[/]")
+    _render_warnings(a.warnings)
 
 
 # --------------------------------------------------------------------------------------------- forecast

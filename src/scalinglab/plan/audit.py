@@ -29,6 +29,9 @@ from ._law import resolve_law
 
 __all__ = ["Audit", "audit"]
 
+#: reach beyond a law's fitted N or D range past which the audit says its verdicts extrapolate (as plans do)
+REACH_WARN = 10.0
+
 
 @dataclass(frozen=True)
 class Audit:
@@ -38,14 +41,19 @@ class Audit:
     rows: tuple[dict, ...]
     thresholds: tuple[float, float]
     skipped: tuple[str, ...] = ()
+    loss_unit: str = "the law's unit"
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         """JSON-ready dict; keys ``law``, ``thresholds`` (``under``/``over`` multiples of the optimal tokens per
-        parameter), ``flop_convention``, ``models`` (one dict per audited model) and ``skipped``.
+        parameter), ``flop_convention``, ``loss_unit``, ``models`` (one dict per audited model; ``reach``: how
+        many times beyond the law's fitted N or D range the model lies, 1 inside it, None when the law records
+        no range), ``skipped`` and ``warnings``.
         """
         return {"law": self.law, "thresholds": {"under": self.thresholds[0], "over": self.thresholds[1]},
-                "flop_convention": "C = 6ND (N = active params for MoE)",
-                "models": [dict(r) for r in self.rows], "skipped": list(self.skipped)}
+                "flop_convention": "C = 6ND (N = active params for MoE)", "loss_unit": self.loss_unit,
+                "models": [dict(r) for r in self.rows], "skipped": list(self.skipped),
+                "warnings": list(self.warnings)}
 
     def to_frame(self):
         """The audited models as a pandas DataFrame, one row per model (the dicts of ``rows``)."""
@@ -84,7 +92,7 @@ def audit(law=None, models=None, *, under: float = 0.5, over: float = 2.0) -> Au
     PlanError
         If the thresholds do not satisfy ``0 < under < 1 < over``, or ``law`` cannot be resolved.
     """
-    from .allocation import optimum
+    from .allocation import _extrapolation, optimum
 
     if not (0 < under < 1 < over):
         raise PlanError(f"thresholds must satisfy 0 < under < 1 < over, got {under}, {over}")
@@ -107,11 +115,22 @@ def audit(law=None, models=None, *, under: float = 0.5, over: float = 2.0) -> Au
         Nopt, Dopt, Lopt = (float(a[0]) for a in optimum(spec, C))
         with np.errstate(all="ignore"):
             L = float(spec.law.evaluate(spec.theta, {"N": np.array([N]), "D": np.array([D])})[0])
+        ext = _extrapolation(spec, N, D)[0]  # how far beyond the fitted N and D the verdict reaches
+        reach = max((float(e["factor_beyond"]) for e in ext.values()), default=None)
         ratio = (D / N) / (Dopt / Nopt)
         verdict = "under-trained" if ratio < under else ("over-trained" if ratio > over else "near compute-optimal")
         rows.append({"name": name, "params": total, "active_params": N, "tokens": D, "flops": C,
                      "published_flops": _num(m.get("flops")), "tokens_per_param": D / N,
                      "optimal_params": Nopt, "optimal_tokens": Dopt, "optimal_tokens_per_param": Dopt / Nopt,
                      "ratio": ratio, "verdict": verdict, "loss": L, "optimal_loss": Lopt, "loss_gap": L - Lopt,
-                     "year": m.get("year"), "source": m.get("source", "")})
-    return Audit(law=spec.name, rows=tuple(rows), thresholds=(under, over), skipped=tuple(skipped))
+                     "year": m.get("year"), "source": m.get("source", ""), "reach": reach})
+    far = [r for r in rows if r["reach"] is not None and r["reach"] > REACH_WARN]
+    notes = []
+    if far:
+        top = max(far, key=lambda r: r["reach"])
+        notes.append(f"{len(far)} of {len(rows)} models lie more than {REACH_WARN:g}x beyond the sizes or tokens "
+                     f"{spec.name} was fitted on (up to {top['reach']:.3g}x, {top['name']}): their optimal "
+                     "tokens/param, verdict and losses extrapolate the law's frontier, without an interval")
+    unit = (spec.conventions or {}).get("loss", "the law's unit")
+    return Audit(law=spec.name, rows=tuple(rows), thresholds=(under, over), skipped=tuple(skipped), loss_unit=unit,
+                 warnings=tuple(notes))
