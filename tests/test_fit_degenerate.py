@@ -298,6 +298,7 @@ def test_a_constant_the_runs_cannot_determine_is_said_even_with_a_clear_trend():
     with pytest.warns(ConvergenceWarning, match=r"K not determined by the data.*K: a name that is not a variable"):
         res = fit({"params": N, "tokens": D, "loss": L}, "E + A*K/N**alpha + B/D**beta")
     assert res.intervals["K"] == (-np.inf, np.inf) or not np.all(np.isfinite(res.intervals["K"]))
+    assert res.status == "degenerate"  # as the warning says: a script checking status is told too
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)  # the well-posed form says nothing of the kind
         fit({"params": N, "tokens": D, "loss": L}, "E + A/N**alpha + B/D**beta")

@@ -383,6 +383,8 @@ def _degeneracy(law: Law, fd: FitData, theta, trend, pinned, exploding, status, 
                 "to fit; a misspelt variable?)" if typos else "")
         warns.append(f"fit of {law.name!r}: {', '.join(unidentified)} not determined by the data: changing them "
                      f"changes no fitted value{hint}")
+        if status == "success":  # a script that checks status must not take a redundant constant for a fit
+            status = "degenerate"
     return status, message, warns
 
 
