@@ -765,3 +765,11 @@ def _fitted_chinchilla():
     D = N * np.tile([5.0, 20.0, 80.0], 8)
     L = (1.8 + 400 * N ** -0.34 + 410.7 * D ** -0.28) * np.exp(0.01 * rng.standard_normal(N.size))
     return fit({"params": N, "tokens": D, "loss": L}, "chinchilla", warn=False)
+
+
+def test_an_inference_plan_far_past_the_compute_given_warns():
+    p = compute_optimal(5.76e23, inference_tokens=1e20)
+    ratio = p.flops / 5.76e23
+    assert ratio > 100
+    assert any(f"trains on {ratio:.3g}x the compute given" in w for w in p.warnings), p.warnings
+    assert not any("the compute given (" in w for w in compute_optimal(5.76e23, inference_tokens=1e12).warnings)

@@ -97,7 +97,8 @@ def _render_plan(d: dict, title: str, cost_note: str = "") -> None:
                   + ("; it spends the training budget on a smaller model, cheaper to serve, that reaches the loss "
                      f"of the compute-optimal model of {co['flops']:.3g} FLOPs"
                      if "budget_rule" in (d.get("assumptions") or {}) else
-                     f"; it trains on {more:.0%} more FLOPs than the compute given, to reach the loss of that "
+                     f"; it trains on {f'{more:.0%} more FLOPs than' if more < 1 else f'{more + 1:.3g}x'} the "
+                     "compute given, to reach the loss of that "
                      "compute's optimal model with a smaller one, cheaper to serve" if more > 0.005 else ""))
         out.print(f"compute-optimal (ignoring inference): {_qty(co['N_opt'])} params on {_qty(co['D_opt'])} tokens "
                   f"({co['tokens_per_param']:.3g} tokens/param), {co['flops']:.3g} training FLOPs")

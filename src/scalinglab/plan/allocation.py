@@ -173,6 +173,11 @@ def _finish(spec: LawSpec, *, query: str, C: np.ndarray, N: np.ndarray, D: np.nd
                                           "cost": co_cost, "lifetime_flops": inf.compute_optimal["total_flops"],
                                           "note": "the compute-optimal plan of the same loss, ignoring the "
                                                   "inference demand"}
+            if query == "compute" and inf.train_flops > 2.0 * float(C[0]):
+                warnings.append(f"the inference-aware plan trains on {inf.train_flops / float(C[0]):.3g}x the compute "
+                                f"given ({inf.train_flops:.3g} vs {float(C[0]):.3g} FLOPs): with this demand the "
+                                "lifetime is cheapest with a much smaller model trained far longer; give "
+                                "--budget-usd or a target loss to cap training instead")
             head = {"flops": inf.train_flops, "N_opt": inf.N, "D_opt": inf.D_train, "loss": inf.target_loss}
             iv = inf.intervals
             intervals = {key: tuple(iv[src]) for key, src in (("N_opt", "N"), ("D_opt", "D_train"),
