@@ -39,3 +39,35 @@ def test_verbose_shows_the_fit_log_line(csv, flags, shown):
         assert r.stdout.lstrip().startswith("{")  # logs never mix into the JSON on stdout
     finally:
         logging.getLogger("scalinglab").setLevel(logging.NOTSET)
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["plan", "--bogus"], "error: No such option: --bogus"),
+    (["bnsl", "runs.csv"], "error: Missing option '--x'."),
+    (["nosuch"], "error: No such command 'nosuch'."),
+])
+def test_a_usage_error_is_one_line_from_the_console_script(argv, words):
+    """The console script (`main`) prints a usage error as one `error:` line and exit code 2, as every other
+    error (typer drew a four-line box)."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "scalinglab", *argv], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(words) and "--help" in lines[0], r.stderr
+    assert r.stdout == ""
+
+
+def test_the_console_script_keeps_exit_codes_and_group_help():
+    import subprocess
+    import sys
+
+    ok = subprocess.run([sys.executable, "-m", "scalinglab", "--version"], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and ok.stdout.startswith("scalinglab ")
+    bad = subprocess.run([sys.executable, "-m", "scalinglab", "fit", "/no/such.csv"], capture_output=True, text=True,
+                         timeout=120)
+    assert bad.returncode == 2 and bad.stderr.startswith("error:")
+    group = subprocess.run([sys.executable, "-m", "scalinglab", "forecast"], capture_output=True, text=True,
+                           timeout=120)
+    assert group.returncode == 2 and "Usage:" in group.stdout and "data-wall" in group.stdout

@@ -84,9 +84,33 @@ def show_warning(message, category, filename, lineno, file=None, line=None, _def
 
 def main() -> None:
     """Console-script entry point (scalinglab's warnings shown by `show_warning`: only here, in the
-    ``scalinglab`` process, never when the library or ``app`` is used from Python)."""
+    ``scalinglab`` process, never when the library or ``app`` is used from Python). A usage error (a missing
+    option, an unknown flag) is one ``error: ...`` line on stderr and exit code 2, as every other error."""
+    import sys
+
+    try:  # typer >= 0.25 parses with its own copy of click
+        from typer._click import exceptions as cx
+    except ImportError:  # pragma: no cover - older typer: click itself
+        from click import exceptions as cx
+
     warnings.showwarning = show_warning
-    app()
+    try:
+        rv = app(standalone_mode=False)
+    except cx.NoArgsIsHelpError as exc:  # `scalinglab forecast`: the group's help, as typer shows it
+        if exc.ctx is not None:
+            exc.ctx.command.format_help(exc.ctx, None)
+        sys.exit(exc.exit_code)
+    except cx.UsageError as exc:  # a missing option, an unknown flag: one line, as every other error
+        from rich.markup import escape
+
+        from ._common import err
+
+        where = exc.ctx.command_path if exc.ctx is not None else "scalinglab"
+        err.print(f"[red]error:[/] {escape(exc.format_message())} (see '{escape(where)} --help')", soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except cx.Abort:  # Ctrl-C outside a sweep (a sweep says how to resume and exits 130 itself)
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 __all__ = ["app", "main", "log_level", "configure_logging", "show_warning", "DEFAULT_LOG_LEVEL"]
