@@ -291,7 +291,7 @@ def run_external(cfg: RunConfig, *, store, workdir: str | os.PathLike, owner: st
     if not attempt:
         return RunResult(run_id, cfg.name, status="leased")
     run_dir = (Path(workdir) / run_id).resolve()
-    set_aside_stale(run_dir, attempt, store, run_id)
+    set_aside_stale(run_dir, attempt, store, run_id, cfg.name)
     run_dir.mkdir(parents=True, exist_ok=True)
     tries = 0
     t_start = time.time()

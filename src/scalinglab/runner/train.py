@@ -153,7 +153,7 @@ def load_checkpoint(path: Path, run_id: str | None = None) -> dict | None:
     return None
 
 
-def set_aside(run_dir: Path, store, run_id: str, why: str) -> Path | None:
+def set_aside(run_dir: Path, store, run_id: str, why: str, name: str = "") -> Path | None:
     """Rename a run's checkpoint folder ``run_dir`` to ``<run_id>.stale-<UTC time>`` beside it (nothing is
     deleted), logging ``why`` (in the store too), so the run starts from step 0. Returns the new path, or None
     when the folder is missing or empty."""
@@ -165,23 +165,51 @@ def set_aside(run_dir: Path, store, run_id: str, why: str) -> Path | None:
         aside, n = aside.with_name(f"{aside.name.split('~')[0]}~{n}"), n + 1
     run_dir.rename(aside)
     msg = f"{why}: not resumed; set aside as {aside} (training starts at step 0)"
-    log.warning("run %s: %s", run_id, msg)
+    log.warning("run %s: %s", f"{name} ({run_id})" if name else run_id, msg)
     if store is not None:
         with contextlib.suppress(StoreError):
             store.log(run_id, msg, level="warning")
     return aside
 
 
-def set_aside_stale(run_dir: Path, attempt: int, store, run_id: str) -> Path | None:
-    """On this store's first attempt at a run (``attempt`` 1, what `Store.claim_run` returned), set aside
-    (`set_aside`) whatever its checkpoint folder holds: checkpoints or an external trainer's ``track.jsonl``
-    left by a run this store never trained (a deleted store, or another store beside the same folder: run ids
-    hash the config, not the store, the data or the trainer). Resuming from them would record another run's
-    training, on data that may since have changed, as this one's."""
-    if attempt != 1:
-        return None
-    return set_aside(run_dir, store, run_id, "its checkpoint folder holds files from a run this store never "
-                     "trained (a deleted store, or another store beside it)")
+#: file in a run folder naming the store (and its first attempt at the run) that wrote the folder.
+STORE_MARK = ".scalinglab-store"
+
+
+def _store_mark(store, run_id: str) -> str | None:
+    """What tells this store's run folder apart from another store's for the same run id: the worker and the
+    start time of the store's first attempt at the run (None when the store keeps no attempt history)."""
+    first = next((a for a in store.attempts(run_id) if a["attempt"] == 1), None)
+    return None if first is None else f"{first['worker']} {first['started_at']}"
+
+
+def set_aside_stale(run_dir: Path, attempt: int, store, run_id: str, name: str = "") -> Path | None:
+    """Keep a run folder to the store that wrote it, then mark it as this store's (:data:`STORE_MARK`).
+
+    Run ids hash the config, not the store, the data or the trainer, so two stores beside one checkpoint folder
+    (or a deleted store and its successor) share ``run_dir``. Resuming from another store's checkpoints or
+    ``track.jsonl`` would record that store's training as this one's, so the folder is set aside (`set_aside`)
+    on this store's first attempt at the run (``attempt`` 1, what `Store.claim_run` returned) whatever it holds,
+    and on a later attempt when its mark names another store. Returns the set-aside path, or None."""
+    hint = "give each store its own --workdir"
+    mark, aside = _store_mark(store, run_id), None
+    if attempt == 1:
+        aside = set_aside(run_dir, store, run_id, "its checkpoint folder holds files from a run this store never "
+                          f"trained (a deleted store, or another store beside it; {hint})", name)
+    elif mark is not None:
+        try:
+            found = (run_dir / STORE_MARK).read_text(encoding="utf-8").strip()
+        except OSError:  # no mark: a folder from before marks were written, trusted as this store's
+            found = None
+        if found is not None and found != mark:
+            aside = set_aside(run_dir, store, run_id, "its checkpoint folder was written by another store "
+                              f"beside this one since this store's last attempt ({hint})", name)
+    if mark is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        from .._io import atomic_write_text
+
+        atomic_write_text(run_dir / STORE_MARK, mark + "\n")
+    return aside
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -284,7 +312,7 @@ def train_run(cfg: RunConfig, *, store=None, workdir: str | os.PathLike = ".scal
         attempt = store.claim_run(run_id, owner)
         if not attempt:
             return RunResult(run_id, cfg.name, status="leased")
-        set_aside_stale(Path(workdir) / run_id, attempt, store, run_id)
+        set_aside_stale(Path(workdir) / run_id, attempt, store, run_id, cfg.name)
     try:
         result = _train(cfg, store=store, workdir=Path(workdir), owner=owner, device=device, threads=threads,
                         progress=progress, stop_after_steps=stop_after_steps, keep_checkpoints=keep_checkpoints,

@@ -1,0 +1,92 @@
+"""What a new user of ``scalinglab run`` with an external trainer ran into (the ux9 report): two stores beside
+one checkpoint folder, impossible or misread losses, SIGTERM, bad values given to ``scalinglab.track``, JSON
+specs, names in messages, the trainer's full output, a trainer not on PATH, concurrent drivers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
+
+from scalinglab.runner.executor import run_sweep  # noqa: E402
+from scalinglab.runner.spec import load_spec  # noqa: E402
+from scalinglab.store import Store  # noqa: E402
+
+PY = json.dumps(sys.executable)
+
+#: a trainer that checkpoints every 3 steps (JSON), resumes from $SCALINGLAB_RESUME, fails at $FAIL_AT and
+#: finishes with a loss of 2 + the step it started from (so a test sees where it resumed)
+CKPT_TRAINER = """
+import json, os, sys
+from scalinglab import track
+d = os.environ["SCALINGLAB_RUN_DIR"]
+resume = os.environ.get("SCALINGLAB_RESUME") or ""
+start = json.load(open(resume))["step"] if resume else 0
+for step in range(start + 1, 11):
+    track.log(step=step, loss=3.0)
+    if step % 3 == 0:
+        path = os.path.join(d, f"ckpt_{step}.json")
+        json.dump({"step": step}, open(path, "w"))
+        track.checkpoint(path, step=step)
+    if os.environ.get("FAIL_AT") == str(step):
+        sys.exit(1)
+track.finish(loss=2.0 + start)
+"""
+
+
+def _spec(tmp_path: Path, script: str, *, name: str = "one", tokens: int = 1000, extra: str = "") -> Path:
+    """A spec of one tiny run whose trainer is the Python ``script`` (written beside the spec)."""
+    (tmp_path / f"{name}.py").write_text(script)
+    p = tmp_path / f"{name}.toml"
+    p.write_text(f"""
+[sweep]
+name = "{name}"
+[defaults]
+arch = {{ vocab_size = 64 }}
+[[runs]]
+arch = {{ n_layer = 1, d_model = 16, n_heads = 2 }}
+tokens = {tokens}
+[trainer]
+command = [{PY}, "{name}.py"]
+{extra}
+""")
+    return p
+
+
+def test_a_store_never_resumes_a_checkpoint_another_store_wrote(tmp_path, monkeypatch, caplog):
+    """Store A stops at step 7 (checkpoint at 6); store B beside it trains the same run to the end (setting A's
+    folder aside); A's retry must not resume from B's step-9 checkpoint: it starts from step 0, with a warning
+    that names the run and --workdir."""
+    spec = _spec(tmp_path, CKPT_TRAINER)
+    monkeypatch.setenv("FAIL_AT", "7")
+    (a,) = run_sweep(load_spec(spec), tmp_path / "A.db", show_progress=False)
+    assert a.status == "failed"
+    monkeypatch.delenv("FAIL_AT")
+    (b,) = run_sweep(load_spec(spec), tmp_path / "B.db", show_progress=False)
+    assert (b.status, b.final_loss_nats) == ("done", 2.0)
+    with caplog.at_level(logging.WARNING):
+        (a2,) = run_sweep(load_spec(spec), tmp_path / "A.db", show_progress=False)
+    assert (a2.status, a2.final_loss_nats) == ("done", 2.0)  # trained from step 0, not resumed at 9 or 6
+    with Store(tmp_path / "A.db") as st:
+        assert [(h["outcome"], h["resumed_from_step"]) for h in st.attempts(a2.run_id)] == \
+            [("failed", None), ("done", 0)]
+    msgs = [r.getMessage() for r in caplog.records if "written by another store" in r.getMessage()]
+    assert len(msgs) == 1 and "one/" in msgs[0] and a2.run_id in msgs[0] and "--workdir" in msgs[0], msgs
+    aside = sorted((tmp_path / ".scalinglab-checkpoints").glob(f"{a2.run_id}.stale-*"))
+    assert len(aside) == 2  # A's folder (set aside by B) and B's (set aside by A): nothing deleted
+    assert sorted(p.name for p in aside[1].glob("ckpt_*")) == ["ckpt_3.json", "ckpt_6.json", "ckpt_9.json"]
+
+
+def test_the_same_store_still_resumes_its_own_checkpoint(tmp_path, monkeypatch):
+    spec = _spec(tmp_path, CKPT_TRAINER)
+    monkeypatch.setenv("FAIL_AT", "7")
+    run_sweep(load_spec(spec), tmp_path / "A.db", show_progress=False)
+    monkeypatch.delenv("FAIL_AT")
+    (a2,) = run_sweep(load_spec(spec), tmp_path / "A.db", show_progress=False)
+    assert (a2.status, a2.final_loss_nats, a2.resumed_from_step) == ("done", 8.0, 6)
