@@ -90,3 +90,25 @@ def test_the_same_store_still_resumes_its_own_checkpoint(tmp_path, monkeypatch):
     monkeypatch.delenv("FAIL_AT")
     (a2,) = run_sweep(load_spec(spec), tmp_path / "A.db", show_progress=False)
     assert (a2.status, a2.final_loss_nats, a2.resumed_from_step) == ("done", 8.0, 6)
+
+
+FINISH = """
+from scalinglab import track
+track.log(step=1, loss=3.0)
+track.finish(loss={loss!r})
+"""
+
+
+@pytest.mark.parametrize("loss, needle, attempts", [
+    (-1.0, "the trainer reported loss -1.0 as the final loss", 1),   # impossible: not retried
+    (0.0, "the trainer reported loss 0.0 as the final loss", 1),
+    ("12.5x", "the trainer's final loss '12.5x' is not a number", 2),
+])
+def test_an_impossible_or_unreadable_final_loss_fails_the_run(tmp_path, loss, needle, attempts):
+    spec = _spec(tmp_path, FINISH.format(loss=loss))
+    (res,) = run_sweep(load_spec(spec), tmp_path / "s.db", show_progress=False, max_retries=1)
+    assert res.status == "failed" and res.error.startswith(needle), res.error
+    with Store(tmp_path / "s.db") as st:
+        run = st.get_run(res.run_id)
+        assert (run["status"], run["attempts"], run["final_loss_nats"]) == ("failed", attempts, None)
+        assert st.evaluations(res.run_id) == []

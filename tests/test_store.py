@@ -227,3 +227,22 @@ def test_runs_list_shows_whole_run_ids_on_a_narrow_terminal(store):
     r = CliRunner().invoke(app, ["runs", "list", "--store", url], env={"COLUMNS": "60"})
     assert r.exit_code == 0, r.output
     assert "0123456789abcdef" in r.output
+
+
+def test_a_bad_row_of_a_store_is_named_by_its_run(tmp_path):
+    """A loss <= 0 kept by an older scalinglab: reading the store names the run, not 'runs.db:2:loss'."""
+    from scalinglab._errors import DataError
+
+    st = Store(tmp_path / "runs.db")
+    for i, loss in enumerate([2.0, -1.0]):
+        st.register_run(f"r{i}", config={}, name=f"sw/L{i}", sweep="sw")
+        st.claim_run(f"r{i}", "w")
+        st.finish_run(f"r{i}", "w", evaluations=[dict(branch="", step=1, split="val", params=10, tokens=100,
+                                                      flops=1e3, loss_nats=loss)], summary={})
+    with pytest.raises(DataError) as e:
+        st.to_runtable()
+    lines = str(e.value).splitlines()
+    assert lines[0].startswith("1 problem in sqlite:///") and len(lines) == 2
+    assert lines[1].startswith("run r1 (sw/L1) loss: loss must be > 0"), lines
+    assert [p.row for p in e.value.problems] == [2]
+    st.close()

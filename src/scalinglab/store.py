@@ -1011,10 +1011,37 @@ class Store:
 
     def to_runtable(self, *, per_checkpoint: bool = False, sweep: str | None = None):
         """:meth:`to_frame` wrapped as a ``scalinglab.data.RunTable`` whose source is the store (its URL, the
-        password masked), so a fit of it says where its runs came from."""
+        password masked), so a fit of it says where its runs came from.
+
+        Raises
+        ------
+        DataError
+            If a row cannot be read as a run (a loss <= 0 recorded by an older scalinglab, ...); each problem
+            names its run (``run <id> (<name>)``) rather than a row number of the table.
+        """
+        from ._errors import DataError
         from .data import load_runs
 
-        return load_runs(self.to_frame(per_checkpoint=per_checkpoint, sweep=sweep), source_name=mask_url(self.url))
+        df = self.to_frame(per_checkpoint=per_checkpoint, sweep=sweep)
+        source = mask_url(self.url)
+        try:
+            return load_runs(df, source_name=source)
+        except DataError as exc:
+            problems = exc.problems or [exc]
+
+            def where(p: DataError) -> str:  # rows are 1-based rows of the frame
+                if p.row is None or not 1 <= p.row <= len(df):
+                    return ":".join(str(x) for x in (p.row, p.column) if x is not None)
+                r = df.iloc[p.row - 1]
+                return f"run {r['run_id']} ({r['name']})" + (f" {p.column}" if p.column else "")
+
+            total = getattr(exc, "n_problems", len(problems))
+            lines = [f"{total} problem{'s' * (total != 1)} in {source}:"]
+            lines += [f"{where(p)}: {p.reason}" for p in problems]
+            lines += [f"... and {total - len(problems)} more"] if total > len(problems) else []
+            err = DataError(lines[0], file=source, problems=problems)
+            err.args = ("\n".join(lines),)
+            raise err from None
 
     def export(self, path: str | os.PathLike, *, per_checkpoint: bool = False, curves: bool = False) -> Path:
         """Write the run table (with ``curves=True``: the loss curves of :meth:`curves_frame` instead) to

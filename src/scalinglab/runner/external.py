@@ -490,9 +490,15 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
     if final is not None and _nonfinite(final.get("loss")):
         raise _AttemptFailed(f"the trainer's final loss is {final['loss']}: the run diverged (lower the lr); not "
                              "retried", "", final=True)
-    if final is None or _f(final.get("loss")) is None:
+    if final is None or final.get("loss") is None:
         raise _AttemptFailed("trainer exited 0 without a final loss: call scalinglab.track.finish(loss=...) or "
                              "print a line that metrics_regex matches with val_loss", tail())
+    if _f(final.get("loss")) is None:
+        raise _AttemptFailed(f"the trainer's final loss {_printable(str(final.get('loss')), 60)!r} is not a number "
+                             "(scalinglab.track.finish(loss=...) takes the validation loss in nats/token)", tail())
+    if _f(final["loss"]) <= 0:  # a cross-entropy in nats is > 0: a bug in the trainer, which a retry repeats
+        raise _AttemptFailed(f"the trainer reported loss {final['loss']} as the final loss: a cross-entropy in "
+                             "nats/token is > 0 (a sign or unit bug in the trainer); not retried", tail(), final=True)
     if final.get("step") is None and last_val is not None:  # the trainer's own step count, not the runner's
         final = {**final, "step": last_val["step"]}
     return _finish(cfg, store=store, owner=owner, final=final, last_tokens=last_tokens, device=device,
