@@ -112,3 +112,39 @@ def test_an_impossible_or_unreadable_final_loss_fails_the_run(tmp_path, loss, ne
         run = st.get_run(res.run_id)
         assert (run["status"], run["attempts"], run["final_loss_nats"]) == ("failed", attempts, None)
         assert st.evaluations(res.run_id) == []
+
+
+PRINTER = """
+import sys
+last = sys.argv[1]
+for step in range(1, 5):
+    print(f"step {step} tokens {step * 250} val_loss 3.{step}", flush=True)
+print(f"step 5 tokens 1250 val_loss {last}", flush=True)
+"""
+
+
+@pytest.mark.parametrize("regex, last, loss, needle", [
+    # the old documented regex stops at the 'e' of 2.073e+01: warned, not silent
+    (r"(?P<val_loss>[0-9.]+)", "2.073e+01", 2.073, "metrics_regex read val_loss = '2.073' from a longer value"),
+    # a float pattern reads it whole
+    (r"(?P<val_loss>[-+0-9.eE]+)", "2.073e+01", 20.73, None),
+    # not a number: the point is skipped with a warning; the run ends short of its planned tokens
+    (r"(?P<val_loss>[-+0-9.eE]+)", "3.2.1", 3.4, "val_loss '3.2.1' at step 5 is not a number"),
+])
+def test_a_misread_metric_line_is_warned_about(tmp_path, caplog, regex, last, loss, needle):
+    (tmp_path / "p.py").write_text(PRINTER)
+    spec = _spec(tmp_path, "", name="rx", tokens=1250, extra=(
+        f"metrics_regex = 'step (?P<step>\\d+) tokens (?P<tokens>\\d+) val_loss {regex}'"))
+    spec.write_text(spec.read_text().replace('"rx.py"]', f'"p.py", "{last}"]'))
+    (res,) = run_sweep(load_spec(spec), tmp_path / "s.db", show_progress=False)
+    assert res.status == "done" and res.final_loss_nats == pytest.approx(loss)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    with Store(tmp_path / "s.db") as st:
+        stored = [g["message"] for g in st.logs(res.run_id) if g["level"] == "warning"]
+    if needle is None:
+        assert warnings == [] and stored == []
+        return
+    assert any(needle in w and "rx/" in w and res.run_id in w for w in warnings), warnings
+    assert any(needle in m for m in stored), stored
+    if last == "3.2.1":  # the run stopped at 1,000 of its 1,250 tokens, as the store sees it
+        assert any("trained 1,000 tokens, 80% of the 1,250 planned" in w for w in warnings), warnings

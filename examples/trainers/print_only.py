@@ -7,7 +7,7 @@ those constants back from its output::
 
     [trainer]
     command = ["python", "print_only.py", "--params={params}", "--tokens={tokens}", "--steps={steps}"]
-    metrics_regex = 'step (?P<step>\\d+) tokens (?P<tokens>\\d+) train_loss (?P<loss>[0-9.]+) val_loss (?P<val_loss>[0-9.]+)'
+    metrics_regex = 'step (?P<step>\\d+) tokens (?P<tokens>\\d+) train_loss (?P<loss>[-+0-9.eE]+) val_loss (?P<val_loss>[-+0-9.eE]+)'
 
 Options ``--fail_at`` (exit 3 at that step, after printing an error to stderr), ``--hang_at`` (stop
 printing and sleep forever at that step) and ``--diverge_at`` (print ``nan`` losses from that step on, then

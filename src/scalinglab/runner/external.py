@@ -200,10 +200,11 @@ def _pump(stream, name: str, q: queue.Queue) -> None:
 
 
 class _Follower:
-    """Reads complete new lines of the track file as the trainer appends them."""
+    """Reads complete new lines of the track file as the trainer appends them; ``on_bad(line_number, text)`` is
+    called for a line that is not a JSON object (a torn line of a killed attempt, a hand-written record)."""
 
-    def __init__(self, path: Path):
-        self.path, self.offset, self.buf = path, 0, b""
+    def __init__(self, path: Path, on_bad: Callable[[int, str], None] | None = None):
+        self.path, self.offset, self.buf, self.lineno, self.on_bad = path, 0, b"", 0, on_bad
 
     def read(self) -> list[dict]:
         try:
@@ -217,12 +218,15 @@ class _Follower:
         *lines, self.buf = self.buf.split(b"\n")
         out = []
         for line in lines:
+            self.lineno += 1
             try:
                 rec = json.loads(line)
             except ValueError:
-                continue  # a torn line of a killed attempt: ignore it
+                rec = None
             if isinstance(rec, dict):
                 out.append(rec)
+            elif self.on_bad is not None and line.strip():
+                self.on_bad(self.lineno, line.decode("utf-8", errors="replace"))
         return out
 
 
@@ -245,7 +249,7 @@ class _AttemptFailed(Exception):
 
 
 #: a loss printed as NaN or infinite (``val_loss nan``, ``loss: inf``): a diverged run, also where the
-#: ``metrics_regex`` (``[0-9.]+``) does not match such a line
+#: ``metrics_regex`` (``[-+0-9.eE]+``) does not match such a line
 _NONFINITE_LOSS = re.compile(r"(?i)\b(?:val_?loss|loss)\b[^\w\n]{0,3}[-+]?(?:nan|inf(?:inity)?)\b")
 
 
@@ -329,21 +333,31 @@ def run_external(cfg: RunConfig, *, store, workdir: str | os.PathLike, owner: st
 def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path, device: str, progress,
              poll_s: float, heartbeat_s: float | None, attempt: int, t_start: float) -> RunResult:
     run_id, tr = cfg.run_id, cfg.trainer
+    warned: set[tuple[str, str]] = set()
+
+    def warn_once(kind: str, key: str, message: str) -> None:  # one line per kind, key and run attempt
+        if (kind, key) in warned:
+            return
+        warned.add((kind, key))
+        log.warning("run %s: %s", _label(cfg), message)
+        with contextlib.suppress(StoreError):
+            store.log(run_id, message, level="warning")
+
+    def warn_extra(message: str) -> None:
+        warn_once("extra", message.split(":", 1)[0], f"extra metric {message}; skipped")
+
+    def warn_value(key: str, value: Any, where: str) -> None:
+        warn_once("value", key, f"{key} {_printable(str(value), 60)!r} {where} is not a number; skipped")
+
+    def bad_track_line(lineno: int, text: str) -> None:
+        warn_once("track", TRACK_FILE, f"{TRACK_FILE} line {lineno} is not a JSON object "
+                                       f"({_printable(text, 80)!r}); skipped (and any later such line)")
+
     resume, resume_step = last_checkpoint(run_dir)
-    follower = _Follower(run_dir / TRACK_FILE)
+    follower = _Follower(run_dir / TRACK_FILE, on_bad=bad_track_line)
     earlier = [r for r in follower.read() if r.get("event") == "log"]  # replayed below (idempotent inserts)
     regexes = [re.compile(r) for r in tr.get("metrics_regex", [])]
     timeout_s, idle_s = tr.get("timeout_s"), tr.get("progress_timeout_s")
-    warned: set[str] = set()
-
-    def warn_extra(message: str) -> None:  # one line per rejected key and run attempt
-        key = message.split(":", 1)[0]
-        if key in warned:
-            return
-        warned.add(key)
-        log.warning("run %s: extra metric %s; skipped", run_id, message)
-        with contextlib.suppress(StoreError):
-            store.log(run_id, f"extra metric {message}; skipped", level="warning")
     total_steps = cfg.steps_for(cfg.tokens)
 
     def emit(**info: Any) -> None:
@@ -388,15 +402,22 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
 
         def record(rec: dict) -> None:
             nonlocal last_val, last_tokens
-            step = rec.get("step")
-            if step is None:
+            if rec.get("step") is None:
                 return
-            step = int(step)
+            step = _whole(rec["step"])
+            if step is None:
+                warn_value("step", rec["step"], "of a metric point")
+                return
             for key in ("val_loss", "loss"):
                 if _nonfinite(rec.get(key)):
                     raise diverged(f"{key} = {rec[key]} at step {step}")
-            tokens = rec.get("tokens")
-            tokens = int(tokens) if tokens is not None else step * cfg.batch_tokens
+            for key in ("val_loss", "loss", "lr", "tokens_per_second", "val_bpb", "loss_bpb"):
+                if rec.get(key) is not None and _f(rec[key]) is None:
+                    warn_value(key, rec[key], f"at step {step}")
+            tokens = _whole(rec["tokens"]) if rec.get("tokens") is not None else None
+            if rec.get("tokens") is not None and tokens is None:
+                warn_value("tokens", rec["tokens"], f"at step {step}")
+            tokens = tokens if tokens is not None else step * cfg.batch_tokens
             last_tokens = max(last_tokens, tokens)
             elapsed = max(time.time() - t0, 1e-9)
             base = {"step": step, "tokens": tokens, "lr": _f(rec.get("lr")), "wall_seconds": time.time() - t_start,
@@ -452,6 +473,10 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
                                 m = rx.search(line)
                                 if m:
                                     matched = True
+                                    for key in _cut_short(m):
+                                        warn_once("cut", key, f"metrics_regex read {key} = {m.group(key)!r} from "
+                                                  f"a longer value in the line {_printable(line, 160)!r} (use a "
+                                                  r"float pattern such as (?P<val_loss>[-+0-9.eE]+))")
                                     record({k: v for k, v in m.groupdict().items() if v is not None})
                             if not matched and _NONFINITE_LOSS.search(line):
                                 raise diverged(f"a non-finite loss ({_printable(line, 120)!r})")
@@ -504,6 +529,28 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
     return _finish(cfg, store=store, owner=owner, final=final, last_tokens=last_tokens, device=device,
                    wall=time.time() - t_start, emit=emit, resumed_step=resume_step, run_dir=run_dir,
                    extra=_extras(final, _FINISH_KEYS, warn_extra))
+
+
+def _label(cfg: RunConfig) -> str:
+    """How messages name a run: ``sweep/name (run id)``, or the id alone for an unnamed run."""
+    return f"{cfg.name} ({cfg.run_id})" if cfg.name else cfg.run_id
+
+
+def _cut_short(m: re.Match) -> list[str]:
+    """Named groups of a ``metrics_regex`` match whose value goes on right after the group in the line (a
+    letter, digit or dot: ``2.073`` of ``2.073e+01``, ``3.2`` of ``3.2.1``): the regex read part of a number."""
+    line = m.string
+    return [k for k, v in m.groupdict().items()
+            if v is not None and m.end(k) < len(line) and (line[m.end(k)].isalnum() or line[m.end(k)] == ".")]
+
+
+def _whole(v: Any) -> int | None:
+    """``v`` as a whole number (``5``, ``"5"``, ``5.0``), or None when it is not one."""
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        f = _f(v)
+        return int(f) if f is not None and f.is_integer() else None
 
 
 def _f(v: Any) -> float | None:
@@ -563,6 +610,11 @@ def _finish(cfg: RunConfig, *, store, owner: str, final: dict, last_tokens: int,
         ev["extra"] = dict(extra)
     if not store.finish_run(run_id, owner, evaluations=[ev], summary=summary):
         return RunResult(run_id, cfg.name, status="leased")
+    if tokens < 0.9 * cfg.tokens:  # stopped early, or the last metric lines were not read
+        short = (f"trained {tokens:,} tokens, {tokens / cfg.tokens:.0%} of the {int(cfg.tokens):,} planned: did the "
+                 "trainer stop early, or was its last metric line not read?")
+        log.warning("run %s: %s", _label(cfg), short)
+        store.log(run_id, short, level="warning")
     disagree = {k: (reported[k], ev[k]) for k in reported if reported[k] and abs(float(reported[k]) - ev[k])
                 > 1e-6 * max(1.0, abs(ev[k]))}
     store.log(run_id, f"done: val loss {loss:.4f} nats/token" + (f" = {bpb:.4f} bits/byte" if bpb is not None else

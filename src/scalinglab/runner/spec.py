@@ -22,7 +22,7 @@ A spec is TOML (read with ``tomllib``), YAML (``yaml.safe_load``) or a Python di
     # optional: your own training script instead of the built-in GPT (scalinglab.runner.external)
     [trainer]
     command = ["python", "train.py", "--n_layer={n_layer}", "--max_tokens={tokens}", "--resume={resume}"]
-    metrics_regex = 'step (?P<step>[0-9]+) val (?P<val_loss>[0-9.]+)'   # optional: parse stdout instead
+    metrics_regex = 'step (?P<step>[0-9]+) val (?P<val_loss>[-+0-9.eE]+)'   # optional: parse stdout instead
     timeout_s = 3600                 # optional: per-run wall-clock limit (seconds)
     progress_timeout_s = 600         # optional: kill when nothing is printed or tracked for this long
 
