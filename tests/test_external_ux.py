@@ -148,3 +148,30 @@ def test_a_misread_metric_line_is_warned_about(tmp_path, caplog, regex, last, lo
     assert any(needle in m for m in stored), stored
     if last == "3.2.1":  # the run stopped at 1,000 of its 1,250 tokens, as the store sees it
         assert any("trained 1,000 tokens, 80% of the 1,250 planned" in w for w in warnings), warnings
+
+
+BAD_VALUES = """
+import os
+from scalinglab import track
+track.log(step=1, val_loss="abc")
+track.log(step=2, val_loss="abd", loss=3.0)
+with open(os.path.join(os.environ["SCALINGLAB_RUN_DIR"], "track.jsonl"), "a") as f:
+    f.write('{"kind": "log", "step": "three", garbage\\n')
+    f.write('not json either\\n')
+track.log(step=3, val_loss=2.5)
+track.finish(loss=2.5)
+"""
+
+
+def test_bad_values_given_to_track_give_one_warning_each(tmp_path, caplog):
+    spec = _spec(tmp_path, BAD_VALUES, name="bad")
+    (res,) = run_sweep(load_spec(spec), tmp_path / "s.db", show_progress=False)
+    assert res.status == "done"
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len([w for w in warnings if "val_loss 'abc' at step 1 is not a number" in w]) == 1, warnings
+    assert not any("'abd'" in w for w in warnings)  # one warning per key
+    bad_lines = [w for w in warnings if "track.jsonl line 3 is not a JSON object" in w]
+    assert len(bad_lines) == 1 and len([w for w in warnings if "track.jsonl" in w]) == 1, warnings
+    with Store(tmp_path / "s.db") as st:
+        assert [(m["step"], m["split"]) for m in st.metrics(res.run_id)] == [(2, "train"), (3, "val")]
+        assert len([g for g in st.logs(res.run_id) if g["level"] == "warning"]) == 2
