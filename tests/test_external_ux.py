@@ -175,3 +175,52 @@ def test_bad_values_given_to_track_give_one_warning_each(tmp_path, caplog):
     with Store(tmp_path / "s.db") as st:
         assert [(m["step"], m["split"]) for m in st.metrics(res.run_id)] == [(2, "train"), (3, "val")]
         assert len([g for g in st.logs(res.run_id) if g["level"] == "warning"]) == 2
+
+
+SLOW = """
+import os, time
+from scalinglab import track
+track.log(step=1, loss=3.0)
+open(os.path.join(os.environ["SCALINGLAB_RUN_DIR"], "started"), "w").close()
+time.sleep(120)
+track.finish(loss=2.0)
+"""
+
+
+def test_sigterm_stops_a_sweep_as_ctrl_c_does(tmp_path):
+    """SIGTERM (a scheduler's preemption) left the attempt 'running', printed nothing and exited 143: now the
+    attempt is 'interrupted', the run is queued again and the command says how to resume."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    spec = _spec(tmp_path, SLOW, name="slow")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parents[1] / "src"),
+                                                                     os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, "-m", "scalinglab", "run", str(spec), "--store", str(tmp_path / "s.db")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = tmp_path / ".scalinglab-checkpoints" / load_spec(spec).runs[0].run_id / "started"
+    deadline = time.time() + 120
+    while not started.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    assert started.exists(), proc.communicate()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "interrupted (SIGTERM): finished runs are kept" in err and "run the same command again" in err
+    with Store(tmp_path / "s.db") as st:
+        (run,) = st.list_runs()
+        assert run["status"] == "queued"
+        assert [a["outcome"] for a in st.attempts(run["id"])] == ["interrupted"]
+
+
+def test_sigterm_handler_is_restored_after_the_sweep():
+    import signal
+
+    from scalinglab.runner.executor import Terminated, sigterm_interrupts
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated), sigterm_interrupts():
+        signal.raise_signal(signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) is before

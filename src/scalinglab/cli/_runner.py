@@ -155,13 +155,17 @@ def run_cmd(
         from .._errors import InputError
 
         raise InputError("--address needs --executor ray")
+    from ..runner.executor import Terminated, sigterm_interrupts
+
     try:
-        results = run_sweep(sweep, st, executor=ex, workers=workers, workdir=workdir, device=device,
-                            console=err, show_progress=not json_, max_retries=max_retries)
-    except KeyboardInterrupt:  # the runs go back to the queue with their checkpoints: say how to go on
-        err.print(f"interrupted: finished runs are kept in {st}; run the same command again to resume the "
+        with sigterm_interrupts():  # a scheduler's SIGTERM is handled as Ctrl-C
+            results = run_sweep(sweep, st, executor=ex, workers=workers, workdir=workdir, device=device,
+                                console=err, show_progress=not json_, max_retries=max_retries)
+    except KeyboardInterrupt as exc:  # the runs go back to the queue with their checkpoints: say how to go on
+        how = "interrupted (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        err.print(f"{how}: finished runs are kept in {st}; run the same command again to resume the "
                   "others from their last checkpoints")
-        raise typer.Exit(130) from None
+        raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
     counts = {s: sum(r.status == s for r in results) for s in ("done", "failed", "leased", "skipped")}
     if json_:
         from ..store import mask_url

@@ -10,8 +10,11 @@ leases in the store guarantee a run is trained once even if two sweeps share a s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
@@ -24,7 +27,8 @@ from .train import RunResult, register, train_run
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RunTask", "Executor", "LocalExecutor", "execute_task", "run_sweep", "get_executor", "EXECUTORS"]
+__all__ = ["RunTask", "Executor", "LocalExecutor", "execute_task", "run_sweep", "get_executor", "EXECUTORS",
+           "Terminated", "sigterm_interrupts"]
 
 
 @dataclass(frozen=True)
@@ -232,6 +236,32 @@ def run_sweep(sweep: Sweep | Iterable[RunConfig], store: Any = "scalinglab-runs.
             Path(workdir).rmdir()
         except OSError:
             pass
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler, a preemption, ``kill``) while :func:`sigterm_interrupts` was active: handled as a
+    Ctrl-C (attempts marked ``interrupted``, runs back to the queue), told apart for the exit code (143)."""
+
+
+@contextlib.contextmanager
+def sigterm_interrupts():
+    """While active, SIGTERM raises :class:`Terminated` (a `KeyboardInterrupt`) in the main thread, so a sweep
+    stopped by a scheduler cleans up as after Ctrl-C; a second SIGTERM during that clean-up is ignored. The
+    previous handler is restored on exit. Outside the main thread (where Python cannot set handlers) it does
+    nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigterm(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the clean-up finish
+        raise Terminated("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _check_same_data(st: Any, runs: list[RunConfig], sources: dict) -> None:
