@@ -101,6 +101,22 @@ def test_yaml_and_parse_errors(tmp_path):
         load_spec(tmp_path / "missing.toml")
 
 
+def test_json_specs_are_read_as_json(tmp_path):
+    """A .json spec was read as TOML ('iso.json:: cannot parse: Invalid statement')."""
+    import json
+
+    spec = {"defaults": {"data": {"name": "text"}}, "runs": [{"arch": {"n_layer": 1, "d_model": 16}, "tokens": "2K"}]}
+    j = tmp_path / "s.json"
+    j.write_text(json.dumps(spec, indent=2))
+    assert [r.tokens for r in load_spec(j).runs] == [2000]
+    bad = tmp_path / "b.json"
+    bad.write_text('{\n  "defaults": {"data": {"name": "text"}},\n  "runs": [}\n')
+    with pytest.raises(SpecError) as ei:
+        load_spec(bad)
+    assert str(ei.value).startswith(f"{bad}:3: cannot parse JSON: "), str(ei.value)
+    assert ei.value.location == f"{bad}:3"
+
+
 def test_deepseek_rules_and_clamps():
     assert hparams.deepseek_lr(1e17) == pytest.approx(0.3118 * 1e17 ** -0.125)
     assert hparams.deepseek_batch_tokens(1e19) == pytest.approx(0.2920 * 1e19 ** 0.3271)

@@ -58,7 +58,8 @@ def _fmt_extra(v) -> str:
 
 @command("run")
 def run_cmd(
-    spec: Annotated[Path, typer.Argument(help="Sweep spec (.toml, .yaml/.yml): a ladder, IsoFLOP grid or run list.")],
+    spec: Annotated[Path, typer.Argument(help="Sweep spec (.toml, .yaml/.yml or .json): a ladder, IsoFLOP grid or "
+                                                   "run list.")],
     store: StoreOpt = None,
     executor: Annotated[str, typer.Option("--executor", help="Where runs execute: 'local' (this machine) or "
                                                              "'ray' (one Ray task per run).")] = "local",

@@ -68,16 +68,17 @@ REGEX_GROUPS = {"step", "tokens", "loss", "val_loss", "lr"}
 
 
 class SpecError(InputError):
-    """A sweep spec is invalid; ``location`` is ``FILE:KEY``."""
+    """A sweep spec is invalid; ``location`` is ``FILE:KEY`` (``FILE:LINE`` where it cannot be parsed, ``FILE``
+    for the file as a whole)."""
 
     def __init__(self, reason: str, *, file: str | None = None, key: str | None = None):
         self.reason, self.file, self.key = reason, file, key
-        super().__init__(f"{file or '<spec>'}:{key or ''}: {reason}")
+        super().__init__(f"{self.location}: {reason}")
 
     @property
     def location(self) -> str:
         """``FILE:KEY`` of the problem (``<spec>`` when the spec did not come from a file)."""
-        return f"{self.file or '<spec>'}:{self.key or ''}"
+        return f"{self.file or '<spec>'}" + (f":{self.key}" if self.key else "")
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ class Sweep:
 
 # ---------------------------------------------------------------------------------------------- loading
 def load_spec(spec: str | Path | Mapping[str, Any]) -> Sweep:
-    """Read a TOML/YAML file (or take a dict) and expand it into runs.
+    """Read a TOML, YAML (``.yaml``/``.yml``) or JSON (``.json``) file (or take a dict) and expand it into runs.
 
     Raises
     ------
@@ -211,7 +212,15 @@ def load_spec(spec: str | Path | Mapping[str, Any]) -> Sweep:
         raise SpecError("spec file not found", file=str(path))
     text = path.read_text(encoding="utf-8")
     try:
-        if path.suffix.lower() in (".yaml", ".yml"):
+        if path.suffix.lower() == ".json":
+            import json
+
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise SpecError(f"cannot parse JSON: {exc.msg} (column {exc.colno})",
+                                file=f"{path}:{exc.lineno}") from None
+        elif path.suffix.lower() in (".yaml", ".yml"):
             import yaml
 
             data = yaml.safe_load(text)
@@ -219,6 +228,8 @@ def load_spec(spec: str | Path | Mapping[str, Any]) -> Sweep:
             import tomllib
 
             data = tomllib.loads(text)
+    except SpecError:
+        raise
     except Exception as exc:  # tomllib.TOMLDecodeError / yaml.YAMLError
         raise SpecError(f"cannot parse: {exc}", file=str(path)) from None
     if not isinstance(data, Mapping):
