@@ -104,10 +104,13 @@ track.finish(loss={loss!r})
     (0.0, "the trainer reported loss 0.0 as the final loss", 1),
     ("12.5x", "the trainer's final loss '12.5x' is not a number", 2),
 ])
-def test_an_impossible_or_unreadable_final_loss_fails_the_run(tmp_path, loss, needle, attempts):
+def test_an_impossible_or_unreadable_final_loss_fails_the_run(tmp_path, caplog, loss, needle, attempts):
     spec = _spec(tmp_path, FINISH.format(loss=loss))
     (res,) = run_sweep(load_spec(spec), tmp_path / "s.db", show_progress=False, max_retries=1)
     assert res.status == "failed" and res.error.startswith(needle), res.error
+    # the console line names the run as the progress bar and `runs list` do, with its id
+    failed = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and " failed: " in r.getMessage()]
+    assert failed == [f"run one/L1-d16-D1000 ({res.run_id}) failed: {needle}" + failed[0].split(needle, 1)[1]]
     with Store(tmp_path / "s.db") as st:
         run = st.get_run(res.run_id)
         assert (run["status"], run["attempts"], run["final_loss_nats"]) == ("failed", attempts, None)
@@ -224,3 +227,17 @@ def test_sigterm_handler_is_restored_after_the_sweep():
     with pytest.raises(Terminated), sigterm_interrupts():
         signal.raise_signal(signal.SIGTERM)
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_runs_show_takes_a_run_name(tmp_path):
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    with Store(tmp_path / "s.db") as st:
+        for rid, name in (("ab12", "lad/L1-d32"), ("cd34", "lad/L2-d48"), ("ef56", "iso/L2-d48")):
+            st.register_run(rid, config={}, name=name, sweep=name.split("/")[0], params=1000)
+    r = CliRunner().invoke(app, ["runs", "show", "L1-d32", "--store", str(tmp_path / "s.db")])
+    assert r.exit_code == 0 and r.output.startswith("ab12  lad/L1-d32  status=queued"), r.output
+    r = CliRunner().invoke(app, ["runs", "show", "L2-d48", "--store", str(tmp_path / "s.db")])
+    assert r.exit_code == 2 and "run name 'L2-d48' is ambiguous: 2 runs" in r.output, r.output

@@ -246,3 +246,19 @@ def test_a_bad_row_of_a_store_is_named_by_its_run(tmp_path):
     assert lines[1].startswith("run r1 (sw/L1) loss: loss must be > 0"), lines
     assert [p.row for p in e.value.problems] == [2]
     st.close()
+
+
+def test_find_run_takes_an_id_prefix_a_full_name_or_a_unique_short_name(tmp_path):
+    st = Store(tmp_path / "runs.db")
+    st.register_run("ab12", config={}, name="lad/L1-d32", sweep="lad")
+    st.register_run("cd34", config={}, name="lad/L2-d48", sweep="lad")
+    st.register_run("ef56", config={}, name="iso/L2-d48", sweep="iso")
+    assert st.find_run("ab")["id"] == "ab12"
+    assert st.find_run("lad/L2-d48")["id"] == "cd34"
+    assert st.find_run("L1-d32")["id"] == "ab12"
+    assert st.find_run("L3") is None
+    with pytest.raises(StoreError) as e:
+        st.find_run("L2-d48")
+    assert str(e.value) == ("run name 'L2-d48' is ambiguous: 2 runs (lad/L2-d48 (cd34), iso/L2-d48 (ef56)); give "
+                            "the run id or the full sweep/name")
+    st.close()

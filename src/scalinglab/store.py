@@ -642,6 +642,37 @@ class Store:
             raise StoreError(f"run id prefix {run_id!r} is ambiguous ({len(rows)} runs)")
         return self._decode(dict(rows[0]))
 
+    def find_run(self, ref: str) -> dict | None:
+        """The run ``ref`` names, as :meth:`get_run` returns it: a run id or a unique prefix of one, else a run
+        name, whole (``sweep/L2-d48-D1417920``) or without its sweep (``L2-d48-D1417920``); None when nothing
+        matches.
+
+        Raises
+        ------
+        StoreError
+            If ``ref`` names several runs (the error lists some of them with their ids), or the query fails.
+        """
+        run = self.get_run(ref)
+        if run is not None:
+            return run
+        matches = self._named(ref)
+        if len(matches) > 1:
+            shown = ", ".join(f"{name} ({rid})" for rid, name in matches[:5])
+            raise StoreError(f"run name {ref!r} is ambiguous: {len(matches)} runs ({shown}"
+                             f"{', ...' if len(matches) > 5 else ''}); give the run id or the full sweep/name")
+        return self.get_run(matches[0][0]) if matches else None
+
+    @_retrying("finding a run by name")
+    def _named(self, name: str) -> list[tuple[str, str]]:
+        """(id, name) of the runs called ``name``, or ``<sweep>/name``; full-name matches first."""
+        q = (select(runs.c.id, runs.c.name)
+             .where((runs.c.name == name) | runs.c.name.endswith("/" + name, autoescape=True))
+             .order_by(runs.c.created_at, runs.c.id))
+        with self.engine.connect() as conn:
+            rows = [(r.id, r.name) for r in conn.execute(q)]
+        exact = [r for r in rows if r[1] == name]
+        return exact or rows
+
     @staticmethod
     def _decode(row: dict) -> dict:
         for k in ("config", "params_by_convention", "environment"):

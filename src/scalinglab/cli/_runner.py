@@ -217,13 +217,14 @@ def runs_list(
 
 @_runs_command("show")
 def runs_show(
-    run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
+    run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix), or run name (sweep/name, or the "
+                                               "name alone when unique).")],
     store: StoreOpt = None,
     json_: bool = JsonOpt,
 ) -> None:
     """Show one run: config, conventions, final evaluations and its loss curve."""
     st = _open_store(store, must_exist=True)
-    run = st.get_run(run_id)
+    run = st.find_run(run_id)
     if run is None:
         from .._errors import InputError
 

@@ -296,10 +296,11 @@ def _check_same_data(st: Any, runs: list[RunConfig], sources: dict) -> None:
 
 def _logged(res: RunResult) -> RunResult:
     """Log a finished run (INFO when done, WARNING otherwise) and hand it back."""
+    label = f"{res.name} ({res.run_id})" if res.name else res.run_id
     if res.status == "done":
-        log.info("run %s done: val loss %s nats/token", res.run_id, res.final_loss_nats)
+        log.info("run %s done: val loss %s nats/token", label, res.final_loss_nats)
     else:
-        log.warning("run %s %s: %s", res.run_id, res.status, _brief(res.error))
+        log.warning("run %s %s: %s", label, res.status, _brief(res.error))
     return res
 
 

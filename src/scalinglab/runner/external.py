@@ -315,7 +315,7 @@ def run_external(cfg: RunConfig, *, store, workdir: str | os.PathLike, owner: st
                 store.release_run(run_id, owner, status="failed", error=msg[-4000:])
             if last:
                 return RunResult(run_id, cfg.name, status="failed", error=msg[-4000:])
-            log.warning("run %s: attempt %d failed (%s); retrying (%d/%d)", run_id, attempt, exc.reason,
+            log.warning("run %s: attempt %d failed (%s); retrying (%d/%d)", _label(cfg), attempt, exc.reason,
                         tries, max_retries)
             attempt = store.claim_run(run_id, owner)
             if not attempt:
