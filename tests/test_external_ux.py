@@ -241,3 +241,44 @@ def test_runs_show_takes_a_run_name(tmp_path):
     assert r.exit_code == 0 and r.output.startswith("ab12  lad/L1-d32  status=queued"), r.output
     r = CliRunner().invoke(app, ["runs", "show", "L2-d48", "--store", str(tmp_path / "s.db")])
     assert r.exit_code == 2 and "run name 'L2-d48' is ambiguous: 2 runs" in r.output, r.output
+
+
+CRASH = """
+import sys
+print("IMPORTANT: data path /x/y missing shard 7", file=sys.stderr, flush=True)
+for i in range(300):
+    print(f"warning {i}", file=sys.stderr, flush=True)
+print("step 1 of 10", flush=True)
+raise SystemExit("boom")
+"""
+
+
+def test_each_attempt_keeps_the_trainers_whole_output(tmp_path):
+    spec = _spec(tmp_path, CRASH, name="crash")
+    (res,) = run_sweep(load_spec(spec), tmp_path / "s.db", show_progress=False, max_retries=1)
+    assert res.status == "failed"
+    run_dir = tmp_path / ".scalinglab-checkpoints" / res.run_id
+    for n in (1, 2):
+        lines = (run_dir / f"attempt-{n}.log").read_text().splitlines()
+        assert len(lines) == 303 and lines[0] == "IMPORTANT: data path /x/y missing shard 7" and "boom" in lines
+    assert f"full output in {run_dir / 'attempt-2.log'}" in res.error.splitlines()[0]
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    r = CliRunner().invoke(app, ["runs", "show", res.run_id, "--store", str(tmp_path / "s.db")])
+    assert r.exit_code == 0 and f"full output in {run_dir / 'attempt-1.log'}" in r.output, r.output
+
+
+def test_runs_show_names_the_output_log_of_a_done_run(tmp_path):
+    spec = _spec(tmp_path, FINISH.format(loss=2.0).replace("track.log", "print('hello'); track.log"), name="ok")
+    (res,) = run_sweep(load_spec(spec), tmp_path / "s.db", show_progress=False)
+    assert res.status == "done"
+    log = tmp_path / ".scalinglab-checkpoints" / res.run_id / "attempt-1.log"
+    assert log.read_text() == "hello\n"
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    r = CliRunner().invoke(app, ["runs", "show", res.run_id, "--store", str(tmp_path / "s.db")])
+    assert r.exit_code == 0 and f"  output: {log}\n" in r.output, r.output

@@ -282,6 +282,8 @@ def runs_show(
                   + (f" on {env.get('gpu') or env.get('device')}" if env.get("device") else ""))
     if env.get("trainer") == "external":
         out.print(f"  trainer: {' '.join(env.get('command', []))}; reported by the trainer: {env.get('reported')}")
+        for path in env.get("output_logs", []):  # everything each attempt printed (the store keeps a tail)
+            out.print(f"  output: {escape(path)}")
 
 
 @_runs_command("export")

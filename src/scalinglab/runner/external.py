@@ -56,7 +56,7 @@ from ..store import LeaseLostError
 from .spec import RunConfig, render_command
 from .train import RunResult, environment, register, set_aside_stale
 
-__all__ = ["run_external", "render_command", "last_checkpoint", "one_gpu", "visible_gpus", "TRACK_FILE",
+__all__ = ["run_external", "render_command", "last_checkpoint", "output_log", "one_gpu", "visible_gpus", "TRACK_FILE",
            "MAX_EXTRA_STR"]
 
 log = logging.getLogger(__name__)
@@ -230,6 +230,12 @@ class _Follower:
         return out
 
 
+def output_log(run_dir: Path, attempt: int) -> Path:
+    """The file that keeps everything attempt ``attempt`` of a run printed (stdout and stderr, in the order the
+    lines came); the store keeps only the tail of a failed attempt's output."""
+    return run_dir / f"attempt-{attempt}.log"
+
+
 def last_checkpoint(run_dir: Path) -> tuple[str, int]:
     """(path, step) of the last checkpoint the trainer reported in ``run_dir`` that still exists
     (``("", 0)`` if none)."""
@@ -308,7 +314,9 @@ def run_external(cfg: RunConfig, *, store, workdir: str | os.PathLike, owner: st
         except _LeaseLost:
             return RunResult(run_id, cfg.name, status="leased")
         except _AttemptFailed as exc:
-            msg = f"{exc.reason}; last output:\n{exc.tail}" if exc.tail else exc.reason
+            full = output_log(run_dir, attempt)
+            reason = f"{exc.reason}; full output in {full}" if full.is_file() and full.stat().st_size else exc.reason
+            msg = f"{reason}; last output:\n{exc.tail}" if exc.tail else reason
             last = tries > max_retries or exc.final
             with contextlib.suppress(StoreError):
                 store.log(run_id, f"attempt {attempt} failed: {msg}", level="error")
@@ -364,7 +372,8 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
         if progress is not None:
             progress({"run_id": run_id, "name": cfg.name, "total_steps": total_steps, **info})
 
-    with one_gpu(workdir / ".gpu-locks") as gpu:
+    with one_gpu(workdir / ".gpu-locks") as gpu, \
+            open(output_log(run_dir, attempt), "a", encoding="utf-8", buffering=1) as out_log:
         dev = device
         if dev == "auto":
             dev = "cuda" if (gpu is not None or visible_gpus()) else "cpu"
@@ -467,6 +476,7 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
                             continue
                         last_activity = time.time()
                         tails[name].append(line)
+                        out_log.write(line + "\n")  # stdout and stderr as they came (line-buffered append)
                         if name == "stdout" and regexes:
                             matched = False
                             for rx in regexes:
@@ -603,7 +613,9 @@ def _finish(cfg: RunConfig, *, store, owner: str, final: dict, last_tokens: int,
                                "reported": reported, "evaluations": evals_extra,
                                "by_architecture": {"params": n, "tokens": int(cfg.tokens),
                                                    "flops": fpt * int(cfg.tokens)},
-                               "run_dir": str(run_dir)}}
+                               "run_dir": str(run_dir),
+                               "output_logs": sorted((str(p) for p in run_dir.glob("attempt-*.log")),
+                                                     key=lambda p: int(p.rsplit("-", 1)[1][:-4]))}}
     ev = {"branch": "", "step": step, "split": "val", "params": n, "tokens": tokens, "flops": fpt * tokens,
           "loss_nats": loss, "loss_bpb": bpb}
     if extra:
