@@ -282,3 +282,26 @@ def test_runs_show_names_the_output_log_of_a_done_run(tmp_path):
 
     r = CliRunner().invoke(app, ["runs", "show", res.run_id, "--store", str(tmp_path / "s.db")])
     assert r.exit_code == 0 and f"  output: {log}\n" in r.output, r.output
+
+
+@pytest.mark.parametrize("command, where", [
+    ('["my-trainer-not-installed", "--x"]', "on PATH nor in"),
+    ('["./bin/train.sh"]', "(looked for"),
+])
+def test_a_trainer_not_found_is_one_error_before_the_store_exists(tmp_path, command, where):
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    spec = _spec(tmp_path, "", name="np")
+    spec.write_text(spec.read_text().replace(f'[{PY}, "np.py"]', command))
+    db = tmp_path / "np.db"
+    r = CliRunner().invoke(app, ["run", str(spec), "--store", str(db)])
+    assert r.exit_code == 2 and not db.exists(), r.output
+    prog = json.loads(command)[0]
+    assert " ".join(r.output.split()).startswith(f"error: {spec}:trainer.command: the trainer {prog!r} of run np/L1-d16-D1000 "
+                               f"is not found {where}"), r.output
+    assert len(r.output.strip().splitlines()) == 1
+    with pytest.raises(Exception, match="is not found"):
+        run_sweep(load_spec(spec), db, show_progress=False)
+    assert not db.exists()

@@ -142,6 +142,10 @@ def run_cmd(
 
     # tokenize and check user data first: a missing corpus or bad ids leave the store untouched
     prepare_sweep_data(sweep.runs, default_cache_dir(workdir or default_workdir(_store_location(store))))
+    if executor == "local":  # a trainer not installed: one error before the store is created
+        from ..runner.external import check_trainers_found
+
+        check_trainers_found(sweep.runs, sweep.source)
     st = _open_store(store)
     ex = executor
     if executor == "ray":

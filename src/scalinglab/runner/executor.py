@@ -216,6 +216,10 @@ def run_sweep(sweep: Sweep | Iterable[RunConfig], store: Any = "scalinglab-runs.
     if workdir is None:
         workdir = default_workdir(store)
     sources = prepare_sweep_data(runs, default_cache_dir(workdir))  # data errors before the store is touched
+    if (executor if isinstance(executor, str) else getattr(executor, "name", "")) == "local":
+        from .external import check_trainers_found
+
+        check_trainers_found(runs, sweep.source if isinstance(sweep, Sweep) else None)  # a trainer that cannot start: one error before the store is touched
     st = store if isinstance(store, Store) else Store(store)
     ex = get_executor(executor, workers) if isinstance(executor, str) else executor
     for cfg in runs:

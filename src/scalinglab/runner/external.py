@@ -53,10 +53,10 @@ from typing import Any
 
 from .._errors import StoreError
 from ..store import LeaseLostError
-from .spec import RunConfig, render_command
+from .spec import RunConfig, SpecError, render_command
 from .train import RunResult, environment, register, set_aside_stale
 
-__all__ = ["run_external", "render_command", "last_checkpoint", "output_log", "one_gpu", "visible_gpus", "TRACK_FILE",
+__all__ = ["run_external", "render_command", "last_checkpoint", "output_log", "check_trainers_found", "one_gpu", "visible_gpus", "TRACK_FILE",
            "MAX_EXTRA_STR"]
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,36 @@ def _describe(v: Any) -> str:
         return "null (None)"
     text = repr(v)
     return f"{type(v).__name__} {text[:40]}{'…' if len(text) > 40 else ''}"
+
+
+def check_trainers_found(runs, source: str | None = None) -> None:
+    """Check, before a store is touched, that each external trainer's program (the first argument of
+    ``[trainer] command``) can be started on this machine: a name found on the trainer's ``PATH``
+    (``[trainer] env`` may set one) or a file relative to its ``cwd`` (the spec's folder by default). Only for
+    trainers that run here (the local executor): a Ray node has its own ``PATH``.
+
+    Raises
+    ------
+    SpecError
+        ``SOURCE:trainer.command`` (``source``: the spec file), naming the program, the run and where it was
+        looked for.
+    """
+    seen: set[tuple] = set()
+    for cfg in runs:
+        tr = cfg.trainer
+        if not tr or "{" in str(tr["command"][0]):  # a placeholder: known only at launch
+            continue
+        prog, cwd = str(tr["command"][0]), tr["cwd"]
+        path = tr.get("env", {}).get("PATH", os.environ.get("PATH", os.defpath))
+        if (prog, cwd, path) in seen:
+            continue
+        seen.add((prog, cwd, path))
+        as_file = os.path.join(cwd, os.path.expanduser(prog))
+        if os.path.isfile(as_file) or (os.sep not in prog and shutil.which(prog, path=path)):
+            continue
+        where = f"on PATH nor in {cwd}" if os.sep not in prog else f"(looked for {as_file})"
+        raise SpecError(f"the trainer {prog!r} of run {cfg.name or cfg.run_id} is not found {where}; install it, "
+                        "or give its path", file=source, key="trainer.command")
 
 
 # ------------------------------------------------------------------------------------------ GPUs
