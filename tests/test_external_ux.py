@@ -305,3 +305,29 @@ def test_a_trainer_not_found_is_one_error_before_the_store_exists(tmp_path, comm
     with pytest.raises(Exception, match="is not found"):
         run_sweep(load_spec(spec), db, show_progress=False)
     assert not db.exists()
+
+
+def test_a_run_another_driver_holds_is_an_info_line_with_content(tmp_path, caplog):
+    """Concurrent drivers printed 'WARNING run … leased:' with nothing after the colon, and the progress bar
+    'leased, val leased'."""
+    import io
+
+    from rich.console import Console
+
+    from scalinglab.runner.train import register
+    from scalinglab.store import default_owner
+
+    spec = _spec(tmp_path, FINISH.format(loss=2.0), name="held")
+    cfg = load_spec(spec).runs[0]
+    other = default_owner()  # a live process on this host (this one), as another driver would be
+    with Store(tmp_path / "s.db") as st:
+        register(st, cfg)
+        assert st.claim_run(cfg.run_id, other)
+    caplog.set_level(logging.INFO, logger="scalinglab")
+    buf = io.StringIO()
+    (res,) = run_sweep(load_spec(spec), tmp_path / "s.db", console=Console(file=buf, width=200))
+    assert res.status == "leased"
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if cfg.run_id in r.getMessage()]
+    assert lines == [("INFO", f"run held/L1-d16-D1000 ({cfg.run_id}): being trained by another process ({other})")]
+    text = buf.getvalue()
+    assert f"L1-d16-D1000: being trained by another process ({other})" in text and "val leased" not in text, text

@@ -299,13 +299,25 @@ def _check_same_data(st: Any, runs: list[RunConfig], sources: dict) -> None:
 
 
 def _logged(res: RunResult) -> RunResult:
-    """Log a finished run (INFO when done, WARNING otherwise) and hand it back."""
+    """Log a finished run (INFO when done, or left to another process; WARNING when it failed) and hand it
+    back."""
     label = f"{res.name} ({res.run_id})" if res.name else res.run_id
     if res.status == "done":
         log.info("run %s done: val loss %s nats/token", label, res.final_loss_nats)
+    elif res.status in ("leased", "skipped"):  # another driver on the store has it: nothing went wrong
+        log.info("run %s: %s", label, _outcome(res))
     else:
-        log.warning("run %s %s: %s", label, res.status, _brief(res.error))
+        log.warning("run %s %s: %s", label, res.status, _outcome(res))
     return res
+
+
+def _outcome(res: RunResult) -> str:
+    """What became of a run that this sweep did not finish, in words."""
+    if res.status == "leased":
+        return res.error or "taken over by another process"
+    if res.status == "skipped":
+        return "already done (by another process)"
+    return _brief(res.error) or res.status
 
 
 def _brief(error: str | None) -> str:
@@ -363,11 +375,14 @@ def _execute(ex: Executor, tasks: list[RunTask], runs: list[RunConfig], done_alr
 
         for res in ex.map(tasks, on_progress if ex.in_process else None):
             results.append(_logged(res))
-            loss = f"{res.final_loss_nats:.4f} nats/token" + (
-                f" = {res.final_loss_bpb:.4f} bits/byte" if res.final_loss_bpb is not None else "") \
-                if res.final_loss_nats is not None else (_brief(res.error) or res.status)
             label = (res.name or res.run_id).rsplit("/", 1)[-1]
-            bar.update(overall, advance=1, info=f"{label}: {res.status}, val {loss}")
+            if res.final_loss_nats is not None:
+                info = f"{label}: {res.status}, val {res.final_loss_nats:.4f} nats/token" + (
+                    f" = {res.final_loss_bpb:.4f} bits/byte" if res.final_loss_bpb is not None else "")
+            else:
+                info = f"{label}: {_outcome(res)}" if res.status in ("leased", "skipped") else \
+                    f"{label}: {res.status}, {_outcome(res)}"
+            bar.update(overall, advance=1, info=info)
         if current["task"] is not None:
             bar.remove_task(current["task"])
     return results

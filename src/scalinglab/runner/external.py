@@ -54,7 +54,7 @@ from typing import Any
 from .._errors import StoreError
 from ..store import LeaseLostError
 from .spec import RunConfig, SpecError, render_command
-from .train import RunResult, environment, register, set_aside_stale
+from .train import RunResult, environment, held_by, register, set_aside_stale
 
 __all__ = ["run_external", "render_command", "last_checkpoint", "output_log", "check_trainers_found", "one_gpu", "visible_gpus", "TRACK_FILE",
            "MAX_EXTRA_STR"]
@@ -329,7 +329,7 @@ def run_external(cfg: RunConfig, *, store, workdir: str | os.PathLike, owner: st
         return RunResult(run_id, cfg.name, status="skipped")
     attempt = store.claim_run(run_id, owner)  # the store's attempt number: what its history and log say
     if not attempt:
-        return RunResult(run_id, cfg.name, status="leased")
+        return RunResult(run_id, cfg.name, status="leased", error=held_by(store, run_id))
     run_dir = (Path(workdir) / run_id).resolve()
     set_aside_stale(run_dir, attempt, store, run_id, cfg.name)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -183,6 +183,15 @@ def _store_mark(store, run_id: str) -> str | None:
     return None if first is None else f"{first['worker']} {first['started_at']}"
 
 
+def held_by(store, run_id: str) -> str:
+    """Why a run could not be claimed: ``being trained by another process (host:pid:…)``."""
+    try:
+        owner = (store.get_run(run_id) or {}).get("lease_owner")
+    except StoreError:
+        owner = None
+    return "being trained by another process" + (f" ({owner})" if owner else "")
+
+
 def set_aside_stale(run_dir: Path, attempt: int, store, run_id: str, name: str = "") -> Path | None:
     """Keep a run folder to the store that wrote it, then mark it as this store's (:data:`STORE_MARK`).
 
@@ -311,7 +320,7 @@ def train_run(cfg: RunConfig, *, store=None, workdir: str | os.PathLike = ".scal
             return RunResult(run_id, cfg.name, status="skipped")
         attempt = store.claim_run(run_id, owner)
         if not attempt:
-            return RunResult(run_id, cfg.name, status="leased")
+            return RunResult(run_id, cfg.name, status="leased", error=held_by(store, run_id))
         set_aside_stale(Path(workdir) / run_id, attempt, store, run_id, cfg.name)
     try:
         result = _train(cfg, store=store, workdir=Path(workdir), owner=owner, device=device, threads=threads,
