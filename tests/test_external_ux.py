@@ -331,3 +331,27 @@ def test_a_run_another_driver_holds_is_an_info_line_with_content(tmp_path, caplo
     assert lines == [("INFO", f"run held/L1-d16-D1000 ({cfg.run_id}): being trained by another process ({other})")]
     text = buf.getvalue()
     assert f"L1-d16-D1000: being trained by another process ({other})" in text and "val leased" not in text, text
+
+
+def test_runs_list_refuses_an_unknown_status_and_export_counts_what_it_left_out(tmp_path):
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    db = tmp_path / "s.db"
+    with Store(db) as st:
+        for i, status in enumerate(["done", "failed", "failed", "queued"]):
+            rid = f"r{i}"
+            st.register_run(rid, config={}, name=f"sw/L{i}", sweep="sw", params=1000)
+            st.claim_run(rid, "w")
+            if status == "done":
+                st.finish_run(rid, "w", evaluations=[dict(branch="", step=1, split="val", params=1000, tokens=100,
+                                                          flops=1e3, loss_nats=2.0)], summary={})
+            else:
+                st.release_run(rid, "w", status=status)
+        assert st.status_counts() == {"queued": 1, "running": 0, "done": 1, "failed": 2}
+    r = CliRunner().invoke(app, ["runs", "list", "--store", str(db), "--status", "faild"])
+    assert r.exit_code == 2 and "unknown run status 'faild'; one of: queued, running, done, failed" in r.output
+    r = CliRunner().invoke(app, ["runs", "export", "--store", str(db), "-o", str(tmp_path / "r.csv")])
+    assert r.exit_code == 0 and "wrote 1 rows" in r.output
+    assert "left out: 1 queued run, 2 failed runs (not finished" in " ".join(r.output.split()), r.output

@@ -87,7 +87,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 
-from ._errors import StoreError
+from ._errors import InputError, StoreError
 
 __all__ = ["Store", "SCHEMA_VERSION", "MIGRATIONS", "mask_url", "STATUSES", "OUTCOMES", "StoreUnavailableError",
            "LeaseLostError"]
@@ -690,9 +690,13 @@ class Store:
 
         Raises
         ------
+        InputError
+            If ``status`` is not one of those four.
         StoreError
             If the database query fails.
         """
+        if status and status not in STATUSES:
+            raise InputError(f"unknown run status {status!r}; one of: {', '.join(STATUSES)}")
         q = select(runs).order_by(runs.c.created_at, runs.c.id)
         if status:
             q = q.where(runs.c.status == status)
@@ -948,6 +952,17 @@ class Store:
             return [dict(r) for r in conn.execute(q).mappings()]
 
     @_retrying("counting rows")
+    @_retrying("counting runs by status")
+    def status_counts(self, *, sweep: str | None = None) -> dict[str, int]:
+        """How many runs have each status (``queued``, ``running``, ``done``, ``failed``; zeros included),
+        optionally of one ``sweep``: what an export of the finished runs leaves out."""
+        q = select(runs.c.status, func.count()).group_by(runs.c.status)
+        if sweep:
+            q = q.where(runs.c.sweep == sweep)
+        with self.engine.connect() as conn:
+            found = {s: int(n) for s, n in conn.execute(q)}
+        return {s: found.get(s, 0) for s in STATUSES}
+
     def counts(self) -> dict[str, int]:
         """Row counts per table (handy for tests and `runs list`)."""
         with self.engine.connect() as conn:

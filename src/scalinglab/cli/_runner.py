@@ -312,11 +312,16 @@ def runs_export(
         from ..data import write_frame
 
         write_frame(df, output)
+    by_status = st.status_counts()  # the run table holds finished runs only: say what it left out
+    left_out = {s: n for s, n in by_status.items() if s != "done" and n}
     if json_:
-        emit_json({"path": None if output is None else str(output), "rows": len(df),
+        emit_json({"path": None if output is None else str(output), "rows": len(df), "left_out": left_out,
                    "runs": df.to_dict(orient="records")})
     else:
         out.print(f"wrote {len(df)} rows to {output} (loss in nats/token; loss_bpb in bits/byte)")
+        if left_out and not curves:
+            out.print("left out: " + ", ".join(f"{n} {s} run{'s' * (n != 1)}" for s, n in left_out.items())
+                      + " (not finished; `scalinglab runs list --status failed` lists the failed ones)")
 
 
 @command("demo")
