@@ -201,7 +201,7 @@ def set_aside_stale(run_dir: Path, attempt: int, store, run_id: str, name: str =
     on this store's first attempt at the run (``attempt`` 1, what `Store.claim_run` returned) whatever it holds,
     and on a later attempt when its mark names another store. Returns the set-aside path, or None."""
     hint = "give each store its own --workdir"
-    mark, aside = _store_mark(store, run_id), None
+    mark, aside, found = _store_mark(store, run_id), None, None
     if attempt == 1:
         aside = set_aside(run_dir, store, run_id, "its checkpoint folder holds files from a run this store never "
                           f"trained (a deleted store, or another store beside it; {hint})", name)
@@ -213,11 +213,14 @@ def set_aside_stale(run_dir: Path, attempt: int, store, run_id: str, name: str =
         if found is not None and found != mark:
             aside = set_aside(run_dir, store, run_id, "its checkpoint folder was written by another store "
                               f"beside this one since this store's last attempt ({hint})", name)
-    if mark is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
+    if mark is not None and (aside is not None or found != mark):
         from .._io import atomic_write_text
 
-        atomic_write_text(run_dir / STORE_MARK, mark + "\n")
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(run_dir / STORE_MARK, mark + "\n")
+        except OSError as exc:  # a full disk: the run's own writes report it, naming the path
+            log.warning("run %s: cannot mark its checkpoint folder as this store's (%s)", run_id, exc)
     return aside
 
 
