@@ -98,3 +98,15 @@ def test_a_jump_that_saturates_is_sharp_with_its_knee_in_the_gap(n_models):
         assert below <= a.knee_scale <= above
         lo, hi = a.knee_scale_interval
         assert lo <= below * 1.001 and hi >= above * 0.999 and lo > 2.5e8
+
+
+def test_a_jump_in_exact_match_alone_gets_no_verdict_on_its_cause():
+    """Only 0/1 correctness (the usual released per-example file): the jump was called 'consistent with
+    genuine emergence', while the same runs with per-token columns read as a metric effect."""
+    df = generate_mirage(seed=0)
+    full = analyze_emergence(df, bootstrap=40, seed=0)
+    assert "metric effect" in full.summary
+    cols = [c for c in df.columns if c not in ("tokens_correct", "n_tokens", "logprob", "p_correct", "edit_distance")]
+    only = analyze_emergence(df[cols], bootstrap=40, seed=0)
+    assert set(only.metrics) == {"exact_match"} and only.metrics["exact_match"].verdict == "sharp"
+    assert "only a discrete metric was given" in only.summary and "genuine emergence" not in only.summary

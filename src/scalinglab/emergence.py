@@ -50,6 +50,8 @@ __all__ = ["metrics_by_model", "analyze_emergence", "EmergenceReport", "MetricAn
 
 #: +1 when larger is better, -1 when smaller is better.
 METRIC_DIRECTION = {"exact_match": 1, "token_accuracy": 1, "logprob": 1, "brier": -1, "edit_distance": -1}
+#: metrics that score an answer all-or-nothing: sharp in them alone says nothing about the cause of a jump
+DISCRETE_METRICS = frozenset({"exact_match"})
 _SCALE_COLUMNS = ("params", "flops", "tokens", "N", "C", "scale")
 
 
@@ -420,6 +422,10 @@ def analyze_emergence(data, *, scale: str | None = None, model: str = "model",
     if sharp and smooth:
         summary = (f"{', '.join(sharp)} look sharp but {', '.join(smooth)} improve smoothly: the jump is "
                    "consistent with a metric effect (Schaeffer et al. 2023), not a sudden change in the model")
+    elif sharp and set(out) <= DISCRETE_METRICS:  # nothing continuous to compare with: no verdict on the cause
+        summary = (f"{', '.join(sharp)} looks sharp, but only a discrete metric was given: a jump in exact match "
+                   "alone cannot tell emergence from a metric effect (Schaeffer et al. 2023); add per-token "
+                   "columns (tokens_correct + n_tokens, or logprob) to tell them apart")
     elif sharp:
         summary = f"all analysed metrics look sharp ({', '.join(sharp)}): consistent with genuine emergence"
     else:

@@ -124,6 +124,13 @@ def _resolve(law, x, data):
     return resolve_law("chinchilla", None)[0], True, None, data
 
 
+def _y_name(fd, data: dict) -> str:
+    """The fitted column's own name for a cut's refit (its messages name it: 'MMLU', not a placeholder), unless a
+    variable's column has that name."""
+    name = str(fd.y_column or "")
+    return name if name and name not in data else "__y__"
+
+
 def _run_one(fd, law: Law, train: np.ndarray, test: np.ndarray, *, level_set, fit_kwargs,
              auto: bool = False) -> tuple[list, object]:
     if fd.weights is not None:
@@ -135,12 +142,14 @@ def _run_one(fd, law: Law, train: np.ndarray, test: np.ndarray, *, level_set, fi
         data = {fd.variables.get(v, v): fd.X[v][train] for v in law.variables}
         data.update({c: frame[c].to_numpy()[train] for c in ("budget", "flops")
                      if frame is not None and c in frame.columns and len(frame) == fd.n})
-        data["__y__"] = fd.y[train]
-        res = stack_laws(data, y="__y__", **{"warn": False, **fit_kwargs})[0]
+        yname = _y_name(fd, data)
+        data[yname] = fd.y[train]
+        res = stack_laws(data, y=yname, **{"warn": False, **fit_kwargs})[0]
     else:
         data = {v: fd.X[v][train] for v in law.variables}
-        data["__y__"] = fd.y[train]
-        res = fit(data, law, y="__y__", **fit_kwargs)
+        yname = _y_name(fd, data)
+        data[yname] = fd.y[train]
+        res = fit(data, law, y=yname, **fit_kwargs)
     Xt = {v: fd.X[v][test] for v in law.variables}
     preds = {lv: res.predict(level=lv, warn=False, **Xt) for lv in level_set}
     p0 = preds[level_set[0]]
