@@ -110,3 +110,20 @@ def test_a_jump_in_exact_match_alone_gets_no_verdict_on_its_cause():
     only = analyze_emergence(df[cols], bootstrap=40, seed=0)
     assert set(only.metrics) == {"exact_match"} and only.metrics["exact_match"].verdict == "sharp"
     assert "only a discrete metric was given" in only.summary and "genuine emergence" not in only.summary
+
+
+@pytest.mark.parametrize(("value", "words"), [(2, r"'2': an example's exact must be 0 or 1"),
+                                              (None, r"empty cell: an example's exact must be 0 or 1")])
+def test_a_per_example_cell_that_is_not_0_or_1_is_named(value, words):
+    from scalinglab._errors import DataError
+
+    df = generate_mirage(seed=0)[["model", "params", "example_id", "exact"]].astype({"exact": object})
+    df.iloc[10, df.columns.get_loc("exact")] = value
+    with pytest.raises(DataError, match=rf":11:exact: {words}"):
+        analyze_emergence(df, bootstrap=10)
+
+
+def test_an_lm_eval_acc_column_is_read_as_exact_match():
+    df = generate_mirage(seed=0)[["model", "params", "example_id", "exact"]].rename(columns={"exact": "acc"})
+    rep = analyze_emergence(df, bootstrap=10, seed=0)
+    assert set(rep.metrics) == {"exact_match"}

@@ -42,6 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from ._errors import DataError, InputError
 
@@ -50,6 +51,8 @@ __all__ = ["metrics_by_model", "analyze_emergence", "EmergenceReport", "MetricAn
 
 #: +1 when larger is better, -1 when smaller is better.
 METRIC_DIRECTION = {"exact_match": 1, "token_accuracy": 1, "logprob": 1, "brier": -1, "edit_distance": -1}
+#: names of a per-example 0/1 correctness column, in order of preference (lm-evaluation-harness writes ``acc``)
+EXACT_COLUMNS = ("exact", "exact_match", "correct", "is_correct", "acc")
 #: metrics that score an answer all-or-nothing: sharp in them alone says nothing about the cause of a jump
 DISCRETE_METRICS = frozenset({"exact_match"})
 _SCALE_COLUMNS = ("params", "flops", "tokens", "N", "C", "scale")
@@ -103,12 +106,21 @@ def _per_example(df, source, scale: str | None, model: str):
             raise DataError("need 0 <= tokens_correct <= n_tokens and n_tokens > 0", file=source,
                             row=int(bad[0]) + 1, column="tokens_correct")
     out["tc"], out["nt"] = tc, nt
-    if "exact" in cols:
-        out["exact"] = df["exact"].to_numpy(float)
+    exact = next((c for c in EXACT_COLUMNS if c in cols), None)
+    if exact is not None:
+        e = pd.to_numeric(df[exact].replace({True: 1, False: 0, "True": 1, "False": 0, "true": 1, "false": 0}),
+                          errors="coerce").to_numpy(float)
+        bad = np.flatnonzero(~np.isin(e, (0.0, 1.0)))
+        if bad.size:
+            cell = df[exact].iloc[int(bad[0])]
+            raise DataError(f"{'empty cell' if pd.isna(cell) else repr(str(cell))}: an example's {exact} must be 0 or 1 "
+                            "(drop examples with no result)", file=source, row=int(bad[0]) + 1, column=exact)
+        out["exact"] = e
     elif tc is not None:
         out["exact"] = (tc >= nt - 1e-9).astype(float)
     else:
-        raise DataError("per-example table needs tokens_correct + n_tokens, token_correct, or exact",
+        raise DataError("per-example table needs tokens_correct + n_tokens, token_correct, or a 0/1 column "
+                        f"({', '.join(EXACT_COLUMNS)}); columns found: {', '.join(map(str, df.columns))}",
                         file=source)
     out["logprob"] = df["logprob"].to_numpy(float) if "logprob" in cols else None
     if "p_correct" in cols:
