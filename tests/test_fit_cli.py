@@ -176,3 +176,25 @@ def test_a_fit_of_bits_per_byte_says_its_unit_everywhere(tmp_path):
     assert r.exit_code == 0 and "predicted loss (bits/byte)" in r.output, r.output
     r = runner.invoke(app, ["validate", str(path)])
     assert "loss in bits/byte" in r.output
+
+
+def test_compare_fits_accuracy_laws_as_fit_does_and_fails_loudly(tmp_path):
+    """`compare` fitted accuracy laws with Huber on log residuals (its --loss default) where `fit` and
+    `backtest` use the accuracy route: every sigmoid failed on a benchmark table `backtest` handled, and the
+    command still exited 0 with a table of failures."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    C = np.logspace(19, 24, 12)
+    acc = 0.25 + 0.65 / (1 + np.exp(-1.5 * (np.log10(C) - 22.5))) + rng.normal(0, 0.01, C.size)
+    path = tmp_path / "bench.csv"
+    path.write_text("flops,MMLU\n" + "\n".join(f"{c:.6g},{a:.4f}" for c, a in zip(C, acc, strict=True)) + "\n")
+    rows = _json(runner.invoke(app, ["compare", str(path), "--laws", "sigmoid,sigmoid-bounded", "--x", "flops",
+                                     "--y", "MMLU", "--json"]))
+    assert [r.get("error") for r in rows] == [None, None]
+    assert all(r["median_rel_error"] < 0.1 for r in rows)
+    flat = tmp_path / "flat.csv"
+    flat.write_text("flops,MMLU\n" + "\n".join(f"{c:.6g},{0.25 + 0.001 * (i % 2):.4f}" for i, c in enumerate(C)) + "\n")
+    r = runner.invoke(app, ["compare", str(flat), "--laws", "power", "--x", "flops", "--y", "MMLU"])
+    assert r.exit_code == 2 and "every law failed on every backtest cut: power:" in r.stderr
+    assert "__y__" not in r.stderr

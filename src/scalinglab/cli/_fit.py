@@ -313,7 +313,9 @@ def compare_cmd(
                     ] = "chinchilla,kaplan-nd",
     x: Annotated[str | None, typer.Option("--x", help="Variable column of one-variable laws.")] = None,
     y: Annotated[str, typer.Option("--y", help="Column to predict.")] = "loss",
-    loss: Annotated[str, typer.Option("--loss", help=_LOSS_HELP)] = "huber",
+    loss: Annotated[str, typer.Option("--loss", help=_LOSS_HELP + " Default auto, as `scalinglab fit` (an "
+                                      "accuracy law gets its own bounded least squares, as in `downstream`).")
+                    ] = "auto",
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP + " JSON: 'plot' on every row.")] = None,
     where: list[str] | None = WhereOpt,
     best_of: str | None = BestOfOpt,
@@ -330,6 +332,11 @@ def compare_cmd(
     file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss,
                        required=(), drop_missing=drop_missing)
     rows = compare(file, laws, x=x, y=y, loss=loss)
+    if rows and all(r.get("error") for r in rows):  # nothing ranked: an error, not a table of failures
+        from .._errors import FitError
+
+        raise FitError("every law failed on every backtest cut: " + "; ".join(f"{r['law']}: {r['error']}"
+                                                                             for r in rows))
     if plot:
         from ..report import save_plot
 
