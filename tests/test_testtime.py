@@ -87,3 +87,21 @@ def test_cli_passk_table_and_errors():
     assert bad.exit_code == 2 and "0 <= c <= n" in bad.output
     bad = CliRunner().invoke(app, ["passk", "--n", "5", "--c", "1", "--k", "1,x"])
     assert bad.exit_code == 2 and "--k" in bad.output
+
+
+def test_coverage_cli_says_its_extrapolated_interval_is_a_lower_bound(tmp_path):
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+    from scalinglab.testtime import COVERAGE_INTERVAL_NOTE
+
+    ks = np.array([1, 2, 4, 8, 16, 32, 64])
+    cov = np.exp(-1.2 * ks ** -0.4)
+    path = tmp_path / "cov.csv"
+    path.write_text("k,coverage\n" + "\n".join(f"{k},{c:.5f}" for k, c in zip(ks, cov, strict=True)) + "\n")
+    r = CliRunner().invoke(app, ["coverage", str(path), "--extrapolate", "32,640", "--json"])
+    assert r.exit_code == 0, r.output
+    import json
+
+    preds = json.loads(r.stdout)["predictions"]
+    assert [COVERAGE_INTERVAL_NOTE in p["warnings"] for p in preds] == [False, True]

@@ -22,6 +22,7 @@ from ._common import (
     WhereOpt,
     command,
     emit_json,
+    err,
     out,
     select_runs,
 )
@@ -74,7 +75,7 @@ def coverage_cmd(
     import numpy as np
 
     from ..downstream import _column
-    from ..testtime import fit_coverage
+    from ..testtime import COVERAGE_INTERVAL_NOTE, fit_coverage
 
     df, source = _frame(file)
     k = _column(df, k_col, source, "k")
@@ -84,8 +85,9 @@ def coverage_cmd(
     preds = []
     for kk in targets:
         p = res.predict(level=level, warn=False, k=kk)
-        preds.append({"k": kk, "value": p.value, "interval": list(p.interval),
-                      "extrapolation": float(kk / np.max(k)), "warnings": list(p.warnings)})
+        reach = float(kk / np.max(k))
+        preds.append({"k": kk, "value": p.value, "interval": list(p.interval), "extrapolation": reach,
+                      "warnings": list(p.warnings) + ([COVERAGE_INTERVAL_NOTE] if reach > 1 else [])})
     d = {"law": "coverage", "formula": res.law.formula, "params": res.params,
          "intervals": {n: list(v) for n, v in res.intervals.items()}, "level": level, "n_points": res.n_points,
          "k_range": [float(np.min(k)), float(np.max(k))], "predictions": preds}
@@ -100,6 +102,10 @@ def coverage_cmd(
     for p in preds:
         out.print(f"  k = {_f(p['k'])}: coverage {p['value']:.4f}  {level:.0%} interval "
                   f"[{p['interval'][0]:.4f}, {p['interval'][1]:.4f}]  ({p['extrapolation']:.3g}x the largest k)")
+    if any(p["extrapolation"] > 1 for p in preds):
+        from rich.markup import escape
+
+        err.print(f"[yellow]warning:[/] {escape(COVERAGE_INTERVAL_NOTE)}")
 
 
 def _iv(res, name) -> str:
