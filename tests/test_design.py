@@ -261,3 +261,22 @@ def test_written_spec_says_its_corpus_is_a_placeholder(tmp_path):
     top = max(r.D for r in d.runs)
     assert f"{top / len(corpus.read_bytes()):.3g} passes over" in text
     assert "placeholder" not in mod.sweep_spec_text(d, data={"path": "corpus/*.txt"})
+
+
+def test_a_design_from_a_fit_says_the_priors_own_interval(tmp_path):
+    """With a saved fit as the prior, the expected interval is centred on the fit's point: it is a width, and
+    the design says where the fit itself puts the target."""
+    from scalinglab.fit import fit
+
+    rng = np.random.default_rng(0)
+    N = np.repeat(np.geomspace(1e7, 1e9, 8), 3)
+    D = N * np.tile([5.0, 20.0, 80.0], 8)
+    L = (1.8 + 400 * N ** -0.34 + 410.7 * D ** -0.28) * np.exp(0.01 * rng.standard_normal(N.size))
+    res = fit({"params": N, "tokens": D, "loss": L}, "chinchilla", warn=False)
+    path = res.to_json(tmp_path / "prior.json")
+    d = design("N=7B,D=140B", 1e21, law=str(path), replicates=1)
+    p = res.predict(0.8, warn=False, N=7e9, D=1.4e11)
+    assert d.prior_prediction["value"] == pytest.approx(float(p.value), rel=1e-9)
+    assert d.prior_prediction["interval"] == pytest.approx([float(v) for v in p.interval], rel=1e-9)
+    assert any("own 80% interval at the target" in w for w in d.warnings)
+    assert design("N=7B,D=140B", 1e20, replicates=1).prior_prediction is None

@@ -71,9 +71,9 @@ BUDGET_SCAN = (0.25, 4.0, 16.0)
 #: byte tokens of the runner's bundled text corpus (``runner/_corpus/public_domain.txt``), the placeholder
 #: data of a written sweep spec
 _TEXT_CORPUS_TOKENS = 434_901
-#: shortfall of the simulated coverage below the nominal level that earns a warning: about two binomial
-#: standard deviations of 10 simulated ladders at 80 % (sqrt(0.8 * 0.2 / 10) = 0.13)
-UNDER_COVERAGE = 0.25
+#: one-sided binomial p-value below which a design's simulated coverage is called short of its level (5 %:
+#: at 80 % over 10 simulated ladders, 5 or fewer covered)
+UNDER_COVERAGE_P = 0.05
 #: sequence length and vocabulary of the written sweep (the runner's bundled text corpus: bytes, vocab 256)
 DEFAULT_SEQ_LEN = 256
 DEFAULT_VOCAB = 256
@@ -506,6 +506,9 @@ class Design:
     cost: Mapping[str, Any]
     candidates: tuple[dict, ...]
     warnings: tuple[str, ...] = ()
+    #: a saved fit as the prior: its own prediction at the target, ``{"value", "interval", "level"}`` (None for
+    #: a preset): the designed ladder's forecast may land anywhere in it
+    prior_prediction: Mapping[str, Any] | None = None
 
     @property
     def flops(self) -> float:
@@ -544,7 +547,8 @@ class Design:
                 "cost": dict(self.cost), "budget_for_max_width": self.budget_for_max_width,
                 "simulated_coverage": self.simulated_coverage, "replicates": self.replicates,
                 "noise": self.noise, "law": self.law, "candidates": list(self.candidates),
-                "warnings": list(self.warnings)}
+                "warnings": list(self.warnings),
+                "prior_prediction": None if self.prior_prediction is None else dict(self.prior_prediction)}
 
 
 def _noise_of(law: object, noise: float | None) -> float:
@@ -666,7 +670,7 @@ def design(target: str | Mapping[str, Any] | Target, budget: float | str, *, law
     if np.mean(np.isfinite(final.width)) < 0.5:
         notes.append("most simulated ladders of this design gave no usable fit: the budget is too small for "
                      "the law to be determined; raise the budget")
-    elif final.coverage < float(level) - UNDER_COVERAGE:
+    elif _short_of(final, float(level)):
         notes.append(f"in simulation the {float(level):.0%} interval covered the target run in only "
                      f"{final.coverage:.0%} of {len(final.width)} ladders: this design's interval is not to be "
                      "trusted at the target (too few runs or too far a reach); raise the budget")
@@ -680,6 +684,17 @@ def design(target: str | Mapping[str, Any] | Target, budget: float | str, *, law
     flops = float(sum(r.flops for r in runs))
     lo, hi = parse_mfu(mfu)
     cost = plan_cost(flops, gpu=gpu, n_gpus=1, mfu=(lo, hi))
+    prior = None
+    if spec.predictor is not None:  # a fit as the prior: the truth is uncertain too, not only the new ladder
+        try:
+            p = spec.predictor.predict(float(level), warn=False, N=tgt.N, D=tgt.D)
+            prior = {"value": float(p.value), "interval": [float(v) for v in p.interval], "level": float(level)}
+            notes.append(f"the expected interval is where this ladder's interval would lie if {spec.name} were the "
+                         f"truth; {spec.name}'s own {float(level):.0%} interval at the target is "
+                         f"[{prior['interval'][0]:.4g}, {prior['interval'][1]:.4g}] around {prior['value']:.4g}, and "
+                         "the new ladder's forecast may land anywhere in it")
+        except ScalingLabError as exc:
+            log.debug("prior prediction at the target failed: %s", exc)
     dec = math.log10(tgt.flops / max(r.flops for r in runs))
     if dec > 2:
         notes.append(f"the target lies {dec:.2g} decades of compute beyond the largest run: the interval is "
@@ -688,7 +703,16 @@ def design(target: str | Mapping[str, Any] | Target, budget: float | str, *, law
                   level=float(level), expected_loss=final.truth, expected_interval=final.expected_interval(),
                   width=width, width_spread=spread, simulated_coverage=final.coverage,
                   replicates=2 * int(replicates), max_width=max_width, budget_for_max_width=need,
-                  cost=cost, candidates=tuple(cands), warnings=tuple(notes))
+                  cost=cost, candidates=tuple(cands), warnings=tuple(notes), prior_prediction=prior)
+
+
+def _short_of(sim: Simulation, level: float) -> bool:
+    """Whether ``sim``'s intervals covered the simulated target run so rarely that a band of this ``level``
+    would do so with probability below `UNDER_COVERAGE_P` (one-sided binomial test over its ladders)."""
+    from scipy.stats import binom
+
+    n = len(sim.width)
+    return n > 0 and float(binom.cdf(int(np.sum(sim.covered)), n, level)) < UNDER_COVERAGE_P
 
 
 def _budget_for(shape, B, width, max_width, tgt, spec, sigma, replicates, seed, level, search_loss, cap, cands,
