@@ -198,3 +198,26 @@ def test_compare_fits_accuracy_laws_as_fit_does_and_fails_loudly(tmp_path):
     r = runner.invoke(app, ["compare", str(flat), "--laws", "power", "--x", "flops", "--y", "MMLU"])
     assert r.exit_code == 2 and "every law failed on every backtest cut: power:" in r.stderr
     assert "__y__" not in r.stderr
+
+
+def test_backtest_and_compare_take_a_chance_floor(tmp_path):
+    import numpy as np
+
+    from scalinglab.fit import backtest_sweep
+    from scalinglab.laws import get_law
+
+    rng = np.random.default_rng(1)
+    C = np.logspace(19, 24, 12)
+    acc = 0.25 + 0.65 / (1 + np.exp(-1.5 * (np.log10(C) - 22.5))) + rng.normal(0, 0.01, C.size)
+    path = tmp_path / "bench.csv"
+    path.write_text("flops,MMLU\n" + "\n".join(f"{c:.6g},{a:.4f}" for c, a in zip(C, acc, strict=True)) + "\n")
+    got = _json(runner.invoke(app, ["backtest", str(path), "--law", "sigmoid", "--x", "flops", "--y", "MMLU",
+                                    "--floor", "0.25", "--json"]))
+    ref = backtest_sweep(str(path), get_law("sigmoid", floor=0.25), cutoff_fracs=(0.1, 0.2, 0.3, 0.4, 0.5),
+                         x="flops", y="MMLU")
+    assert got["median_rel_error"] == pytest.approx(ref.median_rel_error, rel=1e-9)
+    rows = _json(runner.invoke(app, ["compare", str(path), "--laws", "sigmoid,sigmoid-bounded", "--x", "flops",
+                                     "--y", "MMLU", "--floor", "0.25", "--json"]))
+    assert len(rows) == 2 and all(r.get("error") is None for r in rows)
+    r = runner.invoke(app, ["compare", str(path), "--laws", "power", "--x", "flops", "--y", "MMLU", "--floor", "0.25"])
+    assert r.exit_code == 2 and "--floor fixes the chance level of a sigmoid law" in r.stderr

@@ -31,6 +31,27 @@ _LOSS_HELP = ("Objective: huber (on log-loss residuals, summed), ls (least squar
               "or auto (huber or asymmetric, whichever predicts the largest runs better in internal backtests).")
 
 
+_FLOOR_HELP = "Fix the chance level of a sigmoid law (e.g. 0.25 for 4-way multiple choice)."
+
+
+def _with_floor(law: str, floor: float | None):
+    """``law`` with its chance level fixed at ``floor`` (a sigmoid law), or ``law`` as given without one.
+
+    Raises
+    ------
+    InputError
+        For ``--floor`` with the automatic law choice (it has no chance level).
+    """
+    if floor is None:
+        return law
+    from ..laws import get_law
+
+    if law == "auto":
+        raise InputError("--floor fixes the chance level of a sigmoid law: pass --law sigmoid (or another "
+                         "accuracy law) with it")
+    return get_law(law, floor=floor)
+
+
 def _fmt(v) -> str:
     if isinstance(v, float) and math.isinf(v):  # an interval open to a parameter's bound (profile refits)
         return "∞" if v > 0 else "-∞"
@@ -76,8 +97,7 @@ def fit_cmd(
     level: Annotated[float, typer.Option("--level", help="Interval level, e.g. 0.8.")] = 0.8,
     out_path: Annotated[str | None, typer.Option("--out", "-o", help="Write the full fit (JSON) here for "
                                                  "`scalinglab predict`.")] = None,
-    floor: Annotated[float | None, typer.Option("--floor", help="Fix the chance level of a sigmoid law "
-                                                "(e.g. 0.25 for 4-way multiple choice).")] = None,
+    floor: Annotated[float | None, typer.Option("--floor", help=_FLOOR_HELP)] = None,
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP)] = None,
     where: list[str] | None = WhereOpt,
     best_of: str | None = BestOfOpt,
@@ -94,13 +114,7 @@ def fit_cmd(
     file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss,
                        required=(), drop_missing=drop_missing)
 
-    if floor is not None:
-        from ..laws import get_law
-
-        if law == "auto":
-            raise InputError("--floor fixes the chance level of a sigmoid law: pass --law sigmoid (or another "
-                             "accuracy law) with it")
-        law = get_law(law, floor=floor)
+    law = _with_floor(law, floor)
     choice = None
     if law == "auto":
         from ..fit._auto import fit_auto
@@ -247,6 +261,7 @@ def backtest_cmd(
     loss: Annotated[str, typer.Option("--loss", help=_LOSS_HELP + " Default auto: the backtest measures "
                                       "what `scalinglab fit` does.")] = "auto",
     delta: Annotated[float, typer.Option("--delta", help="Huber threshold.")] = 1e-3,
+    floor: Annotated[float | None, typer.Option("--floor", help=_FLOOR_HELP)] = None,
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP)] = None,
     where: list[str] | None = WhereOpt,
     best_of: str | None = BestOfOpt,
@@ -262,6 +277,7 @@ def backtest_cmd(
 
     file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss,
                        required=(), drop_missing=drop_missing)
+    law = _with_floor(law, floor)
 
     if sweep or (cutoff_frac is None and cutoff_flops is None):
         bt = backtest_sweep(file, law, cutoff_fracs=(0.1, 0.2, 0.3, 0.4, 0.5), by=by, x=x, y=y, loss=loss,
@@ -316,6 +332,8 @@ def compare_cmd(
     loss: Annotated[str, typer.Option("--loss", help=_LOSS_HELP + " Default auto, as `scalinglab fit` (an "
                                       "accuracy law gets its own bounded least squares, as in `downstream`).")
                     ] = "auto",
+    floor: Annotated[float | None, typer.Option("--floor", help=_FLOOR_HELP + " Applies to the sigmoid laws "
+                                                "in --laws.")] = None,
     plot: Annotated[str | None, typer.Option("--plot", help=_PLOT_HELP + " JSON: 'plot' on every row.")] = None,
     where: list[str] | None = WhereOpt,
     best_of: str | None = BestOfOpt,
@@ -331,7 +349,16 @@ def compare_cmd(
 
     file = select_runs(file, where, best_of, drop_duplicates, last_checkpoint, column, drop_missing_loss,
                        required=(), drop_missing=drop_missing)
-    rows = compare(file, laws, x=x, y=y, loss=loss)
+    chosen: str | list = laws
+    if floor is not None:  # the chance level of every accuracy law named
+        from ..fit._accuracy import ACCURACY_LAWS
+
+        names = [n.strip() for n in laws.split(",") if n.strip()]
+        if not any(n in ACCURACY_LAWS for n in names):
+            raise InputError(f"--floor fixes the chance level of a sigmoid law: name one in --laws "
+                             f"({', '.join(ACCURACY_LAWS)})")
+        chosen = [_with_floor(n, floor) if n in ACCURACY_LAWS else n for n in names]
+    rows = compare(file, chosen, x=x, y=y, loss=loss)
     if rows and all(r.get("error") for r in rows):  # nothing ranked: an error, not a table of failures
         from .._errors import FitError
 
