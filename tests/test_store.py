@@ -262,3 +262,26 @@ def test_find_run_takes_an_id_prefix_a_full_name_or_a_unique_short_name(tmp_path
     assert str(e.value) == ("run name 'L2-d48' is ambiguous: 2 runs (lad/L2-d48 (cd34), iso/L2-d48 (ef56)); give "
                             "the run id or the full sweep/name")
     st.close()
+
+
+def test_runs_export_keeps_one_sweep_and_warns_when_it_pools_several(tmp_path):
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    st = Store(tmp_path / "runs.db")
+    for rid, sweep in (("a", "iso"), ("b", "iso"), ("c", "other")):
+        st.register_run(rid, config={"x": rid}, name=f"n-{rid}", sweep=sweep, params=1000, param_convention="total",
+                        params_by_convention={"total": 1000}, flops_convention="6N", flops_per_token=6000.0,
+                        tokens_planned=10_000)
+        owner = default_owner()
+        st.claim_run(rid, owner)
+        st.finish_run(rid, owner, evaluations=[_eval()])
+    st.close()
+    cli = CliRunner()
+    r = cli.invoke(app, ["runs", "export", "--store", str(tmp_path / "runs.db"), "-o", str(tmp_path / "all.csv")])
+    assert r.exit_code == 0 and "the store holds 2 sweeps (iso, other), exported together" in r.stderr
+    r = cli.invoke(app, ["runs", "export", "--store", str(tmp_path / "runs.db"), "--sweep", "iso", "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["rows"] == 2
+    r = cli.invoke(app, ["runs", "export", "--store", str(tmp_path / "runs.db"), "--sweep", "nope", "--json"])
+    assert r.exit_code == 2 and "no finished run of sweep 'nope'" in r.stderr and "sweeps: iso, other" in r.stderr

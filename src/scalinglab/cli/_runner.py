@@ -300,6 +300,8 @@ def runs_export(
     curves: Annotated[bool, typer.Option("--curves", help="Export the loss curves instead: one row per logged "
                                                           "point (train and val), with the extra metrics "
                                                           "(grad_norm, ...) as columns.")] = False,
+    sweep: Annotated[str | None, typer.Option("--sweep", help="Only runs of this sweep (a store shared by "
+                                                              "several sweeps exports them all).")] = None,
     json_: bool = JsonOpt,
 ) -> None:
     """Export the run table that `scalinglab fit` reads (params, tokens, flops, loss, ..., and one column per
@@ -307,12 +309,17 @@ def runs_export(
     st = _open_store(store, must_exist=True)
     if output is None and not json_:
         output = Path("curves.csv" if curves else "runs.csv")
-    df = st.curves_frame() if curves else st.to_frame(per_checkpoint=per_checkpoint)
+    df = st.curves_frame(sweep=sweep) if curves else st.to_frame(per_checkpoint=per_checkpoint, sweep=sweep)
+    if sweep is not None and len(df) == 0 and not st.status_counts(sweep=sweep).get("done"):
+        from .._errors import InputError
+
+        names = sorted({str(r.get("sweep")) for r in st.list_runs()})
+        raise InputError(f"no finished run of sweep {sweep!r} in {st} (sweeps: {', '.join(names) or 'none'})")
     if output is not None:
         from ..data import write_frame
 
         write_frame(df, output)
-    by_status = st.status_counts()  # the run table holds finished runs only: say what it left out
+    by_status = st.status_counts(sweep=sweep)  # the run table holds finished runs only: say what it left out
     left_out = {s: n for s, n in by_status.items() if s != "done" and n}
     if json_:
         emit_json({"path": None if output is None else str(output), "rows": len(df), "left_out": left_out,
@@ -322,6 +329,10 @@ def runs_export(
         if left_out and not curves:
             out.print("left out: " + ", ".join(f"{n} {s} run{'s' * (n != 1)}" for s, n in left_out.items())
                       + " (not finished; `scalinglab runs list --status failed` lists the failed ones)")
+        sweeps = sorted(df["sweep"].dropna().astype(str).unique()) if "sweep" in df.columns else []
+        if sweep is None and len(sweeps) > 1:  # one table of several studies: fit would pool them
+            err.print(f"[yellow]warning:[/] the store holds {len(sweeps)} sweeps ({', '.join(sweeps)}), exported "
+                      f"together; --sweep {sweeps[0]} keeps one")
 
 
 @command("demo")
