@@ -302,3 +302,17 @@ def test_a_constant_the_runs_cannot_determine_is_said_even_with_a_clear_trend():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)  # the well-posed form says nothing of the kind
         fit({"params": N, "tokens": D, "loss": L}, "E + A/N**alpha + B/D**beta")
+
+
+def test_a_constant_named_c_beside_n_and_d_is_refused_by_name():
+    """`C` in a formula is compute (FLOPs): beside N and D (C = 6ND) it was silently bound to the flops column
+    where the user meant a constant (the catalog's lr-annealing law names a constant C)."""
+    from scalinglab._errors import LawError
+
+    rng = np.random.default_rng(3)
+    N = np.repeat(np.geomspace(1e7, 1e9, 5), 3)
+    D = N * np.tile([10.0, 20.0, 40.0], 5)
+    L = (1.69 + 406.4 / N**0.34 + 410.7 / D**0.28) * np.exp(0.005 * rng.standard_normal(N.size))
+    with pytest.raises(LawError, match=r"C is the compute variable .* give it another name \(e\.g\. K\)"):
+        fit({"params": N, "tokens": D, "loss": L}, "E + A/N**alpha + B/D**beta + C*0")
+    fit({"params": N, "tokens": D, "loss": L}, "E + A/N**alpha + B/D**beta", warn=False)  # N and D alone: fine

@@ -380,7 +380,8 @@ def table_notes(df, source: str | None, *, laws=(None,), y: str = "loss") -> lis
 
 def _check_constants_are_not_columns(law: Law, columns: list, rt, where: str, y: str) -> None:
     """A user formula's names that are not variables are fitted constants; one that names a column of the
-    table (``B/tokens**beta``) is a variable written as a column, which would silently lose its dependence.
+    table (``B/tokens**beta``) is a variable written as a column, which would silently lose its dependence;
+    and ``C`` beside ``N`` and ``D`` is compute (6ND), not the constant it usually means there.
 
     Raises
     ------
@@ -391,6 +392,10 @@ def _check_constants_are_not_columns(law: Law, columns: list, rt, where: str, y:
 
     if not isinstance(law, ExpressionLaw):
         return
+    if {"N", "D", "C"} <= set(law.variables):  # C = 6ND beside N and D: a constant named C, read as compute
+        raise LawError(f"law {law.name!r}: C is the compute variable (FLOPs, C = 6ND), read from the flops column; "
+                       "beside N and D it adds nothing, so a constant named C is likely meant: give it another "
+                       "name (e.g. K)")
     names = {str(c) for c in columns} | set(rt.column_map)
     for p in law.param_names:
         if p in names and p != y:
