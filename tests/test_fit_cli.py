@@ -221,3 +221,11 @@ def test_backtest_and_compare_take_a_chance_floor(tmp_path):
     assert len(rows) == 2 and all(r.get("error") is None for r in rows)
     r = runner.invoke(app, ["compare", str(path), "--laws", "power", "--x", "flops", "--y", "MMLU", "--floor", "0.25"])
     assert r.exit_code == 2 and "--floor fixes the chance level of a sigmoid law" in r.stderr
+
+
+def test_predict_says_n_a_rather_than_a_zero_width_interval():
+    r = runner.invoke(app, ["predict", "kaplan-2020-nd", "N=70B", "D=1.4T"])
+    assert r.exit_code == 0, r.output
+    assert "interval n/a (no parameter uncertainty known)" in r.stdout and "80% interval" not in r.stdout
+    r = runner.invoke(app, ["predict", "chinchilla-epoch", "N=70B", "D=1.4T"])
+    assert "80% interval [" in r.stdout

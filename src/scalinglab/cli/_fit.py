@@ -230,8 +230,12 @@ def predict_cmd(
         return
     lo, hi = p.interval
     what = "loss" if p.loss is not None else "value"
-    out.print(f"{what} = {p.value:.4f}   {level:.0%} interval [{lo:.4f}, {hi:.4f}]"
-              + (f" {p.unit}" if p.unit else ""), highlight=False)
+    # no uncertainty known (a preset without standard errors): a band of zero width is no interval
+    unit = f" {p.unit}" if p.unit else ""
+    if f"{lo:.4f}" == f"{hi:.4f}":
+        out.print(f"{what} = {p.value:.4f}{unit}   interval n/a (no parameter uncertainty known)", highlight=False)
+    else:
+        out.print(f"{what} = {p.value:.4f}   {level:.0%} interval [{lo:.4f}, {hi:.4f}]{unit}", highlight=False)
     ext = {k: v for k, v in d["extrapolation"].items() if isinstance(v, int | float) and not isinstance(v, bool)
            and k != "warn_factor"}
     if ext:
