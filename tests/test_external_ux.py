@@ -356,3 +356,22 @@ def test_runs_list_refuses_an_unknown_status_and_export_counts_what_it_left_out(
     r = CliRunner().invoke(app, ["runs", "export", "--store", str(db), "-o", str(tmp_path / "r.csv")])
     assert r.exit_code == 0 and "wrote 1 rows" in r.output
     assert "left out: 1 queued run, 2 failed runs (not finished" in " ".join(r.output.split()), r.output
+
+
+def test_a_run_renamed_by_a_changed_setting_is_warned_about(tmp_path, caplog):
+    """Changing any trainer flag re-keys every run (its id hashes the config): the store then held two
+    finished runs of one name, and the sweep said '1 trained now' as if nothing had changed."""
+    spec = _spec(tmp_path, CKPT_TRAINER)
+    st = Store(tmp_path / "runs.db")
+    assert [r.status for r in run_sweep(load_spec(spec), st, workdir=tmp_path / "w", show_progress=False)] == ["done"]
+    spec.write_text(spec.read_text().replace("[trainer]", "[trainer]\nenv = { EXTRA = \"1\" }"))
+    with caplog.at_level(logging.WARNING, logger="scalinglab"):
+        run_sweep(load_spec(spec), st, workdir=tmp_path / "w", show_progress=False)
+    said = [r.getMessage() for r in caplog.records if "names of finished runs" in r.getMessage()]
+    assert len(said) == 1 and "changed: trainer.env" in said[0] and "one/" in said[0]
+    assert len(st.list_runs(status="done")) == 2
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="scalinglab"):  # the same spec again: nothing to say
+        run_sweep(load_spec(spec), st, workdir=tmp_path / "w", show_progress=False)
+    assert not [r for r in caplog.records if "names of finished runs" in r.getMessage()]
+    st.close()

@@ -222,6 +222,7 @@ def run_sweep(sweep: Sweep | Iterable[RunConfig], store: Any = "scalinglab-runs.
         check_trainers_found(runs, sweep.source if isinstance(sweep, Sweep) else None)  # a trainer that cannot start: one error before the store is touched
     st = store if isinstance(store, Store) else Store(store)
     ex = get_executor(executor, workers) if isinstance(executor, str) else executor
+    _warn_rekeyed(st, runs)
     for cfg in runs:
         register(st, cfg)
     _check_same_data(st, runs, sources)
@@ -266,6 +267,34 @@ def sigterm_interrupts():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two config dicts (``trainer.command``, ``lr``)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for k in sorted(set(old) | set(new), key=str):
+            out += _changed_keys(old.get(k), new.get(k), f"{prefix}{k}.")
+        return out
+    return [] if old == new else [prefix.rstrip(".")]
+
+
+def _warn_rekeyed(st: Any, runs: list[RunConfig]) -> None:
+    """Warn when runs of this sweep carry the names of finished runs in the store but another configuration:
+    a run's id hashes its whole config, so changing any setting (a trainer flag, the lr) trains it again as a new
+    run beside the old one, which a user who meant to resume should hear before the compute is spent."""
+    done = {(r.get("sweep"), r.get("name")): r for r in st.list_runs(status="done")}
+    changed = []
+    for cfg in runs:
+        old = done.get((cfg.sweep, cfg.name))
+        if old is not None and old["id"] != cfg.run_id:
+            changed.append((cfg.name, _changed_keys(old.get("config") or {}, cfg.to_dict())))
+    if changed:
+        keys = sorted({k for _, ks in changed for k in ks})
+        log.warning("%d run(s) of this sweep have the names of finished runs in %s but another configuration "
+                    "(changed: %s; e.g. %s): they are new runs, trained beside the old ones; restore the old "
+                    "settings to keep the finished runs", len(changed), st, ", ".join(keys[:6]) or "?",
+                    changed[0][0])
 
 
 def _check_same_data(st: Any, runs: list[RunConfig], sources: dict) -> None:
