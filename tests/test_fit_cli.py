@@ -216,6 +216,9 @@ def test_backtest_and_compare_take_a_chance_floor(tmp_path):
     ref = backtest_sweep(str(path), get_law("sigmoid", floor=0.25), cutoff_fracs=(0.1, 0.2, 0.3, 0.4, 0.5),
                          x="flops", y="MMLU")
     assert got["median_rel_error"] == pytest.approx(ref.median_rel_error, rel=1e-9)
+    err = [abs(p["predicted"] - p["actual"]) for p in got["points"]]  # accuracy points, not relative
+    assert got["median_abs_error"] == pytest.approx(float(np.median(err)), rel=1e-12)
+    assert got["max_abs_error"] == pytest.approx(max(err), rel=1e-12)
     rows = _json(runner.invoke(app, ["compare", str(path), "--laws", "sigmoid,sigmoid-bounded", "--x", "flops",
                                      "--y", "MMLU", "--floor", "0.25", "--json"]))
     assert len(rows) == 2 and all(r.get("error") is None for r in rows)

@@ -307,6 +307,11 @@ def backtest_cmd(
         tally = Counter(law_name for _, law_name in chosen)
         out.print("chosen on the cuts: " + ", ".join(f"{k} {v}/{len(chosen)}" for k, v in tally.most_common()))
     out.print(f"median |rel error| {bt.median_rel_error:.2%}, max {bt.max_rel_error:.2%}, bias {bt.bias:+.2%}")
+    from ..fit._accuracy import ACCURACY_LAWS
+
+    if bt.law.split(" ")[0] in ACCURACY_LAWS:  # an accuracy near chance: its relative error means little
+        out.print(f"median |error| {bt.median_abs_error:.4g}, max {bt.max_abs_error:.4g} (in the accuracy's own "
+                  f"unit, {y})")
     out.print("coverage of nominal intervals: " + ", ".join(f"{float(k):.0%}: {v:.0%}"
                                                            for k, v in bt.coverage.items()))
     if "0.8" in bt.misses:  # which side the misses fall on, and what the coverage costs in width

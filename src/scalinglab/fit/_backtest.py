@@ -54,6 +54,10 @@ class BacktestResult:
     #: per nominal level: the mean interval score (width plus 2/(1-level) times the miss), relative to the
     #: actual loss: lower is better, and a band that covers by being wide pays for it (Gneiting & Raftery 2007)
     interval_score: dict = field(default_factory=dict, repr=False)
+    #: median and largest ``|pred - actual|`` in the fitted column's own unit (accuracy points or fractions,
+    #: where a relative error near chance means nothing)
+    median_abs_error: float = math.nan
+    max_abs_error: float = math.nan
 
     def to_dict(self) -> dict:
         """JSON-ready summary: every field except ``fits`` (numpy values become plain floats/lists).
@@ -71,7 +75,8 @@ class BacktestResult:
                           "max_extrapolation": self.max_extrapolation,
                           "by_extrapolation": self.by_extrapolation, "points": self.points,
                           "loss_unit": self.loss_unit, "misses": self.misses, "interval_width": self.interval_width,
-                          "interval_score": self.interval_score})
+                          "interval_score": self.interval_score, "median_abs_error": self.median_abs_error,
+                          "max_abs_error": self.max_abs_error})
 
 
 def _order_values(fd, law: Law, by: str) -> tuple[np.ndarray, str]:
@@ -217,7 +222,9 @@ def _summarise(law_name: str, by: str, cutoff, n_train: int, pts: list, fits: li
                           max_rel_error=float(np.max(np.abs(rel))), mean_rel_error=float(np.mean(np.abs(rel))),
                           bias=float(np.median(rel)), coverage=cov,
                           max_extrapolation=float(np.max([p["extrapolation"] for p in pts])),
-                          by_extrapolation=_by_reach(pts), fits=fits, loss_unit=loss_unit)
+                          by_extrapolation=_by_reach(pts), fits=fits, loss_unit=loss_unit,
+                          median_abs_error=float(np.median(np.abs(pred - y))),
+                          max_abs_error=float(np.max(np.abs(pred - y))))
 
 
 def backtest(data, law: Law | str = "auto", *, cutoff_frac: float | None = 0.3, cutoff_flops: float | None = None,
