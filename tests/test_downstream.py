@@ -359,3 +359,13 @@ def test_fit_sigmoid_names_a_long_tables_benchmark_column(tmp_path):
 
     with pytest.warns(DataWarning, match=r"column 'benchmark' splits the runs"):
         fit(_long_table(tmp_path), "sigmoid", x="flops", y="accuracy")
+
+
+def test_a_prediction_below_the_smallest_model_says_so():
+    d = _ladder()
+    res = SigmoidPredictor("acc", floor=0.25).fit({"flops": d["flops"], "acc": d["acc"]})
+    low = res.predict(flops=d["flops"].min() / 20)
+    assert any("lies 20x below the smallest fitted model" in w for w in low.warnings), low.warnings
+    assert not any("below" in w for w in res.predict(flops=d["flops"].max()).warnings)
+    two = TwoStepPredictor(loss="task_bpb", accuracy="acc", floor=0.25).fit(d)
+    assert any("below the smallest fitted model" in w for w in two.predict(flops=d["flops"].min() / 20).warnings)

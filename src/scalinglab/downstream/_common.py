@@ -195,10 +195,18 @@ def squeeze(a):
     return float(a.ravel()[0]) if a.size == 1 else a
 
 
-def warn_reach(reach: np.ndarray) -> list[str]:
-    """A warning line when a prediction extrapolates more than 100x beyond the largest fitted model."""
+def warn_reach(reach: np.ndarray, span: float | None = None) -> list[str]:
+    """A warning line when a prediction extrapolates more than 100x beyond the largest fitted model, and one
+    when it lies below the smallest (``span``: largest / smallest fitted compute; ``reach * span < 1``)."""
+    reach = np.asarray(reach, float)
     r = float(np.max(reach))
-    return [f"extrapolates {r:.3g}x beyond the largest fitted model in compute"] if r > 100 else []
+    out = [f"extrapolates {r:.3g}x beyond the largest fitted model in compute"] if r > 100 else []
+    if span is not None and np.isfinite(span):
+        low = float(np.min(reach)) * span
+        if low < 1:
+            out.append(f"lies {1 / low:.3g}x below the smallest fitted model in compute: the curve there is "
+                       "extrapolated downwards")
+    return out
 
 
 def warn_pooled(df, source, y: str, x: Sequence[str], stacklevel: int = 3) -> None:

@@ -83,14 +83,16 @@ class SigmoidResult:
         if not 0 < float(level) < 1:
             raise InputError(f"level must be between 0 and 1, got {level}")
         xv = self._scale(variables)
-        cmax = float(np.max(self.fit.data["X"][self.fit.law.variables[0]]))
+        fitted = np.asarray(self.fit.data["X"][self.fit.law.variables[0]], float)
+        cmax = float(np.max(fitted))
         reach = xv / cmax
         boot = self.fit.bootstrap
         center, lo, hi = accuracy_band(self.fit.law, self.fit.theta, boot if boot is not None else None,
                                        self.residuals if self.residuals is not None else np.zeros(0), self.reach_sd,
                                        xv, cmax, float(level), bounded=self.bounded, seed=self.seed)
         return DownstreamPrediction(value=squeeze(center), interval=(squeeze(lo), squeeze(hi)), level=float(level),
-                                    extrapolation=squeeze(reach), method=self.name, warnings=warn_reach(reach))
+                                    extrapolation=squeeze(reach), method=self.name,
+                                    warnings=warn_reach(reach, cmax / float(np.min(fitted))))
 
     def to_dict(self) -> dict:
         """JSON-able summary: method, scale column, the fit summary (law, params, data ranges) and the

@@ -66,6 +66,12 @@ class TwoStepResult:
         comp_fit = compute_of({cols[v]: a for v, a in fitted.items()})
         return X, comp / np.max(comp_fit)
 
+    def _span(self) -> float:
+        """Largest / smallest compute of the fitted models."""
+        cols = self.step1.variables
+        comp = compute_of({cols[v]: np.asarray(a, float) for v, a in self.step1.data["X"].items()})
+        return float(np.max(comp) / np.min(comp))
+
     def predict(self, level: float = 0.8, **variables) -> DownstreamPrediction:
         """Accuracy at a scale, e.g. ``predict(flops=1e24)`` or ``predict(params=7e9, tokens=4e12)``
         (FLOPs, parameters, tokens), with an interval at ``level`` and the extrapolation it needs.
@@ -103,7 +109,7 @@ class TwoStepResult:
         return DownstreamPrediction(value=squeeze(acc_center), interval=(squeeze(lo), squeeze(hi)),
                                     level=float(level), extrapolation=squeeze(reach), method="two-step",
                                     task_loss=squeeze(L_center), task_loss_interval=(squeeze(llo), squeeze(lhi)),
-                                    warnings=warn_reach(reach))
+                                    warnings=warn_reach(reach, self._span()))
 
     def to_dict(self) -> dict:
         """JSON-able summary: method, column names and both steps' fit summaries."""
