@@ -71,3 +71,16 @@ def test_the_console_script_keeps_exit_codes_and_group_help():
     group = subprocess.run([sys.executable, "-m", "scalinglab", "forecast"], capture_output=True, text=True,
                            timeout=120)
     assert group.returncode == 2 and "Usage:" in group.stdout and "data-wall" in group.stdout
+
+
+def test_output_into_a_closed_pipe_ends_without_a_traceback():
+    """`scalinglab fit --help | head` ended in an AttributeError traceback from the console script's error
+    handling (the pipe closed, rich exits 1)."""
+    import subprocess
+    import sys
+
+    for args in ("fit --help", "laws"):
+        r = subprocess.run(["bash", "-c", f"{sys.executable} -m scalinglab {args} | head -1"], capture_output=True,
+                           text=True, timeout=120)
+        assert "Traceback" not in r.stderr, r.stderr
+        assert r.stdout.strip()

@@ -108,7 +108,7 @@ def main() -> None:
         where = exc.ctx.command_path if exc.ctx is not None else "scalinglab"
         err.print(f"[red]error:[/] {escape(exc.format_message())} (see '{escape(where)} --help')", soft_wrap=True)
         sys.exit(exc.exit_code)
-    except cx.Abort:  # Ctrl-C outside a sweep (a sweep says how to resume and exits 130 itself)
+    except typer.Abort:  # Ctrl-C outside a sweep (a sweep says how to resume and exits 130 itself)
         sys.exit(130)
     sys.exit(rv if isinstance(rv, int) else 0)
 
