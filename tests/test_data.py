@@ -1370,3 +1370,16 @@ def test_a_comment_above_a_semicolon_header_does_not_decide_the_delimiter(tmp_pa
     p = tmp_path / "semi.csv"
     p.write_text("# ladder, run 2024\nparams;tokens;loss\n1e7;2e8;3,1\n2e7;4e8;3,0\n", encoding="utf-8")
     assert load_runs(p).df["loss"].tolist() == [3.1, 3.0]
+
+
+def test_a_tokens_per_param_header_is_a_ratio_not_the_params(tmp_path):
+    """'Tokens/param' read as a flattened path whose last part is 'param': a second params column (a conflict
+    error that advised dropping it), or params = 20 with a 'millions?' hint."""
+    p = tmp_path / "t.csv"
+    p.write_text("Params,Tokens,Tokens/param,loss\n1e8,2e9,20,3.5\n4e8,8e9,20,3.1\n1e9,2e10,20,2.9\n")
+    rt = load_runs(p)
+    assert rt.df["params"].tolist() == [1e8, 4e8, 1e9] and rt.column_map.get("Tokens/param") is None
+    assert rt.df["Tokens/param"].tolist() == [20, 20, 20]
+    q = tmp_path / "wb.csv"
+    q.write_text("Name,data/tokens,model.n_params,loss\na,2e9,1e8,3.5\nb,8e9,4e8,3.1\n")
+    assert load_runs(q).df["tokens"].tolist() == [2e9, 8e9]  # a path whose parts name one count stays a path

@@ -221,3 +221,50 @@ def test_wandb_cli_and_errors(tmp_path):
     with pytest.raises(DataError) as ei:
         read_wandb_history(h, runs=tmp_path / "r2.csv")
     assert ei.value.location.startswith(str(tmp_path / "r2.csv"))
+
+
+def test_a_wandb_runs_table_is_read_as_load_runs_reads_it(tmp_path, caplog):
+    """The importer matched only exact names (n_params) while load_runs reads W&B's flattened config paths
+    (model.n_params) and unit notes: every row came out without params. Names with ' - ' were split at the
+    first dash, and a relaunched run's repeated name silently took the last row."""
+    import logging
+
+    runs = [("my-ladder - L2", 1_234_567, 20_000_000), ("my-ladder - L8", 52_000_000, 300_000_000)]
+    hist = _wandb_export(tmp_path / "h.csv", runs=runs)
+    table = pd.DataFrame({"Name": [r[0] for r in runs] + [runs[0][0]], "State": ["finished", "finished", "crashed"],
+                          "model.n_params": [r[1] for r in runs] + [runs[0][1]],
+                          "Tokens (M)": [r[2] / 1e6 for r in runs] + [1.0]})
+    table.to_csv(tmp_path / "r.csv", index=False)
+    with caplog.at_level(logging.WARNING, logger="scalinglab"):
+        df = read_wandb_history(hist, runs=tmp_path / "r.csv", curves=False)
+    assert df.attrs["missing_params"] == []
+    assert sorted(df["run_id"]) == ["my-ladder - L2", "my-ladder - L8"]          # split at the last ' - '
+    assert df.set_index("run_id")["params"].to_dict() == {"my-ladder - L2": 1_234_567, "my-ladder - L8": 52_000_000}
+    assert df.set_index("run_id").loc["my-ladder - L8", "tokens"] == pytest.approx(300_000_000)  # Tokens (M)
+    assert any("run names my-ladder - L2 appear more than once" in r.getMessage() for r in caplog.records)
+
+
+def test_mlflow_prefers_the_held_out_loss_and_says_so(tmp_path, monkeypatch):
+    """The Hugging Face Trainer's MLflow callback logs the training loss as `loss` beside `eval_loss`: the
+    importer took `loss`."""
+    mlflow = pytest.importorskip("mlflow", reason="mlflow is not installed (pip install 'scalinglab[mlflow]')")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    root = tmp_path / "mlruns"
+    mlflow.set_tracking_uri(root.as_uri())
+    try:
+        mlflow.set_experiment("hf")
+        with mlflow.start_run(run_name="gpt-125m"):
+            mlflow.log_params({"model_size": "125M", "max_steps": 10})
+            mlflow.log_metric("loss", 3.5, step=10)
+            mlflow.log_metric("eval_loss", 3.2, step=10)
+            mlflow.log_metric("num_input_tokens_seen", 2.5e9, step=10)
+    finally:
+        mlflow.set_tracking_uri(None)
+    df = read_mlflow(str(root))
+    assert df["loss"].tolist() == [3.2] and df["params"].tolist() == [125e6] and df["tokens"].tolist() == [2.5e9]
+    assert df.attrs["notes"] and "loss read from 'eval_loss' (also logged: loss)" in df.attrs["notes"][0]
+    r = CliRunner().invoke(app, ["import", "mlflow", str(tmp_path / "nowhere"), "-o", str(tmp_path / "x.csv")])
+    assert r.exit_code == 2
+    (tmp_path / "empty" / "0").mkdir(parents=True)
+    r = CliRunner().invoke(app, ["import", "mlflow", str(tmp_path / "empty"), "-o", str(tmp_path / "x.csv")])
+    assert r.exit_code == 2 and "no MLflow run in" in r.stderr and not (tmp_path / "x.csv").exists()

@@ -20,6 +20,7 @@ row per run: ``Name`` plus config columns) or from ``params``/``tokens`` mapping
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -29,6 +30,8 @@ from typing import Any
 
 from ._errors import DataError, InputError
 
+log = logging.getLogger(__name__)
+
 __all__ = ["read_mlflow", "read_wandb_history", "log_to_mlflow", "PARAM_KEYS", "TOKEN_KEYS", "LOSS_KEYS"]
 
 #: names tried (in order, case-insensitive) for N, D and the loss in a tracker's params/config/metrics
@@ -37,7 +40,9 @@ PARAM_KEYS = ("params", "n_params", "num_params", "n_parameters", "num_parameter
 TOKEN_KEYS = ("tokens", "n_tokens", "num_tokens", "train_tokens", "training_tokens", "tokens_seen", "total_tokens",
               "D")
 FLOP_KEYS = ("flops", "train_flops", "training_flops", "compute", "C")
-LOSS_KEYS = ("loss", "val_loss", "eval_loss", "validation_loss", "val/loss", "eval/loss", "valid_loss",
+#: held-out losses first: the Hugging Face Trainer's MLflow callback logs the training loss as ``loss`` beside
+#: ``eval_loss``, and a scaling law is fitted to validation loss
+LOSS_KEYS = ("val_loss", "eval_loss", "validation_loss", "val/loss", "eval/loss", "valid_loss", "loss",
              "train_loss", "train/loss")
 
 
@@ -50,6 +55,24 @@ def _pick(mapping: Mapping[str, Any], wanted: str | None, candidates: Iterable[s
         if c.lower() in lower:
             return lower[c.lower()]
     return None
+
+
+def _key_for(names: Iterable[str], wanted: str | None, keys: Iterable[str], canonical: str) -> tuple[str | None, float]:
+    """``(name, unit factor)`` of the count ``canonical`` among ``names``: ``wanted`` (exact), else the first
+    of ``keys``, else the name `load_runs` reads as it (`scalinglab.data.schema.column_holding`: a config path
+    such as ``model.n_params``, a unit note such as ``Params (M)``); ``(None, 1.0)`` when none."""
+    names = list(map(str, names))
+    k = _pick({n: 1 for n in names}, wanted, keys)
+    if k is not None or wanted is not None:
+        return k, 1.0
+    from .data.schema import column_holding
+
+    return column_holding(names, canonical) or (None, 1.0)
+
+
+def _other_losses(chosen: str, names: Iterable[str]) -> tuple[str, ...]:
+    """The loss-like metrics beside the ``chosen`` one (empty when it was the only one)."""
+    return tuple(sorted(n for n in names if n != chosen and n.lower() in {k.lower() for k in LOSS_KEYS}))
 
 
 def _number(value: Any, *, file: str, column: str, row: Any = None) -> float:
@@ -202,20 +225,23 @@ def read_mlflow(location: str | os.PathLike, *, experiment: str | None = None, p
     else:
         raise InputError(f"no MLflow tracking store at {loc} (expected a folder like ./mlruns or a URI)")
 
-    rows, skipped = [], []
+    rows, skipped, chosen = [], [], {}
     for r in runs:
         merged: dict[str, Any] = {**{k: pts[-1][1] for k, pts in r["metrics"].items() if pts}, **r["params"]}
-        kp = _pick(merged, params_key, PARAM_KEYS)
-        kt = _pick(merged, tokens_key, TOKEN_KEYS)
+        kp, fp = _key_for(merged, params_key, PARAM_KEYS, "params")
+        kt, ft = _key_for(merged, tokens_key, TOKEN_KEYS, "tokens")
         kl = _pick(r["metrics"], loss_key, LOSS_KEYS)
         kf = _pick(merged, None, FLOP_KEYS)
         missing = [w for w, k in (("params", kp), ("tokens", kt), ("loss", kl)) if k is None]
         if missing:
-            skipped.append({"run_id": r["run_id"], "name": r["name"], "missing": missing})
+            skipped.append({"run_id": r["run_id"], "name": r["name"], "missing": missing,
+                            "params": sorted(r["params"]), "metrics": sorted(r["metrics"])})
             continue
         where = r["source"]
-        n = _number(merged[kp], file=where, column=kp)
-        d = _number(merged[kt], file=where, column=kt)
+        if loss_key is None and (others := _other_losses(kl, r["metrics"])):
+            chosen.setdefault((kl, others), []).append(r["name"] or r["run_id"])
+        n = _number(merged[kp], file=where, column=kp) * fp
+        d = _number(merged[kt], file=where, column=kt) * ft
         base = {"params": n, "run_id": r["run_id"], "name": r["name"], "experiment": r["experiment"],
                 "dataset": r["tags"].get("dataset", r["params"].get("dataset", "")), "source": "mlflow",
                 "status": r.get("status", "")}
@@ -244,11 +270,15 @@ def read_mlflow(location: str | os.PathLike, *, experiment: str | None = None, p
     if curves:
         df = df[df["tokens"] > 0].reset_index(drop=True) if len(df) else df
     df.attrs["skipped"] = skipped
+    df.attrs["notes"] = [f"loss read from {k!r} (also logged: {', '.join(o)}) in {len(who)} run(s) "
+                         f"({', '.join(who[:3])}{', ...' if len(who) > 3 else ''}); --loss-key picks another"
+                         for (k, o), who in chosen.items()]
     return df
 
 
 # ---------------------------------------------------------------------------------------------- W&B
-_WB_COL = re.compile(r"^(?P<run>.+?) - (?P<metric>.+?)(?P<agg>__MIN|__MAX)?$")
+#: ``<run> - <metric>``: split at the last " - " (run names hold dashes, metric names do not)
+_WB_COL = re.compile(r"^(?P<run>.+) - (?P<metric>.+?)(?P<agg>__MIN|__MAX)?$")
 
 
 def read_wandb_history(path: str | os.PathLike, *, metric: str | None = None, runs: Any = None,
@@ -362,16 +392,23 @@ def _runs_meta(runs: Any) -> dict[str, dict[str, Any]]:
     name_col = _pick({c: 1 for c in df.columns}, None, ("Name", "name", "run", "run_name", "display_name"))
     if name_col is None:
         raise DataError("the runs table has no 'Name' column", file=src)
-    kp = _pick({c: 1 for c in df.columns}, None, PARAM_KEYS)
-    kt = _pick({c: 1 for c in df.columns}, None, TOKEN_KEYS)
+    kp, fp = _key_for(df.columns, None, PARAM_KEYS, "params")  # as load_runs reads them: model.n_params too
+    kt, ft = _key_for(df.columns, None, TOKEN_KEYS, "tokens")
     ks, kn = state_column(df.columns), planned_column(df.columns)
+    if kp is None:
+        log.warning("%s: no column of parameter counts among %s", src, ", ".join(map(str, df.columns)))
+    names = df[name_col].astype(str)
+    repeated = sorted(names[names.duplicated()].unique())
+    if repeated:  # a relaunched run reuses its display name: which row belongs to the curve is unknown
+        log.warning("%s: run names %s appear more than once; the last row of each is used (give the runs unique "
+                    "names, or export one row per run)", src, ", ".join(repeated[:5]))
     out = {}
     for i, rec in df.iterrows():
         entry = {}
         if kp is not None and pd.notna(rec[kp]):
-            entry["params"] = _number(rec[kp], file=src, row=int(i) + 2, column=kp)
+            entry["params"] = _number(rec[kp], file=src, row=int(i) + 2, column=kp) * fp
         if kt is not None and pd.notna(rec[kt]):
-            entry["tokens"] = _number(rec[kt], file=src, row=int(i) + 2, column=kt)
+            entry["tokens"] = _number(rec[kt], file=src, row=int(i) + 2, column=kt) * ft
         if ks is not None and pd.notna(rec[ks]):
             entry["state"] = str(rec[ks]).strip()
         if kn is not None and pd.notna(rec[kn]):

@@ -43,7 +43,7 @@ def import_mlflow(
     tokens_key: Annotated[str | None, typer.Option("--tokens-key", help="Run param or metric holding D "
                                                                        "(tokens); default: tokens, n_tokens, …")] = None,
     loss_key: Annotated[str | None, typer.Option("--loss-key", help="Metric holding the loss; default: "
-                                                                   "loss, val_loss, eval_loss, …")] = None,
+                                                                   "val_loss, eval_loss, …, then loss")] = None,
     curves: Annotated[bool, typer.Option("--curves", help="One row per logged step instead of per run.")] = False,
     json_: bool = JsonOpt,
 ) -> None:
@@ -52,8 +52,18 @@ def import_mlflow(
 
     df = read_mlflow(location, experiment=experiment, params_key=params_key, tokens_key=tokens_key,
                      loss_key=loss_key, curves=curves)
-    _write(df, output)
     skipped = df.attrs.get("skipped", [])
+    if len(df) == 0:  # nothing to write: say what the runs hold instead of an empty table
+        from .._errors import InputError
+
+        first = (f"; e.g. run {skipped[0]['name'] or skipped[0]['run_id']} has no {', '.join(skipped[0]['missing'])} "
+                 f"(params: {', '.join(skipped[0]['params']) or 'none'}; metrics: "
+                 f"{', '.join(skipped[0]['metrics']) or 'none'})" if skipped else "")
+        raise InputError(f"no MLflow run in {location} has parameters, tokens and a loss{first}; name them with "
+                        "--params-key/--tokens-key/--loss-key")
+    _write(df, output)
+    for note in df.attrs.get("notes", []):
+        err.print(f"[yellow]note:[/] {note}")
     if json_:
         emit_json({"path": str(output), "rows": len(df), "runs": int(df["run_id"].nunique()) if len(df) else 0,
                    "skipped": skipped})
@@ -61,7 +71,7 @@ def import_mlflow(
     out.print(f"wrote {len(df)} rows ({df['run_id'].nunique() if len(df) else 0} MLflow runs) to {output}")
     for s in skipped:
         err.print(f"[yellow]skipped[/] run {s['name'] or s['run_id']}: no {', '.join(s['missing'])} "
-                  "(see --params-key/--tokens-key/--loss-key)")
+                  f"(params: {', '.join(s['params']) or 'none'}; see --params-key/--tokens-key/--loss-key)")
 
 
 @_import_command("wandb")
@@ -89,5 +99,7 @@ def import_wandb(
     out.print(f"wrote {len(df)} rows of {df.attrs.get('metric')!r} "
               f"({df['run_id'].nunique() if len(df) else 0} W&B runs) to {output}")
     if missing:
-        err.print(f"[yellow]warning:[/] no parameter count for {', '.join(missing)}: pass --runs with a W&B "
-                  "runs-table export (Name, params, tokens)")
+        how = (f"{runs} has no parameter count for them (a params column such as n_params or model.n_params, "
+               "and their names in its Name column)" if runs is not None else
+               "pass --runs with a W&B runs-table export (Name, params, tokens)")
+        err.print(f"[yellow]warning:[/] no parameter count for {', '.join(missing)}: {how}")

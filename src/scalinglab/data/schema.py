@@ -167,11 +167,14 @@ def scale_note(name: str) -> tuple[str, float] | None:
 def path_alias(name: str) -> str | None:
     """The canonical count column a tracker's flattened config path names in its last part (W&B's
     ``model.n_params``, ``data/tokens``: params, tokens); None otherwise. Single-letter names and ``data``
-    do not count (``model.d`` is a width; ``config.data`` a path to the corpus)."""
+    do not count (``model.d`` is a width; ``config.data`` a path to the corpus), nor a ratio of two counts
+    (``Tokens/param``)."""
     parts = re.split(r"[./]", str(name).strip())
     if len(parts) < 2 or len(_norm(parts[-1])) < 2 or _norm(parts[-1]) == "data":
         return None
     canon = COLUMN_ALIASES.get(_norm(parts[-1]))
+    if any(COLUMN_ALIASES.get(_norm(p)) in set(_COUNTS) - {canon} for p in parts[:-1]):  # Tokens/param: a ratio
+        return None
     return canon if canon in _COUNTS else None
 
 
