@@ -1383,3 +1383,18 @@ def test_a_tokens_per_param_header_is_a_ratio_not_the_params(tmp_path):
     q = tmp_path / "wb.csv"
     q.write_text("Name,data/tokens,model.n_params,loss\na,2e9,1e8,3.5\nb,8e9,4e8,3.1\n")
     assert load_runs(q).df["tokens"].tolist() == [2e9, 8e9]  # a path whose parts name one count stays a path
+
+
+def test_a_csv_written_from_a_bits_per_byte_table_reads_back_in_bits_per_byte(tmp_path):
+    """convert to CSV dropped the loss unit: a val_bpb table read back as nats/token (Parquet kept it)."""
+    p = tmp_path / "bpb.csv"
+    p.write_text("params,tokens,val_bpb\n1e8,2e9,1.10\n4e8,8e9,0.98\n")
+    rt = load_runs(p)
+    assert rt.loss_unit == "bits/byte"
+    back = load_runs(rt.to_csv(tmp_path / "out.csv"))
+    assert back.loss_unit == "bits/byte" and back.df["loss"].tolist() == [1.10, 0.98]
+    nats = load_runs(load_runs(tmp_path / "out.csv").to_csv(tmp_path / "again.csv"))
+    assert nats.loss_unit == "bits/byte"
+    plain = tmp_path / "n.csv"
+    plain.write_text("params,tokens,loss\n1e8,2e9,3.1\n4e8,8e9,2.9\n")
+    assert "loss" in (tmp_path / "n2.csv").read_text() if load_runs(plain).to_csv(tmp_path / "n2.csv") else False

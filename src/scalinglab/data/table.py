@@ -518,8 +518,13 @@ class RunTable:
 
     # ---- output ------------------------------------------------------------------------------------
     def to_csv(self, path: str | os.PathLike) -> Path:
-        """Write the canonical table as CSV (atomically: a temp file beside ``path``, then rename)."""
-        return _atomic_write(path, lambda tmp: self._df.to_csv(tmp, index=False))
+        """Write the canonical table as CSV (atomically: a temp file beside ``path``, then rename). A loss in
+        another unit than nats/token keeps it in its header (``loss (bits/byte)``), which :func:`load_runs`
+        reads back: a CSV has no metadata to carry it."""
+        df = self._df
+        if self.loss_unit and self.loss_unit != "nats/token" and "loss" in df.columns:
+            df = df.rename(columns={"loss": f"loss ({self.loss_unit})"})
+        return _atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
 
     def to_parquet(self, path: str | os.PathLike) -> Path:
         """Write the canonical table as Parquet (atomically), recording the FLOP convention, the loss unit and
