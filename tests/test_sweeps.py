@@ -202,3 +202,16 @@ def test_cli_report_of_the_tuned_ladder(sweep_csv, tmp_path):
     table = load_runs(sweep_csv, columns={"job_name": None}).where("params>=1e8")
     labels = run_labels(as_frame(table))
     assert labels[0] == f"row {int(table.source_rows[0])}" and table.source_rows[0] > 1
+
+
+def test_the_optima_of_a_table_with_a_text_column_keep_their_numbers():
+    """A `dataset` column made every point column text (np.atleast_1d of a mixed tuple): fit_optimum then failed
+    with 'Can only string multiply by an integer' on any table with a dataset column."""
+    from scalinglab.data.sweeps import optima
+
+    rows = [{"params": n, "tokens": 20 * n, "dataset": "web", "lr": lr, "loss": 3 + (np.log(lr / 1e-3)) ** 2 / 10}
+            for n in (1e7, 1e8) for lr in (3e-4, 1e-3, 3e-3)]
+    opt = optima(pd.DataFrame(rows), "lr")
+    assert opt["params"].tolist() == [1e7, 1e8] and pd.api.types.is_float_dtype(opt["params"])
+    assert opt["dataset"].tolist() == ["web", "web"]
+    assert opt["lr"].tolist() == pytest.approx([1e-3, 1e-3], rel=1e-2)  # a parabola in log lr and log loss

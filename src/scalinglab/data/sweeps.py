@@ -196,6 +196,8 @@ def optima(df: pd.DataFrame, column: str, *, y: str = "loss") -> pd.DataFrame:
             c2, c1, _ = np.polyfit(xs, vs, 2)
             if c2 > 0:
                 best = float(np.exp(np.clip(-c1 / (2 * c2), xs[0], xs[2])))
-        rows.append({**dict(zip(key, np.atleast_1d(point), strict=True)), name: best, y: float(prof.min()),
+        # the point as its own values (np.atleast_1d made a point with a text column all text: params '1e8')
+        values = point if isinstance(point, tuple) else (point,)
+        rows.append({**dict(zip(key, values, strict=True)), name: best, y: float(prof.min()),
                      "method": method})
     return pd.DataFrame(rows)
