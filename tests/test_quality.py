@@ -82,3 +82,23 @@ def test_cli_quality_selects_and_renames_like_fit(tmp_path):
     direct = fit_quality(_runs({"web": 1.0, "edu": 2.0, "code": 0.5}).query("dataset != 'code'"), reference="web",
                          bootstrap=0)
     assert d["multipliers"]["edu"]["value"] == pytest.approx(direct.multipliers["edu"]["value"], rel=1e-9)
+
+
+def test_quality_reads_a_table_as_fit_does(tmp_path):
+    """quality read its table without the run-table aliases: with an `N` or `Params (M)` column it dropped the
+    model-size term without a word (edu 1.45x where the truth is 2), and its text output then crashed."""
+    df = _runs({"web": 1.0, "edu": 2.0})
+    ref = fit_quality(df, reference="web", bootstrap=20).multipliers["edu"]["value"]
+    odd = df.rename(columns={"params": "Params (M)", "loss": "val_loss", "dataset": "corpus"})
+    odd["Params (M)"] = odd["Params (M)"] / 1e6
+    path = tmp_path / "q.csv"
+    odd.to_csv(path, index=False)
+    res = fit_quality(path, reference="web", bootstrap=20)
+    assert res.multipliers["edu"]["value"] == pytest.approx(ref, rel=1e-6) and "alpha" in res.params
+    r = CliRunner().invoke(app, ["quality", str(path), "--reference", "web", "--bootstrap", "20"])
+    assert r.exit_code == 0, r.output
+    assert "shared exponents alpha = " in r.stdout and "edu: worth" in r.stdout
+    data_only = df[df["params"] == df["params"].iloc[0]].drop(columns="params")
+    data_only.to_csv(tmp_path / "d.csv", index=False)
+    r = CliRunner().invoke(app, ["quality", str(tmp_path / "d.csv"), "--reference", "web", "--bootstrap", "20"])
+    assert r.exit_code == 0 and "shared exponents beta = " in r.stdout  # the data-only form has no alpha

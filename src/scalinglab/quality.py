@@ -162,10 +162,15 @@ def fit_quality(data, *, dataset_col: str = "dataset", reference: str | None = N
     FitError
         If the joint fit fails.
     """
-    from .downstream import _column, load_frame
+    from .data import load_runs
+    from .downstream import _column
     from .fit import fit
 
-    df, source = load_frame(data)
+    # the run-table reader, as fit reads it: N / Params (M) / val_loss / corpus under their canonical names
+    rt = data if hasattr(data, "df") and hasattr(data, "source") else load_runs(data, required=("tokens", "loss"))
+    df, source = rt.df, rt.source
+    if dataset_col not in df.columns:  # named as in the file, read under its canonical name (corpus: dataset)
+        dataset_col = (getattr(rt, "column_map", None) or {}).get(dataset_col, dataset_col)
     if dataset_col not in df.columns:
         raise DataError(f"no dataset column {dataset_col!r} (columns: {', '.join(map(str, df.columns))})",
                         file=source, column=dataset_col)

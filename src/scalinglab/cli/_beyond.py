@@ -273,8 +273,8 @@ def quality_cmd(
     if json_:
         emit_json(d)
         return
-    out.print(f"reference dataset: {res.reference}; shared exponents alpha = {res.params['alpha']:.4g}, "
-              f"beta = {res.params['beta']:.4g}")
+    shared = ", ".join(f"{k} = {res.params[k]:.4g}" for k in ("alpha", "beta") if k in res.params)
+    out.print(f"reference dataset: {res.reference}; shared exponents {shared}")
     for name, m in d["multipliers"].items():
         lo, hi = m["interval"]
         out.print(f"  {name}: worth {m['value']:.3g}x the tokens of {res.reference}  "
