@@ -316,3 +316,19 @@ def test_a_constant_named_c_beside_n_and_d_is_refused_by_name():
     with pytest.raises(LawError, match=r"C is the compute variable .* give it another name \(e\.g\. K\)"):
         fit({"params": N, "tokens": D, "loss": L}, "E + A/N**alpha + B/D**beta + C*0")
     fit({"params": N, "tokens": D, "loss": L}, "E + A/N**alpha + B/D**beta", warn=False)  # N and D alone: fine
+
+
+def test_a_diverged_run_is_named_by_the_fit():
+    """A run logged at loss 11,000 (diverged) was fitted silently: the only warning said the law misses the data
+    and pointed at pooled ladders."""
+    rng = np.random.default_rng(0)
+    N = np.repeat(np.geomspace(1e7, 1e9, 6), 3)
+    D = N * np.tile([10.0, 20.0, 40.0], 6)
+    L = (1.69 + 406.4 / N**0.34 + 410.7 / D**0.28) * np.exp(0.01 * rng.standard_normal(N.size))
+    L[7] = 11_000.0
+    res = fit({"params": N, "tokens": D, "loss": L}, "chinchilla", warn=False)
+    said = [w for w in res.quality_warnings if "off the law" in w]
+    assert len(said) == 1 and "1 run(s) lie more than 2x off the law" in said[0]
+    assert f"N={N[7]:.3g}, D={D[7]:.3g}: loss 1.1e+04" in said[0]
+    ok = fit({"params": np.delete(N, 7), "tokens": np.delete(D, 7), "loss": np.delete(L, 7)}, "chinchilla", warn=False)
+    assert not any("off the law" in w for w in ok.quality_warnings)

@@ -230,6 +230,38 @@ def misfit_warning(residuals, space: str = "log") -> str | None:
             "misses the shape (compare laws)")
 
 
+#: a run whose loss is this many times off the fitted law (either way), and far beyond the run noise, is named
+#: as an outlier: a diverged run or a unit slip, not noise
+OUTLIER_FACTOR = 2.0
+
+
+def outlier_warning(residuals, data: Mapping | None, space: str = "log") -> str | None:
+    """The warning naming the runs a loss law misses by more than `OUTLIER_FACTOR` and 10 run-noise sds (a
+    diverged run at loss 11,000 spoilt every interval while the misfit warning pointed at pooled ladders);
+    None when there is none. ``data``: the fit's ``{"X": {var: values}, "y": values}``."""
+    r = np.asarray(residuals, float)
+    if space != "log" or not data or r.size < 3:
+        return None
+    from ._predict import robust_scale
+
+    sigma = robust_scale(r)[0]
+    bad = np.flatnonzero(np.isfinite(r) & (np.abs(r) > max(math.log(OUTLIER_FACTOR), 10 * (sigma or 0.0))))
+    if not bad.size:
+        return None
+    y = np.asarray(data.get("y", []), float)
+    X = {k: np.asarray(v, float) for k, v in (data.get("X") or {}).items()}
+    if y.size != r.size:
+        return None
+
+    def run(i):
+        where = ", ".join(f"{k}={v[i]:.3g}" for k, v in X.items() if v.size == r.size)
+        return f"{where}: loss {y[i]:.4g}, {math.exp(-r[i]):.3g}x the law's {y[i] * math.exp(r[i]):.4g}"
+    worst = bad[np.argsort(-np.abs(r[bad]))]
+    return (f"{bad.size} run(s) lie more than {OUTLIER_FACTOR:g}x off the law, far beyond the run noise: "
+            + "; ".join(run(i) for i in worst[:3]) + ("; ..." if bad.size > 3 else "")
+            + " (a diverged run or a unit slip? leave it out, e.g. --where 'loss<...')")
+
+
 @dataclass(frozen=True)
 class FitResult:
     """Immutable outcome of :func:`scalinglab.fit.fit`.
@@ -636,8 +668,10 @@ class FitResult:
     @property
     def quality_warnings(self) -> list[str]:
         """What the fit's own residuals say is wrong with it (`misfit_warning`), for the CLI and the report."""
-        w = misfit_warning(self.residuals, self.space) if self.law.target == "loss" else None
-        return [w] if w else []
+        if self.law.target != "loss":
+            return []
+        notes = (outlier_warning(self.residuals, self.data, self.space), misfit_warning(self.residuals, self.space))
+        return [w for w in notes if w]
 
     # ------------------------------------------------------------------ serialisation
     def summary(self) -> dict:

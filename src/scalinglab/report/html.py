@@ -310,11 +310,11 @@ def _fit_warnings(fv: FitView, df) -> list[str]:
                  + (f": {cal['reason']}" if cal.get("reason") else "") + ")")
     r = fv.residuals
     if r is not None and r.size and getattr(fv.law, "target", "loss") == "loss":
-        from ..fit._result import misfit_warning
+        from ..fit._result import misfit_warning, outlier_warning
 
-        note = misfit_warning(r)
-        if note:
-            w.append(note)
+        for note in (outlier_warning(r, getattr(fv, "data", None)), misfit_warning(r)):
+            if note:
+                w.append(note)
     return w
 
 
