@@ -186,3 +186,14 @@ def test_with_a_budget_the_first_run_is_the_one_that_narrows_most():
     assert (by_red.rank, per.rank) == ("reduction", "per_flop") and by_red.to_dict()["rank"] == "reduction"
     with pytest.raises(InputError, match="rank must be"):
         suggest(runs(2), target="N=7B,D=140B", rank="cheapest")
+
+
+def test_default_candidates_stay_well_below_the_target():
+    """Without a budget the grid reached 10x the largest run, past a near target: its frontier ended at a run
+    1.36x the target's own compute (and larger than the target)."""
+    df = runs(0)
+    target = {"N": 1e9, "D": 2e10}                               # 1.2e20 FLOPs, 10x-ish beyond the ladder
+    s = suggest(df, "chinchilla", target=target, top=500)
+    assert s.candidates and max(c["flops"] for c in s.candidates) <= 0.1 * 6 * 1e9 * 2e10
+    with_budget = suggest(df, "chinchilla", target=target, top=500, budget=6e19)  # a budget is the user's word
+    assert max(c["flops"] for c in with_budget.candidates) > 0.1 * 6 * 1e9 * 2e10

@@ -403,10 +403,12 @@ def suggest_cmd(
     file: Annotated[str, typer.Argument(help="Run table.")],
     target: Annotated[str, typer.Option("--target", help="'N=7B,D=140B' (loss of a run there) or "
                                         "'compute_optimal_N_at=1e23' (N_opt at that compute, FLOPs).")],
-    law: Annotated[str, typer.Option("--law", help="Catalog name, preset or expression; auto: the forecast "
-                                     "stack `scalinglab fit` uses by default.")] = "chinchilla",
+    law: Annotated[str, typer.Option("--law", help="Catalog name, preset or expression; default auto: the "
+                                     "forecast stack `scalinglab fit` uses, so the interval is the one `predict` "
+                                     "gives from `fit`'s result.")] = "auto",
     budget: Annotated[float | None, typer.Option("--budget", help="Most FLOPs one candidate run may cost "
-                                                 "(default 10x the largest run).")] = None,
+                                                 "(default 10x the largest run, and under a tenth of the "
+                                                 "target's compute).")] = None,
     candidates: Annotated[str | None, typer.Option("--candidates", help="Table of candidate runs (params, "
                                                    "tokens[, flops]); default: a grid around and beyond "
                                                    "the data.")] = None,

@@ -98,10 +98,11 @@ def _nopt_log(law: Law, theta: np.ndarray, C: float) -> np.ndarray:
     return logN[k] + np.clip(off, -1, 1) * h
 
 
-def default_candidates(res, budget: float | None, n: int = 12) -> dict:
+def default_candidates(res, budget: float | None, n: int = 12, *, below: float | None = None) -> dict:
     """A grid around and beyond the fitted runs: N from the smallest fitted N to 30x the largest, tokens per
     parameter over (and a little beyond) the fitted range, compute from the smallest fitted run's up to
-    ``budget`` (cost 6 N D; default budget 10x the largest fitted run).
+    ``budget`` (cost 6 N D; default budget 10x the largest fitted run) and, with ``below`` (the target run's
+    FLOPs), under a tenth of it: a run that costs about as much as the target is no forecast of it.
 
     Raises
     ------
@@ -122,13 +123,15 @@ def default_candidates(res, budget: float | None, n: int = 12) -> dict:
     if budget is None:
         budget = 10 * float(Cfit.max())
     keep = (C <= budget) & (C >= Cfit.min())
+    if below is not None:
+        keep &= C <= 0.1 * below
     if not keep.any():
         raise InputError(f"no candidate run fits the budget of {budget:.3g} FLOPs (smallest grid run costs "
                          f"{C.min():.3g}); raise --budget or pass candidates")
     return {"N": NN[keep], "D": DD[keep], "flops": C[keep]}
 
 
-def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, budget: float | None = None,
+def suggest(data, law: Law | str = "auto", *, target, candidates=None, budget: float | None = None,
             level: float = 0.8, top: int | None = None, fit_result=None, rank: str = "auto",
             **fit_kwargs) -> Suggestion:
     """Rank candidate runs by expected reduction of the target's interval width per FLOP (module docstring).
@@ -141,7 +144,8 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
     ``target``: ``{"N": 7e9, "D": 1.4e11}`` (loss of a run there) or ``{"compute_optimal_N_at": 1e23}``
     (N_opt at that compute, C = 6 N D), or the same as a string ``"N=7B,D=140B"``. ``candidates``: mapping or
     DataFrame with the law's variables (N, D or params, tokens) and optionally ``flops`` (cost, FLOPs);
-    default: :func:`default_candidates` under ``budget`` (FLOPs per run). ``fit_result``: reuse a fit.
+    default: :func:`default_candidates` under ``budget`` (FLOPs per run; without one, under a tenth of the
+    target run's compute and 10x the largest fitted run). ``fit_result``: reuse a fit.
 
     Raises
     ------
@@ -245,7 +249,9 @@ def suggest(data, law: Law | str = "chinchilla", *, target, candidates=None, bud
 
     # candidates
     if candidates is None:
-        cand = default_candidates(res, budget)
+        # without a budget, runs under a tenth of the target's own compute (a larger one is no forecast of it)
+        cand = default_candidates(res, budget, below=float(6 * Xt["N"][0] * Xt["D"][0])
+                                  if budget is None and Xt is not None and {"N", "D"} <= set(Xt) else None)
     else:
         from ._inputs import load_table
 
