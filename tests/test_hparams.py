@@ -122,3 +122,22 @@ def test_cli_hparams(tmp_path):
     assert r.exit_code == 0 and "best learning_rate = A * N**a * D**b" in r.output and "80% interval" in r.output
     r = CliRunner().invoke(app, ["hparams", str(path), "--column", "momentum"])
     assert r.exit_code == 2 and "no numeric column 'momentum'" in r.output
+
+
+def test_a_sweep_at_one_token_ratio_takes_the_readme_target(tmp_path):
+    """A sweep whose sizes share one tokens-per-parameter ratio has a law in N alone: `--at N=1B,D=20B` (the
+    README's form) was refused with "takes N; got 'D'"."""
+    df = grid()
+    one = df[np.isclose(df["D"] / df["N"], 10.0)].copy()
+    one["dataset"] = "web"                                 # and a text column, as most tables have
+    path = tmp_path / "hp.csv"
+    one.to_csv(path, index=False)
+    r = CliRunner().invoke(app, ["hparams", str(path), "--column", "learning_rate", "--at", "N=1B,D=10B",
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["law"] == "A * N**a"
+    assert any("D is not used" in w and "about 10" in w for w in d["prediction"]["warnings"])
+    alone = json.loads(CliRunner().invoke(app, ["hparams", str(path), "--column", "learning_rate", "--at", "N=1B",
+                                                "--json"]).stdout)
+    assert d["prediction"]["value"] == pytest.approx(alone["prediction"]["value"], rel=1e-12)

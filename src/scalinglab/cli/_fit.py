@@ -491,9 +491,14 @@ def hparams_cmd(
     runs = select_runs(file, where, drop_duplicates=drop_duplicates, last_checkpoint=last_checkpoint,
                        drop_missing_loss=drop_missing_loss, required=(), drop_missing=drop_missing)
     res, points = fit_optimum(runs, column, y=y, level=level)
-    pred = res.predict(level=level, warn=False, **point).to_dict() if point else None
-    if pred:
+    pred = None
+    if point:
+        from ..fit._hparams import optimum_point
+
+        used, notes = optimum_point(res, points, point)
+        pred = res.predict(level=level, warn=False, **used).to_dict()
         pred.pop("loss", None)  # the value is the hyperparameter, not a loss
+        pred["warnings"] = notes + list(pred["warnings"])
     excluded = points.loc[~points["used"], "method"].value_counts().to_dict()
     name = res.conventions.get("y", column)
     if json_:

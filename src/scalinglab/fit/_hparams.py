@@ -24,7 +24,7 @@ from ._api import fit, fit_reusing
 from ._inputs import load_table
 from ._result import FitResult
 
-__all__ = ["fit_optimum", "EXPONENT_BOUNDS"]
+__all__ = ["fit_optimum", "optimum_point", "EXPONENT_BOUNDS"]
 
 #: bounds of the fitted exponents (a learning rate falls with size, a batch size grows: both signs)
 EXPONENT_BOUNDS = (-3.0, 3.0)
@@ -93,3 +93,26 @@ def fit_optimum(runs, column: str = "lr", *, y: str = "loss", level: float = 0.8
     result = fit_reusing(used, law, **{**fit.__kwdefaults__, "y": name, "level": level, "bootstrap": bootstrap,
                                        "seed": seed, "warn": warn}, cut_fits=None, stacklevel=4)
     return result, points
+
+
+def optimum_point(result: FitResult, points: pd.DataFrame, point: dict) -> tuple[dict, list[str]]:
+    """The part of a target ``point`` (``{"N": "7B", "D": "140B"}``) the fitted law of the best value takes,
+    and a note for each scale left out: a sweep whose sizes share one token budget per parameter has a law in N
+    alone, and ``--at N=7B,D=140B`` (as for any law of N and D) then predicts at N, for runs at the sweep's
+    tokens per parameter. Unknown names are kept (the law's error names them).
+    """
+    takes = set(result.law.variables) | {result.variables.get(v, v) for v in result.law.variables}
+    scale = {"N": "params", "D": "tokens", "C": "flops"}
+    kept, notes = {}, []
+    for k, v in point.items():
+        if k in takes or (k not in scale and k not in scale.values()):
+            kept[k] = v
+            continue
+        ratio = ""
+        if {"params", "tokens"} <= set(points.columns):
+            tpp = float(np.median(points["tokens"].to_numpy(float) / points["params"].to_numpy(float)))
+            ratio = f", about {tpp:.3g}"
+        notes.append(f"{k} is not used: the sweep's best values scale with {', '.join(result.law.variables)} alone "
+                     f"(its points share one token budget per parameter{ratio}), so the prediction holds for a run "
+                     "at that ratio")
+    return kept, notes
