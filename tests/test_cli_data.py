@@ -282,3 +282,18 @@ def test_a_selection_fits_the_column_y_names_in_a_table_without_a_loss(tmp_path)
         assert r.exit_code == 0, (cmd, r.output)
     r = invoke("report", path, "--where", "dataset=c4", "-o", tmp_path / "r.html")
     assert r.exit_code == 2 and "missing required column 'loss'" in r.output
+
+
+def test_the_row_note_says_what_row_counts_in_each_kind_of_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    p = tmp_path / "b.jsonl"
+    p.write_text('{"params":1e8,"tokens":2e9,"loss":3.1}\n{"params":4e8,"tokens":8e9,"loss":"x"}\n')
+    r = CliRunner().invoke(app, ["validate", str(p)])
+    assert r.exit_code == 2 and ":2:loss" in r.stderr and "counts records from 1" in r.stderr
+    q = tmp_path / "b.csv"
+    q.write_text("params,tokens,loss\n1e8,2e9,x\n")
+    r = CliRunner().invoke(app, ["validate", str(q)])
+    assert "row 1 is the line after the header" in r.stderr

@@ -1398,3 +1398,23 @@ def test_a_csv_written_from_a_bits_per_byte_table_reads_back_in_bits_per_byte(tm
     plain = tmp_path / "n.csv"
     plain.write_text("params,tokens,loss\n1e8,2e9,3.1\n4e8,8e9,2.9\n")
     assert "loss" in (tmp_path / "n2.csv").read_text() if load_runs(plain).to_csv(tmp_path / "n2.csv") else False
+
+
+def test_a_workbook_written_by_a_script_names_its_unsaved_formulas_and_other_sheets(tmp_path):
+    """Formulas with no saved value read as empty cells ("a run that logged no loss?"), and a README first
+    sheet gave an error that did not say which sheets the workbook has."""
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    wb.active.title = "README"
+    wb.active.append(["this workbook holds the ladder"])
+    ws = wb.create_sheet("runs")
+    ws.append(["params", "tokens", "ppl", "loss"])
+    for i, (n, d, ppl) in enumerate(((1e8, 2e9, 30.0), (4e8, 8e9, 25.0)), start=2):
+        ws.append([n, d, ppl, f"=LN(C{i})"])
+    p = tmp_path / "book.xlsx"
+    wb.save(p)
+    with pytest.raises(DataError, match=r"sheet 'README' has no table .* other sheets: runs \(pick one as "
+                                         r"book\.xlsx#SHEET\)"):
+        load_runs(p)
+    with pytest.raises(DataError, match=r"cell D2 holds a formula \(=LN\(C2\)\) with no saved value"):
+        load_runs(f"{p}#runs")

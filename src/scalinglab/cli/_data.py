@@ -47,10 +47,21 @@ def _report_problems(exc: Any, file: Path, as_json: bool) -> None:
             err.print(f"... and {total - len(problems)} more", markup=False, highlight=False)
         rows = any(p.row is not None for p in problems)
         err.print(f"[bold red]error:[/] {total} problem{'s' if total != 1 else ''} in "
-                  f"{_escape(str(file))}; nothing was loaded"
-                  + ("; FILE:ROW:COLUMN counts ROW from the first data row (row 1 is the line after the header)"
-                     if rows else ""), highlight=False)
+                  f"{_escape(str(file))}; nothing was loaded" + (f"; {_row_note(file)}" if rows else ""),
+                  highlight=False)
     raise typer.Exit(2)
+
+
+def _row_note(file) -> str:
+    """What ROW counts in FILE:ROW:COLUMN for this kind of file."""
+    suffix = Path(str(file).split("#")[0]).suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return "FILE:ROW:COLUMN gives the sheet's own row number, as the spreadsheet shows it"
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "FILE:ROW:COLUMN counts records from 1 (a JSONL record's line)"
+    if suffix in (".parquet", ".pq"):
+        return "FILE:ROW:COLUMN counts rows from 1"
+    return "FILE:ROW:COLUMN counts ROW from the first data row (row 1 is the line after the header)"
 
 
 def _escape(text: str) -> str:

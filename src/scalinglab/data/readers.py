@@ -181,6 +181,7 @@ def _read_excel(path: Path, file: str, sheet: str | None) -> _Raw:
             logger.info("%s: reading its first sheet %r (others: %s; pick one as %s#SHEET)", file, ws.title,
                         ", ".join(book.sheetnames[1:]), file)
         cells = [list(r) for r in ws.iter_rows(values_only=True)]
+        sheetnames = list(book.sheetnames)
     finally:
         book.close()
 
@@ -189,7 +190,11 @@ def _read_excel(path: Path, file: str, sheet: str | None) -> _Raw:
 
     head = next((i for i, r in enumerate(cells) if sum(map(filled, r)) >= 2), None)
     if head is None:
-        raise _error(f"sheet {ws.title!r} has no table (no row with two or more cells filled)", file)
+        others = [n for n in sheetnames if n != ws.title]
+        raise _error(f"sheet {ws.title!r} has no table (no row with two or more cells filled)"
+                     + (f"; the workbook's other sheets: {', '.join(others)} (pick one as {Path(file).name}#SHEET)"
+                        if others else ""), file)
+    _check_formulas(path, file, ws.title, cells, head)
     width = max(len(r) for r in cells[head:])
     body = [r + [None] * (width - len(r)) for r in cells[head + 1:]]
     header = cells[head] + [None] * (width - len(cells[head]))
@@ -205,6 +210,33 @@ def _read_excel(path: Path, file: str, sheet: str | None) -> _Raw:
     raw = _Raw(file, names, columns, len(body), kind="file", blank_rows=True)
     raw.rows = np.arange(head + 2, head + 2 + len(body), dtype=np.int64)
     return raw
+
+
+def _check_formulas(path: Path, file: str, sheet: str, cells: list[list[Any]], head: int) -> None:
+    """Refuse a sheet whose formulas have no saved value (a workbook written by a script and never opened in a
+    spreadsheet: openpyxl reads such a cell as empty, which would read as a run that logged no loss). Only
+    looked into when the table has empty cells.
+
+    Raises
+    ------
+    DataError
+        Naming the first such cell and its formula.
+    """
+    if not any(v is None for r in cells[head + 1:] for v in r):
+        return
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        for i, row in enumerate(book[sheet].iter_rows(min_row=head + 2, values_only=True)):
+            for j, v in enumerate(row):
+                saved = cells[head + 1 + i][j] if head + 1 + i < len(cells) and j < len(cells[head + 1 + i]) else None
+                if saved is None and isinstance(v, str) and v.startswith("="):
+                    raise _error(f"cell {openpyxl.utils.get_column_letter(j + 1)}{head + 2 + i} holds a formula ({v}) "
+                                 "with no saved value (a workbook written by a script): open and save it in a "
+                                 "spreadsheet program, or export the sheet as CSV", file)
+    finally:
+        book.close()
 
 
 def _csv_delimiter(data: bytes) -> str:
