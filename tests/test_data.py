@@ -1418,3 +1418,19 @@ def test_a_workbook_written_by_a_script_names_its_unsaved_formulas_and_other_she
         load_runs(p)
     with pytest.raises(DataError, match=r"cell D2 holds a formula \(=LN\(C2\)\) with no saved value"):
         load_runs(f"{p}#runs")
+
+
+def test_a_lone_count_in_another_unit_is_named(tmp_path):
+    """The unit check fired only when every run was off: one raw count under 'Params (M)' (350T parameters)
+    or one run's tokens written in billions went through validate and fit silently."""
+    from scalinglab.data.table import count_slips
+
+    N = np.array([20e6, 50e6, 125e6, 350e6, 760e6, 1.3e9])
+    good = pd.DataFrame({"params": N, "tokens": 20 * N, "loss": 3.0})
+    assert count_slips(good) == []
+    slip = good.copy()
+    slip.loc[3, "tokens"] = 7.0                                   # 7B written as 7
+    said = count_slips(slip)
+    assert len(said) == 1 and "params 3.5e+08, tokens 7:" in said[0] and "below every other run" in said[0]
+    curve = pd.DataFrame({"params": 1e8, "tokens": np.geomspace(1e6, 1e10, 40), "loss": 3.0})  # a loss curve
+    assert count_slips(curve) == []

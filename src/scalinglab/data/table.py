@@ -108,6 +108,34 @@ def count_slips(df) -> list[str]:
     elif ratio["runs"] and ratio["min"] > hi:
         out.append(f"every run saw more than {hi:,.0f} tokens per parameter (at least {ratio['min']:,.4g}): "
                    "parameters in millions? A header such as 'Params (M)' reads its numbers in millions")
+    out += _lone_ratios(df)
+    return out
+
+
+#: decades of tokens per parameter between a run and every other run that make it a lone slip (a count in
+#: another unit: 350000000 under 'Params (M)', 7 tokens meant as 7B), not the spread of a ladder or a curve
+LONE_RATIO_GAP = 2.0
+
+
+def _lone_ratios(df) -> list[str]:
+    """A phrase for each run whose tokens per parameter lies `LONE_RATIO_GAP` decades or more beyond every
+    other run's, at either end (at least 5 runs; a loss curve's checkpoints spread evenly and never do)."""
+    N, D = _positive(df, "params"), _positive(df, "tokens")
+    if N is None or D is None:
+        return []
+    with np.errstate(all="ignore"):
+        lr = np.log10(D / N)
+    ok = np.flatnonzero(np.isfinite(lr))
+    if ok.size < 5:
+        return []
+    order = ok[np.argsort(lr[ok])]
+    out = []
+    for i, j in ((order[0], order[1]), (order[-1], order[-2])):  # the lowest and the highest run
+        if abs(lr[i] - lr[j]) >= LONE_RATIO_GAP:
+            side = "below" if lr[i] < lr[j] else "above"
+            out.append(f"one run (params {N[i]:.4g}, tokens {D[i]:.4g}: {10 ** lr[i]:.3g} tokens per parameter) lies "
+                       f"{10 ** abs(lr[i] - lr[j]):,.0f}x {side} every other run's ratio: a count written in another "
+                       "unit (a raw count under 'Params (M)', tokens meant in billions)?")
     return out
 
 
