@@ -232,3 +232,23 @@ def test_predict_says_n_a_rather_than_a_zero_width_interval():
     assert "interval n/a (no parameter uncertainty known)" in r.stdout and "80% interval" not in r.stdout
     r = runner.invoke(app, ["predict", "chinchilla-epoch", "N=70B", "D=1.4T"])
     assert "80% interval [" in r.stdout
+
+
+def test_fit_json_carries_the_data_warnings_stderr_shows(tmp_path):
+    """A script reading `fit --json` missed the warnings that matter most (an lr sweep fitted as one ladder):
+    they went to stderr only."""
+    import numpy as np
+
+    rows = []
+    for n in (1e7, 3e7, 1e8, 3e8):
+        for tpp in (10, 20, 40):
+            for lr, pen in ((1e-3, 1.0), (3e-3, 1.05)):
+                loss = (1.69 + 406.4 / n ** 0.34 + 410.7 / (tpp * n) ** 0.28) * pen
+                rows.append(f"{n:g},{tpp * n:g},{lr:g},{loss:.5f}")
+    path = tmp_path / "sweep.csv"
+    path.write_text("params,tokens,lr,loss\n" + "\n".join(rows) + "\n")
+    with pytest.warns(Warning):  # still raised as warnings (the console shows them on stderr)
+        d = _json(runner.invoke(app, ["fit", str(path), "--law", "chinchilla", "--json"]))
+    assert any("lr varies among the runs" in w and "--best-of lr" in w for w in d["warnings"]), d["warnings"]
+    assert len(d["warnings"]) == len(set(d["warnings"]))
+    assert np.isfinite(d["params"]["E"])

@@ -5,7 +5,9 @@ Library modules (numpy, scipy, pandas) are imported inside the commands so the C
 
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
 from typing import Annotated
 
 import typer
@@ -32,6 +34,21 @@ _LOSS_HELP = ("Objective: huber (on log-loss residuals, summed), ls (least squar
 
 
 _FLOOR_HELP = "Fix the chance level of a sigmoid law (e.g. 0.25 for 4-way multiple choice)."
+
+
+@contextlib.contextmanager
+def _told():
+    """The texts of the scalinglab warnings raised inside (a list, filled on exit), each still shown as the
+    console script shows warnings: a JSON reader gets what a person reads on stderr. No filter is set."""
+    from .._errors import ScalingLabWarning
+
+    texts: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        yield texts
+    for w in caught:  # raised again where they were raised: the console (or a test's pytest.warns) sees them
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if issubclass(w.category, ScalingLabWarning):
+            texts.append(str(w.message))
 
 
 def _with_floor(law: str, floor: float | None):
@@ -116,15 +133,18 @@ def fit_cmd(
 
     law = _with_floor(law, floor)
     choice = None
-    if law == "auto":
-        from ..fit._auto import fit_auto
+    with _told() as told:  # the fit's warnings on stderr as always, and in --json's "warnings" too
+        if law == "auto":
+            from ..fit._auto import fit_auto
 
-        res, choice = fit_auto(file, x=x, y=y, loss=loss, delta=delta, bootstrap=bootstrap, seed=seed, level=level)
-    else:  # --law sigmoid (--loss auto) takes the library's accuracy route inside fit (fit/_accuracy.py)
-        res = fit(file, law, x=x, y=y, loss=loss, delta=delta, bootstrap=bootstrap, seed=seed, level=level)
+            res, choice = fit_auto(file, x=x, y=y, loss=loss, delta=delta, bootstrap=bootstrap, seed=seed,
+                                   level=level)
+        else:  # --law sigmoid (--loss auto) takes the library's accuracy route inside fit (fit/_accuracy.py)
+            res = fit(file, law, x=x, y=y, loss=loss, delta=delta, bootstrap=bootstrap, seed=seed, level=level)
     if out_path:
         res.to_json(out_path)
     summary = res.summary()
+    summary["warnings"] = list(dict.fromkeys(told + list(summary.get("warnings") or [])))
     if choice is not None:
         summary["auto"] = choice
     if out_path:
