@@ -709,3 +709,20 @@ def test_a_report_of_bits_per_byte_labels_every_loss_axis_in_bits(tmp_path):
     assert {"loss (bits\\u002fbyte)", "actual loss (bits\\u002fbyte)", "predicted loss (bits\\u002fbyte)",
             "E (bits\\u002fbyte)"} <= set(titles)
     assert not [t for t in titles if "nats" in t]
+
+
+def test_cli_report_records_the_row_selection(tmp_path, runs):
+    """A report made with --where / --drop-missing-loss said 'runs 18' and nothing of the rows left out: its
+    reader could not reproduce the data hash from the file."""
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    csv = tmp_path / "r.csv"
+    runs[["params", "tokens", "loss"]].to_csv(csv, index=False)
+    small = float(runs["params"].median())
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(app, ["report", str(csv), "-o", str(out), "--where", f"params<={small:g}", "--no-fit"])
+    assert res.exit_code == 0, res.output
+    n = int((runs["params"] <= small).sum())
+    assert f"runs selected from {csv} with --where params&lt;={small:g}: {n} rows used" in out.read_text()

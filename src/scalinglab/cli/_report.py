@@ -73,6 +73,16 @@ def report_cmd(
     inputs = prepare(runs, fit=fit, plans=tuple(plan or ()), curves=curve_frame, law=law, auto_fit=not no_fit,
                      bootstrap=bootstrap, seed=seed, predictions=tuple(predict or ()),
                      backtest="auto" if backtest is None else backtest)
+    chosen = ([f"--where {w}" for w in where or ()] + ([f"--best-of {best_of}"] if best_of else [])
+              + ["--drop-missing-loss"] * bool(drop_missing_loss) + ["--drop-duplicates"] * bool(drop_duplicates)
+              + ["--last-checkpoint"] * bool(last_checkpoint) + [f"--drop-missing {c}" for c in drop_missing or ()])
+    if chosen:  # a reader of the report holds the file: say which of its rows the report is about
+        import dataclasses
+
+        n = len(runs) if hasattr(runs, "__len__") else None
+        inputs = dataclasses.replace(inputs, notes=(*inputs.notes, (
+            f"runs selected from {source} with {' '.join(chosen)}" + (f": {n} rows used" if n is not None else "")
+            + "; the data hash is that of the selected rows (the CLI printed what each option left out)")))
     path = write_report(inputs=inputs, title=title, path=output, models=not no_models)
     text = path.read_text(encoding="utf-8")
     m = re.search(r'data-figures="(\d+)"', text)
