@@ -215,3 +215,18 @@ def test_last_checkpoint_says_when_no_run_has_two_rows(tmp_path):
     r = CliRunner().invoke(app, ["fit", str(tmp_path / "t.csv"), "--law", "chinchilla", "--last-checkpoint"])
     assert r.exit_code == 0, r.output
     assert "all 9 rows kept: no run has more than one row" in r.output and "of each run" not in r.output
+
+
+def test_unfinished_runs_of_a_checkpoint_log_are_counted_as_runs():
+    """A per-checkpoint log repeats a run's state on every row: '10 runs did not finish' for 2 runs."""
+    import pandas as pd
+
+    from scalinglab.data.checkpoints import describe_unfinished, unfinished
+
+    df = pd.DataFrame({"run_id": ["a"] * 5 + ["b"] * 5 + ["c"] * 5, "step": list(range(1, 6)) * 3,
+                       "status": ["FAILED"] * 5 + ["RUNNING"] * 5 + ["FINISHED"] * 5})
+    info = unfinished(df)
+    assert info["rows"] == 10 and info["runs"] == 2
+    assert describe_unfinished(info).startswith("2 runs (10 rows) did not finish (status: FAILED 5, RUNNING 5 rows)")
+    one = unfinished(df.groupby("run_id").tail(1))
+    assert describe_unfinished(one).startswith("2 runs did not finish (status: FAILED 1, RUNNING 1)")

@@ -193,12 +193,18 @@ def unfinished(df: pd.DataFrame) -> dict[str, Any]:
         return none
     others = values[~bad].value_counts()
     states = {str(k): int(v) for k, v in values[bad].value_counts().items()}
-    return {"column": column, "rows": int(bad.sum()), "states": states,
+    runs = None  # a per-checkpoint log repeats a run's state on each of its rows: count the runs too
+    if "run_id" in df.columns:
+        runs = int(df.loc[bad.to_numpy(), "run_id"].nunique())
+    return {"column": column, "rows": int(bad.sum()), "states": states, "runs": runs,
             "finished": str(others.index[0]) if len(others) else None}
 
 
 def describe_unfinished(info: dict[str, Any]) -> str:
     """One phrase for an `unfinished` result with rows."""
     states = ", ".join(f"{k} {v}" for k, v in info["states"].items())
-    return (f"{info['rows']} run{'s' if info['rows'] != 1 else ''} did not finish ({info['column']}: {states}): "
-            "their loss is that of a run stopped part-way through its schedule")
+    rows, runs = info["rows"], info.get("runs")
+    who = (f"{runs} run{'s' if runs != 1 else ''} ({rows} rows)" if runs is not None and runs != rows else
+           f"{rows} run{'s' if rows != 1 else ''}")
+    return (f"{who} did not finish ({info['column']}: {states}{' rows' if runs is not None and runs != rows else ''}):"
+            " their loss is that of a run stopped part-way through its schedule")
