@@ -172,7 +172,7 @@ def tracker_export() -> pd.DataFrame:
 
 def test_runs_a_tracker_marks_unfinished_are_named_and_can_be_left_out(tmp_path):
     rt = load_runs(tracker_export())
-    assert rt.unfinished() == {"column": "State", "rows": 3, "states": {"crashed": 2, "running": 1},
+    assert rt.unfinished() == {"column": "State", "rows": 3, "states": {"crashed": 2, "running": 1}, "runs": 3,
                                "finished": "finished"}
     with pytest.warns(DataWarning, match=r"3 runs did not finish \(State: crashed 2, running 1\).*--where "
                                          r"State=finished"):
