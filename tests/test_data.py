@@ -1434,3 +1434,18 @@ def test_a_lone_count_in_another_unit_is_named(tmp_path):
     assert len(said) == 1 and "params 3.5e+08, tokens 7:" in said[0] and "below every other run" in said[0]
     curve = pd.DataFrame({"params": 1e8, "tokens": np.geomspace(1e6, 1e10, 40), "loss": 3.0})  # a loss curve
     assert count_slips(curve) == []
+
+
+def test_a_tab_separated_export_with_decimal_commas_reads(tmp_path):
+    """A German spreadsheet's 'Text (tab delimited)' export was refused cell by cell ('not a number: 4,6321')
+    while the same table as a ';' CSV read."""
+    p = tmp_path / "euro.tsv"
+    p.write_text("params\ttokens\tloss\n20000000\t0,4 B\t4,6321\n50000000\t1,0 B\t3,9105\n")
+    rt = load_runs(p)
+    assert rt.df["loss"].tolist() == [4.6321, 3.9105] and rt.df["tokens"].tolist() == [4e8, 1e9]
+    dots = tmp_path / "dots.tsv"
+    dots.write_text("params\ttokens\tloss\n2e7\t4e8\t4.6321\n5e7\t1e9\t3.9105\n")
+    assert load_runs(dots).df["loss"].tolist() == [4.6321, 3.9105]
+    from scalinglab.data.readers import _tab_decimal_comma
+
+    assert not _tab_decimal_comma(b"params\ttokens\n1,000\t2,000\n")  # thousands, perhaps: not decimals

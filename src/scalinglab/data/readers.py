@@ -252,6 +252,16 @@ def _csv_delimiter(data: bytes) -> str:
     return ";" if b";" in unquoted and b"," not in unquoted else ","
 
 
+def _tab_decimal_comma(data: bytes) -> bool:
+    """Whether a TSV writes its decimals with a comma (a spreadsheet's tab-delimited export in a locale whose
+    decimal mark is the comma): cells such as ``4,6321``, none such as ``4.6321``, and not every comma followed
+    by exactly three digits (``1,000`` may be a thousands separator)."""
+    cell = rb"(?:^|\t)[ ]*-?\d+%s(\d+)(?:[ ]*[eE][-+]?\d+)?[ ]*[a-zA-Z%%]{0,2}[ ]*(?=\t|\r|\n|$)"
+    if re.search(cell % rb"\.", data, re.MULTILINE):
+        return False
+    return any(len(m.group(1)) != 3 for m in re.finditer(cell % rb",", data, re.MULTILINE))
+
+
 def _drop_comments(data: bytes, delimiter: str) -> bytes:
     """A CSV without its comment lines (``# ladder from run 2024-05``): those before the header are removed,
     those after it blanked, so rows keep their numbers (row 1 is the line after the header). A ``#`` followed
@@ -268,7 +278,8 @@ def _drop_comments(data: bytes, delimiter: str) -> bytes:
 
 
 def _read_csv(data: bytes, file: str, delimiter: str) -> _Raw:
-    """A CSV (or TSV) file's table; ``delimiter=";"`` also reads decimal commas (``5,1``, `_csv_delimiter`)."""
+    """A CSV (or TSV) file's table; ``delimiter=";"`` also reads decimal commas (``5,1``, `_csv_delimiter`), as
+    does a TSV whose decimals are all written with one (`_tab_decimal_comma`)."""
     import pyarrow.csv as pacsv
 
     data = _decode_text(data, file)
@@ -282,6 +293,7 @@ def _read_csv(data: bytes, file: str, delimiter: str) -> _Raw:
                      "file as UTF-8", file) from None
     data = _drop_comments(data, delimiter)
     data, bad_bytes = _replace_bad_utf8(data, file, delimiter)
+    comma = delimiter == ";" or (delimiter == "\t" and _tab_decimal_comma(data))
     forced: dict[str, pa.DataType] = {}
     threads = len(data) >= THREADED_READ_BYTES
     for _ in range(2 * len(_header_names(data, delimiter)) + 3):
@@ -298,7 +310,7 @@ def _read_csv(data: bytes, file: str, delimiter: str) -> _Raw:
                 parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False,
                                                  invalid_row_handler=handler),
                 convert_options=pacsv.ConvertOptions(column_types=forced, strings_can_be_null=True,
-                                                     decimal_point="," if delimiter == ";" else "."),
+                                                     decimal_point="," if comma else "."),
             )
         except pa.ArrowInvalid as exc:
             msg = str(exc)
@@ -339,7 +351,7 @@ def _read_csv(data: bytes, file: str, delimiter: str) -> _Raw:
                                    column=column))
     raw = _from_arrow(table, file, kind="file")
     raw.rows, raw.problems, raw.blank_rows = rows, problems, True
-    raw.meta["decimal_comma"] = delimiter == ";"
+    raw.meta["decimal_comma"] = comma
     _decode_binary_columns(raw)
     return raw
 
