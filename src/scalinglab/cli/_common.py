@@ -104,7 +104,8 @@ def select_runs(file: str, where: list[str] | None, best_of: str | None = None, 
         cols = [c.strip() for c in best_of.split(",") if c.strip()]
         n = len(runs)
         runs = runs.best_of(*([] if cols == ["auto"] else cols))
-        err.print(f"--best-of {best_of}: {len(runs)} of {n} runs kept, the best of each point", highlight=False)
+        err.print(f"--best-of {best_of}: {len(runs)} of {n} runs kept, the best of each point (every seed of its "
+                  "best setting)", highlight=False)
     return runs
 
 

@@ -125,8 +125,10 @@ def describe_sweep(info: dict[str, Any]) -> str:
 
 
 def best_of(df: pd.DataFrame, over: Sequence[str], *, y: str = "loss") -> np.ndarray:
-    """Row indices (positions, in table order) of the best run of each point: the lowest ``y`` among runs that
-    differ only in the ``over`` columns (and in seeds, steps, run ids and labels, see `point_columns`).
+    """Row indices (positions, in table order) of the best setting of each point: among runs that differ only
+    in the ``over`` columns (and in seeds, steps, run ids and labels, see `point_columns`), the setting of
+    ``over`` with the lowest mean ``y``, all of its runs kept (replicate seeds stay replicates: the lowest
+    single run of several seeds is the luckiest seed, a loss biased low).
 
     Raises
     ------
@@ -149,10 +151,14 @@ def best_of(df: pd.DataFrame, over: Sequence[str], *, y: str = "loss") -> np.nda
     if not key:
         return np.arange(len(df))
     g = _groups(df, key)
-    order = np.lexsort((np.where(np.isfinite(values), values, np.inf), g))  # by point, then best first
+    setting = _groups(df, key + cols)  # one setting of the swept columns at one point: its seeds are replicates
+    v = pd.Series(np.where(np.isfinite(values), values, np.nan))
+    mean = v.groupby(setting).transform("mean").fillna(np.inf).to_numpy()
+    order = np.lexsort((setting, mean, g))  # by point, then the best setting first
     first = np.ones(len(order), bool)
     first[1:] = g[order][1:] != g[order][:-1]
-    return np.sort(order[first])
+    best = setting[order[first]]  # each point's best setting
+    return np.flatnonzero(np.isin(setting, best))
 
 
 def optima(df: pd.DataFrame, column: str, *, y: str = "loss") -> pd.DataFrame:
