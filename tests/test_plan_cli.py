@@ -163,3 +163,14 @@ def test_a_kaplan_plan_says_how_far_it_reaches_and_what_n_counts():
     assert ext["D"]["factor_beyond"] == pytest.approx(d["D_opt"] / 2.3e10)
     text = runner.invoke(app, ["plan", "--compute", "1e22", "--law", "kaplan-2020-nd"]).output
     assert "N = non-embedding parameters" in text and "15.6× beyond" in text
+
+
+def test_a_plan_asked_two_questions_names_the_flags():
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    r = CliRunner().invoke(app, ["plan", "--compute", "1e22", "--target-loss", "2"])
+    assert r.exit_code == 2
+    assert "give exactly one of compute (--compute, FLOPs), budget_usd (--budget-usd, US dollars) or target_loss " \
+           "(--target-loss); got compute, target_loss" in r.stderr

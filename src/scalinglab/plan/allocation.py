@@ -645,8 +645,8 @@ def plan(compute=None, law=None, *, budget_usd=None, target_loss=None, params=No
     given = [k for k, v in (("compute", compute), ("budget_usd", budget_usd), ("target_loss", target_loss))
              if v is not None]
     if len(given) != 1:
-        raise PlanError("give exactly one of compute (FLOPs), budget_usd (US dollars) or target_loss"
-                        + (f"; got {', '.join(given)}" if given else ""))
+        raise PlanError("give exactly one of compute (--compute, FLOPs), budget_usd (--budget-usd, US dollars) or "
+                        "target_loss (--target-loss)" + (f"; got {', '.join(given)}" if given else ""))
     if compute is not None:
         return compute_optimal(compute, law, **kwargs)
     if budget_usd is not None:

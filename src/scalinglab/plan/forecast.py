@@ -269,7 +269,7 @@ def effective_compute(*, years=None, base_year: int = 2024, base_flops: float = 
               "algorithmic_share_of_effective_growth": share, "order": "central, low, high"}
     notes = (f"physical compute grows ×{phys[0]:.2f}/year here (hardware ×{hw[0]:.2f} × spending ×{sp[0]:.2f}); "
              "Epoch observes ×4-5/year for frontier runs (bigger clusters and longer runs outpace the spending "
-             "trend) — pass spending_growth to match it",
+             "trend) — pass spending_growth (--spending-growth) to match it",
              f"algorithms contribute {share:.0%} of effective-compute growth at these rates (Ho et al. 2024 find "
              "scale contributed more than algorithms)",
              "loss = the law's compute-optimal loss at EFFECTIVE compute: algorithmic progress is treated as a "
