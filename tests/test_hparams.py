@@ -141,3 +141,15 @@ def test_a_sweep_at_one_token_ratio_takes_the_readme_target(tmp_path):
     alone = json.loads(CliRunner().invoke(app, ["hparams", str(path), "--column", "learning_rate", "--at", "N=1B",
                                                 "--json"]).stdout)
     assert d["prediction"]["value"] == pytest.approx(alone["prediction"]["value"], rel=1e-12)
+
+
+def test_one_interior_optimum_says_to_widen_the_grid():
+    """Only one point with its best value inside the grid: the error said 'the optima do not vary in params,
+    tokens or flops' instead of naming the grid's edges."""
+    from scalinglab.fit._hparams import fit_optimum as fo
+
+    df = grid()
+    first = (df["N"] == df["N"].min()) & (df["D"] == df.loc[df["N"] == df["N"].min(), "D"].min())
+    keep = df[first | (df["learning_rate"] > 1.5 * lr_star(df["N"], df["D"]))]
+    with pytest.raises(FitError, match=r"point\(s\) have a best .* inside the grid tried .*Widen the grid"):
+        fo(keep, "learning_rate")

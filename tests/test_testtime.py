@@ -105,3 +105,21 @@ def test_coverage_cli_says_its_extrapolated_interval_is_a_lower_bound(tmp_path):
 
     preds = json.loads(r.stdout)["predictions"]
     assert [COVERAGE_INTERVAL_NOTE in p["warnings"] for p in preds] == [False, True]
+
+
+def test_coverage_in_percent_reads_and_a_bad_point_is_named():
+    from scalinglab._errors import InputError
+    from scalinglab.testtime import fit_coverage
+
+    ks = np.array([1, 2, 4, 8, 16, 32, 64], float)
+    cov = np.exp(-1.2 * ks ** -0.4)
+    frac = fit_coverage(ks, cov, bootstrap=20)
+    pct = fit_coverage(ks, 100 * cov, bootstrap=20)            # 15.6 meaning 15.6 %
+    assert pct.params["a"] == pytest.approx(frac.params["a"], rel=1e-6)
+    bad = cov.copy()
+    bad[0] = 0.0
+    with pytest.raises(InputError, match=r"point 1 \(k = 1\) has 0: the law exp\(a k\^b\) needs some problem solved"):
+        fit_coverage(ks, bad)
+    bad[0] = np.nan
+    with pytest.raises(InputError, match=r"point 1 \(k = 1\) has an empty cell"):
+        fit_coverage(ks, bad)

@@ -12,12 +12,15 @@ it over problems for a range of k; fit the result with the ``coverage`` law (Bro
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ._errors import InputError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["pass_at_k", "mean_pass_at_k", "coverage_curve", "fit_coverage", "majority_vote_curve",
            "fit_reasoning_tokens", "LogLinearFit", "plan_tradeoff", "TradeoffPlan"]
@@ -128,8 +131,17 @@ def fit_coverage(ks, coverage, *, bootstrap: int = 200, seed: int = 0, level: fl
     c = np.asarray(coverage, float).ravel()
     if k.shape != c.shape:
         raise InputError(f"fit_coverage: ks ({k.size}) and coverage ({c.size}) differ in length")
-    if np.any(~np.isfinite(c)) or np.any((c <= 0) | (c > 1)):
-        raise InputError("fit_coverage: coverage values must be fractions in (0, 1]")
+    finite = c[np.isfinite(c)]
+    if finite.size and finite.max() > 1 and finite.max() <= 100 and finite.min() >= 0:  # percent: 15.6 is 15.6 %
+        log.info("fit_coverage: coverage read as percent (largest %.4g): divided by 100", finite.max())
+        c = c / 100.0
+    bad = np.flatnonzero(~np.isfinite(c) | (c <= 0) | (c > 1))
+    if bad.size:
+        i = int(bad[0])
+        why = ("an empty cell" if not np.isfinite(c[i]) else
+               "0: the law exp(a k^b) needs some problem solved; leave that k out" if c[i] <= 0 else f"{c[i]:g}")
+        raise InputError(f"fit_coverage: coverage values must be fractions in (0, 1] (or percent); point {i + 1} "
+                         f"(k = {k[i]:g}) has {why}")
     if np.any(k < 1):
         raise InputError("fit_coverage: k (samples per problem) must be >= 1")
     return fit({"k": k, "coverage": c}, "coverage", x="k", y="coverage", bootstrap=bootstrap, seed=seed,

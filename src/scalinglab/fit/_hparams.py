@@ -83,7 +83,7 @@ def fit_optimum(runs, column: str = "lr", *, y: str = "loss", level: float = 0.8
     used = points[points["used"]].drop(columns=["method", "used"]).reset_index(drop=True)
     if "flops" not in used.columns and {"params", "tokens"} <= set(used.columns):
         used["flops"] = 6.0 * used["params"] * used["tokens"]
-    law = _law_for(used) if len(used) else None
+    law = _law_for(used) if len(used) >= 2 else None  # fewer: the grid's edges are the message, not the law
     if law is None or len(used) < law.n_params + 1:
         counts = points["method"].value_counts().to_dict()
         raise FitError(f"{source or 'the run table'}: {len(used)} point(s) have a best {name!r} inside the grid "
