@@ -283,11 +283,13 @@ def _warn_rekeyed(st: Any, runs: list[RunConfig]) -> None:
     """Warn when runs of this sweep carry the names of finished runs in the store but another configuration:
     a run's id hashes its whole config, so changing any setting (a trainer flag, the lr) trains it again as a new
     run beside the old one, which a user who meant to resume should hear before the compute is spent."""
-    done = {(r.get("sweep"), r.get("name")): r for r in st.list_runs(status="done")}
+    finished = st.list_runs(status="done")
+    ids = {r["id"] for r in finished}
+    done = {(r.get("sweep"), r.get("name")): r for r in finished}
     changed = []
     for cfg in runs:
         old = done.get((cfg.sweep, cfg.name))
-        if old is not None and old["id"] != cfg.run_id:
+        if old is not None and cfg.run_id not in ids:  # this very config finished before: nothing changed
             changed.append((cfg.name, _changed_keys(old.get("config") or {}, cfg.to_dict())))
     if changed:
         keys = sorted({k for _, ks in changed for k in ks})
