@@ -1449,3 +1449,14 @@ def test_a_tab_separated_export_with_decimal_commas_reads(tmp_path):
     from scalinglab.data.readers import _tab_decimal_comma
 
     assert not _tab_decimal_comma(b"params\ttokens\n1,000\t2,000\n")  # thousands, perhaps: not decimals
+
+
+def test_a_diverged_runs_infinite_loss_is_left_out_with_the_missing_ones(tmp_path):
+    """A tracker logs a diverged run's loss as Infinity: an error with no CLI way out (--drop-missing-loss left
+    out NaN but not inf)."""
+    p = tmp_path / "d.csv"
+    p.write_text("params,tokens,loss\n2e7,4e8,4.63\n5e7,1e9,Infinity\n1.25e8,2.5e9,NaN\n3.5e8,7e9,3.4\n")
+    with pytest.raises(DataError, match=r"d\.csv:2:loss: value is inf; must be finite \(a diverged run\? leave"):
+        load_runs(p)
+    rt = load_runs(p, drop_missing_loss=True)
+    assert rt.df["loss"].tolist() == [4.63, 3.4] and list(rt.source_rows) == [1, 4]

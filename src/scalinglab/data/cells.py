@@ -143,6 +143,14 @@ _FOOTNOTE = re.compile(r"\s*(?:[*†‡§¶#⁰¹²³⁴⁵⁶⁷⁸⁹ᵃᵇᶜ
 MISSING_MARKS = frozenset({"", "-", "--", "–", "—", "?", "none", "n.a.", "n/a", "na", "nan", "null", "...", "…"})
 
 
+def infinite_cells(col: Any) -> np.ndarray:
+    """Boolean mask of a column's infinite cells (``inf``, ``-Infinity`` as numbers or text): a diverged run's
+    loss as a tracker logs it."""
+    fl = _floats(_as_arrow(col), counts=False)
+    with np.errstate(invalid="ignore"):
+        return np.isinf(fl.values)
+
+
 def empty_cells(col: Any) -> np.ndarray:
     """Boolean mask of a column's empty cells: nulls, and text cells holding a missing mark (`MISSING_MARKS`:
     ``-``, ``—``, ``?``, ``None`` ...)."""

@@ -17,7 +17,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._errors import InputError
-from .cells import _as_arrow, _check_numeric, _floats, _reason, _to_pandas, decimal_comma, empty_cells
+from .cells import (
+    _as_arrow,
+    _check_numeric,
+    _floats,
+    _reason,
+    _to_pandas,
+    decimal_comma,
+    empty_cells,
+    infinite_cells,
+)
 from .duplicates import _duplicates, _take
 from .problems import _collected, _error, rows_text
 from .readers import _from_pandas, _Raw, _read_any
@@ -210,10 +219,14 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
                              f"{', '.join(map(str, raw.names))}; give a canonical name such as tokens, or the "
                              "column's name in the file)")
         empty = np.logical_and.reduce([empty_cells(c) for c in held])
-        if empty.any():
+        infinite = (np.logical_and.reduce([infinite_cells(c) for c in held]) if name == "loss"
+                    else np.zeros_like(empty))  # a diverged run's loss logged as inf: no loss either
+        if (empty | infinite).any():
+            what = f"no {name}" + (" or an infinite one" if infinite.any() else "")
+            empty = empty | infinite
             flag = "drop_missing_loss" if name == "loss" and drop_missing_loss else f"drop_missing {name}"
-            logger.warning("%s: %d row%s with no %s left out (%s; rows %s)", file, int(empty.sum()),
-                           "s" if empty.sum() != 1 else "", name, flag, rows_text(rows[empty]))
+            logger.warning("%s: %d row%s with %s left out (%s; rows %s)", file, int(empty.sum()),
+                           "s" if empty.sum() != 1 else "", what, flag, rows_text(rows[empty]))
             keep = pa.array(~empty)
             cols_in = [_as_arrow(c).filter(keep) for c in cols_in]
             rows, n = rows[~empty], int((~empty).sum())
@@ -252,6 +265,9 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
                         why = f"a perplexity must be > 1 (the loss is its log); {why}"
                     if target == "loss" and fl.missing is not None and fl.missing[i]:
                         why += (" (a run that logged no loss? leave such rows out with --drop-missing-loss or "
+                                "load_runs(..., drop_missing_loss=True))")
+                    elif target == "loss" and np.isinf(fl.values[i]):
+                        why += (" (a diverged run? leave such rows out with --drop-missing-loss or "
                                 "load_runs(..., drop_missing_loss=True))")
                     elif fl.missing is not None and fl.missing[i]:
                         why += (f" (a run that does not state its {target}? leave such rows out with --drop-missing "
