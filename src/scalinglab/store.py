@@ -951,7 +951,6 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
-    @_retrying("counting rows")
     @_retrying("counting runs by status")
     def status_counts(self, *, sweep: str | None = None) -> dict[str, int]:
         """How many runs have each status (``queued``, ``running``, ``done``, ``failed``; zeros included),
@@ -963,6 +962,7 @@ class Store:
             found = {s: int(n) for s, n in conn.execute(q)}
         return {s: found.get(s, 0) for s in STATUSES}
 
+    @_retrying("counting rows")
     def counts(self) -> dict[str, int]:
         """Row counts per table (handy for tests and `runs list`)."""
         with self.engine.connect() as conn:
@@ -1075,7 +1075,7 @@ class Store:
         except DataError as exc:
             problems = exc.problems or [exc]
 
-            def where(p: DataError) -> str:  # rows are 1-based rows of the frame
+            def where(p: DataError) -> str:  # rows are 1-based rows of the frame: each is a run, named
                 if p.row is None or not 1 <= p.row <= len(df):
                     return ":".join(str(x) for x in (p.row, p.column) if x is not None)
                 r = df.iloc[p.row - 1]
@@ -1087,6 +1087,7 @@ class Store:
             lines += [f"... and {total - len(problems)} more"] if total > len(problems) else []
             err = DataError(lines[0], file=source, problems=problems)
             err.args = ("\n".join(lines),)
+            err.n_problems = total  # type: ignore[attr-defined]  # the whole count, as every collected error
             raise err from None
 
     def export(self, path: str | os.PathLike, *, per_checkpoint: bool = False, curves: bool = False) -> Path:
