@@ -96,17 +96,13 @@ def main() -> None:
     warnings.showwarning = show_warning
     try:
         rv = app(standalone_mode=False)
-    except cx.NoArgsIsHelpError as exc:  # `scalinglab forecast`: the group's help, as typer shows it
-        if exc.ctx is not None:
-            exc.ctx.command.format_help(exc.ctx, None)
+    except cx.NoArgsIsHelpError as exc:  # `scalinglab forecast`: typer printed the group's help already
         sys.exit(exc.exit_code)
     except cx.UsageError as exc:  # a missing option, an unknown flag: one line, as every other error
-        from rich.markup import escape
-
-        from ._common import err
+        from ._common import say_error
 
         where = exc.ctx.command_path if exc.ctx is not None else "scalinglab"
-        err.print(f"[red]error:[/] {escape(exc.format_message())} (see '{escape(where)} --help')", soft_wrap=True)
+        say_error(f"{exc.format_message()} (see '{where} --help')")
         sys.exit(exc.exit_code)
     except typer.Abort:  # Ctrl-C outside a sweep (a sweep says how to resume and exits 130 itself)
         sys.exit(130)

@@ -126,14 +126,20 @@ def command(*args: Any, on: typer.Typer | None = None, **kwargs: Any) -> Callabl
     return decorate
 
 
-def fail(message: str, code: int = 2) -> None:
-    """Print ``message`` as an error (no traceback, user text never read as markup) and exit with ``code``."""
+def say_error(message: str) -> None:
+    """Print ``message`` as an error on stderr: ``error: <first line>``, the other lines as they are (user text
+    never read as markup). The one error renderer of the CLI (`fail`, the console script's usage errors)."""
     from rich.markup import escape
 
     lines = str(message).splitlines() or [""]
     err.print(f"[bold red]error:[/] {escape(lines[0])}")
     for line in lines[1:]:
         err.print(line, markup=False)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print ``message`` as an error (`say_error`: no traceback) and exit with ``code``."""
+    say_error(message)
     raise typer.Exit(code)
 
 
