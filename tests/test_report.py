@@ -726,3 +726,13 @@ def test_cli_report_records_the_row_selection(tmp_path, runs):
     assert res.exit_code == 0, res.output
     n = int((runs["params"] <= small).sum())
     assert f"runs selected from {csv} with --where params&lt;={small:g}: {n} rows used" in out.read_text()
+
+
+def test_the_report_names_a_run_far_off_the_law(tmp_path, runs):
+    """The report's outlier note read a `data` attribute its fit view does not have: it never appeared."""
+    from scalinglab.report.html import write_report
+
+    df = runs[["params", "tokens", "loss"]].copy()
+    df.loc[df.index[3], "loss"] = 11_000.0
+    out = write_report(df, path=tmp_path / "r.html", law="chinchilla", bootstrap=0, backtest=None)
+    assert "lie more than 2x off the law" in out.read_text()

@@ -308,13 +308,15 @@ def _fit_warnings(fv: FitView, df) -> list[str]:
     if cal.get("source") == "prior" and getattr(obj, "status", None) != "preset":
         w.append("prediction intervals are not calibrated on these runs (prior rule"
                  + (f": {cal['reason']}" if cal.get("reason") else "") + ")")
-    r = fv.residuals
-    if r is not None and r.size and getattr(fv.law, "target", "loss") == "loss":
-        from ..fit._result import misfit_warning, outlier_warning
+    quality = getattr(obj, "quality_warnings", None)  # a FitResult's own reading of its residuals
+    if quality is not None:
+        w.extend(quality)
+    elif fv.residuals is not None and fv.residuals.size and getattr(fv.law, "target", "loss") == "loss":
+        from ..fit._result import misfit_warning  # a fit-like object without the property: its residuals
 
-        for note in (outlier_warning(r, getattr(fv, "data", None)), misfit_warning(r)):
-            if note:
-                w.append(note)
+        note = misfit_warning(fv.residuals)
+        if note:
+            w.append(note)
     return w
 
 
