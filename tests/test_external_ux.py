@@ -375,3 +375,12 @@ def test_a_run_renamed_by_a_changed_setting_is_warned_about(tmp_path, caplog):
         run_sweep(load_spec(spec), st, workdir=tmp_path / "w", show_progress=False)
     assert not [r for r in caplog.records if "names of finished runs" in r.getMessage()]
     st.close()
+
+
+@pytest.mark.parametrize(("value", "want"), [(5, 5), ("5", 5), (5.0, 5), ("5.0", 5), (5.7, None), ("5.7", None),
+                                             (float("inf"), None), ("Infinity", None), ("x", None), (True, None)])
+def test_a_logged_step_is_a_whole_number_or_nothing(value, want):
+    """A step of 5.7 was read as 5, and a JSON step of Infinity crashed the attempt (OverflowError)."""
+    from scalinglab.runner.external import _whole
+
+    assert _whole(value) == want

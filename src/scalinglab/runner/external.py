@@ -585,12 +585,12 @@ def _cut_short(m: re.Match) -> list[str]:
 
 
 def _whole(v: Any) -> int | None:
-    """``v`` as a whole number (``5``, ``"5"``, ``5.0``), or None when it is not one."""
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        f = _f(v)
-        return int(f) if f is not None and f.is_integer() else None
+    """``v`` as a whole number (``5``, ``"5"``, ``5.0``), or None when it is not one (``5.7``, ``inf``, ``"x"``,
+    a bool)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    f = None if isinstance(v, bool) else _f(v)
+    return int(f) if f is not None and f.is_integer() else None
 
 
 def _f(v: Any) -> float | None:
