@@ -951,6 +951,12 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
+    @_retrying("listing sweeps")
+    def sweeps(self) -> list[str]:
+        """The names of the sweeps that have runs in the store, sorted."""
+        with self.engine.connect() as conn:
+            return sorted(str(s) for (s,) in conn.execute(select(runs.c.sweep).distinct()) if s is not None)
+
     @_retrying("counting runs by status")
     def status_counts(self, *, sweep: str | None = None) -> dict[str, int]:
         """How many runs have each status (``queued``, ``running``, ``done``, ``failed``; zeros included),

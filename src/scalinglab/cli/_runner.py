@@ -310,23 +310,24 @@ def runs_export(
     if output is None and not json_:
         output = Path("curves.csv" if curves else "runs.csv")
     df = st.curves_frame(sweep=sweep) if curves else st.to_frame(per_checkpoint=per_checkpoint, sweep=sweep)
-    if sweep is not None and len(df) == 0 and not st.status_counts(sweep=sweep).get("done"):
+    by_status = st.status_counts(sweep=sweep)  # the run table holds finished runs only: say what it left out
+    if sweep is not None and len(df) == 0 and not by_status.get("done"):
         from .._errors import InputError
 
-        names = sorted({str(r.get("sweep")) for r in st.list_runs()})
+        names = st.sweeps()
         raise InputError(f"no finished run of sweep {sweep!r} in {st} (sweeps: {', '.join(names) or 'none'})")
     if output is not None:
         from ..data import write_frame
 
         write_frame(df, output)
-    by_status = st.status_counts(sweep=sweep)  # the run table holds finished runs only: say what it left out
-    left_out = {s: n for s, n in by_status.items() if s != "done" and n}
+    # the curves hold every run, finished or not: nothing is left out of them
+    left_out = {} if curves else {s: n for s, n in by_status.items() if s != "done" and n}
     if json_:
         emit_json({"path": None if output is None else str(output), "rows": len(df), "left_out": left_out,
                    "runs": df.to_dict(orient="records")})
     else:
         out.print(f"wrote {len(df)} rows to {output} (loss in nats/token; loss_bpb in bits/byte)")
-        if left_out and not curves:
+        if left_out:
             out.print("left out: " + ", ".join(f"{n} {s} run{'s' * (n != 1)}" for s, n in left_out.items())
                       + " (not finished; `scalinglab runs list --status failed` lists the failed ones)")
         sweeps = sorted(df["sweep"].dropna().astype(str).unique()) if "sweep" in df.columns else []

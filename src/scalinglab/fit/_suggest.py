@@ -102,7 +102,8 @@ def default_candidates(res, budget: float | None, n: int = 12, *, below: float |
     """A grid around and beyond the fitted runs: N from the smallest fitted N to 30x the largest, tokens per
     parameter over (and a little beyond) the fitted range, compute from the smallest fitted run's up to
     ``budget`` (cost 6 N D; default budget 10x the largest fitted run) and, with ``below`` (the target run's
-    FLOPs), under a tenth of it: a run that costs about as much as the target is no forecast of it.
+    FLOPs), under a tenth of it where the grid has such runs: a run that costs about as much as the target is
+    no forecast of it.
 
     Raises
     ------
@@ -123,11 +124,11 @@ def default_candidates(res, budget: float | None, n: int = 12, *, below: float |
     if budget is None:
         budget = 10 * float(Cfit.max())
     keep = (C <= budget) & (C >= Cfit.min())
-    if below is not None:
-        keep &= C <= 0.1 * below
     if not keep.any():
         raise InputError(f"no candidate run fits the budget of {budget:.3g} FLOPs (smallest grid run costs "
                          f"{C.min():.3g}); raise --budget or pass candidates")
+    if below is not None and (keep & (C <= 0.1 * below)).any():  # else the target is near: keep the budget's runs
+        keep &= C <= 0.1 * below
     return {"N": NN[keep], "D": DD[keep], "flops": C[keep]}
 
 

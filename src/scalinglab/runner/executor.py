@@ -283,7 +283,7 @@ def _warn_rekeyed(st: Any, runs: list[RunConfig]) -> None:
     """Warn when runs of this sweep carry the names of finished runs in the store but another configuration:
     a run's id hashes its whole config, so changing any setting (a trainer flag, the lr) trains it again as a new
     run beside the old one, which a user who meant to resume should hear before the compute is spent."""
-    finished = st.list_runs(status="done")
+    finished = [r for sw in {cfg.sweep for cfg in runs} for r in st.list_runs(status="done", sweep=sw)]
     ids = {r["id"] for r in finished}
     done = {(r.get("sweep"), r.get("name")): r for r in finished}
     changed = []
