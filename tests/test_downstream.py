@@ -369,3 +369,16 @@ def test_a_prediction_below_the_smallest_model_says_so():
     assert not any("below" in w for w in res.predict(flops=d["flops"].max()).warnings)
     two = TwoStepPredictor(loss="task_bpb", accuracy="acc", floor=0.25).fit(d)
     assert any("below the smallest fitted model" in w for w in two.predict(flops=d["flops"].min() / 20).warnings)
+
+
+def test_an_explicit_bootstrap_of_zero_is_kept_for_a_sigmoid():
+    """0 means none (intervals from the covariance), as the error message for 1-9 resamples says; only the
+    default (None) takes the downstream route's 100 resamples."""
+    import pandas as pd
+
+    from scalinglab.fit import fit
+
+    d = _ladder()
+    df = pd.DataFrame({"flops": d["flops"], "acc": d["acc"]})
+    assert fit(df, "sigmoid", x="flops", y="acc", floor=0.25, bootstrap=0).bootstrap is None
+    assert len(fit(df, "sigmoid", x="flops", y="acc", floor=0.25).bootstrap) >= 90

@@ -108,8 +108,9 @@ def fit_cmd(
     y: Annotated[str, typer.Option("--y", help="Column to fit (default loss, nats/token).")] = "loss",
     loss: Annotated[str, typer.Option("--loss", help=_LOSS_HELP)] = "auto",
     delta: Annotated[float, typer.Option("--delta", help="Huber threshold on log-loss residuals.")] = 1e-3,
-    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples over runs (0 = none; "
-                                           "intervals then come from the Gauss-Newton covariance).")] = 0,
+    bootstrap: Annotated[int | None, typer.Option("--bootstrap", help="Bootstrap resamples over runs (0 = none; "
+                                                  "intervals then come from the Gauss-Newton covariance; default "
+                                                  "none, 100 for an accuracy sigmoid).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap resampling.")] = 0,
     level: Annotated[float, typer.Option("--level", help="Interval level, e.g. 0.8.")] = 0.8,
     out_path: Annotated[str | None, typer.Option("--out", "-o", help="Write the full fit (JSON) here for "
@@ -137,7 +138,7 @@ def fit_cmd(
         if law == "auto":
             from ..fit._auto import fit_auto
 
-            res, choice = fit_auto(file, x=x, y=y, loss=loss, delta=delta, bootstrap=bootstrap, seed=seed,
+            res, choice = fit_auto(file, x=x, y=y, loss=loss, delta=delta, bootstrap=bootstrap or 0, seed=seed,
                                    level=level)
         else:  # --law sigmoid (--loss auto) takes the library's accuracy route inside fit (fit/_accuracy.py)
             res = fit(file, law, x=x, y=y, loss=loss, delta=delta, bootstrap=bootstrap, seed=seed, level=level)

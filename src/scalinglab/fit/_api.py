@@ -40,7 +40,7 @@ DEFAULT_LOSS = "auto"
 
 
 def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", loss: str | Objective = DEFAULT_LOSS,
-        delta: float = 1e-3, weights=None, starts=None, bootstrap: int = 0, seed: int = 0, level: float = 0.8,
+        delta: float = 1e-3, weights=None, starts=None, bootstrap: int | None = None, seed: int = 0, level: float = 0.8,
         method: str = "auto", space: str = "auto", throw: bool = True, calibrate: bool = True,
         warn: bool = True, **law_options) -> FitResult:
     """Fit ``law`` to runs by robust multi-start minimisation.
@@ -54,7 +54,8 @@ def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", l
     ``diagnostics["objective_choice"]``, see ``scalinglab.fit._ensemble``) or an `Objective`. ``weights``: per-run weights (array or column).
     ``starts``: natural-space start grid ``(S, P)`` (default: variable projection over the exponents where
     the law is linear in its coefficients, else ``law.start_grid()``). ``bootstrap``: number of resamples
-    (0 = none); ``level``: interval level. ``space``: residual space, "log" for loss laws, "linear" for
+    (0 = none; None, the default: none for loss laws, ``ACCURACY_BOOTSTRAP`` (100) for an accuracy sigmoid,
+    whose Gauss-Newton covariance misstates its spread); ``level``: interval level. ``space``: residual space, "log" for loss laws, "linear" for
     value laws (auto). ``throw``: raise `FitError` when no finite fit is found (else return a failed result).
     ``calibrate``: learn the prediction-interval widening from internal backtests on these runs (fit on the
     smaller runs, predict the larger; see ``scalinglab.fit._calibrate``), stored in ``result.calibration``;
@@ -114,6 +115,8 @@ def fit_reusing(data, law: Law | str, *, x, y, loss, delta, weights, starts, boo
     the calibration then reuses instead of refitting (the forecast stack's chosen member, ``_lawstack.py``);
     None refits, as `fit` does. Warnings point ``stacklevel`` frames up (3: at this function's caller)."""
     t0 = time.perf_counter()
+    routed = bootstrap is None  # the route's own default: none for a loss law, resamples for an accuracy sigmoid
+    bootstrap = 0 if routed else bootstrap
     opts = check_options(delta=delta, method=method, space=space, starts=starts, bootstrap=bootstrap, seed=seed,
                          level=level, throw=throw, warn=warn)
     law_obj, preset_values = resolve_law(law, x)
@@ -129,9 +132,9 @@ def fit_reusing(data, law: Law | str, *, x, y, loss, delta, weights, starts, boo
         if law_obj.name == "sigmoid-bounded" and getattr(law_obj, "ceiling", None) is None and top is not None:
             # bounded: the ceiling is the top of the accuracy scale (1, or 100 for percentages), as downstream's
             law_obj = law_from_spec({**law_obj.spec(), "ceiling": top[1]})
-        # no resamples asked for: the downstream route's bootstrap (its band's draws; a covariance misstates them)
+        # no number asked for: the downstream route's bootstrap (its band's draws; a covariance misstates them)
         return fit_accuracy(law_obj, fd.X[var], fd.y, column=fd.variables[var],
-                            bootstrap=int(bootstrap) or ACCURACY_BOOTSTRAP, seed=seed,
+                            bootstrap=ACCURACY_BOOTSTRAP if routed else int(bootstrap), seed=seed,
                             level=level, calibrate=calibrate, source=fd.source,
                             conventions={**fd.conventions, "data_hash": fd.data_hash(), "y_column": fd.y_column})
     objective = get_objective("huber" if auto else loss, delta=delta)  # auto: judged by backtest after the trend
