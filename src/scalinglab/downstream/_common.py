@@ -211,16 +211,14 @@ def warn_reach(reach: np.ndarray, span: float | None = None) -> list[str]:
 
 def warn_pooled(df, source, y: str, x: Sequence[str], stacklevel: int = 3) -> None:
     """A `DataWarning` when a text column splits the table into groups whose ``y`` differ at the same scale
-    (a long table's ``benchmark`` column, `scalinglab.data.splits`): one curve fitted to all of them
-    describes none. It names the ``--where`` that keeps one."""
-    from ..data.splits import describe_split, split_selection, splits
+    (a long table's ``benchmark`` column): the fitter's own check (`scalinglab.fit._inputs.split_runs`) with
+    the scale columns ``x`` as the point; one curve fitted to all of them describes none."""
+    from ..fit._inputs import split_runs
 
-    found = splits(df, y, key=[c for c in x if c in df.columns] or None)
-    if found:
+    text, _ = split_runs(df, source, y, key=[c for c in x if c in df.columns] or None)
+    if text:
         import warnings
 
         from .._errors import DataWarning
 
-        keep = split_selection(found)
-        warnings.warn(f"{source or 'the table'}: {describe_split(found)}; one curve is fitted to all of them. To fit "
-                      f"one: --where {keep} (CLI) or where=[{keep!r}]", DataWarning, stacklevel=stacklevel)
+        warnings.warn(text, DataWarning, stacklevel=stacklevel)

@@ -187,13 +187,13 @@ def pooled_datasets(df, source: str | None) -> str | None:
             f"load_runs(...).where('dataset={first}')")
 
 
-def split_runs(df, source: str | None, y: str = "loss") -> tuple[str | None, list[str]]:
+def split_runs(df, source: str | None, y: str = "loss", key: list[str] | None = None) -> tuple[str | None, list[str]]:
     """The `DataWarning` text when a text column splits the runs into groups whose losses differ at the same
     size (`scalinglab.data.splits`: two kinds of loss, corpora or tokenizers in one table), else None, and
     those columns: one law fitted to all of them describes none. It names the selection that fits one."""
     from ..data.splits import describe_split, split_selection, splits
 
-    found = splits(df, y)
+    found = splits(df, y, key=key)  # key: the columns of a point (default params and tokens)
     if not found:
         return None, []
     keep = split_selection(found)
