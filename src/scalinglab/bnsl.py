@@ -68,10 +68,12 @@ def _fit_n(x, y, n, *, bootstrap=0, seed=0, level=0.8, final=False):
                level=level, calibrate=final, warn=final)
 
 
-def _fit_power(x, y):
+def _fit_power(x, y, *, final: bool = False, **kwargs):
+    """The plain power law on (x, y): a quiet, uncalibrated candidate, or with ``final`` the chosen fit (it
+    warns and predicts with the calibrated band); ``kwargs``: bootstrap, seed, level."""
     from .fit import fit
 
-    return fit({"x": x, "y": y}, "power", x="x", y="y", calibrate=False, warn=False)  # the baseline candidate
+    return fit({"x": x, "y": y}, "power", x="x", y="y", calibrate=final, warn=final, **kwargs)
 
 
 def _rel_err(res, x, y) -> np.ndarray:
@@ -195,9 +197,7 @@ def select_bnsl(x, y, *, max_breaks: int = 3, holdout: float = 0.25, margin: flo
     reason = (f"{chosen} break(s): backtest median |rel err| {best:.3g} on the largest {n_test} points"
               + (f" (more breaks did not improve it by > {margin:.0%})" if chosen < max(k for k, _ in ok) else ""))
     if chosen == 0:  # a plain power law forecasts best: no break to report (one was always reported)
-        from .fit import fit
-
-        final = fit({"x": x, "y": y}, "power", x="x", y="y", bootstrap=bootstrap, seed=seed, level=level)
+        final = _fit_power(x, y, final=True, bootstrap=bootstrap, seed=seed, level=level)
     else:
         final = _fit_n(x, y, chosen, bootstrap=bootstrap, seed=seed, level=level, final=True)
     breaks = []
@@ -206,8 +206,8 @@ def select_bnsl(x, y, *, max_breaks: int = 3, holdout: float = 0.25, margin: flo
         breaks.append({"index": i, "location": final.params[f"d{i}"], "interval": [lo, hi],
                        "slope_change": final.params[f"c{i}"], "sharpness": final.params[f"f{i}"]})
     breaks.sort(key=lambda b: b["location"])
-    try:
-        pw_full = _fit_power(x, y)
+    try:  # the baseline on every point (the chosen fit itself when it is the power law)
+        pw_full = final if chosen == 0 else _fit_power(x, y)
     except ScalingLabError:
         pw_full = None
     return BNSLSelection(n_breaks=chosen, fit=final, scores=scores, breaks=breaks, reason=reason, level=float(level),
