@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from .._errors import DiskFullError, InputError, StoreError
 from .spec import RunConfig, Sweep
-from .train import RunResult, register, train_run
+from .train import RunResult, register, run_label, train_run
 
 log = logging.getLogger(__name__)
 
@@ -332,7 +332,7 @@ def _check_same_data(st: Any, runs: list[RunConfig], sources: dict) -> None:
 def _logged(res: RunResult) -> RunResult:
     """Log a finished run (INFO when done, or left to another process; WARNING when it failed) and hand it
     back."""
-    label = f"{res.name} ({res.run_id})" if res.name else res.run_id
+    label = run_label(res.name, res.run_id)
     if res.status == "done":
         log.info("run %s done: val loss %s nats/token", label, res.final_loss_nats)
     elif res.status in ("leased", "skipped"):  # another driver on the store has it: nothing went wrong

@@ -54,7 +54,7 @@ from typing import Any
 from .._errors import StoreError
 from ..store import LeaseLostError
 from .spec import RunConfig, SpecError, render_command
-from .train import RunResult, environment, held_by, register, set_aside_stale
+from .train import RunResult, environment, held_by, register, run_label, set_aside_stale
 
 __all__ = ["run_external", "render_command", "last_checkpoint", "output_log", "check_trainers_found", "one_gpu", "visible_gpus", "TRACK_FILE",
            "MAX_EXTRA_STR"]
@@ -572,8 +572,8 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
 
 
 def _label(cfg: RunConfig) -> str:
-    """How messages name a run: ``sweep/name (run id)``, or the id alone for an unnamed run."""
-    return f"{cfg.name} ({cfg.run_id})" if cfg.name else cfg.run_id
+    """How messages name a run (`scalinglab.runner.train.run_label`)."""
+    return run_label(cfg.name, cfg.run_id)
 
 
 def _cut_short(m: re.Match) -> list[str]:

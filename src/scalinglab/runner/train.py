@@ -153,6 +153,11 @@ def load_checkpoint(path: Path, run_id: str | None = None) -> dict | None:
     return None
 
 
+def run_label(name: str | None, run_id: str) -> str:
+    """How messages name a run: ``sweep/name (run id)``, or the id alone for an unnamed run."""
+    return f"{name} ({run_id})" if name else run_id
+
+
 def set_aside(run_dir: Path, store, run_id: str, why: str, name: str = "") -> Path | None:
     """Rename a run's checkpoint folder ``run_dir`` to ``<run_id>.stale-<UTC time>`` beside it (nothing is
     deleted), logging ``why`` (in the store too), so the run starts from step 0. Returns the new path, or None
@@ -165,7 +170,7 @@ def set_aside(run_dir: Path, store, run_id: str, why: str, name: str = "") -> Pa
         aside, n = aside.with_name(f"{aside.name.split('~')[0]}~{n}"), n + 1
     run_dir.rename(aside)
     msg = f"{why}: not resumed; set aside as {aside} (training starts at step 0)"
-    log.warning("run %s: %s", f"{name} ({run_id})" if name else run_id, msg)
+    log.warning("run %s: %s", run_label(name, run_id), msg)
     if store is not None:
         with contextlib.suppress(StoreError):
             store.log(run_id, msg, level="warning")
