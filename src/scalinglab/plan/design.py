@@ -616,10 +616,12 @@ def design(target: str | Mapping[str, Any] | Target, budget: float | str, *, law
     cands = []
     min_runs = MIN_RUNS_PER_PARAM * spec.law.n_params
     merged = 0
+    snaps: dict[str, list[DesignRun]] = {}  # each shape's runs snapped to architectures, for the chosen one
     for shape in shapes:
         runs = ladder_runs(shape, B, spec, max_top_flops=cap)
         # sizes below the smallest runner GPT snap to the same run: count the runs that stay distinct
-        distinct = _distinct(_snap(runs, vocab_size, seq_len))
+        snaps[shape.label] = _snap(runs, vocab_size, seq_len)
+        distinct = _distinct(snaps[shape.label])
         n_sizes = len({r.N for r in distinct})
         if len(distinct) < min_runs or n_sizes < MIN_SIZES:
             merged = max(merged, len(runs) - len(distinct))
@@ -652,7 +654,7 @@ def design(target: str | Mapping[str, Any] | Target, budget: float | str, *, law
         c["chosen"] = i == order[0]
 
     # 2. the chosen shape, snapped to architectures, scored with the default fit on fresh seeds
-    snapped = _snap(ladder_runs(best, B, spec, max_top_flops=cap), vocab_size, seq_len)
+    snapped = snaps[best.label]
     runs = _distinct(snapped)
     if len(runs) < len(snapped):
         notes.append(f"{len(snapped) - len(runs)} of the shape's {len(snapped)} runs snapped to the same runner "
