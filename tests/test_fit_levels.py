@@ -79,3 +79,14 @@ def test_jittered_levels_calibrate_like_exact_budgets():
             widths.append(np.log(hi / lo))
         ratios.append(widths[1] / widths[0])
     assert 0.75 < np.median(ratios) < 1.33, ratios
+
+
+def test_new_mask_counts_one_held_out_set_once():
+    from scalinglab.fit._levels import new_mask
+
+    seen: set = set()
+    a = np.array([False, True, True])
+    assert new_mask(a, seen) is True
+    assert new_mask(a.copy(), seen) is False  # the same runs held out by a second threshold
+    assert new_mask(np.array([False, False, True]), seen) is True
+    assert len(seen) == 2

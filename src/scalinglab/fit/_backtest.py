@@ -20,7 +20,7 @@ from ..laws import Law, law_from_spec
 from ._api import fit
 from ._calibrate import interval_score
 from ._inputs import AUTO_LAW, is_auto_law, load_table, prepare_data, resolve_law, warn_table
-from ._levels import level_threshold
+from ._levels import level_threshold, new_mask
 from ._predict import compute_of
 
 __all__ = ["BacktestResult", "backtest", "backtest_sweep", "compare", "COVERAGE_LEVELS"]
@@ -300,9 +300,8 @@ def backtest_sweep(data, law: Law | str = "auto", *, cutoff_fracs: Sequence[floa
     seen = set()
     for f in cutoff_fracs:
         test, thr = _split(values, f, None)
-        if test.tobytes() in seen:  # the same held-out runs: counted once (thresholds of one level differ in
-            continue              # their last digits, and each copy was pooled as more evidence)
-        seen.add(test.tobytes())
+        if not new_mask(test, seen):  # the same held-out runs: counted once, not pooled as more evidence
+            continue
         train = ~test
         if train.sum() < max(law_obj.n_params + 1, 3) or test.sum() == 0:
             continue

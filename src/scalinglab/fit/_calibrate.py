@@ -74,7 +74,7 @@ import time
 
 import numpy as np
 
-from ._levels import level_threshold
+from ._levels import level_threshold, new_mask
 from ._multistart import polish
 from ._predict import (
     REACH_NOISE_PER_DECADE,
@@ -145,9 +145,8 @@ def _cuts(order: np.ndarray, n_min: int, fracs=CAL_FRACS) -> list[np.ndarray]:
         k = max(1, math.ceil(f * n))
         thr = level_threshold(order, float(srt[n - k]))  # never split a compute level
         test = order >= thr
-        if test.tobytes() in seen:  # the same held-out runs (thresholds of one level differ in rounding)
+        if not new_mask(test, seen):
             continue
-        seen.add(test.tobytes())
         if (~test).sum() >= n_min and test.sum() >= 1:
             out.append(test)
     return out

@@ -28,7 +28,8 @@ LEVEL_SEPARATION = 3.0
 #: ...and at least this many decades (~26 %; IsoFLOP levels are usually 2x-10x apart)
 LEVEL_MIN_GAP_DECADES = 0.1
 
-__all__ = ["LEVEL_GAP_DECADES", "LEVEL_MIN_GAP_DECADES", "LEVEL_SEPARATION", "LEVEL_SPAN_DECADES", "level_threshold"]
+__all__ = ["LEVEL_GAP_DECADES", "LEVEL_MIN_GAP_DECADES", "LEVEL_SEPARATION", "LEVEL_SPAN_DECADES", "level_threshold",
+           "new_mask"]
 
 
 def level_threshold(values: np.ndarray, threshold: float) -> float:
@@ -61,3 +62,16 @@ def level_threshold(values: np.ndarray, threshold: float) -> float:
     if cur == t or gap_below < max(LEVEL_SEPARATION * widest, LEVEL_MIN_GAP_DECADES):
         return float(threshold)
     return float(10.0 ** cur) * (1 - 1e-12)
+
+
+def new_mask(mask: np.ndarray, seen: set) -> bool:
+    """Whether the held-out ``mask`` (booleans over runs) differs from every one in ``seen``; records it.
+
+    Two cut thresholds snapped to one level (they differ only in their last digits) hold out the same runs:
+    such a cut is one piece of evidence, not two, so backtests and the calibration count it once.
+    """
+    key = np.asarray(mask, bool).tobytes()
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
