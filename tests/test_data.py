@@ -483,6 +483,22 @@ def test_jsonl_with_unit_strings_and_a_bad_line(tmp_path):
     assert runs.df["params"].tolist() == [70e9, 1e9]
 
 
+def test_nested_tracker_records_are_read_by_their_dotted_paths(tmp_path):
+    # a W&B API dump: config and summary nested; one record per line, or a JSON list, or a line that breaks the
+    # fast reader (a string where the others hold numbers) -- all three read the same runs
+    recs = [{"name": f"r{i}", "config": {"model": {"n_params": n}, "tokens": 20 * n},
+             "summary": {"eval/loss": 2.0 + 100 / n ** 0.3, "train/loss": 1.9 + 100 / n ** 0.3}}
+            for i, n in enumerate([1e6, 2e6, 4e6])]
+    lines = "\n".join(json.dumps(r) for r in recs) + "\n"
+    mixed = lines.replace('"n_params": 4000000.0', '"n_params": "4M"')
+    for name, text in [("w.jsonl", lines), ("w.json", json.dumps(recs)), ("m.jsonl", mixed)]:
+        runs = load_runs(write(tmp_path, name, text))
+        assert runs.df["params"].tolist() == [1e6, 2e6, 4e6], name
+        assert runs.df["tokens"].tolist() == [2e7, 4e7, 8e7], name
+        assert runs.df["loss"].tolist() == [r["summary"]["eval/loss"] for r in recs], name
+        assert "summary.train/loss" in runs.df.columns  # the other metric keeps its path
+
+
 def test_csv_and_parquet_round_trips_are_exact(tmp_path, frame):
     runs = load_runs(frame.drop(columns=["step", "run_id"]))
     assert runs.derived == {"flops"}

@@ -366,6 +366,8 @@ def _read_jsonl(data: bytes, file: str) -> _Raw:
     if all(line.strip() for line in lines[:-1]) and lines[0].lstrip().startswith(b"{"):
         try:  # fast path: one JSON object per line, consistent types
             table = pajson.read_json(io.BytesIO(data))
+            while any(pa.types.is_struct(f.type) for f in table.schema):  # nested objects: dotted names
+                table = table.flatten()
             return _from_arrow(table, file, kind="file")
         except (pa.ArrowException, UnicodeError, ValueError):
             pass
@@ -387,7 +389,7 @@ def _read_jsonl(data: bytes, file: str) -> _Raw:
             continue
         records.append(obj)
         rows.append(lineno)
-    raw = _from_pandas(pd.DataFrame.from_records(records) if records else pd.DataFrame(), file)
+    raw = _from_pandas(_frame_of(records), file)
     raw.rows, raw.problems, raw.kind = np.asarray(rows, dtype=np.int64), problems, "file"
     return raw
 
@@ -447,7 +449,18 @@ def _records(obj: list, file: str) -> _Raw:
     if bad:
         raise _collected([_error(f"expected a JSON object, got {type(obj[i]).__name__}", file, row=i + 1)
                           for i in bad], file)
-    return _from_pandas(pd.DataFrame.from_records(obj) if obj else pd.DataFrame(), file)
+    return _from_pandas(_frame_of(obj), file)
+
+
+def _frame_of(records: list[dict]) -> pd.DataFrame:
+    """One row per record; a nested object becomes dotted columns, as a tracker's API dump holds them
+    (``{"config": {"model": {"n_params": ...}}, "summary": {"eval/loss": ...}}`` -> ``config.model.n_params``,
+    ``summary.eval/loss``), which the column rules then read by their last part."""
+    if not records:
+        return pd.DataFrame()
+    if any(isinstance(v, dict) for r in records for v in r.values()):
+        return pd.json_normalize(records, sep=".")
+    return pd.DataFrame.from_records(records)
 
 
 def _from_pandas(df: pd.DataFrame, file: str) -> _Raw:

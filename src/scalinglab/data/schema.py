@@ -217,11 +217,16 @@ SPREAD_NOTE = re.compile(rf"\s*[\(\[]?\s*(?:mean\s*)?{PLUS_MINUS}\s*(?:std|sd|s\
                          r"\.?\s*[\)\]]?\s*$", re.IGNORECASE)
 
 
+#: the sections a tracker's nested run record keeps its metrics under (W&B API ``summary``, MLflow ``metrics``)
+_SECTIONS = frozenset({"summary", "summary_metrics", "metrics"})
+
+
 def canonical_name(name: str) -> tuple[str | None, float]:
     """The canonical column a source column's name says it holds, and the factor its unit note gives: an
     accepted name (``Model Size``: params, 1), a count with its unit (`scaled_alias`: ``Params (M)``: params,
     1e6), a tracker's config path (`path_alias`: ``model.n_params``: params, 1); ``(None, 1.0)`` otherwise.
-    A note that the cells are ``mean ± spread`` (``Loss ± std``) is read past. The one rule `load_runs` and the
+    A note that the cells are ``mean ± spread`` (``Loss ± std``) is read past; a loss under a tracker's metric
+    section (``summary.eval/loss``, ``metrics.val_loss``) is the loss. The one rule `load_runs` and the
     downstream readers map names by."""
     name = SPREAD_NOTE.sub("", str(name)) or str(name)
     alias = COLUMN_ALIASES.get(_norm(name))
@@ -230,6 +235,9 @@ def canonical_name(name: str) -> tuple[str | None, float]:
     scaled = scaled_alias(name)
     if scaled is not None:
         return scaled
+    section, dot, rest = name.partition(".")
+    if dot and _norm(section) in _SECTIONS and COLUMN_ALIASES.get(_norm(rest)) == "loss":
+        return "loss", 1.0  # a tracker dump's metric: W&B's summary.eval/loss, MLflow's metrics.val_loss
     return path_alias(name), 1.0
 
 
