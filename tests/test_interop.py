@@ -163,6 +163,22 @@ def test_wandb_history_with_runs_table(tmp_path):
     assert lr.attrs["missing_params"] == ["L4-d128", "L8-d256"]
 
 
+def test_two_series_of_one_run_name_are_both_read(tmp_path, caplog):
+    """A relaunched run keeps its display name, so the export has two 'L2-d64 - loss' columns: the second was
+    renamed by pandas ('L2-d64 - loss.1') and dropped without a word."""
+    path = _wandb_export(tmp_path / "h.csv")
+    text = path.read_text().splitlines()
+    header = text[0] + ",L2-d64 - loss"
+    rows = [line + f",{3.0 + i}" for i, line in enumerate(text[1:])]
+    path.write_text("\n".join([header, *rows]) + "\n")
+    with caplog.at_level("WARNING", logger="scalinglab.interop"):
+        df = read_wandb_history(path, runs=_wandb_runs_table(tmp_path / "r.csv"))
+    again = df[df["run_id"] == "L2-d64 #2"].sort_values("step")
+    assert again["loss"].tolist() == [3.0, 4.0, 5.0, 6.0]
+    assert set(again["params"]) == {1_234_567}  # the name's N and D
+    assert len(df) == 11 + 4 and "'L2-d64'" in caplog.text and "L2-d64 #2" in caplog.text
+
+
 def test_a_crashed_runs_state_and_planned_length_come_through(tmp_path):
     """A runs table's State and planned steps: a crashed run logged to step 300 of 1000 has tokens D x 300/1000
     (not its full planned D) and its state, so the run table names it as unfinished (both were dropped)."""

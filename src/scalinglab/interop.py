@@ -320,13 +320,20 @@ def read_wandb_history(path: str | os.PathLike, *, metric: str | None = None, ru
         raise DataError("no 'Step' column: expected a W&B run-history export (Step, '<run> - <metric>', …)",
                         file=src)
     series: dict[tuple[str, str], dict[str, str]] = {}
-    for c in raw.columns:
+    base_of: dict[str, str] = {}  # a second run of one display name -> that name (its N and D)
+    for c, name, k in zip(raw.columns, *_header_names(path, list(map(str, raw.columns))), strict=True):
         if c == step_col:
             continue
-        m = _WB_COL.match(c)
+        m = _WB_COL.match(name)
         if not m:
             continue
-        series.setdefault((m["run"], m["metric"]), {})[m["agg"] or ""] = c
+        run = m["run"] if k == 1 else f"{m['run']} #{k}"
+        base_of[run] = m["run"]
+        series.setdefault((run, m["metric"]), {})[m["agg"] or ""] = c
+    twice = sorted({base_of[r] for r, _ in series if base_of[r] != r})
+    if twice:  # W&B names a chart's series by display name, and a relaunched run keeps it
+        log.warning("%s: runs %s each have more than one series; read as separate runs ('%s #2', ...), with the "
+                    "N and D the runs table gives that name", src, ", ".join(map(repr, twice[:5])), twice[0])
     if not series:
         raise DataError("no '<run> - <metric>' columns found", file=src)
     metrics = sorted({k[1] for k in series})
@@ -345,7 +352,7 @@ def read_wandb_history(path: str | os.PathLike, *, metric: str | None = None, ru
         sub = raw[[step_col, *cols.values()]].dropna(subset=[cols[""]])
         if sub.empty:
             continue
-        info = meta.get(run, {})
+        info = meta.get(base_of[run], {})
         n = (params or {}).get(run, info.get("params"))
         d = (tokens or {}).get(run, info.get("tokens"))
         last = float(info.get("planned_steps") or sub[step_col].max()) or 1.0  # the run's planned end
@@ -378,6 +385,23 @@ def read_wandb_history(path: str | os.PathLike, *, metric: str | None = None, ru
     df.attrs["metric"] = metric
     df.attrs["missing_params"] = sorted({r["run_id"] for r in rows if math.isnan(r["params"])})
     return df
+
+
+def _header_names(path: Path, columns: list[str]) -> tuple[list[str], list[int]]:
+    """A CSV's header names as written and each one's occurrence (1 for the first ``a - loss``, 2 for the
+    second), where pandas renamed repeats in ``columns`` (``a - loss.1``)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        header = next(csv.reader(fh), [])
+    if len(header) != len(columns):  # pandas saw another header (index column...): its names as they are
+        return columns, [1] * len(columns)
+    seen: dict[str, int] = {}
+    occurrence = []
+    for h in header:
+        seen[h] = seen.get(h, 0) + 1
+        occurrence.append(seen[h])
+    return header, occurrence
 
 
 def _runs_meta(runs: Any) -> dict[str, dict[str, Any]]:
