@@ -1476,3 +1476,17 @@ def test_a_diverged_runs_infinite_loss_is_left_out_with_the_missing_ones(tmp_pat
         load_runs(p)
     rt = load_runs(p, drop_missing_loss=True)
     assert rt.df["loss"].tolist() == [4.63, 3.4] and list(rt.source_rows) == [1, 4]
+
+
+def test_one_pass_lists_duplicates_beside_bad_cells(tmp_path):
+    """A duplicate row was reported only once the bad cells were mended: a user fixed the file twice."""
+    text = "params,tokens,loss\n1e6,2e7,4.0\n1e6,2e7,4.0\n2e6,4e7,\n4e6,8e7,abc\n8e6,1.6e8,3.1\n"
+    with pytest.raises(DataError) as info:
+        load_runs(write(tmp_path, "r.csv", text))
+    assert locations(info.value) == [(2, "tokens"), (3, "loss"), (4, "loss")]
+    assert "exact duplicate of row 1" in info.value.problems[0].reason
+    # a bad cell in a duplicated row is its own problem, not a duplicate of anything
+    text = "params,tokens,loss\n1e6,2e7,x\n1e6,2e7,x\n2e6,4e7,3.5\n"
+    with pytest.raises(DataError) as info:
+        load_runs(write(tmp_path, "s.csv", text))
+    assert locations(info.value) == [(1, "loss"), (2, "loss")]

@@ -353,6 +353,15 @@ def _build(raw: _Raw, *, columns: Mapping[str, str | None] | None, required: Seq
         if keep is not None:
             out = {k: _take(v, np.flatnonzero(keep)) for k, v in out.items()}
             rows = rows[keep]
+    elif n and check_duplicates and all(c in out for c in required) and all(p.row is not None for p in problems):
+        # cell errors: the rows free of them are checked for duplicates too, so one pass lists every problem
+        clean = np.flatnonzero(~np.isin(rows, [p.row for p in problems]))
+        if len(clean) > 1:
+            _, dup_problems, n_dup = _duplicates({k: _take(v, clean) for k, v in out.items()}, orig, rows[clean],
+                                                 file, drop_duplicates,
+                                                 {k: v.take(pa.array(clean)) for k, v in keys_arrow.items()})
+            problems += dup_problems
+            total += n_dup
     if total:
         raise _collected(problems, file, total, order)
 
