@@ -7,6 +7,7 @@ the data. pytest turns RuntimeWarnings from scalinglab into errors, so numpy ove
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 
@@ -89,6 +90,31 @@ def test_weak_trend_with_exponent_at_its_bound_is_degenerate():
     assert res.calibration["source"] == "prior" and "weak trend" in res.calibration["reason"]
     p = res.predict(x=1e12)
     assert p.interval[0] < 3.0 < p.interval[1]
+
+
+def test_a_prediction_names_a_parameter_at_its_bound():
+    """The demo's quick ladder fitted alpha = 5 (its upper bound) and said only "poorly determined ... around 5":
+    a reader could not tell the optimiser had stopped at the wall. predict and the report share one text."""
+    from scalinglab.fit._degenerate import parameter_notes
+    from scalinglab.laws import get_law
+
+    law = get_law("chinchilla")
+    notes = parameter_notes(law, {"E": 1.3, "A": 100.0, "B": 50.0, "alpha": 5.0, "beta": 0.3},
+                            {"alpha": (0.0, 5.0), "beta": (0.1, 0.5), "E": (1.2, 1.4)}, 0.8)
+    assert notes == ["parameter alpha = 5 sits at its upper bound 5 (80% interval [0, 5]): the runs do not "
+                     "determine it, and forecasts lean on where the range stops (the law may not fit; more runs "
+                     "or another law)", "exponent beta is poorly determined: 80% interval [0.1, 0.5] around 0.3"]
+    # E's lower bound 0 on its log scale is never reached; a determined exponent says nothing
+    assert parameter_notes(law, {"E": 0.0, "alpha": 0.34}, {"alpha": (0.3, 0.38)}) == []
+    rng = np.random.default_rng(0)
+    N, D = np.repeat([1e6, 3e6, 1e7, 3e7], 4), np.tile([2e7, 6e7, 2e8, 6e8], 4)
+    y = (1.7 + 400 / N ** 0.34 + 410 / D ** 0.28) * np.exp(rng.normal(0, 0.003, 16))
+    res = fit({"N": N, "D": D, "loss": y}, "chinchilla")
+    pinned = dataclasses.replace(res, params={**res.params, "alpha": 5.0})
+    with pytest.warns(Warning):
+        pred = pinned.predict(N=1e9, D=2e10)
+    assert any(w.startswith("parameter alpha = 5 sits at its upper bound 5") for w in pred.warnings)
+    assert not any(w.startswith("parameter") for w in res.predict(N=3e7, D=6e8, warn=False).warnings)
 
 
 #: a 3 sizes x 3 budgets ladder of the built-in GPT on a small text folder (a new user's first CPU ladder):

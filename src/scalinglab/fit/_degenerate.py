@@ -133,3 +133,31 @@ def pinned_parameters(law, fitspace, theta: np.ndarray) -> tuple[list[str], list
         if p.log and theta[j] > 0 and abs(math.log10(theta[j])) > EXPLODE_DECADES:
             exploding.append(p.name)
     return pinned, exploding
+
+
+#: an exponent whose interval is wider than this fraction of its value is "poorly determined"
+LOOSE_EXPONENT = 0.5
+
+
+def parameter_notes(law, params: dict, intervals: dict, level: float | None = None) -> list[str]:
+    """What a reader of a fit's constants must know before trusting a prediction from them: a parameter that sits
+    on a bound of its range (the runs did not determine it; the optimiser stopped at the wall), and an exponent
+    (``alpha*``/``beta*``) whose interval is wider than ``LOOSE_EXPONENT`` of its value. ``level`` names the
+    intervals' level (0.8 -> "80% interval"). One text for ``predict`` and the report."""
+    notes = []
+    for p in getattr(law, "params", ()):
+        v = params.get(p.name)
+        if v is None or not math.isfinite(v):
+            continue
+        iv = intervals.get(p.name)
+        iv = tuple(iv) if iv is not None and len(iv) == 2 and all(map(math.isfinite, iv)) else None
+        span = (f"{level:.0%} interval " if level else "interval ") + f"[{iv[0]:.3g}, {iv[1]:.3g}]" if iv else ""
+        side = next((f"{s} bound {b:g}" for b, s in ((p.lower, "lower"), (p.upper, "upper"))
+                     if math.isfinite(b) and abs(v - b) <= 1e-6 * max(1.0, abs(b)) and not (p.log and b == 0)), None)
+        if side:
+            notes.append(f"parameter {p.name} = {v:.4g} sits at its {side}" + (f" ({span})" if span else "")
+                         + ": the runs do not determine it, and forecasts lean on where the range stops (the law "
+                         "may not fit; more runs or another law)")
+        elif iv and v != 0 and p.name.lower().startswith(("alpha", "beta")) and (iv[1] - iv[0]) / abs(v) > LOOSE_EXPONENT:
+            notes.append(f"exponent {p.name} is poorly determined: {span} around {v:.3g}")
+    return notes

@@ -18,6 +18,7 @@ from .._io import atomic_write_text
 from .._json import to_jsonable as _jsonable
 from ..laws import VARIABLE_COLUMNS, Law, as_theta, get_preset, law_from_spec
 from ._accuracy_band import ACCURACY_METHOD, accuracy_band, accuracy_scale
+from ._degenerate import parameter_notes
 from ._objectives import sandwich_factor
 from ._predict import (
     OTHER_REACH_WARN,
@@ -632,13 +633,7 @@ class FitResult:
         if warn and len(warnings) > n_before:
             _warnings.warn(ExtrapolationWarning(f"prediction of {law.name!r}: " + "; ".join(warnings[n_before:])),
                            stacklevel=2)
-        for name in law.param_names:
-            if name.lower().startswith(("alpha", "beta")) and name in self.intervals:
-                ilo, ihi = self.intervals[name]
-                v = self.params[name]
-                if all(map(math.isfinite, (ilo, ihi, v))) and v != 0 and (ihi - ilo) / abs(v) > 0.5:
-                    warnings.append(f"exponent {name} is poorly determined: {self.level:.0%} interval "
-                                    f"[{ilo:.3g}, {ihi:.3g}] around {v:.3g}")
+        warnings += parameter_notes(law, self.params, self.intervals, self.level)
         conv = self.conventions.get("flops")
         exts = {k: _scalar_or_array(v) if scalar else np.asarray(v) for k, v in ext.items()}
         if scalar:

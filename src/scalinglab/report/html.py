@@ -22,6 +22,7 @@ import numpy as np
 
 from .._errors import ScalingLabError
 from .._io import atomic_write_text
+from ..fit._degenerate import parameter_notes
 from ..units import format_quantity
 from ._inputs import FitView, as_frame, compute_of, fmt_num
 from ._prepare import AUTO_BACKTEST_MAX_RUNS, ReportInputs, _point_text, prediction_dict, prepare
@@ -294,16 +295,7 @@ def _fit_warnings(fv: FitView, df) -> list[str]:
     if fv.bootstrap is None and not fv.intervals:
         w.append("the fit has no parameter intervals (fit with bootstrap > 0): predictions carry no "
                  "parameter uncertainty")
-    for p in getattr(fv.law, "params", ()):
-        v = fv.params.get(p.name)
-        if v is None or not math.isfinite(v):
-            continue
-        for bound, side in ((p.lower, "lower"), (p.upper, "upper")):
-            if math.isfinite(bound) and abs(v - bound) <= 1e-6 * max(1.0, abs(bound)) and not (p.log and bound == 0):
-                w.append(f"parameter {p.name} = {v:.4g} sits at its {side} bound {bound:g}: the law may not fit")
-        iv = fv.intervals.get(p.name)
-        if iv and v != 0 and p.name.lower().startswith(("alpha", "beta")) and (iv[1] - iv[0]) / abs(v) > 0.5:
-            w.append(f"exponent {p.name} is poorly determined: interval [{iv[0]:.3g}, {iv[1]:.3g}] around {v:.3g}")
+    w += parameter_notes(fv.law, fv.params, fv.intervals, fv.level)
     cal = calibration_of(fv)
     if cal.get("source") == "prior" and getattr(obj, "status", None) != "preset":
         w.append("prediction intervals are not calibrated on these runs (prior rule"
