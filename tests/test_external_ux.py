@@ -218,6 +218,44 @@ def test_sigterm_stops_a_sweep_as_ctrl_c_does(tmp_path):
         assert [a["outcome"] for a in st.attempts(run["id"])] == ["interrupted"]
 
 
+def test_sigterm_stops_a_sweep_with_two_workers(tmp_path):
+    """SIGTERM with --workers 2: both running attempts end 'interrupted', both runs are queued again, the command
+    exits 143 and no trainer outlives it."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    spec = _spec(tmp_path, SLOW, name="slow2")
+    text = spec.read_text().replace("tokens = 1000\n", "tokens = 1000\n[[runs]]\narch = { n_layer = 1, d_model = 32, "
+                                                        "n_heads = 2 }\ntokens = 2000\n")
+    spec.write_text(text)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parents[1] / "src"),
+                                                                     os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, "-m", "scalinglab", "run", str(spec), "--store", str(tmp_path / "s.db"),
+                             "--workers", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = load_spec(spec).runs
+    assert len(runs) == 2
+    started = [tmp_path / ".scalinglab-checkpoints" / r.run_id / "started" for r in runs]
+    deadline = time.time() + 180
+    while not all(p.exists() for p in started) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    assert all(p.exists() for p in started), proc.communicate()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "interrupted (SIGTERM)" in err and "Traceback" not in err, err
+    with Store(tmp_path / "s.db") as st:
+        listed = st.list_runs()
+        assert sorted(r["status"] for r in listed) == ["queued", "queued"]
+        for r in listed:
+            assert [a["outcome"] for a in st.attempts(r["id"])] == ["interrupted"]
+    time.sleep(1.0)
+    left = subprocess.run(["pgrep", "-f", str(tmp_path / "slow2.py")], capture_output=True, text=True).stdout
+    left = left or subprocess.run(["pgrep", "-f", "slow2.py"], capture_output=True, text=True).stdout
+    assert not left.strip(), f"trainers still running: {left}"
+
+
 def test_sigterm_handler_is_restored_after_the_sweep():
     import signal
 

@@ -121,12 +121,16 @@ class LocalExecutor:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"),
                                              initializer=_worker_init, initargs=(os.getpid(),))
         threads = max(1, (os.cpu_count() or 1) // self.workers)
-        return self._pool.submit(execute_task, replace(task, threads=task.threads or threads))
+        return self._pool.submit(_pool_task, replace(task, threads=task.threads or threads))
 
-    def shutdown(self) -> None:
-        """Shut the worker pool down (if one was started); a later submit starts a new one."""
+    def shutdown(self, interrupted: bool = False) -> None:
+        """Shut the worker pool down (if one was started); a later submit starts a new one. ``interrupted``:
+        the running attempts are stopped as after Ctrl-C (marked interrupted, runs queued again) and the tasks not
+        started are dropped."""
         if self._pool is not None:
-            self._pool.shutdown()
+            if interrupted:
+                _stop_workers(self._pool)
+            self._pool.shutdown(cancel_futures=interrupted)
             self._pool = None
 
     def map(self, tasks: Iterable[RunTask], progress: Callable[[dict], None] | None = None) -> Iterator[RunResult]:
@@ -141,22 +145,59 @@ class LocalExecutor:
 
         threads = max(1, (os.cpu_count() or 1) // self.workers)
         tasks = [replace(t, threads=t.threads or threads) for t in tasks]
-        with ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
-                                 initargs=(os.getpid(),)) as pool:
-            futures = [pool.submit(execute_task, t) for t in tasks]
+        pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                                   initargs=(os.getpid(),))
+        try:
+            futures = [pool.submit(_pool_task, t) for t in tasks]
             for f in as_completed(futures):
                 yield f.result()
+        except BaseException:  # Ctrl-C reaches the workers too; SIGTERM (a scheduler) only this process
+            _stop_workers(pool)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+#: in a pool worker: whether it is running a task now (SIGTERM then interrupts the task, else ends the worker)
+_BUSY = threading.Event()
+
+
+def _pool_task(task: RunTask) -> RunResult:  # pragma: no cover - runs in the pool's worker processes
+    _BUSY.set()
+    try:
+        return execute_task(task)
+    finally:
+        _BUSY.clear()
+
+
+def _on_worker_sigterm(signum, frame):  # pragma: no cover - runs in the pool's worker processes
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the attempt's clean-up finish
+    if not _BUSY.is_set():
+        os._exit(143)
+    raise Terminated("SIGTERM")
 
 
 def _worker_init(parent_pid: int) -> None:  # pragma: no cover - runs in the pool's worker processes
     """A pool worker dies with the sweep's process (Linux: PR_SET_PDEATHSIG), instead of staying behind
     and starting runs nobody is waiting for when the driver is killed (``kill -9``); one whose parent is
-    already gone exits at once."""
+    already gone exits at once. SIGTERM (sent by a stopping driver, `_stop_workers`) interrupts its attempt as
+    Ctrl-C does: the attempt is marked interrupted, the trainer stopped and the run queued again."""
     from .external import die_with_parent
 
     die_with_parent()
     if os.getppid() != parent_pid:
         os._exit(1)
+    signal.signal(signal.SIGTERM, _on_worker_sigterm)
+
+
+def _stop_workers(pool) -> None:
+    """SIGTERM to each of ``pool``'s worker processes: the driver was stopped (SIGTERM reaches only it, unlike a
+    terminal's Ctrl-C), and shutting the pool down would otherwise wait for every running attempt to end."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):  # ProcessPoolExecutor keeps no public list
+        try:
+            proc.terminate()
+        except (OSError, AttributeError, ValueError):  # already gone
+            pass
 
 
 #: executor name → factory(workers=...) (a Ray executor registers itself here later).
