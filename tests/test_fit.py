@@ -494,3 +494,33 @@ def test_a_list_of_unit_strings_is_a_list_of_points():
     p = res.predict(N=["7B", 7e10], D=["140B", "1.4T"], warn=False)
     q = res.predict(N=[7e9, 7e10], D=[1.4e11, 1.4e12], warn=False)
     assert np.array_equal(p.value, q.value)
+
+
+def _ladder(seed=7, noise=0.01):
+    rng = np.random.default_rng(seed)
+    N = np.repeat(np.logspace(7, 9, 6), 4)
+    D = N * np.tile(np.logspace(0.7, 2, 4), 6)
+    y = (1.8 + 400 / N ** 0.34 + 410 / D ** 0.28) * np.exp(rng.normal(0, noise, N.size))
+    return {"params": N, "tokens": D, "loss": y}
+
+
+def test_weights_are_relative_and_a_zero_weight_run_is_not_there():
+    """Weights of 100 gave a 10x narrower alpha interval than weights of 1 (they acted as replicate counts); runs
+    of weight 0 still set the reach, the backtests and the band (80 % band (2.28, 3.85) from junk in them)."""
+    data = _ladder()
+    base = fit(data, "chinchilla", warn=False)
+    p0 = base.predict(N=7e9, D=1.4e11, warn=False)
+    for s in (0.01, 100.0):
+        r = fit(data, "chinchilla", weights=np.full(24, s), warn=False)
+        assert r.intervals["alpha"] == pytest.approx(base.intervals["alpha"], rel=1e-6)
+        assert r.predict(N=7e9, D=1.4e11, warn=False).interval == pytest.approx(p0.interval, rel=1e-6)
+    big = data["params"] >= 1e9
+    junk = {**data, "loss": np.where(big, data["loss"] * 1.5, data["loss"])}
+    weighted = fit(junk, "chinchilla", weights=np.where(big, 0.0, 1.0), warn=False)
+    subset = fit({k: v[~big] for k, v in data.items()}, "chinchilla", warn=False)
+    assert weighted.n_points == subset.n_points == 20
+    assert weighted.data_ranges["N"] == pytest.approx(subset.data_ranges["N"])
+    assert weighted.params == pytest.approx(subset.params, rel=1e-6)
+    pw, ps = (r.predict(N=7e9, D=1.4e11, warn=False) for r in (weighted, subset))
+    assert pw.interval == pytest.approx(ps.interval, rel=1e-6)
+    assert pw.extrapolation["reach"] == pytest.approx(ps.extrapolation["reach"])

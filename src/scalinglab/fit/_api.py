@@ -51,7 +51,7 @@ def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", l
     ``loss``: ``"huber"`` (``delta`` on log residuals, summed), ``"ls"``, ``"asymmetric"`` (lower envelope:
     the law passing above a run costs 10x), ``"auto"`` (huber or asymmetric, whichever predicts the
     largest runs better in internal backtests; the choice and both scores are in
-    ``diagnostics["objective_choice"]``, see ``scalinglab.fit._ensemble``) or an `Objective`. ``weights``: per-run weights (array or column).
+    ``diagnostics["objective_choice"]``, see ``scalinglab.fit._ensemble``) or an `Objective`. ``weights``: per-run relative weights (array or column; scaled to mean 1, so only their ratios matter; a run of weight 0 is left out).
     ``starts``: natural-space start grid ``(S, P)`` (default: variable projection over the exponents where
     the law is linear in its coefficients, else ``law.start_grid()``). ``bootstrap``: number of resamples
     (0 = none; None, the default: none for loss laws, ``ACCURACY_BOOTSTRAP`` (100) for an accuracy sigmoid,

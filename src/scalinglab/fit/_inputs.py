@@ -9,6 +9,7 @@ one-variable laws. Inputs are never modified.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import warnings
 from collections.abc import Mapping
@@ -18,6 +19,8 @@ import numpy as np
 
 from .._errors import DataError, DataWarning, FitError, InputError, LawError
 from ..laws import VARIABLE_COLUMNS, Law, get_law, get_preset, law_from_spec
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["FitData", "prepare_data", "pooled_datasets", "swept_runs", "repeated_runs", "warn_table", "resolve_law",
            "load_table", "table_hash", "frame_hash"]
@@ -512,6 +515,15 @@ def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss"
         if bad.size:
             raise DataError(f"variable {v} ({col!r}) must be positive, got {arr[bad[0]]:g}", file=source,
                             row=int(bad[0]) + 1, column=col)
+    if w is not None:  # relative weights: a run of weight 0 is not there (not in the reach, the backtests or the
+        keep = w > 0   # band), and scaling every weight by one constant changes nothing (not even the intervals)
+        if not keep.all():
+            logger.info("%s: %d run(s) of weight 0 left out of the fit", where, int((~keep).sum()))
+            X = {v: arr[keep] for v, arr in X.items()}
+            yv, w, n = yv[keep], w[keep], int(keep.sum())
+            derived = {v: arr[keep] for v, arr in derived.items()}
+            df = df.loc[keep].reset_index(drop=True)
+        w = w / np.mean(w)
     if n < law.n_params:
         raise FitError(f"{n} run(s) cannot determine the {law.n_params} parameters of law {law.name!r} "
                        f"({', '.join(law.param_names)}); need at least {law.n_params}")
