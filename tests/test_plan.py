@@ -773,3 +773,27 @@ def test_an_inference_plan_far_past_the_compute_given_warns():
     assert ratio > 100
     assert any(f"trains on {ratio:.3g}x the compute given" in w for w in p.warnings), p.warnings
     assert not any("the compute given (" in w for w in compute_optimal(5.76e23, inference_tokens=1e12).warnings)
+
+
+def test_a_plan_says_what_the_fits_runs_cannot_decide():
+    """A ladder of runs all at 20 tokens/param fitted 'success' and planned N* = 209M against a true 5.0B with no
+    word in the plan; a table counting FLOPs as 8ND planned in 6ND silently (N* D* a third too large)."""
+    import pandas as pd
+
+    from scalinglab.fit import fit
+    from scalinglab.plan import compute_optimal
+
+    rng = np.random.default_rng(0)
+    N = np.logspace(7, 9, 10)
+    law = lambda n, d: 1.8 + 400 / n ** 0.34 + 410 / d ** 0.28  # noqa: E731
+    one = pd.DataFrame({"params": N, "tokens": 20 * N, "loss": law(N, 20 * N) * np.exp(rng.normal(0, 0.01, 10))})
+    with pytest.warns(Warning):
+        res = fit(one, "chinchilla")
+    plan = compute_optimal(1e22, res)
+    assert plan.warnings[0].startswith("the fit's runs: every one of the 10 runs was trained on about 20 tokens")
+    Ng, Dg = np.repeat(np.logspace(7, 9, 5), 4), np.repeat(np.logspace(7, 9, 5), 4) * np.tile([5, 15, 45, 135], 5)
+    grid = pd.DataFrame({"params": Ng, "tokens": Dg, "flops": 8 * Ng * Dg, "loss": law(Ng, Dg)})
+    p8 = compute_optimal(1e22, fit(grid, "chinchilla", warn=False))
+    assert any("counts FLOPs as C ≈ 8ND" in w and "0.75x" in w for w in p8.warnings)
+    p6 = compute_optimal(1e22, fit(grid.assign(flops=6 * Ng * Dg), "chinchilla", warn=False))
+    assert not any("counts FLOPs" in w or "the fit's runs" in w for w in p6.warnings)

@@ -63,6 +63,8 @@ class LawSpec:
     predictor: object | None = None
     alternates: np.ndarray | None = None
     alternate_deviance: np.ndarray | None = None
+    #: what a plan from this law must say about the runs behind it (`fit_notes`): every plan repeats them
+    notes: tuple[str, ...] = ()
 
     @property
     def params(self) -> dict[str, float]:
@@ -267,7 +269,32 @@ def _from_fit(fit, *, name: str) -> LawSpec:
     return LawSpec(law=law, theta=theta, draws=draws, name=name, source=getattr(fit, "source", "") or name,
                    interval_method=method, conventions=conv, data_ranges=ranges,
                    predictor=fit if callable(getattr(fit, "predict", None)) else None, alternates=alternates,
-                   alternate_deviance=deviance)
+                   alternate_deviance=deviance, notes=fit_notes(fit))
+
+
+def fit_notes(fit) -> tuple[str, ...]:
+    """What the fit's runs imply for any plan from it: every run at one tokens per parameter (the split of
+    compute comes from the law's form, not the runs), and FLOPs counted otherwise than the plan's C = 6ND."""
+    from ..data.schema import flops_factor
+    from ..data.table import allocation, describe_allocation
+
+    notes = []
+    X = ((getattr(fit, "data", None) or {}).get("X")) or {}
+    law = getattr(fit, "law", None)
+    if law is not None and {"N", "D"} <= set(law.variables) and "N" in X and "D" in X:
+        import pandas as pd
+
+        info = allocation(pd.DataFrame({"params": X["N"], "tokens": X["D"]}))
+        if info["single"]:
+            notes.append(f"the fit's runs: {describe_allocation(info)}; this plan's split of compute between "
+                         "parameters and tokens comes from the law's form, not from them, and its intervals do not "
+                         "cover that (runs at other tokens per parameter, as an IsoFLOP sweep has, decide it)")
+    k = flops_factor((getattr(fit, "conventions", None) or {}).get("flops"))
+    if k is not None and abs(k / 6.0 - 1.0) > 0.05:
+        notes.append(f"the fit's run table counts FLOPs as C ≈ {k:.3g}ND; this plan's compute is C = 6ND: a budget "
+                     f"counted as the table counts it is {6.0 / k:.3g}x that in 6ND terms (give --compute "
+                     "accordingly)")
+    return tuple(notes)
 
 
 def _from_fit_file(path: Path) -> LawSpec:

@@ -132,6 +132,7 @@ def _finish(spec: LawSpec, *, query: str, C: np.ndarray, N: np.ndarray, D: np.nd
             interval_keys=("flops", "N_opt", "D_opt", "tokens_per_param", "loss"),
             unique_tokens=None, active_ratio=None, inference_tokens=None, fixed=None) -> Plan:
     C, N, D, L = (np.atleast_1d(np.asarray(a, dtype=float)) for a in (C, N, D, L))
+    warnings[:0] = list(spec.notes)  # what the fit's runs imply for any plan: first
     if not (np.isfinite(N[0]) and np.isfinite(D[0])):
         raise PlanError(f"law {spec.name!r} has no interior compute-optimal allocation at this budget "
                         "(its loss keeps falling towards the edge of the search range)")
