@@ -524,3 +524,26 @@ def test_weights_are_relative_and_a_zero_weight_run_is_not_there():
     pw, ps = (r.predict(N=7e9, D=1.4e11, warn=False) for r in (weighted, subset))
     assert pw.interval == pytest.approx(ps.interval, rel=1e-6)
     assert pw.extrapolation["reach"] == pytest.approx(ps.extrapolation["reach"])
+
+
+def test_predict_takes_a_point_whole_and_says_what_is_wrong_with_arrays():
+    """A dict, the CLI's "N=7B,D=140B" or a table as the first argument crashed inside float() (it is `level`);
+    empty or mismatched arrays gave numpy errors; a grid came back flattened."""
+    import pandas as pd
+
+    res = fit(_ladder(), "chinchilla", warn=False)
+    ref = res.predict(N=7e9, D=1.4e11, warn=False)
+    for given in ({"N": 7e9, "D": "140B"}, "N=7B,D=140B", {"params": 7e9, "tokens": 1.4e11}):
+        p = res.predict(given, warn=False)
+        assert p.value == pytest.approx(ref.value) and p.interval == pytest.approx(ref.interval)
+    table = pd.DataFrame({"params": [7e9, 1e8], "tokens": [1.4e11, 2e9], "loss": [0.0, 0.0]})
+    many = res.predict(table, warn=False)
+    assert many.value.shape == (2,) and many.value[0] == pytest.approx(ref.value)
+    grid = res.predict(N=np.full((2, 3), 7e9), D=1.4e11, warn=False)
+    assert grid.value.shape == grid.interval[0].shape == (2, 3) and grid.value[1, 2] == pytest.approx(ref.value)
+    with pytest.raises(InputError, match="no points: N, D are empty"):
+        res.predict(N=[], D=[])
+    with pytest.raises(InputError, match=r"N has shape \(3,\), D has shape \(2,\)"):
+        res.predict(N=[1e9, 2e9, 3e9], D=[1e10, 2e10])
+    with pytest.raises(InputError, match="the point once"):
+        res.predict({"N": 7e9}, D=1.4e11)

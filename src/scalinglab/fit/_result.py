@@ -403,6 +403,22 @@ class FitResult:
                 for k, x in ((n, variables[n]), (d, variables[d])))
         return {**{k: x for k, x in variables.items() if k not in (n, d)}, v: factor * N * D}
 
+    def _point_of(self, given) -> dict:
+        """The variables of a point given whole: a mapping, the CLI's ``"N=7B,D=140B"`` or a DataFrame (its
+        columns that are the law's variables or the columns the fit read them from; one point per row)."""
+        if isinstance(given, str):
+            from ..units import parse_assignments
+
+            return parse_assignments(given)
+        if isinstance(given, Mapping):
+            return dict(given)
+        names = set(self.law.variables) | set(self.variables.values())
+        cols = [c for c in given.columns if str(c) in names]
+        if not cols:
+            raise InputError(f"predict: the table has none of the columns {', '.join(sorted(names))} "
+                             f"(it has {', '.join(map(str, given.columns))})")
+        return {str(c): given[c].to_numpy() for c in cols}
+
     def _parse_point(self, variables: Mapping[str, object]) -> dict[str, np.ndarray]:
         from ..units import parse_quantity
 
@@ -432,7 +448,15 @@ class FitResult:
             hint = "; U=D for data seen once" if "U" in missing and "D" in self.law.variables else ""
             raise InputError(f"predict needs {what} for law {self.law.name!r}, e.g. "
                              + " ".join(f"{v}=..." for v in self.law.variables) + hint)
-        arrs = np.broadcast_arrays(*[X[v] for v in self.law.variables])
+        empty = [v for v in self.law.variables if X[v].size == 0]
+        if empty:
+            raise InputError(f"predict got no points: {', '.join(empty)} {'is' if len(empty) == 1 else 'are'} empty")
+        try:
+            arrs = np.broadcast_arrays(*[X[v] for v in self.law.variables])
+        except ValueError:
+            raise InputError("predict: the variables' arrays do not line up (" + ", ".join(
+                f"{v} has shape {X[v].shape}" for v in self.law.variables) + "); give one value per point, or "
+                "a single value for all") from None
         out = {v: np.ravel(a) for v, a in zip(self.law.variables, arrs, strict=True)}
         for v, a in out.items():
             if np.any(~np.isfinite(a)) or np.any(a <= 0):
@@ -501,7 +525,10 @@ class FitResult:
 
         Variables are given by law variable (``N``, ``D``, ``C``, ...) or by the run-table column the fit used
         (``params``, ``tokens``, ``flops``), as numbers, arrays or unit strings (``"70B"``); arrays broadcast,
-        and a prediction at ``n`` points has ``value`` and interval bounds of shape ``(n,)``. A law in compute
+        and a prediction at ``n`` points has ``value`` and interval bounds of shape ``(n,)`` (a grid keeps its
+        shape). The point may also come first, whole: ``predict({"N": 7e10, "D": "1.4T"})``,
+        ``predict("N=70B,D=1.4T")`` or ``predict(table)`` (a DataFrame: one point per row, from its columns
+        named as the law's variables or the fit's columns). A law in compute
         alone also takes ``N`` and ``D`` (its compute under the fit's FLOP convention, with a warning that the
         split is not modelled).
 
@@ -514,9 +541,15 @@ class FitResult:
         Raises
         ------
         InputError
-            If ``level`` is not in (0, 1), a variable is missing or not one of the law's, or a value is not
-            a positive finite number (its subclass `UnitError` for an unreadable unit string).
+            If ``level`` is not in (0, 1), a variable is missing or not one of the law's, a value is not
+            a positive finite number (its subclass `UnitError` for an unreadable unit string), an array is
+            empty or arrays do not broadcast together.
         """
+        if isinstance(level, Mapping | str) or hasattr(level, "columns"):  # the point itself, given first
+            if variables:
+                raise InputError("predict takes the point once: predict({...}) or predict(N=..., D=...), not both")
+            variables = self._point_of(level)
+            level = None
         level = float(self.level if level is None else level)
         if not 0 < level < 1:
             hint = (f" (the point goes by name: predict({', '.join(f'{v}=...' for v in self.law.variables)}))"
@@ -524,6 +557,7 @@ class FitResult:
             raise InputError(f"level must be between 0 and 1, got {level:g}{hint}")
         point = self._compute_law_point(variables)  # N and D for a law in compute alone
         X = self._parse_point(point or variables)
+        shape = np.broadcast_shapes(*(np.shape(v) for v in variables.values() if not isinstance(v, str)))
         scalar = all(np.ndim(v) == 0 or (isinstance(v, str)) for v in variables.values())
         law = self.law
         log = self.space == "log"
@@ -646,6 +680,9 @@ class FitResult:
         exts = {k: _scalar_or_array(v) if scalar else np.asarray(v) for k, v in ext.items()}
         if scalar:
             value, lo, hi = float(value[0]), float(lo[0]), float(hi[0])
+        elif len(shape) > 1:  # arrays broadcast: a grid of points comes back as that grid
+            value, lo, hi = (np.reshape(a, shape) for a in (value, lo, hi))
+            X = {v: np.reshape(a, shape) for v, a in X.items()}
         out_vars = {v: _scalar_or_array(a) if scalar else a for v, a in X.items()}
         if conv:
             exts["flops_convention"] = conv
