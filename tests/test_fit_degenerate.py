@@ -381,3 +381,24 @@ def test_runs_equal_to_parameters_give_no_interval_and_say_why():
     y = (1.7 + 400 / N ** 0.34 + 410 / D ** 0.28) * np.exp(rng.normal(0, 0.01, 16))
     q = fit({"N": N, "D": D, "loss": y}, "chinchilla", warn=False).predict(N=1e9, D=2e10, warn=False)
     assert math.isfinite(q.interval[1]) and q.to_dict()["interval_method"].startswith("backtest-calibrated")
+
+
+def test_a_failed_trend_test_says_why_first():
+    """1 residual degree of freedom: 'the law does no better than a constant' led the message for a loss falling
+    6.3 -> 2.5; and E + A*N**alpha (a loss that falls as N grows, written with a positive exponent) was blamed
+    on the data, not on the exponents' [0, 5] range."""
+    runs = {"params": [1e7, 1e7, 1e8, 1e8, 1e9, 1e9],
+            "tokens": [5.011872e7, 1e9, 5.011872e8, 1e10, 5.011872e9, 1e11],
+            "loss": [6.291651, 4.591674, 3.969432, 3.216911, 2.975604, 2.469702]}
+    with pytest.raises(FitError) as info:
+        fit(runs, "chinchilla")
+    text = str(info.value)
+    assert "6 runs for 5 parameters leave 1 degree of freedom, too few to tell a trend from noise" in text
+    assert "no better than a constant" not in text
+    rng = np.random.default_rng(3)
+    N = np.repeat(np.logspace(7, 9, 5), 4)
+    D = N * np.tile([5, 15, 45, 135], 5)
+    y = (1.8 + 400 / N ** 0.34 + 410 / D ** 0.28) * np.exp(rng.normal(0, 0.01, 20))
+    with pytest.raises(FitError, match=r"alpha, beta stopped at 0: a formula's exponents are kept in \[0, 5\]"):
+        fit({"N": N, "D": D, "loss": y}, "E + A*N**alpha + B*D**beta")
+    assert fit({"N": N, "D": D, "loss": y}, "E + A*N**-alpha + B*D**-beta", warn=False).params["alpha"] > 0.2

@@ -293,12 +293,20 @@ def no_trend_result(ctx: FitContext, sol: Solution) -> tuple[FitResult, list[str
     unit = "%" if log else ""
     test = trend.get("test", "robust F-test")
     dof = int(trend["dof"][1])
-    few = (f"; {fd.n} runs for {law.n_params} parameters leave {dof} degree{'s' if dof != 1 else ''} of freedom, "
-           "too few to tell a trend from noise: add runs or fit a law with fewer parameters") if dof <= 2 else ""
-    msg = (f"{_trend_words(law, fd)}: the law does no better than a constant ({fd.y_column} ≈ {flat:.4g}, runs "
-           f"spread ± {spread:.2g}{unit} around it, {fd.n} runs; against a constant the law's improvement has "
-           f"p = {trend['p_value']:.2g}, {test}){few}; widen the range of the variables, add runs, or check that "
-           f"{fd.y_column!r} is the right column")
+    facts = (f"{fd.y_column} ≈ {flat:.4g}, runs spread ± {spread:.2g}{unit} around it, {fd.n} runs; against a "
+             f"constant the law's improvement has p = {trend['p_value']:.2g}, {test}")
+    if dof <= 2:  # the test has next to no power: say that first, not that the law is no better than a constant
+        msg = (f"{_trend_words(law, fd)}: {fd.n} runs for {law.n_params} parameters leave {dof} "
+               f"degree{'s' if dof != 1 else ''} of freedom, too few to tell a trend from noise ({facts}): add runs "
+               "or fit a law with fewer parameters")
+    else:
+        msg = (f"{_trend_words(law, fd)}: the law does no better than a constant ({facts}); widen the range of the "
+               f"variables, add runs, or check that {fd.y_column!r} is the right column")
+    wrong_way = [p.name for p, v in zip(law.params, ms.theta, strict=True)
+                 if p.lower == 0 and p.upper == 5 and not p.log and v <= 1e-6] if _user_formula(law) else []
+    if wrong_way:  # E + A*N**alpha: a formula's exponents are kept in [0, 5], so a falling loss cannot be fitted
+        msg += (f" ({', '.join(wrong_way)} stopped at 0: a formula's exponents are kept in [0, 5], so a loss that "
+                "falls as a variable grows is written A*N**-alpha or A/N**alpha; bounds= sets other ranges)")
     if ctx.options.throw:
         raise FitError(msg)
     theta = ms.theta
