@@ -1490,3 +1490,12 @@ def test_one_pass_lists_duplicates_beside_bad_cells(tmp_path):
     with pytest.raises(DataError) as info:
         load_runs(write(tmp_path, "s.csv", text))
     assert locations(info.value) == [(1, "loss"), (2, "loss")]
+
+
+def test_a_count_with_a_unit_letter_after_it_reads_in_that_unit():
+    """params_M / tokens_B read as raw counts (a 70-parameter model), even when mapped by hand as the error hinted."""
+    d = {"params_M": [70, 140, 400, 800], "tokens_B": [1.4, 2.8, 8, 16], "loss": [3.5, 3.2, 3.0, 2.9]}
+    runs = load_runs(d)
+    assert runs.df["params"].tolist() == [70e6, 140e6, 400e6, 800e6]
+    assert runs.df["tokens"].tolist() == pytest.approx([1.4e9, 2.8e9, 8e9, 16e9])
+    assert load_runs({"Params M": [70.0], "loss": [2.0], "tokens": [1e9]}).df["params"].tolist() == [70e6]

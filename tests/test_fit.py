@@ -547,3 +547,10 @@ def test_predict_takes_a_point_whole_and_says_what_is_wrong_with_arrays():
         res.predict(N=[1e9, 2e9, 3e9], D=[1e10, 2e10])
     with pytest.raises(InputError, match="the point once"):
         res.predict({"N": 7e9}, D=1.4e11)
+
+
+def test_a_misspelt_keyword_gets_a_did_you_mean():
+    from scalinglab import LawError
+
+    with pytest.raises(LawError, match="fit has no keyword 'bootstap': did you mean 'bootstrap'"):
+        fit(_ladder(), "chinchilla", bootstap=10)

@@ -145,6 +145,8 @@ _SCALE_NOTE = re.compile(rf"^(?P<base>.*?)[\s_]*[(\[]\s*(?:x|×|in)?\s*(?P<unit>
                          r"10\^\d{1,2})\s*[)\]]\s*$", re.IGNORECASE)
 #: ... or a scale word after it: ``params_millions``, ``tokens in billions``
 _SCALE_SUFFIX = re.compile(rf"^(?P<base>.*?\w)[\s_\-]+(?:in[\s_\-]+)?(?P<unit>{_SCALE_WORD})\s*$", re.IGNORECASE)
+#: ... or one letter after an underscore or space: ``params_M``, ``tokens_B``, ``Params M`` (k, M, B, T)
+_SCALE_LETTER = re.compile(r"^(?P<base>.*?\w)[\s_]+(?P<unit>[kmbt])\s*$", re.IGNORECASE)
 _SCALE_WORDS = {"k": 1e3, "thousand": 1e3, "thousands": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6,
                 "millions": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9, "billions": 1e9, "t": 1e12, "tn": 1e12,
                 "trillion": 1e12, "trillions": 1e12}
@@ -153,9 +155,10 @@ _SCALE_WORDS = {"k": 1e3, "thousand": 1e3, "thousands": 1e3, "m": 1e6, "mn": 1e6
 def scale_note(name: str) -> tuple[str, float] | None:
     """``(name without the note, factor)`` for a count column whose name ends in its unit in brackets, as
     papers' tables write them: ``Params (M)`` (1e6), ``Tokens [B]`` (1e9), ``Training FLOPs (1e18)``,
-    ``Parameters (millions)``, or in a unit word after it (``params_millions``, ``tokens in billions``); None
-    otherwise. A number in such a column is that many units."""
-    m = _SCALE_NOTE.match(str(name).strip()) or _SCALE_SUFFIX.match(str(name).strip())
+    ``Parameters (millions)``, or in a unit word or letter after it (``params_millions``, ``tokens in billions``,
+    ``params_M``, ``tokens_B``); None otherwise. A number in such a column is that many units."""
+    m = (_SCALE_NOTE.match(str(name).strip()) or _SCALE_SUFFIX.match(str(name).strip())
+         or _SCALE_LETTER.match(str(name).strip()))
     if not m or not m["base"].strip():
         return None
     unit = m["unit"].lower()
@@ -318,7 +321,7 @@ def choose_column_hint(canonical: str, names) -> str:
         listed += " (perplexities: mapped to the loss, one reads as its natural log)"
     return (f"; columns named like {'a loss' if canonical == 'loss' else repr(canonical)} here: {listed}: choose "
             f"one with {y}--column {shlex.quote(f'{first}={canonical}')} (any command that reads a table) or "
-            f"columns={{{first!r}: {canonical!r}}}")
+            f"load_runs(..., columns={{{first!r}: {canonical!r}}}) in Python")
 
 
 def parse_column_map(specs) -> dict[str, str | None]:

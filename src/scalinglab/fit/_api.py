@@ -102,7 +102,14 @@ def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", l
         try:
             law = get_law(law, **law_options)
         except LawError as exc:
-            raise LawError(f"{exc} (keywords fit does not take go to the law: check their spelling)") from None
+            import difflib
+            import inspect
+
+            own = [k for k in inspect.signature(fit).parameters if k not in ("data", "law", "law_options")]
+            near = {k: difflib.get_close_matches(k, own, n=1, cutoff=0.75) for k in law_options}
+            guess = "; ".join(f"fit has no keyword {k!r}: did you mean {m[0]!r}?" for k, m in near.items() if m)
+            raise LawError((f"{guess} ({exc})" if guess else str(exc))
+                           + " (keywords fit does not take go to the law: check their spelling)") from None
     return fit_reusing(data, law, x=x, y=y, loss=loss, delta=delta, weights=weights, starts=starts,
                        bootstrap=bootstrap, seed=seed, level=level, method=method, space=space, throw=throw,
                        calibrate=calibrate, warn=warn, cut_fits=None, stacklevel=4)
