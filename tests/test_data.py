@@ -397,7 +397,7 @@ def test_exact_duplicate_rows(tmp_path):
     path = write(tmp_path, "dup.csv", text)
     with pytest.raises(DataError) as info:
         load_runs(path)
-    assert [p.row for p in info.value.problems] == [3, 4]
+    assert locations(info.value) == [(3, None), (4, None)]  # the whole row, no one column
     assert all("exact duplicate of row 1" in p.reason for p in info.value.problems)
     assert "--drop-duplicates on the command line" in info.value.problems[0].reason  # the CLI's way too
     runs = load_runs(path, drop_duplicates=True)
@@ -1483,7 +1483,7 @@ def test_one_pass_lists_duplicates_beside_bad_cells(tmp_path):
     text = "params,tokens,loss\n1e6,2e7,4.0\n1e6,2e7,4.0\n2e6,4e7,\n4e6,8e7,abc\n8e6,1.6e8,3.1\n"
     with pytest.raises(DataError) as info:
         load_runs(write(tmp_path, "r.csv", text))
-    assert locations(info.value) == [(2, "tokens"), (3, "loss"), (4, "loss")]
+    assert locations(info.value) == [(2, None), (3, "loss"), (4, "loss")]
     assert "exact duplicate of row 1" in info.value.problems[0].reason
     # a bad cell in a duplicated row is its own problem, not a duplicate of anything
     text = "params,tokens,loss\n1e6,2e7,x\n1e6,2e7,x\n2e6,4e7,3.5\n"

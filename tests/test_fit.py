@@ -554,3 +554,10 @@ def test_a_misspelt_keyword_gets_a_did_you_mean():
 
     with pytest.raises(LawError, match="fit has no keyword 'bootstap': did you mean 'bootstrap'"):
         fit(_ladder(), "chinchilla", bootstap=10)
+
+
+def test_every_nonpositive_loss_is_counted():
+    data = _ladder()
+    with pytest.raises(DataError) as info:
+        fit({**data, "loss": -data["loss"]}, "chinchilla")
+    assert len(info.value.problems) == 24 and str(info.value).startswith("24 problem")

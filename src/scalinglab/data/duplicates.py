@@ -253,5 +253,6 @@ def _keyed_duplicates(cols: dict[str, Any], orig: Mapping[str, str], rows: np.nd
             continue  # same configuration, other values: a replicate run, kept
         count += 1
         if len(problems) < MAX_PROBLEMS:
-            problems.append(_error(reason, file, row=int(rows[i]), column=where))
+            # a whole row repeated names no column (FILE:ROW:); one key repeated names the key's column
+            problems.append(_error(reason, file, row=int(rows[i]), column=None if exact[j] else where))
     return keep, problems, count

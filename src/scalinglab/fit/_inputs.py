@@ -424,7 +424,7 @@ def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss"
     FitError
         If there are fewer runs than parameters, a variable has a single distinct value, or all y are equal.
     """
-    from ..data.schema import choose_column_hint, loss_unit_of
+    from ..data.schema import MAX_PROBLEMS, choose_column_hint, loss_unit_of
 
     rt = load_table(data)
     df, source, flops_conv = rt.df, rt.source, rt.flops_convention
@@ -495,7 +495,7 @@ def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss"
     for v, arr in list(X.items()) + [(y, yv)]:
         col = variables.get(v, v)
         bad = np.flatnonzero(~np.isfinite(arr))
-        for i in bad[:20]:
+        for i in bad[:MAX_PROBLEMS]:
             problems.append(DataError(f"missing or non-finite value in {col!r}", file=source, row=int(i) + 1,
                                       column=col))
     if problems:
@@ -508,7 +508,7 @@ def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss"
                             f"({bad.size} value(s) <= 0, first {yv[bad[0]]:g})", file=source,
                             row=int(bad[0]) + 1, column=y,
                             problems=[DataError(f"{y!r} = {yv[i]:g} <= 0", file=source, row=int(i) + 1,
-                                                column=y) for i in bad[:20]] if bad.size > 1 else None)
+                                                column=y) for i in bad[:MAX_PROBLEMS]] if bad.size > 1 else None)
     for v, arr in X.items():
         col = variables[v]
         bad = np.flatnonzero(arr <= 0)
