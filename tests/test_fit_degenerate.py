@@ -402,3 +402,27 @@ def test_a_failed_trend_test_says_why_first():
     with pytest.raises(FitError, match=r"alpha, beta stopped at 0: a formula's exponents are kept in \[0, 5\]"):
         fit({"N": N, "D": D, "loss": y}, "E + A*N**alpha + B*D**beta")
     assert fit({"N": N, "D": D, "loss": y}, "E + A*N**-alpha + B*D**-beta", warn=False).params["alpha"] > 0.2
+
+
+def test_one_run_thirty_percent_off_is_named_and_not_blamed_on_the_law():
+    """The largest run logged 30 % low (30 run-noise sds at 1 % noise) got only 'the law misses the data; look
+    for pooled ladders', and moved 10x forecasts by up to 21 %; a law that bends for many runs is no outlier."""
+    rng = np.random.default_rng(1)
+    N = np.repeat(np.geomspace(1e7, 3e8, 8), 5)
+    D = N * np.tile([5.0, 10.0, 20.0, 40.0, 80.0], 8)
+    L = (1.8 + 420 / N**0.34 + 410 / D**0.28) * np.exp(0.01 * rng.standard_normal(N.size))
+    top = int(np.argmax(N * D))
+    L[top] *= 0.7
+    from scalinglab import DataWarning
+
+    with pytest.warns(DataWarning, match="1 run.s. lie off the law"):  # said at the call, not only on request
+        res = fit({"params": N, "tokens": D, "loss": L}, "chinchilla")
+    said = res.quality_warnings
+    assert len(said) == 1 and said[0].startswith("1 run(s) lie off the law, far beyond the run noise")
+    assert f"loss {L[top]:.4g}, 0.7" in said[0] and "refit without it" in said[0]
+    # half the runs 20 % up: a misfit, named as such, not a list of outliers
+    bent = np.where(D > 2e9, L * 1.2, L)
+    bent[top] /= 0.7
+    res = fit({"params": N, "tokens": D, "loss": bent}, "chinchilla", warn=False)
+    assert not any("off the law" in w for w in res.quality_warnings)
+    assert any(w.startswith("fit quality: RMS log residual") for w in res.quality_warnings)

@@ -174,7 +174,8 @@ def fit_cmd(
     out.print(f"objective {res.objective:.8g}; {starts}; noise (robust residual sd) {res.noise:.3g}; "
               f"status: {res.status}")
     for w in res.quality_warnings:
-        out.print(f"[yellow]warning:[/] {w}", highlight=False)
+        if w not in told:  # said on stderr already where the fit raised it
+            out.print(f"[yellow]warning:[/] {w}", highlight=False)
     cal = res.calibration or {}
     if cal.get("source") == "backtest":
         out.print(f"prediction intervals calibrated on these runs: {cal.get('n_cuts')} backtest cuts, "

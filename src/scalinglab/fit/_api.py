@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 
-from .._errors import LawError
+from .._errors import DataWarning, LawError
 from ..laws import Law, get_law, law_from_spec
 from ._accuracy import ACCURACY_BOOTSTRAP, ACCURACY_LAWS, accuracy_scale, fit_accuracy
 from ._calibrate import calibrate_intervals
@@ -173,6 +174,9 @@ def fit_reusing(data, law: Law | str, *, x, y, loss, delta, weights, starts, boo
             diagnostics["time_calibration_s"] = seconds
     emit_warnings(diag.warnings, opts, stacklevel)
     res = build_result(ctx, point, diag, diagnostics=diagnostics, boot=boot, calibration=calibration)
+    if opts.warn:  # a run far off the law, a law that misses the data: said where the fit was asked for
+        for text in res.quality_warnings:
+            warnings.warn(text, DataWarning, stacklevel=stacklevel)
     # a user's fit at INFO (long ones, with calibration, take seconds); internal refits (warn=False) at DEBUG
     log.log(logging.INFO if opts.warn else logging.DEBUG,
             "fit of %r on %d runs: %s, loss %s, %d start(s) in the best basin, %.2f s (calibration %.2f s, %s)",
