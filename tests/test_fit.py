@@ -561,3 +561,23 @@ def test_every_nonpositive_loss_is_counted():
     with pytest.raises(DataError) as info:
         fit({**data, "loss": -data["loss"]}, "chinchilla")
     assert len(info.value.problems) == 24 and str(info.value).startswith("24 problem")
+
+
+def test_copies_of_a_run_under_other_seeds_count_once():
+    """Each run three times with seeds 0/1/2 and the same loss (the seed never applied): validate said they
+    'differ in loss', and the fit tripled the evidence (compute-optimal exponent interval 2.3x narrower)."""
+    import pandas as pd
+
+    from scalinglab import DataWarning
+    from scalinglab.data import load_runs
+
+    base = pd.DataFrame(_ladder())
+    copies = pd.concat([base.assign(seed=s) for s in range(3)], ignore_index=True)
+    assert load_runs(copies).replicates()["identical"] == 24
+    one = fit(base, "chinchilla", warn=False)
+    with pytest.warns(DataWarning, match="48 row.s. identical in every fitted value"):
+        three = fit(copies, "chinchilla")
+    assert three.n_points == 24 and three.intervals["alpha"] == pytest.approx(one.intervals["alpha"], rel=1e-9)
+    honest = copies.assign(loss=copies["loss"] * np.exp(np.random.default_rng(1).normal(0, 0.01, 72)))
+    assert load_runs(honest).replicates()["identical"] == 0
+    assert fit(honest, "chinchilla", warn=False).n_points == 72

@@ -157,6 +157,35 @@ def allocation(df) -> dict[str, Any]:
     return out
 
 
+def replicates(df) -> dict[str, Any]:
+    """`RunTable.replicates` of a canonical DataFrame ``df``."""
+    cfg = [c for c in configuration_columns({c: df[c] for c in df.columns}) if not is_seed_name(c)]
+    if len(set(cfg) & {"params", "tokens", "flops"}) < 2 or len(df) < 2:  # one count alone does not fix a
+        # run: rows of one compute are an IsoFLOP set or seeds, of one size several token budgets
+        return {"groups": 0, "rows": 0, "columns": cfg, "log_loss_sd": None, "identical": 0}
+    group = df.groupby(cfg, dropna=False, sort=False, observed=True).ngroup().to_numpy()
+    sizes = np.bincount(group)
+    many = sizes > 1
+    sd, identical = None, 0
+    if many.any() and "loss" in df.columns:
+        loss = df["loss"].to_numpy(dtype=float)
+        rep = many[group] & (loss > 0)
+        if rep.any():
+            g, y = group[rep], np.log(loss[rep])
+            k = np.bincount(g, minlength=len(sizes))
+            mean = np.bincount(g, weights=y, minlength=len(sizes))[g] / k[g]
+            dof = int(rep.sum()) - int(np.count_nonzero(k))
+            if dof > 0:
+                sd = float(np.sqrt(np.sum((y - mean) ** 2) / dof))
+            hi = np.full(len(sizes), -np.inf)
+            lo = np.full(len(sizes), np.inf)
+            np.maximum.at(hi, g, y)
+            np.minimum.at(lo, g, y)
+            identical = int(np.sum((k > 1) & (hi - lo <= 1e-12)))
+    return {"groups": int(many.sum()), "rows": int(sizes[many].sum()), "columns": cfg, "log_loss_sd": sd,
+            "identical": identical}
+
+
 def describe_allocation(info: dict[str, Any]) -> str:
     """One phrase for an `allocation` result with a single allocation."""
     span = (f"about {info['min']:.3g}" if info["max"] < 1.01 * info["min"] else
@@ -385,28 +414,11 @@ class RunTable:
         budget: an IsoFLOP set or seeds, the table cannot tell) are not counted.
 
         Returns ``{"groups": number of such groups, "rows": rows in them, "columns": the configuration
-        columns compared, "log_loss_sd": the pooled within-group standard deviation of ln(loss)}`` (the
-        relative run-to-run noise, dimensionless; None without replicates or a positive ``loss`` column).
+        columns compared, "log_loss_sd": the pooled within-group standard deviation of ln(loss)`` (the
+        relative run-to-run noise, dimensionless; None without replicates or a positive ``loss`` column)``,
+        "identical": groups whose losses are all equal}`` (copies, not replicates: a seed that was not applied).
         """
-        cfg = [c for c in configuration_columns({c: self._df[c] for c in self._df.columns}) if not is_seed_name(c)]
-        if len(set(cfg) & {"params", "tokens", "flops"}) < 2 or len(self) < 2:  # one count alone does not fix a
-            # run: rows of one compute are an IsoFLOP set or seeds, of one size several token budgets
-            return {"groups": 0, "rows": 0, "columns": cfg, "log_loss_sd": None}
-        group = self._df.groupby(cfg, dropna=False, sort=False, observed=True).ngroup().to_numpy()
-        sizes = np.bincount(group)
-        many = sizes > 1
-        sd = None
-        if many.any() and "loss" in self._df.columns:
-            loss = self._df["loss"].to_numpy(dtype=float)
-            rep = many[group] & (loss > 0)
-            if rep.any():
-                g, y = group[rep], np.log(loss[rep])
-                k = np.bincount(g, minlength=len(sizes))
-                mean = np.bincount(g, weights=y, minlength=len(sizes))[g] / k[g]
-                dof = int(rep.sum()) - int(np.count_nonzero(k))
-                if dof > 0:
-                    sd = float(np.sqrt(np.sum((y - mean) ** 2) / dof))
-        return {"groups": int(many.sum()), "rows": int(sizes[many].sum()), "columns": cfg, "log_loss_sd": sd}
+        return replicates(self._df)
 
     def sweep(self) -> dict[str, Any]:
         """The hyperparameter sweep the table holds, if any: hyperparameter columns (``lr``, ``batch_size``,
@@ -485,7 +497,8 @@ class RunTable:
 
     def summary(self) -> dict[str, Any]:
         """Rows, columns, per-column ranges, derived columns, the FLOP convention, the replicate groups
-        (``replicate_groups``, ``replicate_rows``, ``replicate_log_loss_sd``; see :meth:`replicates`) and the
+        (``replicate_groups``, ``replicate_rows``, ``replicate_log_loss_sd``, ``replicate_identical``; see
+        :meth:`replicates`) and the
         runs per dataset (``datasets``: `dataset_counts`), the hyperparameter sweep (``sweep``: :meth:`sweep`)
         and the checkpoints logged per run (``checkpoints``: :meth:`checkpoints`), the runs that did not
         finish (``unfinished``: :meth:`unfinished`), the columns that split the runs into several ladders
@@ -505,6 +518,7 @@ class RunTable:
             "replicate_groups": rep["groups"],
             "replicate_rows": rep["rows"],
             "replicate_log_loss_sd": rep["log_loss_sd"],
+            "replicate_identical": rep["identical"],
             "datasets": dataset_counts(self._df),
             "sweep": self.sweep(),
             "checkpoints": self.checkpoints(),

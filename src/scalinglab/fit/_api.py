@@ -131,6 +131,10 @@ def fit_reusing(data, law: Law | str, *, x, y, loss, delta, weights, starts, boo
     fd = prepare_data(data, law_obj, x=x, y=y, weights=weights)
     if opts.warn:  # internal refits (warn=False) would only compute what no one is told
         warn_table(fd.frame, fd.source, stacklevel=stacklevel, laws=(law_obj,), y=fd.y_column)
+        if fd.n_copies:
+            warnings.warn(f"{fd.source or 'the run table'}: {fd.n_copies} row(s) identical in every fitted value to "
+                          "another (copies of one run, not independent seeds: was the seed applied?) are counted "
+                          "once", DataWarning, stacklevel=stacklevel)
     auto = isinstance(loss, str) and loss.strip().lower() == "auto"
     if auto and law_obj.name in ACCURACY_LAWS and space == "auto" and starts is None and weights is None:
         # benchmark accuracy vs compute: bounded least squares with a weak slope/ceiling prior (_accuracy.py);

@@ -42,6 +42,7 @@ class FitData:
     conventions: dict = field(default_factory=dict)
     frame: object = None              # the (filtered) DataFrame the arrays came from, for backtests
     table_flops_convention: str | None = None  # the run table's own FLOP convention (for its hash)
+    n_copies: int = 0                 # rows identical in every fitted value to an earlier one, counted once
 
     @property
     def n(self) -> int:
@@ -298,6 +299,22 @@ def repeated_runs(df, source: str | None) -> str | None:
             "fit(runs, 'data-constrained')")
 
 
+def copied_replicates(df, source: str | None) -> str | None:
+    """The `DataWarning` text when replicate groups (`scalinglab.data.table.replicates`) hold identical losses,
+    at least two groups and half of them: copies, not independent runs (a seed never applied, a row exported
+    per seed), else None. Identical rows add no evidence, and the fit counts them once (`prepare_data`)."""
+    from ..data.table import replicates
+
+    info = replicates(df)
+    k = info["identical"]
+    if k < 2 or 2 * k < info["groups"]:
+        return None
+    return (f"{source or 'the run table'}: {k} of {info['groups']} groups of replicate runs (same "
+            f"{', '.join(info['columns'])}) have identical losses: copies of one run, not independent seeds (was "
+            "the seed applied?); the fit counts each such run once, as rows identical in every fitted value add "
+            "no evidence")
+
+
 def law_of_allocation(law) -> bool:
     """True when ``law`` (a `Law`, a name, ``"auto"`` or None: unknown) splits compute into model size N and
     tokens D (both among its variables): its compute-optimal split needs runs at several tokens per
@@ -376,9 +393,10 @@ def table_notes(df, source: str | None, *, laws=(None,), y: str = "loss") -> lis
     # counts in another unit matter to a law that reads them as counts (not a reward law's d, read as tokens)
     slips = unit_slips(df, source) if any(law_of_counts(law) for law in laws) else None
     single = one_allocation(df, source) if any(law_of_allocation(law) for law in laws) else None
+    copies = copied_replicates(df, source)
     return [(text, about) for text, about in ((pooled, ["dataset"]), (split, split_cols), (stopped, state),
                                               (swept, cols), (logged, along), (repeated, []), (slips, []),
-                                              (single, [])) if text]
+                                              (single, []), (copies, [])) if text]
 
 
 def _check_constants_are_not_columns(law: Law, columns: list, rt, where: str, y: str) -> None:
@@ -521,9 +539,21 @@ def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss"
             logger.info("%s: %d run(s) of weight 0 left out of the fit", where, int((~keep).sum()))
             X = {v: arr[keep] for v, arr in X.items()}
             yv, w, n = yv[keep], w[keep], int(keep.sum())
-            derived = {v: arr[keep] for v, arr in derived.items()}
             df = df.loc[keep].reset_index(drop=True)
         w = w / np.mean(w)
+    copies = 0
+    if w is None and n > 1:  # rows identical in every fitted value (copies: a seed not applied) are one run
+        stacked = np.column_stack([*X.values(), yv])
+        _, first = np.unique(stacked, axis=0, return_index=True)
+        copies = n - len(first)
+        if copies:
+            keep = np.zeros(n, bool)
+            keep[first] = True
+            logger.info("%s: %d row(s) identical in every fitted value to an earlier one counted once", where,
+                        n - len(first))
+            X = {v: arr[keep] for v, arr in X.items()}
+            yv, n = yv[keep], int(keep.sum())
+            df = df.loc[keep].reset_index(drop=True)
     if n < law.n_params:
         raise FitError(f"{n} run(s) cannot determine the {law.n_params} parameters of law {law.name!r} "
                        f"({', '.join(law.param_names)}); need at least {law.n_params}")
@@ -540,7 +570,7 @@ def prepare_data(data, law: Law, *, x: str | None = None, y: str | None = "loss"
         conventions["source"] = str(source)
     return FitData(X=X, y=yv, weights=w, variables=variables, y_column=y, source=source,
                    conventions={k: v for k, v in conventions.items() if v is not None}, frame=df,
-                   table_flops_convention=flops_conv)
+                   table_flops_convention=flops_conv, n_copies=copies)
 
 
 def finite_or(value: float, default: float = math.nan) -> float:
