@@ -100,3 +100,25 @@ def test_bounds_hook_keeps_the_solution_inside():
     problem = Problem(law, {"x": x}, y, LeastSquares(), "linear", bounds=(lo, hi))
     ms = multistart(problem, starts=np.zeros((1, 2)), method="grid")
     assert 0.29 < ms.theta[ib] <= 0.3
+
+
+def test_a_candidate_as_good_as_the_route_widens_its_band():
+    """A task whose ceiling is 0.70: the fitted-ceiling sigmoid had the lower backtest error but weight 0, and
+    the band (the plain form's alone) covered the truth 5-8 times in 20; it now spans both, and says why."""
+    from scalinglab.downstream import select_downstream
+
+    rng = np.random.default_rng(4000)
+    C = np.logspace(18, 21, 12)
+    truth = 0.25 + 0.45 / (1 + np.exp(-1.5 * (np.log10(C) - 20.5)))
+    table = {"flops": C, "acc": rng.binomial(1000, truth) / 1000}
+    sel = select_downstream(table, "acc", floor=0.25)
+    assert sel.method == "sigmoid-bounded" and list(sel.alternates) == ["sigmoid"]
+    assert sel.scores["sigmoid"]["mean_abs_error"] <= sel.scores["sigmoid-bounded"]["mean_abs_error"]
+    p = sel.predict(flops=1e22)
+    own = sel.result.predict(flops=1e22)
+    alt = sel.alternates["sigmoid"].predict(flops=1e22)
+    assert p.value == own.value  # the forecast is the route's
+    assert p.interval == (min(own.interval[0], alt.interval[0]), max(own.interval[1], alt.interval[1]))
+    assert p.interval[0] < own.interval[0]
+    assert any("sigmoid did as well in the internal backtests" in w for w in p.warnings)
+    assert sel.to_dict()["alternates"] == ["sigmoid"]
