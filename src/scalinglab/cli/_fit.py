@@ -328,7 +328,8 @@ def backtest_cmd(
         chosen = {(p.get("cutoff"), p["law"]) for p in bt.points if "law" in p}  # one law per cut
         tally = Counter(law_name for _, law_name in chosen)
         out.print("chosen on the cuts: " + ", ".join(f"{k} {v}/{len(chosen)}" for k, v in tally.most_common()))
-    out.print(f"median |rel error| {bt.median_rel_error:.2%}, max {bt.max_rel_error:.2%}, bias {bt.bias:+.2%}")
+    out.print(f"median |rel error| {bt.median_rel_error:.2%}, max {bt.max_rel_error:.2%}, bias (median signed error) "
+              f"{bt.bias:+.2%}")
     from ..fit._accuracy import ACCURACY_LAWS
 
     if bt.law.split(" ")[0] in ACCURACY_LAWS:  # an accuracy near chance: its relative error means little

@@ -41,7 +41,7 @@ class BacktestResult:
     median_rel_error: float = math.nan
     max_rel_error: float = math.nan
     mean_rel_error: float = math.nan
-    bias: float = math.nan
+    bias: float = math.nan  # the median signed relative error (predicted - actual) / actual
     coverage: dict = field(default_factory=dict)
     max_extrapolation: float = math.nan
     by_extrapolation: list = field(default_factory=list, repr=False)

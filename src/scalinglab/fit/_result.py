@@ -686,7 +686,7 @@ class FitResult:
                             "as the fitted ones were)")
         if ext:
             rmax = float(np.max(reach))
-            if rmax > warn_factor:
+            if rmax > warn_factor * (1 + 1e-6):  # a point at 100x, read back from rounded inputs, is not beyond
                 # the coordinate whose ratio is the reach (_predict.extrapolation); unique tokens, epochs: below
                 by = {"compute": ext.get("flops"), "model size N": ext.get("N"), "tokens D": ext.get("D")}
                 key = (next((k for k, r in by.items() if r is not None and np.max(r) >= rmax), None)
