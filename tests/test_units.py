@@ -44,3 +44,21 @@ def test_cli_error_is_one_line_without_markup_or_traceback():
     assert r.exit_code == 2
     assert "Traceback" not in r.output
     assert "[bold]70m" in r.output  # user text printed literally, not eaten as Rich markup
+
+
+@pytest.mark.parametrize("text, value", [("1.4Bn", 1.4e9), ("1.4BN", 1.4e9), ("1.4 billion", 1.4e9),
+                                         ("70 million tokens", 7e7), ("3 Thousand", 3e3), ("2.5mn", 2.5e6),
+                                         ("1 trillions", 1e12), ("4tn", 4e12)])
+def test_scales_written_out_or_in_any_case(text, value):
+    from scalinglab.units import parse_quantity
+
+    assert parse_quantity(text) == pytest.approx(value)
+
+
+def test_money_reads_a_dollar_sign_and_usd():
+    from scalinglab.hardware import estimate_cost
+    from scalinglab.units import parse_money
+
+    assert (parse_money("$100k"), parse_money("2.5 USD"), parse_money(" $1.2M "), parse_money(7)) == \
+        (1e5, 2.5, 1.2e6, 7.0)
+    assert estimate_cost(1e22, "H100", n_gpus=8, price_per_hour="$2-$3").price_per_hour == (2.0, 3.0)

@@ -153,22 +153,23 @@ def get_gpu(name: str | GPU) -> GPU:
     return gpu
 
 
-def parse_range(value: Any, *, what: str) -> tuple[float, float]:
+def parse_range(value: Any, *, what: str, money: bool = False) -> tuple[float, float]:
     """``0.4`` → (0.4, 0.4); ``(0.3, 0.5)`` or ``"0.3-0.5"`` / ``"0.3..0.5"`` / ``"30%-50%"`` → (0.3, 0.5).
 
-    Unit strings are allowed at each end (``"1.5-4"``); the pair is returned sorted.
+    Unit strings are allowed at each end (``"1.5-4"``); ``money``: dollars (``"$2-$3.5"``, `parse_money`); the
+    pair is returned sorted.
 
     Raises
     ------
     InputError
         If ``value`` is not a number, a range string or a (low, high) pair.
     """
-    from .units import parse_quantity
+    from .units import parse_money, parse_quantity
 
     def one(v: Any) -> float:
         if isinstance(v, str) and v.strip().endswith("%"):
             return parse_quantity(v.strip()[:-1], what=what) / 100.0
-        return parse_quantity(v, what=what)
+        return parse_money(v, what=what) if money else parse_quantity(v, what=what)
 
     if isinstance(value, str):
         s = value.strip()
@@ -284,7 +285,7 @@ def estimate_cost(flops: float | str, gpu: str | GPU, n_gpus: int = 1, mfu: Any 
             assumptions.append(f"price ${price[0]:g}-{price[1]:g}/GPU-hour: indicative catalog range "
                                f"({g.price_source or 'no source'}); pass price_per_hour for a quote")
     else:
-        price = parse_range(price_per_hour, what="price_per_hour")
+        price = parse_range(price_per_hour, what="price_per_hour (USD)", money=True)
         if price[0] < 0:
             raise InputError(f"price_per_hour: must be >= 0, got {price_per_hour!r}")
         assumptions.append(f"price ${price[0]:g}-{price[1]:g}/GPU-hour: given")

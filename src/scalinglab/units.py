@@ -7,8 +7,10 @@ Accepted forms (case of the suffix matters only where it would be ambiguous):
   ``E`` = 1e18 (an ``e`` followed by digits is an exponent), optionally separated by a space: ``1.3 M``
 * powers: ``2^20``, ``2**20``, ``10^23``
 * an optional trailing unit word is ignored: ``"70B params"``, ``"300B tokens"``, ``"3e23 FLOPs"``
+* a scale written out: ``"1.4 billion"``, ``"70 million tokens"``; ``Bn``/``mn``/``tn`` in any case
+* money (`parse_money`): ``"$100k"``, ``"2.5 USD"``
 
-Rejected as ambiguous: lower-case ``m`` (milli or million?), ``b`` (bit/byte?), ``bn``/``mn``-style words
+Rejected as ambiguous: lower-case ``m`` (milli or million?), ``b`` (bit/byte?), two-letter suffixes
 other than the listed ones, several suffixes (``1MB``), binary prefixes ``Ki``/``Mi`` (ask for ``2^10``).
 """
 
@@ -19,13 +21,14 @@ import re
 
 from ._errors import UnitError
 
-__all__ = ["parse_quantity", "parse_assignments", "format_quantity", "SUFFIXES"]
+__all__ = ["parse_quantity", "parse_money", "parse_assignments", "format_quantity", "SUFFIXES"]
 
 SUFFIXES: dict[str, float] = {
     "k": 1e3, "K": 1e3,
     "M": 1e6,
-    "B": 1e9, "G": 1e9, "bn": 1e9,
-    "T": 1e12,
+    "B": 1e9, "G": 1e9, "bn": 1e9, "Bn": 1e9, "BN": 1e9,
+    "mn": 1e6, "Mn": 1e6, "MN": 1e6,
+    "T": 1e12, "tn": 1e12, "Tn": 1e12, "TN": 1e12,
     "P": 1e15,
     "E": 1e18,
 }
@@ -34,6 +37,10 @@ _UNIT_WORDS = r"(?:params?|parameters?|tokens?|toks?|flops?|FLOPs?|FLOP|samples?
 #: of a number; the cell readers of `scalinglab.data` use it too)
 NUMBER = r"[+-]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d[\d_]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _QTY = re.compile(rf"^\s*(?P<num>{NUMBER})\s*(?P<suf>[A-Za-z]{{1,2}})?\s*(?:{_UNIT_WORDS})?\s*$")
+#: a scale written out: 1.4 billion, 70 million tokens, 3 thousand
+_SCALE_WORDS = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_WORDED = re.compile(rf"^\s*(?P<num>{NUMBER})\s*(?P<word>thousand|million|billion|trillion)s?\s*(?:{_UNIT_WORDS})?\s*$",
+                     re.IGNORECASE)
 _POW = re.compile(r"^\s*(?P<base>\d+(?:\.\d+)?)\s*(?:\^|\*\*)\s*(?P<exp>[+-]?\d+(?:\.\d+)?)\s*$")
 
 
@@ -67,6 +74,9 @@ def parse_quantity(text: str | float | int, *, what: str = "value") -> float:
         except ZeroDivisionError:
             raise UnitError(f"{what}: {text!r} divides by zero") from None
         return _finite(value, text, what)
+    m = _WORDED.match(s)
+    if m:
+        return _finite(float(m["num"].replace("_", "").replace(",", "")) * _SCALE_WORDS[m["word"].lower()], text, what)
     m = _QTY.match(s)
     if not m:
         raise UnitError(f"{what}: cannot parse {text!r}; use a number (3.14e23) or a suffix k/M/B/T (70B, 1.4T)")
@@ -79,6 +89,21 @@ def parse_quantity(text: str | float | int, *, what: str = "value") -> float:
         hint = hint or (" ('b' could be bits or bytes: write B for billions)" if suf == "b" else "")
         raise UnitError(f"{what}: unknown or ambiguous suffix {suf!r} in {text!r}{hint}")
     return _finite(num * SUFFIXES[suf], text, what)
+
+
+def parse_money(text: str | float | int, *, what: str = "amount (USD)") -> float:
+    """`parse_quantity` for US dollars: a leading ``$`` or a trailing ``USD`` / ``$`` is read past
+    (``"$100k"``, ``"2.5 USD"``, ``"$1.2M"``).
+
+    >>> parse_money("$100k"), parse_money("2.5 USD")
+    (100000.0, 2.5)
+    """
+    if isinstance(text, str):
+        s = text.strip()
+        s = s[1:] if s.startswith("$") else s
+        s = re.sub(r"\s*(?:USD|\$)\s*$", "", s, flags=re.IGNORECASE)
+        return parse_quantity(s, what=what)
+    return parse_quantity(text, what=what)
 
 
 def scale_suffix(text: str) -> str | None:

@@ -579,6 +579,10 @@ def plan_budget(usd, law=None, *, gpu=None, n_gpus=None, mfu=None, price_per_hou
     With ``inference_tokens`` each end's plan is the inference-aware plan whose training spends that end's
     FLOPs (the budget is a limit on training): the loss it aims at is solved for, instead of taking the loss of
     the compute-optimal plan of the budget, whose inference-aware plan trains more than the budget buys."""
+    if isinstance(usd, str):  # "$100k", "2e6 USD"
+        from ..units import parse_money
+
+        usd = parse_money(usd, what="budget (USD)")
     budget = _quantity(usd, "budget (USD)")
     g, n, m = _options(gpu, n_gpus, mfu)
     lo, hi = usd_to_flops(budget, g, n, m, price_per_hour)
