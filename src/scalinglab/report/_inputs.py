@@ -167,6 +167,17 @@ class FitView:
         """True when the law has both N (parameters) and D (tokens) among its variables."""
         return {"N", "D"} <= set(self.variables)
 
+    def param_unit(self, name: str) -> str:
+        """The unit of parameter ``name``: the law's, except that a loss-valued one (E, said in nats/token by the
+        catalog) is in the fitted loss's unit (bits/byte for a ``val_bpb`` table); "" when the law names none."""
+        try:
+            unit = self.law.param(name).unit or ""
+        except Exception:  # noqa: BLE001 - a law-like object without parameter records
+            return ""
+        if unit == "nats/token":
+            unit = getattr(self.obj, "loss_unit", None) or unit
+        return unit
+
     def evaluate(self, theta: np.ndarray, X: Mapping[str, np.ndarray]) -> np.ndarray:
         """Law values ``(..., n)`` at natural-space ``theta`` ``(..., P)`` and variables ``X`` (name -> ``(n,)``);
         floating-point warnings silenced.

@@ -615,12 +615,7 @@ def _bootstrap_panels(fv: FitView) -> list[Panel]:
             edges = np.array([v[0] - 0.5, v[0] + 0.5])
         edges[0], edges[-1] = min(edges[0], v.min()), max(edges[-1], v.max())  # logspace round-off
         counts, _ = np.histogram(v, bins=edges)
-        try:
-            unit = fv.law.param(name).unit or ""
-        except Exception:  # noqa: BLE001
-            unit = ""
-        if unit == "nats/token":  # a loss-valued parameter (E) is in the unit of the fitted loss
-            unit = getattr(fv.obj, "loss_unit", None) or unit
+        unit = fv.param_unit(name)
         p = Panel(title=f"Bootstrap: {name}", xlabel=f"{name} ({unit})" if unit else name, ylabel="bootstrap draws",
                   xscale="log" if is_log else "linear")
         p.add(Layer("hist", edges, counts, name="draws", color=ROLE["data"], legend=False))

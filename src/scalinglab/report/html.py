@@ -86,7 +86,9 @@ def _kv(rows: Iterable[tuple[str, Any]]) -> str:
     return _table(["", ""], rows, cls="kv")
 
 
-def _fmt_value(key: str, v: Any) -> str:
+def _fmt_value(key: str, v: Any, path: str = "") -> str:
+    """A value with its unit, from its key (and the dotted ``path`` it sits under: an ``extrapolation`` entry is
+    a ratio, not a quantity)."""
     if isinstance(v, bool) or v is None:
         return str(v)
     if isinstance(v, int | float):
@@ -94,6 +96,14 @@ def _fmt_value(key: str, v: Any) -> str:
         if not math.isfinite(f):
             return "—"
         k = key.lower()
+        if "extrapolation" in path.lower() or k == "reach" or k.endswith(("_ratio", "_factor")):
+            return f"{fmt_num(f)}×"
+        if "flop" in k and ("per_gpu" in k or "per_second" in k or k.startswith("peak")):
+            return f"{f:.3g} FLOP/s"
+        if "token" in k and "per_second" in k:
+            return f"{fmt_num(f)} tokens/s"
+        if "flop" in k and "per_token" in k:
+            return f"{f:.3g} FLOPs/token"
         if any(s in k for s in ("flops", "compute")):
             return f"{f:.3g} FLOPs"
         if k in ("n_opt", "params", "n", "active_params") or k.endswith("params"):
@@ -104,9 +114,9 @@ def _fmt_value(key: str, v: Any) -> str:
             return f"${format_quantity(f)}"
         return fmt_num(f)
     if isinstance(v, list | tuple) and v and all(isinstance(x, int | float) or x is None for x in v):
-        return "[" + ", ".join(_fmt_value(key, x) for x in v) + "]"
+        return "[" + ", ".join(_fmt_value(key, x, path) for x in v) + "]"
     if isinstance(v, dict):
-        return "; ".join(f"{k}: {_fmt_value(str(k), x)}" for k, x in v.items())
+        return "; ".join(f"{k}: {_fmt_value(str(k), x, f'{path}.{k}')}" for k, x in v.items())
     return str(v)
 
 
@@ -117,7 +127,7 @@ def _flatten(d: dict, prefix: str = "") -> list[tuple[str, str]]:
         if isinstance(v, dict) and v and len(prefix) < 40:
             rows += _flatten(v, key + ".")
         else:
-            rows.append((key, _fmt_value(str(k), v)))
+            rows.append((key, _fmt_value(str(k), v, key)))
     return rows
 
 
@@ -191,7 +201,8 @@ def _fit_section(rep: _Report, fv: FitView) -> str:
         name = p.name
         iv = fv.intervals.get(name)
         rows.append((name, fmt_num(fv.params.get(name, math.nan), 5),
-                     f"[{fmt_num(iv[0])}, {fmt_num(iv[1])}]" if iv else "—", p.unit or "", p.description or ""))
+                     f"[{fmt_num(iv[0])}, {fmt_num(iv[1])}]" if iv else "—", fv.param_unit(name),
+                     p.description or ""))
     src = (fv.diagnostics or {}).get("interval_source")
     # the source says why these may differ from another fit's intervals (`scalinglab fit` without --bootstrap
     # takes the Gauss-Newton covariance; a report fits with 200 bootstrap resamples)
