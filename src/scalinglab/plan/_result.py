@@ -89,13 +89,21 @@ class Plan:
             out[key] = _jsonable(value)
         return out
 
+    @property
+    def loss_unit(self) -> str | None:
+        """The unit of ``loss`` (``"nats/token"``, ``"bits/byte"``): the law's, as its fit or preset records it;
+        None when unknown."""
+        unit = str(self.assumptions.get("loss_unit") or "")
+        return unit if unit and unit != "the law's unit" else None
+
     def rows(self) -> list[tuple[str, str, str]]:
         """(quantity, value, interval) rows for tables."""
+        unit = self.loss_unit
         spec = [("training FLOPs", "flops", self.flops, "flops"),
                 ("parameters N", "N_opt", self.N_opt, "count"),
                 ("tokens D", "D_opt", self.D_opt, "count"),
                 ("tokens / param", "tokens_per_param", self.tokens_per_param, "ratio"),
-                ("predicted loss", "loss", self.loss, "loss")]
+                (f"predicted loss ({unit})" if unit else "predicted loss", "loss", self.loss, "loss")]
         rows = []
         for label, key, value, kind in spec:
             iv = self.intervals.get(key)
@@ -120,7 +128,7 @@ class Plan:
     def __repr__(self) -> str:
         return (f"Plan({self.query}: C={self.flops:.3g} FLOPs, N={format_quantity(self.N_opt)} params, "
                 f"D={format_quantity(self.D_opt)} tokens, {self.tokens_per_param:.3g} tokens/param, "
-                f"loss={self.loss:.4f})")
+                f"loss={self.loss:.4f}" + (f" {self.loss_unit}" if self.loss_unit else "") + ")")
 
 
 def _cost_line(c: Mapping) -> str:

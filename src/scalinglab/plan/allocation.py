@@ -70,7 +70,8 @@ def _assumptions(spec: LawSpec, level: float, gpu, n_gpus, mfu, cost: dict | Non
            "law_params": spec.params, "law_conventions": dict(spec.conventions or {}),
            "flop_convention": FLOP_CONVENTION,
            "params_convention": (spec.conventions or {}).get("params", "as in the law's data"),
-           "loss_unit": (spec.conventions or {}).get("loss", "the law's unit"),
+           "loss_unit": ((spec.conventions or {}).get("loss_unit") or (spec.conventions or {}).get("loss")
+                         or "the law's unit"),
            "interval": f"central {int(round(level * 100))}% of the draws; {spec.interval_method}",
            "gpu": gpu, "n_gpus": n_gpus, "mfu": list(mfu)}
     if cost:
