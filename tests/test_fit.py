@@ -581,3 +581,15 @@ def test_copies_of_a_run_under_other_seeds_count_once():
     honest = copies.assign(loss=copies["loss"] * np.exp(np.random.default_rng(1).normal(0, 0.01, 72)))
     assert load_runs(honest).replicates()["identical"] == 0
     assert fit(honest, "chinchilla", warn=False).n_points == 72
+
+
+def test_a_frozen_result_cannot_be_changed_under_its_predictions():
+    """r.theta[0] = 5 silently changed every later prediction of a 'frozen' result."""
+    res = fit(_ladder(), "chinchilla", warn=False)
+    before = res.predict(N=1e9, D=2e10, warn=False).value
+    with pytest.raises(ValueError, match="read-only"):
+        res.theta[0] = 5.0
+    assert res.predict(N=1e9, D=2e10, warn=False).value == before
+    import pickle
+
+    assert pickle.loads(pickle.dumps(res)).predict(N=1e9, D=2e10, warn=False).value == before

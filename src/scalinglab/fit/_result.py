@@ -334,6 +334,16 @@ class FitResult:
     preset: str | None = None
     stderr: dict | None = None
 
+    def __post_init__(self):
+        # frozen means frozen: an edit of theta (which every prediction reads) raises instead of silently
+        # changing later forecasts; a new fit or dataclasses.replace makes another result
+        for name in ("theta", "residuals", "bootstrap", "covariance"):
+            value = getattr(self, name)
+            if isinstance(value, np.ndarray):
+                value = np.array(value, copy=True)
+                value.setflags(write=False)
+                object.__setattr__(self, name, value)
+
     # ------------------------------------------------------------------ basics
     @property
     def ok(self) -> bool:
