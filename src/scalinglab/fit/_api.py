@@ -56,7 +56,9 @@ def fit(data, law: Law | str, *, x: str | None = None, y: str | None = "loss", l
     ``starts``: natural-space start grid ``(S, P)`` (default: variable projection over the exponents where
     the law is linear in its coefficients, else ``law.start_grid()``). ``bootstrap``: number of resamples
     (0 = none; None, the default: none for loss laws, ``ACCURACY_BOOTSTRAP`` (100) for an accuracy sigmoid,
-    whose Gauss-Newton covariance misstates its spread); ``level``: interval level. ``space``: residual space, "log" for loss laws, "linear" for
+    whose Gauss-Newton covariance misstates its spread): it sets the parameter intervals; a prediction's band,
+    calibrated on internal backtests, does not read it (only the prior rule's band, without backtests, draws on
+    it); ``level``: interval level. ``space``: residual space, "log" for loss laws, "linear" for
     value laws (auto). ``throw``: raise `FitError` when no finite fit is found (else return a failed result).
     ``calibrate``: learn the prediction-interval widening from internal backtests on these runs (fit on the
     smaller runs, predict the larger; see ``scalinglab.fit._calibrate``), stored in ``result.calibration``;
