@@ -190,17 +190,17 @@ def varpro_candidates(problem: Problem, lin: list[int], nl: list[int], W: np.nda
     pts = np.repeat(base[:, None, :], L + 1, axis=1)  # (K, L+1, P)
     for i, j in enumerate(lin):
         pts[:, i + 1, j] = 1.0
-    with np.errstate(all="ignore"):
-        F = law.evaluate(pts, problem.X)  # (K, L+1, n)
-    f0 = F[:, 0, :]
-    G = F[:, 1:, :] - f0[:, None, :]  # (K, L, n)
     y = np.asarray(problem.y, float)
     n = len(y)
     w = np.ones(n) if W is None else np.asarray(W, float)
     s = (1.0 / y) if problem.space == "log" else np.ones(n)
     sw = np.sqrt(w) * s
-    Gw = G * sw  # (K, L, n)
-    tw = (y - f0) * sw  # (K, n)
+    with np.errstate(all="ignore"):  # grid points where a term overflows are dropped below (not finite)
+        F = law.evaluate(pts, problem.X)  # (K, L+1, n)
+        f0 = F[:, 0, :]
+        G = F[:, 1:, :] - f0[:, None, :]  # (K, L, n)
+        Gw = G * sw  # (K, L, n)
+        tw = (y - f0) * sw  # (K, n)
     ok = np.all(np.isfinite(Gw), axis=(1, 2)) & np.all(np.isfinite(tw), axis=1)
     Gw = np.where(ok[:, None, None], Gw, 0.0)
     tw = np.where(ok[:, None], tw, 0.0)
