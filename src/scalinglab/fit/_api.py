@@ -14,7 +14,7 @@ from ._degenerate import looks_flat
 from ._ensemble import choose_stacked
 from ._inputs import prepare_data, resolve_law, warn_table
 from ._objectives import Objective, get_objective
-from ._result import FitResult
+from ._result import FitResult, outlier_warning
 from ._stages import (
     MAX_BOOTSTRAP,
     ObjectiveChoice,
@@ -180,8 +180,10 @@ def fit_reusing(data, law: Law | str, *, x, y, loss, delta, weights, starts, boo
             diagnostics["time_calibration_s"] = seconds
     emit_warnings(diag.warnings, opts, stacklevel)
     res = build_result(ctx, point, diag, diagnostics=diagnostics, boot=boot, calibration=calibration)
-    if opts.warn:  # a run far off the law, a law that misses the data: said where the fit was asked for
-        for text in res.quality_warnings:
+    if opts.warn:  # a run far off the law: said where the fit was asked for (that the law misses the data as a
+        # whole is in quality_warnings, which the CLI and the report show: a pooled table is warned about already)
+        text = outlier_warning(res.residuals, res.data, res.space) if res.law.target == "loss" else None
+        if text:
             warnings.warn(text, DataWarning, stacklevel=stacklevel)
     # a user's fit at INFO (long ones, with calibration, take seconds); internal refits (warn=False) at DEBUG
     log.log(logging.INFO if opts.warn else logging.DEBUG,
