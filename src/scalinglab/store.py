@@ -88,6 +88,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 
 from ._errors import InputError, StoreError
+from ._urls import ENCODE_HINT, mask_url, several_ats
 
 __all__ = ["Store", "SCHEMA_VERSION", "MIGRATIONS", "mask_url", "STATUSES", "OUTCOMES", "StoreUnavailableError",
            "LeaseLostError"]
@@ -301,14 +302,6 @@ def _now() -> str:
 _TRAINING_SETTINGS = ("lr", "batch_size", "schedule", "weight_decay", "seed")
 
 
-def mask_url(url: str | URL) -> str:
-    """The URL with any password replaced by ``***`` (safe to print or log)."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparseable store URL>"
-
-
 def _to_url(location: str | os.PathLike) -> URL:
     s = str(location)
     if "://" in s:
@@ -418,6 +411,7 @@ class Store:
         """
         self.url = _to_url(location)
         self.dialect = self.url.get_backend_name()
+        self._several_ats = several_ats(str(location))  # a password with an unencoded '@' (see _error)
         self.retry_s = _env_seconds("SCALINGLAB_STORE_RETRY_S", DEFAULT_RETRY_S) if retry_s is None else float(retry_s)
         self.lease_s = _env_seconds("SCALINGLAB_LEASE_S", DEFAULT_LEASE_S) if lease_s is None else float(lease_s)
         #: (run_id, owner) → attempt number of the leases this Store object took (fencing tokens).
@@ -510,6 +504,8 @@ class Store:
         orig = getattr(exc, "orig", None)
         msg = (str(orig) if orig is not None else str(exc)).strip().splitlines()
         msg = msg[0] if msg else type(exc).__name__
+        if getattr(self, "_several_ats", False):  # the driver's message names the mis-read host: a piece of the password
+            msg = ENCODE_HINT
         hint = ""
         if "full" in msg.lower() or "no space" in msg.lower():
             where = self.url.database if self.dialect == "sqlite" else "the database server's data folder"

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from .._urls import mask_url
 
 #: law variable -> canonical run-table column
 _VARCOL = {"N": "params", "D": "tokens", "C": "flops", "U": "unique_tokens", "S": "step"}
@@ -39,15 +40,16 @@ def load_any_runs(source: Any, *, drop_duplicates: bool = False, columns: dict |
     if isinstance(source, str | Path):
         text = str(source)
         if is_store(text):
+            shown = mask_url(text)
             if drop_duplicates or columns or drop_missing_loss or drop_missing:
                 flag = ("drop-duplicates" if drop_duplicates else "column" if columns else "drop-missing-loss"
                         if drop_missing_loss else "drop-missing")
-                raise InputError(f"{text}: --{flag} applies to a run table file; a run store holds each run once, "
+                raise InputError(f"{shown}: --{flag} applies to a run table file; a run store holds each run once, "
                                  "in canonical columns")
             try:
                 from ..store import Store
             except ImportError as exc:  # pragma: no cover - depends on the runner area
-                raise InputError(f"{text}: reading a run store needs scalinglab.store ({exc})") from None
+                raise InputError(f"{shown}: reading a run store needs scalinglab.store ({exc})") from None
             url = text if "://" in text else f"sqlite:///{Path(text).resolve()}"
             return Store(url).to_runtable()
         if not Path(text).exists():
