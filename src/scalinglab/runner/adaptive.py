@@ -357,7 +357,7 @@ def run_adaptive(spec_or_runs: Any, store: Any = "scalinglab-runs.db", *, law: s
     for r in earlier:  # resume: replay earlier rounds' runs into the fit
         cfg = RunConfig.from_dict(r["config"] if isinstance(r["config"], dict) else {})
         cfg = _renamed(cfg, adaptive_name)
-        adaptive_ids.append(cfg.run_id)
+        adaptive_ids.append(r["id"])  # the stored id: a recorded config masks secret env values (not hashed so)
         cost = _run_cost(cfg)
         spent += cost
         fr = refit()
@@ -408,7 +408,7 @@ def run_adaptive(spec_or_runs: Any, store: Any = "scalinglab-runs.db", *, law: s
             say(f"[red]run {cfg.name} did not finish[/]: {err}")
             stopped = "failed"
             break
-        adaptive_ids.append(cfg.run_id)
+        adaptive_ids.append(r["id"])  # the stored id: a recorded config masks secret env values (not hashed so)
         spent += float(costs[i])
         fr = refit()
         exp_w = best["width_after"] / s.value if s.value else None

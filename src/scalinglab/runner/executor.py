@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .._errors import DiskFullError, InputError, StoreError
-from .spec import RunConfig, Sweep
+from .spec import RunConfig, Sweep, recorded_config, secret_name
 from .train import RunResult, register, run_label, train_run
 
 log = logging.getLogger(__name__)
@@ -331,7 +331,9 @@ def _warn_rekeyed(st: Any, runs: list[RunConfig]) -> None:
     for cfg in runs:
         old = done.get((cfg.sweep, cfg.name))
         if old is not None and cfg.run_id not in ids:  # this very config finished before: nothing changed
-            changed.append((cfg.name, _changed_keys(old.get("config") or {}, cfg.to_dict())))
+            keys = _changed_keys(old.get("config") or {}, recorded_config(cfg.to_dict()))  # both masked
+            secret = [f"trainer.env.{k} (masked)" for k in (cfg.trainer or {}).get("env", {}) if secret_name(k)]
+            changed.append((cfg.name, keys or secret))
     if changed:
         keys = sorted({k for _, ks in changed for k in ks})
         log.warning("%d run(s) of this sweep have the names of finished runs in %s but another configuration "

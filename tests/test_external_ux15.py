@@ -1,0 +1,103 @@
+"""What a team evaluating the runner on PostgreSQL, Ray and its own trainer ran into (the ux15 report): secrets
+in ``[trainer] env`` and the store's password in the trainer's environment, a made-up bits/byte for an
+external trainer, a resumed run's wall time, a driver that exits 0 while another process still trains its
+runs, read-only commands that create tables, exports by extension, checkpoints beside the spec, progress
+timeouts without a log path."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
+
+from typer.testing import CliRunner  # noqa: E402
+
+from scalinglab.cli import app  # noqa: E402
+from scalinglab.runner.executor import run_sweep  # noqa: E402
+from scalinglab.runner.spec import load_spec  # noqa: E402
+from scalinglab.store import Store  # noqa: E402
+
+PY = json.dumps(sys.executable)
+
+#: a trainer that writes the store-related part of its environment to env.json and finishes at once
+ENV_TRAINER = """
+import json, os
+from scalinglab import track
+keys = ("SCALINGLAB_STORE", "PGPASSWORD", "WANDB_API_KEY", "FAKE_SLEEP")
+json.dump({k: os.environ.get(k) for k in keys}, open("env.json", "w"))
+track.log(step=1, tokens=100, loss=3.0, val_loss=3.0)
+track.finish(loss=3.0)
+"""
+
+
+def _spec(tmp_path: Path, script: str, *, name: str = "one", tokens: int = 1000, extra: str = "",
+          defaults: str = "") -> Path:
+    """A spec of one tiny run whose trainer is the Python ``script`` (written beside the spec)."""
+    (tmp_path / f"{name}.py").write_text(script)
+    p = tmp_path / f"{name}.toml"
+    p.write_text(f"""
+[sweep]
+name = "{name}"
+[defaults]
+arch = {{ vocab_size = 64 }}
+{defaults}
+[[runs]]
+arch = {{ n_layer = 1, d_model = 16, n_heads = 2 }}
+tokens = {tokens}
+[trainer]
+command = [{PY}, "{name}.py"]
+{extra}
+""")
+    return p
+
+
+# ------------------------------------------------------------------------------------------ #6 secrets
+def test_secret_env_values_are_masked_in_the_store_and_the_store_stays_out_of_the_trainer(tmp_path, monkeypatch,
+                                                                                         caplog):
+    db = tmp_path / "runs.db"
+    monkeypatch.setenv("SCALINGLAB_STORE", str(db))
+    monkeypatch.setenv("PGPASSWORD", "pg-pw")  # a SQLite store: not the store's password, passed on
+    spec = _spec(tmp_path, ENV_TRAINER, extra='env = { WANDB_API_KEY = "wandb-SECRET-abc123", FAKE_SLEEP = "0" }')
+    cfg = load_spec(spec).runs[0]
+    assert [r.status for r in run_sweep(load_spec(spec), db, show_progress=False)] == ["done"]
+    got = json.loads((tmp_path / "env.json").read_text())
+    assert got == {"SCALINGLAB_STORE": None, "PGPASSWORD": "pg-pw", "WANDB_API_KEY": "wandb-SECRET-abc123",
+                   "FAKE_SLEEP": "0"}
+    with Store(db) as st:
+        (run,) = st.list_runs()
+        assert run["id"] == cfg.run_id  # the run id still hashes the real value (unchanged ids)
+        assert run["config"]["trainer"]["env"] == {"WANDB_API_KEY": "***", "FAKE_SLEEP": "0"}
+    for f in tmp_path.glob("runs.db*"):  # nowhere in the store's files (WAL included)
+        assert b"abc123" not in f.read_bytes(), f
+    res = CliRunner().invoke(app, ["runs", "show", cfg.run_id, "--store", str(db), "--json"])
+    assert res.exit_code == 0 and "abc123" not in res.output and '"WANDB_API_KEY": "***"' in res.output
+    # a rotated key is a new run (the id is unchanged for now) and the warning names the masked key
+    spec.write_text(spec.read_text().replace("abc123", "rotated999"))
+    with caplog.at_level(logging.WARNING, logger="scalinglab"):
+        run_sweep(load_spec(spec), db, show_progress=False)
+    said = [r.getMessage() for r in caplog.records if "names of finished runs" in r.getMessage()]
+    assert len(said) == 1 and "changed: trainer.env.WANDB_API_KEY (masked)" in said[0], said
+
+
+def test_a_postgresql_stores_password_is_not_passed_to_trainers():
+    from scalinglab.runner.external import trainer_environ
+
+    env = {"SCALINGLAB_STORE": "postgresql+psycopg://lab@db/x", "PGPASSWORD": "s3cret", "HOME": "/h"}
+    assert trainer_environ(env, postgresql=True) == {"HOME": "/h"}
+    assert trainer_environ(env) == {"PGPASSWORD": "s3cret", "HOME": "/h"}
+
+
+@pytest.mark.parametrize("name, secret", [
+    ("WANDB_API_KEY", True), ("HF_TOKEN", True), ("hfToken", True), ("PGPASSWORD", True), ("MY_PASSWD", True),
+    ("AWS_SECRET_ACCESS_KEY", True), ("GOOGLE_APPLICATION_CREDENTIALS", True), ("OPENAI_API_KEYS", True),
+    ("TOKENIZERS_PARALLELISM", False), ("KEYBOARD", False), ("FAKE_SLEEP", False), ("PATH", False)])
+def test_secret_looking_env_names(name, secret):
+    from scalinglab.runner.spec import secret_name
+
+    assert secret_name(name) is secret
