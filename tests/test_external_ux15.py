@@ -37,7 +37,7 @@ track.finish(loss=3.0)
 
 
 def _spec(tmp_path: Path, script: str, *, name: str = "one", tokens: int = 1000, extra: str = "",
-          defaults: str = "") -> Path:
+          defaults: str = "", vocab: int = 64) -> Path:
     """A spec of one tiny run whose trainer is the Python ``script`` (written beside the spec)."""
     (tmp_path / f"{name}.py").write_text(script)
     p = tmp_path / f"{name}.toml"
@@ -45,7 +45,7 @@ def _spec(tmp_path: Path, script: str, *, name: str = "one", tokens: int = 1000,
 [sweep]
 name = "{name}"
 [defaults]
-arch = {{ vocab_size = 64 }}
+arch = {{ vocab_size = {vocab} }}
 {defaults}
 [[runs]]
 arch = {{ n_layer = 1, d_model = 16, n_heads = 2 }}
@@ -101,3 +101,43 @@ def test_secret_looking_env_names(name, secret):
     from scalinglab.runner.spec import secret_name
 
     assert secret_name(name) is secret
+
+
+# ------------------------------------------------------------------------------------------ #3 bits/byte
+BPB_TRAINER = """
+from scalinglab import track
+import os
+extra = {{"loss_bpb": 1.25}} if os.environ.get("REPORT_BPB") else {{}}
+track.log(step=1, tokens=500, loss=3.5, val_loss=3.5)
+track.finish(loss=3.0, **extra)
+"""
+
+
+@pytest.mark.parametrize("data, env, bpb", [
+    ('data = { path = "corpus.txt" }', "", None),                      # the trainer's own tokenizer: unknown
+    ('data = { path = "corpus.txt", bytes_per_token = 4 }', "", 3.0 / (0.6931471805599453 * 4)),  # the spec says
+    ('data = { path = "corpus.txt" }', 'env = { REPORT_BPB = "1" }', 1.25)])  # the trainer reports it
+def test_an_external_trainers_bits_per_byte_is_only_what_is_known(tmp_path, data, env, bpb):
+    import io
+
+    from rich.console import Console
+
+    (tmp_path / "corpus.txt").write_text("some words of a corpus " * 200)
+    spec = _spec(tmp_path, BPB_TRAINER.format(), defaults=data, extra=env, vocab=256)
+    buf = io.StringIO()
+    (res,) = run_sweep(load_spec(spec), tmp_path / "r.db", console=Console(file=buf, width=200))
+    assert res.status == "done" and res.final_loss_nats == 3.0
+    assert res.final_loss_bpb == (pytest.approx(bpb) if bpb is not None else None)
+    with Store(tmp_path / "r.db") as st:
+        (ev,) = st.evaluations()
+        (run,) = st.list_runs()
+        val = [m["loss_bpb"] for m in st.metrics() if m["split"] == "val"]
+        df = st.to_frame()
+    assert ev["loss_bpb"] == run["final_loss_bpb"] == res.final_loss_bpb
+    assert val == [None] if bpb is None or env else len(val) == 1 and val[0] == pytest.approx(3.5 / 3.0 * bpb)
+    assert df["loss_bpb"].isna().all() if bpb is None else df["loss_bpb"].tolist() == [pytest.approx(bpb)]
+    text = buf.getvalue()
+    if bpb is None:
+        assert "L1-d16-D1000: done, val 3.0000 nats/token\n" in text and "bits/byte" not in text, text
+    else:
+        assert f"val 3.0000 nats/token = {bpb:.4f} bits/byte" in text, text

@@ -269,7 +269,8 @@ def runs_show(
               f"warmup={cfg.get('warmup_steps')} steps seed={cfg.get('seed')}")
     for e in evals:
         out.print(f"  eval {e['branch'] or 'final'}: D={e['tokens']:,} tokens C={e['flops']:.3g} FLOPs  "
-                  f"loss {e['loss_nats']:.4f} nats/token = {_fmt(e['loss_bpb'])} bits/byte")
+                  f"loss {e['loss_nats']:.4f} nats/token"
+                  + (f" = {e['loss_bpb']:.4f} bits/byte" if e["loss_bpb"] is not None else ""))
         if e.get("extra"):  # other final evaluations (track.finish(..., hellaswag_acc=0.31)): run-table columns
             out.print("    also: " + ", ".join(f"{escape(k)} = {_fmt_extra(v)}" for k, v in sorted(e["extra"].items())))
     if curve:

@@ -620,17 +620,15 @@ def _f(v: Any) -> float | None:
 
 
 def _bytes_per_token(cfg: RunConfig) -> float | None:
+    """Bytes per token of an external trainer's tokens: only what the spec states (``data.bytes_per_token``).
+    scalinglab never tokenizes for such a trainer, so a text ``data.path`` says nothing about its tokenizer."""
     d = cfg.data
-    if d.get("bytes_per_token"):
-        return float(d["bytes_per_token"])
-    if "path" in d and d.get("tokenizer", "bytes") == "bytes" and not str(d["path"]).endswith((".bin", ".npy")):
-        return 1.0
-    if d.get("name") in ("text", "markov"):
-        return 1.0
-    return None
+    return float(d["bytes_per_token"]) if d.get("bytes_per_token") else None
 
 
 def _bpb(cfg: RunConfig, nats: float, reported: Any) -> float | None:
+    """Bits/byte of a loss of ``nats`` nats/token: the trainer's ``reported`` value, else from the spec's
+    ``data.bytes_per_token``, else None (unknown)."""
     if _f(reported) is not None:
         return _f(reported)
     bpt = _bytes_per_token(cfg)
