@@ -141,3 +141,42 @@ def test_an_external_trainers_bits_per_byte_is_only_what_is_known(tmp_path, data
         assert "L1-d16-D1000: done, val 3.0000 nats/token\n" in text and "bits/byte" not in text, text
     else:
         assert f"val 3.0000 nats/token = {bpb:.4f} bits/byte" in text, text
+
+
+# ------------------------------------------------------------------------------------------ #4 wall time
+#: 10 steps of 0.1 s, a checkpoint every 3; exits 1 at step $FAIL_AT (an attempt a driver gave up on)
+SLOW_TRAINER = """
+import json, os, sys, time
+from scalinglab import track
+d = os.environ["SCALINGLAB_RUN_DIR"]
+resume = os.environ.get("SCALINGLAB_RESUME") or ""
+start = json.load(open(resume))["step"] if resume else 0
+for step in range(start + 1, 11):
+    time.sleep(0.1)
+    track.log(step=step, tokens=100 * step, loss=3.0, val_loss=3.0)
+    if step % 3 == 0:
+        path = os.path.join(d, f"ckpt_{step}.json")
+        json.dump({"step": step}, open(path, "w"))
+        track.checkpoint(path, step=step)
+    if os.environ.get("FAIL_AT") == str(step):
+        sys.exit(1)
+track.finish(loss=2.5)
+"""
+
+
+def test_a_resumed_external_runs_wall_time_sums_its_attempts(tmp_path, monkeypatch):
+    spec = _spec(tmp_path, SLOW_TRAINER)
+    db = tmp_path / "r.db"
+    monkeypatch.setenv("FAIL_AT", "5")
+    assert [r.status for r in run_sweep(load_spec(spec), db, show_progress=False)] == ["failed"]
+    monkeypatch.delenv("FAIL_AT")
+    (res,) = run_sweep(load_spec(spec), db, show_progress=False)  # another driver: resumes at step 3
+    assert res.status == "done" and res.resumed_from_step == 3
+    with Store(db) as st:
+        (run,) = st.list_runs()
+        walls = [m["wall_seconds"] for m in st.metrics() if m["split"] == "val"]
+    assert len(walls) == 10 and walls == sorted(walls), walls  # steps 6-10 continue from steps 1-5's time
+    assert walls[5] > walls[4] >= 0.5  # attempt 2's first new point, after attempt 1's 5 steps of 0.1 s
+    # attempt 1 trained 5 steps, attempt 2 steps 4-10: at least 1.2 s in all (only the last attempt: ~0.7 s)
+    assert run["wall_seconds"] == res.wall_seconds >= 1.2
+    assert run["tokens_per_second"] == pytest.approx(1000 / run["wall_seconds"])

@@ -921,6 +921,20 @@ class Store:
         return [_decode_extra(r) for r in
                 self._rows(metrics, run_id, metrics.c.run_id, metrics.c.branch, metrics.c.split, metrics.c.step)]
 
+    @_retrying("reading a run's logged time")
+    def logged_wall_seconds(self, run_id: str) -> float:
+        """Seconds of training the run's attempts so far logged: the largest ``wall_seconds`` of its metric
+        points (0.0 when it has none). A resumed attempt continues its curve's time, and sums its own, from it.
+
+        Raises
+        ------
+        StoreError
+            If the database query fails.
+        """
+        with self.engine.connect() as conn:
+            value = conn.execute(select(func.max(metrics.c.wall_seconds)).where(metrics.c.run_id == run_id)).scalar()
+        return float(value or 0.0)
+
     @_retrying("reading evaluations")
     def evaluations(self, run_id: str | None = None) -> list[dict]:
         """Evaluation rows (params N, tokens D, flops C in FLOPs, ``loss_nats`` in nats/token, ``loss_bpb`` in

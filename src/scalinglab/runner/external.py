@@ -351,7 +351,8 @@ def run_external(cfg: RunConfig, *, store, workdir: str | os.PathLike, owner: st
     set_aside_stale(run_dir, attempt, store, run_id, cfg.name)
     run_dir.mkdir(parents=True, exist_ok=True)
     tries = 0
-    t_start = time.time()
+    # the time earlier drivers' attempts trained (killed, interrupted, failed): this call's attempts add to it
+    t_start = time.time() - store.logged_wall_seconds(run_id)
     while True:
         tries += 1
         try:
@@ -476,7 +477,7 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
                 warn_value("tokens", rec["tokens"], f"at step {step}")
             tokens = tokens if tokens is not None else step * cfg.batch_tokens
             last_tokens = max(last_tokens, tokens)
-            elapsed = max(time.time() - t0, 1e-9)
+            elapsed = max(time.time() - t_start, 1e-9)  # all attempts: the tokens are all attempts'
             base = {"step": step, "tokens": tokens, "lr": _f(rec.get("lr")), "wall_seconds": time.time() - t_start,
                     "tokens_per_second": _f(rec.get("tokens_per_second"))}
             extra = _extras(rec, _LOG_KEYS, warn_extra)
