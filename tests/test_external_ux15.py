@@ -180,3 +180,63 @@ def test_a_resumed_external_runs_wall_time_sums_its_attempts(tmp_path, monkeypat
     # attempt 1 trained 5 steps, attempt 2 steps 4-10: at least 1.2 s in all (only the last attempt: ~0.7 s)
     assert run["wall_seconds"] == res.wall_seconds >= 1.2
     assert run["tokens_per_second"] == pytest.approx(1000 / run["wall_seconds"])
+
+
+# ------------------------------------------------------------------------------------------ #10, #24 held runs
+FINISH = """
+from scalinglab import track
+track.log(step=1, tokens=100, loss=3.0, val_loss=3.0)
+track.finish(loss=3.0)
+"""
+
+
+def test_run_exits_3_while_another_process_holds_a_run_and_export_names_the_status(tmp_path):
+    from scalinglab.runner.train import register
+    from scalinglab.store import default_owner
+
+    spec = _spec(tmp_path, FINISH, name="held")
+    spec.write_text(spec.read_text().replace("[trainer]", "[[runs]]\narch = { n_layer = 1, d_model = 16, n_heads = 2 }"
+                                                          "\ntokens = 2000\n[trainer]"))
+    a, b = load_spec(spec).runs
+    db = tmp_path / "s.db"
+    other = default_owner()  # a live process on this host (this one), as another driver would be
+    with Store(db) as st:
+        register(st, b)
+        assert st.claim_run(b.run_id, other)
+    r = CliRunner().invoke(app, ["run", str(spec), "--store", str(db)])
+    text = " ".join(r.output.split())
+    assert r.exit_code == 3, r.output
+    assert ("sweep 'held': 2 runs — 1 trained now, 0 already done, 0 finished by another process, 0 failed, 1 held "
+            "by another process.") in text
+    assert "not complete: 1 run of this sweep another process holds (or left unfinished) are not done; exit code 3" \
+        in text
+    r = CliRunner().invoke(app, ["run", str(spec), "--store", str(db), "--json"])
+    got = json.loads(r.stdout)
+    assert r.exit_code == 3 and (got["already_done"], got["done"], got["leased"], got["held"],
+                                 got["finished_elsewhere"]) == (1, 0, 1, 1, 0)
+    r = CliRunner().invoke(app, ["runs", "export", "--store", str(db), "--sweep", "held", "-o", str(tmp_path / "x.csv")])
+    assert r.exit_code == 0 and ("left out: 1 running run (not finished; `scalinglab runs list --status running "
+                                 "--sweep held` lists it)") in " ".join(r.output.split()), r.output
+    with Store(db) as st:  # the other process finishes its run: the sweep is complete
+        assert st.finish_run(b.run_id, other, evaluations=[dict(step=1, params=1000, tokens=2000, flops=1e7,
+                                                                loss_nats=3.0)])
+    r = CliRunner().invoke(app, ["run", str(spec), "--store", str(db)])
+    assert r.exit_code == 0 and "2 runs — 0 trained now, 2 already done" in " ".join(r.output.split()), r.output
+
+
+def test_the_sweep_outcome_counts_runs_another_process_finished_meanwhile(tmp_path):
+    from scalinglab.runner.executor import sweep_outcome
+    from scalinglab.runner.train import RunResult
+
+    with Store(tmp_path / "s.db") as st:
+        for rid, status in (("a", "done"), ("b", "running"), ("c", "done")):
+            st.register_run(rid, config={})
+            if status != "queued":
+                st.claim_run(rid, "other:1:x")
+            if status == "done":
+                st.finish_run(rid, "other:1:x", evaluations=[])
+        results = [RunResult("a", status="skipped"), RunResult("b", status="leased"), RunResult("c", status="leased"),
+                   RunResult("d", status="done"), RunResult("e", status="failed")]
+        got = sweep_outcome([None] * 7, results, st)
+    assert got == {"runs": 7, "already_done": 2, "trained": 1, "failed": 1, "interrupted": 0,
+                   "finished_elsewhere": 2, "held": 1}

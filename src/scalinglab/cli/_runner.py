@@ -56,7 +56,11 @@ def _fmt_extra(v) -> str:
     return f"{v:.4g}" if isinstance(v, int | float) and not isinstance(v, bool) else escape(str(v))
 
 
-@command("run")
+@command("run", help="Train every run of a sweep spec that is not done yet; resume unfinished runs from "
+                     "checkpoints. Exit codes: 0 every run of the sweep is done; 1 some failed (`scalinglab runs "
+                     "list --status failed`); 2 bad input (the spec, the data, the store); 3 nothing failed here, "
+                     "but runs another process holds (or left unfinished) are not done yet: rerun to finish them; "
+                     "130 / 143 interrupted (Ctrl-C / SIGTERM).")
 def run_cmd(
     spec: Annotated[Path, typer.Argument(help="Sweep spec (.toml, .yaml/.yml or .json): a ladder, IsoFLOP grid or "
                                                    "run list.")],
@@ -97,7 +101,12 @@ def run_cmd(
     level: Annotated[float, typer.Option("--level", help="Adaptive: interval level.")] = 0.8,
     json_: bool = JsonOpt,
 ) -> None:
-    """Train every run of a sweep spec that is not done yet; resume unfinished runs from checkpoints."""
+    """Train every run of a sweep spec that is not done yet; resume unfinished runs from checkpoints.
+
+    Exit codes: 0 every run of the sweep is done; 1 some failed (`scalinglab runs list --status failed`); 2 bad
+    input (the spec, the data, the store); 3 nothing failed here, but runs another process holds (or left
+    unfinished) are not done yet: rerun to finish them; 130/143 interrupted (Ctrl-C/SIGTERM).
+    """
     from ..runner.spec import load_spec, render_command
 
     sweep = load_spec(spec)
@@ -171,20 +180,31 @@ def run_cmd(
         err.print(f"{how}: finished runs are kept in {st}; run the same command again to resume the "
                   "others from their last checkpoints")
         raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+    from ..runner.executor import EXIT_HELD, sweep_outcome
+
     counts = {s: sum(r.status == s for r in results) for s in ("done", "failed", "leased", "skipped")}
+    outcome = sweep_outcome(sweep, results, st)  # every run once; held runs asked about again
     if json_:
         from ..store import mask_url
 
         emit_json({"sweep": sweep.name, "store": mask_url(st.url), "runs": len(sweep.runs),
-                   "already_done": len(sweep.runs) - len(results), **counts,
+                   "already_done": outcome["already_done"], **counts,
+                   "finished_elsewhere": outcome["finished_elsewhere"], "held": outcome["held"],
                    "results": [r.to_dict() for r in results]})
     else:
-        out.print(f"sweep {sweep.name!r}: {len(sweep.runs)} runs — {counts['done']} trained now, "
-                  f"{len(sweep.runs) - len(results)} already done, {counts['failed']} failed, "
-                  f"{counts['leased']} held by another process. Store: {st}")
+        out.print(f"sweep {sweep.name!r}: {len(sweep.runs)} runs — {outcome['trained']} trained now, "
+                  f"{outcome['already_done']} already done, {outcome['finished_elsewhere']} finished by another "
+                  f"process, {outcome['failed']} failed, {outcome['held']} held by another process"
+                  + (f", {outcome['interrupted']} interrupted" if outcome["interrupted"] else "") + f". Store: {st}")
+        if outcome["held"] and not outcome["failed"]:
+            err.print(f"[yellow]not complete:[/] {outcome['held']} run{'s' * (outcome['held'] != 1)} of this "
+                      "sweep another process holds (or left unfinished) are not done; exit code "
+                      f"{EXIT_HELD}: rerun the same command to wait for them or train them")
     st.close()
-    if counts["failed"]:
+    if outcome["failed"]:
         raise typer.Exit(1)
+    if outcome["held"]:
+        raise typer.Exit(EXIT_HELD)
 
 
 @_runs_command("list")
@@ -328,9 +348,12 @@ def runs_export(
                    "runs": df.to_dict(orient="records")})
     else:
         out.print(f"wrote {len(df)} rows to {output} (loss in nats/token; loss_bpb in bits/byte)")
-        if left_out:
+        if left_out:  # how to list each status left out (a running run is not a failed one)
+            only = f" --sweep {sweep}" if sweep else ""
+            how = " and ".join(f"`scalinglab runs list --status {s}{only}`" for s in left_out)
             out.print("left out: " + ", ".join(f"{n} {s} run{'s' * (n != 1)}" for s, n in left_out.items())
-                      + " (not finished; `scalinglab runs list --status failed` lists the failed ones)")
+                      + f" (not finished; {how} list{'s' * (len(left_out) == 1)} "
+                      + ("it" if sum(left_out.values()) == 1 else "them") + ")")
         sweeps = sorted(df["sweep"].dropna().astype(str).unique()) if "sweep" in df.columns else []
         if sweep is None and len(sweeps) > 1:  # one table of several studies: fit would pool them
             err.print(f"[yellow]warning:[/] the store holds {len(sweeps)} sweeps ({', '.join(sweeps)}), exported "

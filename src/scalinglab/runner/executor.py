@@ -28,7 +28,7 @@ from .train import RunResult, register, run_label, train_run
 log = logging.getLogger(__name__)
 
 __all__ = ["RunTask", "Executor", "LocalExecutor", "execute_task", "run_sweep", "get_executor", "EXECUTORS",
-           "Terminated", "sigterm_interrupts"]
+           "Terminated", "sigterm_interrupts", "sweep_outcome", "EXIT_HELD"]
 
 
 @dataclass(frozen=True)
@@ -282,6 +282,34 @@ def run_sweep(sweep: Sweep | Iterable[RunConfig], store: Any = "scalinglab-runs.
             Path(workdir).rmdir()
         except OSError:
             pass
+
+
+#: exit code of `scalinglab run` when, at exit, runs of the sweep are not done because another process had them
+#: (still training them, or left them unfinished): the sweep is incomplete although nothing failed here
+EXIT_HELD = 3
+
+
+def sweep_outcome(runs: Sweep | Iterable[RunConfig], results: list[RunResult], store: Any) -> dict[str, int]:
+    """What became of every run of a sweep, counted once each, after :func:`run_sweep` returned ``results``
+    (the runs it did not find done): ``runs``; ``already_done`` (done before the sweep started);
+    ``trained`` (finished by this sweep); ``failed``; ``interrupted``; ``finished_elsewhere`` (finished by another
+    process meanwhile: found done when claimed, or held by another process and done by now); ``held``
+    (held by another process and still not done now: the sweep is incomplete, see :data:`EXIT_HELD`). The
+    store is asked again about the held runs, since the other process may have finished them since.
+
+    Raises
+    ------
+    StoreError
+        If the store cannot be read.
+    """
+    runs = list(runs.runs if isinstance(runs, Sweep) else runs)
+    by_status = {s: [r for r in results if r.status == s] for s in ("done", "failed", "interrupted", "skipped",
+                                                                    "leased")}
+    done_now = [r for r in by_status["leased"] if store.status(r.run_id) == "done"]
+    return {"runs": len(runs), "already_done": len(runs) - len(results), "trained": len(by_status["done"]),
+            "failed": len(by_status["failed"]), "interrupted": len(by_status["interrupted"]),
+            "finished_elsewhere": len(by_status["skipped"]) + len(done_now),
+            "held": len(by_status["leased"]) - len(done_now)}
 
 
 class Terminated(KeyboardInterrupt):
