@@ -75,6 +75,25 @@ def test_password_is_masked_and_bad_server_is_a_store_error(pg):
     assert "s3cret" not in str(ei.value)
 
 
+@pytest.mark.parametrize("option, says", [("sslmode=require", "server does not support SSL"),
+                                           ("sslmode=bogus", "invalid sslmode value")])
+def test_a_connection_setting_error_fails_at_once(url, option, says):
+    import time
+
+    t0 = time.monotonic()
+    with pytest.raises(StoreError) as ei:  # this server has no SSL: a setting, not an outage
+        Store(f"{url}?{option}", retry_s=60)
+    assert time.monotonic() - t0 < 20
+    msg = str(ei.value)
+    assert says in msg and "retrying cannot fix it" in msg and "unreachable" not in msg, msg
+
+
+def test_a_postgres_url_opens_the_store(url):
+    st = Store(url.replace("postgresql+psycopg://", "postgres://"))
+    assert st.dialect == "postgresql" and st.schema_version == SCHEMA_VERSION
+    st.close()
+
+
 def test_v1_schema_is_migrated_on_open(url):
     st = Store(url)
     _fill(st)

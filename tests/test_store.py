@@ -141,6 +141,32 @@ def test_password_is_masked():
     assert "s3cret" not in str(exc.value)
 
 
+def test_connection_setting_errors_are_not_retried_as_outages():
+    from sqlalchemy.exc import OperationalError
+
+    st = Store.__new__(Store)
+    st.dialect = "postgresql"
+
+    def op(msg):
+        return OperationalError("SELECT 1", {}, Exception(msg))
+
+    for msg in ("server does not support SSL, but SSL was required", 'connection is bad: invalid sslmode value: "bogus"',
+                'invalid connection option "sslmod"', 'invalid integer value "x" for connection option "port"',
+                "SSL error: certificate verify failed"):
+        assert not st._transient(op(msg)), msg
+    for msg in ("SSL SYSCALL error: EOF detected", "SSL connection has been closed unexpectedly",
+                "connection failed: Connection refused"):  # a broken session or a server away: an outage
+        assert st._transient(op(msg)), msg
+
+
+def test_postgres_scheme_is_an_alias_of_postgresql():
+    from scalinglab.store import _to_url
+
+    assert _to_url("postgres://lab:pw@db:5432/runs").drivername == "postgresql"
+    assert _to_url("postgres+psycopg://lab@db/runs").drivername == "postgresql+psycopg"
+    assert _to_url("postgresql+psycopg://lab@db/runs").drivername == "postgresql+psycopg"
+
+
 def test_to_frame_is_the_run_table(store):
     for i, rid in enumerate(("a", "b")):
         _reg(store, rid)

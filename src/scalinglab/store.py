@@ -304,6 +304,9 @@ _TRAINING_SETTINGS = ("lr", "batch_size", "schedule", "weight_decay", "seed")
 
 def _to_url(location: str | os.PathLike) -> URL:
     s = str(location)
+    scheme, sep, rest = s.partition("://")
+    if sep and scheme.split("+", 1)[0].lower() == "postgres":  # the spelling of Heroku, RDS and many .env files
+        s = "postgresql" + scheme[len("postgres"):] + "://" + rest
     if "://" in s:
         try:
             return make_url(s)
@@ -371,6 +374,13 @@ def _owner_dead(owner: str) -> bool:
 _TRANSIENT_SQLSTATE = ("08", "57P01", "57P02", "57P03", "53", "40001", "40P01")
 #: messages of connection failures without a SQLSTATE that retrying cannot fix (configuration errors).
 _PERMANENT_MESSAGES = ("does not exist", "authentication", "password", "resolve", "role ", "permission")
+#: messages (lowercase) of a connection setting that retrying cannot fix: the URL's options (``sslmode``, ``port``,
+#: unknown options) or SSL set up otherwise than the server (no SSL there, a certificate it rejects). Not an SSL
+#: session that breaks mid-way ("SSL SYSCALL error", "SSL connection has been closed unexpectedly"): an outage.
+_SETTING_MESSAGES = ("does not support ssl", "ssl was required", "ssl support is not compiled", "certificate",
+                     "invalid connection option", "invalid sslmode", "invalid integer value", "invalid port",
+                     "invalid value for", "invalid gssencmode", "invalid channel_binding",
+                     "invalid target_session_attrs", "invalid require_auth", "unsupported protocol")
 
 
 def _retrying(what: str):
@@ -497,7 +507,7 @@ class Store:
         if code:
             return code.startswith(_TRANSIENT_SQLSTATE)
         msg = str(getattr(exc, "orig", None) or exc).lower()
-        return not any(m in msg for m in _PERMANENT_MESSAGES)
+        return not any(m in msg for m in _PERMANENT_MESSAGES + _SETTING_MESSAGES)
 
     def _error(self, what: str, exc: BaseException) -> StoreError:
         """One readable line naming the store (password masked) and, for a full disk, what to do."""
@@ -507,6 +517,8 @@ class Store:
         if getattr(self, "_several_ats", False):  # the driver's message names the mis-read host: a piece of the password
             msg = ENCODE_HINT
         hint = ""
+        if any(m in msg.lower() for m in _SETTING_MESSAGES):
+            hint = " (a connection setting of the store URL or the server's SSL set-up: retrying cannot fix it)"
         if "full" in msg.lower() or "no space" in msg.lower():
             where = self.url.database if self.dialect == "sqlite" else "the database server's data folder"
             hint = (f" (disk full: free space on the disk holding {where}, then rerun; finished runs are kept, "
