@@ -94,6 +94,30 @@ def test_a_postgres_url_opens_the_store(url):
     st.close()
 
 
+@pytest.mark.parametrize("argv", [["runs", "list", "--store", "{url}"], ["runs", "show", "abc", "--store", "{url}"],
+                                  ["runs", "export", "--store", "{url}", "-o", "x.csv"], ["fit", "{url}"],
+                                  ["report", "{url}", "-o", "r.html"]])
+def test_read_only_commands_refuse_a_database_without_the_schema(url, argv, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, [a.format(url=url) for a in argv])
+    text = " ".join(((res.stdout or "") + (res.stderr or "")).split())
+    assert res.exit_code == 2, text
+    assert text.count("error:") == 1 and "the database has no scalinglab tables" in text, text
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        assert inspect(engine).get_table_names() == []  # nothing was created in someone else's database
+    finally:
+        engine.dispose()
+    assert not list(tmp_path.iterdir())
+    Store(url).close()  # a sweep's open still creates the schema
+
+
 def test_v1_schema_is_migrated_on_open(url):
     st = Store(url)
     _fill(st)

@@ -167,6 +167,23 @@ def test_postgres_scheme_is_an_alias_of_postgresql():
     assert _to_url("postgresql+psycopg://lab@db/runs").drivername == "postgresql+psycopg"
 
 
+@pytest.mark.parametrize("argv", [["runs", "list", "--store", "{db}"], ["runs", "export", "--store", "{db}"],
+                                  ["fit", "{db}"], ["report", "{db}", "-o", "r.html"]])
+def test_read_only_commands_never_create_a_sqlite_store(tmp_path, monkeypatch, argv):
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    db = "sub/missing.db"
+    res = CliRunner().invoke(app, [a.format(db=db) for a in argv])
+    assert res.exit_code == 2 and f"no run store at {db} (run a sweep first, or pass --store)" in res.output, \
+        res.output
+    assert not list(tmp_path.iterdir())  # neither the file nor its folder
+    with pytest.raises(StoreError, match="no run store at"):
+        Store(tmp_path / "none.db", create=False)
+
+
 def test_to_frame_is_the_run_table(store):
     for i, rid in enumerate(("a", "b")):
         _reg(store, rid)

@@ -80,6 +80,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
     text,
     update,
@@ -244,8 +245,6 @@ def _v2_to_v3(conn) -> None:
 def _v3_to_v4(conn) -> None:
     """Schema v3 → v4: add the nullable JSON ``extra`` column to ``metrics`` and ``evaluations`` (existing rows
     get NULL: no extra metrics)."""
-    from sqlalchemy import inspect
-
     for table in (metrics, evaluations):
         if "extra" not in {c["name"] for c in inspect(conn).get_columns(table.name)}:
             conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN extra TEXT"))
@@ -302,7 +301,8 @@ def _now() -> str:
 _TRAINING_SETTINGS = ("lr", "batch_size", "schedule", "weight_decay", "seed")
 
 
-def _to_url(location: str | os.PathLike) -> URL:
+def _to_url(location: str | os.PathLike, *, create: bool = True) -> URL:
+    """The SQLAlchemy URL of a store location (a URL, or a file path: SQLite, its folder made when ``create``)."""
     s = str(location)
     scheme, sep, rest = s.partition("://")
     if sep and scheme.split("+", 1)[0].lower() == "postgres":  # the spelling of Heroku, RDS and many .env files
@@ -314,7 +314,7 @@ def _to_url(location: str | os.PathLike) -> URL:
             raise StoreError("invalid store URL (expected e.g. sqlite:///runs.db or "
                              "postgresql+psycopg://user@host/db)") from None
     path = Path(s).expanduser()
-    if path.parent and not path.parent.exists():
+    if create and path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
     return make_url(f"sqlite:///{path.resolve()}")
 
@@ -405,8 +405,13 @@ class Store:
     """
 
     def __init__(self, location: str | os.PathLike = "scalinglab-runs.db", *, busy_timeout_s: float = 60.0,
-                 echo: bool = False, retry_s: float | None = None, lease_s: float | None = None):
+                 echo: bool = False, retry_s: float | None = None, lease_s: float | None = None,
+                 create: bool = True):
         """Open (or create and migrate) the store.
+
+        ``create=False`` opens only an existing store (what read-only commands use): a missing SQLite file, or
+        a database without scalinglab's tables (a mistyped PostgreSQL database name), is refused instead of
+        being created.
 
         ``busy_timeout_s``: seconds a SQLite writer waits for the lock. ``retry_s``: seconds an operation keeps
         retrying while a PostgreSQL server is unreachable (default ``$SCALINGLAB_STORE_RETRY_S`` or 300; 0 = no
@@ -417,10 +422,15 @@ class Store:
         ------
         StoreError
             If the URL is invalid, the driver is missing, or the database cannot be opened or migrated
-            (`StoreUnavailableError` when the server stayed unreachable for ``retry_s`` seconds).
+            (`StoreUnavailableError` when the server stayed unreachable for ``retry_s`` seconds); with
+            ``create=False``, if there is no store there.
         """
-        self.url = _to_url(location)
+        self.url = _to_url(location, create=create)
         self.dialect = self.url.get_backend_name()
+        self._create = create
+        if not create and self.dialect == "sqlite" and self.url.database not in (None, "", ":memory:") \
+                and not Path(self.url.database).is_file():
+            raise StoreError(f"no run store at {location} (run a sweep first, or pass --store)")
         self._several_ats = several_ats(str(location))  # a password with an unencoded '@' (see _error)
         self.retry_s = _env_seconds("SCALINGLAB_STORE_RETRY_S", DEFAULT_RETRY_S) if retry_s is None else float(retry_s)
         self.lease_s = _env_seconds("SCALINGLAB_LEASE_S", DEFAULT_LEASE_S) if lease_s is None else float(lease_s)
@@ -573,6 +583,9 @@ class Store:
     def _migrate(self) -> None:
         with self._tx() as conn:
             self._schema_lock(conn)
+            if not getattr(self, "_create", True) and not inspect(conn).has_table(schema_version.name):
+                raise StoreError(f"no run store in {self}: the database has no scalinglab tables (is it the right "
+                                 "database? `scalinglab run` creates them); nothing was created")
             metadata.create_all(conn, checkfirst=True)
             version = conn.execute(select(func.max(schema_version.c.version))).scalar()
             if version is None:

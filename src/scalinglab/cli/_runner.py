@@ -25,14 +25,11 @@ def _store_location(store: str | None) -> str:
 
 
 def _open_store(store: str | None, *, must_exist: bool = False):
+    """The store ``--store`` (or $SCALINGLAB_STORE, or the default file) names; ``must_exist`` (read-only
+    commands): one that exists, never a new file or new tables in a mistyped database."""
     from ..store import Store
 
-    loc = _store_location(store)
-    if must_exist and "://" not in loc and not Path(loc).exists():
-        from .._errors import StoreError
-
-        raise StoreError(f"no run store at {loc} (run a sweep first, or pass --store)")
-    return Store(loc)
+    return Store(_store_location(store), create=not must_exist)
 
 
 runs_app = typer.Typer(name="runs", help="Inspect and export the runs recorded in a store.",

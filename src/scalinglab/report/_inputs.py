@@ -50,8 +50,7 @@ def load_any_runs(source: Any, *, drop_duplicates: bool = False, columns: dict |
                 from ..store import Store
             except ImportError as exc:  # pragma: no cover - depends on the runner area
                 raise InputError(f"{shown}: reading a run store needs scalinglab.store ({exc})") from None
-            url = text if "://" in text else f"sqlite:///{Path(text).resolve()}"
-            return Store(url).to_runtable()
+            return Store(text, create=False).to_runtable()  # read only: never a new store or new tables (a path: SQLite)
         if not Path(text).exists():
             raise InputError(f"{text}: no such file")
         from ..data import load_runs
@@ -436,10 +435,9 @@ def store_curves(source: Any):
     import pandas as pd
 
     text = str(source)
-    url = text if "://" in text else f"sqlite:///{Path(text).resolve()}"
     from ..store import Store
 
-    rows = Store(url).metrics()
+    rows = Store(text, create=False).metrics()  # a path: SQLite
     df = pd.DataFrame(rows)
     if df.empty:
         return None
