@@ -184,6 +184,43 @@ def test_read_only_commands_never_create_a_sqlite_store(tmp_path, monkeypatch, a
         Store(tmp_path / "none.db", create=False)
 
 
+@pytest.mark.parametrize("name", ["t.xlsx", "t.tsv", "t.csv", "t.parquet", "t.jsonl", "t.json"])
+def test_runs_export_writes_the_format_its_extension_names(tmp_path, name):
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+    from scalinglab.data import load_runs
+
+    db = tmp_path / "s.db"
+    with Store(db) as st:
+        for i in range(2):
+            st.register_run(f"r{i}", config={}, name=f"sw/L{i}", sweep="sw", params=1000 * (i + 1))
+            st.claim_run(f"r{i}", "w")
+            st.finish_run(f"r{i}", "w", evaluations=[dict(step=1, params=1000 * (i + 1), tokens=100, flops=6e5,
+                                                          loss_nats=2.0 + i)])
+    out = tmp_path / name
+    r = CliRunner().invoke(app, ["runs", "export", "--store", str(db), "-o", str(out)])
+    assert r.exit_code == 0 and "wrote 2 rows" in r.output, r.output
+    assert load_runs(out).df["loss"].tolist() == [2.0, 3.0]
+    if name.endswith(".tsv"):
+        assert out.read_text().splitlines()[0].startswith("params\ttokens\tflops\tloss")
+    if name.endswith(".xlsx"):
+        assert out.read_bytes()[:2] == b"PK"  # a workbook (a zip), not CSV text
+
+
+def test_runs_export_refuses_an_unknown_extension(tmp_path):
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    db = tmp_path / "s.db"
+    Store(db).close()
+    r = CliRunner().invoke(app, ["runs", "export", "--store", str(db), "-o", str(tmp_path / "x.xyz")])
+    assert r.exit_code == 2 and "unknown file type '.xyz'; use one of .csv, .tsv, .tab, .parquet" in r.output, \
+        r.output
+    assert not (tmp_path / "x.xyz").exists()
+
+
 def test_to_frame_is_the_run_table(store):
     for i, rid in enumerate(("a", "b")):
         _reg(store, rid)

@@ -1133,8 +1133,8 @@ class Store:
 
     def export(self, path: str | os.PathLike, *, per_checkpoint: bool = False, curves: bool = False) -> Path:
         """Write the run table (with ``curves=True``: the loss curves of :meth:`curves_frame` instead) to
-        ``path`` atomically (.csv, .parquet, .json or .jsonl by suffix; see `scalinglab.data.write_frame`, which
-        raises `InputError` when the folder does not exist)."""
+        ``path`` atomically (.csv, .tsv, .parquet, .json, .jsonl or .xlsx by suffix; see
+        `scalinglab.data.write_frame`, which raises `InputError` for another suffix or a missing folder)."""
         from .data import write_frame
 
         return write_frame(self.curves_frame() if curves else self.to_frame(per_checkpoint=per_checkpoint), path)

@@ -311,8 +311,9 @@ def runs_show(
 @_runs_command("export")
 def runs_export(
     store: StoreOpt = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the run table here "
-                                                                       "(.csv, .parquet, .json).")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the run table here, in the "
+                                                                       "format its extension names (.csv, .tsv, "
+                                                                       ".parquet, .json, .jsonl, .xlsx).")] = None,
     per_checkpoint: Annotated[bool, typer.Option("--per-checkpoint", help="Add one row per validation eval "
                                                                           "of finished runs.")] = False,
     curves: Annotated[bool, typer.Option("--curves", help="Export the loss curves instead: one row per logged "
