@@ -240,3 +240,27 @@ def test_the_sweep_outcome_counts_runs_another_process_finished_meanwhile(tmp_pa
         got = sweep_outcome([None] * 7, results, st)
     assert got == {"runs": 7, "already_done": 2, "trained": 1, "failed": 1, "interrupted": 0,
                    "finished_elsewhere": 2, "held": 1}
+
+
+# ------------------------------------------------------------------------------------------ #15 checkpoints
+def test_a_url_stores_checkpoints_go_beside_the_spec(tmp_path, monkeypatch):
+    from scalinglab.runner.executor import default_workdir
+
+    spec = _spec(tmp_path, FINISH)
+    monkeypatch.chdir(tmp_path.parent)
+    for url in ("postgresql+psycopg://lab@db/runs", "postgres://lab:pw@db/runs"):
+        assert default_workdir(url, spec) == tmp_path / ".scalinglab-checkpoints"
+        assert default_workdir(url) == tmp_path.parent / ".scalinglab-checkpoints"  # no spec: the current folder
+    assert default_workdir(tmp_path / "sub" / "r.db", spec) == tmp_path / "sub" / ".scalinglab-checkpoints"
+    assert default_workdir(f"sqlite:///{tmp_path / 'sub' / 'r.db'}", spec) == tmp_path / "sub" / ".scalinglab-checkpoints"
+
+
+def test_run_says_where_checkpoints_go(tmp_path, monkeypatch):
+    spec = _spec(tmp_path, FINISH)
+    (tmp_path / "db").mkdir()
+    monkeypatch.chdir(tmp_path / "db")
+    r = CliRunner().invoke(app, ["run", str(spec), "--store", "r.db"])
+    assert r.exit_code == 0, r.output
+    assert f"checkpoints: {tmp_path / 'db' / '.scalinglab-checkpoints'}" in r.output
+    r = CliRunner().invoke(app, ["run", str(spec), "--store", "r.db", "--json"])
+    assert json.loads(r.stdout)["workdir"] == str(tmp_path / "db" / ".scalinglab-checkpoints")

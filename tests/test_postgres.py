@@ -118,6 +118,37 @@ def test_read_only_commands_refuse_a_database_without_the_schema(url, argv, tmp_
     Store(url).close()  # a sweep's open still creates the schema
 
 
+@pytest.mark.torch
+def test_a_sweep_on_postgresql_keeps_its_checkpoints_beside_the_spec(url, tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    import json
+    import sys
+
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    (tmp_path / "spec").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "spec" / "t.py").write_text("from scalinglab import track\ntrack.log(step=1, tokens=100, loss=3.0)\n"
+                                            "track.finish(loss=3.0)\n")
+    spec = tmp_path / "spec" / "s.toml"
+    spec.write_text(f"""[defaults]
+arch = {{ vocab_size = 64 }}
+[[runs]]
+arch = {{ n_layer = 1, d_model = 16, n_heads = 2 }}
+tokens = 1000
+[trainer]
+command = [{json.dumps(sys.executable)}, "t.py"]
+""")
+    monkeypatch.chdir(tmp_path / "elsewhere")  # a cron job's folder: not where the checkpoints go
+    r = CliRunner().invoke(app, ["run", str(spec), "--store", url])
+    assert r.exit_code == 0, r.output
+    ckpt = tmp_path / "spec" / ".scalinglab-checkpoints"
+    assert f"checkpoints: {ckpt}" in r.output
+    assert [p.name for p in ckpt.iterdir()] and not list((tmp_path / "elsewhere").iterdir())
+
+
 def test_v1_schema_is_migrated_on_open(url):
     st = Store(url)
     _fill(st)

@@ -79,7 +79,9 @@ def run_cmd(
                                                                            "out or stalls (local and Ray); on "
                                                                            "Ray also a run whose worker died.")] = 3,
     workdir: Annotated[Path | None, typer.Option("--workdir", help="Checkpoint folder (default: "
-                                                                   "beside the store).")] = None,
+                                                                   ".scalinglab-checkpoints beside a SQLite "
+                                                                   "store's file; with a database URL, beside "
+                                                                   "the spec).")] = None,
     device: Annotated[str, typer.Option("--device", help="'auto' (CUDA if present), 'cpu' or 'cuda'.")] = "auto",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list the runs the spec expands to.")] = False,
     adaptive: Annotated[bool, typer.Option("--adaptive", help="After the spec's runs: suggest → train → refit "
@@ -147,7 +149,8 @@ def run_cmd(
     from ..runner.executor import default_workdir, run_sweep
 
     # tokenize and check user data first: a missing corpus or bad ids leave the store untouched
-    prepare_sweep_data(sweep.runs, default_cache_dir(workdir or default_workdir(_store_location(store))))
+    workdir = workdir or default_workdir(_store_location(store), spec)  # a database URL: beside the spec
+    prepare_sweep_data(sweep.runs, default_cache_dir(workdir))
     if executor == "local":  # a trainer not installed: one error before the store is created
         from ..runner.external import check_trainers_found
 
@@ -168,6 +171,10 @@ def run_cmd(
         raise InputError("--address needs --executor ray")
     from ..runner.executor import Terminated, sigterm_interrupts
 
+    if not json_:
+        from rich.markup import escape
+
+        err.print(f"checkpoints: {escape(str(workdir))}", highlight=False)
     try:
         with sigterm_interrupts():  # a scheduler's SIGTERM is handled as Ctrl-C
             results = run_sweep(sweep, st, executor=ex, workers=workers, workdir=workdir, device=device,
@@ -184,7 +191,7 @@ def run_cmd(
     if json_:
         from ..store import mask_url
 
-        emit_json({"sweep": sweep.name, "store": mask_url(st.url), "runs": len(sweep.runs),
+        emit_json({"sweep": sweep.name, "store": mask_url(st.url), "workdir": str(workdir), "runs": len(sweep.runs),
                    "already_done": outcome["already_done"], **counts,
                    "finished_elsewhere": outcome["finished_elsewhere"], "held": outcome["held"],
                    "results": [r.to_dict() for r in results]})

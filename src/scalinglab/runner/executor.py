@@ -221,16 +221,22 @@ def get_executor(name: str = "local", workers: int = 1, **options: Any) -> Execu
     return EXECUTORS[name](workers=workers, **options)
 
 
-def default_workdir(store: Any) -> Path:
+def default_workdir(store: Any, spec: str | os.PathLike | None = None) -> Path:
     """The checkpoint folder of a store: ``.scalinglab-checkpoints`` beside a SQLite file (a `Store`, a path or
-    a ``sqlite:///`` URL), else in the current folder. Tokenized user data is cached beside it."""
+    a ``sqlite:///`` URL); for a database URL (no file to sit beside) beside the sweep's ``spec`` file, where
+    its trainer runs, so a rerun from another folder resumes the same checkpoints; else in the current folder.
+    Tokenized user data is cached beside it."""
     from sqlalchemy.engine import make_url
 
     if isinstance(store, str | os.PathLike) and "://" not in str(store):
         return Path(store).expanduser().resolve().parent / ".scalinglab-checkpoints"
     url = store.url if hasattr(store, "url") else make_url(str(store))
     db = url.database if url.get_backend_name() == "sqlite" and url.database else None
-    return (Path(db).resolve().parent if db else Path.cwd()) / ".scalinglab-checkpoints"
+    if db:
+        return Path(db).resolve().parent / ".scalinglab-checkpoints"
+    if spec is not None and Path(spec).is_file():
+        return Path(spec).resolve().parent / ".scalinglab-checkpoints"
+    return Path.cwd() / ".scalinglab-checkpoints"
 
 
 def run_sweep(sweep: Sweep | Iterable[RunConfig], store: Any = "scalinglab-runs.db", *,
@@ -240,7 +246,8 @@ def run_sweep(sweep: Sweep | Iterable[RunConfig], store: Any = "scalinglab-runs.
     """Run every run of ``sweep`` that is not done yet, recording them in ``store``; return the results.
 
     Finished runs are skipped, unfinished ones resume from their last checkpoint (kept in ``workdir``,
-    default ``<store folder>/.scalinglab-checkpoints``). User data (``data = { path = ... }``) is tokenized
+    default ``<store folder>/.scalinglab-checkpoints``; for a database URL ``<spec folder>/...``:
+    `default_workdir`). User data (``data = { path = ... }``) is tokenized
     and checked first, before anything is written to the store. An external-trainer run that fails is
     retried up to ``max_retries`` times. Shows Rich progress bars (sweep and current run, tokens/s, achieved
     FLOP/s, MFU, ETA) unless ``show_progress=False``.
@@ -255,7 +262,7 @@ def run_sweep(sweep: Sweep | Iterable[RunConfig], store: Any = "scalinglab-runs.
 
     runs = list(sweep.runs if isinstance(sweep, Sweep) else sweep)
     if workdir is None:
-        workdir = default_workdir(store)
+        workdir = default_workdir(store, sweep.source if isinstance(sweep, Sweep) else None)
     sources = prepare_sweep_data(runs, default_cache_dir(workdir))  # data errors before the store is touched
     if (executor if isinstance(executor, str) else getattr(executor, "name", "")) == "local":
         from .external import check_trainers_found
