@@ -264,3 +264,38 @@ def test_run_says_where_checkpoints_go(tmp_path, monkeypatch):
     assert f"checkpoints: {tmp_path / 'db' / '.scalinglab-checkpoints'}" in r.output
     r = CliRunner().invoke(app, ["run", str(spec), "--store", "r.db", "--json"])
     assert json.loads(r.stdout)["workdir"] == str(tmp_path / "db" / ".scalinglab-checkpoints")
+
+
+# ------------------------------------------------------------------------------------------ #27 failure messages
+HANG = """
+import time
+time.sleep(60)
+"""
+TEN_LINES_BAD_LOSS = """
+from scalinglab import track
+for i in range(10):
+    print(f"output line {i}", flush=True)
+track.finish(loss="12.5x")
+"""
+
+
+def test_a_progress_timeout_names_the_attempt_log(tmp_path):
+    spec = _spec(tmp_path, HANG, name="hang", extra="progress_timeout_s = 1")
+    (res,) = run_sweep(load_spec(spec), tmp_path / "s.db", show_progress=False)
+    log = tmp_path / ".scalinglab-checkpoints" / res.run_id / "attempt-1.log"
+    assert res.status == "failed" and log.is_file()
+    assert res.error == ("no progress for 1 s (no output, no tracked metric; trainer.progress_timeout_s); killed; "
+                         f"full output in {log} (empty: the trainer printed nothing)")
+
+
+def test_runs_show_prints_a_failed_runs_output_tail_once(tmp_path):
+    spec = _spec(tmp_path, TEN_LINES_BAD_LOSS, name="bad")
+    (res,) = run_sweep(load_spec(spec), tmp_path / "s.db", show_progress=False, max_retries=1)
+    assert res.status == "failed" and "output line 9" in res.error
+    r = CliRunner().invoke(app, ["runs", "show", res.run_id, "--store", str(tmp_path / "s.db")])
+    assert r.exit_code == 0, r.output
+    assert r.output.count("output line 9") == 1 and r.output.count("(the same last output as above)") == 1, r.output
+    log = tmp_path / ".scalinglab-checkpoints" / res.run_id / "attempt-1.log"
+    attempt_1 = next(line for line in r.output.splitlines() if line.startswith("  attempt 1: failed"))
+    assert attempt_1.endswith(f"is not a number (scalinglab.track.finish(loss=...) takes the validation loss in "
+                              f"nats/token); full output in {log})"), attempt_1

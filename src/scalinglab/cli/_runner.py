@@ -277,10 +277,19 @@ def runs_show(
         out.print(f"  attempt {h['attempt']}: {h['outcome']}  worker {escape(h['worker'])}  {h['started_at']} → "
                   f"{h['ended_at'] or '…'}" + (f"  resumed at step {h['resumed_from_step']}"
                                               if h["resumed_from_step"] else "")
-                  + (f"  ({escape(h['error'])})" if h["error"] else ""))
+                  # the reason only: the output tail is printed with the attempt's error line below
+                  + (f"  ({escape(h['error'].splitlines()[0].removesuffix('; last output:'))})" if h["error"]
+                     else ""))
 
-    for g in problems:  # failed attempts (external trainers: with the tail of their output)
-        out.print(f"  [red]{g['level']}[/] {g['at']}: {escape(g['message'])}")
+    tails: list[str] = []
+    for g in problems:  # failed attempts (external trainers: with the tail of their output, each tail once)
+        head, _, tail = g["message"].partition("\n")
+        out.print(f"  [red]{g['level']}[/] {g['at']}: {escape(head)}")
+        if tail and tail in tails:
+            out.print("    (the same last output as above)")
+        elif tail:
+            tails.append(tail)
+            out.print(tail, markup=False, highlight=False)
     if run.get("error") and not any(run["error"] in g["message"] for g in problems):
         out.print(f"  [red]error:[/] {escape(run['error'])}")
     out.print(f"  data: {run['dataset']}")

@@ -362,8 +362,9 @@ def run_external(cfg: RunConfig, *, store, workdir: str | os.PathLike, owner: st
         except _LeaseLost:
             return RunResult(run_id, cfg.name, status="leased")
         except _AttemptFailed as exc:
-            full = output_log(run_dir, attempt)
-            reason = f"{exc.reason}; full output in {full}" if full.is_file() and full.stat().st_size else exc.reason
+            full = output_log(run_dir, attempt)  # named whenever it exists (a hung trainer's may be empty)
+            reason = (exc.reason if not full.is_file() else f"{exc.reason}; full output in {full}"
+                      + ("" if full.stat().st_size else " (empty: the trainer printed nothing)"))
             msg = f"{reason}; last output:\n{exc.tail}" if exc.tail else reason
             last = tries > max_retries or exc.final
             with contextlib.suppress(StoreError):
