@@ -337,7 +337,7 @@ def test_mask_url_hides_a_password_holding_an_at_sign():
 @pytest.mark.parametrize("argv, says", [
     (["validate", SECRET_URL], "a run store URL; this command reads a run table file"),
     (["convert", SECRET_URL, "x.csv"], "a run store URL; this command reads a run table file"),
-    (["fit", SECRET_URL, "--drop-duplicates"], "--drop-duplicates applies to a run table file"),
+    (["fit", SECRET_URL, "--drop-missing-loss"], "--drop-missing-loss applies to a run table file"),
     # before the store is opened (a refused option used to wait for the store's curves first)
     (["report", SECRET_URL, "--column", "foo=bar", "-o", "r.html"], "--column applies to a run table file"),
     (["report", SECRET_URL, "--drop-missing-loss", "-o", "r.html"], "--drop-missing-loss applies")])

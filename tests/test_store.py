@@ -365,3 +365,41 @@ def test_runs_export_keeps_one_sweep_and_warns_when_it_pools_several(tmp_path):
     assert r.exit_code == 0 and json.loads(r.stdout)["rows"] == 2
     r = cli.invoke(app, ["runs", "export", "--store", str(tmp_path / "runs.db"), "--sweep", "nope", "--json"])
     assert r.exit_code == 2 and "no finished run of sweep 'nope'" in r.stderr and "sweeps: iso, other" in r.stderr
+
+
+def _ladder_store(path) -> Store:
+    """A store holding sweep 'b' (a 3 x 3 Chinchilla-shaped ladder) and sweep 'a' with two runs of the same
+    values under two run ids (a teammate's rerun of the same ladder from another checkout)."""
+    st = Store(path)
+    runs = [(f"b{i}{j}", "b", n, d) for i, n in enumerate((1e6, 4e6, 16e6)) for j, d in enumerate((2e7, 8e7, 32e7))]
+    runs += [("a0", "a", 2e6, 4e7), ("a1", "a", 2e6, 4e7)]
+    for rid, sweep, n, d in runs:
+        st.register_run(rid, config={}, name=f"{sweep}/N{n:g}-D{d:g}", sweep=sweep, params=int(n))
+        st.claim_run(rid, "w")
+        loss = 1.69 + 406.4 / n ** 0.34 + 410.7 / d ** 0.28
+        st.finish_run(rid, "w", evaluations=[dict(step=1, params=int(n), tokens=int(d), flops=6 * n * d,
+                                                  loss_nats=loss)])
+    return st
+
+
+def test_a_store_is_selected_before_its_runs_are_checked_and_takes_drop_duplicates(tmp_path):
+    from scalinglab import DataError
+    from scalinglab.cli._common import select_runs
+
+    _ladder_store(tmp_path / "s.db").close()
+    db = str(tmp_path / "s.db")
+    with pytest.raises(DataError, match="the same run as"):  # the whole store: sweep a's rerun stops it
+        select_runs(db, None)
+    assert sorted(select_runs(db, ["sweep=b"]).df["run_id"]) == [f"b{i}{j}" for i in range(3) for j in range(3)]
+    with pytest.raises(DataError, match="the same run as"):  # a selection that holds both still says so
+        select_runs(db, ["sweep=a"])
+    assert len(select_runs(db, ["sweep=a"], drop_duplicates=True)) == 1
+    assert len(select_runs(db, None, drop_duplicates=True)) == 10
+
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    r = CliRunner().invoke(app, ["fit", db, "--where", "sweep=b", "--law", "chinchilla", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["n_points"] == 9

@@ -1096,23 +1096,36 @@ class Store:
             r["loss"] = r.pop("loss_nats")
         return pd.DataFrame(rows, columns=cols + _spread_extra(rows, cols))
 
-    def to_runtable(self, *, per_checkpoint: bool = False, sweep: str | None = None):
+    def to_runtable(self, *, per_checkpoint: bool = False, sweep: str | None = None, where: Iterable[str] = (),
+                    drop_duplicates: bool = False):
         """:meth:`to_frame` wrapped as a ``scalinglab.data.RunTable`` whose source is the store (its URL, the
         password masked), so a fit of it says where its runs came from.
+
+        ``where``: conditions as :meth:`scalinglab.data.RunTable.where` takes them (``"sweep=ladder"``), applied
+        BEFORE the runs are validated, so a problem among the runs they leave out (two runs of another sweep
+        with the same values, a teammate's rerun) does not stop a fit of the selected ones.
+        ``drop_duplicates``: as `scalinglab.data.load_runs` (drop a run that repeats another's values).
 
         Raises
         ------
         DataError
             If a row cannot be read as a run (a loss <= 0 recorded by an older scalinglab, ...); each problem
             names its run (``run <id> (<name>)``) rather than a row number of the table.
+        InputError
+            If a ``where`` condition cannot be read or no run matches.
         """
         from ._errors import DataError
         from .data import load_runs
 
         df = self.to_frame(per_checkpoint=per_checkpoint, sweep=sweep)
         source = mask_url(self.url)
+        where = list(where)
+        if where and len(df):  # select on a lenient read (no run-table checks), then check the selection
+            rows = load_runs(df.assign(_store_row=range(len(df))), canonical=False, required=(), positive_loss=False,
+                             source_name=source).where(*where).df["_store_row"]
+            df = df.iloc[[int(i) for i in rows]].reset_index(drop=True)
         try:
-            return load_runs(df, source_name=source)
+            return load_runs(df, source_name=source, drop_duplicates=drop_duplicates)
         except DataError as exc:
             problems = exc.problems or [exc]
 
