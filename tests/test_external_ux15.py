@@ -299,3 +299,37 @@ def test_runs_show_prints_a_failed_runs_output_tail_once(tmp_path):
     attempt_1 = next(line for line in r.output.splitlines() if line.startswith("  attempt 1: failed"))
     assert attempt_1.endswith(f"is not a number (scalinglab.track.finish(loss=...) takes the validation loss in "
                               f"nats/token); full output in {log})"), attempt_1
+
+
+# ------------------------------------------------------------------------------------------ #5 epochs
+def test_built_in_runs_that_repeat_their_training_split_are_warned_about(tmp_path, caplog):
+    (tmp_path / "corpus.txt").write_text(("the river stone light house field winter morning " * 80)[:4000])
+    spec = tmp_path / "g.toml"
+    spec.write_text("""
+[sweep]
+name = "small"
+[defaults]
+data = { path = "corpus.txt" }
+seq_len = 16
+batch_size = 4
+eval_every = 1000
+eval_windows = 4
+schedule = "cosine"
+[[runs]]
+arch = { n_layer = 1, d_model = 16, n_heads = 2 }
+tokens = 8000
+[[runs]]
+arch = { n_layer = 1, d_model = 16, n_heads = 2 }
+tokens = 1000
+""")
+    sweep = load_spec(spec)
+    with caplog.at_level(logging.WARNING, logger="scalinglab"):
+        res = run_sweep(sweep, tmp_path / "r.db", show_progress=False)
+    assert [r.status for r in res] == ["done", "done"]
+    with Store(tmp_path / "r.db") as st:
+        unique = st.get_run(sweep.runs[0].run_id)["environment"]["data"]["train_tokens"]
+    said = [r.getMessage() for r in caplog.records if "train more tokens than" in r.getMessage()]
+    assert said == [f"1 run(s) train more tokens than the training split of {tmp_path / 'corpus.txt'} holds "
+                    f"({unique:,} unique tokens), so they repeat it: small/L1-d16-D8000 ({8000 / unique:.1f} "
+                    "epochs). A scaling law of N and D reads repeated tokens as new data: give the sweep more data "
+                    "or smaller budgets"], said

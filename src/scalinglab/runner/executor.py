@@ -264,6 +264,7 @@ def run_sweep(sweep: Sweep | Iterable[RunConfig], store: Any = "scalinglab-runs.
     if workdir is None:
         workdir = default_workdir(store, sweep.source if isinstance(sweep, Sweep) else None)
     sources = prepare_sweep_data(runs, default_cache_dir(workdir))  # data errors before the store is touched
+    _warn_epochs(runs, sources)
     if (executor if isinstance(executor, str) else getattr(executor, "name", "")) == "local":
         from .external import check_trainers_found
 
@@ -375,6 +376,27 @@ def _warn_rekeyed(st: Any, runs: list[RunConfig]) -> None:
                     "(changed: %s; e.g. %s): they are new runs, trained beside the old ones; restore the old "
                     "settings to keep the finished runs", len(changed), st, ", ".join(keys[:6]) or "?",
                     changed[0][0])
+
+
+def _warn_epochs(runs: list[RunConfig], sources: dict) -> None:
+    """Warn when built-in runs on the user's data train more tokens than its training split holds: they repeat
+    it (epochs > 1), which a law of N and D without unique tokens reads as new data. One warning naming each
+    such run and its epochs (trained tokens / unique training tokens)."""
+    import json
+
+    over: dict[str, tuple[int, list[str]]] = {}  # data path → (unique training tokens, ["run (E epochs)"])
+    for cfg in runs:
+        src = sources.get(json.dumps(dict(cfg.data), sort_keys=True, default=str))
+        unique = src.split_tokens("train") if src is not None else 0
+        trained = cfg.steps_for(cfg.tokens) * cfg.batch_tokens  # whole optimiser steps, the longest budget
+        if unique and trained > unique:
+            over.setdefault(str(cfg.data.get("path")), (unique, []))[1].append(
+                f"{cfg.name or cfg.run_id} ({trained / unique:.1f} epochs)")
+    for path, (unique, names) in over.items():
+        log.warning("%d run(s) train more tokens than the training split of %s holds (%s unique tokens), so they "
+                    "repeat it: %s%s. A scaling law of N and D reads repeated tokens as new data: give the sweep more "
+                    "data or smaller budgets", len(names), path, f"{unique:,}",
+                    ", ".join(names[:5]), ", ..." if len(names) > 5 else "")
 
 
 def _check_same_data(st: Any, runs: list[RunConfig], sources: dict) -> None:
