@@ -412,7 +412,7 @@ def run_adaptive(spec_or_runs: Any, store: Any = "scalinglab-runs.db", *, law: s
             say(f"[red]run {cfg.name} did not finish[/]: {err}")
             stopped = "failed"
             break
-        adaptive_ids.append(r["id"])  # the stored id: a recorded config masks secret env values (not hashed so)
+        adaptive_ids.append(cfg.run_id)
         spent += float(costs[i])
         fr = refit()
         exp_w = best["width_after"] / s.value if s.value else None
