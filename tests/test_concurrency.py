@@ -114,7 +114,8 @@ def test_two_sweeps_on_one_store_train_each_run_once(tmp_path):
 
     ref = reference(tmp_path / "ref")
     res = two_sweeps(tmp_path / "both", ref)
-    assert res["exit_codes"] == [0, 0], res
+    # 0, or 3 for a driver that ended while the other still trained one of its runs (the sweep was incomplete)
+    assert set(res["exit_codes"]) <= {0, 3}, res
     assert res["trained_twice"] == 0 and res["lost"] == 0 and res["duplicated"] == 0 and res["wrong"] == 0, res
     assert res["attempts_max"] == 1, res  # no run was even started twice
 

@@ -75,6 +75,80 @@ def test_password_is_masked_and_bad_server_is_a_store_error(pg):
     assert "s3cret" not in str(ei.value)
 
 
+@pytest.mark.parametrize("option, says", [("sslmode=require", "server does not support SSL"),
+                                           ("sslmode=bogus", "invalid sslmode value")])
+def test_a_connection_setting_error_fails_at_once(url, option, says):
+    import time
+
+    t0 = time.monotonic()
+    with pytest.raises(StoreError) as ei:  # this server has no SSL: a setting, not an outage
+        Store(f"{url}?{option}", retry_s=60)
+    assert time.monotonic() - t0 < 20
+    msg = str(ei.value)
+    assert says in msg and "retrying cannot fix it" in msg and "unreachable" not in msg, msg
+
+
+def test_a_postgres_url_opens_the_store(url):
+    st = Store(url.replace("postgresql+psycopg://", "postgres://"))
+    assert st.dialect == "postgresql" and st.schema_version == SCHEMA_VERSION
+    st.close()
+
+
+@pytest.mark.parametrize("argv", [["runs", "list", "--store", "{url}"], ["runs", "show", "abc", "--store", "{url}"],
+                                  ["runs", "export", "--store", "{url}", "-o", "x.csv"], ["fit", "{url}"],
+                                  ["report", "{url}", "-o", "r.html"]])
+def test_read_only_commands_refuse_a_database_without_the_schema(url, argv, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, [a.format(url=url) for a in argv])
+    text = " ".join(((res.stdout or "") + (res.stderr or "")).split())
+    assert res.exit_code == 2, text
+    assert text.count("error:") == 1 and "the database has no scalinglab tables" in text, text
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        assert inspect(engine).get_table_names() == []  # nothing was created in someone else's database
+    finally:
+        engine.dispose()
+    assert not list(tmp_path.iterdir())
+    Store(url).close()  # a sweep's open still creates the schema
+
+
+@pytest.mark.torch
+def test_a_sweep_on_postgresql_keeps_its_checkpoints_beside_the_spec(url, tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    import json
+    import sys
+
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    (tmp_path / "spec").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "spec" / "t.py").write_text("from scalinglab import track\ntrack.log(step=1, tokens=100, loss=3.0)\n"
+                                            "track.finish(loss=3.0)\n")
+    spec = tmp_path / "spec" / "s.toml"
+    spec.write_text(f"""[defaults]
+arch = {{ vocab_size = 64 }}
+[[runs]]
+arch = {{ n_layer = 1, d_model = 16, n_heads = 2 }}
+tokens = 1000
+[trainer]
+command = [{json.dumps(sys.executable)}, "t.py"]
+""")
+    monkeypatch.chdir(tmp_path / "elsewhere")  # a cron job's folder: not where the checkpoints go
+    r = CliRunner().invoke(app, ["run", str(spec), "--store", url])
+    assert r.exit_code == 0, r.output
+    ckpt = tmp_path / "spec" / ".scalinglab-checkpoints"
+    assert f"checkpoints: {ckpt}" in r.output
+    assert [p.name for p in ckpt.iterdir()] and not list((tmp_path / "elsewhere").iterdir())
+
+
 def test_v1_schema_is_migrated_on_open(url):
     st = Store(url)
     _fill(st)

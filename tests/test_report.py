@@ -679,12 +679,17 @@ def test_cli_report_reads_curves_through_the_run_table_reader(tmp_path):
     assert {"loss (bits\\u002fbyte)", "loss (nats\\u002ftoken)"} <= titles
 
 
-def test_drop_duplicates_on_a_store_says_a_store_holds_each_run_once(tmp_path):
-    from scalinglab import InputError
+def test_a_store_takes_drop_duplicates_and_a_missing_store_is_not_created(tmp_path):
+    from scalinglab import InputError, StoreError
     from scalinglab.report._inputs import load_any_runs
 
-    with pytest.raises(InputError, match="holds each run once"):
+    # --drop-duplicates applies to a store too (a teammate's rerun stores a run twice under two ids); a store
+    # that does not exist is refused, never created by a read
+    with pytest.raises(StoreError, match="no run store at"):
         load_any_runs(str(tmp_path / "runs.db"), drop_duplicates=True)
+    assert not (tmp_path / "runs.db").exists()
+    with pytest.raises(InputError, match="holds each run once"):  # --column still does not apply to a store
+        load_any_runs(str(tmp_path / "runs.db"), columns={"a": "loss"})
 
 
 def test_a_report_of_bits_per_byte_labels_every_loss_axis_in_bits(tmp_path):

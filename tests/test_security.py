@@ -317,3 +317,54 @@ def test_run_task_repr_hides_password():
 
     task = RunTask({}, SECRET_URL, "/tmp/ckpt")
     assert "s3cret" not in repr(task) and "s3cret" not in str(task)
+
+
+AT_URL = "postgresql+psycopg://lab:s3cr@tPW@127.0.0.1:1/scalinglab"  # a password with an unencoded '@'
+
+
+def test_mask_url_hides_a_password_holding_an_at_sign():
+    from sqlalchemy.engine import make_url
+
+    from scalinglab.store import mask_url
+
+    assert mask_url(AT_URL) == "postgresql+psycopg://lab:***@127.0.0.1:1/scalinglab"
+    assert mask_url(make_url(AT_URL)) == "postgresql+psycopg://lab:***@127.0.0.1:1/scalinglab"  # parsed at the 1st '@'
+    # a path argument collapses '//': still masked
+    assert mask_url("postgresql+psycopg:/lab:s3cret@h:1/db") == "postgresql+psycopg:/lab:***@h:1/db"
+    assert mask_url("runs.db") == "runs.db" and mask_url("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["validate", SECRET_URL], "a run store URL; this command reads a run table file"),
+    (["convert", SECRET_URL, "x.csv"], "a run store URL; this command reads a run table file"),
+    (["fit", SECRET_URL, "--drop-missing-loss"], "--drop-missing-loss applies to a run table file"),
+    # before the store is opened (a refused option used to wait for the store's curves first)
+    (["report", SECRET_URL, "--column", "foo=bar", "-o", "r.html"], "--column applies to a run table file"),
+    (["report", SECRET_URL, "--drop-missing-loss", "-o", "r.html"], "--drop-missing-loss applies")])
+def test_table_commands_never_print_a_store_password(argv, says, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SCALINGLAB_STORE_RETRY_S", "1")
+    res = CliRunner().invoke(app, argv)
+    text = (res.stdout or "") + (res.stderr or "")
+    assert res.exit_code == 2, text
+    assert "s3cret" not in text and "user:***@localhost:1/db" in text and says in text, text
+    assert text.count("error:") == 1 and not list(tmp_path.iterdir())
+
+
+def test_a_password_with_an_at_sign_is_not_shown_and_the_error_says_to_encode_it(monkeypatch):
+    pytest.importorskip("psycopg")
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    monkeypatch.setenv("SCALINGLAB_STORE_RETRY_S", "1")
+    res = CliRunner().invoke(app, ["runs", "list", "--store", AT_URL])
+    text = (res.stdout or "") + (res.stderr or "")
+    assert res.exit_code == 2, text
+    assert "s3cr" not in text and "tPW" not in text, text
+    assert "Store('postgresql+psycopg://lab:***@127.0.0.1:1/scalinglab')" in text
+    assert "URL-encode special characters in the password (%40 for @" in text

@@ -141,6 +141,86 @@ def test_password_is_masked():
     assert "s3cret" not in str(exc.value)
 
 
+def test_connection_setting_errors_are_not_retried_as_outages():
+    from sqlalchemy.exc import OperationalError
+
+    st = Store.__new__(Store)
+    st.dialect = "postgresql"
+
+    def op(msg):
+        return OperationalError("SELECT 1", {}, Exception(msg))
+
+    for msg in ("server does not support SSL, but SSL was required", 'connection is bad: invalid sslmode value: "bogus"',
+                'invalid connection option "sslmod"', 'invalid integer value "x" for connection option "port"',
+                "SSL error: certificate verify failed"):
+        assert not st._transient(op(msg)), msg
+    for msg in ("SSL SYSCALL error: EOF detected", "SSL connection has been closed unexpectedly",
+                "connection failed: Connection refused"):  # a broken session or a server away: an outage
+        assert st._transient(op(msg)), msg
+
+
+def test_postgres_scheme_is_an_alias_of_postgresql():
+    from scalinglab.store import _to_url
+
+    assert _to_url("postgres://lab:pw@db:5432/runs").drivername == "postgresql"
+    assert _to_url("postgres+psycopg://lab@db/runs").drivername == "postgresql+psycopg"
+    assert _to_url("postgresql+psycopg://lab@db/runs").drivername == "postgresql+psycopg"
+
+
+@pytest.mark.parametrize("argv", [["runs", "list", "--store", "{db}"], ["runs", "export", "--store", "{db}"],
+                                  ["fit", "{db}"], ["report", "{db}", "-o", "r.html"]])
+def test_read_only_commands_never_create_a_sqlite_store(tmp_path, monkeypatch, argv):
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    db = "sub/missing.db"
+    res = CliRunner().invoke(app, [a.format(db=db) for a in argv])
+    assert res.exit_code == 2 and f"no run store at {db} (run a sweep first, or pass --store)" in res.output, \
+        res.output
+    assert not list(tmp_path.iterdir())  # neither the file nor its folder
+    with pytest.raises(StoreError, match="no run store at"):
+        Store(tmp_path / "none.db", create=False)
+
+
+@pytest.mark.parametrize("name", ["t.xlsx", "t.tsv", "t.csv", "t.parquet", "t.jsonl", "t.json"])
+def test_runs_export_writes_the_format_its_extension_names(tmp_path, name):
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+    from scalinglab.data import load_runs
+
+    db = tmp_path / "s.db"
+    with Store(db) as st:
+        for i in range(2):
+            st.register_run(f"r{i}", config={}, name=f"sw/L{i}", sweep="sw", params=1000 * (i + 1))
+            st.claim_run(f"r{i}", "w")
+            st.finish_run(f"r{i}", "w", evaluations=[dict(step=1, params=1000 * (i + 1), tokens=100, flops=6e5,
+                                                          loss_nats=2.0 + i)])
+    out = tmp_path / name
+    r = CliRunner().invoke(app, ["runs", "export", "--store", str(db), "-o", str(out)])
+    assert r.exit_code == 0 and "wrote 2 rows" in r.output, r.output
+    assert load_runs(out).df["loss"].tolist() == [2.0, 3.0]
+    if name.endswith(".tsv"):
+        assert out.read_text().splitlines()[0].startswith("params\ttokens\tflops\tloss")
+    if name.endswith(".xlsx"):
+        assert out.read_bytes()[:2] == b"PK"  # a workbook (a zip), not CSV text
+
+
+def test_runs_export_refuses_an_unknown_extension(tmp_path):
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    db = tmp_path / "s.db"
+    Store(db).close()
+    r = CliRunner().invoke(app, ["runs", "export", "--store", str(db), "-o", str(tmp_path / "x.xyz")])
+    assert r.exit_code == 2 and "unknown file type '.xyz'; use one of .csv, .tsv, .tab, .parquet" in r.output, \
+        r.output
+    assert not (tmp_path / "x.xyz").exists()
+
+
 def test_to_frame_is_the_run_table(store):
     for i, rid in enumerate(("a", "b")):
         _reg(store, rid)
@@ -285,3 +365,41 @@ def test_runs_export_keeps_one_sweep_and_warns_when_it_pools_several(tmp_path):
     assert r.exit_code == 0 and json.loads(r.stdout)["rows"] == 2
     r = cli.invoke(app, ["runs", "export", "--store", str(tmp_path / "runs.db"), "--sweep", "nope", "--json"])
     assert r.exit_code == 2 and "no finished run of sweep 'nope'" in r.stderr and "sweeps: iso, other" in r.stderr
+
+
+def _ladder_store(path) -> Store:
+    """A store holding sweep 'b' (a 3 x 3 Chinchilla-shaped ladder) and sweep 'a' with two runs of the same
+    values under two run ids (a teammate's rerun of the same ladder from another checkout)."""
+    st = Store(path)
+    runs = [(f"b{i}{j}", "b", n, d) for i, n in enumerate((1e6, 4e6, 16e6)) for j, d in enumerate((2e7, 8e7, 32e7))]
+    runs += [("a0", "a", 2e6, 4e7), ("a1", "a", 2e6, 4e7)]
+    for rid, sweep, n, d in runs:
+        st.register_run(rid, config={}, name=f"{sweep}/N{n:g}-D{d:g}", sweep=sweep, params=int(n))
+        st.claim_run(rid, "w")
+        loss = 1.69 + 406.4 / n ** 0.34 + 410.7 / d ** 0.28
+        st.finish_run(rid, "w", evaluations=[dict(step=1, params=int(n), tokens=int(d), flops=6 * n * d,
+                                                  loss_nats=loss)])
+    return st
+
+
+def test_a_store_is_selected_before_its_runs_are_checked_and_takes_drop_duplicates(tmp_path):
+    from scalinglab import DataError
+    from scalinglab.cli._common import select_runs
+
+    _ladder_store(tmp_path / "s.db").close()
+    db = str(tmp_path / "s.db")
+    with pytest.raises(DataError, match="the same run as"):  # the whole store: sweep a's rerun stops it
+        select_runs(db, None)
+    assert sorted(select_runs(db, ["sweep=b"]).df["run_id"]) == [f"b{i}{j}" for i in range(3) for j in range(3)]
+    with pytest.raises(DataError, match="the same run as"):  # a selection that holds both still says so
+        select_runs(db, ["sweep=a"])
+    assert len(select_runs(db, ["sweep=a"], drop_duplicates=True)) == 1
+    assert len(select_runs(db, None, drop_duplicates=True)) == 10
+
+    from typer.testing import CliRunner
+
+    from scalinglab.cli import app
+
+    r = CliRunner().invoke(app, ["fit", db, "--where", "sweep=b", "--law", "chinchilla", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["n_points"] == 9

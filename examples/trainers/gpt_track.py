@@ -153,8 +153,11 @@ def main() -> None:
         if step % a.ckpt_every == 0 and step < steps:
             save(step)
     final = val_loss()
+    # byte-level tokens on text: one byte per token, so bits/byte = nats/token / ln 2 (unknown for a .bin of ids;
+    # scalinglab records bits/byte only when the trainer reports it or the spec gives data.bytes_per_token)
+    bpb = None if a.data.endswith(".bin") else final / math.log(2)
     track.finish(loss=final, params=sum(p.numel() for p in model.parameters()),
-                 tokens=steps * a.batch_size * a.seq_len)
+                 tokens=steps * a.batch_size * a.seq_len, **({"loss_bpb": bpb} if bpb is not None else {}))
     print(f"final val loss {final:.4f} nats/token", flush=True)
 
 

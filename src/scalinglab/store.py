@@ -80,6 +80,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
     text,
     update,
@@ -88,6 +89,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 
 from ._errors import InputError, StoreError
+from ._urls import ENCODE_HINT, mask_url, several_ats
 
 __all__ = ["Store", "SCHEMA_VERSION", "MIGRATIONS", "mask_url", "STATUSES", "OUTCOMES", "StoreUnavailableError",
            "LeaseLostError"]
@@ -243,8 +245,6 @@ def _v2_to_v3(conn) -> None:
 def _v3_to_v4(conn) -> None:
     """Schema v3 → v4: add the nullable JSON ``extra`` column to ``metrics`` and ``evaluations`` (existing rows
     get NULL: no extra metrics)."""
-    from sqlalchemy import inspect
-
     for table in (metrics, evaluations):
         if "extra" not in {c["name"] for c in inspect(conn).get_columns(table.name)}:
             conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN extra TEXT"))
@@ -301,16 +301,12 @@ def _now() -> str:
 _TRAINING_SETTINGS = ("lr", "batch_size", "schedule", "weight_decay", "seed")
 
 
-def mask_url(url: str | URL) -> str:
-    """The URL with any password replaced by ``***`` (safe to print or log)."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparseable store URL>"
-
-
-def _to_url(location: str | os.PathLike) -> URL:
+def _to_url(location: str | os.PathLike, *, create: bool = True) -> URL:
+    """The SQLAlchemy URL of a store location (a URL, or a file path: SQLite, its folder made when ``create``)."""
     s = str(location)
+    scheme, sep, rest = s.partition("://")
+    if sep and scheme.split("+", 1)[0].lower() == "postgres":  # the spelling of Heroku, RDS and many .env files
+        s = "postgresql" + scheme[len("postgres"):] + "://" + rest
     if "://" in s:
         try:
             return make_url(s)
@@ -318,7 +314,7 @@ def _to_url(location: str | os.PathLike) -> URL:
             raise StoreError("invalid store URL (expected e.g. sqlite:///runs.db or "
                              "postgresql+psycopg://user@host/db)") from None
     path = Path(s).expanduser()
-    if path.parent and not path.parent.exists():
+    if create and path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
     return make_url(f"sqlite:///{path.resolve()}")
 
@@ -378,6 +374,13 @@ def _owner_dead(owner: str) -> bool:
 _TRANSIENT_SQLSTATE = ("08", "57P01", "57P02", "57P03", "53", "40001", "40P01")
 #: messages of connection failures without a SQLSTATE that retrying cannot fix (configuration errors).
 _PERMANENT_MESSAGES = ("does not exist", "authentication", "password", "resolve", "role ", "permission")
+#: messages (lowercase) of a connection setting that retrying cannot fix: the URL's options (``sslmode``, ``port``,
+#: unknown options) or SSL set up otherwise than the server (no SSL there, a certificate it rejects). Not an SSL
+#: session that breaks mid-way ("SSL SYSCALL error", "SSL connection has been closed unexpectedly"): an outage.
+_SETTING_MESSAGES = ("does not support ssl", "ssl was required", "ssl support is not compiled", "certificate",
+                     "invalid connection option", "invalid sslmode", "invalid integer value", "invalid port",
+                     "invalid value for", "invalid gssencmode", "invalid channel_binding",
+                     "invalid target_session_attrs", "invalid require_auth", "unsupported protocol")
 
 
 def _retrying(what: str):
@@ -402,8 +405,13 @@ class Store:
     """
 
     def __init__(self, location: str | os.PathLike = "scalinglab-runs.db", *, busy_timeout_s: float = 60.0,
-                 echo: bool = False, retry_s: float | None = None, lease_s: float | None = None):
+                 echo: bool = False, retry_s: float | None = None, lease_s: float | None = None,
+                 create: bool = True):
         """Open (or create and migrate) the store.
+
+        ``create=False`` opens only an existing store (what read-only commands use): a missing SQLite file, or
+        a database without scalinglab's tables (a mistyped PostgreSQL database name), is refused instead of
+        being created.
 
         ``busy_timeout_s``: seconds a SQLite writer waits for the lock. ``retry_s``: seconds an operation keeps
         retrying while a PostgreSQL server is unreachable (default ``$SCALINGLAB_STORE_RETRY_S`` or 300; 0 = no
@@ -414,10 +422,16 @@ class Store:
         ------
         StoreError
             If the URL is invalid, the driver is missing, or the database cannot be opened or migrated
-            (`StoreUnavailableError` when the server stayed unreachable for ``retry_s`` seconds).
+            (`StoreUnavailableError` when the server stayed unreachable for ``retry_s`` seconds); with
+            ``create=False``, if there is no store there.
         """
-        self.url = _to_url(location)
+        self.url = _to_url(location, create=create)
         self.dialect = self.url.get_backend_name()
+        self._create = create
+        if not create and self.dialect == "sqlite" and self.url.database not in (None, "", ":memory:") \
+                and not Path(self.url.database).is_file():
+            raise StoreError(f"no run store at {location} (run a sweep first, or pass --store)")
+        self._several_ats = several_ats(str(location))  # a password with an unencoded '@' (see _error)
         self.retry_s = _env_seconds("SCALINGLAB_STORE_RETRY_S", DEFAULT_RETRY_S) if retry_s is None else float(retry_s)
         self.lease_s = _env_seconds("SCALINGLAB_LEASE_S", DEFAULT_LEASE_S) if lease_s is None else float(lease_s)
         #: (run_id, owner) → attempt number of the leases this Store object took (fencing tokens).
@@ -503,14 +517,18 @@ class Store:
         if code:
             return code.startswith(_TRANSIENT_SQLSTATE)
         msg = str(getattr(exc, "orig", None) or exc).lower()
-        return not any(m in msg for m in _PERMANENT_MESSAGES)
+        return not any(m in msg for m in _PERMANENT_MESSAGES + _SETTING_MESSAGES)
 
     def _error(self, what: str, exc: BaseException) -> StoreError:
         """One readable line naming the store (password masked) and, for a full disk, what to do."""
         orig = getattr(exc, "orig", None)
         msg = (str(orig) if orig is not None else str(exc)).strip().splitlines()
         msg = msg[0] if msg else type(exc).__name__
+        if getattr(self, "_several_ats", False):  # the driver's message names the mis-read host: a piece of the password
+            msg = ENCODE_HINT
         hint = ""
+        if any(m in msg.lower() for m in _SETTING_MESSAGES):
+            hint = " (a connection setting of the store URL or the server's SSL set-up: retrying cannot fix it)"
         if "full" in msg.lower() or "no space" in msg.lower():
             where = self.url.database if self.dialect == "sqlite" else "the database server's data folder"
             hint = (f" (disk full: free space on the disk holding {where}, then rerun; finished runs are kept, "
@@ -565,6 +583,9 @@ class Store:
     def _migrate(self) -> None:
         with self._tx() as conn:
             self._schema_lock(conn)
+            if not getattr(self, "_create", True) and not inspect(conn).has_table(schema_version.name):
+                raise StoreError(f"no run store in {self}: the database has no scalinglab tables (is it the right "
+                                 "database? `scalinglab run` creates them); nothing was created")
             metadata.create_all(conn, checkfirst=True)
             version = conn.execute(select(func.max(schema_version.c.version))).scalar()
             if version is None:
@@ -925,6 +946,20 @@ class Store:
         return [_decode_extra(r) for r in
                 self._rows(metrics, run_id, metrics.c.run_id, metrics.c.branch, metrics.c.split, metrics.c.step)]
 
+    @_retrying("reading a run's logged time")
+    def logged_wall_seconds(self, run_id: str) -> float:
+        """Seconds of training the run's attempts so far logged: the largest ``wall_seconds`` of its metric
+        points (0.0 when it has none). A resumed attempt continues its curve's time, and sums its own, from it.
+
+        Raises
+        ------
+        StoreError
+            If the database query fails.
+        """
+        with self.engine.connect() as conn:
+            value = conn.execute(select(func.max(metrics.c.wall_seconds)).where(metrics.c.run_id == run_id)).scalar()
+        return float(value or 0.0)
+
     @_retrying("reading evaluations")
     def evaluations(self, run_id: str | None = None) -> list[dict]:
         """Evaluation rows (params N, tokens D, flops C in FLOPs, ``loss_nats`` in nats/token, ``loss_bpb`` in
@@ -1061,23 +1096,36 @@ class Store:
             r["loss"] = r.pop("loss_nats")
         return pd.DataFrame(rows, columns=cols + _spread_extra(rows, cols))
 
-    def to_runtable(self, *, per_checkpoint: bool = False, sweep: str | None = None):
+    def to_runtable(self, *, per_checkpoint: bool = False, sweep: str | None = None, where: Iterable[str] = (),
+                    drop_duplicates: bool = False):
         """:meth:`to_frame` wrapped as a ``scalinglab.data.RunTable`` whose source is the store (its URL, the
         password masked), so a fit of it says where its runs came from.
+
+        ``where``: conditions as :meth:`scalinglab.data.RunTable.where` takes them (``"sweep=ladder"``), applied
+        BEFORE the runs are validated, so a problem among the runs they leave out (two runs of another sweep
+        with the same values, a teammate's rerun) does not stop a fit of the selected ones.
+        ``drop_duplicates``: as `scalinglab.data.load_runs` (drop a run that repeats another's values).
 
         Raises
         ------
         DataError
             If a row cannot be read as a run (a loss <= 0 recorded by an older scalinglab, ...); each problem
             names its run (``run <id> (<name>)``) rather than a row number of the table.
+        InputError
+            If a ``where`` condition cannot be read or no run matches.
         """
         from ._errors import DataError
         from .data import load_runs
 
         df = self.to_frame(per_checkpoint=per_checkpoint, sweep=sweep)
         source = mask_url(self.url)
+        where = list(where)
+        if where and len(df):  # select on a lenient read (no run-table checks), then check the selection
+            rows = load_runs(df.assign(_store_row=range(len(df))), canonical=False, required=(), positive_loss=False,
+                             source_name=source).where(*where).df["_store_row"]
+            df = df.iloc[[int(i) for i in rows]].reset_index(drop=True)
         try:
-            return load_runs(df, source_name=source)
+            return load_runs(df, source_name=source, drop_duplicates=drop_duplicates)
         except DataError as exc:
             problems = exc.problems or [exc]
 
@@ -1098,8 +1146,8 @@ class Store:
 
     def export(self, path: str | os.PathLike, *, per_checkpoint: bool = False, curves: bool = False) -> Path:
         """Write the run table (with ``curves=True``: the loss curves of :meth:`curves_frame` instead) to
-        ``path`` atomically (.csv, .parquet, .json or .jsonl by suffix; see `scalinglab.data.write_frame`, which
-        raises `InputError` when the folder does not exist)."""
+        ``path`` atomically (.csv, .tsv, .parquet, .json, .jsonl or .xlsx by suffix; see
+        `scalinglab.data.write_frame`, which raises `InputError` for another suffix or a missing folder)."""
         from .data import write_frame
 
         return write_frame(self.curves_frame() if curves else self.to_frame(per_checkpoint=per_checkpoint), path)

@@ -69,8 +69,8 @@ def select_runs(file: str, where: list[str] | None, best_of: str | None = None, 
     """The run table ``file`` (or run store), or its rows matching ``--where``
     (:meth:`scalinglab.data.RunTable.where`), then the last checkpoint of each run (``--last-checkpoint``:
     :meth:`scalinglab.data.RunTable.final`), then the best run of each point over the ``--best-of`` columns
-    (:meth:`scalinglab.data.RunTable.best_of`); ``--drop-duplicates`` drops exact duplicate rows of a file
-    first, ``--drop-missing-loss`` leaves out its rows with an empty loss (``--drop-missing COLUMN``: with an
+    (:meth:`scalinglab.data.RunTable.best_of`); a run store is selected by ``--where`` before its runs are
+    checked; ``--drop-duplicates`` drops exact duplicate rows (of a file or a store) first, ``--drop-missing-loss`` leaves out its rows with an empty loss (``--drop-missing COLUMN``: with an
     empty COLUMN), and ``--column SRC=NAME`` reads its
     columns under other names (``columns=`` and the like of :func:`scalinglab.data.load_runs`). ``required``:
     the columns the table must have (none for commands that fit the column ``--y`` names and check it
@@ -82,9 +82,11 @@ def select_runs(file: str, where: list[str] | None, best_of: str | None = None, 
         return file
     from ..data.schema import parse_column_map
 
+    store = is_store(file)  # a store applies --where before checking its runs (a problem elsewhere stops nothing)
     runs = load_any_runs(file, drop_duplicates=drop_duplicates, columns=parse_column_map(columns) or None,
-                         drop_missing_loss=drop_missing_loss, required=required, drop_missing=tuple(drop_missing or ()))
-    if where:
+                         drop_missing_loss=drop_missing_loss, required=required, drop_missing=tuple(drop_missing or ()),
+                         where=tuple(where or ()) if store else ())
+    if where and not store:
         runs = runs.where(*where)
     if last_checkpoint:
         n = len(runs)

@@ -5,6 +5,7 @@ Library imports happen inside the commands so that `scalinglab --help` stays fas
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +24,8 @@ from ._common import (
 )
 
 _COUNT_COLUMNS = ("params", "tokens", "flops", "unique_tokens")
+#: a database URL as a path argument shows it (``postgresql+psycopg:/user:pw@host/db``: the path collapsed ``//``)
+_URL = re.compile(r"^[A-Za-z][\w+.\-]+:/")
 
 
 def _where(p: Any) -> str:
@@ -71,13 +74,18 @@ def _escape(text: str) -> str:
 
 
 def _load(file: Path, as_json: bool, column: list[str] | None = None, **kwargs: Any) -> Any:
-    from .._errors import DataError
+    from .._errors import DataError, InputError
+    from .._urls import mask_url
     from ..data import load_runs
     from ..data.schema import parse_column_map
 
+    shown = mask_url(file)  # never the password of a store URL given here by mistake
+    if _URL.match(str(file)):
+        raise InputError(f"{shown}: a run store URL; this command reads a run table file (write one with "
+                         "`scalinglab runs export --store URL -o runs.csv`, or give the URL to fit or report)")
     columns = parse_column_map(column) or None
     try:
-        return load_runs(file, source_name=str(file), columns=columns, **kwargs)
+        return load_runs(file, source_name=shown, columns=columns, **kwargs)
     except DataError as exc:
         _report_problems(exc, file, as_json)
 

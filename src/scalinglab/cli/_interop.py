@@ -21,7 +21,8 @@ def _import_command(*args, **kwargs):
     return command(*args, on=import_app, **kwargs)
 
 
-OutOpt = Annotated[Path, typer.Option("-o", "--output", help="Run table to write (.csv, .parquet or .json).")]
+OutOpt = Annotated[Path, typer.Option("-o", "--output", help="Run table to write (.csv, .tsv, .parquet, .json, "
+                                                         ".jsonl or .xlsx, by extension).")]
 
 
 def _write(df, output: Path) -> None:

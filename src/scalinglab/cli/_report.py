@@ -55,10 +55,15 @@ def report_cmd(
     """
     import re
 
+    from .._urls import mask_url
     from ..report._inputs import is_store, load_any_runs, store_curves
     from ..report._prepare import prepare
     from ..report.html import write_report
 
+    # compute (read, fit, predict, backtest, hash), then draw; the runs first: an option a store refuses stops
+    # the command before the store's curves are read
+    runs = selection.select_runs(source, where, best_of, drop_duplicates, last_checkpoint, column,
+                                 drop_missing_loss, drop_missing=drop_missing)
     curve_frame = None
     if curves:
         curve_frame = load_any_runs(curves)  # step-level metrics through the one reader (aliases, units)
@@ -67,9 +72,6 @@ def report_cmd(
             curve_frame = store_curves(source)
         except ImportError:
             curve_frame = None
-    # compute (read, fit, predict, backtest, hash), then draw
-    runs = selection.select_runs(source, where, best_of, drop_duplicates, last_checkpoint, column,
-                                 drop_missing_loss, drop_missing=drop_missing)
     inputs = prepare(runs, fit=fit, plans=tuple(plan or ()), curves=curve_frame, law=law, auto_fit=not no_fit,
                      bootstrap=bootstrap, seed=seed, predictions=tuple(predict or ()),
                      backtest="auto" if backtest is None else backtest)
@@ -81,7 +83,7 @@ def report_cmd(
 
         n = len(runs) if hasattr(runs, "__len__") else None
         inputs = dataclasses.replace(inputs, notes=(*inputs.notes, (
-            f"runs selected from {source} with {' '.join(chosen)}" + (f": {n} rows used" if n is not None else "")
+            f"runs selected from {mask_url(source)} with {' '.join(chosen)}" + (f": {n} rows used" if n is not None else "")
             + "; the data hash is that of the selected rows (the CLI printed what each option left out)")))
     path = write_report(inputs=inputs, title=title, path=output, models=not no_models)
     text = path.read_text(encoding="utf-8")

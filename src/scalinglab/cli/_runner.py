@@ -25,14 +25,11 @@ def _store_location(store: str | None) -> str:
 
 
 def _open_store(store: str | None, *, must_exist: bool = False):
+    """The store ``--store`` (or $SCALINGLAB_STORE, or the default file) names; ``must_exist`` (read-only
+    commands): one that exists, never a new file or new tables in a mistyped database."""
     from ..store import Store
 
-    loc = _store_location(store)
-    if must_exist and "://" not in loc and not Path(loc).exists():
-        from .._errors import StoreError
-
-        raise StoreError(f"no run store at {loc} (run a sweep first, or pass --store)")
-    return Store(loc)
+    return Store(_store_location(store), create=not must_exist)
 
 
 runs_app = typer.Typer(name="runs", help="Inspect and export the runs recorded in a store.",
@@ -56,7 +53,11 @@ def _fmt_extra(v) -> str:
     return f"{v:.4g}" if isinstance(v, int | float) and not isinstance(v, bool) else escape(str(v))
 
 
-@command("run")
+@command("run", help="Train every run of a sweep spec that is not done yet; resume unfinished runs from "
+                     "checkpoints. Exit codes: 0 every run of the sweep is done; 1 some failed (`scalinglab runs "
+                     "list --status failed`); 2 bad input (the spec, the data, the store); 3 nothing failed here, "
+                     "but runs another process holds (or left unfinished) are not done yet: rerun to finish them; "
+                     "130 / 143 interrupted (Ctrl-C / SIGTERM).")
 def run_cmd(
     spec: Annotated[Path, typer.Argument(help="Sweep spec (.toml, .yaml/.yml or .json): a ladder, IsoFLOP grid or "
                                                    "run list.")],
@@ -78,7 +79,9 @@ def run_cmd(
                                                                            "out or stalls (local and Ray); on "
                                                                            "Ray also a run whose worker died.")] = 3,
     workdir: Annotated[Path | None, typer.Option("--workdir", help="Checkpoint folder (default: "
-                                                                   "beside the store).")] = None,
+                                                                   ".scalinglab-checkpoints beside a SQLite "
+                                                                   "store's file; with a database URL, beside "
+                                                                   "the spec).")] = None,
     device: Annotated[str, typer.Option("--device", help="'auto' (CUDA if present), 'cpu' or 'cuda'.")] = "auto",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list the runs the spec expands to.")] = False,
     adaptive: Annotated[bool, typer.Option("--adaptive", help="After the spec's runs: suggest → train → refit "
@@ -97,7 +100,12 @@ def run_cmd(
     level: Annotated[float, typer.Option("--level", help="Adaptive: interval level.")] = 0.8,
     json_: bool = JsonOpt,
 ) -> None:
-    """Train every run of a sweep spec that is not done yet; resume unfinished runs from checkpoints."""
+    """Train every run of a sweep spec that is not done yet; resume unfinished runs from checkpoints.
+
+    Exit codes: 0 every run of the sweep is done; 1 some failed (`scalinglab runs list --status failed`); 2 bad
+    input (the spec, the data, the store); 3 nothing failed here, but runs another process holds (or left
+    unfinished) are not done yet: rerun to finish them; 130/143 interrupted (Ctrl-C/SIGTERM).
+    """
     from ..runner.spec import load_spec, render_command
 
     sweep = load_spec(spec)
@@ -141,7 +149,8 @@ def run_cmd(
     from ..runner.executor import default_workdir, run_sweep
 
     # tokenize and check user data first: a missing corpus or bad ids leave the store untouched
-    prepare_sweep_data(sweep.runs, default_cache_dir(workdir or default_workdir(_store_location(store))))
+    workdir = workdir or default_workdir(_store_location(store), spec)  # a database URL: beside the spec
+    prepare_sweep_data(sweep.runs, default_cache_dir(workdir))
     if executor == "local":  # a trainer not installed: one error before the store is created
         from ..runner.external import check_trainers_found
 
@@ -162,6 +171,10 @@ def run_cmd(
         raise InputError("--address needs --executor ray")
     from ..runner.executor import Terminated, sigterm_interrupts
 
+    if not json_:
+        from rich.markup import escape
+
+        err.print(f"checkpoints: {escape(str(workdir))}", highlight=False)
     try:
         with sigterm_interrupts():  # a scheduler's SIGTERM is handled as Ctrl-C
             results = run_sweep(sweep, st, executor=ex, workers=workers, workdir=workdir, device=device,
@@ -171,20 +184,31 @@ def run_cmd(
         err.print(f"{how}: finished runs are kept in {st}; run the same command again to resume the "
                   "others from their last checkpoints")
         raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+    from ..runner.executor import EXIT_HELD, sweep_outcome
+
     counts = {s: sum(r.status == s for r in results) for s in ("done", "failed", "leased", "skipped")}
+    outcome = sweep_outcome(sweep, results, st)  # every run once; held runs asked about again
     if json_:
         from ..store import mask_url
 
-        emit_json({"sweep": sweep.name, "store": mask_url(st.url), "runs": len(sweep.runs),
-                   "already_done": len(sweep.runs) - len(results), **counts,
+        emit_json({"sweep": sweep.name, "store": mask_url(st.url), "workdir": str(workdir), "runs": len(sweep.runs),
+                   "already_done": outcome["already_done"], **counts,
+                   "finished_elsewhere": outcome["finished_elsewhere"], "held": outcome["held"],
                    "results": [r.to_dict() for r in results]})
     else:
-        out.print(f"sweep {sweep.name!r}: {len(sweep.runs)} runs — {counts['done']} trained now, "
-                  f"{len(sweep.runs) - len(results)} already done, {counts['failed']} failed, "
-                  f"{counts['leased']} held by another process. Store: {st}")
+        out.print(f"sweep {sweep.name!r}: {len(sweep.runs)} runs — {outcome['trained']} trained now, "
+                  f"{outcome['already_done']} already done, {outcome['finished_elsewhere']} finished by another "
+                  f"process, {outcome['failed']} failed, {outcome['held']} held by another process"
+                  + (f", {outcome['interrupted']} interrupted" if outcome["interrupted"] else "") + f". Store: {st}")
+        if outcome["held"] and not outcome["failed"]:
+            err.print(f"[yellow]not complete:[/] {outcome['held']} run{'s' * (outcome['held'] != 1)} of this "
+                      "sweep another process holds (or left unfinished) are not done; exit code "
+                      f"{EXIT_HELD}: rerun the same command to wait for them or train them")
     st.close()
-    if counts["failed"]:
+    if outcome["failed"]:
         raise typer.Exit(1)
+    if outcome["held"]:
+        raise typer.Exit(EXIT_HELD)
 
 
 @_runs_command("list")
@@ -253,10 +277,19 @@ def runs_show(
         out.print(f"  attempt {h['attempt']}: {h['outcome']}  worker {escape(h['worker'])}  {h['started_at']} → "
                   f"{h['ended_at'] or '…'}" + (f"  resumed at step {h['resumed_from_step']}"
                                               if h["resumed_from_step"] else "")
-                  + (f"  ({escape(h['error'])})" if h["error"] else ""))
+                  # the reason only: the output tail is printed with the attempt's error line below
+                  + (f"  ({escape(h['error'].splitlines()[0].removesuffix('; last output:'))})" if h["error"]
+                     else ""))
 
-    for g in problems:  # failed attempts (external trainers: with the tail of their output)
-        out.print(f"  [red]{g['level']}[/] {g['at']}: {escape(g['message'])}")
+    tails: list[str] = []
+    for g in problems:  # failed attempts (external trainers: with the tail of their output, each tail once)
+        head, _, tail = g["message"].partition("\n")
+        out.print(f"  [red]{g['level']}[/] {g['at']}: {escape(head)}")
+        if tail and tail in tails:
+            out.print("    (the same last output as above)")
+        elif tail:
+            tails.append(tail)
+            out.print(tail, markup=False, highlight=False)
     if run.get("error") and not any(run["error"] in g["message"] for g in problems):
         out.print(f"  [red]error:[/] {escape(run['error'])}")
     out.print(f"  data: {run['dataset']}")
@@ -269,7 +302,8 @@ def runs_show(
               f"warmup={cfg.get('warmup_steps')} steps seed={cfg.get('seed')}")
     for e in evals:
         out.print(f"  eval {e['branch'] or 'final'}: D={e['tokens']:,} tokens C={e['flops']:.3g} FLOPs  "
-                  f"loss {e['loss_nats']:.4f} nats/token = {_fmt(e['loss_bpb'])} bits/byte")
+                  f"loss {e['loss_nats']:.4f} nats/token"
+                  + (f" = {e['loss_bpb']:.4f} bits/byte" if e["loss_bpb"] is not None else ""))
         if e.get("extra"):  # other final evaluations (track.finish(..., hellaswag_acc=0.31)): run-table columns
             out.print("    also: " + ", ".join(f"{escape(k)} = {_fmt_extra(v)}" for k, v in sorted(e["extra"].items())))
     if curve:
@@ -293,8 +327,9 @@ def runs_show(
 @_runs_command("export")
 def runs_export(
     store: StoreOpt = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the run table here "
-                                                                       "(.csv, .parquet, .json).")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the run table here, in the "
+                                                                       "format its extension names (.csv, .tsv, "
+                                                                       ".parquet, .json, .jsonl, .xlsx).")] = None,
     per_checkpoint: Annotated[bool, typer.Option("--per-checkpoint", help="Add one row per validation eval "
                                                                           "of finished runs.")] = False,
     curves: Annotated[bool, typer.Option("--curves", help="Export the loss curves instead: one row per logged "
@@ -327,9 +362,12 @@ def runs_export(
                    "runs": df.to_dict(orient="records")})
     else:
         out.print(f"wrote {len(df)} rows to {output} (loss in nats/token; loss_bpb in bits/byte)")
-        if left_out:
+        if left_out:  # how to list each status left out (a running run is not a failed one)
+            only = f" --sweep {sweep}" if sweep else ""
+            how = " and ".join(f"`scalinglab runs list --status {s}{only}`" for s in left_out)
             out.print("left out: " + ", ".join(f"{n} {s} run{'s' * (n != 1)}" for s, n in left_out.items())
-                      + " (not finished; `scalinglab runs list --status failed` lists the failed ones)")
+                      + f" (not finished; {how} list{'s' * (len(left_out) == 1)} "
+                      + ("it" if sum(left_out.values()) == 1 else "them") + ")")
         sweeps = sorted(df["sweep"].dropna().astype(str).unique()) if "sweep" in df.columns else []
         if sweep is None and len(sweeps) > 1:  # one table of several studies: fit would pool them
             err.print(f"[yellow]warning:[/] the store holds {len(sweeps)} sweeps ({', '.join(sweeps)}), exported "

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from .._urls import mask_url
 
 #: law variable -> canonical run-table column
 _VARCOL = {"N": "params", "D": "tokens", "C": "flops", "U": "unique_tokens", "S": "step"}
@@ -22,34 +23,36 @@ _VARCOL = {"N": "params", "D": "tokens", "C": "flops", "U": "unique_tokens", "S"
 # --------------------------------------------------------------------------- runs
 def load_any_runs(source: Any, *, drop_duplicates: bool = False, columns: dict | None = None,
                   drop_missing_loss: bool = False, required: tuple[str, ...] = ("loss",),
-                  drop_missing: tuple[str, ...] = ()):
+                  drop_missing: tuple[str, ...] = (), where: tuple[str, ...] = ()):
     """A RunTable (or DataFrame) from a path, a store URL, a RunTable or a DataFrame. A path goes through
     :func:`scalinglab.data.load_runs` (``drop_duplicates``, ``drop_missing_loss``, ``drop_missing``, the renames ``columns`` and
-    the ``required`` columns as there); a store is read whole; a table or frame is returned as it is.
+    the ``required`` columns as there); a store is read with its ``where`` selection applied before its runs are
+    checked (`scalinglab.store.Store.to_runtable`), and ``drop_duplicates``; a table or frame is returned as it is
+    (``where`` is for stores only: a caller selects a table's rows with `RunTable.where`).
 
     Raises
     ------
     InputError
         If a path does not exist, a run store cannot be opened (the store module is unavailable), or
-        ``drop_duplicates``, ``drop_missing_loss``, ``drop_missing`` or ``columns`` is asked of a store (it holds each run once,
-        in canonical columns).
+        ``drop_missing_loss``, ``drop_missing`` or ``columns`` is asked of a store (it holds each run once, in
+        canonical columns).
     """
     if source is None:
         return None
     if isinstance(source, str | Path):
         text = str(source)
         if is_store(text):
-            if drop_duplicates or columns or drop_missing_loss or drop_missing:
-                flag = ("drop-duplicates" if drop_duplicates else "column" if columns else "drop-missing-loss"
-                        if drop_missing_loss else "drop-missing")
-                raise InputError(f"{text}: --{flag} applies to a run table file; a run store holds each run once, "
+            shown = mask_url(text)
+            if columns or drop_missing_loss or drop_missing:
+                flag = "column" if columns else "drop-missing-loss" if drop_missing_loss else "drop-missing"
+                raise InputError(f"{shown}: --{flag} applies to a run table file; a run store holds each run once, "
                                  "in canonical columns")
             try:
                 from ..store import Store
             except ImportError as exc:  # pragma: no cover - depends on the runner area
-                raise InputError(f"{text}: reading a run store needs scalinglab.store ({exc})") from None
-            url = text if "://" in text else f"sqlite:///{Path(text).resolve()}"
-            return Store(url).to_runtable()
+                raise InputError(f"{shown}: reading a run store needs scalinglab.store ({exc})") from None
+            store = Store(text, create=False)  # read only: never a new store or new tables (a path: SQLite)
+            return store.to_runtable(where=where, drop_duplicates=drop_duplicates)
         if not Path(text).exists():
             raise InputError(f"{text}: no such file")
         from ..data import load_runs
@@ -445,10 +448,9 @@ def store_curves(source: Any):
     import pandas as pd
 
     text = str(source)
-    url = text if "://" in text else f"sqlite:///{Path(text).resolve()}"
     from ..store import Store
 
-    rows = Store(url).metrics()
+    rows = Store(text, create=False).metrics()  # a path: SQLite
     df = pd.DataFrame(rows)
     if df.empty:
         return None

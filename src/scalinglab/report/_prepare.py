@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError, ScalingLabError
+from .._urls import mask_url
 from ..units import parse_assignments
 from ._inputs import FitView, as_fit, as_frame, as_plan_dict, load_any_runs
 
@@ -157,7 +158,7 @@ def prepare(runs: Any = None, *, fit: Any = None, plans: Sequence[Any] = (), pre
     table = load_any_runs(runs) if runs is not None else None
     df = as_frame(table)
     source = getattr(table, "source", None)
-    source = source if isinstance(source, str) and source else (str(runs) if isinstance(runs, str | Path) else None)
+    source = source if isinstance(source, str) and source else (mask_url(runs) if isinstance(runs, str | Path) else None)
 
     from ..fit._inputs import is_auto_law
 

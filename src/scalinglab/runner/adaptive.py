@@ -312,6 +312,10 @@ def run_adaptive(spec_or_runs: Any, store: Any = "scalinglab-runs.db", *, law: s
     st = store if isinstance(store, Store) else Store(store)
     say = (console.print if console is not None else (lambda *a, **k: None))
     adaptive_name = f"{sweep.name}-adaptive"
+    if workdir is None:  # one folder for the ladder and the new runs (beside the spec for a database URL)
+        from .executor import default_workdir
+
+        workdir = default_workdir(st, sweep.source)
 
     # 1. the starting runs
     run_sweep(sweep, st, workdir=workdir, device=device, console=console, show_progress=show_progress)
@@ -357,7 +361,7 @@ def run_adaptive(spec_or_runs: Any, store: Any = "scalinglab-runs.db", *, law: s
     for r in earlier:  # resume: replay earlier rounds' runs into the fit
         cfg = RunConfig.from_dict(r["config"] if isinstance(r["config"], dict) else {})
         cfg = _renamed(cfg, adaptive_name)
-        adaptive_ids.append(cfg.run_id)
+        adaptive_ids.append(r["id"])  # the stored id: a recorded config masks secret env values (not hashed so)
         cost = _run_cost(cfg)
         spent += cost
         fr = refit()

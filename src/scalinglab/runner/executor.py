@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .._errors import DiskFullError, InputError, StoreError
-from .spec import RunConfig, Sweep
+from .spec import RunConfig, Sweep, recorded_config, secret_name
 from .train import RunResult, register, run_label, train_run
 
 log = logging.getLogger(__name__)
 
 __all__ = ["RunTask", "Executor", "LocalExecutor", "execute_task", "run_sweep", "get_executor", "EXECUTORS",
-           "Terminated", "sigterm_interrupts"]
+           "Terminated", "sigterm_interrupts", "sweep_outcome", "EXIT_HELD"]
 
 
 @dataclass(frozen=True)
@@ -221,16 +221,22 @@ def get_executor(name: str = "local", workers: int = 1, **options: Any) -> Execu
     return EXECUTORS[name](workers=workers, **options)
 
 
-def default_workdir(store: Any) -> Path:
+def default_workdir(store: Any, spec: str | os.PathLike | None = None) -> Path:
     """The checkpoint folder of a store: ``.scalinglab-checkpoints`` beside a SQLite file (a `Store`, a path or
-    a ``sqlite:///`` URL), else in the current folder. Tokenized user data is cached beside it."""
+    a ``sqlite:///`` URL); for a database URL (no file to sit beside) beside the sweep's ``spec`` file, where
+    its trainer runs, so a rerun from another folder resumes the same checkpoints; else in the current folder.
+    Tokenized user data is cached beside it."""
     from sqlalchemy.engine import make_url
 
     if isinstance(store, str | os.PathLike) and "://" not in str(store):
         return Path(store).expanduser().resolve().parent / ".scalinglab-checkpoints"
     url = store.url if hasattr(store, "url") else make_url(str(store))
     db = url.database if url.get_backend_name() == "sqlite" and url.database else None
-    return (Path(db).resolve().parent if db else Path.cwd()) / ".scalinglab-checkpoints"
+    if db:
+        return Path(db).resolve().parent / ".scalinglab-checkpoints"
+    if spec is not None and Path(spec).is_file():
+        return Path(spec).resolve().parent / ".scalinglab-checkpoints"
+    return Path.cwd() / ".scalinglab-checkpoints"
 
 
 def run_sweep(sweep: Sweep | Iterable[RunConfig], store: Any = "scalinglab-runs.db", *,
@@ -240,7 +246,8 @@ def run_sweep(sweep: Sweep | Iterable[RunConfig], store: Any = "scalinglab-runs.
     """Run every run of ``sweep`` that is not done yet, recording them in ``store``; return the results.
 
     Finished runs are skipped, unfinished ones resume from their last checkpoint (kept in ``workdir``,
-    default ``<store folder>/.scalinglab-checkpoints``). User data (``data = { path = ... }``) is tokenized
+    default ``<store folder>/.scalinglab-checkpoints``; for a database URL ``<spec folder>/...``:
+    `default_workdir`). User data (``data = { path = ... }``) is tokenized
     and checked first, before anything is written to the store. An external-trainer run that fails is
     retried up to ``max_retries`` times. Shows Rich progress bars (sweep and current run, tokens/s, achieved
     FLOP/s, MFU, ETA) unless ``show_progress=False``.
@@ -255,8 +262,9 @@ def run_sweep(sweep: Sweep | Iterable[RunConfig], store: Any = "scalinglab-runs.
 
     runs = list(sweep.runs if isinstance(sweep, Sweep) else sweep)
     if workdir is None:
-        workdir = default_workdir(store)
+        workdir = default_workdir(store, sweep.source if isinstance(sweep, Sweep) else None)
     sources = prepare_sweep_data(runs, default_cache_dir(workdir))  # data errors before the store is touched
+    _warn_epochs(runs, sources)
     if (executor if isinstance(executor, str) else getattr(executor, "name", "")) == "local":
         from .external import check_trainers_found
 
@@ -282,6 +290,34 @@ def run_sweep(sweep: Sweep | Iterable[RunConfig], store: Any = "scalinglab-runs.
             Path(workdir).rmdir()
         except OSError:
             pass
+
+
+#: exit code of `scalinglab run` when, at exit, runs of the sweep are not done because another process had them
+#: (still training them, or left them unfinished): the sweep is incomplete although nothing failed here
+EXIT_HELD = 3
+
+
+def sweep_outcome(runs: Sweep | Iterable[RunConfig], results: list[RunResult], store: Any) -> dict[str, int]:
+    """What became of every run of a sweep, counted once each, after :func:`run_sweep` returned ``results``
+    (the runs it did not find done): ``runs``; ``already_done`` (done before the sweep started);
+    ``trained`` (finished by this sweep); ``failed``; ``interrupted``; ``finished_elsewhere`` (finished by another
+    process meanwhile: found done when claimed, or held by another process and done by now); ``held``
+    (held by another process and still not done now: the sweep is incomplete, see :data:`EXIT_HELD`). The
+    store is asked again about the held runs, since the other process may have finished them since.
+
+    Raises
+    ------
+    StoreError
+        If the store cannot be read.
+    """
+    runs = list(runs.runs if isinstance(runs, Sweep) else runs)
+    by_status = {s: [r for r in results if r.status == s] for s in ("done", "failed", "interrupted", "skipped",
+                                                                    "leased")}
+    done_now = [r for r in by_status["leased"] if store.status(r.run_id) == "done"]
+    return {"runs": len(runs), "already_done": len(runs) - len(results), "trained": len(by_status["done"]),
+            "failed": len(by_status["failed"]), "interrupted": len(by_status["interrupted"]),
+            "finished_elsewhere": len(by_status["skipped"]) + len(done_now),
+            "held": len(by_status["leased"]) - len(done_now)}
 
 
 class Terminated(KeyboardInterrupt):
@@ -331,13 +367,36 @@ def _warn_rekeyed(st: Any, runs: list[RunConfig]) -> None:
     for cfg in runs:
         old = done.get((cfg.sweep, cfg.name))
         if old is not None and cfg.run_id not in ids:  # this very config finished before: nothing changed
-            changed.append((cfg.name, _changed_keys(old.get("config") or {}, cfg.to_dict())))
+            keys = _changed_keys(old.get("config") or {}, recorded_config(cfg.to_dict()))  # both masked
+            secret = [f"trainer.env.{k} (masked)" for k in (cfg.trainer or {}).get("env", {}) if secret_name(k)]
+            changed.append((cfg.name, keys or secret))
     if changed:
         keys = sorted({k for _, ks in changed for k in ks})
         log.warning("%d run(s) of this sweep have the names of finished runs in %s but another configuration "
                     "(changed: %s; e.g. %s): they are new runs, trained beside the old ones; restore the old "
                     "settings to keep the finished runs", len(changed), st, ", ".join(keys[:6]) or "?",
                     changed[0][0])
+
+
+def _warn_epochs(runs: list[RunConfig], sources: dict) -> None:
+    """Warn when built-in runs on the user's data train more tokens than its training split holds: they repeat
+    it (epochs > 1), which a law of N and D without unique tokens reads as new data. One warning naming each
+    such run and its epochs (trained tokens / unique training tokens)."""
+    import json
+
+    over: dict[str, tuple[int, list[str]]] = {}  # data path → (unique training tokens, ["run (E epochs)"])
+    for cfg in runs:
+        src = sources.get(json.dumps(dict(cfg.data), sort_keys=True, default=str))
+        unique = src.split_tokens("train") if src is not None else 0
+        trained = cfg.steps_for(cfg.tokens) * cfg.batch_tokens  # whole optimiser steps, the longest budget
+        if unique and trained > unique:
+            over.setdefault(str(cfg.data.get("path")), (unique, []))[1].append(
+                f"{cfg.name or cfg.run_id} ({trained / unique:.1f} epochs)")
+    for path, (unique, names) in over.items():
+        log.warning("%d run(s) train more tokens than the training split of %s holds (%s unique tokens), so they "
+                    "repeat it: %s%s. A scaling law of N and D reads repeated tokens as new data: give the sweep more "
+                    "data or smaller budgets", len(names), path, f"{unique:,}",
+                    ", ".join(names[:5]), ", ..." if len(names) > 5 else "")
 
 
 def _check_same_data(st: Any, runs: list[RunConfig], sources: dict) -> None:

@@ -9,7 +9,10 @@ executor (both call it through :func:`~scalinglab.runner.executor.execute_task`)
   process is started without a shell, so a value holding ``;``, ``$(...)`` or quotes stays one argument.
   It runs in its own process group (killed as a whole), dies with the runner (``PR_SET_DEATHSIG`` on Linux),
   and gets ``$SCALINGLAB_RUN_DIR``, ``$SCALINGLAB_RUN_ID``, ``$SCALINGLAB_RESUME`` and, when this machine
-  has several GPUs, its own ``CUDA_VISIBLE_DEVICES`` (one GPU per run, allocated with file locks).
+  has several GPUs, its own ``CUDA_VISIBLE_DEVICES`` (one GPU per run, allocated with file locks); not the
+  store's location or password (``$SCALINGLAB_STORE``; ``$PGPASSWORD`` with a PostgreSQL store:
+  :func:`trainer_environ`). Secret-looking ``[trainer] env`` values are recorded masked in the store
+  (`scalinglab.runner.spec.recorded_config`).
 * **Metrics.** Either the trainer calls :mod:`scalinglab.track` (JSON lines in ``track.jsonl`` under the
   run folder), or a ``metrics_regex`` with named groups ``step``, ``tokens``, ``loss``, ``val_loss``, ``lr``
   is matched on each stdout line. Points stream into the store's ``metrics`` table as they appear
@@ -47,7 +50,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +60,7 @@ from .spec import RunConfig, SpecError, render_command
 from .train import RunResult, environment, held_by, register, run_label, set_aside_stale
 
 __all__ = ["run_external", "render_command", "last_checkpoint", "output_log", "check_trainers_found", "one_gpu", "visible_gpus", "TRACK_FILE",
-           "MAX_EXTRA_STR"]
+           "MAX_EXTRA_STR", "trainer_environ"]
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +152,20 @@ def check_trainers_found(runs, source: str | None = None) -> None:
         where = f"on PATH nor in {cwd}" if os.sep not in prog else f"(looked for {as_file})"
         raise SpecError(f"the trainer {prog!r} of run {cfg.name or cfg.run_id} is not found {where}; install it, "
                         "or give its path", file=source, key="trainer.command")
+
+
+#: variables of the driver's environment that name or unlock the run store; a trainer needs none of them
+#: (`scalinglab.track` writes to $SCALINGLAB_RUN_DIR only), so they are not passed on (``[trainer] env`` may
+#: set them). $PGPASSWORD is the store's password only when the store is PostgreSQL.
+STORE_ENV = ("SCALINGLAB_STORE",)
+STORE_ENV_POSTGRESQL = ("PGPASSWORD",)
+
+
+def trainer_environ(environ: Mapping[str, str], *, postgresql: bool = False) -> dict[str, str]:
+    """The driver's ``environ`` as a trainer inherits it: without the store's location and password
+    (:data:`STORE_ENV`; with a PostgreSQL store also :data:`STORE_ENV_POSTGRESQL`)."""
+    drop = STORE_ENV + (STORE_ENV_POSTGRESQL if postgresql else ())
+    return {k: v for k, v in environ.items() if k not in drop}
 
 
 # ------------------------------------------------------------------------------------------ GPUs
@@ -334,7 +351,8 @@ def run_external(cfg: RunConfig, *, store, workdir: str | os.PathLike, owner: st
     set_aside_stale(run_dir, attempt, store, run_id, cfg.name)
     run_dir.mkdir(parents=True, exist_ok=True)
     tries = 0
-    t_start = time.time()
+    # the time earlier drivers' attempts trained (killed, interrupted, failed): this call's attempts add to it
+    t_start = time.time() - store.logged_wall_seconds(run_id)
     while True:
         tries += 1
         try:
@@ -344,8 +362,9 @@ def run_external(cfg: RunConfig, *, store, workdir: str | os.PathLike, owner: st
         except _LeaseLost:
             return RunResult(run_id, cfg.name, status="leased")
         except _AttemptFailed as exc:
-            full = output_log(run_dir, attempt)
-            reason = f"{exc.reason}; full output in {full}" if full.is_file() and full.stat().st_size else exc.reason
+            full = output_log(run_dir, attempt)  # named whenever it exists (a hung trainer's may be empty)
+            reason = (exc.reason if not full.is_file() else f"{exc.reason}; full output in {full}"
+                      + ("" if full.stat().st_size else " (empty: the trainer printed nothing)"))
             msg = f"{reason}; last output:\n{exc.tail}" if exc.tail else reason
             last = tries > max_retries or exc.final
             with contextlib.suppress(StoreError):
@@ -408,7 +427,8 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
         if dev == "auto":
             dev = "cuda" if (gpu is not None or visible_gpus()) else "cpu"
         argv = render_command(cfg, run_dir=str(run_dir), device=dev, resume=resume)
-        env = {**os.environ, **tr.get("env", {}), "SCALINGLAB_RUN_DIR": str(run_dir), "SCALINGLAB_RUN_ID": run_id,
+        env = {**trainer_environ(os.environ, postgresql=getattr(store, "dialect", "") == "postgresql"),
+               **tr.get("env", {}), "SCALINGLAB_RUN_DIR": str(run_dir), "SCALINGLAB_RUN_ID": run_id,
                "SCALINGLAB_RESUME": resume, "PYTHONUNBUFFERED": "1"}
         if gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = gpu
@@ -458,7 +478,7 @@ def _attempt(cfg: RunConfig, *, store, owner: str, run_dir: Path, workdir: Path,
                 warn_value("tokens", rec["tokens"], f"at step {step}")
             tokens = tokens if tokens is not None else step * cfg.batch_tokens
             last_tokens = max(last_tokens, tokens)
-            elapsed = max(time.time() - t0, 1e-9)
+            elapsed = max(time.time() - t_start, 1e-9)  # all attempts: the tokens are all attempts'
             base = {"step": step, "tokens": tokens, "lr": _f(rec.get("lr")), "wall_seconds": time.time() - t_start,
                     "tokens_per_second": _f(rec.get("tokens_per_second"))}
             extra = _extras(rec, _LOG_KEYS, warn_extra)
@@ -602,17 +622,15 @@ def _f(v: Any) -> float | None:
 
 
 def _bytes_per_token(cfg: RunConfig) -> float | None:
+    """Bytes per token of an external trainer's tokens: only what the spec states (``data.bytes_per_token``).
+    scalinglab never tokenizes for such a trainer, so a text ``data.path`` says nothing about its tokenizer."""
     d = cfg.data
-    if d.get("bytes_per_token"):
-        return float(d["bytes_per_token"])
-    if "path" in d and d.get("tokenizer", "bytes") == "bytes" and not str(d["path"]).endswith((".bin", ".npy")):
-        return 1.0
-    if d.get("name") in ("text", "markov"):
-        return 1.0
-    return None
+    return float(d["bytes_per_token"]) if d.get("bytes_per_token") else None
 
 
 def _bpb(cfg: RunConfig, nats: float, reported: Any) -> float | None:
+    """Bits/byte of a loss of ``nats`` nats/token: the trainer's ``reported`` value, else from the spec's
+    ``data.bytes_per_token``, else None (unknown)."""
     if _f(reported) is not None:
         return _f(reported)
     bpt = _bytes_per_token(cfg)

@@ -44,6 +44,7 @@ import json
 import logging
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -62,9 +63,34 @@ COSMETIC = ("name", "checkpoint_every", "sweep")
 TRAINER_COSMETIC = ("timeout_s", "progress_timeout_s")
 #: ``[trainer]`` keys.
 TRAINER_KEYS = {"command", "metrics_regex", "cwd", "env", "timeout_s", "progress_timeout_s"}
+#: words that make a ``[trainer] env`` name secret-looking (case-insensitive, as a word part: ``WANDB_API_KEY``,
+#: ``hfToken``, ``PGPASSWORD``): its value is recorded masked (:func:`recorded_config`)
+SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL")
+#: what a secret-looking ``[trainer] env`` value is recorded as in the store
+MASK = "***"
 #: named groups of a ``metrics_regex`` with a column of their own; any other group is an extra curve metric
 #: (the point's ``extra`` JSON in the store).
 REGEX_GROUPS = {"step", "tokens", "loss", "val_loss", "lr"}
+
+
+def secret_name(name: str) -> bool:
+    """True when the environment variable ``name`` looks like it holds a secret: one of its word parts (split at
+    ``_``, ``-``, ``.``, digits and camelCase humps) is or ends with one of :data:`SECRET_WORDS`, also plural
+    (``WANDB_API_KEY``, ``HF_TOKEN``, ``PGPASSWORD``, ``GOOGLE_APPLICATION_CREDENTIALS``; not
+    ``TOKENIZERS_PARALLELISM``)."""
+    parts = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+", str(name))
+    return any(p.upper().endswith(w) or p.upper().endswith(w + "S") for p in parts for w in SECRET_WORDS)
+
+
+def recorded_config(config: Mapping[str, Any]) -> dict:
+    """A run config dict (`RunConfig.to_dict`) as the store records it: the values of secret-looking
+    ``[trainer] env`` names (:func:`secret_name`) replaced by :data:`MASK`. The run id still hashes the real
+    values (:meth:`RunConfig.run_id`); the trainer gets them too."""
+    out = dict(config)
+    env = (out.get("trainer") or {}).get("env") or {}
+    if any(secret_name(k) for k in env):
+        out["trainer"] = {**out["trainer"], "env": {k: MASK if secret_name(k) else v for k, v in env.items()}}
+    return out
 
 
 class SpecError(InputError):

@@ -40,7 +40,7 @@ from .corpus import make_source
 from .datasets import check_source_fits, default_cache_dir
 from .hparams import lr_at
 from .model import GPT, check_param_count
-from .spec import RunConfig
+from .spec import RunConfig, recorded_config
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +285,7 @@ def register(store, cfg: RunConfig) -> None:
         except Exception:  # pragma: no cover - a convention the accounting module lacks
             pass
     store.register_run(
-        cfg.run_id, config=cfg.to_dict(), name=cfg.name, sweep=cfg.sweep,
+        cfg.run_id, config=recorded_config(cfg.to_dict()), name=cfg.name, sweep=cfg.sweep,
         dataset=_dataset_label(cfg.data), params=pc.by_convention(cfg.param_convention),
         param_convention=cfg.param_convention, params_by_convention=conventions,
         flops_convention=cfg.flops_convention, flops_per_token=float(flops_per_token(arch, cfg.flops_convention)),
