@@ -252,3 +252,26 @@ def test_fit_json_carries_the_data_warnings_stderr_shows(tmp_path):
     assert any("lr varies among the runs" in w and "--best-of lr" in w for w in d["warnings"]), d["warnings"]
     assert len(d["warnings"]) == len(set(d["warnings"]))
     assert np.isfinite(d["params"]["E"])
+
+
+def test_cli_keys_the_docs_promise(tmp_path, synth_csv):
+    """predict took 0.8 whatever level the fit was saved at; compare --json had no by_extrapolation; downstream
+    --json no alternates."""
+    r = CliRunner().invoke(app, ["fit", str(synth_csv), "--law", "chinchilla", "--level", "0.95",
+                                 "--out", str(tmp_path / "f.json")])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["predict", str(tmp_path / "f.json"), "N=7B", "D=140B", "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["level"] == 0.95
+    r = CliRunner().invoke(app, ["predict", str(tmp_path / "f.json"), "N=7B", "D=140B", "--level", "0.5", "--json"])
+    assert json.loads(r.stdout)["level"] == 0.5
+    r = CliRunner().invoke(app, ["compare", str(synth_csv), "--laws", "chinchilla,kaplan-nd", "--json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    ok = [row for row in rows if row["error"] is None]
+    assert ok and all(isinstance(row["by_extrapolation"], list) and row["by_extrapolation"] for row in ok)
+    acc = tmp_path / "acc.csv"
+    C = np.logspace(18, 21, 12)
+    pd.DataFrame({"flops": C, "acc": 0.25 + 0.5 / (1 + np.exp(-1.5 * (np.log10(C) - 20.5)))}).to_csv(acc, index=False)
+    r = CliRunner().invoke(app, ["downstream", str(acc), "--y", "acc", "--floor", "0.25", "--at", "1e22", "--json"])
+    assert r.exit_code == 0, r.output
+    assert isinstance(json.loads(r.stdout)["alternates"], list)

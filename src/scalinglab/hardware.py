@@ -283,7 +283,7 @@ def estimate_cost(flops: float | str, gpu: str | GPU, n_gpus: int = 1, mfu: Any 
         price = g.price_per_hour
         if price is not None:
             assumptions.append(f"price ${price[0]:g}-{price[1]:g}/GPU-hour: indicative catalog range "
-                               f"({g.price_source or 'no source'}); pass price_per_hour for a quote")
+                               f"({g.price_source or 'no source'}); give your quote (--price, price_per_hour=)")
     else:
         price = parse_range(price_per_hour, what="price_per_hour (USD)", money=True)
         if price[0] < 0:

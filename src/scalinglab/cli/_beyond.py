@@ -173,7 +173,8 @@ def downstream_cmd(
     sel = select_downstream(file, y, x=x, loss=loss, floor=floor, where=where or ())
     targets = _floats(at, "--at")
     preds = [{x: v, **sel.predict(level=level, **{x: v}).to_dict()} for v in targets]
-    d = {"method": sel.method, "reason": sel.reason, "scores": sel.scores, "predictions": preds}
+    d = {"method": sel.method, "reason": sel.reason, "scores": sel.scores, "alternates": sorted(sel.alternates),
+         "predictions": preds}
     if plot:
         d["plot"] = _plot(sel, plot, at=targets, level=level)
     if json_:

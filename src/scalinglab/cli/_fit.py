@@ -212,8 +212,12 @@ def fit_cmd(
         agree, need, first = choice.get("sign_agreement"), choice.get("min_sign_agreement"), choice.get("first_member")
         ratio, need_ratio = choice.get("error_noise_ratio"), choice.get("min_error_noise_ratio")
         if None not in (agree, need, ratio, need_ratio) and first and len(choice.get("ranking", [])) > 1:
-            verdict = ("the other members were considered" if choice.get("others_considered") else
-                       "no sign of a misspecified law: the other members were not considered")
+            if choice.get("others_considered"):
+                verdict = "the other members were considered"
+            elif ratio >= need_ratio and (agree >= need or need <= 0.5):  # the gate opened, yet none was weighed
+                verdict = f"the other members were not considered ({choice.get('reason') or 'too few cuts'})"
+            else:
+                verdict = "no sign of a misspecified law: the other members were not considered"
             signs = (f", erred the same way on {agree:.0%} of the cuts (from {need:.0%})" if need > 0.5 else "")
             out.print(f"{first[0]} ({first[1]})'s backtest errors: {ratio:.2g}x its run noise (other members "
                       f"considered from {need_ratio:g}x){signs}: {verdict}")
@@ -233,7 +237,8 @@ def predict_cmd(
                                                  "(e.g. chinchilla-epoch).")],
     assignments: Annotated[list[str] | None, typer.Argument(help="VAR=VALUE pairs, e.g. N=70B D=1.4T or "
                                                             "examples=1e9.")] = None,
-    level: Annotated[float, typer.Option("--level", help="Prediction-interval level.")] = 0.8,
+    level: Annotated[float | None, typer.Option("--level", help="Prediction-interval level (default: the "
+                                                "fit's own, 0.8 unless it was fitted with another).")] = None,
     warn_factor: Annotated[float, typer.Option("--warn-factor", help="Warn when the point extrapolates more "
                                                "than this many times the largest fitted run's compute.")
                            ] = 100.0,
@@ -257,7 +262,7 @@ def predict_cmd(
     if f"{lo:.4f}" == f"{hi:.4f}":
         out.print(f"{what} = {p.value:.4f}{unit}   interval n/a (no parameter uncertainty known)", highlight=False)
     else:
-        out.print(f"{what} = {p.value:.4f}   {level:.0%} interval [{lo:.4f}, {hi:.4f}]{unit}", highlight=False)
+        out.print(f"{what} = {p.value:.4f}   {p.level:.0%} interval [{lo:.4f}, {hi:.4f}]{unit}", highlight=False)
     ext = {k: v for k, v in d["extrapolation"].items() if isinstance(v, int | float) and not isinstance(v, bool)
            and k != "warn_factor"}
     if ext:

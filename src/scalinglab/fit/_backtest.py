@@ -392,6 +392,7 @@ def compare(data, laws: Sequence[Law | str] | str, *, cutoff_fracs: Sequence[flo
                          "median_rel_error": bt.median_rel_error, "max_rel_error": bt.max_rel_error,
                          "mean_rel_error": bt.mean_rel_error, "bias": bt.bias, "coverage": bt.coverage,
                          "n_predictions": bt.n_predictions, "cutoffs": bt.cutoff, "objective": full.objective,
+                         "by_extrapolation": bt.by_extrapolation,
                          "coverage_intervals": "calibrated" if fit_kwargs["calibrate"] else "prior rule",
                          "params": full.params, "status": full.status, "error": None,
                          **({"chosen": f"{full.law.name} ({full.loss.get('name')})"} if auto else {})})
