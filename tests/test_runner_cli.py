@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -111,7 +112,11 @@ def test_demo_quick_end_to_end(tmp_path):
     assert s["law"] in ("chinchilla", "chinchilla-joint") and s["objective"] in ("huber", "asymmetric")
     assert "backtest" in s["law_choice"] and set(s["fit"]) >= {"E", "A", "B", "alpha", "beta"}
     assert s["measured"]["loss_nats"] > s["true_entropy_floor_nats"]
-    assert (tmp_path / "demo" / "runs.csv").exists()
+    # runs.csv is the table the fit read (refitting it does not see the check run); target.csv the check run
+    ladder = pd.read_csv(tmp_path / "demo" / "runs.csv")
+    target = pd.read_csv(tmp_path / "demo" / "target.csv")
+    assert len(ladder) == s["ladder_points"] and len(target) == 1
+    assert ladder["flops"].max() * 9 < target["flops"].iloc[0]
     # the report shows the ladder that was fitted (its cooldown branches are runs, not checkpoints) and the
     # target as a prediction: no warning that the fit was made on other runs, none about checkpoints
     html = (tmp_path / "demo" / "report.html").read_text(encoding="utf-8")

@@ -189,8 +189,9 @@ def run_demo(*, quick: bool = False, out: str | Path = "scalinglab-demo", consol
         "true_entropy_floor_nats": floor, "true_entropy_floor_bpb": None if floor is None else bpb(floor),
         "fitted_E_bpb": bpb(E), "seconds": time.perf_counter() - t_start,
     }
-    all_runs = store.to_frame()
-    all_runs.to_csv(out / "runs.csv", index=False)
+    # the run table the fit read (the ladder); the check run, trained after the prediction, in its own file
+    runs.to_csv(out / "runs.csv", index=False)
+    tframe.to_csv(out / "target.csv", index=False)
     try:
         fr.to_json(out / "fit.json")
     except Exception:  # pragma: no cover - optional artefact
@@ -204,7 +205,7 @@ def run_demo(*, quick: bool = False, out: str | Path = "scalinglab-demo", consol
         import pandas as pd
 
         # the ladder the fit was made on (its cooldown branches one row each, as fitted: not checkpoints), the
-        # target as the prediction it was; the measured target is in summary.json and runs.csv
+        # target as the prediction it was; the measured target is in summary.json and target.csv
         report_path = write_report(runs, fit=fr, curves=pd.DataFrame(curves), path=out / "report.html",
                                    predictions=[f"N={N_t},D={D_t}"],
                                    title="scalinglab demo: small ladder → prediction → check")
@@ -214,7 +215,8 @@ def run_demo(*, quick: bool = False, out: str | Path = "scalinglab-demo", consol
                       f"summary.json and runs.csv written instead")
     summary["report"] = report_path
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
-    console.print(f"wrote {out / 'summary.json'}, {out / 'runs.csv'}" + (f", {report_path}" if report_path else "")
+    console.print(f"wrote {out / 'summary.json'}, {out / 'runs.csv'} (the ladder), {out / 'target.csv'} (the check "
+                  "run)" + (f", {report_path}" if report_path else "")
                   + f"  ({summary['seconds']:.0f} s)")
     store.close()
     return summary
