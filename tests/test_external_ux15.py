@@ -333,3 +333,27 @@ tokens = 1000
                     f"({unique:,} unique tokens), so they repeat it: small/L1-d16-D8000 ({8000 / unique:.1f} "
                     "epochs). A scaling law of N and D reads repeated tokens as new data: give the sweep more data "
                     "or smaller budgets"], said
+
+
+def test_the_bundled_text_is_finite_too(caplog):
+    """README's sample ladder on data = { name = "text" } made ~55 passes over the bundled English without a word
+    (only a user's data path was checked)."""
+    from scalinglab.runner.executor import _warn_epochs
+    from scalinglab.runner.spec import expand_spec
+
+    sweep = expand_spec({"sweep": {"name": "t"}, "defaults": {"data": {"name": "text"}, "seq_len": 32, "batch_size": 4},
+                         "ladder": {"sizes": [{"n_layer": 1, "d_model": 16, "n_heads": 2}],
+                                    "tokens_per_param": [2, 2000]}})
+    with caplog.at_level(logging.WARNING, logger="scalinglab"):
+        _warn_epochs(sweep.runs, {})
+    said = [r.getMessage() for r in caplog.records if "train more tokens than" in r.getMessage()]
+    assert len(said) == 1 and "the training split of the bundled text holds" in said[0]
+    assert said[0].count("epochs)") == 1  # the small budget fits in one pass
+    markov = expand_spec({"sweep": {"name": "m"}, "defaults": {"data": {"name": "markov"}, "seq_len": 32,
+                                                                "batch_size": 4},
+                          "ladder": {"sizes": [{"n_layer": 1, "d_model": 16, "n_heads": 2}],
+                                     "tokens_per_param": [2000]}})
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="scalinglab"):
+        _warn_epochs(markov.runs, {})
+    assert not [r for r in caplog.records if "train more tokens than" in r.getMessage()]

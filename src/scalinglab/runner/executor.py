@@ -385,12 +385,20 @@ def _warn_epochs(runs: list[RunConfig], sources: dict) -> None:
     import json
 
     over: dict[str, tuple[int, list[str]]] = {}  # data path → (unique training tokens, ["run (E epochs)"])
+    bundled: dict[str, object] = {}  # the bundled English text: finite too (a synthetic source never repeats)
     for cfg in runs:
-        src = sources.get(json.dumps(dict(cfg.data), sort_keys=True, default=str))
+        key = json.dumps(dict(cfg.data), sort_keys=True, default=str)
+        src = sources.get(key)
+        if src is None and cfg.data.get("name") == "text" and not getattr(cfg, "trainer", None):
+            if key not in bundled:
+                from .corpus import make_source
+
+                bundled[key] = make_source(dict(cfg.data))
+            src = bundled[key]
         unique = src.split_tokens("train") if src is not None else 0
         trained = cfg.steps_for(cfg.tokens) * cfg.batch_tokens  # whole optimiser steps, the longest budget
         if unique and trained > unique:
-            over.setdefault(str(cfg.data.get("path")), (unique, []))[1].append(
+            over.setdefault(str(cfg.data.get("path") or "the bundled text"), (unique, []))[1].append(
                 f"{cfg.name or cfg.run_id} ({trained / unique:.1f} epochs)")
     for path, (unique, names) in over.items():
         log.warning("%d run(s) train more tokens than the training split of %s holds (%s unique tokens), so they "
