@@ -181,7 +181,8 @@ def fit_cmd(
         out.print(f"prediction intervals calibrated on these runs: {cal.get('n_cuts')} backtest cuts, "
                   f"{cal.get('n_predictions')} held-out predictions")
     elif cal.get("reason"):
-        out.print(f"prediction intervals use the cross-dataset prior rule ({cal['reason']})")
+        out.print(f"prediction intervals use the prior rule, set on other datasets, not calibrated on these runs "
+                  f"({cal['reason']})")
     if "compute_optimal" in summary:
         co = summary["compute_optimal"]
         iv = {k: "[" + ", ".join("nan" if v is None else f"{float(v):.4f}" for v in co[f"{k}_interval"]) + "]"

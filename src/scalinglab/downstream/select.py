@@ -315,7 +315,8 @@ def select_downstream(data, accuracy: str, *, x: str = "flops", loss: str | None
         how = ("used alone" if len(weights) == 1 else
                f"stacked with it, weights {weights[chosen]:.2f} / {weights[baseline]:.2f} (backtest error ** "
                f"-{stack_power:g})")
-        reason = (f"{chosen} backtest error {e:.4g} beats the {what}'s {base:.4g} by more than {margin:.0%} at "
+        label = {"sigmoid": "sigmoid (fitted ceiling)", "two-step": "two-step (via task loss)"}.get(chosen, chosen)
+        reason = (f"{label} backtest error {e:.4g} beats the {what}'s {base:.4g} by more than {margin:.0%} at "
                   f"every cut; {how}")
     fitted = {}
     for name in weights:
