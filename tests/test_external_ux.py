@@ -14,49 +14,18 @@ import pytest
 pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
+from _trainer_spec import PY, checkpoint_trainer, trainer_spec  # noqa: E402
+
 from scalinglab.runner.executor import run_sweep  # noqa: E402
 from scalinglab.runner.spec import load_spec  # noqa: E402
 from scalinglab.store import Store  # noqa: E402
 
-PY = json.dumps(sys.executable)
-
 #: a trainer that checkpoints every 3 steps (JSON), resumes from $SCALINGLAB_RESUME, fails at $FAIL_AT and
 #: finishes with a loss of 2 + the step it started from (so a test sees where it resumed)
-CKPT_TRAINER = """
-import json, os, sys
-from scalinglab import track
-d = os.environ["SCALINGLAB_RUN_DIR"]
-resume = os.environ.get("SCALINGLAB_RESUME") or ""
-start = json.load(open(resume))["step"] if resume else 0
-for step in range(start + 1, 11):
-    track.log(step=step, loss=3.0)
-    if step % 3 == 0:
-        path = os.path.join(d, f"ckpt_{step}.json")
-        json.dump({"step": step}, open(path, "w"))
-        track.checkpoint(path, step=step)
-    if os.environ.get("FAIL_AT") == str(step):
-        sys.exit(1)
-track.finish(loss=2.0 + start)
-"""
+CKPT_TRAINER = checkpoint_trainer()
 
 
-def _spec(tmp_path: Path, script: str, *, name: str = "one", tokens: int = 1000, extra: str = "") -> Path:
-    """A spec of one tiny run whose trainer is the Python ``script`` (written beside the spec)."""
-    (tmp_path / f"{name}.py").write_text(script)
-    p = tmp_path / f"{name}.toml"
-    p.write_text(f"""
-[sweep]
-name = "{name}"
-[defaults]
-arch = {{ vocab_size = 64 }}
-[[runs]]
-arch = {{ n_layer = 1, d_model = 16, n_heads = 2 }}
-tokens = {tokens}
-[trainer]
-command = [{PY}, "{name}.py"]
-{extra}
-""")
-    return p
+_spec = trainer_spec
 
 
 def test_a_store_never_resumes_a_checkpoint_another_store_wrote(tmp_path, monkeypatch, caplog):

@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
+from _trainer_spec import checkpoint_trainer, trainer_spec  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from scalinglab.cli import app  # noqa: E402
 from scalinglab.runner.executor import run_sweep  # noqa: E402
 from scalinglab.runner.spec import load_spec  # noqa: E402
 from scalinglab.store import Store  # noqa: E402
-
-PY = json.dumps(sys.executable)
 
 #: a trainer that writes the store-related part of its environment to env.json and finishes at once
 ENV_TRAINER = """
@@ -36,25 +33,7 @@ track.finish(loss=3.0)
 """
 
 
-def _spec(tmp_path: Path, script: str, *, name: str = "one", tokens: int = 1000, extra: str = "",
-          defaults: str = "", vocab: int = 64) -> Path:
-    """A spec of one tiny run whose trainer is the Python ``script`` (written beside the spec)."""
-    (tmp_path / f"{name}.py").write_text(script)
-    p = tmp_path / f"{name}.toml"
-    p.write_text(f"""
-[sweep]
-name = "{name}"
-[defaults]
-arch = {{ vocab_size = {vocab} }}
-{defaults}
-[[runs]]
-arch = {{ n_layer = 1, d_model = 16, n_heads = 2 }}
-tokens = {tokens}
-[trainer]
-command = [{PY}, "{name}.py"]
-{extra}
-""")
-    return p
+_spec = trainer_spec
 
 
 # ------------------------------------------------------------------------------------------ #6 secrets
@@ -145,23 +124,7 @@ def test_an_external_trainers_bits_per_byte_is_only_what_is_known(tmp_path, data
 
 # ------------------------------------------------------------------------------------------ #4 wall time
 #: 10 steps of 0.1 s, a checkpoint every 3; exits 1 at step $FAIL_AT (an attempt a driver gave up on)
-SLOW_TRAINER = """
-import json, os, sys, time
-from scalinglab import track
-d = os.environ["SCALINGLAB_RUN_DIR"]
-resume = os.environ.get("SCALINGLAB_RESUME") or ""
-start = json.load(open(resume))["step"] if resume else 0
-for step in range(start + 1, 11):
-    time.sleep(0.1)
-    track.log(step=step, tokens=100 * step, loss=3.0, val_loss=3.0)
-    if step % 3 == 0:
-        path = os.path.join(d, f"ckpt_{step}.json")
-        json.dump({"step": step}, open(path, "w"))
-        track.checkpoint(path, step=step)
-    if os.environ.get("FAIL_AT") == str(step):
-        sys.exit(1)
-track.finish(loss=2.5)
-"""
+SLOW_TRAINER = checkpoint_trainer(sleep_s=0.1, log_tokens=True, final="2.5")
 
 
 def test_a_resumed_external_runs_wall_time_sums_its_attempts(tmp_path, monkeypatch):
