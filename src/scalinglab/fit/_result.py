@@ -295,6 +295,16 @@ def outlier_warning(residuals, data: Mapping | None, space: str = "log") -> str 
                "(--where) and compare the forecasts)"))
 
 
+def read_only(a):
+    """A read-only copy of array ``a`` (None stays None): a result's arrays, so that an edit of ``theta`` (which
+    every prediction reads) raises instead of silently changing later forecasts."""
+    if a is None:
+        return None
+    a = np.array(a, dtype=float, copy=True)
+    a.setflags(write=False)
+    return a
+
+
 @dataclass(frozen=True)
 class FitResult:
     """Immutable outcome of :func:`scalinglab.fit.fit`.
@@ -333,16 +343,6 @@ class FitResult:
                                                        "reach_noise_per_decade": REACH_NOISE_PER_DECADE})
     preset: str | None = None
     stderr: dict | None = None
-
-    def __post_init__(self):
-        # frozen means frozen: an edit of theta (which every prediction reads) raises instead of silently
-        # changing later forecasts; a new fit or dataclasses.replace makes another result
-        for name in ("theta", "residuals", "bootstrap", "covariance"):
-            value = getattr(self, name)
-            if isinstance(value, np.ndarray):
-                value = np.array(value, copy=True)
-                value.setflags(write=False)
-                object.__setattr__(self, name, value)
 
     # ------------------------------------------------------------------ basics
     @property
@@ -817,16 +817,16 @@ class FitResult:
             return default if x is None else float(x)
 
         return cls(
-            law=law, params={k: fl(v) for k, v in d["params"].items()}, theta=theta,
-            objective=fl(d.get("objective")), residuals=np.asarray(d.get("residuals") or [], float),
+            law=law, params={k: fl(v) for k, v in d["params"].items()}, theta=read_only(theta),
+            objective=fl(d.get("objective")), residuals=read_only(d.get("residuals") or []),
             n_points=int(d.get("n_points", 0)),
             data_ranges={k: tuple(fl(x) for x in v) for k, v in (d.get("data_ranges") or {}).items()},
             variables=dict(d.get("variables") or {}), loss=dict(d.get("loss") or {}),
             space=d.get("space", "log"), status=d.get("status", "success"), message=d.get("message", ""),
-            diagnostics=dict(d.get("diagnostics") or {}), bootstrap=arr(d.get("bootstrap")),
+            diagnostics=dict(d.get("diagnostics") or {}), bootstrap=read_only(arr(d.get("bootstrap"))),
             intervals={k: _interval_from_json(law, k, v) for k, v in (d.get("intervals") or {}).items()},
             level=fl(d.get("level"), 0.8), noise=fl(d.get("noise"), 0.0),
-            residual_shift=fl(d.get("residual_shift"), 0.0), covariance=arr(d.get("covariance")),
+            residual_shift=fl(d.get("residual_shift"), 0.0), covariance=read_only(arr(d.get("covariance"))),
             conventions=dict(d.get("conventions") or {}), data=d.get("data"),
             calibration=dict(d.get("calibration") or {}), preset=d.get("preset"), stderr=d.get("stderr"),
         )

@@ -32,7 +32,7 @@ from ._inputs import FitData, prepare_data, resolve_law
 from ._multistart import MultiStartResult, multistart, polish
 from ._objectives import Objective, get_objective
 from ._predict import interval_from_draws, robust_scale, run_noise_of
-from ._result import FitResult, parameter_draws
+from ._result import FitResult, parameter_draws, read_only
 from ._solvers import Problem, gauss_newton_covariance, gauss_newton_information, unidentified_parameters
 
 __all__ = ["FitOptions", "FitContext", "Solution", "ObjectiveChoice", "Diagnosis", "check_options",
@@ -488,12 +488,12 @@ def build_result(ctx: FitContext, sol: Solution, diag: Diagnosis, *, diagnostics
     diagnostics["time_total_s"] = time.perf_counter() - ctx.t0
     extra = {} if calibration is None else {"calibration": calibration}
     return FitResult(
-        law=law, params=dict(zip(law.param_names, map(float, theta), strict=True)), theta=theta,
-        objective=float(sol.ms.objective), residuals=diag.residuals, n_points=fd.n,
+        law=law, params=dict(zip(law.param_names, map(float, theta), strict=True)), theta=read_only(theta),
+        objective=float(sol.ms.objective), residuals=read_only(diag.residuals), n_points=fd.n,
         data_ranges={v: (float(np.min(a)), float(np.max(a))) for v, a in fd.X.items()},
         variables=dict(fd.variables), loss=sol.objective.spec(), space=ctx.space, status=diag.status,
-        message=diag.message, diagnostics=diagnostics, bootstrap=boot, intervals=intervals,
-        level=ctx.options.level, noise=diag.noise, residual_shift=diag.shift, covariance=cov,
+        message=diag.message, diagnostics=diagnostics, bootstrap=read_only(boot), intervals=intervals,
+        level=ctx.options.level, noise=diag.noise, residual_shift=diag.shift, covariance=read_only(cov),
         conventions={**fd.conventions, "data_hash": fd.data_hash(), "y_column": fd.y_column},
         data={"X": {k: v.tolist() for k, v in fd.X.items()}, "y": fd.y.tolist(),
               "weights": None if fd.weights is None else fd.weights.tolist()},
