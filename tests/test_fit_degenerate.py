@@ -426,3 +426,14 @@ def test_one_run_thirty_percent_off_is_named_and_not_blamed_on_the_law():
     res = fit({"params": N, "tokens": D, "loss": bent}, "chinchilla", warn=False)
     assert not any("off the law" in w for w in res.quality_warnings)
     assert any(w.startswith("fit quality: RMS log residual") for w in res.quality_warnings)
+
+
+def test_a_near_exact_fit_names_no_outlier():
+    """With residuals at 1e-9, a run 1.0x the law's value is 30 noise sds off: named as an outlier."""
+    from scalinglab.fit._result import outlier_runs
+
+    r = np.full(20, 1e-9) * np.random.default_rng(0).standard_normal(20)
+    r[3] = 3e-8
+    assert outlier_runs(r).size == 0
+    r[3] = 0.3
+    assert outlier_runs(r).tolist() == [3]

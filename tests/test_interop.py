@@ -177,6 +177,8 @@ def test_two_series_of_one_run_name_are_both_read(tmp_path, caplog):
     assert again["loss"].tolist() == [3.0, 4.0, 5.0, 6.0]
     assert set(again["params"]) == {1_234_567}  # the name's N and D
     assert len(df) == 11 + 4 and "'L2-d64'" in caplog.text and "L2-d64 #2" in caplog.text
+    mapped = read_wandb_history(path, params={"L2-d64": 5.0}, tokens_per_step=1000)  # by the run's name too
+    assert set(mapped[mapped["run_id"] == "L2-d64 #2"]["params"]) == {5.0}
 
 
 def test_a_crashed_runs_state_and_planned_length_come_through(tmp_path):

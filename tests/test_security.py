@@ -368,3 +368,16 @@ def test_a_password_with_an_at_sign_is_not_shown_and_the_error_says_to_encode_it
     assert "s3cr" not in text and "tPW" not in text, text
     assert "Store('postgresql+psycopg://lab:***@127.0.0.1:1/scalinglab')" in text
     assert "URL-encode special characters in the password (%40 for @" in text
+
+
+def test_masking_reads_only_the_authority():
+    """An '@' in the query or a SQLite path was taken for a password's: a query was masked, and every error of a
+    store whose file path held two '@' turned into the URL-encoding hint."""
+    from scalinglab._urls import mask_url, several_ats
+
+    assert mask_url("postgresql://db:5432/runs?application_name=a@b") == "postgresql://db:5432/runs?application_name=a@b"
+    assert mask_url("postgresql+psycopg://lab:s3cr@t@db:5432/runs") == "postgresql+psycopg://lab:***@db:5432/runs"
+    assert mask_url("postgresql://lab:p/w@db/x") == "postgresql://lab:***@db/x"
+    assert several_ats("postgresql+psycopg://lab:s3cr@t@db:5432/runs")
+    assert not several_ats("sqlite:////data/team@x/runs@v2.db")
+    assert not several_ats("postgresql://lab:pw@db/x?application_name=a@b")

@@ -10,7 +10,7 @@ __all__ = ["mask_url", "several_ats", "ENCODE_HINT"]
 
 #: ``scheme://user:`` (or ``scheme:/user:``, as a path argument collapses ``//``) then the password up to the
 #: LAST ``@`` of the line: a password holding an unencoded ``@`` is hidden whole
-_CREDENTIALS = re.compile(r"^((?:[A-Za-z][\w+.\-]*)?:/{1,2}[^:/@?#\s]*:)(.*)@")
+_CREDENTIALS = re.compile(r"^((?:[A-Za-z][\w+.\-]*)?:/{1,2}[^:/@?#\s]*:)([^?#]*)@(?=[^@/?#]*(?:[/?#]|$))")
 
 #: what a store error says instead of the driver's message (which names the mis-read host, a piece of the
 #: password) for a URL whose password holds an unencoded ``@``
@@ -36,6 +36,7 @@ def several_ats(location: Any) -> bool:
     """True when the store URL ``location`` has more than one ``@`` before its host: a password with an
     unencoded ``@``, which URL parsers split at the first one (reading the rest as the host name)."""
     text = str(location)
-    if "://" not in text:
+    if "://" not in text or text.lower().startswith("sqlite"):  # a file path may hold '@'
         return False
-    return text.split("://", 1)[1].split("?", 1)[0].count("@") > 1
+    authority = text.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0]  # user:password@host:port
+    return authority.count("@") > 1

@@ -353,8 +353,8 @@ def read_wandb_history(path: str | os.PathLike, *, metric: str | None = None, ru
         if sub.empty:
             continue
         info = meta.get(base_of[run], {})
-        n = (params or {}).get(run, info.get("params"))
-        d = (tokens or {}).get(run, info.get("tokens"))
+        n = (params or {}).get(run, (params or {}).get(base_of[run], info.get("params")))
+        d = (tokens or {}).get(run, (tokens or {}).get(base_of[run], info.get("tokens")))
         last = float(info.get("planned_steps") or sub[step_col].max()) or 1.0  # the run's planned end
         if not curves:
             sub = sub[sub[step_col] == sub[step_col].max()]

@@ -153,13 +153,14 @@ def validate(
         k = summary["replicate_groups"]
         same = summary.get("replicate_identical") or 0
         out.print(f"{k} replicate group{'s' if k != 1 else ''} kept ({summary['replicate_rows']} rows that share "
-                  f"{_escape(', '.join(runs.replicates()['columns']))}: replicate runs, used by the fit as they are)"
+                  f"{_escape(', '.join(runs.replicates()['columns']))}"
+                  + (": replicate runs, used by the fit as they are)" if same < k else ")")
                   + (f"; run-to-run noise: sd of ln(loss) {summary['replicate_log_loss_sd']:.3g}"
                      if summary.get("replicate_log_loss_sd") is not None and same < k else ""), highlight=False)
         if same:
             out.print(f"[bold yellow]copies[/]: {same} of these group{'s' if k != 1 else ''} hold identical losses: "
-                      "copies of one run, not independent seeds (was the seed applied?); a fit counts each such run "
-                      "once", highlight=False)
+                      "copies of one run, not independent seeds (was the seed applied?); a fit without weights counts "
+                      "each such run once", highlight=False)
     if len(summary["datasets"]) > 1:
         first = next(iter(summary["datasets"]))
         out.print(f"{len(summary['datasets'])} datasets: " + _escape(", ".join(

@@ -299,22 +299,6 @@ def repeated_runs(df, source: str | None) -> str | None:
             "fit(runs, 'data-constrained')")
 
 
-def copied_replicates(df, source: str | None) -> str | None:
-    """The `DataWarning` text when replicate groups (`scalinglab.data.table.replicates`) hold identical losses,
-    at least two groups and half of them: copies, not independent runs (a seed never applied, a row exported
-    per seed), else None. Identical rows add no evidence, and the fit counts them once (`prepare_data`)."""
-    from ..data.table import replicates
-
-    info = replicates(df)
-    k = info["identical"]
-    if k < 2 or 2 * k < info["groups"]:
-        return None
-    return (f"{source or 'the run table'}: {k} of {info['groups']} groups of replicate runs (same "
-            f"{', '.join(info['columns'])}) have identical losses: copies of one run, not independent seeds (was "
-            "the seed applied?); the fit counts each such run once, as rows identical in every fitted value add "
-            "no evidence")
-
-
 def law_of_allocation(law) -> bool:
     """True when ``law`` (a `Law`, a name, ``"auto"`` or None: unknown) splits compute into model size N and
     tokens D (both among its variables): its compute-optimal split needs runs at several tokens per
@@ -393,10 +377,9 @@ def table_notes(df, source: str | None, *, laws=(None,), y: str = "loss") -> lis
     # counts in another unit matter to a law that reads them as counts (not a reward law's d, read as tokens)
     slips = unit_slips(df, source) if any(law_of_counts(law) for law in laws) else None
     single = one_allocation(df, source) if any(law_of_allocation(law) for law in laws) else None
-    copies = copied_replicates(df, source)
     return [(text, about) for text, about in ((pooled, ["dataset"]), (split, split_cols), (stopped, state),
                                               (swept, cols), (logged, along), (repeated, []), (slips, []),
-                                              (single, []), (copies, [])) if text]
+                                              (single, [])) if text]
 
 
 def _check_constants_are_not_columns(law: Law, columns: list, rt, where: str, y: str) -> None:

@@ -243,6 +243,8 @@ OUTLIER_FACTOR = 2.0
 OUTLIER_SDS = 10.0
 #: "few": at most this share of the runs (and at least one run)
 OUTLIER_SHARE = 0.05
+#: ...and at least this far off in log loss (1 %): a near-exact fit's noise is no yardstick
+OUTLIER_MIN_LOG = 0.01
 
 
 def outlier_runs(residuals) -> np.ndarray:
@@ -256,7 +258,8 @@ def outlier_runs(residuals) -> np.ndarray:
     if r.size < 3:
         return np.zeros(0, dtype=int)
     sigma = robust_scale(r)[0]
-    far = np.isfinite(r) & (np.abs(r) > OUTLIER_SDS * (sigma if math.isfinite(sigma) else np.inf))
+    far = np.isfinite(r) & (np.abs(r) > max(OUTLIER_SDS * (sigma if math.isfinite(sigma) else np.inf),
+                                            OUTLIER_MIN_LOG))
     gross = far & (np.abs(r) > math.log(OUTLIER_FACTOR))
     if 0 < far.sum() <= max(1, int(OUTLIER_SHARE * r.size)):
         return np.flatnonzero(far)

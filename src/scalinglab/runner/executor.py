@@ -123,14 +123,10 @@ class LocalExecutor:
         threads = max(1, (os.cpu_count() or 1) // self.workers)
         return self._pool.submit(_pool_task, replace(task, threads=task.threads or threads))
 
-    def shutdown(self, interrupted: bool = False) -> None:
-        """Shut the worker pool down (if one was started); a later submit starts a new one. ``interrupted``:
-        the running attempts are stopped as after Ctrl-C (marked interrupted, runs queued again) and the tasks not
-        started are dropped."""
+    def shutdown(self) -> None:
+        """Shut the worker pool down (if one was started); a later submit starts a new one."""
         if self._pool is not None:
-            if interrupted:
-                _stop_workers(self._pool)
-            self._pool.shutdown(cancel_futures=interrupted)
+            self._pool.shutdown()
             self._pool = None
 
     def map(self, tasks: Iterable[RunTask], progress: Callable[[dict], None] | None = None) -> Iterator[RunResult]:
