@@ -173,8 +173,8 @@ def downstream_cmd(
     sel = select_downstream(file, y, x=x, loss=loss, floor=floor, where=where or ())
     targets = _floats(at, "--at")
     preds = [{x: v, **sel.predict(level=level, **{x: v}).to_dict()} for v in targets]
-    d = {"method": sel.method, "reason": sel.reason, "scores": sel.scores, "alternates": sorted(sel.alternates),
-         "predictions": preds}
+    d = {k: v for k, v in sel.to_dict().items() if k != "fit"}  # method, reason, scores, alternates
+    d["predictions"] = preds
     if plot:
         d["plot"] = _plot(sel, plot, at=targets, level=level)
     if json_:

@@ -195,6 +195,8 @@ class DownstreamSelection:
     #: candidates left out of the forecast whose backtest error was no worse than the route's: the backtests
     #: cannot rule them out, so the interval spans their bands too (``{name: fitted result}``)
     alternates: dict = dataclasses.field(default_factory=dict, repr=False)
+    #: the lowest mean backtest error among the candidates the forecast weighs (accuracy units)
+    route_error: float = math.nan
 
     def predict(self, level: float = 0.8, **variables) -> DownstreamPrediction:
         """Predict with the chosen predictor, e.g. ``predict(flops=1e24)`` (accuracy units of the table,
@@ -209,17 +211,11 @@ class DownstreamSelection:
             alt = res.predict(level=level, **variables)
             lo, hi = np.minimum(lo, alt.interval[0]), np.maximum(hi, alt.interval[1])
             warns.append(f"{name} did as well in the internal backtests (error {self.scores[name]['mean_abs_error']:.3g}"
-                         f" vs {self._route_error():.3g}), so the interval spans its band too"
+                         f" vs {self.route_error:.3g}), so the interval spans its band too"
                          + ("; the forecast fixes the ceiling at the top of the scale, this form fits it (a task "
                             "whose ceiling is lower, e.g. from label noise, shows only once the curve bends)"
                             if name == "sigmoid" and self.method == "sigmoid-bounded" else ""))
         return dataclasses.replace(pred, interval=(squeeze(lo), squeeze(hi)), warnings=warns)
-
-    def _route_error(self) -> float:
-        """The lowest mean backtest error among the candidates the forecast weighs."""
-        errs = [s["mean_abs_error"] for s in self.scores.values()
-                if s.get("weight", 0.0) > 0 and s.get("mean_abs_error") is not None]
-        return float(min(errs)) if errs else math.nan
 
     def to_dict(self) -> dict:
         """JSON-able: chosen method, reason, every candidate's backtest score, the chosen fit and the
@@ -318,11 +314,11 @@ def select_downstream(data, accuracy: str, *, x: str = "flops", loss: str | None
         label = {"sigmoid": "sigmoid (fitted ceiling)", "two-step": "two-step (via task loss)"}.get(chosen, chosen)
         reason = (f"{label} backtest error {e:.4g} beats the {what}'s {base:.4g} by more than {margin:.0%} at "
                   f"every cut; {how}")
-    fitted = {}
-    for name in weights:
-        final = dataclasses.replace(cands[name], bootstrap=bootstrap,
-                                    calibrate=calibrate if name != "two-step" else False)
-        fitted[name] = final.fit(df)
+    def final_fit(name):  # a candidate on every row, with the final bootstrap and calibration
+        return dataclasses.replace(cands[name], bootstrap=bootstrap,
+                                   calibrate=calibrate if name != "two-step" else False).fit(df)
+
+    fitted = {name: final_fit(name) for name in weights}
     result = fitted[chosen] if len(fitted) == 1 else StackedResult(components=fitted, weights=weights)
     # a candidate the route leaves out although its backtest error was no worse: the band spans it (a task whose
     # ceiling is below the scale's top: the plain form forecast 11-27 points high with 25-40 % coverage at 80 %)
@@ -333,8 +329,8 @@ def select_downstream(data, accuracy: str, *, x: str = "flops", loss: str | None
         if name in weights or route is None or s["mean_abs_error"] is None or s["mean_abs_error"] > route:
             continue
         try:
-            alternates[name] = dataclasses.replace(cands[name], bootstrap=bootstrap,
-                                                   calibrate=calibrate if name != "two-step" else False).fit(df)
+            alternates[name] = final_fit(name)
         except ScalingLabError:  # a candidate that cannot be fitted on every row rules nothing in
             continue
-    return DownstreamSelection(result=result, method=chosen, scores=scores, reason=reason, alternates=alternates)
+    return DownstreamSelection(result=result, method=chosen, scores=scores, reason=reason, alternates=alternates,
+                               route_error=math.nan if route is None else float(route))
