@@ -262,6 +262,8 @@ def predict_cmd(
     unit = f" {p.unit}" if p.unit else ""
     if f"{lo:.4f}" == f"{hi:.4f}":
         out.print(f"{what} = {p.value:.4f}{unit}   interval n/a (no parameter uncertainty known)", highlight=False)
+    elif not (math.isfinite(lo) and math.isfinite(hi)) or (p.loss is not None and lo <= 0):
+        out.print(f"{what} = {p.value:.4f}{unit}   interval n/a (see the warnings)", highlight=False)
     else:
         out.print(f"{what} = {p.value:.4f}   {p.level:.0%} interval [{lo:.4f}, {hi:.4f}]{unit}", highlight=False)
     ext = {k: v for k, v in d["extrapolation"].items() if isinstance(v, int | float) and not isinstance(v, bool)
